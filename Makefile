@@ -1,0 +1,42 @@
+# netloom — `make help` lists the targets.
+SHELL := /bin/bash
+NODE  ?= node
+NPX   ?= npx
+ADDON := native/nsaddon.node
+
+.PHONY: help deps build addon typecheck bundle test test-unit test-priv demo bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+deps: ## install Debian packages and npm dependencies (root, Debian)
+	bash scripts/setup.sh
+
+build: addon ## compile TypeScript to build/ and bundle the CLI and daemon into dist/
+	$(NPX) tsc -p .
+	$(NODE) scripts/bundle.mjs
+
+addon: $(ADDON) ## build the small setns addon (N-API, C)
+$(ADDON): native/nsaddon.c
+	cc -O2 -Wall -Wextra -shared -fPIC -I/usr/include/node -o $@ $<
+
+typecheck: ## type-check without emitting
+	$(NPX) tsc -p . --noEmit
+
+test-unit: build ## unit and property tests: no root, no network
+	$(NODE) --test --test-concurrency=4 build/test/unit/
+
+test-priv: build ## privileged tests (root): each in fresh namespaces, inside a private mount+net namespace
+	bash test/helpers/run-priv.sh
+
+test: build ## everything CI runs: unit tests, then privileged tests, then the host-unchanged check
+	bash test/helpers/run-all.sh
+
+demo: build ## the README demo: networks, sandboxes, ping, inspect
+	bash scripts/demo.sh
+
+bench: build ## benchmarks beside Docker (see bench/README.md)
+	bash bench/run.sh
+
+clean: ## remove build outputs
+	rm -rf build dist $(ADDON)

@@ -1,0 +1,123 @@
+// Turning `netloom network create ...` flags into API request bodies. Pure: unit-tested.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { contains, ipFamily } from '../common/cidr.js';
+
+export class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export const GLOBAL_OPTIONS: Options = {
+  socket: { type: 'string' },
+  'data-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export interface Parsed {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+}
+
+export function parse(args: readonly string[], options: Options): Parsed {
+  try {
+    const r = parseArgs({ args: [...args], options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    return { values: r.values as Parsed['values'], positionals: r.positionals };
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/^Unknown option '(.*)'.*/s, 'unknown flag: $1'));
+  }
+}
+
+const list = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []);
+
+/** `k=v` pairs (-o, --label, --aux-address) into a map; a pair without "=" is an error naming it. */
+export function keyValues(flag: string, items: readonly string[], requireValue = true): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const it of items) {
+    const i = it.indexOf('=');
+    if (i <= 0 && requireValue) throw new UsageError(`invalid ${flag} "${it}": expected key=value`);
+    if (i <= 0) out[it] = '';
+    else out[it.slice(0, i)] = it.slice(i + 1);
+  }
+  return out;
+}
+
+export const NETWORK_CREATE_OPTIONS: Options = {
+  driver: { type: 'string', short: 'd' },
+  subnet: { type: 'string', multiple: true },
+  gateway: { type: 'string', multiple: true },
+  'ip-range': { type: 'string', multiple: true },
+  'aux-address': { type: 'string', multiple: true },
+  ipv6: { type: 'boolean' },
+  internal: { type: 'boolean' },
+  attachable: { type: 'boolean' },
+  opt: { type: 'string', short: 'o', multiple: true },
+  label: { type: 'string', multiple: true },
+  'ipam-driver': { type: 'string' },
+  'ipam-opt': { type: 'string', multiple: true },
+};
+
+interface PoolBody {
+  Subnet: string;
+  Gateway?: string;
+  IPRange?: string;
+  AuxiliaryAddresses?: Record<string, string>;
+}
+
+/** Docker matches each --gateway, --ip-range and --aux-address to the --subnet that contains it. */
+function poolsFrom(v: Parsed['values']): PoolBody[] {
+  const pools: PoolBody[] = list(v.subnet).map((s) => ({ Subnet: s }));
+  const owner = (flag: string, value: string): PoolBody => {
+    const addr = value.split('/')[0];
+    if (!ipFamily(addr)) throw new UsageError(`invalid ${flag} "${value}": expected an IP address`);
+    const p = pools.find((x) => {
+      try {
+        return contains(x.Subnet, addr);
+      } catch {
+        return false;
+      }
+    });
+    if (!p) {
+      const subnets = pools.map((x) => x.Subnet).join(', ') || 'none given';
+      throw new UsageError(`${flag} ${value} is not inside any --subnet (${subnets})`);
+    }
+    return p;
+  };
+  for (const g of list(v.gateway)) owner('--gateway', g).Gateway = g;
+  for (const r of list(v['ip-range'])) owner('--ip-range', r).IPRange = r;
+  for (const [k, a] of Object.entries(keyValues('--aux-address', list(v['aux-address'])))) {
+    const p = owner('--aux-address', a);
+    p.AuxiliaryAddresses = { ...p.AuxiliaryAddresses, [k]: a };
+  }
+  return pools;
+}
+
+export function networkCreateBody(p: Parsed): Record<string, unknown> {
+  if (p.positionals.length !== 1) throw new UsageError('network create needs exactly one NAME');
+  const v = p.values;
+  return {
+    Name: p.positionals[0],
+    Driver: (v.driver as string | undefined) ?? 'bridge',
+    EnableIPv6: Boolean(v.ipv6),
+    Internal: Boolean(v.internal),
+    Attachable: Boolean(v.attachable),
+    IPAM: {
+      Driver: (v['ipam-driver'] as string | undefined) ?? 'default',
+      Options: keyValues('--ipam-opt', list(v['ipam-opt'])),
+      Config: poolsFrom(v),
+    },
+    Options: keyValues('--opt', list(v.opt)),
+    Labels: keyValues('--label', list(v.label), false),
+  };
+}
+
+export const CONNECT_OPTIONS: Options = {
+  ip: { type: 'string' },
+  ip6: { type: 'string' },
+  alias: { type: 'string', multiple: true },
+};
+
+export function endpointConfig(v: Parsed['values']): Record<string, unknown> {
+  const ipam: Record<string, string> = {};
+  if (v.ip) ipam.IPv4Address = v.ip as string;
+  if (v.ip6) ipam.IPv6Address = v.ip6 as string;
+  return { IPAMConfig: ipam, Aliases: list(v.alias) };
+}

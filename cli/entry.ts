@@ -1,0 +1,15 @@
+// Entry point of the netloom bundle.
+import { main } from './main.js';
+import { UsageError } from './args.js';
+import { ApiError } from './client.js';
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`Error: ${msg}\n`);
+    process.exitCode = err instanceof UsageError ? 2 : err instanceof ApiError ? 1 : 1;
+  },
+);

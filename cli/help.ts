@@ -1,0 +1,106 @@
+// --help texts. Flags follow `docker network` wherever Docker has the same thing.
+const GLOBAL = `Global options (before or after the command):
+  --socket PATH     netloomd's API socket (env NETLOOM_SOCKET, default /run/netloom/netloom.sock)
+  --data-dir DIR    netloomd's state directory (env NETLOOM_DATA_DIR, default /var/lib/netloom)
+The CLI starts netloomd in the background when nothing answers on the socket
+(unless NETLOOM_NO_AUTOSTART is set).`;
+
+export const HELP: Record<string, string> = {
+  main: `Usage: netloom COMMAND
+
+Container networking: networks, sandboxes (network namespaces that play the container) and
+the drivers that join them (bridge, host, none, container:<sandbox>).
+
+Commands:
+  network    create, ls, inspect, connect, disconnect, rm, prune
+  sandbox    create, ls, inspect, exec, rm
+  daemon     run netloomd in the foreground (same as netloomd; see netloom daemon --help)
+
+${GLOBAL}
+Run 'netloom COMMAND --help' for more.`,
+
+  network: `Usage: netloom network COMMAND
+
+Commands:
+  create      Create a network
+  ls          List networks
+  inspect     Show networks as JSON (like docker network inspect)
+  connect     Connect a sandbox to a network
+  disconnect  Disconnect a sandbox from a network
+  rm          Remove networks
+  prune       Remove all networks without endpoints`,
+
+  'network create': `Usage: netloom network create [OPTIONS] NETWORK
+
+Options:
+  -d, --driver NAME        driver: bridge (default)
+      --subnet CIDR        subnet (repeatable: one IPv4 and one IPv6); default: from the pools
+                           172.17-31.0.0/16, then 192.168.0.0/16 as /20s, skipping host routes
+      --gateway IP         gateway of the subnet that contains it (default: its first address)
+      --ip-range CIDR      hand out dynamic addresses only from this part of a subnet
+      --aux-address k=IP   reserve an address (repeatable)
+      --ipv6               enable IPv6 (a /64 from fd6e:6c6f:6f6d::/48 unless --subnet gives one)
+      --internal           no route out, no NAT
+      --attachable         accepted for Docker compatibility
+  -o, --opt k=v            driver options: com.docker.network.bridge.name, .driver.mtu,
+                           .bridge.enable_icc, .bridge.enable_ip_masquerade, .bridge.host_binding_ipv4
+      --label k=v          metadata (repeatable)
+      --ipam-driver NAME   default
+      --ipam-opt k=v       IPAM options (recorded)`,
+
+  'network ls': `Usage: netloom network ls [--format table|json] [-q]
+
+  --format json   print a JSON array (Name, Id, Driver, Scope, IPAM, ...)
+  -q, --quiet     print network IDs only`,
+
+  'network inspect': `Usage: netloom network inspect NETWORK [NETWORK...]
+
+Prints a JSON array shaped like docker network inspect: Name, Id, Created, Scope, Driver,
+EnableIPv6, IPAM, Internal, Attachable, Containers (by sandbox id: Name, EndpointID, MacAddress,
+IPv4Address, IPv6Address), Options, Labels. NETWORK is a name, an ID or a unique ID prefix.`,
+
+  'network connect': `Usage: netloom network connect [OPTIONS] NETWORK SANDBOX
+
+The sandbox gets the next interface (eth0, eth1, ...) and an address from the network.
+Options:
+  --ip IP        static IPv4 address (network must have been created with --subnet)
+  --ip6 IP       static IPv6 address
+  --alias NAME   extra name on this network (repeatable)`,
+
+  'network disconnect': `Usage: netloom network disconnect [-f] NETWORK SANDBOX
+
+Removes the sandbox's interface on that network and frees its addresses.`,
+
+  'network rm': `Usage: netloom network rm NETWORK [NETWORK...]
+
+Fails for a network that still has endpoints, naming them.`,
+
+  'network prune': `Usage: netloom network prune [-f]
+
+Removes every user-defined network without endpoints and prints their names.`,
+
+  sandbox: `Usage: netloom sandbox COMMAND
+
+A sandbox is a named network namespace (ip netns sees it) that plays the container.
+Commands:
+  create    Create a sandbox (joins the default "bridge" network unless --network says otherwise)
+  ls        List sandboxes
+  inspect   Show sandboxes as JSON
+  exec      Run a command inside a sandbox
+  rm        Remove sandboxes (disconnects them first)`,
+
+  'sandbox create': `Usage: netloom sandbox create [OPTIONS] NAME
+
+Options:
+  --network NET   a network to join (default: bridge), or a mode:
+                  host (the daemon's namespace), none (lo only),
+                  container:<sandbox> (share that sandbox's namespace)
+  --ip IP, --ip6 IP, --alias NAME   as for network connect`,
+
+  'sandbox ls': `Usage: netloom sandbox ls [--format table|json]`,
+  'sandbox inspect': `Usage: netloom sandbox inspect SANDBOX [SANDBOX...]`,
+  'sandbox exec': `Usage: netloom sandbox exec SANDBOX [--] COMMAND [ARG...]
+
+Runs COMMAND inside the sandbox's namespace (like ip netns exec) and exits with its status.`,
+  'sandbox rm': `Usage: netloom sandbox rm SANDBOX [SANDBOX...]`,
+};

@@ -1,0 +1,204 @@
+// netloom: the command line. A thin client of netloomd's API; starts the daemon if none answers.
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { resolvePaths, type InstancePaths } from '../common/config.js';
+import { execInNetns, spawnDetached } from '../system/process.js';
+import { CONNECT_OPTIONS, NETWORK_CREATE_OPTIONS, UsageError, endpointConfig, networkCreateBody, parse, type Parsed } from './args.js';
+import { api, ApiError, call } from './client.js';
+import { HELP } from './help.js';
+import { printNetworkTable, printSandboxTable } from './print.js';
+
+const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+const json = (v: unknown): void => out(JSON.stringify(v, null, 4));
+
+async function daemonAnswers(socket: string): Promise<boolean> {
+  try {
+    return (await call(socket, 'GET', '/_ping')).status === 200;
+  } catch {
+    return false;
+  }
+}
+
+function daemonScript(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const bundled = join(here, 'netloomd.mjs');
+  return existsSync(bundled) ? bundled : join(here, '..', 'daemon', 'entry.js');
+}
+
+/** Docker's CLI needs a running dockerd; ours starts netloomd when nobody answers. */
+async function ensureDaemon(paths: InstancePaths): Promise<void> {
+  if (await daemonAnswers(paths.socket)) return;
+  // Tests (and careful scripts) run their own daemon in their own namespace and must never get
+  // a second one started in whatever namespace the CLI happens to run in.
+  if (process.env.NETLOOM_NO_AUTOSTART) throw new Error(`no netloomd answers on ${paths.socket} (NETLOOM_NO_AUTOSTART is set)`);
+  mkdirSync(paths.dataDir, { recursive: true, mode: 0o700 });
+  const logFile = join(paths.dataDir, 'netloomd.log');
+  spawnDetached(daemonScript(), ['--socket', paths.socket, '--data-dir', paths.dataDir, '--log-file', logFile], logFile);
+  for (let i = 0; i < 200; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (await daemonAnswers(paths.socket)) return;
+  }
+  throw new Error(`netloomd did not start within 10 s on ${paths.socket}: see ${logFile}`);
+}
+
+type Handler = (p: Parsed, paths: InstancePaths) => Promise<number | void>;
+
+const enc = encodeURIComponent;
+
+const commands: Record<string, Handler> = {
+  async 'network create'(p, { socket }) {
+    const r = await api<{ Id: string }>(socket, 'POST', '/networks/create', networkCreateBody(p));
+    out(r.Id);
+  },
+  async 'network ls'(p, { socket }) {
+    const nets = await api<Record<string, unknown>[]>(socket, 'GET', '/networks');
+    nets.sort((a, b) => String(a.Name).localeCompare(String(b.Name)));
+    if (p.values.quiet) nets.forEach((n) => out(String(n.Id).slice(0, 12)));
+    else if (p.values.format === 'json') json(nets);
+    else if (p.values.format && p.values.format !== 'table') throw new UsageError(`unknown --format "${p.values.format}": expected table or json`);
+    else printNetworkTable(out, nets);
+  },
+  async 'network inspect'(p, { socket }) {
+    if (!p.positionals.length) throw new UsageError('network inspect needs at least one NETWORK');
+    const found: unknown[] = [];
+    let failed = 0;
+    for (const ref of p.positionals) {
+      try {
+        found.push(await api(socket, 'GET', `/networks/${enc(ref)}`));
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        process.stderr.write(`Error: ${err.message}\n`);
+        failed++;
+      }
+    }
+    json(found);
+    return failed ? 1 : 0;
+  },
+  async 'network connect'(p, { socket }) {
+    if (p.positionals.length !== 2) throw new UsageError('network connect needs NETWORK SANDBOX');
+    const [net, sb] = p.positionals;
+    await api(socket, 'POST', `/networks/${enc(net)}/connect`, { Container: sb, EndpointConfig: endpointConfig(p.values) });
+  },
+  async 'network disconnect'(p, { socket }) {
+    if (p.positionals.length !== 2) throw new UsageError('network disconnect needs NETWORK SANDBOX');
+    const [net, sb] = p.positionals;
+    await api(socket, 'POST', `/networks/${enc(net)}/disconnect`, { Container: sb, Force: Boolean(p.values.force) });
+  },
+  async 'network rm'(p, { socket }) {
+    if (!p.positionals.length) throw new UsageError('network rm needs at least one NETWORK');
+    let failed = 0;
+    for (const ref of p.positionals) {
+      try {
+        await api(socket, 'DELETE', `/networks/${enc(ref)}`);
+        out(ref);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        process.stderr.write(`Error: ${err.message}\n`);
+        failed++;
+      }
+    }
+    return failed ? 1 : 0;
+  },
+  async 'network prune'(_p, { socket }) {
+    const r = await api<{ NetworksDeleted: string[] | null }>(socket, 'POST', '/networks/prune');
+    if (r.NetworksDeleted?.length) out(`Deleted Networks:\n${r.NetworksDeleted.join('\n')}`);
+  },
+  async 'sandbox create'(p, { socket }) {
+    if (p.positionals.length !== 1) throw new UsageError('sandbox create needs exactly one NAME');
+    const r = await api<{ Id: string }>(socket, 'POST', '/sandboxes/create', {
+      Name: p.positionals[0],
+      Network: p.values.network,
+      EndpointConfig: endpointConfig(p.values),
+    });
+    out(r.Id);
+  },
+  async 'sandbox ls'(p, { socket }) {
+    const sbs = await api<Record<string, unknown>[]>(socket, 'GET', '/sandboxes');
+    sbs.sort((a, b) => String(a.Name).localeCompare(String(b.Name)));
+    if (p.values.format === 'json') json(sbs);
+    else printSandboxTable(out, sbs);
+  },
+  async 'sandbox inspect'(p, { socket }) {
+    if (!p.positionals.length) throw new UsageError('sandbox inspect needs at least one SANDBOX');
+    const found: unknown[] = [];
+    for (const ref of p.positionals) found.push(await api(socket, 'GET', `/sandboxes/${enc(ref)}`));
+    json(found);
+  },
+  async 'sandbox rm'(p, { socket }) {
+    if (!p.positionals.length) throw new UsageError('sandbox rm needs at least one SANDBOX');
+    for (const ref of p.positionals) {
+      await api(socket, 'DELETE', `/sandboxes/${enc(ref)}`);
+      out(ref);
+    }
+  },
+};
+
+const OPTIONS: Record<string, Parameters<typeof parse>[1]> = {
+  'network create': NETWORK_CREATE_OPTIONS,
+  'network ls': { format: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } },
+  'network connect': CONNECT_OPTIONS,
+  'network disconnect': { force: { type: 'boolean', short: 'f' } },
+  'network prune': { force: { type: 'boolean', short: 'f' } },
+  'sandbox create': { network: { type: 'string' }, ...CONNECT_OPTIONS },
+  'sandbox ls': { format: { type: 'string' } },
+};
+
+/** `sandbox exec NAME [--] CMD ...`: everything after NAME belongs to the command. */
+async function sandboxExec(rest: string[], paths: InstancePaths): Promise<number> {
+  const args = rest[0] === '--' ? rest.slice(1) : rest;
+  const [name, ...cmd] = args;
+  const argv = cmd[0] === '--' ? cmd.slice(1) : cmd;
+  if (!name || !argv.length) throw new UsageError('sandbox exec needs SANDBOX -- COMMAND [ARG...]');
+  await api(paths.socket, 'GET', `/sandboxes/${enc(name)}`);
+  return execInNetns(name, argv);
+}
+
+/** Leading --socket/--data-dir (before the command words) apply to every command. */
+function splitGlobals(argv: string[]): { flags: { socket?: string; dataDir?: string }; rest: string[] } {
+  const flags: { socket?: string; dataDir?: string } = {};
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const [k, inline] = argv[i].split(/=(.*)/s, 2);
+    if (k !== '--socket' && k !== '--data-dir') break;
+    const v = inline ?? argv[++i];
+    if (v === undefined) throw new UsageError(`${k} needs a value`);
+    if (k === '--socket') flags.socket = v;
+    else flags.dataDir = v;
+  }
+  return { flags, rest: argv.slice(i) };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { flags, rest } = splitGlobals(argv);
+  const [group, verb, ...args] = rest;
+  if (!group || group === '-h' || group === '--help' || group === 'help') return out(HELP.main), 0;
+  if (group === 'daemon') {
+    const { runDaemon } = await import('../daemon/main.js');
+    const extra = [...(flags.socket ? ['--socket', flags.socket] : []), ...(flags.dataDir ? ['--data-dir', flags.dataDir] : [])];
+    await runDaemon([...extra, ...rest.slice(1)]);
+    return -1; // keep running
+  }
+  const name = `${group} ${verb ?? ''}`.trim();
+  if (!verb || verb === '-h' || verb === '--help') {
+    const h = HELP[group];
+    if (!h) throw new UsageError(`unknown command "${group}": see netloom --help`);
+    return out(h), verb ? 0 : 2;
+  }
+  if (name === 'sandbox exec') {
+    if (args[0] === '-h' || args[0] === '--help') return out(HELP[name]), 0;
+    const paths = resolvePaths(flags);
+    await ensureDaemon(paths);
+    return sandboxExec(args, paths);
+  }
+  const handler = commands[name];
+  if (!handler) throw new UsageError(`unknown command "${name}": see netloom ${group} --help`);
+  const p = parse(args, OPTIONS[name] ?? {});
+  if (p.values.help) return out(HELP[name] ?? HELP[group]), 0;
+  const paths = resolvePaths({
+    socket: (p.values.socket as string | undefined) ?? flags.socket,
+    dataDir: (p.values['data-dir'] as string | undefined) ?? flags.dataDir,
+  });
+  await ensureDaemon(paths);
+  return (await handler(p, paths)) ?? 0;
+}

@@ -1,0 +1,16 @@
+// Where a netloomd instance lives. Flags win over environment variables, which win over the
+// defaults, so tests and several instances never share a socket or a data dir.
+export const DEFAULT_SOCKET = '/run/netloom/netloom.sock';
+export const DEFAULT_DATA_DIR = '/var/lib/netloom';
+
+export interface InstancePaths {
+  readonly socket: string;
+  readonly dataDir: string;
+}
+
+export function resolvePaths(flags: { socket?: string; dataDir?: string }, env: NodeJS.ProcessEnv = process.env): InstancePaths {
+  return {
+    socket: flags.socket ?? env.NETLOOM_SOCKET ?? DEFAULT_SOCKET,
+    dataDir: flags.dataDir ?? env.NETLOOM_DATA_DIR ?? DEFAULT_DATA_DIR,
+  };
+}

@@ -1,0 +1,46 @@
+// One error class for the whole project. `kind` decides the HTTP status, the CLI exit code and
+// (later) the plugin's {"Err": ...} reply; `code` is stable and listed in the README.
+
+export type ErrorKind = 'invalid' | 'notFound' | 'conflict' | 'unavailable' | 'internal';
+
+export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
+  invalid: 400,
+  notFound: 404,
+  conflict: 409,
+  unavailable: 503,
+  internal: 500,
+};
+
+export class NetloomError extends Error {
+  readonly code: string;
+  readonly kind: ErrorKind;
+  constructor(kind: ErrorKind, code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NetloomError';
+    this.kind = kind;
+    this.code = code;
+  }
+  get status(): number {
+    return HTTP_STATUS[this.kind];
+  }
+  toJSON(): { code: string; kind: ErrorKind; message: string } {
+    return { code: this.code, kind: this.kind, message: this.message };
+  }
+}
+
+export const invalid = (code: string, message: string): NetloomError => new NetloomError('invalid', code, message);
+export const notFound = (code: string, message: string): NetloomError => new NetloomError('notFound', code, message);
+export const conflict = (code: string, message: string): NetloomError => new NetloomError('conflict', code, message);
+export const unavailable = (code: string, message: string): NetloomError =>
+  new NetloomError('unavailable', code, message);
+
+/** Adds what the caller was doing to an error, keeping its code and kind: `connect "web" to "front": ...`. */
+export function wrap(err: unknown, doing: string): NetloomError {
+  if (err instanceof NetloomError) return new NetloomError(err.kind, err.code, `${doing}: ${err.message}`, { cause: err });
+  const msg = err instanceof Error ? err.message : String(err);
+  return new NetloomError('internal', 'NL_SYSTEM', `${doing}: ${msg}`, { cause: err });
+}
+
+export function isNetloomError(err: unknown): err is NetloomError {
+  return err instanceof NetloomError;
+}

@@ -1,0 +1,54 @@
+// What every controller operation works with, and the small lookups they share.
+import type { Logger } from '../common/log.js';
+import type { Driver, DriverEnv, NetworkInfo } from '../drivers/driver.js';
+import { lookupDriver, type DriverRegistry } from '../drivers/registry.js';
+import type { Ipam } from '../ipam/allocator.js';
+import type { PoolRecord } from '../ipam/types.js';
+import type { NsRef } from '../system/types.js';
+import type { EndpointRecord, NetworkRecord, SandboxRecord } from './records.js';
+import type { State } from './state.js';
+
+export interface Ctx {
+  readonly state: State;
+  readonly ipam: Ipam;
+  readonly drivers: DriverRegistry;
+  readonly env: DriverEnv;
+  readonly log: Logger;
+}
+
+export const driverOf = (ctx: Ctx, n: NetworkRecord): Driver => lookupDriver(ctx.drivers, n.driver);
+
+export function poolsOf(ctx: Ctx, n: NetworkRecord): PoolRecord[] {
+  return n.pools.map((id) => ctx.ipam.pool(id)).filter((p): p is PoolRecord => p !== undefined);
+}
+
+export function netInfo(ctx: Ctx, n: NetworkRecord): NetworkInfo {
+  return { id: n.id, name: n.name, internal: n.internal, enableIPv6: n.enableIPv6, pools: poolsOf(ctx, n) };
+}
+
+export function configOf(ctx: Ctx, n: NetworkRecord): unknown {
+  return driverOf(ctx, n).parseOptions(n.options, { id: n.id, name: n.name, internal: n.internal });
+}
+
+/** The namespace a sandbox's endpoints live in: container-mode sandboxes resolve to their target. */
+export function sandboxNs(ctx: Ctx, sb: SandboxRecord): NsRef {
+  return { kind: 'named', name: sb.name };
+}
+
+export function endpointInfo(ctx: Ctx, ep: EndpointRecord): Parameters<NonNullable<Driver['join']>>[3] {
+  const sb = ctx.state.sandboxes.get(ep.sandbox);
+  return {
+    id: ep.id,
+    sandboxNs: sb ? sandboxNs(ctx, sb) : { kind: 'named', name: ep.sandbox },
+    ifname: ep.ifname,
+    mac: ep.mac,
+    ipv4: ep.ipv4,
+    ipv6: ep.ipv6,
+    defaultRoute: ep.defaultRoute,
+  };
+}
+
+/** Logger bound to what an operation is about. */
+export function opLog(ctx: Ctx, bindings: Record<string, string>): Logger {
+  return ctx.log.child(bindings);
+}

@@ -1,0 +1,151 @@
+// Connect and disconnect: an endpoint is a sandbox's attachment to one network.
+//
+// Connect writes the endpoint as "creating" together with its address reservations (one
+// transaction whose compares make a duplicate address impossible), then plumbs the kernel, then
+// marks it "ready". A kill -9 anywhere in between leaves a record that reconcile rolls back.
+import { conflict, invalid, wrap } from '../common/errors.js';
+import { macFromIPv4 } from '../common/cidr.js';
+import { absent, del, put, type Compare, type TxnOp } from '../store/types.js';
+import { configOf, driverOf, endpointInfo, netInfo, opLog, poolsOf, type Ctx } from './context.js';
+import { newId, nextIfname, nowIso, randomMac } from './ids.js';
+import { key, type EndpointRecord, type NetworkRecord, type SandboxRecord } from './records.js';
+
+export interface ConnectRequest {
+  readonly ipv4Address?: string;
+  readonly ipv6Address?: string;
+  readonly aliases?: readonly string[];
+}
+
+function checkConnectable(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord): void {
+  const mode = sb.mode;
+  if (mode.kind === 'container') {
+    throw invalid('NL_SHARED_NAMESPACE', `sandbox ${sb.name} shares the namespace of ${mode.target}: connect ${mode.target} instead`);
+  }
+  if (mode.kind === 'host' || driverOf(ctx, n).sandboxMode === 'host') {
+    throw invalid('NL_HOST_MODE', 'sandbox cannot be disconnected from host network or connected to host network');
+  }
+  if (mode.kind === 'none' || driverOf(ctx, n).sandboxMode === 'none') {
+    throw invalid('NL_NONE_MODE', `sandbox ${sb.name} cannot be connected to multiple networks with one of the networks in private (none) mode`);
+  }
+  if (n.state !== 'ready') throw conflict('NL_NETWORK_BUSY', `network ${n.name} is being ${n.state === 'creating' ? 'created' : 'deleted'}`);
+  if (sb.state !== 'ready') throw conflict('NL_SANDBOX_BUSY', `sandbox ${sb.name} is being ${sb.state === 'creating' ? 'created' : 'deleted'}`);
+  if (ctx.state.endpointsOf({ network: n.id, sandbox: sb.name }).length) {
+    throw conflict('NL_ALREADY_CONNECTED', `endpoint with name ${sb.name} already exists in network ${n.name}`);
+  }
+}
+
+function checkAliases(aliases: readonly string[]): void {
+  for (const a of aliases) {
+    if (!/^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,252})$/.test(a)) {
+      throw invalid('NL_BAD_ALIAS', `invalid alias "${a}": expected a DNS name of letters, digits, ".", "-" and "_"`);
+    }
+  }
+}
+
+/** Plans addresses for every pool of the network; pure apart from reading the IPAM. */
+function planAddresses(ctx: Ctx, n: NetworkRecord, epId: string, req: ConnectRequest): { ipv4?: string; ipv6?: string } {
+  const out: { ipv4?: string; ipv6?: string } = {};
+  for (const p of poolsOf(ctx, n)) {
+    const wanted = p.family === 4 ? req.ipv4Address : req.ipv6Address;
+    if (wanted && !p.userSubnet) {
+      throw invalid('NL_STATIC_IP_NEEDS_SUBNET', `static address ${wanted} needs a network created with --subnet (network ${n.name} uses a default pool)`);
+    }
+    const ip = ctx.ipam.planAddress(p.id, epId, wanted || undefined);
+    const cidr = `${ip}/${p.subnet.split('/')[1]}`;
+    if (p.family === 4) out.ipv4 = cidr;
+    else out.ipv6 = cidr;
+  }
+  for (const [fam, wanted] of [[4, req.ipv4Address], [6, req.ipv6Address]] as const) {
+    if (wanted && !poolsOf(ctx, n).some((p) => p.family === fam)) {
+      throw invalid('NL_IPAM_FAMILY_MISMATCH', `network ${n.name} has no IPv${fam} subnet for address ${wanted}`);
+    }
+  }
+  return out;
+}
+
+export async function connect(ctx: Ctx, netRef: string, sbRef: string, req: ConnectRequest = {}): Promise<EndpointRecord> {
+  const n = ctx.state.network(netRef);
+  const sb = ctx.state.sandbox(sbRef);
+  checkConnectable(ctx, n, sb);
+  const aliases = [...new Set(req.aliases ?? [])];
+  checkAliases(aliases);
+  const id = newId();
+  const addrs = planAddresses(ctx, n, id, req);
+  const mine = ctx.state.endpointsOf({ sandbox: sb.name });
+  const ep: EndpointRecord = {
+    id,
+    network: n.id,
+    sandbox: sb.name,
+    ifname: nextIfname(mine.map((e) => e.ifname)),
+    mac: addrs.ipv4 ? macFromIPv4(addrs.ipv4.split('/')[0]) : randomMac(),
+    ...addrs,
+    aliases,
+    // The first network that can route out gives the sandbox its default route (Docker's rule).
+    defaultRoute: !n.internal && !mine.some((e) => e.defaultRoute),
+    created: nowIso(),
+    state: 'creating',
+  };
+  const ops: TxnOp[] = [put(key.ep(id), ep)];
+  const compares: Compare[] = [];
+  const reserved: [string, string][] = [];
+  for (const p of poolsOf(ctx, n)) {
+    const ip = (p.family === 4 ? ep.ipv4 : ep.ipv6)?.split('/')[0];
+    if (!ip) continue;
+    ops.push(put(key.alloc(p.id, ip), { pool: p.id, ip, owner: id }), put(key.cursor(p.id), ip));
+    compares.push(absent(key.alloc(p.id, ip)));
+    reserved.push([p.id, ip]);
+  }
+  await ctx.state.commit(ops, compares);
+  for (const [pool, ip] of reserved) ctx.ipam.allocate(pool, ip, id);
+
+  const log = opLog(ctx, { op: 'connect', network: n.name, sandbox: sb.name, endpoint: id.slice(0, 12) });
+  try {
+    await driverOf(ctx, n).join?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep));
+  } catch (err) {
+    await driverOf(ctx, n).leave?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep)).catch(() => undefined);
+    await forgetEndpoint(ctx, ep);
+    throw wrap(err, `connect sandbox "${sb.name}" to network "${n.name}"`);
+  }
+  const ready: EndpointRecord = { ...ep, state: 'ready' };
+  await ctx.state.commit([put(key.ep(id), ready)]);
+  log.info({ ifname: ep.ifname, ipv4: ep.ipv4, ipv6: ep.ipv6 }, 'sandbox connected');
+  return ready;
+}
+
+/** Drops an endpoint's record and address reservations (the kernel side is already gone). */
+export async function forgetEndpoint(ctx: Ctx, ep: EndpointRecord): Promise<void> {
+  const n = ctx.state.networks.get(ep.network);
+  const ops: TxnOp[] = [del(key.ep(ep.id))];
+  const released: [string, string][] = [];
+  for (const poolId of n?.pools ?? []) {
+    for (const a of ctx.ipam.allocations(poolId)) {
+      if (a.owner !== ep.id) continue;
+      ops.push(del(key.alloc(poolId, a.ip)));
+      released.push([poolId, a.ip]);
+    }
+  }
+  await ctx.state.commit(ops);
+  for (const [pool, ip] of released) ctx.ipam.release(pool, ip);
+}
+
+/** Marks, tears down, forgets. */
+export async function deleteEndpointNow(ctx: Ctx, ep: EndpointRecord): Promise<void> {
+  if (ep.state !== 'deleting') await ctx.state.commit([put(key.ep(ep.id), { ...ep, state: 'deleting' })]);
+  const n = ctx.state.networks.get(ep.network);
+  if (n) await driverOf(ctx, n).leave?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep));
+  await forgetEndpoint(ctx, ep);
+}
+
+export async function disconnect(ctx: Ctx, netRef: string, sbRef: string, _force = false): Promise<void> {
+  const n = ctx.state.network(netRef);
+  const sb = ctx.state.findSandbox(sbRef);
+  const ep = ctx.state.endpointsOf({ network: n.id }).find((e) => e.sandbox === (sb?.name ?? sbRef));
+  if (!ep) {
+    if (n.predefined && n.driver !== 'bridge') {
+      throw invalid('NL_HOST_MODE', 'sandbox cannot be disconnected from host network or connected to host network');
+    }
+    throw conflict('NL_NOT_CONNECTED', `sandbox ${sbRef} is not connected to network ${n.name}`);
+  }
+  await deleteEndpointNow(ctx, ep);
+  opLog(ctx, { op: 'disconnect', network: n.name, sandbox: ep.sandbox }).info('sandbox disconnected');
+}

@@ -1,0 +1,32 @@
+// Identifiers and names.
+import { randomBytes } from 'node:crypto';
+import { invalid } from '../common/errors.js';
+
+/** 64 hex characters, like Docker's network and endpoint IDs. */
+export const newId = (): string => randomBytes(32).toString('hex');
+
+export const nowIso = (): string => new Date().toISOString();
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** Docker's rule for network and container names; sandbox names also become /run/netns file names. */
+export function checkName(what: 'network' | 'sandbox', name: string): void {
+  if (!NAME.test(name) || name.length > 64) {
+    throw invalid(
+      'NL_BAD_NAME',
+      `invalid ${what} name "${name}": expected 1 to 64 characters [a-zA-Z0-9_.-], starting with a letter or digit`,
+    );
+  }
+}
+
+/** Lowest ethN not used by the sandbox's current endpoints. */
+export function nextIfname(used: readonly string[]): string {
+  for (let i = 0; ; i++) if (!used.includes(`eth${i}`)) return `eth${i}`;
+}
+
+/** Locally administered unicast MAC, for endpoints without IPv4 to derive one from. */
+export function randomMac(): string {
+  const b = randomBytes(6);
+  b[0] = (b[0] & 0xfe) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}

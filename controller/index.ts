@@ -1,0 +1,134 @@
+// The network controller: the one object the daemon's APIs (CLI API, Docker plugin) talk to.
+// Operations run one at a time (a promise queue): the kernel and the store see a single
+// writer, so check-then-act inside one operation is safe.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../common/log.js';
+import type { DriverEnv } from '../drivers/driver.js';
+import { defaultDrivers, type DriverRegistry } from '../drivers/registry.js';
+import { Ipam } from '../ipam/allocator.js';
+import type { Allocation, PoolRecord } from '../ipam/types.js';
+import { put, type Store } from '../store/types.js';
+import type { System } from '../system/types.js';
+import { driverOf, poolsOf, type Ctx } from './context.js';
+import { connect, disconnect, type ConnectRequest } from './endpoints.js';
+import { networkView, sandboxView, type NetworkView, type SandboxView } from './inspect.js';
+import { createNetwork, ensurePredefined, pruneNetworks, removeNetwork, type CreateNetworkRequest } from './networks.js';
+import { reconcile, type ReconcileReport } from './reconcile.js';
+import { key, type NetworkRecord } from './records.js';
+import { createSandbox, removeSandbox, type CreateSandboxRequest } from './sandboxes.js';
+import { State } from './state.js';
+
+export interface ControllerOptions {
+  readonly store: Store;
+  readonly sys: System;
+  readonly log: Logger;
+  readonly drivers?: DriverRegistry;
+}
+
+export class Controller {
+  private queue: Promise<unknown> = Promise.resolve();
+  private ctx!: Ctx;
+  private instance = '';
+  readonly state: State;
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.state = new State(opts.store);
+  }
+
+  /** Serialises every operation: one runs at a time, in arrival order. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Loads the store, reconciles the kernel with it and makes the predefined networks. */
+  async start(): Promise<ReconcileReport> {
+    return this.serial(async () => {
+      const { store, sys, log } = this.opts;
+      await this.state.load();
+      this.instance = (await store.get<string>(key.instance))?.value ?? '';
+      if (!this.instance) {
+        this.instance = randomBytes(4).toString('hex');
+        await this.state.commit([put(key.instance, this.instance)]);
+      }
+      const tagPrefix = `netloom:${this.instance}:`;
+      const env: DriverEnv = { sys, log, tag: (kind, id) => `${tagPrefix}${kind}:${id.slice(0, 12)}` };
+      const ipam = new Ipam();
+      const pools = (await store.list<PoolRecord>('pool/')).map((e) => e.value);
+      const allocs = (await store.list<Allocation>('alloc/')).map((e) => e.value);
+      const cursors = Object.fromEntries((await store.list<string>('cursor/')).map((e) => [e.key.slice('cursor/'.length), e.value]));
+      ipam.load(pools, allocs, cursors);
+      this.ctx = { state: this.state, ipam, drivers: this.opts.drivers ?? defaultDrivers(), env, log };
+      for (const d of this.ctx.drivers.values()) await d.init?.(env);
+      const report = await reconcile(this.ctx, tagPrefix);
+      await ensurePredefined(this.ctx);
+      log.info({ instance: this.instance, ...report }, 'controller started');
+      return report;
+    });
+  }
+
+  get instanceId(): string {
+    return this.instance;
+  }
+
+  createNetwork(req: CreateNetworkRequest): Promise<NetworkRecord> {
+    return this.serial(() => createNetwork(this.ctx, req));
+  }
+
+  removeNetwork(ref: string): Promise<void> {
+    return this.serial(() => removeNetwork(this.ctx, ref));
+  }
+
+  pruneNetworks(keep?: (n: NetworkRecord) => boolean): Promise<string[]> {
+    return this.serial(() => pruneNetworks(this.ctx, keep));
+  }
+
+  connect(netRef: string, sbRef: string, req?: ConnectRequest): Promise<unknown> {
+    return this.serial(() => connect(this.ctx, netRef, sbRef, req));
+  }
+
+  disconnect(netRef: string, sbRef: string, force?: boolean): Promise<void> {
+    return this.serial(() => disconnect(this.ctx, netRef, sbRef, force));
+  }
+
+  createSandbox(req: CreateSandboxRequest): Promise<SandboxView> {
+    return this.serial(async () => {
+      const sb = await createSandbox(this.ctx, req);
+      return this.sandboxView(sb.name);
+    });
+  }
+
+  removeSandbox(ref: string): Promise<void> {
+    return this.serial(() => removeSandbox(this.ctx, ref));
+  }
+
+  // Reads: no queue needed, they see a consistent in-memory state between awaits.
+
+  inspectNetwork(ref: string): NetworkView {
+    const n = this.state.network(ref);
+    return this.view(n, true);
+  }
+
+  listNetworks(): NetworkView[] {
+    return [...this.state.networks.values()].filter((n) => n.state === 'ready').map((n) => this.view(n, false));
+  }
+
+  private view(n: NetworkRecord, withContainers: boolean): NetworkView {
+    const scope = driverOf(this.ctx, n).scope;
+    return networkView(n, poolsOf(this.ctx, n), this.state.endpointsOf({ network: n.id }), this.state.sandboxes, scope, withContainers);
+  }
+
+  sandboxView(ref: string): SandboxView {
+    const sb = this.state.sandbox(ref);
+    return sandboxView(sb, this.state.endpointsOf({ sandbox: sb.name }), this.state.networks);
+  }
+
+  listSandboxes(): SandboxView[] {
+    return [...this.state.sandboxes.values()].filter((s) => s.state === 'ready').map((s) => this.sandboxView(s.name));
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+  }
+}

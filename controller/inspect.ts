@@ -1,0 +1,111 @@
+// Docker-shaped views of the records (`docker network inspect` / `network ls` JSON). Pure.
+import type { PoolRecord } from '../ipam/types.js';
+import type { EndpointRecord, NetworkRecord, SandboxRecord } from './records.js';
+
+export interface IpamConfigView {
+  Subnet: string;
+  IPRange?: string;
+  Gateway?: string;
+  AuxiliaryAddresses?: Record<string, string>;
+}
+
+export interface ContainerView {
+  Name: string;
+  EndpointID: string;
+  MacAddress: string;
+  IPv4Address: string;
+  IPv6Address: string;
+}
+
+export interface NetworkView {
+  Name: string;
+  Id: string;
+  Created: string;
+  Scope: 'local' | 'global';
+  Driver: string;
+  EnableIPv6: boolean;
+  IPAM: { Driver: string; Options: Record<string, string> | null; Config: IpamConfigView[] };
+  Internal: boolean;
+  Attachable: boolean;
+  Ingress: false;
+  ConfigFrom: { Network: string };
+  ConfigOnly: false;
+  Containers: Record<string, ContainerView>;
+  Options: Record<string, string>;
+  Labels: Record<string, string>;
+}
+
+function ipamConfig(p: PoolRecord): IpamConfigView {
+  const c: IpamConfigView = { Subnet: p.subnet };
+  if (p.ipRange) c.IPRange = p.ipRange;
+  c.Gateway = p.gateway;
+  if (Object.keys(p.aux).length) c.AuxiliaryAddresses = { ...p.aux };
+  return c;
+}
+
+export function networkView(
+  n: NetworkRecord,
+  pools: readonly PoolRecord[],
+  endpoints: readonly EndpointRecord[],
+  sandboxes: ReadonlyMap<string, SandboxRecord>,
+  scope: 'local' | 'global',
+  withContainers = true,
+): NetworkView {
+  const containers: Record<string, ContainerView> = {};
+  if (withContainers) {
+    for (const e of endpoints) {
+      if (e.state !== 'ready') continue;
+      const sb = sandboxes.get(e.sandbox);
+      containers[sb?.id ?? e.sandbox] = {
+        Name: e.sandbox,
+        EndpointID: e.id,
+        MacAddress: e.mac,
+        IPv4Address: e.ipv4 ?? '',
+        IPv6Address: e.ipv6 ?? '',
+      };
+    }
+  }
+  return {
+    Name: n.name,
+    Id: n.id,
+    Created: n.created,
+    Scope: scope,
+    Driver: n.driver,
+    EnableIPv6: n.enableIPv6,
+    IPAM: { Driver: n.ipamDriver, Options: n.ipamOptions ? { ...n.ipamOptions } : null, Config: pools.map(ipamConfig) },
+    Internal: n.internal,
+    Attachable: n.attachable,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Containers: containers,
+    Options: { ...n.options },
+    Labels: { ...n.labels },
+  };
+}
+
+export interface SandboxView {
+  Name: string;
+  Id: string;
+  Created: string;
+  NetworkMode: string;
+  Networks: Record<string, { NetworkID: string; EndpointID: string; Interface: string; MacAddress: string; IPv4Address: string; IPv6Address: string; Aliases: string[] }>;
+}
+
+export function sandboxView(sb: SandboxRecord, eps: readonly EndpointRecord[], nets: ReadonlyMap<string, NetworkRecord>): SandboxView {
+  const mode = sb.mode.kind === 'container' ? `container:${sb.mode.target}` : sb.mode.kind === 'own' ? 'bridge' : sb.mode.kind;
+  const networks: SandboxView['Networks'] = {};
+  for (const e of eps) {
+    const n = nets.get(e.network);
+    networks[n?.name ?? e.network] = {
+      NetworkID: e.network,
+      EndpointID: e.id,
+      Interface: e.ifname,
+      MacAddress: e.mac,
+      IPv4Address: e.ipv4 ?? '',
+      IPv6Address: e.ipv6 ?? '',
+      Aliases: [...e.aliases],
+    };
+  }
+  return { Name: sb.name, Id: sb.id, Created: sb.created, NetworkMode: mode, Networks: networks };
+}

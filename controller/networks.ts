@@ -1,0 +1,199 @@
+// Network create / remove / prune, and the predefined networks (bridge, host, none).
+import { conflict, invalid, wrap } from '../common/errors.js';
+import { lookupDriver } from '../drivers/registry.js';
+import { OPT } from '../drivers/bridge/options.js';
+import type { PoolRecord } from '../ipam/types.js';
+import { absent, del, put, type TxnOp } from '../store/types.js';
+import { configOf, driverOf, netInfo, opLog, type Ctx } from './context.js';
+import { checkName, newId, nowIso } from './ids.js';
+import { key, type NetworkRecord } from './records.js';
+
+export interface IpamConfigRequest {
+  readonly subnet?: string;
+  readonly ipRange?: string;
+  readonly gateway?: string;
+  readonly auxAddresses?: Readonly<Record<string, string>>;
+}
+
+export interface CreateNetworkRequest {
+  readonly name: string;
+  readonly driver?: string;
+  readonly internal?: boolean;
+  readonly attachable?: boolean;
+  readonly enableIPv6?: boolean;
+  readonly ipamDriver?: string;
+  readonly ipamOptions?: Readonly<Record<string, string>>;
+  readonly ipam?: readonly IpamConfigRequest[];
+  readonly options?: Readonly<Record<string, string>>;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+export const PREDEFINED = ['bridge', 'host', 'none'] as const;
+const IPAM_DRIVERS = ['default', 'netloom'];
+
+const familyOf = (cidr: string): 4 | 6 => (cidr.includes(':') ? 6 : 4);
+
+/** Host routes and interface addresses: a default pool never overlaps them. */
+async function hostAvoid(ctx: Ctx): Promise<string[]> {
+  const [routes, addrs] = await Promise.all([ctx.env.sys.host.routes(), ctx.env.sys.host.addrs()]);
+  return [...routes.map((r) => r.dst).filter((d) => d !== 'default'), ...addrs.map((a) => a.cidr)];
+}
+
+function planPools(ctx: Ctx, id: string, req: CreateNetworkRequest, avoid: readonly string[]): PoolRecord[] {
+  const byFamily = new Map<4 | 6, IpamConfigRequest>();
+  for (const c of req.ipam ?? []) {
+    if (!c.subnet) {
+      const what = c.gateway ? `--gateway ${c.gateway}` : c.ipRange ? `--ip-range ${c.ipRange}` : '--aux-address';
+      throw invalid('NL_IPAM_NO_SUBNET', `${what} needs a --subnet to belong to`);
+    }
+    const f = familyOf(c.subnet);
+    if (byFamily.has(f)) throw invalid('NL_IPAM_MULTIPLE_SUBNETS', `more than one IPv${f} subnet (${c.subnet}) is not supported: give one per family`);
+    if (f === 6 && !req.enableIPv6) throw invalid('NL_IPAM_IPV6_DISABLED', `subnet ${c.subnet} is IPv6: add --ipv6 to enable IPv6 on the network`);
+    byFamily.set(f, c);
+  }
+  const families: (4 | 6)[] = req.enableIPv6 ? [4, 6] : [4];
+  return families.map((family) => {
+    const c = byFamily.get(family) ?? {};
+    return ctx.ipam.planPool(
+      {
+        id: `${id}:${family}`,
+        owner: id,
+        ownerName: req.name,
+        family,
+        subnet: c.subnet,
+        ipRange: c.ipRange,
+        gateway: c.gateway,
+        auxAddresses: c.auxAddresses,
+      },
+      avoid,
+    );
+  });
+}
+
+function checkUnique(ctx: Ctx, req: CreateNetworkRequest, driverName: string, unique: Readonly<Record<string, string>>): void {
+  for (const n of ctx.state.networks.values()) {
+    if (n.name === req.name) throw conflict('NL_NETWORK_EXISTS', `network with name ${req.name} already exists`);
+    if (n.driver !== driverName) continue;
+    const other = (driverOf(ctx, n).uniqueOptions?.(configOf(ctx, n)) ?? {}) as Record<string, string>;
+    for (const [k, v] of Object.entries(unique)) {
+      if (other[k] === v) throw conflict('NL_OPTION_IN_USE', `--opt ${k}=${v} is already used by network "${n.name}"`);
+    }
+  }
+}
+
+export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefined = false): Promise<NetworkRecord> {
+  checkName('network', req.name);
+  if (!predefined && (PREDEFINED as readonly string[]).includes(req.name)) {
+    throw conflict('NL_PREDEFINED', `network name ${req.name} is reserved for the predefined network`);
+  }
+  const driver = lookupDriver(ctx.drivers, req.driver ?? 'bridge');
+  if (driver.sandboxMode && !predefined) {
+    throw invalid('NL_PREDEFINED', `only one ${driver.name} network can exist: use the predefined network "${driver.sandboxMode}"`);
+  }
+  const ipamDriver = req.ipamDriver ?? 'default';
+  if (!IPAM_DRIVERS.includes(ipamDriver)) {
+    throw invalid('NL_UNKNOWN_IPAM_DRIVER', `unknown IPAM driver "${ipamDriver}": available drivers are ${IPAM_DRIVERS.join(', ')}`);
+  }
+  const id = newId();
+  const options = req.options ?? {};
+  const config = driver.parseOptions(options, { id, name: req.name, internal: req.internal ?? false });
+  checkUnique(ctx, req, driver.name, driver.uniqueOptions?.(config) ?? {});
+  const pools = driver.usesIpam ? planPools(ctx, id, req, await hostAvoid(ctx)) : [];
+
+  const rec: NetworkRecord = {
+    id,
+    name: req.name,
+    driver: driver.name,
+    created: nowIso(),
+    internal: req.internal ?? false,
+    attachable: req.attachable ?? false,
+    enableIPv6: req.enableIPv6 ?? false,
+    ipamDriver,
+    ipamOptions: predefined ? null : (req.ipamOptions ?? {}),
+    options,
+    labels: req.labels ?? {},
+    pools: pools.map((p) => p.id),
+    predefined,
+    state: 'creating',
+  };
+  const log = opLog(ctx, { op: 'network create', network: req.name });
+  await ctx.state.commit(
+    [put(key.net(id), rec), put(key.netName(rec.name), id), ...pools.map((p) => put(key.pool(p.id), p))],
+    [absent(key.netName(rec.name))],
+  );
+  for (const p of pools) ctx.ipam.addPool(p);
+  try {
+    await driver.createNetwork?.(ctx.env, netInfo(ctx, rec), config);
+  } catch (err) {
+    await forgetNetwork(ctx, rec);
+    throw wrap(err, `create network "${req.name}"`);
+  }
+  const ready: NetworkRecord = { ...rec, state: 'ready' };
+  await ctx.state.commit([put(key.net(id), ready)]);
+  log.info({ id, subnets: pools.map((p) => p.subnet) }, 'network created');
+  return ready;
+}
+
+/** Drops a network's records and pools (the kernel side is already gone). */
+export async function forgetNetwork(ctx: Ctx, n: NetworkRecord): Promise<void> {
+  const ops: TxnOp[] = [del(key.net(n.id)), del(key.netName(n.name))];
+  for (const poolId of n.pools) {
+    ops.push(del(key.pool(poolId)), del(key.cursor(poolId)));
+    for (const a of ctx.ipam.allocations(poolId)) ops.push(del(key.alloc(poolId, a.ip)));
+  }
+  await ctx.state.commit(ops);
+  for (const poolId of n.pools) ctx.ipam.removePool(poolId);
+}
+
+export async function removeNetwork(ctx: Ctx, ref: string): Promise<void> {
+  const n = ctx.state.network(ref);
+  if (n.predefined) throw conflict('NL_PREDEFINED', `${n.name} is a pre-defined network and cannot be removed`);
+  const eps = ctx.state.endpointsOf({ network: n.id });
+  if (eps.length) {
+    throw conflict('NL_NETWORK_IN_USE', `network ${n.name} has active endpoints (${eps.map((e) => e.sandbox).join(', ')}): disconnect them first`);
+  }
+  await deleteNetworkNow(ctx, n);
+  opLog(ctx, { op: 'network rm', network: n.name }).info('network removed');
+}
+
+/** Marks, tears down, forgets: a crash in between leaves "deleting", which reconcile finishes. */
+export async function deleteNetworkNow(ctx: Ctx, n: NetworkRecord): Promise<void> {
+  if (n.state !== 'deleting') await ctx.state.commit([put(key.net(n.id), { ...n, state: 'deleting' })]);
+  await driverOf(ctx, n).deleteNetwork?.(ctx.env, netInfo(ctx, n), configOf(ctx, n));
+  await forgetNetwork(ctx, n);
+}
+
+export async function pruneNetworks(ctx: Ctx, keep: (n: NetworkRecord) => boolean = () => false): Promise<string[]> {
+  const deleted: string[] = [];
+  for (const n of [...ctx.state.networks.values()]) {
+    if (n.predefined || n.state !== 'ready' || keep(n) || ctx.state.endpointsOf({ network: n.id }).length) continue;
+    await deleteNetworkNow(ctx, n);
+    deleted.push(n.name);
+  }
+  return deleted;
+}
+
+/** bridge (like docker0, bridge named netloom0), host and none exist after the first start. */
+export async function ensurePredefined(ctx: Ctx): Promise<void> {
+  const have = new Set([...ctx.state.networks.values()].map((n) => n.name));
+  if (!have.has('bridge')) {
+    await createNetwork(
+      ctx,
+      {
+        name: 'bridge',
+        driver: 'bridge',
+        options: {
+          [OPT.defaultBridge]: 'true',
+          [OPT.icc]: 'true',
+          [OPT.masquerade]: 'true',
+          [OPT.hostBindingIpv4]: '0.0.0.0',
+          [OPT.name]: 'netloom0',
+          [OPT.mtu]: '1500',
+        },
+      },
+      true,
+    );
+  }
+  if (!have.has('host')) await createNetwork(ctx, { name: 'host', driver: 'host' }, true);
+  if (!have.has('none')) await createNetwork(ctx, { name: 'none', driver: 'null' }, true);
+}

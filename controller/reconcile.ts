@@ -1,0 +1,101 @@
+// After a restart or a crash: make the kernel match the records, and the records whole.
+//   creating  -> roll back (the request never returned success)
+//   deleting  -> finish
+//   ready     -> re-apply (idempotent driver verbs recreate whatever is missing)
+// then delete every link tagged as this instance's that no record explains.
+import type { Logger } from '../common/log.js';
+import { configOf, driverOf, endpointInfo, netInfo, type Ctx } from './context.js';
+import { deleteEndpointNow, forgetEndpoint } from './endpoints.js';
+import { deleteNetworkNow, forgetNetwork } from './networks.js';
+import { makeNamespace } from './sandboxes.js';
+import type { NetworkRecord } from './records.js';
+import { del } from '../store/types.js';
+import { key } from './records.js';
+
+export interface ReconcileReport {
+  rolledBack: string[];
+  finished: string[];
+  repaired: string[];
+  orphansRemoved: string[];
+  errors: string[];
+}
+
+async function attempt(report: ReconcileReport, log: Logger, what: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    const msg = `${what}: ${err instanceof Error ? err.message : String(err)}`;
+    report.errors.push(msg);
+    log.error(msg);
+  }
+}
+
+export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileReport> {
+  const report: ReconcileReport = { rolledBack: [], finished: [], repaired: [], orphansRemoved: [], errors: [] };
+  const { state, log } = ctx;
+  const nets = () => [...state.networks.values()];
+
+  // Global driver state (firewall chains) first, from the networks that are meant to exist.
+  for (const [name, driver] of ctx.drivers) {
+    const mine = nets().filter((n) => n.driver === name && n.state === 'ready');
+    await attempt(report, log, `restore ${name}`, async () =>
+      driver.restore?.(ctx.env, mine.map((n) => ({ net: netInfo(ctx, n), config: configOf(ctx, n) }))),
+    );
+  }
+
+  for (const ep of [...state.endpoints.values()].filter((e) => e.state !== 'ready')) {
+    await attempt(report, log, `endpoint ${ep.id.slice(0, 12)}`, async () => {
+      await deleteEndpointNow(ctx, ep).catch(() => forgetEndpoint(ctx, ep));
+      (ep.state === 'creating' ? report.rolledBack : report.finished).push(`endpoint ${ep.sandbox}/${ep.ifname}`);
+    });
+  }
+  for (const sb of [...state.sandboxes.values()]) {
+    if (sb.state === 'ready') {
+      if (await ctx.env.sys.netns.exists(sb.name)) continue;
+      await attempt(report, log, `sandbox ${sb.name}`, async () => {
+        await makeNamespace(ctx, sb);
+        report.repaired.push(`sandbox ${sb.name}`);
+      });
+      continue;
+    }
+    await attempt(report, log, `sandbox ${sb.name}`, async () => {
+      for (const ep of state.endpointsOf({ sandbox: sb.name })) await deleteEndpointNow(ctx, ep);
+      await ctx.env.sys.netns.del(sb.name);
+      await state.commit([del(key.sb(sb.name))]);
+      (sb.state === 'creating' ? report.rolledBack : report.finished).push(`sandbox ${sb.name}`);
+    });
+  }
+  for (const n of nets().filter((x) => x.state !== 'ready')) {
+    await attempt(report, log, `network ${n.name}`, async () => {
+      await deleteNetworkNow(ctx, n).catch(() => forgetNetwork(ctx, n));
+      (n.state === 'creating' ? report.rolledBack : report.finished).push(`network ${n.name}`);
+    });
+  }
+  for (const n of nets()) {
+    await attempt(report, log, `network ${n.name}`, async () => driverOf(ctx, n).createNetwork?.(ctx.env, netInfo(ctx, n), configOf(ctx, n)));
+  }
+  for (const ep of [...state.endpoints.values()]) {
+    const n = state.networks.get(ep.network);
+    if (!n) continue;
+    await attempt(report, log, `endpoint ${ep.sandbox}/${ep.ifname}`, async () =>
+      driverOf(ctx, n).join?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep)),
+    );
+  }
+  await removeOrphans(ctx, tagPrefix, nets(), report);
+  return report;
+}
+
+async function removeOrphans(ctx: Ctx, tagPrefix: string, nets: readonly NetworkRecord[], report: ReconcileReport): Promise<void> {
+  const expected = new Set<string>();
+  for (const n of nets) {
+    const eps = ctx.state.endpointsOf({ network: n.id }).map((e) => e.id);
+    for (const l of driverOf(ctx, n).hostLinks?.(netInfo(ctx, n), configOf(ctx, n), eps) ?? []) expected.add(l);
+  }
+  for (const l of await ctx.env.sys.host.links()) {
+    if (!l.alias?.startsWith(tagPrefix) || expected.has(l.name)) continue;
+    await attempt(report, ctx.log, `orphan link ${l.name}`, async () => {
+      await ctx.env.sys.host.delLink(l.name);
+      report.orphansRemoved.push(`link ${l.name}`);
+    });
+  }
+}

@@ -1,0 +1,61 @@
+// What the controller persists. Every record carries a state so that a crash between the store
+// write and the kernel work is always resolvable: "creating" is rolled back, "deleting" is
+// finished, "ready" is re-applied to the kernel (reconcile.ts).
+
+export type RecState = 'creating' | 'ready' | 'deleting';
+
+export interface NetworkRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly driver: string;
+  readonly created: string;
+  readonly internal: boolean;
+  readonly attachable: boolean;
+  readonly enableIPv6: boolean;
+  readonly ipamDriver: string;
+  readonly ipamOptions: Readonly<Record<string, string>> | null;
+  readonly options: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly pools: readonly string[];
+  readonly predefined: boolean;
+  readonly state: RecState;
+}
+
+export interface EndpointRecord {
+  readonly id: string;
+  readonly network: string; // network id
+  readonly sandbox: string; // sandbox name
+  readonly ifname: string;
+  readonly mac: string;
+  readonly ipv4?: string; // address/prefix
+  readonly ipv6?: string;
+  readonly aliases: readonly string[];
+  readonly defaultRoute: boolean;
+  readonly created: string;
+  readonly state: RecState;
+}
+
+export type SandboxMode =
+  | { readonly kind: 'own' }
+  | { readonly kind: 'none' }
+  | { readonly kind: 'host' }
+  | { readonly kind: 'container'; readonly target: string };
+
+export interface SandboxRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly mode: SandboxMode;
+  readonly created: string;
+  readonly state: RecState;
+}
+
+export const key = {
+  net: (id: string) => `net/${id}`,
+  netName: (name: string) => `netname/${name}`,
+  ep: (id: string) => `ep/${id}`,
+  sb: (name: string) => `sb/${name}`,
+  pool: (id: string) => `pool/${id}`,
+  alloc: (pool: string, ip: string) => `alloc/${pool}/${ip}`,
+  cursor: (pool: string) => `cursor/${pool}`,
+  instance: 'meta/instance',
+} as const;

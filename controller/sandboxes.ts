@@ -1,0 +1,101 @@
+// Sandboxes: named network namespaces that play the container.
+import { conflict, invalid, notFound, wrap } from '../common/errors.js';
+import { parseContainerMode } from '../drivers/container/index.js';
+import { del, put, absent } from '../store/types.js';
+import type { NsRef } from '../system/types.js';
+import { opLog, type Ctx } from './context.js';
+import { connect, deleteEndpointNow, type ConnectRequest } from './endpoints.js';
+import { checkName, newId, nowIso } from './ids.js';
+import { key, type SandboxMode, type SandboxRecord } from './records.js';
+
+export interface CreateSandboxRequest extends ConnectRequest {
+  readonly name: string;
+  /** A network name, "host", "none", "container:<sandbox>", or undefined for the default bridge. */
+  readonly network?: string;
+}
+
+function modeFor(ctx: Ctx, network: string | undefined): { mode: SandboxMode; join?: string } {
+  const target = network === undefined ? undefined : parseContainerMode(network);
+  if (target !== undefined) {
+    const t = ctx.state.sandbox(target);
+    // Sharing a sandbox that itself shares another: share the original namespace.
+    return { mode: { kind: 'container', target: t.mode.kind === 'container' ? t.mode.target : t.name } };
+  }
+  const n = ctx.state.network(network ?? 'bridge');
+  if (n.driver === 'host') return { mode: { kind: 'host' } };
+  if (n.driver === 'null') return { mode: { kind: 'none' } };
+  return { mode: { kind: 'own' }, join: n.id };
+}
+
+/** Creates the sandbox's /run/netns entry for its mode. */
+export async function makeNamespace(ctx: Ctx, sb: SandboxRecord): Promise<void> {
+  const netns = ctx.env.sys.netns;
+  switch (sb.mode.kind) {
+    case 'own':
+    case 'none': {
+      await netns.add(sb.name);
+      const h = await ctx.env.sys.open({ kind: 'named', name: sb.name });
+      try {
+        await h.setUp('lo');
+      } finally {
+        h.close();
+      }
+      return;
+    }
+    case 'host':
+      return netns.alias(sb.name, { kind: 'self' });
+    case 'container': {
+      const target: NsRef = { kind: 'named', name: sb.mode.target };
+      return netns.alias(sb.name, target);
+    }
+  }
+}
+
+export async function createSandbox(ctx: Ctx, req: CreateSandboxRequest): Promise<SandboxRecord> {
+  checkName('sandbox', req.name);
+  if (ctx.state.sandboxes.has(req.name)) throw conflict('NL_SANDBOX_EXISTS', `sandbox ${req.name} already exists`);
+  if (await ctx.env.sys.netns.exists(req.name)) {
+    throw conflict('NL_NETNS_EXISTS', `a network namespace named ${req.name} already exists and is not netloom's: choose another name`);
+  }
+  const { mode, join } = modeFor(ctx, req.network);
+  if (!join && (req.ipv4Address || req.ipv6Address || req.aliases?.length)) {
+    throw invalid('NL_BAD_NETWORK_MODE', `--ip and --alias need a network to connect to, not network mode "${req.network}"`);
+  }
+  const sb: SandboxRecord = { id: newId(), name: req.name, mode, created: nowIso(), state: 'creating' };
+  await ctx.state.commit([put(key.sb(sb.name), sb)], [absent(key.sb(sb.name))]);
+  const log = opLog(ctx, { op: 'sandbox create', sandbox: sb.name });
+  try {
+    await makeNamespace(ctx, sb);
+  } catch (err) {
+    await ctx.env.sys.netns.del(sb.name).catch(() => undefined);
+    await ctx.state.commit([del(key.sb(sb.name))]);
+    throw wrap(err, `create sandbox "${sb.name}"`);
+  }
+  const ready: SandboxRecord = { ...sb, state: 'ready' };
+  await ctx.state.commit([put(key.sb(sb.name), ready)]);
+  if (join) {
+    try {
+      await connect(ctx, join, sb.name, req);
+    } catch (err) {
+      await deleteSandboxNow(ctx, ready);
+      throw err;
+    }
+  }
+  log.info({ mode: mode.kind }, 'sandbox created');
+  return ready;
+}
+
+/** Disconnects every endpoint, removes the namespace entry, forgets the record. */
+export async function deleteSandboxNow(ctx: Ctx, sb: SandboxRecord): Promise<void> {
+  for (const ep of ctx.state.endpointsOf({ sandbox: sb.name })) await deleteEndpointNow(ctx, ep);
+  if (sb.state !== 'deleting') await ctx.state.commit([put(key.sb(sb.name), { ...sb, state: 'deleting' })]);
+  await ctx.env.sys.netns.del(sb.name);
+  await ctx.state.commit([del(key.sb(sb.name))]);
+}
+
+export async function removeSandbox(ctx: Ctx, ref: string): Promise<void> {
+  const sb = ctx.state.findSandbox(ref);
+  if (!sb) throw notFound('NL_SANDBOX_NOT_FOUND', `no such sandbox: ${ref}`);
+  await deleteSandboxNow(ctx, sb);
+  opLog(ctx, { op: 'sandbox rm', sandbox: sb.name }).info('sandbox removed');
+}

@@ -1,0 +1,67 @@
+// The controller's records in memory, kept equal to the store: every change is written to the
+// store first (one transaction) and only then applied to these maps.
+import { conflict, notFound } from '../common/errors.js';
+import type { Compare, Store, TxnOp } from '../store/types.js';
+import type { EndpointRecord, NetworkRecord, SandboxRecord } from './records.js';
+
+export class State {
+  readonly networks = new Map<string, NetworkRecord>();
+  readonly endpoints = new Map<string, EndpointRecord>();
+  readonly sandboxes = new Map<string, SandboxRecord>();
+
+  constructor(readonly store: Store) {}
+
+  async load(): Promise<void> {
+    for (const e of await this.store.list<NetworkRecord>('net/')) this.networks.set(e.value.id, e.value);
+    for (const e of await this.store.list<EndpointRecord>('ep/')) this.endpoints.set(e.value.id, e.value);
+    for (const e of await this.store.list<SandboxRecord>('sb/')) this.sandboxes.set(e.value.name, e.value);
+  }
+
+  /** Writes ops atomically (if compares hold), then mirrors net/ ep/ sb/ keys in memory. */
+  async commit(ops: readonly TxnOp[], compares: readonly Compare[] = []): Promise<void> {
+    const ok = await this.store.txn(compares, ops);
+    if (!ok) throw conflict('NL_STORE_CONFLICT', `a concurrent change won the race for ${compares.map((c) => c.key).join(', ')}`);
+    for (const o of ops) {
+      const [kind, ...rest] = o.key.split('/');
+      const id = rest.join('/');
+      const map = kind === 'net' ? this.networks : kind === 'ep' ? this.endpoints : kind === 'sb' ? this.sandboxes : undefined;
+      if (!map) continue;
+      if (o.op === 'del') map.delete(id);
+      else (map as Map<string, unknown>).set(id, structuredClone(o.value));
+    }
+  }
+
+  /** Docker accepts a full ID, a name or a unique ID prefix; so do we. */
+  findNetwork(ref: string): NetworkRecord | undefined {
+    const byId = this.networks.get(ref);
+    if (byId) return byId;
+    for (const n of this.networks.values()) if (n.name === ref) return n;
+    const prefixed = [...this.networks.values()].filter((n) => n.id.startsWith(ref));
+    return prefixed.length === 1 && ref.length > 0 ? prefixed[0] : undefined;
+  }
+
+  network(ref: string): NetworkRecord {
+    const n = this.findNetwork(ref);
+    if (!n || n.state === 'deleting') throw notFound('NL_NETWORK_NOT_FOUND', `network ${ref} not found`);
+    return n;
+  }
+
+  findSandbox(ref: string): SandboxRecord | undefined {
+    const byName = this.sandboxes.get(ref);
+    if (byName) return byName;
+    const prefixed = [...this.sandboxes.values()].filter((s) => s.id.startsWith(ref));
+    return prefixed.length === 1 && ref.length > 0 ? prefixed[0] : undefined;
+  }
+
+  sandbox(ref: string): SandboxRecord {
+    const s = this.findSandbox(ref);
+    if (!s || s.state === 'deleting') throw notFound('NL_SANDBOX_NOT_FOUND', `no such sandbox: ${ref}`);
+    return s;
+  }
+
+  endpointsOf(filter: { network?: string; sandbox?: string }): EndpointRecord[] {
+    return [...this.endpoints.values()]
+      .filter((e) => (filter.network === undefined || e.network === filter.network) && (filter.sandbox === undefined || e.sandbox === filter.sandbox))
+      .sort((a, b) => a.ifname.localeCompare(b.ifname, 'en', { numeric: true }));
+  }
+}

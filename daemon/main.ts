@@ -1,0 +1,85 @@
+// netloomd: the composition root. Wires the store, the system layer, the controller and the API.
+import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { resolvePaths } from '../common/config.js';
+import { createLogger } from '../common/log.js';
+import { Controller } from '../controller/index.js';
+import { FileStore } from '../store/file.js';
+import { createSystem } from '../system/index.js';
+import { buildServer } from './server.js';
+
+export const DAEMON_HELP = `Usage: netloomd [OPTIONS]   (also: netloom daemon [OPTIONS])
+
+Runs the netloom daemon in the foreground: networks, endpoints and sandboxes, served on a unix socket.
+
+Options:
+  --socket PATH      API socket (env NETLOOM_SOCKET, default /run/netloom/netloom.sock)
+  --data-dir DIR     state directory (env NETLOOM_DATA_DIR, default /var/lib/netloom)
+  --log-level LEVEL  trace, debug, info, warn, error (env NETLOOM_LOG_LEVEL, default info)
+  --log-file FILE    write logs there instead of stdout
+  -h, --help         show this help
+`;
+
+/** True when something answers on the socket (a live daemon); a stale socket file is not one. */
+function socketAlive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export async function runDaemon(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      socket: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'log-level': { type: 'string' },
+      'log-file': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(DAEMON_HELP);
+    return;
+  }
+  const paths = resolvePaths({ socket: values.socket, dataDir: values['data-dir'] });
+  const log = createLogger({ level: values['log-level'], file: values['log-file'] });
+  if (existsSync(paths.socket)) {
+    if (await socketAlive(paths.socket)) throw new Error(`a daemon already answers on ${paths.socket}`);
+    unlinkSync(paths.socket);
+  }
+  const store = FileStore.open(paths.dataDir);
+  const sys = createSystem();
+  const ctl = new Controller({ store, sys, log });
+  await ctl.start();
+  const app = buildServer(ctl);
+  mkdirSync(dirname(paths.socket), { recursive: true, mode: 0o755 });
+  await app.listen({ path: paths.socket });
+  chmodSync(paths.socket, 0o600);
+  log.info({ socket: paths.socket, dataDir: paths.dataDir, pid: process.pid }, 'netloomd ready');
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'netloomd stopping');
+    await app.close();
+    await ctl.close();
+    await store.close();
+    sys.close();
+    log.flush?.();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+export const daemonLogFile = (dataDir: string): string => join(dataDir, 'netloomd.log');

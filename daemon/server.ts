@@ -1,0 +1,113 @@
+// netloomd's HTTP API on a unix socket: Docker's Engine API network routes (so `docker network`
+// pointed at our socket works) plus /sandboxes. Routes only translate; the controller decides.
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { isNetloomError } from '../common/errors.js';
+import type { Controller } from '../controller/index.js';
+import { parseConnect, parseCreateNetwork, parseCreateSandbox, parseDisconnect } from './wire.js';
+
+export const API_VERSION = '1.41';
+const VERSION = '0.1.0';
+
+function parseFilters(raw: unknown): Record<string, string[]> {
+  if (typeof raw !== 'string' || !raw) return {};
+  try {
+    const f = JSON.parse(raw) as Record<string, Record<string, boolean> | string[]>;
+    return Object.fromEntries(Object.entries(f).map(([k, v]) => [k, Array.isArray(v) ? v : Object.keys(v)]));
+  } catch {
+    return {};
+  }
+}
+
+function labelMatches(labels: Readonly<Record<string, string>>, want: string): boolean {
+  const [k, v] = want.split('=', 2);
+  return v === undefined ? k in labels : labels[k] === v;
+}
+
+export function buildServer(ctl: Controller, logger: boolean | object = false): FastifyInstance {
+  const app = Fastify({
+    logger: logger as boolean,
+    bodyLimit: 1 << 20,
+    // Docker clients prefix every path with /v1.NN; accept any version, or none.
+    rewriteUrl: (req) => (req.url ?? '/').replace(/^\/v\d+\.\d+(?=\/)/, ''),
+  });
+
+  // Bodiless POSTs arrive with any Content-Type (old docker CLI: text/plain, length 0).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (!text.trim()) return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(Object.assign(new Error(`invalid JSON body: ${(err as Error).message}`), { statusCode: 400 }), undefined);
+    }
+  });
+
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('Api-Version', API_VERSION);
+  });
+
+  app.setErrorHandler((err, _req, reply: FastifyReply) => {
+    if (isNetloomError(err)) return reply.status(err.status).send({ message: err.message, code: err.code });
+    const e = err as { statusCode?: number; message?: string };
+    const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
+    return reply.status(status).send({ message: e.message ?? String(err), code: status === 500 ? 'NL_INTERNAL' : 'NL_BAD_REQUEST' });
+  });
+  app.setNotFoundHandler((req, reply) => reply.status(404).send({ message: `page not found: ${req.method} ${req.url}` }));
+
+  app.get('/_ping', async (_req, reply) => reply.type('text/plain').send('OK'));
+  app.get('/version', async () => ({
+    Version: VERSION,
+    ApiVersion: API_VERSION,
+    MinAPIVersion: '1.24',
+    Os: 'linux',
+    Arch: process.arch === 'x64' ? 'amd64' : process.arch,
+    Components: [{ Name: 'netloomd', Version: VERSION, Details: { Instance: ctl.instanceId } }],
+  }));
+
+  app.get('/networks', async (req) => {
+    const f = parseFilters((req.query as Record<string, unknown>).filters);
+    return ctl.listNetworks().filter(
+      (n) =>
+        (!f.name || f.name.some((x) => n.Name.includes(x))) &&
+        (!f.driver || f.driver.includes(n.Driver)) &&
+        (!f.id || f.id.some((x) => n.Id.startsWith(x))) &&
+        (!f.label || f.label.every((l) => labelMatches(n.Labels, l))),
+    );
+  });
+  app.get<{ Params: { id: string } }>('/networks/:id', async (req) => ctl.inspectNetwork(req.params.id));
+  app.post('/networks/create', async (req, reply) => {
+    const n = await ctl.createNetwork(parseCreateNetwork(req.body));
+    return reply.status(201).send({ Id: n.id, Warning: '' });
+  });
+  app.post<{ Params: { id: string } }>('/networks/:id/connect', async (req, reply) => {
+    const { container, req: r } = parseConnect(req.body);
+    await ctl.connect(req.params.id, container, r);
+    return reply.status(200).send();
+  });
+  app.post<{ Params: { id: string } }>('/networks/:id/disconnect', async (req, reply) => {
+    const { container, force } = parseDisconnect(req.body);
+    await ctl.disconnect(req.params.id, container, force);
+    return reply.status(200).send();
+  });
+  app.delete<{ Params: { id: string } }>('/networks/:id', async (req, reply) => {
+    await ctl.removeNetwork(req.params.id);
+    return reply.status(204).send();
+  });
+  app.post('/networks/prune', async (req) => {
+    const f = parseFilters((req.query as Record<string, unknown>).filters);
+    const keep = (n: { labels: Readonly<Record<string, string>> }): boolean =>
+      Boolean((f.label && !f.label.every((l) => labelMatches(n.labels, l))) || f['label!']?.some((l) => labelMatches(n.labels, l)));
+    const deleted = await ctl.pruneNetworks(keep);
+    return { NetworksDeleted: deleted.length ? deleted : null };
+  });
+
+  app.get('/sandboxes', async () => ctl.listSandboxes());
+  app.get<{ Params: { name: string } }>('/sandboxes/:name', async (req) => ctl.sandboxView(req.params.name));
+  app.post('/sandboxes/create', async (req, reply) => reply.status(201).send(await ctl.createSandbox(parseCreateSandbox(req.body))));
+  app.delete<{ Params: { name: string } }>('/sandboxes/:name', async (req, reply) => {
+    await ctl.removeSandbox(req.params.name);
+    return reply.status(204).send();
+  });
+  return app;
+}

@@ -1,0 +1,140 @@
+// The bridge driver: one Linux bridge per network, a veth pair per endpoint, the gateway address
+// on the bridge, NAT and isolation in netloom's own iptables chains.
+import type { PoolRecord } from '../../ipam/types.js';
+import { hostVethName, undoAll, type Driver, type DriverEnv, type EndpointInfo, type NetworkInfo } from '../driver.js';
+import { OPT, parseBridgeOptions, type BridgeConfig } from './options.js';
+import { JUMPS, networkRules, renderAdd, renderAll, renderDel, type Rule } from './rules.js';
+
+const families = [4, 6] as const;
+
+function prefixOf(cidr: string): string {
+  return cidr.split('/')[1];
+}
+
+function rulesFor(net: NetworkInfo, c: BridgeConfig, family: 4 | 6): Rule[] {
+  return net.pools
+    .filter((p) => p.family === family)
+    .flatMap((p) =>
+      networkRules({ bridge: c.bridgeName, subnet: p.subnet, internal: c.internal, icc: c.icc, masquerade: c.masquerade }),
+    );
+}
+
+async function deleteRules(env: DriverEnv, family: 4 | 6, rules: readonly Rule[]): Promise<void> {
+  if (!rules.length) return;
+  try {
+    await env.sys.firewall.restore(family, renderDel(rules));
+  } catch {
+    // Some rule was already gone (someone flushed a table): delete the rest one by one.
+    for (const rule of rules) await env.sys.firewall.deleteRule(family, rule.table, rule.chain, rule.spec);
+  }
+}
+
+const gatewayCidr = (p: PoolRecord): string => `${p.gateway}/${prefixOf(p.subnet)}`;
+
+export function createBridgeDriver(): Driver<BridgeConfig> {
+  // Networks whose rules are in the kernel since the last restore(): createNetwork runs again on
+  // every reconcile and must not append a second copy.
+  const applied = new Set<string>();
+
+  return {
+    name: 'bridge',
+    scope: 'local',
+    usesIpam: true,
+    parseOptions: parseBridgeOptions,
+    uniqueOptions: (c) => ({ [OPT.name]: c.bridgeName }),
+
+    async init(env) {
+      await env.sys.sysctl('net.ipv4.ip_forward', '1');
+    },
+
+    async restore(env, nets) {
+      applied.clear();
+      for (const family of families) {
+        const rules = nets.flatMap(({ net, config }) => rulesFor(net, config, family));
+        if (family === 6 && !rules.length && !nets.some(({ net }) => net.enableIPv6)) continue;
+        await env.sys.firewall.restore(family, renderAll(rules));
+        for (const j of JUMPS) await env.sys.firewall.ensureJump(family, j.table, j.chain, j.target);
+      }
+      for (const { net } of nets) applied.add(net.id);
+    },
+
+    async createNetwork(env, net, c) {
+      const host = env.sys.host;
+      const undo: (() => Promise<void>)[] = [];
+      try {
+        const existed = await host.link(c.bridgeName);
+        await host.addBridge(c.bridgeName, { mtu: c.mtu, alias: env.tag('net', net.id) });
+        if (!existed) undo.unshift(() => host.delLink(c.bridgeName));
+        for (const p of net.pools) await host.addAddr(c.bridgeName, gatewayCidr(p));
+        if (net.pools.some((p) => p.family === 6)) await env.sys.sysctl('net.ipv6.conf.all.forwarding', '1');
+        if (!applied.has(net.id)) {
+          for (const family of families) {
+            const rules = rulesFor(net, c, family);
+            if (!rules.length) continue;
+            await env.sys.firewall.restore(family, renderAdd(rules));
+            undo.unshift(() => deleteRules(env, family, rules));
+          }
+          applied.add(net.id);
+        }
+      } catch (err) {
+        applied.delete(net.id);
+        await undoAll(undo).catch(() => undefined);
+        throw err;
+      }
+    },
+
+    async deleteNetwork(env, net, c) {
+      const host = env.sys.host;
+      applied.delete(net.id);
+      const steps = families.map((f) => () => deleteRules(env, f, rulesFor(net, c, f)));
+      steps.push(async () => {
+        // Only a bridge netloom made is deleted; one the admin made (-o ...bridge.name=br0) stays.
+        const l = await host.link(c.bridgeName);
+        if (l?.alias === env.tag('net', net.id)) await host.delLink(c.bridgeName);
+        else if (l) for (const p of net.pools) await host.delAddr(c.bridgeName, gatewayCidr(p));
+      });
+      await undoAll(steps);
+    },
+
+    async join(env, net, c, ep) {
+      const veth = hostVethName(ep.id);
+      await env.sys.host.addVeth({
+        hostName: veth,
+        peerName: ep.ifname,
+        peerNs: ep.sandboxNs,
+        peerMac: ep.mac || undefined,
+        mtu: c.mtu,
+        master: c.bridgeName,
+        alias: env.tag('ep', ep.id),
+      });
+      try {
+        await configureSandboxSide(env, net, c, ep);
+      } catch (err) {
+        await env.sys.host.delLink(veth).catch(() => undefined);
+        throw err;
+      }
+    },
+
+    async leave(env, _net, _c, ep) {
+      // Deleting the host end deletes the sandbox end (and its addresses and routes) with it.
+      await env.sys.host.delLink(hostVethName(ep.id));
+    },
+
+    hostLinks: (_net, c, endpointIds) => [c.bridgeName, ...endpointIds.map(hostVethName)],
+  };
+}
+
+async function configureSandboxSide(env: DriverEnv, net: NetworkInfo, c: BridgeConfig, ep: EndpointInfo): Promise<void> {
+  const sb = await env.sys.open(ep.sandboxNs);
+  try {
+    if (ep.ipv4) await sb.addAddr(ep.ifname, ep.ipv4);
+    if (ep.ipv6) await sb.addAddr(ep.ifname, ep.ipv6);
+    await sb.setUp(ep.ifname);
+    if (!ep.defaultRoute || c.internal) return; // internal: no route out
+    for (const p of net.pools) {
+      await sb.addRoute({ dst: 'default', gateway: p.gateway, link: ep.ifname, family: p.family });
+    }
+  } finally {
+    sb.close();
+  }
+}

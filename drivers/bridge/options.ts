@@ -1,0 +1,74 @@
+// Docker's bridge driver options (`-o key=value`), parsed once into a typed config.
+import { invalid } from '../../common/errors.js';
+
+export const OPT = {
+  name: 'com.docker.network.bridge.name',
+  mtu: 'com.docker.network.driver.mtu',
+  icc: 'com.docker.network.bridge.enable_icc',
+  masquerade: 'com.docker.network.bridge.enable_ip_masquerade',
+  hostBindingIpv4: 'com.docker.network.bridge.host_binding_ipv4',
+  defaultBridge: 'com.docker.network.bridge.default_bridge',
+} as const;
+
+const KNOWN: ReadonlySet<string> = new Set(Object.values(OPT));
+
+export interface BridgeConfig {
+  readonly bridgeName: string;
+  readonly mtu: number;
+  readonly icc: boolean;
+  readonly masquerade: boolean;
+  readonly internal: boolean;
+  readonly hostBindingIpv4: string;
+  readonly defaultBridge: boolean;
+}
+
+export const DEFAULT_MTU = 1500;
+
+/** Generated bridge names carry the netloom prefix and the network id, never a user's name. */
+export const generatedBridgeName = (networkId: string): string => `nlb-${networkId.slice(0, 11)}`;
+
+function parseBool(key: string, v: string | undefined, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (/^(true|1)$/i.test(v)) return true;
+  if (/^(false|0)$/i.test(v)) return false;
+  throw invalid('NL_BRIDGE_BAD_OPTION', `invalid value "${v}" for --opt ${key}: expected true or false`);
+}
+
+export function parseBridgeOptions(
+  opts: Readonly<Record<string, string>>,
+  net: { id: string; name: string; internal: boolean },
+): BridgeConfig {
+  for (const k of Object.keys(opts)) {
+    if (!KNOWN.has(k)) {
+      throw invalid('NL_UNKNOWN_OPTION', `unknown option "${k}" for driver bridge: valid options are ${[...KNOWN].join(', ')}`);
+    }
+  }
+  const name = opts[OPT.name] ?? generatedBridgeName(net.id);
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name) || name === '.' || name === '..') {
+    throw invalid(
+      'NL_BRIDGE_BAD_OPTION',
+      `invalid bridge name "${name}" in --opt ${OPT.name}: expected 1 to 15 letters, digits, "_", "." or "-"`,
+    );
+  }
+  let mtu = DEFAULT_MTU;
+  const rawMtu = opts[OPT.mtu];
+  if (rawMtu !== undefined) {
+    mtu = /^\d+$/.test(rawMtu) ? Number(rawMtu) : NaN;
+    if (!(mtu >= 68 && mtu <= 65535)) {
+      throw invalid('NL_BRIDGE_BAD_OPTION', `invalid MTU "${rawMtu}" in --opt ${OPT.mtu}: expected an integer from 68 to 65535`);
+    }
+  }
+  const hostBindingIpv4 = opts[OPT.hostBindingIpv4] ?? '0.0.0.0';
+  if (!/^(\d{1,3})(\.\d{1,3}){3}$/.test(hostBindingIpv4) || hostBindingIpv4.split('.').some((o) => Number(o) > 255)) {
+    throw invalid('NL_BRIDGE_BAD_OPTION', `invalid address "${hostBindingIpv4}" in --opt ${OPT.hostBindingIpv4}: expected an IPv4 address`);
+  }
+  return {
+    bridgeName: name,
+    mtu,
+    icc: parseBool(OPT.icc, opts[OPT.icc], true),
+    masquerade: parseBool(OPT.masquerade, opts[OPT.masquerade], true),
+    internal: net.internal,
+    hostBindingIpv4,
+    defaultBridge: parseBool(OPT.defaultBridge, opts[OPT.defaultBridge], false),
+  };
+}

@@ -1,0 +1,74 @@
+// The driver interface. A driver turns the controller's records into kernel state and back;
+// it knows nothing of the CLI, the HTTP APIs or the store. Options are parsed once, in
+// parseOptions, into a typed readonly config; every apply verb is idempotent (create what
+// exists is success, delete what is gone is success) because reconcile after a crash calls
+// them again.
+import type { Logger } from '../common/log.js';
+import type { PoolRecord } from '../ipam/types.js';
+import type { NsRef, System } from '../system/types.js';
+
+export interface DriverEnv {
+  readonly sys: System;
+  readonly log: Logger;
+  /** Tag written into IFLA_IFALIAS of every link netloom creates, so reconcile can tell ours apart. */
+  tag(kind: 'net' | 'ep', id: string): string;
+}
+
+export interface NetworkInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly internal: boolean;
+  readonly enableIPv6: boolean;
+  readonly pools: readonly PoolRecord[];
+}
+
+export interface EndpointInfo {
+  readonly id: string;
+  readonly sandboxNs: NsRef;
+  /** Interface name inside the sandbox: eth0, eth1, ... in connection order. */
+  readonly ifname: string;
+  readonly mac: string;
+  readonly ipv4?: string; // address/prefix
+  readonly ipv6?: string;
+  /** True for the sandbox's first (gateway-providing) network. */
+  readonly defaultRoute: boolean;
+}
+
+export interface Driver<C = unknown> {
+  readonly name: string;
+  readonly scope: 'local' | 'global';
+  /** Whether networks of this driver get IPAM pools and endpoints get addresses. */
+  readonly usesIpam: boolean;
+  /** Whether sandboxes join it as a mode (host, none) rather than through an endpoint. */
+  readonly sandboxMode?: 'host' | 'none';
+  /** Called by the controller before anything is stored: throws NetloomError naming the bad option. */
+  parseOptions(options: Readonly<Record<string, string>>, net: { id: string; name: string; internal: boolean }): C;
+  /** Options whose values must be unique across networks of this driver (e.g. the bridge name). */
+  uniqueOptions?(config: C): Readonly<Record<string, string>>;
+  /** Called once at daemon start, before any network verb. */
+  init?(env: DriverEnv): Promise<void>;
+  /** Rebuilds everything global the driver owns (firewall chains) from the full set of networks. */
+  restore?(env: DriverEnv, nets: readonly { net: NetworkInfo; config: C }[]): Promise<void>;
+  createNetwork?(env: DriverEnv, net: NetworkInfo, config: C): Promise<void>;
+  deleteNetwork?(env: DriverEnv, net: NetworkInfo, config: C): Promise<void>;
+  join?(env: DriverEnv, net: NetworkInfo, config: C, ep: EndpointInfo): Promise<void>;
+  leave?(env: DriverEnv, net: NetworkInfo, config: C, ep: EndpointInfo): Promise<void>;
+  /** Names of host links the driver made for a network and its endpoints (reconcile keeps these). */
+  hostLinks?(net: NetworkInfo, config: C, endpointIds: readonly string[]): string[];
+}
+
+/** Host-side veth name of an endpoint: deterministic, so a crash never loses track of it. */
+export const hostVethName = (endpointId: string): string => `nlv${endpointId.slice(0, 10)}`;
+
+/** Runs every undo even when some fail, then reports all failures together. */
+export async function undoAll(steps: readonly (() => Promise<void>)[]): Promise<void> {
+  const errors: string[] = [];
+  for (const s of steps) {
+    try {
+      await s();
+    } catch (err) {
+      errors.push(err instanceof Error ? err.message : String(err));
+    }
+  }
+  if (errors.length) throw new Error(errors.join('; '));
+}

@@ -1,0 +1,23 @@
+// The drivers a controller knows, by name. Docker's "null" is also reachable as "none".
+import { notFound } from '../common/errors.js';
+import { createBridgeDriver } from './bridge/index.js';
+import type { Driver } from './driver.js';
+import { hostDriver } from './host/index.js';
+import { noneDriver } from './none/index.js';
+
+export type DriverRegistry = ReadonlyMap<string, Driver>;
+
+export function defaultDrivers(): DriverRegistry {
+  const bridge = createBridgeDriver() as Driver;
+  return new Map<string, Driver>([
+    ['bridge', bridge],
+    ['host', hostDriver as Driver],
+    ['null', noneDriver as Driver],
+  ]);
+}
+
+export function lookupDriver(reg: DriverRegistry, name: string): Driver {
+  const d = reg.get(name === 'none' ? 'null' : name);
+  if (!d) throw notFound('NL_UNKNOWN_DRIVER', `unknown driver "${name}": available drivers are ${[...reg.keys()].join(', ')}`);
+  return d;
+}

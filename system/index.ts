@@ -1,0 +1,25 @@
+// The real system: rtnetlink handles, named namespaces, iptables, sysctl.
+import { closeSync } from 'node:fs';
+import { NetlinkHandle } from './netlink.js';
+import { IpNetns, openNsFd, rtnetlinkIn } from './netns.js';
+import { Iptables } from './iptables.js';
+import { setSysctl } from './sysctl.js';
+import type { NetHandle, NsRef, System } from './types.js';
+
+export function openHandle(ns: NsRef): NetHandle {
+  return new NetlinkHandle(ns, rtnetlinkIn(ns), openNsFd, closeSync);
+}
+
+export function createSystem(): System {
+  const host = openHandle({ kind: 'self' });
+  return {
+    host,
+    open: async (ns) => openHandle(ns),
+    netns: new IpNetns(),
+    firewall: new Iptables(),
+    sysctl: setSysctl,
+    close: () => host.close(),
+  };
+}
+
+export type * from './types.js';

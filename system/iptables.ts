@@ -1,0 +1,34 @@
+// iptables through iptables-restore batches (one process per change) and, for the few jump
+// rules netloom places in built-in chains, single -C/-I/-D calls. Always -w.
+import { run } from './exec.js';
+import type { Firewall, Table } from './types.js';
+
+const bin = (family: 4 | 6, tool: '' | '-save' | '-restore'): string => `${family === 4 ? 'iptables' : 'ip6tables'}${tool}`;
+
+export class Iptables implements Firewall {
+  async restore(family: 4 | 6, text: string): Promise<void> {
+    await run(bin(family, '-restore'), ['-w', '--noflush'], { input: text });
+  }
+
+  async save(family: 4 | 6, table: Table): Promise<string> {
+    return (await run(bin(family, '-save'), ['-t', table])).stdout;
+  }
+
+  async ensureJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void> {
+    const check = await run(bin(family, ''), ['-w', '-t', table, '-C', chain, '-j', target], { allowFail: true });
+    if (check.exitCode === 0) return;
+    await run(bin(family, ''), ['-w', '-t', table, '-I', chain, '1', '-j', target]);
+  }
+
+  async removeJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void> {
+    await this.deleteRule(family, table, chain, ['-j', target]);
+  }
+
+  async deleteRule(family: 4 | 6, table: Table, chain: string, spec: readonly string[]): Promise<void> {
+    // Loop: a rule may have been inserted twice by someone else; stop when -D fails (gone).
+    for (let i = 0; i < 8; i++) {
+      const r = await run(bin(family, ''), ['-w', '-t', table, '-D', chain, ...spec], { allowFail: true });
+      if (r.exitCode !== 0) return;
+    }
+  }
+}

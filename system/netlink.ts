@@ -1,0 +1,254 @@
+// Links, addresses and routes over rtnetlink (the `netlink` package): no `ip` process per
+// operation. A handle is bound to one namespace by the socket it owns (see netns.ts).
+import { AttrStream, createRtNetlink, ifla, rt, type RtNetlinkSocket, type StreamData } from 'netlink';
+import { bytesToIp, ipToBytes } from '../common/cidr.js';
+import type { AddrInfo, LinkInfo, NetHandle, NsRef, RouteInfo, VethSpec } from './types.js';
+
+const CREATE_EXCL = 0x400 | 0x200; // NLM_F_CREATE | NLM_F_EXCL
+const AF_INET = 2;
+const AF_INET6 = 10;
+const RT_TABLE_MAIN = 254;
+
+function encode(data: StreamData): Buffer {
+  const s = new AttrStream();
+  s.emit(data);
+  return Buffer.concat(s.bufs);
+}
+
+function macToBuf(mac: string): Buffer {
+  return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
+}
+
+function bufToMac(b?: Buffer): string {
+  return b ? [...b].map((x) => x.toString(16).padStart(2, '0')).join(':') : '';
+}
+
+function errnoOf(err: unknown): string {
+  const m = /Request rejected: (\w+)/.exec(err instanceof Error ? err.message : String(err));
+  return m?.[1] ?? '';
+}
+
+/** Runs a netlink request, treating the listed errnos as success (the "ensure" semantics). */
+async function tolerate<T>(p: Promise<T>, ...ok: string[]): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if (ok.includes(errnoOf(err))) return undefined;
+    throw err;
+  }
+}
+
+function splitCidr(cidr: string): { ip: string; prefix: number; family: 4 | 6 } {
+  const [ip, p] = cidr.split('/');
+  const family = ip.includes(':') ? 6 : 4;
+  return { ip, prefix: p === undefined ? (family === 4 ? 32 : 128) : Number(p), family };
+}
+
+/** The netlink package reassembles one multipart (dump) reply per socket at a time, so two
+ *  dumps in flight on one socket corrupt each other: every request on a handle is queued. */
+function serialized(sock: RtNetlinkSocket): RtNetlinkSocket {
+  let chain: Promise<unknown> = Promise.resolve();
+  return new Proxy(sock, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function' || !/^(get|new|del|set)[A-Z]/.test(String(prop))) return v;
+      return (...args: unknown[]) => {
+        const run = chain.then(() => (v as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+        chain = run.catch(() => undefined);
+        return run;
+      };
+    },
+  });
+}
+
+export class NetlinkHandle implements NetHandle {
+  private readonly sock: RtNetlinkSocket;
+  constructor(
+    readonly ns: NsRef,
+    sock: RtNetlinkSocket,
+    private readonly openPeerNs: (ns: NsRef) => number,
+    private readonly closeFd: (fd: number) => void,
+  ) {
+    this.sock = serialized(sock);
+  }
+
+  async links(): Promise<LinkInfo[]> {
+    const msgs = await this.sock.getLinks();
+    return msgs.map((m) => ({
+      index: m.data.index ?? 0,
+      name: m.attrs.ifname ?? '',
+      kind: m.attrs.linkinfo ? ifla.parseInfo(m.attrs.linkinfo).kind : undefined,
+      master: m.attrs.master,
+      mtu: m.attrs.mtu ?? 0,
+      mac: bufToMac(m.attrs.address),
+      up: Boolean(m.data.flags?.up),
+      alias: m.attrs.ifalias,
+    }));
+  }
+
+  async link(name: string): Promise<LinkInfo | undefined> {
+    return (await this.links()).find((l) => l.name === name);
+  }
+
+  private async index(name: string): Promise<number | undefined> {
+    const msgs = await tolerate(this.sock.getLink({}, { ifname: name }), 'ENODEV');
+    return msgs?.[0]?.data.index;
+  }
+
+  private async mustIndex(name: string): Promise<number> {
+    const idx = await this.index(name);
+    if (idx === undefined) throw new Error(`link "${name}" not found`);
+    return idx;
+  }
+
+  async addBridge(name: string, opts: { mtu?: number; alias: string }): Promise<void> {
+    const existing = await this.link(name);
+    if (existing) {
+      if (existing.kind !== 'bridge') throw new Error(`link "${name}" exists and is a ${existing.kind ?? 'device'}, not a bridge`);
+    } else {
+      await this.sock.newLink(
+        {},
+        { ifname: name, mtu: opts.mtu, ifalias: opts.alias, linkinfo: encode(ifla.formatInfo({ kind: 'bridge' })) },
+        { flags: CREATE_EXCL },
+      );
+    }
+    if (opts.mtu && existing && existing.mtu !== opts.mtu) await this.setMtu(name, opts.mtu);
+    await this.setUp(name);
+  }
+
+  async addVeth(spec: VethSpec): Promise<void> {
+    if (await this.index(spec.hostName)) return; // ensure: the pair is there already
+    const master = spec.master ? await this.mustIndex(spec.master) : undefined;
+    const fd = this.openPeerNs(spec.peerNs);
+    try {
+      // The peer is created directly inside the sandbox namespace under its final name (eth0,
+      // eth1 ...): no temporary name in the host, no move, no rename.
+      const peer = Buffer.concat([
+        rt.formatLink({}),
+        encode(
+          ifla.formatLinkAttrs({
+            ifname: spec.peerName,
+            netNsFd: fd,
+            mtu: spec.mtu,
+            address: spec.peerMac ? macToBuf(spec.peerMac) : undefined,
+          }),
+        ),
+      ]);
+      const info = encode(ifla.formatInfo({ kind: 'veth', data: encode(ifla.formatVethInfo({ peer })) }));
+      await this.sock.newLink(
+        {},
+        { ifname: spec.hostName, mtu: spec.mtu, master, ifalias: spec.alias, linkinfo: info },
+        { flags: CREATE_EXCL },
+      );
+    } finally {
+      this.closeFd(fd);
+    }
+    await this.setUp(spec.hostName);
+  }
+
+  async delLink(name: string): Promise<void> {
+    const idx = await this.index(name);
+    if (idx === undefined) return;
+    await tolerate(this.sock.delLink({ index: idx }), 'ENODEV');
+  }
+
+  async setUp(name: string): Promise<void> {
+    const index = await this.mustIndex(name);
+    await this.sock.setLink({ index, change: { up: true }, flags: { up: true } });
+  }
+
+  async setMtu(name: string, mtu: number): Promise<void> {
+    const index = await this.mustIndex(name);
+    await this.sock.setLink({ index }, { mtu });
+  }
+
+  async addrs(link?: string): Promise<AddrInfo[]> {
+    const [links, msgs] = await Promise.all([this.links(), this.sock.getAddresses()]);
+    const names = new Map(links.map((l) => [l.index, l.name]));
+    return msgs
+      .map((m) => {
+        const raw = m.attrs.local ?? m.attrs.address;
+        return { link: names.get(m.data.index ?? -1) ?? '', cidr: raw ? `${bytesToIp(raw)}/${m.data.prefixlen}` : '' };
+      })
+      .filter((a) => a.cidr && (link === undefined || a.link === link));
+  }
+
+  async addAddr(link: string, cidr: string): Promise<void> {
+    const index = await this.mustIndex(link);
+    const { ip, prefix, family } = splitCidr(cidr);
+    const bytes = ipToBytes(ip);
+    // IPv6: no duplicate address detection, so the address is usable the moment connect returns.
+    const flags = family === 6 ? { nodad: true as const } : undefined;
+    await tolerate(
+      this.sock.newAddress(
+        { family: family === 4 ? AF_INET : AF_INET6, prefixlen: prefix, index, flags },
+        { local: bytes, address: bytes, flags },
+        { flags: CREATE_EXCL },
+      ),
+      'EEXIST',
+    );
+  }
+
+  async delAddr(link: string, cidr: string): Promise<void> {
+    const index = await this.index(link);
+    if (index === undefined) return;
+    const { ip, prefix, family } = splitCidr(cidr);
+    const bytes = ipToBytes(ip);
+    await tolerate(
+      this.sock.delAddress({ family: family === 4 ? AF_INET : AF_INET6, prefixlen: prefix, index }, { local: bytes, address: bytes }),
+      'EADDRNOTAVAIL',
+      'ENODEV',
+    );
+  }
+
+  async routes(): Promise<RouteInfo[]> {
+    const [links, msgs] = await Promise.all([this.links(), this.sock.getRoutes()]);
+    const names = new Map(links.map((l) => [l.index, l.name]));
+    return msgs
+      .filter((m) => (m.attrs.table ?? m.data.table) === RT_TABLE_MAIN)
+      .map((m) => {
+        const family: 4 | 6 = m.data.family === AF_INET6 ? 6 : 4;
+        const dst = m.attrs.dst ? `${bytesToIp(m.attrs.dst)}/${m.data.dstLen}` : 'default';
+        return {
+          dst,
+          family,
+          gateway: m.attrs.gateway ? bytesToIp(m.attrs.gateway) : undefined,
+          link: m.attrs.oif !== undefined ? names.get(m.attrs.oif) : undefined,
+        };
+      });
+  }
+
+  private async routeMessage(r: RouteInfo): Promise<[rt.Route, rt.RouteAttrs]> {
+    const isDefault = r.dst === 'default';
+    const dst = isDefault ? undefined : splitCidr(r.dst);
+    const oif = r.link ? await this.mustIndex(r.link) : undefined;
+    return [
+      {
+        family: r.family === 4 ? AF_INET : AF_INET6,
+        dstLen: dst?.prefix ?? 0,
+        table: RT_TABLE_MAIN,
+        protocol: 'BOOT',
+        scope: r.gateway ? 'UNIVERSE' : 'LINK',
+        type: 'UNICAST',
+      },
+      { dst: dst ? ipToBytes(dst.ip) : undefined, gateway: r.gateway ? ipToBytes(r.gateway) : undefined, oif },
+    ];
+  }
+
+  async addRoute(r: RouteInfo): Promise<void> {
+    const [data, attrs] = await this.routeMessage(r);
+    await tolerate(this.sock.newRoute(data, attrs, { flags: CREATE_EXCL }), 'EEXIST');
+  }
+
+  async delRoute(r: RouteInfo): Promise<void> {
+    const [data, attrs] = await this.routeMessage(r).catch(() => [undefined, undefined] as const);
+    if (!data) return;
+    await tolerate(this.sock.delRoute({ ...data, scope: 'NOWHERE' }, attrs), 'ESRCH', 'ENODEV');
+  }
+
+  close(): void {
+    this.sock.socket.close();
+  }
+}
+
+export { createRtNetlink };

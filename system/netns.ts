@@ -1,0 +1,109 @@
+// Named network namespaces (/run/netns, as `ip netns` sees them) and the trick that gives code
+// in the daemon a netlink socket inside one: setns(2) on the main thread, create the socket,
+// setns back — all synchronous, so no other JavaScript runs in between (see native/nsaddon.c).
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
+import { run } from './exec.js';
+import type { Namespaces, NsRef } from './types.js';
+
+export const NETNS_DIR = '/run/netns';
+
+interface Addon {
+  setns(fd: number): void;
+}
+
+let addon: Addon | undefined;
+
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the netloom project root (package.json beside native/)');
+}
+
+function loadAddon(): Addon {
+  if (!addon) {
+    const path = join(projectRoot(), 'native', 'nsaddon.node');
+    if (!existsSync(path)) throw new Error(`${path} is missing: run "make build" first`);
+    addon = createRequire(import.meta.url)(path) as Addon;
+  }
+  return addon;
+}
+
+export function nsPath(ns: NsRef): string {
+  switch (ns.kind) {
+    case 'self':
+      return `/proc/${process.pid}/ns/net`;
+    case 'named':
+      return join(NETNS_DIR, ns.name);
+    case 'path':
+      return ns.path;
+  }
+}
+
+/** Opens a file descriptor on a namespace (for IFLA_NET_NS_FD); the caller closes it. */
+export function openNsFd(ns: NsRef): number {
+  return openSync(nsPath(ns), 'r');
+}
+
+/** A netlink socket created inside `ns`. */
+export function rtnetlinkIn(ns: NsRef): RtNetlinkSocket {
+  if (ns.kind === 'self') return createRtNetlink();
+  const { setns } = loadAddon();
+  const back = openSync('/proc/thread-self/ns/net', 'r');
+  let target: number;
+  try {
+    target = openNsFd(ns);
+  } catch (err) {
+    closeSync(back);
+    throw new Error(`network namespace ${nsPath(ns)} is not there`, { cause: err });
+  }
+  try {
+    setns(target);
+    try {
+      return createRtNetlink();
+    } finally {
+      setns(back);
+    }
+  } finally {
+    closeSync(target);
+    closeSync(back);
+  }
+}
+
+export class IpNetns implements Namespaces {
+  async add(name: string): Promise<void> {
+    await run('ip', ['netns', 'add', name]);
+  }
+
+  async alias(name: string, target: NsRef): Promise<void> {
+    mkdirSync(NETNS_DIR, { recursive: true });
+    const file = join(NETNS_DIR, name);
+    if (existsSync(file)) throw new Error(`network namespace "${name}" already exists`);
+    closeSync(openSync(file, 'wx'));
+    try {
+      await run('mount', ['--bind', nsPath(target), file]);
+    } catch (err) {
+      await run('rm', ['-f', file], { allowFail: true });
+      throw err;
+    }
+  }
+
+  async del(name: string): Promise<void> {
+    if (!existsSync(join(NETNS_DIR, name))) return;
+    await run('ip', ['netns', 'del', name]);
+  }
+
+  async exists(name: string): Promise<boolean> {
+    return existsSync(join(NETNS_DIR, name));
+  }
+
+  async list(): Promise<string[]> {
+    return existsSync(NETNS_DIR) ? readdirSync(NETNS_DIR) : [];
+  }
+}

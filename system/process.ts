@@ -1,0 +1,21 @@
+// Processes the CLI starts: a command inside a sandbox, and a detached daemon.
+import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+
+/** Runs argv inside the sandbox's namespace the way `ip netns exec` does (it also applies
+ *  /etc/netns/<name>/ files), with the terminal attached; resolves to its exit code. */
+export function execInNetns(name: string, argv: readonly string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', name, ...argv], { stdio: 'inherit' });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + 1 : 1)));
+  });
+}
+
+/** Starts `node script args` in the background, detached, output appended to logFile. */
+export function spawnDetached(script: string, args: readonly string[], logFile: string): number {
+  const out = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [script, ...args], { detached: true, stdio: ['ignore', out, out] });
+  child.unref();
+  return child.pid ?? -1;
+}

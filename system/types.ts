@@ -1,0 +1,98 @@
+// The system layer's interfaces: everything netloom does to the kernel goes through these.
+// system/ holds the real implementation (rtnetlink, ip netns, iptables-restore, /proc/sys);
+// system/fake/ holds an in-memory one with the same behaviour for unit tests.
+
+/** Where a namespace is: the daemon's own, a named one under /run/netns, or any nsfs path. */
+export type NsRef =
+  | { readonly kind: 'self' }
+  | { readonly kind: 'named'; readonly name: string }
+  | { readonly kind: 'path'; readonly path: string };
+
+export interface LinkInfo {
+  readonly index: number;
+  readonly name: string;
+  readonly kind?: string; // 'bridge', 'veth', 'vxlan', ... (undefined for lo/physical)
+  readonly master?: number;
+  readonly mtu: number;
+  readonly mac: string;
+  readonly up: boolean;
+  readonly alias?: string; // IFLA_IFALIAS: netloom tags its links with it
+}
+
+export interface AddrInfo {
+  readonly link: string;
+  readonly cidr: string; // address with prefix length, e.g. 10.31.0.1/24
+}
+
+export interface RouteInfo {
+  readonly dst: string; // CIDR, "default" for 0.0.0.0/0 and ::/0
+  readonly gateway?: string;
+  readonly link?: string;
+  readonly family: 4 | 6;
+}
+
+export interface VethSpec {
+  readonly hostName: string;
+  readonly peerName: string;
+  readonly peerNs: NsRef;
+  readonly peerMac?: string;
+  readonly mtu?: number;
+  readonly master?: string; // bridge the host end is enslaved to
+  readonly alias: string;
+}
+
+/** One network namespace. Every method is idempotent the way an "ensure" is: adding what exists
+ *  with the same identity succeeds, deleting what is gone succeeds. */
+export interface NetHandle {
+  readonly ns: NsRef;
+  links(): Promise<LinkInfo[]>;
+  link(name: string): Promise<LinkInfo | undefined>;
+  addBridge(name: string, opts: { mtu?: number; alias: string }): Promise<void>;
+  addVeth(spec: VethSpec): Promise<void>;
+  delLink(name: string): Promise<void>;
+  setUp(name: string): Promise<void>;
+  setMtu(name: string, mtu: number): Promise<void>;
+  addrs(link?: string): Promise<AddrInfo[]>;
+  addAddr(link: string, cidr: string): Promise<void>;
+  delAddr(link: string, cidr: string): Promise<void>;
+  routes(): Promise<RouteInfo[]>;
+  addRoute(route: RouteInfo): Promise<void>;
+  delRoute(route: RouteInfo): Promise<void>;
+  close(): void;
+}
+
+export type Table = 'filter' | 'nat';
+
+export interface Firewall {
+  /** Apply a ruleset fragment for one family with iptables-restore --noflush (one batch). */
+  restore(family: 4 | 6, text: string): Promise<void>;
+  /** iptables-save of one table. */
+  save(family: 4 | 6, table: Table): Promise<string>;
+  /** Ensure `-j target` is the first rule of a built-in chain (a jump into netloom's chains). */
+  ensureJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void>;
+  removeJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void>;
+  /** Delete one rule; a rule that is not there is success. */
+  deleteRule(family: 4 | 6, table: Table, chain: string, spec: readonly string[]): Promise<void>;
+}
+
+export interface Namespaces {
+  /** Create a named namespace (`ip netns add`), lo up. Fails if the name exists. */
+  add(name: string): Promise<void>;
+  /** Make `name` another name for an existing namespace (container:<x> and host modes). */
+  alias(name: string, target: NsRef): Promise<void>;
+  del(name: string): Promise<void>;
+  exists(name: string): Promise<boolean>;
+  list(): Promise<string[]>;
+}
+
+export interface System {
+  /** The daemon's own namespace ("the host"). */
+  readonly host: NetHandle;
+  /** A handle on links inside another namespace; close() it when done. */
+  open(ns: NsRef): Promise<NetHandle>;
+  readonly netns: Namespaces;
+  readonly firewall: Firewall;
+  /** Write a sysctl in the daemon's namespace, e.g. net.ipv4.ip_forward=1. */
+  sysctl(key: string, value: string): Promise<void>;
+  close(): void;
+}
