@@ -5,6 +5,7 @@
 // marks it "ready". A kill -9 anywhere in between leaves a record that reconcile rolls back.
 import { conflict, invalid, wrap } from '../common/errors.js';
 import { macFromIPv4 } from '../common/cidr.js';
+import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type Compare, type TxnOp } from '../store/types.js';
 import { configOf, driverOf, endpointInfo, netInfo, opLog, poolsOf, type Ctx } from './context.js';
 import { newId, nextIfname, nowIso, randomMac } from './ids.js';
@@ -97,6 +98,7 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, req: Conn
   }
   await ctx.state.commit(ops, compares);
   for (const [pool, ip] of reserved) ctx.ipam.allocate(pool, ip, id);
+  failpoint('connect:recorded');
 
   const log = opLog(ctx, { op: 'connect', network: n.name, sandbox: sb.name, endpoint: id.slice(0, 12) });
   try {
@@ -106,6 +108,7 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, req: Conn
     await forgetEndpoint(ctx, ep);
     throw wrap(err, `connect sandbox "${sb.name}" to network "${n.name}"`);
   }
+  failpoint('connect:joined');
   const ready: EndpointRecord = { ...ep, state: 'ready' };
   await ctx.state.commit([put(key.ep(id), ready)]);
   log.info({ ifname: ep.ifname, ipv4: ep.ipv4, ipv6: ep.ipv6 }, 'sandbox connected');
@@ -132,7 +135,9 @@ export async function forgetEndpoint(ctx: Ctx, ep: EndpointRecord): Promise<void
 export async function deleteEndpointNow(ctx: Ctx, ep: EndpointRecord): Promise<void> {
   if (ep.state !== 'deleting') await ctx.state.commit([put(key.ep(ep.id), { ...ep, state: 'deleting' })]);
   const n = ctx.state.networks.get(ep.network);
+  failpoint('disconnect:marked');
   if (n) await driverOf(ctx, n).leave?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep));
+  failpoint('disconnect:left');
   await forgetEndpoint(ctx, ep);
 }
 

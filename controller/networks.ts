@@ -3,6 +3,7 @@ import { conflict, invalid, wrap } from '../common/errors.js';
 import { lookupDriver } from '../drivers/registry.js';
 import { OPT } from '../drivers/bridge/options.js';
 import type { PoolRecord } from '../ipam/types.js';
+import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type TxnOp } from '../store/types.js';
 import { configOf, driverOf, netInfo, opLog, type Ctx } from './context.js';
 import { checkName, newId, nowIso } from './ids.js';
@@ -122,12 +123,14 @@ export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefi
     [absent(key.netName(rec.name))],
   );
   for (const p of pools) ctx.ipam.addPool(p);
+  failpoint('create:recorded');
   try {
     await driver.createNetwork?.(ctx.env, netInfo(ctx, rec), config);
   } catch (err) {
     await forgetNetwork(ctx, rec);
     throw wrap(err, `create network "${req.name}"`);
   }
+  failpoint('create:applied');
   const ready: NetworkRecord = { ...rec, state: 'ready' };
   await ctx.state.commit([put(key.net(id), ready)]);
   log.info({ id, subnets: pools.map((p) => p.subnet) }, 'network created');

@@ -1,6 +1,7 @@
 // Sandboxes: named network namespaces that play the container.
 import { conflict, invalid, notFound, wrap } from '../common/errors.js';
 import { parseContainerMode } from '../drivers/container/index.js';
+import { failpoint } from '../common/failpoint.js';
 import { del, put, absent } from '../store/types.js';
 import type { NsRef } from '../system/types.js';
 import { opLog, type Ctx } from './context.js';
@@ -64,8 +65,10 @@ export async function createSandbox(ctx: Ctx, req: CreateSandboxRequest): Promis
   const sb: SandboxRecord = { id: newId(), name: req.name, mode, created: nowIso(), state: 'creating' };
   await ctx.state.commit([put(key.sb(sb.name), sb)], [absent(key.sb(sb.name))]);
   const log = opLog(ctx, { op: 'sandbox create', sandbox: sb.name });
+  failpoint('sandbox:recorded');
   try {
     await makeNamespace(ctx, sb);
+    failpoint('sandbox:netns');
   } catch (err) {
     await ctx.env.sys.netns.del(sb.name).catch(() => undefined);
     await ctx.state.commit([del(key.sb(sb.name))]);

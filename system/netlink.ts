@@ -108,11 +108,12 @@ export class NetlinkHandle implements NetHandle {
     } else {
       await this.sock.newLink(
         {},
-        { ifname: name, mtu: opts.mtu, ifalias: opts.alias, linkinfo: encode(ifla.formatInfo({ kind: 'bridge' })) },
+        { ifname: name, mtu: opts.mtu, linkinfo: encode(ifla.formatInfo({ kind: 'bridge' })) },
         { flags: CREATE_EXCL },
       );
     }
     if (opts.mtu && existing && existing.mtu !== opts.mtu) await this.setMtu(name, opts.mtu);
+    if (!existing) await this.setAlias(name, opts.alias);
     await this.setUp(name);
   }
 
@@ -137,12 +138,13 @@ export class NetlinkHandle implements NetHandle {
       const info = encode(ifla.formatInfo({ kind: 'veth', data: encode(ifla.formatVethInfo({ peer })) }));
       await this.sock.newLink(
         {},
-        { ifname: spec.hostName, mtu: spec.mtu, master, ifalias: spec.alias, linkinfo: info },
+        { ifname: spec.hostName, mtu: spec.mtu, master, linkinfo: info },
         { flags: CREATE_EXCL },
       );
     } finally {
       this.closeFd(fd);
     }
+    await this.setAlias(spec.hostName, spec.alias);
     await this.setUp(spec.hostName);
   }
 
@@ -155,6 +157,12 @@ export class NetlinkHandle implements NetHandle {
   async setUp(name: string): Promise<void> {
     const index = await this.mustIndex(name);
     await this.sock.setLink({ index, change: { up: true }, flags: { up: true } });
+  }
+
+  /** The kernel ignores IFLA_IFALIAS in a create request; it only takes it on a change. */
+  private async setAlias(name: string, alias: string): Promise<void> {
+    const index = await this.mustIndex(name);
+    await this.sock.setLink({ index }, { ifalias: alias });
   }
 
   async setMtu(name: string, mtu: number): Promise<void> {

@@ -1,8 +1,9 @@
 // The bridge driver: one Linux bridge per network, a veth pair per endpoint, the gateway address
 // on the bridge, NAT and isolation in netloom's own iptables chains.
+import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
 import { hostVethName, undoAll, type Driver, type DriverEnv, type EndpointInfo, type NetworkInfo } from '../driver.js';
-import { OPT, parseBridgeOptions, type BridgeConfig } from './options.js';
+import { OPT, generatedBridgeName, parseBridgeOptions, type BridgeConfig } from './options.js';
 import { JUMPS, networkRules, renderAdd, renderAll, renderDel, type Rule } from './rules.js';
 
 const families = [4, 6] as const;
@@ -65,6 +66,7 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
         const existed = await host.link(c.bridgeName);
         await host.addBridge(c.bridgeName, { mtu: c.mtu, alias: env.tag('net', net.id) });
         if (!existed) undo.unshift(() => host.delLink(c.bridgeName));
+        failpoint('create:bridge');
         for (const p of net.pools) await host.addAddr(c.bridgeName, gatewayCidr(p));
         if (net.pools.some((p) => p.family === 6)) await env.sys.sysctl('net.ipv6.conf.all.forwarding', '1');
         if (!applied.has(net.id)) {
@@ -90,7 +92,9 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
       steps.push(async () => {
         // Only a bridge netloom made is deleted; one the admin made (-o ...bridge.name=br0) stays.
         const l = await host.link(c.bridgeName);
-        if (l?.alias === env.tag('net', net.id)) await host.delLink(c.bridgeName);
+        // (A crash between creating the bridge and tagging it leaves a generated name untagged.)
+        const ours = l?.alias === env.tag('net', net.id) || (!l?.alias && c.bridgeName === generatedBridgeName(net.id));
+        if (ours) await host.delLink(c.bridgeName);
         else if (l) for (const p of net.pools) await host.delAddr(c.bridgeName, gatewayCidr(p));
       });
       await undoAll(steps);
@@ -107,6 +111,7 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
         master: c.bridgeName,
         alias: env.tag('ep', ep.id),
       });
+      failpoint('join:veth');
       try {
         await configureSandboxSide(env, net, c, ep);
       } catch (err) {

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the privileged tests inside a private mount namespace and a fresh network namespace:
+# /run/netns there is a tmpfs of its own, so every namespace a test makes (and anything a test
+# forgets) disappears with the suite's processes, and nothing can touch the host's links,
+# routes or iptables. Each test also makes its own host namespace (test/helpers/host.ts).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+files=("$@")
+[ ${#files[@]} -gt 0 ] || files=(build/test/priv/)
+if [ "$(id -u)" != 0 ]; then
+  echo "run-priv: not root: the privileged tests skip themselves"
+  exec node --test "${files[@]}"
+fi
+mkdir -p /run/netns
+exec unshare --mount --net --propagation private -- bash -c '
+  set -e
+  mount -t tmpfs -o mode=755 netloom-test-netns /run/netns
+  mkdir -p /etc/netns && mount -t tmpfs -o mode=755 netloom-test-etc-netns /etc/netns
+  ip link set lo up
+  exec node --test --test-concurrency=1 --test-timeout=180000 "$@"
+' run-priv "${files[@]}"
