@@ -1,8 +1,13 @@
 // Crash points for tests: with NETLOOM_FAILPOINT=<name> the daemon kills itself with SIGKILL
-// when it reaches <name>, exactly like a power cut or kill -9 at that step. Costs one string
-// compare when unset.
-const armed = process.env.NETLOOM_FAILPOINT;
+// when a request reaches <name>, exactly like a power cut or kill -9 at that step. They are
+// armed once start-up is over (reconcile walks the same code), and cost one compare when unset.
+const wanted = process.env.NETLOOM_FAILPOINT;
+let armed = false;
+
+export function armFailpoints(): void {
+  armed = wanted !== undefined;
+}
 
 export function failpoint(name: string): void {
-  if (armed === name) process.kill(process.pid, 'SIGKILL');
+  if (armed && wanted === name) process.kill(process.pid, 'SIGKILL');
 }

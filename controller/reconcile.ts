@@ -37,7 +37,10 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
 
   // Global driver state (firewall chains) first, from the networks that are meant to exist.
   for (const [name, driver] of ctx.drivers) {
-    const mine = nets().filter((n) => n.driver === name && n.state === 'ready');
+    // In creation order, so the rebuilt chains read exactly as the incremental ones did.
+    const mine = nets()
+      .filter((n) => n.driver === name && n.state === 'ready')
+      .sort((x, y) => x.created.localeCompare(y.created) || x.id.localeCompare(y.id));
     await attempt(report, log, `restore ${name}`, async () =>
       driver.restore?.(ctx.env, mine.map((n) => ({ net: netInfo(ctx, n), config: configOf(ctx, n) }))),
     );

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolvePaths } from '../common/config.js';
+import { armFailpoints } from '../common/failpoint.js';
 import { createLogger } from '../common/log.js';
 import { Controller } from '../controller/index.js';
 import { FileStore } from '../store/file.js';
@@ -60,6 +61,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const sys = createSystem();
   const ctl = new Controller({ store, sys, log });
   await ctl.start();
+  armFailpoints();
   const app = buildServer(ctl);
   mkdirSync(dirname(paths.socket), { recursive: true, mode: 0o755 });
   await app.listen({ path: paths.socket });
