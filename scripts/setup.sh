@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what netloom needs on a Debian machine (as root) and builds it.
+# NETLOOM_SETUP_BENCH=1 also installs what the benchmarks compare against (docker.io, busybox-static).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+pkgs=(iproute2 iptables iputils-ping util-linux procps gcc make ca-certificates)
+[ "${NETLOOM_SETUP_BENCH:-0}" = 1 ] && pkgs+=(docker.io busybox-static)
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
+
+missing=()
+for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+  echo "setup: netloom needs Node.js 20 or newer, found $(node --version)" >&2
+  exit 1
+fi
+
+# npm ci installs exactly the lockfile; package.json's allowScripts decides which install
+# scripts run (esbuild's; netlink ships a prebuilt x64 binding, so its node-gyp step is denied).
+npm ci --no-audit --no-fund --loglevel=error
+make build
+echo "setup: done (node $(node --version), $(iptables --version))"
