@@ -47,13 +47,17 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
     reply.header('Api-Version', API_VERSION);
   });
 
+  // Docker's client decodes an error body only when Content-Type is exactly application/json.
+  const fail = (reply: FastifyReply, status: number, message: string, code: string): FastifyReply =>
+    // (A Buffer body, or fastify would append "; charset=utf-8".)
+    reply.status(status).type('application/json').send(Buffer.from(JSON.stringify({ message, code })));
   app.setErrorHandler((err, _req, reply: FastifyReply) => {
-    if (isNetloomError(err)) return reply.status(err.status).send({ message: err.message, code: err.code });
+    if (isNetloomError(err)) return fail(reply, err.status, err.message, err.code);
     const e = err as { statusCode?: number; message?: string };
     const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
-    return reply.status(status).send({ message: e.message ?? String(err), code: status === 500 ? 'NL_INTERNAL' : 'NL_BAD_REQUEST' });
+    return fail(reply, status, e.message ?? String(err), status === 500 ? 'NL_INTERNAL' : 'NL_BAD_REQUEST');
   });
-  app.setNotFoundHandler((req, reply) => reply.status(404).send({ message: `page not found: ${req.method} ${req.url}` }));
+  app.setNotFoundHandler((req, reply) => fail(reply, 404, `page not found: ${req.method} ${req.url}`, 'NL_NO_ROUTE'));
 
   app.get('/_ping', async (_req, reply) => reply.type('text/plain').send('OK'));
   app.get('/version', async () => ({

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# make bench: every benchmark in one run, netloom beside Docker on this machine.
+# Docker runs in namespace nl-dockerd (scripts/docker-env.sh), netloomd in nl-bench-host;
+# both are stopped by PID at the end. Results land in bench/results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-30}
+HOST=nl-bench-host
+DIR=$(mktemp -d /tmp/netloom-bench.XXXXXX)
+SOCK=$DIR/netloomd.sock
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  for n in $(ip netns list | awk '{print $1}' | grep -E '^nlbench-' || true); do ip netns del "$n"; done
+  ip netns del "$HOST" 2>/dev/null || true
+  [ "${KEEP_DOCKER:-0}" = 1 ] || bash scripts/docker-env.sh down >/dev/null 2>&1 || true
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+docker_host=$(bash scripts/docker-env.sh up | tail -1 | sed 's/^DOCKER_HOST=//')
+ip netns add "$HOST"; ip -n "$HOST" link set lo up
+nsenter --net=/run/netns/$HOST node bin/netloomd.mjs --socket "$SOCK" --data-dir "$DIR/data" --log-file "$DIR/netloomd.log" --log-level warn & pid=$!
+for _ in $(seq 100); do NETLOOM_NO_AUTOSTART=1 node bin/netloom.mjs --socket "$SOCK" network ls -q >/dev/null 2>&1 && break; sleep 0.1; done
+
+echo "## IPAM"
+node build/bench/ipam.bench.js
+echo "## namespace mechanism"
+node build/bench/netns-mechanism.bench.js --rounds 50
+echo "## core operations, netloom beside Docker"
+NETLOOM_NO_AUTOSTART=1 node build/bench/core.bench.js --docker "$docker_host" --netloom "$SOCK" \
+  --netloom-cli "node bin/netloom.mjs --socket $SOCK" --rounds "$ROUNDS" "$@"
