@@ -22,11 +22,10 @@ export function parse(args: readonly string[], options: Options): Parsed {
     const r = parseArgs({ args: [...args], options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true });
     return { values: r.values as Parsed['values'], positionals: r.positionals };
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/^Unknown option '(.*)'.*/s, 'unknown flag: $1'));
+    throw new UsageError((err as Error).message.replace(/^Unknown option '([^']*)'.*/s, 'unknown flag: $1'));
   }
 }
 
-const list = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []);
 
 /** `k=v` pairs (-o, --label, --aux-address) into a map; a pair without "=" is an error naming it. */
 export function keyValues(flag: string, items: readonly string[], requireValue = true): Record<string, string> {
@@ -53,6 +52,7 @@ export const NETWORK_CREATE_OPTIONS: Options = {
   label: { type: 'string', multiple: true },
   'ipam-driver': { type: 'string' },
   'ipam-opt': { type: 'string', multiple: true },
+  dns: { type: 'string', multiple: true },
 };
 
 interface PoolBody {
@@ -106,6 +106,7 @@ export function networkCreateBody(p: Parsed): Record<string, unknown> {
     },
     Options: keyValues('--opt', list(v.opt)),
     Labels: keyValues('--label', list(v.label), false),
+    ...(list(v.dns).length ? { Dns: list(v.dns) } : {}),
   };
 }
 
@@ -113,11 +114,25 @@ export const CONNECT_OPTIONS: Options = {
   ip: { type: 'string' },
   ip6: { type: 'string' },
   alias: { type: 'string', multiple: true },
+  dns: { type: 'string', multiple: true },
 };
 
 export function endpointConfig(v: Parsed['values']): Record<string, unknown> {
   const ipam: Record<string, string> = {};
   if (v.ip) ipam.IPv4Address = v.ip as string;
   if (v.ip6) ipam.IPv6Address = v.ip6 as string;
-  return { IPAMConfig: ipam, Aliases: list(v.alias) };
+  return { IPAMConfig: ipam, Aliases: list(v.alias), ...(list(v.dns).length ? { Dns: list(v.dns) } : {}) };
+}
+
+export const list = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []);
+
+export function sandboxCreateBody(p: Parsed): Record<string, unknown> {
+  if (p.positionals.length !== 1) throw new UsageError('sandbox create needs exactly one NAME');
+  return {
+    Name: p.positionals[0],
+    Network: p.values.network,
+    EndpointConfig: endpointConfig(p.values),
+    DnsSearch: list(p.values['dns-search']),
+    DnsOptions: list(p.values['dns-option']),
+  };
 }

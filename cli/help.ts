@@ -14,6 +14,7 @@ the drivers that join them (bridge, host, none, container:<sandbox>).
 Commands:
   network    create, ls, inspect, connect, disconnect, rm, prune
   sandbox    create, ls, inspect, exec, rm
+  dns        explain how a sandbox's name query is answered
   daemon     run netloomd in the foreground (same as netloomd; see netloom daemon --help)
 
 ${GLOBAL}
@@ -46,7 +47,12 @@ Options:
                            .bridge.enable_icc, .bridge.enable_ip_masquerade, .bridge.host_binding_ipv4
       --label k=v          metadata (repeatable)
       --ipam-driver NAME   default
-      --ipam-opt k=v       IPAM options (recorded)`,
+      --ipam-opt k=v       IPAM options (recorded)
+      --dns IP[:PORT]      upstream for names netloom does not own, for this network's sandboxes
+                           (repeatable; default: the daemon's, from the host's resolv.conf)
+
+User-defined bridge networks get an embedded DNS server on their gateway address: sandboxes
+resolve each other's names and aliases (also as name.network), across the networks they share.`,
 
   'network ls': `Usage: netloom network ls [--format table|json] [-q]
 
@@ -65,7 +71,8 @@ The sandbox gets the next interface (eth0, eth1, ...) and an address from the ne
 Options:
   --ip IP        static IPv4 address (network must have been created with --subnet)
   --ip6 IP       static IPv6 address
-  --alias NAME   extra name on this network (repeatable)`,
+  --alias NAME   extra name on this network (repeatable)
+  --dns IP[:PORT]  upstream for this endpoint's outside names (repeatable)`,
 
   'network disconnect': `Usage: netloom network disconnect [-f] NETWORK SANDBOX
 
@@ -95,7 +102,12 @@ Options:
   --network NET   a network to join (default: bridge), or a mode:
                   host (the daemon's namespace), none (lo only),
                   container:<sandbox> (share that sandbox's namespace)
-  --ip IP, --ip6 IP, --alias NAME   as for network connect`,
+  --ip IP, --ip6 IP, --alias NAME, --dns IP   as for network connect
+  --dns-search DOMAIN   search domain in the sandbox's resolv.conf (repeatable)
+  --dns-option OPT      resolv.conf option, e.g. ndots:2 (repeatable)
+
+The sandbox's /etc/resolv.conf and /etc/hosts live in /etc/netns/NAME/, which both
+netloom sandbox exec and ip netns exec use.`,
 
   'sandbox ls': `Usage: netloom sandbox ls [--format table|json]`,
   'sandbox inspect': `Usage: netloom sandbox inspect SANDBOX [SANDBOX...]`,
@@ -103,4 +115,9 @@ Options:
 
 Runs COMMAND inside the sandbox's namespace (like ip netns exec) and exits with its status.`,
   'sandbox rm': `Usage: netloom sandbox rm SANDBOX [SANDBOX...]`,
+  dns: `Usage: netloom dns explain [-t TYPE] SANDBOX NAME
+
+Shows how NAME is answered when SANDBOX asks: which network, alias or upstream produced the
+answer, and why (a name on a network the sandbox does not share is never answered).`,
+  'dns explain': `Usage: netloom dns explain [-t A|AAAA|PTR|...] SANDBOX NAME`,
 };

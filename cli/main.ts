@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { resolvePaths, type InstancePaths } from '../common/config.js';
 import { execInNetns, spawnDetached } from '../system/process.js';
-import { CONNECT_OPTIONS, NETWORK_CREATE_OPTIONS, UsageError, endpointConfig, networkCreateBody, parse, type Parsed } from './args.js';
+import { CONNECT_OPTIONS, NETWORK_CREATE_OPTIONS, UsageError, endpointConfig, networkCreateBody, parse, sandboxCreateBody, type Parsed } from './args.js';
 import { api, ApiError, call } from './client.js';
 import { HELP } from './help.js';
 import { printNetworkTable, printSandboxTable } from './print.js';
@@ -105,12 +105,7 @@ const commands: Record<string, Handler> = {
     if (r.NetworksDeleted?.length) out(`Deleted Networks:\n${r.NetworksDeleted.join('\n')}`);
   },
   async 'sandbox create'(p, { socket }) {
-    if (p.positionals.length !== 1) throw new UsageError('sandbox create needs exactly one NAME');
-    const r = await api<{ Id: string }>(socket, 'POST', '/sandboxes/create', {
-      Name: p.positionals[0],
-      Network: p.values.network,
-      EndpointConfig: endpointConfig(p.values),
-    });
+    const r = await api<{ Id: string }>(socket, 'POST', '/sandboxes/create', sandboxCreateBody(p));
     out(r.Id);
   },
   async 'sandbox ls'(p, { socket }) {
@@ -124,6 +119,19 @@ const commands: Record<string, Handler> = {
     const found: unknown[] = [];
     for (const ref of p.positionals) found.push(await api(socket, 'GET', `/sandboxes/${enc(ref)}`));
     json(found);
+  },
+  async 'dns explain'(p, { socket }) {
+    if (p.positionals.length !== 2) throw new UsageError('dns explain needs SANDBOX NAME');
+    const [sb, name] = p.positionals;
+    const q = `name=${enc(name)}&type=${enc(String(p.values.type ?? 'A'))}`;
+    const r = await api<{ answeredBy: string; rcode?: number; answers?: string[]; why: string; via?: string; upstreamsTried?: string[] }>(
+      socket, 'GET', `/sandboxes/${enc(sb)}/dns?${q}`);
+    const rcodes = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
+    out(`${name} ${String(p.values.type ?? 'A').toUpperCase()} from ${sb}${r.via ? ` (asking the server on network ${r.via})` : ''}`);
+    out(`  answered by: ${r.answeredBy}`);
+    if (r.rcode !== undefined) out(`  status:      ${rcodes[r.rcode] ?? r.rcode}${r.answers ? ` (${r.answers.length ? r.answers.join(', ') : 'no records'})` : ''}`);
+    if (r.upstreamsTried?.length) out(`  tried:       ${r.upstreamsTried.join(', ')}`);
+    out(`  why:         ${r.why}`);
   },
   async 'sandbox rm'(p, { socket }) {
     if (!p.positionals.length) throw new UsageError('sandbox rm needs at least one SANDBOX');
@@ -140,7 +148,8 @@ const OPTIONS: Record<string, Parameters<typeof parse>[1]> = {
   'network connect': CONNECT_OPTIONS,
   'network disconnect': { force: { type: 'boolean', short: 'f' } },
   'network prune': { force: { type: 'boolean', short: 'f' } },
-  'sandbox create': { network: { type: 'string' }, ...CONNECT_OPTIONS },
+  'sandbox create': { network: { type: 'string' }, 'dns-search': { type: 'string', multiple: true }, 'dns-option': { type: 'string', multiple: true }, ...CONNECT_OPTIONS },
+  'dns explain': { type: { type: 'string', short: 't' } },
   'sandbox ls': { format: { type: 'string' } },
 };
 
@@ -199,6 +208,14 @@ export async function main(argv: string[]): Promise<number> {
     socket: (p.values.socket as string | undefined) ?? flags.socket,
     dataDir: (p.values['data-dir'] as string | undefined) ?? flags.dataDir,
   });
-  await ensureDaemon(paths);
-  return (await handler(p, paths)) ?? 0;
+  try {
+    return (await handler(p, paths)) ?? 0;
+  } catch (err) {
+    // No daemon (no socket, or nobody listening): nothing was sent, so start one and retry once.
+    // Trying first saves the CLI a round trip on every ordinary call.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw err;
+    await ensureDaemon(paths);
+    return (await handler(p, paths)) ?? 0;
+  }
 }

@@ -1,5 +1,6 @@
 // What every controller operation works with, and the small lookups they share.
 import type { Logger } from '../common/log.js';
+import type { NameService } from '../dns/service.js';
 import type { Driver, DriverEnv, NetworkInfo } from '../drivers/driver.js';
 import { lookupDriver, type DriverRegistry } from '../drivers/registry.js';
 import type { Ipam } from '../ipam/allocator.js';
@@ -14,6 +15,8 @@ export interface Ctx {
   readonly drivers: DriverRegistry;
   readonly env: DriverEnv;
   readonly log: Logger;
+  /** The embedded DNS; absent in unit tests that run without sockets. */
+  readonly names?: NameService;
 }
 
 export const driverOf = (ctx: Ctx, n: NetworkRecord): Driver => lookupDriver(ctx.drivers, n.driver);

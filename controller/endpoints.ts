@@ -10,11 +10,14 @@ import { absent, del, put, type Compare, type TxnOp } from '../store/types.js';
 import { configOf, driverOf, endpointInfo, netInfo, opLog, poolsOf, type Ctx } from './context.js';
 import { newId, nextIfname, nowIso, randomMac } from './ids.js';
 import { key, type EndpointRecord, type NetworkRecord, type SandboxRecord } from './records.js';
+import { checkDnsServers, endpointDown, endpointUp } from './names.js';
 
 export interface ConnectRequest {
   readonly ipv4Address?: string;
   readonly ipv6Address?: string;
   readonly aliases?: readonly string[];
+  /** Upstream DNS servers for this endpoint's names that netloom does not own. */
+  readonly dns?: readonly string[];
 }
 
 function checkConnectable(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord): void {
@@ -29,7 +32,9 @@ function checkConnectable(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord): void {
     throw invalid('NL_NONE_MODE', `sandbox ${sb.name} cannot be connected to multiple networks with one of the networks in private (none) mode`);
   }
   if (n.state !== 'ready') throw conflict('NL_NETWORK_BUSY', `network ${n.name} is being ${n.state === 'creating' ? 'created' : 'deleted'}`);
-  if (sb.state !== 'ready') throw conflict('NL_SANDBOX_BUSY', `sandbox ${sb.name} is being ${sb.state === 'creating' ? 'created' : 'deleted'}`);
+  // A "creating" sandbox is only ever seen by its own createSandbox (operations are serialised;
+  // after a crash, reconcile removes it before the API serves anything).
+  if (sb.state === 'deleting') throw conflict('NL_SANDBOX_BUSY', `sandbox ${sb.name} is being deleted`);
   if (ctx.state.endpointsOf({ network: n.id, sandbox: sb.name }).length) {
     throw conflict('NL_ALREADY_CONNECTED', `endpoint with name ${sb.name} already exists in network ${n.name}`);
   }
@@ -51,6 +56,10 @@ function planAddresses(ctx: Ctx, n: NetworkRecord, epId: string, req: ConnectReq
     if (wanted && !p.userSubnet) {
       throw invalid('NL_STATIC_IP_NEEDS_SUBNET', `static address ${wanted} needs a network created with --subnet (network ${n.name} uses a default pool)`);
     }
+    const holder = wanted ? ctx.state.endpoints.get(ctx.ipam.holder(p.id, wanted) ?? '') : undefined;
+    if (holder) {
+      throw conflict('NL_IPAM_ADDR_IN_USE', `address ${wanted} is already in use by sandbox ${holder.sandbox} in network "${n.name}"`);
+    }
     const ip = ctx.ipam.planAddress(p.id, epId, wanted || undefined);
     const cidr = `${ip}/${p.subnet.split('/')[1]}`;
     if (p.family === 4) out.ipv4 = cidr;
@@ -70,6 +79,7 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, req: Conn
   checkConnectable(ctx, n, sb);
   const aliases = [...new Set(req.aliases ?? [])];
   checkAliases(aliases);
+  checkDnsServers('--dns', req.dns);
   const id = newId();
   const addrs = planAddresses(ctx, n, id, req);
   const mine = ctx.state.endpointsOf({ sandbox: sb.name });
@@ -83,6 +93,7 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, req: Conn
     aliases,
     // The first network that can route out gives the sandbox its default route (Docker's rule).
     defaultRoute: !n.internal && !mine.some((e) => e.defaultRoute),
+    ...(req.dns?.length ? { dns: [...req.dns] } : {}),
     created: nowIso(),
     state: 'creating',
   };
@@ -111,6 +122,7 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, req: Conn
   failpoint('connect:joined');
   const ready: EndpointRecord = { ...ep, state: 'ready' };
   await ctx.state.commit([put(key.ep(id), ready)]);
+  endpointUp(ctx, ready);
   log.info({ ifname: ep.ifname, ipv4: ep.ipv4, ipv6: ep.ipv6 }, 'sandbox connected');
   return ready;
 }
@@ -129,6 +141,7 @@ export async function forgetEndpoint(ctx: Ctx, ep: EndpointRecord): Promise<void
   }
   await ctx.state.commit(ops);
   for (const [pool, ip] of released) ctx.ipam.release(pool, ip);
+  endpointDown(ctx, ep);
 }
 
 /** Marks, tears down, forgets. */

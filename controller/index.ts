@@ -3,6 +3,8 @@
 // writer, so check-then-act inside one operation is safe.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../common/log.js';
+import type { NameService } from '../dns/service.js';
+import { restoreNames } from './names.js';
 import type { DriverEnv } from '../drivers/driver.js';
 import { defaultDrivers, type DriverRegistry } from '../drivers/registry.js';
 import { Ipam } from '../ipam/allocator.js';
@@ -17,12 +19,27 @@ import { reconcile, type ReconcileReport } from './reconcile.js';
 import { key, type NetworkRecord } from './records.js';
 import { createSandbox, removeSandbox, type CreateSandboxRequest } from './sandboxes.js';
 import { State } from './state.js';
+import { invalid } from '../common/errors.js';
+import { QTYPE } from '../dns/types.js';
+
+export interface ExplainView {
+  sandbox: string;
+  name: string;
+  type: string;
+  via?: string;
+  answeredBy: string;
+  rcode?: number;
+  answers?: string[];
+  upstreamsTried?: readonly string[];
+  why: string;
+}
 
 export interface ControllerOptions {
   readonly store: Store;
   readonly sys: System;
   readonly log: Logger;
   readonly drivers?: DriverRegistry;
+  readonly names?: NameService;
 }
 
 export class Controller {
@@ -59,10 +76,11 @@ export class Controller {
       const allocs = (await store.list<Allocation>('alloc/')).map((e) => e.value);
       const cursors = Object.fromEntries((await store.list<string>('cursor/')).map((e) => [e.key.slice('cursor/'.length), e.value]));
       ipam.load(pools, allocs, cursors);
-      this.ctx = { state: this.state, ipam, drivers: this.opts.drivers ?? defaultDrivers(), env, log };
+      this.ctx = { state: this.state, ipam, drivers: this.opts.drivers ?? defaultDrivers(), env, log, names: this.opts.names };
       for (const d of this.ctx.drivers.values()) await d.init?.(env);
       const report = await reconcile(this.ctx, tagPrefix);
       await ensurePredefined(this.ctx);
+      await restoreNames(this.ctx);
       log.info({ instance: this.instance, ...report }, 'controller started');
       return report;
     });
@@ -97,6 +115,36 @@ export class Controller {
       const sb = await createSandbox(this.ctx, req);
       return this.sandboxView(sb.name);
     });
+  }
+
+  /** `netloom dns explain`: asks as the sandbox's resolver would, through its first DNS network. */
+  async explainName(sbRef: string, name: string, type: string): Promise<ExplainView> {
+    const sb = this.state.sandbox(sbRef);
+    const owner = sb.mode.kind === 'container' ? sb.mode.target : sb.name;
+    const names = this.ctx.names;
+    if (!names) throw invalid('NL_NO_DNS', 'this daemon runs without embedded DNS');
+    const qtype = type.toUpperCase();
+    if (!(qtype in QTYPE)) throw invalid('NL_BAD_DNS', `unknown query type "${type}": expected one of ${Object.keys(QTYPE).join(', ')}`);
+    const eps = this.state.endpointsOf({ sandbox: owner }).filter((e) => names.hasNetwork(e.network));
+    eps.sort((a, b) => Number(this.state.networks.get(a.network)?.internal) - Number(this.state.networks.get(b.network)?.internal));
+    const ep = eps[0];
+    if (!ep) {
+      return { sandbox: sb.name, name, type: qtype, answeredBy: 'host', why: `${sb.name} is on no user-defined network: its resolv.conf lists the host's upstream servers, netloom answers nothing for it` };
+    }
+    const ip = (ep.ipv4 ?? ep.ipv6 ?? '').split('/')[0];
+    const e = await names.explain(ip, ep.network, name, qtype as keyof typeof QTYPE);
+    const d = e.decision;
+    return {
+      sandbox: sb.name,
+      name,
+      type: qtype,
+      via: this.state.networks.get(ep.network)?.name,
+      answeredBy: d.kind === 'forward' ? (e.upstream ? `upstream ${e.upstream}` : 'nobody (every upstream failed)') : d.kind === 'refuse' ? 'nobody' : 'netloom',
+      rcode: d.kind === 'answer' ? d.rcode : e.rcode,
+      answers: d.kind === 'answer' ? d.answers.map((a) => ('address' in a.data ? a.data.address : a.data.target)) : undefined,
+      upstreamsTried: e.tried,
+      why: d.why,
+    };
   }
 
   removeSandbox(ref: string): Promise<void> {

@@ -8,6 +8,7 @@ import { absent, del, put, type TxnOp } from '../store/types.js';
 import { configOf, driverOf, netInfo, opLog, type Ctx } from './context.js';
 import { checkName, newId, nowIso } from './ids.js';
 import { key, type NetworkRecord } from './records.js';
+import { checkDnsServers, networkDown, networkUp } from './names.js';
 
 export interface IpamConfigRequest {
   readonly subnet?: string;
@@ -27,6 +28,8 @@ export interface CreateNetworkRequest {
   readonly ipam?: readonly IpamConfigRequest[];
   readonly options?: Readonly<Record<string, string>>;
   readonly labels?: Readonly<Record<string, string>>;
+  /** Upstream DNS servers for names netloom does not own. */
+  readonly dns?: readonly string[];
 }
 
 export const PREDEFINED = ['bridge', 'host', 'none'] as const;
@@ -95,11 +98,14 @@ export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefi
   if (!IPAM_DRIVERS.includes(ipamDriver)) {
     throw invalid('NL_UNKNOWN_IPAM_DRIVER', `unknown IPAM driver "${ipamDriver}": available drivers are ${IPAM_DRIVERS.join(', ')}`);
   }
+  checkDnsServers('--dns', req.dns);
   const id = newId();
   const options = req.options ?? {};
   const config = driver.parseOptions(options, { id, name: req.name, internal: req.internal ?? false });
   checkUnique(ctx, req, driver.name, driver.uniqueOptions?.(config) ?? {});
-  const pools = driver.usesIpam ? planPools(ctx, id, req, await hostAvoid(ctx)) : [];
+  // Host routes only matter for a default pick: skip the two dumps when every family has a --subnet.
+  const needsDefault = (req.ipam ?? []).filter((c) => c.subnet).length < (req.enableIPv6 ? 2 : 1);
+  const pools = driver.usesIpam ? planPools(ctx, id, req, needsDefault ? await hostAvoid(ctx) : []) : [];
 
   const rec: NetworkRecord = {
     id,
@@ -115,6 +121,7 @@ export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefi
     labels: req.labels ?? {},
     pools: pools.map((p) => p.id),
     predefined,
+    ...(req.dns?.length ? { dns: [...req.dns] } : {}),
     state: 'creating',
   };
   const log = opLog(ctx, { op: 'network create', network: req.name });
@@ -126,6 +133,13 @@ export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefi
   failpoint('create:recorded');
   try {
     await driver.createNetwork?.(ctx.env, netInfo(ctx, rec), config);
+    try {
+      await networkUp(ctx, rec);
+    } catch (err) {
+      networkDown(ctx, rec);
+      await driver.deleteNetwork?.(ctx.env, netInfo(ctx, rec), config).catch(() => undefined);
+      throw err;
+    }
   } catch (err) {
     await forgetNetwork(ctx, rec);
     throw wrap(err, `create network "${req.name}"`);
@@ -162,6 +176,7 @@ export async function removeNetwork(ctx: Ctx, ref: string): Promise<void> {
 /** Marks, tears down, forgets: a crash in between leaves "deleting", which reconcile finishes. */
 export async function deleteNetworkNow(ctx: Ctx, n: NetworkRecord): Promise<void> {
   if (n.state !== 'deleting') await ctx.state.commit([put(key.net(n.id), { ...n, state: 'deleting' })]);
+  networkDown(ctx, n);
   await driverOf(ctx, n).deleteNetwork?.(ctx.env, netInfo(ctx, n), configOf(ctx, n));
   await forgetNetwork(ctx, n);
 }

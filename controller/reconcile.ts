@@ -8,6 +8,7 @@ import { configOf, driverOf, endpointInfo, netInfo, type Ctx } from './context.j
 import { deleteEndpointNow, forgetEndpoint } from './endpoints.js';
 import { deleteNetworkNow, forgetNetwork } from './networks.js';
 import { makeNamespace } from './sandboxes.js';
+import { sandboxFilesGone } from './names.js';
 import type { NetworkRecord } from './records.js';
 import { del } from '../store/types.js';
 import { key } from './records.js';
@@ -64,6 +65,7 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
     await attempt(report, log, `sandbox ${sb.name}`, async () => {
       for (const ep of state.endpointsOf({ sandbox: sb.name })) await deleteEndpointNow(ctx, ep);
       await ctx.env.sys.netns.del(sb.name);
+      sandboxFilesGone(ctx, sb.name);
       await state.commit([del(key.sb(sb.name))]);
       (sb.state === 'creating' ? report.rolledBack : report.finished).push(`sandbox ${sb.name}`);
     });

@@ -18,6 +18,8 @@ export interface NetworkRecord {
   readonly labels: Readonly<Record<string, string>>;
   readonly pools: readonly string[];
   readonly predefined: boolean;
+  /** Upstream DNS servers for names netloom does not own (--dns at network create). */
+  readonly dns?: readonly string[];
   readonly state: RecState;
 }
 
@@ -31,6 +33,8 @@ export interface EndpointRecord {
   readonly ipv6?: string;
   readonly aliases: readonly string[];
   readonly defaultRoute: boolean;
+  /** Upstream DNS servers for this endpoint (--dns at connect). */
+  readonly dns?: readonly string[];
   readonly created: string;
   readonly state: RecState;
 }
@@ -45,6 +49,10 @@ export interface SandboxRecord {
   readonly id: string;
   readonly name: string;
   readonly mode: SandboxMode;
+  /** --dns, --dns-search, --dns-option at sandbox create. */
+  readonly dns?: readonly string[];
+  readonly dnsSearch?: readonly string[];
+  readonly dnsOptions?: readonly string[];
   readonly created: string;
   readonly state: RecState;
 }

@@ -8,11 +8,14 @@ import { opLog, type Ctx } from './context.js';
 import { connect, deleteEndpointNow, type ConnectRequest } from './endpoints.js';
 import { checkName, newId, nowIso } from './ids.js';
 import { key, type SandboxMode, type SandboxRecord } from './records.js';
+import { checkDnsServers, sandboxFiles, sandboxFilesGone } from './names.js';
 
 export interface CreateSandboxRequest extends ConnectRequest {
   readonly name: string;
   /** A network name, "host", "none", "container:<sandbox>", or undefined for the default bridge. */
   readonly network?: string;
+  readonly dnsSearch?: readonly string[];
+  readonly dnsOptions?: readonly string[];
 }
 
 function modeFor(ctx: Ctx, network: string | undefined): { mode: SandboxMode; join?: string } {
@@ -62,7 +65,23 @@ export async function createSandbox(ctx: Ctx, req: CreateSandboxRequest): Promis
   if (!join && (req.ipv4Address || req.ipv6Address || req.aliases?.length)) {
     throw invalid('NL_BAD_NETWORK_MODE', `--ip and --alias need a network to connect to, not network mode "${req.network}"`);
   }
-  const sb: SandboxRecord = { id: newId(), name: req.name, mode, created: nowIso(), state: 'creating' };
+  checkDnsServers('--dns', req.dns);
+  for (const d of req.dnsSearch ?? []) {
+    if (!/^[A-Za-z0-9_.-]{1,253}$/.test(d)) throw invalid('NL_BAD_DNS', `invalid --dns-search "${d}": expected a domain name`);
+  }
+  for (const o of req.dnsOptions ?? []) {
+    if (!/^[a-z][a-z0-9_-]*(:\d+)?$/.test(o)) throw invalid('NL_BAD_DNS', `invalid --dns-option "${o}": expected a resolv.conf option such as ndots:2`);
+  }
+  const sb: SandboxRecord = {
+    id: newId(),
+    name: req.name,
+    mode,
+    ...(req.dns?.length ? { dns: [...req.dns] } : {}),
+    ...(req.dnsSearch?.length ? { dnsSearch: [...req.dnsSearch] } : {}),
+    ...(req.dnsOptions?.length ? { dnsOptions: [...req.dnsOptions] } : {}),
+    created: nowIso(),
+    state: 'creating',
+  };
   await ctx.state.commit([put(key.sb(sb.name), sb)], [absent(key.sb(sb.name))]);
   const log = opLog(ctx, { op: 'sandbox create', sandbox: sb.name });
   failpoint('sandbox:recorded');
@@ -74,16 +93,18 @@ export async function createSandbox(ctx: Ctx, req: CreateSandboxRequest): Promis
     await ctx.state.commit([del(key.sb(sb.name))]);
     throw wrap(err, `create sandbox "${sb.name}"`);
   }
-  const ready: SandboxRecord = { ...sb, state: 'ready' };
-  await ctx.state.commit([put(key.sb(sb.name), ready)]);
+  // Ready only once connected: a crash before that leaves "creating", which reconcile undoes.
   if (join) {
     try {
       await connect(ctx, join, sb.name, req);
     } catch (err) {
-      await deleteSandboxNow(ctx, ready);
+      await deleteSandboxNow(ctx, sb);
       throw err;
     }
   }
+  const ready: SandboxRecord = { ...sb, state: 'ready' };
+  await ctx.state.commit([put(key.sb(sb.name), ready)]);
+  sandboxFiles(ctx, sb.name);
   log.info({ mode: mode.kind }, 'sandbox created');
   return ready;
 }
@@ -93,6 +114,7 @@ export async function deleteSandboxNow(ctx: Ctx, sb: SandboxRecord): Promise<voi
   for (const ep of ctx.state.endpointsOf({ sandbox: sb.name })) await deleteEndpointNow(ctx, ep);
   if (sb.state !== 'deleting') await ctx.state.commit([put(key.sb(sb.name), { ...sb, state: 'deleting' })]);
   await ctx.env.sys.netns.del(sb.name);
+  sandboxFilesGone(ctx, sb.name);
   await ctx.state.commit([del(key.sb(sb.name))]);
 }
 

@@ -10,6 +10,10 @@ import { Controller } from '../controller/index.js';
 import { FileStore } from '../store/file.js';
 import { createSystem } from '../system/index.js';
 import { buildServer } from './server.js';
+import { NameService } from '../dns/service.js';
+import { parseNameservers } from '../dns/files.js';
+import { removeNetnsFiles, writeNetnsFile } from '../system/files.js';
+import { readFileSync } from 'node:fs';
 
 export const DAEMON_HELP = `Usage: netloomd [OPTIONS]   (also: netloom daemon [OPTIONS])
 
@@ -20,6 +24,12 @@ Options:
   --data-dir DIR     state directory (env NETLOOM_DATA_DIR, default /var/lib/netloom)
   --log-level LEVEL  trace, debug, info, warn, error (env NETLOOM_LOG_LEVEL, default info)
   --log-file FILE    write logs there instead of stdout
+  --dns-port PORT    port of the embedded DNS on each user-defined network's gateway (default 53)
+  --dns-upstream IP[:PORT]  upstream for names netloom does not own (repeatable; default: the
+                     nameservers of --resolv-conf)
+  --resolv-conf FILE where the default upstreams come from (default /etc/resolv.conf); a loopback
+                     nameserver such as 127.0.0.53 works, the daemon forwards from the host namespace
+  --no-dns           run without the embedded DNS
   -h, --help         show this help
 `;
 
@@ -43,6 +53,10 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'data-dir': { type: 'string' },
       'log-level': { type: 'string' },
       'log-file': { type: 'string' },
+      'dns-port': { type: 'string' },
+      'dns-upstream': { type: 'string', multiple: true },
+      'resolv-conf': { type: 'string' },
+      'no-dns': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -59,7 +73,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
   }
   const store = FileStore.open(paths.dataDir);
   const sys = createSystem();
-  const ctl = new Controller({ store, sys, log });
+  const names = values['no-dns'] ? undefined : nameService(values, log);
+  const ctl = new Controller({ store, sys, log, names });
   await ctl.start();
   armFailpoints();
   const app = buildServer(ctl);
@@ -75,6 +90,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     log.info({ signal }, 'netloomd stopping');
     await app.close();
     await ctl.close();
+    names?.close();
     await store.close();
     sys.close();
     log.flush?.();
@@ -82,6 +98,32 @@ export async function runDaemon(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+function nameService(
+  values: { 'dns-port'?: string; 'dns-upstream'?: string[]; 'resolv-conf'?: string },
+  log: ReturnType<typeof createLogger>,
+): NameService {
+  const port = Number(values['dns-port'] ?? 53);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid --dns-port "${values['dns-port']}": expected 1 to 65535`);
+  const fixed = values['dns-upstream'];
+  const resolvConf = values['resolv-conf'] ?? '/etc/resolv.conf';
+  // Re-read at most once a second, so an edited resolv.conf takes effect without a restart.
+  let cached: { at: number; list: string[] } = { at: 0, list: [] };
+  const upstreams = (): readonly string[] => {
+    if (fixed?.length) return fixed;
+    if (Date.now() - cached.at > 1000) {
+      let text = '';
+      try {
+        text = readFileSync(resolvConf, 'utf8');
+      } catch {
+        /* no resolv.conf: no upstream */
+      }
+      cached = { at: Date.now(), list: parseNameservers(text) };
+    }
+    return cached.list;
+  };
+  return new NameService({ log, port, upstreams, files: { write: writeNetnsFile, remove: removeNetnsFiles } });
 }
 
 export const daemonLogFile = (dataDir: string): string => join(dataDir, 'netloomd.log');

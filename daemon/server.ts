@@ -1,7 +1,7 @@
 // netloomd's HTTP API on a unix socket: Docker's Engine API network routes (so `docker network`
 // pointed at our socket works) plus /sandboxes. Routes only translate; the controller decides.
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { isNetloomError } from '../common/errors.js';
+import { invalid, isNetloomError } from '../common/errors.js';
 import type { Controller } from '../controller/index.js';
 import { parseConnect, parseCreateNetwork, parseCreateSandbox, parseDisconnect } from './wire.js';
 
@@ -109,6 +109,11 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
   app.get('/sandboxes', async () => ctl.listSandboxes());
   app.get<{ Params: { name: string } }>('/sandboxes/:name', async (req) => ctl.sandboxView(req.params.name));
   app.post('/sandboxes/create', async (req, reply) => reply.status(201).send(await ctl.createSandbox(parseCreateSandbox(req.body))));
+  app.get<{ Params: { name: string }; Querystring: { name?: string; type?: string } }>('/sandboxes/:name/dns', async (req) => {
+    const name = req.query.name;
+    if (!name) throw invalid('NL_BAD_REQUEST', 'query parameter "name" is required: the name to explain');
+    return ctl.explainName(req.params.name, name, req.query.type ?? 'A');
+  });
   app.delete<{ Params: { name: string } }>('/sandboxes/:name', async (req, reply) => {
     await ctl.removeSandbox(req.params.name);
     return reply.status(204).send();

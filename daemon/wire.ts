@@ -41,6 +41,10 @@ function strList(v: unknown, field: string): string[] | undefined {
   return v as string[];
 }
 
+/** netloom's own additions to Docker's bodies appear in the request only when given. */
+const optional = <K extends string, V>(k: K, v: V | undefined): Partial<Record<K, V>> =>
+  (v === undefined ? {} : { [k]: v }) as Partial<Record<K, V>>;
+
 export function parseCreateNetwork(body: unknown): CreateNetworkRequest {
   const b = obj(body, 'body');
   const name = str(b.Name, 'Name');
@@ -69,6 +73,7 @@ export function parseCreateNetwork(body: unknown): CreateNetworkRequest {
     ipam: pools,
     options: strMap(b.Options, 'Options'),
     labels: strMap(b.Labels, 'Labels'),
+    ...optional('dns', strList(b.Dns, 'Dns')),
   };
 }
 
@@ -79,6 +84,7 @@ function endpointConfig(v: unknown, field: string): ConnectRequest {
     ipv4Address: str(ipamCfg.IPv4Address, `${field}.IPAMConfig.IPv4Address`),
     ipv6Address: str(ipamCfg.IPv6Address, `${field}.IPAMConfig.IPv6Address`),
     aliases: strList(ec.Aliases, `${field}.Aliases`),
+    ...optional('dns', strList(ec.Dns, `${field}.Dns`)),
   };
 }
 
@@ -100,5 +106,11 @@ export function parseCreateSandbox(body: unknown): CreateSandboxRequest {
   const b = obj(body, 'body');
   const name = str(b.Name, 'Name');
   if (!name) throw invalid('NL_BAD_NAME', 'invalid name: a sandbox needs a name');
-  return { name, network: str(b.Network, 'Network'), ...endpointConfig(b.EndpointConfig, 'EndpointConfig') };
+  return {
+    name,
+    network: str(b.Network, 'Network'),
+    ...endpointConfig(b.EndpointConfig, 'EndpointConfig'),
+    ...optional('dnsSearch', strList(b.DnsSearch, 'DnsSearch')),
+    ...optional('dnsOptions', strList(b.DnsOptions, 'DnsOptions')),
+  };
 }

@@ -1,7 +1,10 @@
 // Bundles the CLI and the daemon into dist/ with esbuild: the CLI is one small file that loads
 // nothing it does not need (the daemon code is a lazily imported chunk), so `netloom` starts
 // about as fast as node itself.
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+rmSync('dist', { recursive: true, force: true });
 
 await build({
   entryPoints: { netloom: 'cli/entry.ts', netloomd: 'daemon/entry.ts' },

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-pkgs=(iproute2 iptables iputils-ping util-linux procps gcc make ca-certificates)
+pkgs=(iproute2 iptables iputils-ping util-linux procps gcc make ca-certificates dnsutils)
 [ "${NETLOOM_SETUP_BENCH:-0}" = 1 ] && pkgs+=(docker.io busybox-static)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 

@@ -23,7 +23,7 @@ import { unavailable } from '../common/errors.js';
 import { MemoryStore } from './memory.js';
 import type { Compare, KvEntry, TxnOp } from './types.js';
 
-const COMPACT_EVERY = 2000;
+export const COMPACT_EVERY = 2000;
 
 interface Snapshot {
   rev: number;
@@ -53,13 +53,17 @@ export class FileStore extends MemoryStore {
   private walLines = 0;
   private walFd = -1;
 
-  private constructor(private readonly dir: string) {
+  private constructor(
+    private readonly dir: string,
+    private readonly compactEvery: number,
+  ) {
     super();
   }
 
-  static open(dir: string): FileStore {
+  /** `compactEvery` is for tests, which want a compaction without thousands of fsyncs. */
+  static open(dir: string, opts: { compactEvery?: number } = {}): FileStore {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const s = new FileStore(dir);
+    const s = new FileStore(dir, opts.compactEvery ?? COMPACT_EVERY);
     s.lock();
     s.load();
     return s;
@@ -90,31 +94,37 @@ export class FileStore extends MemoryStore {
     }
     const walPath = join(this.dir, 'wal.log');
     const text = existsSync(walPath) ? readFileSync(walPath, 'utf8') : '';
+    // `good` counts the bytes of whole records. The element after the last newline is either
+    // empty or a tail: a tail that parses is a whole record whose newline was lost (it gets its
+    // newline back, or the next append would glue onto it); one that does not is torn.
     let good = 0;
-    for (const line of text.split('\n')) {
+    let missingNewline = false;
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      const tail = i === lines.length - 1;
       if (!line) {
-        good += 1;
+        if (!tail) good += 1;
         continue;
       }
       let rec: { rev: number; ops: TxnOp[] };
       try {
         rec = JSON.parse(line) as { rev: number; ops: TxnOp[] };
       } catch {
-        break; // torn tail: never acknowledged
+        break; // torn: never acknowledged
       }
       if (rec.rev > this.rev) {
         this.applyLogged(rec.ops);
         this.rev = rec.rev;
       }
       this.walLines += 1;
-      good += Buffer.byteLength(line) + 1;
+      good += Buffer.byteLength(line) + (tail ? 0 : 1);
+      missingNewline = tail;
     }
     this.walFd = openSync(walPath, 'a+', 0o600);
-    const size = Buffer.byteLength(text);
-    if (good < size) {
-      ftruncateSync(this.walFd, Math.min(good, size));
-      fdatasyncSync(this.walFd);
-    }
+    if (good < Buffer.byteLength(text)) ftruncateSync(this.walFd, good);
+    if (missingNewline) writeSync(this.walFd, '\n');
+    if (good < Buffer.byteLength(text) || missingNewline) fdatasyncSync(this.walFd);
   }
 
   /** Replays a logged transaction: versions advance exactly as they did when it was written. */
@@ -134,7 +144,7 @@ export class FileStore extends MemoryStore {
     fdatasyncSync(this.walFd);
     this.apply(ops);
     this.rev = rev;
-    if (++this.walLines >= COMPACT_EVERY) this.compact();
+    if (++this.walLines >= this.compactEvery) this.compact();
     return true;
   }
 

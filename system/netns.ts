@@ -41,6 +41,8 @@ export function nsPath(ns: NsRef): string {
       return `/proc/${process.pid}/ns/net`;
     case 'named':
       return join(NETNS_DIR, ns.name);
+    case 'pid':
+      return `/proc/${ns.pid}/ns/net`;
     case 'path':
       return ns.path;
   }

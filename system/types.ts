@@ -2,10 +2,11 @@
 // system/ holds the real implementation (rtnetlink, ip netns, iptables-restore, /proc/sys);
 // system/fake/ holds an in-memory one with the same behaviour for unit tests.
 
-/** Where a namespace is: the daemon's own, a named one under /run/netns, or any nsfs path. */
+/** Where a namespace is: the daemon's own, a named one under /run/netns, a process's, or any nsfs path. */
 export type NsRef =
   | { readonly kind: 'self' }
   | { readonly kind: 'named'; readonly name: string }
+  | { readonly kind: 'pid'; readonly pid: number }
   | { readonly kind: 'path'; readonly path: string };
 
 export interface LinkInfo {

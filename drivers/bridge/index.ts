@@ -1,5 +1,6 @@
 // The bridge driver: one Linux bridge per network, a veth pair per endpoint, the gateway address
 // on the bridge, NAT and isolation in netloom's own iptables chains.
+import { conflict } from '../../common/errors.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
 import { hostVethName, undoAll, type Driver, type DriverEnv, type EndpointInfo, type NetworkInfo } from '../driver.js';
@@ -52,9 +53,14 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
       applied.clear();
       for (const family of families) {
         const rules = nets.flatMap(({ net, config }) => rulesFor(net, config, family));
-        if (family === 6 && !rules.length && !nets.some(({ net }) => net.enableIPv6)) continue;
-        await env.sys.firewall.restore(family, renderAll(rules));
-        for (const j of JUMPS) await env.sys.firewall.ensureJump(family, j.table, j.chain, j.target);
+        try {
+          await env.sys.firewall.restore(family, renderAll(rules));
+          for (const j of JUMPS) await env.sys.firewall.ensureJump(family, j.table, j.chain, j.target);
+        } catch (err) {
+          // A host without IPv6 firewalling can still run IPv4-only networks.
+          if (family === 4 || rules.length) throw err;
+          env.log.warn({ err: String(err) }, 'ip6tables unavailable: IPv6 networks cannot be created');
+        }
       }
       for (const { net } of nets) applied.add(net.id);
     },
@@ -64,8 +70,12 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
       const undo: (() => Promise<void>)[] = [];
       try {
         const existed = await host.link(c.bridgeName);
-        await host.addBridge(c.bridgeName, { mtu: c.mtu, alias: env.tag('net', net.id) });
+        if (existed && existed.kind !== 'bridge') {
+          throw conflict('NL_OPTION_IN_USE', `bridge name "${c.bridgeName}" is taken by a ${existed.kind ?? 'network'} device: choose another --opt ${OPT.name}`);
+        }
+        // Registered before addBridge: it creates, tags and sets up, and may fail after creating.
         if (!existed) undo.unshift(() => host.delLink(c.bridgeName));
+        await host.addBridge(c.bridgeName, { mtu: c.mtu, alias: env.tag('net', net.id) });
         failpoint('create:bridge');
         for (const p of net.pools) await host.addAddr(c.bridgeName, gatewayCidr(p));
         if (net.pools.some((p) => p.family === 6)) await env.sys.sysctl('net.ipv6.conf.all.forwarding', '1');

@@ -125,45 +125,46 @@ function applyRestore(t: Tables, text: string): void {
 export class FakeFirewall implements Firewall {
   private readonly fam: Record<4 | 6, Tables> = { 4: emptyTables(), 6: emptyTables() };
 
-  /** `enter` records the call and throws an armed failure (FakeSystem.failNext). */
-  constructor(private readonly enter: (method: string, detail: string) => void) {}
+  /** `call` records the call and throws an armed failure (FakeSystem.failNext, failAfter). */
+  constructor(private readonly call: <T>(method: string, detail: string, effect: () => T) => T) {}
 
   async restore(family: 4 | 6, text: string): Promise<void> {
-    this.enter('restore', `ipv${family}`);
-    const work = cloneTables(this.fam[family]);
-    applyRestore(work, text);
-    this.fam[family] = work;
+    this.call('restore', `ipv${family}`, () => {
+      const work = cloneTables(this.fam[family]);
+      applyRestore(work, text);
+      this.fam[family] = work;
+    });
   }
 
   async save(family: 4 | 6, table: Table): Promise<string> {
-    this.enter('save', `ipv${family} ${table}`);
-    const chains = this.fam[family][table];
-    const order = [...BUILTIN[table], ...[...chains.keys()].filter((c) => !BUILTIN[table].includes(c)).sort()];
-    const out = [`*${table}`];
-    for (const c of order) out.push(`:${c} ${chains.get(c)!.policy} [0:0]`);
-    for (const c of order) for (const r of chains.get(c)!.rules) out.push(`-A ${c} ${r}`);
-    out.push('COMMIT', '');
-    return out.join('\n');
+    return this.call('save', `ipv${family} ${table}`, () => {
+      const chains = this.fam[family][table];
+      const order = [...BUILTIN[table], ...[...chains.keys()].filter((c) => !BUILTIN[table].includes(c)).sort()];
+      const out = [`*${table}`];
+      for (const c of order) out.push(`:${c} ${chains.get(c)!.policy} [0:0]`);
+      for (const c of order) for (const r of chains.get(c)!.rules) out.push(`-A ${c} ${r}`);
+      out.push('COMMIT', '');
+      return out.join('\n');
+    });
   }
 
   async ensureJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void> {
-    this.enter('ensureJump', `ipv${family} ${table} ${chain} -> ${target}`);
-    const chains = this.fam[family][table];
-    const c = chains.get(chain);
-    if (!c) throw new Error(`iptables -t ${table} -I ${chain} 1 -j ${target}: No chain/target/match by that name`);
-    if (c.rules.includes(`-j ${target}`)) return;
-    checkTarget(chains, ['-j', target]);
-    c.rules.unshift(`-j ${target}`);
+    this.call('ensureJump', `ipv${family} ${table} ${chain} -> ${target}`, () => {
+      const chains = this.fam[family][table];
+      const c = chains.get(chain);
+      if (!c) throw new Error(`iptables -t ${table} -I ${chain} 1 -j ${target}: No chain/target/match by that name`);
+      if (c.rules.includes(`-j ${target}`)) return;
+      checkTarget(chains, ['-j', target]);
+      c.rules.unshift(`-j ${target}`);
+    });
   }
 
   async removeJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void> {
-    this.enter('removeJump', `ipv${family} ${table} ${chain} -> ${target}`);
-    this.remove(family, table, chain, ['-j', target]);
+    this.call('removeJump', `ipv${family} ${table} ${chain} -> ${target}`, () => this.remove(family, table, chain, ['-j', target]));
   }
 
   async deleteRule(family: 4 | 6, table: Table, chain: string, spec: readonly string[]): Promise<void> {
-    this.enter('deleteRule', `ipv${family} ${table} ${chain} ${spec.join(' ')}`);
-    this.remove(family, table, chain, spec);
+    this.call('deleteRule', `ipv${family} ${table} ${chain} ${spec.join(' ')}`, () => this.remove(family, table, chain, spec));
   }
 
   private remove(family: 4 | 6, table: Table, chain: string, spec: readonly string[]): void {

@@ -89,6 +89,20 @@ describe('bridge driver (root, fresh namespaces)', { skip: skipUnlessRoot }, () 
     assert.equal(br[0].mtu, 1400);
   });
 
+  it('an IPv6-enabled network gives both families and sandboxes reach each other over IPv6', async () => {
+    await h.ok('network', 'create', '--ipv6', '--subnet', '10.42.0.0/24', '--subnet', 'fd00:42::/64', 'dual');
+    const [a, b] = [h.sb('v6a'), h.sb('v6b')];
+    await h.ok('sandbox', 'create', '--network', 'dual', a);
+    await h.ok('sandbox', 'create', '--network', 'dual', '--ip6', 'fd00:42::99', b);
+    assert.deepEqual((await sandboxAddrs(a)).eth0, ['10.42.0.2/24', 'fd00:42::2/64']);
+    assert.deepEqual((await sandboxAddrs(b)).eth0, ['10.42.0.3/24', 'fd00:42::99/64']);
+    assert.equal((await h.inSandbox(a, 'ping', '-6', '-c1', '-W2', 'fd00:42::99')).exitCode, 0);
+    assert.equal((await h.inSandbox(a, 'ping', '-6', '-c1', '-W2', 'fd00:42::1')).exitCode, 0, 'the IPv6 gateway answers');
+    assert.match((await h.inSandbox(a, 'ip', '-6', 'route', 'show', 'default')).stdout, /via fd00:42::1 dev eth0/);
+    const c = Object.values((await h.inspect('dual')).Containers).find((x) => x.Name === b);
+    assert.equal(c?.IPv6Address, 'fd00:42::99/64');
+  });
+
   it('removing a network removes its bridge and every rule it added', async () => {
     const before = await h.kernel();
     await h.ok('network', 'create', '--subnet', '10.40.0.0/24', '-o', 'com.docker.network.bridge.name=nltgone0', 'gone');

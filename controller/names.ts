@@ -1,0 +1,95 @@
+// Keeps the embedded DNS in step with the records. Called after each change is committed and
+// before the API answers. User-defined bridge networks have DNS; the predefined ones do not
+// (Docker's default bridge has none either).
+import { parseIp } from '../common/cidr.js';
+import { invalid } from '../common/errors.js';
+import type { DnsEndpoint } from '../dns/types.js';
+import type { DnsNetwork } from '../dns/service.js';
+import { poolsOf, type Ctx } from './context.js';
+import type { EndpointRecord, NetworkRecord } from './records.js';
+
+export const dnsEnabled = (n: NetworkRecord): boolean => n.driver === 'bridge' && !n.predefined;
+
+/** --dns values: an address, optionally with a port (10.0.0.53, 10.0.0.53:5353, [fd00::53]:53). */
+export function checkDnsServers(flag: string, servers: readonly string[] | undefined): void {
+  for (const s of servers ?? []) {
+    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:]+)(?::(\d+))?$/.exec(s) ?? [s, s, undefined];
+    const port = m[2] === undefined ? 53 : Number(m[2]);
+    if (!parseIp(m[1]) || !(port >= 1 && port <= 65535)) {
+      throw invalid('NL_BAD_DNS', `invalid ${flag} "${s}": expected an IP address, optionally with a port (10.0.0.53, 10.0.0.53:5353, [fd00::53]:53)`);
+    }
+  }
+}
+
+function dnsNetwork(ctx: Ctx, n: NetworkRecord): DnsNetwork {
+  const gws = poolsOf(ctx, n).sort((a, b) => a.family - b.family).map((p) => p.gateway);
+  return { id: n.id, name: n.name, internal: n.internal, gateways: gws };
+}
+
+export async function networkUp(ctx: Ctx, n: NetworkRecord): Promise<void> {
+  if (ctx.names && dnsEnabled(n)) await ctx.names.addNetwork(dnsNetwork(ctx, n));
+}
+
+export function networkDown(ctx: Ctx, n: NetworkRecord): void {
+  ctx.names?.removeNetwork(n.id);
+}
+
+function dnsEndpoint(ctx: Ctx, ep: EndpointRecord, n: NetworkRecord): DnsEndpoint {
+  const sb = ctx.state.sandboxes.get(ep.sandbox);
+  return {
+    endpointId: ep.id,
+    sandbox: ep.sandbox,
+    networkId: n.id,
+    network: n.name,
+    internal: n.internal,
+    ipv4: ep.ipv4?.split('/')[0],
+    ipv6: ep.ipv6?.split('/')[0],
+    aliases: ep.aliases,
+    dns: ep.dns?.length ? ep.dns : sb?.dns?.length ? sb.dns : undefined,
+    networkDns: n.dns?.length ? n.dns : undefined,
+  };
+}
+
+export function endpointUp(ctx: Ctx, ep: EndpointRecord): void {
+  const n = ctx.state.networks.get(ep.network);
+  if (!ctx.names || !n) return;
+  if (dnsEnabled(n)) ctx.names.addEndpoint(dnsEndpoint(ctx, ep, n));
+  sandboxFiles(ctx, ep.sandbox);
+}
+
+export function endpointDown(ctx: Ctx, ep: EndpointRecord): void {
+  if (!ctx.names) return;
+  ctx.names.removeEndpoint(ep.id);
+  if (ctx.state.sandboxes.get(ep.sandbox)?.state !== 'deleting') sandboxFiles(ctx, ep.sandbox);
+}
+
+/** Rewrites resolv.conf and hosts of a sandbox and of every sandbox sharing its namespace. */
+export function sandboxFiles(ctx: Ctx, name: string): void {
+  const sb = ctx.state.sandboxes.get(name);
+  if (!ctx.names || !sb || sb.mode.kind === 'host') return;
+  const owner = sb.mode.kind === 'container' ? sb.mode.target : sb.name;
+  const eps = ctx.state.endpointsOf({ sandbox: owner }).filter((e) => e.state !== 'deleting');
+  const nets = eps.map((e) => ctx.state.networks.get(e.network)).filter((n): n is NetworkRecord => !!n && dnsEnabled(n));
+  const sharing = [...ctx.state.sandboxes.values()].filter((s) => s.name === owner || (s.mode.kind === 'container' && s.mode.target === owner));
+  for (const s of sharing) {
+    ctx.names.writeFiles({
+      name: s.name,
+      search: s.dnsSearch ?? [],
+      options: s.dnsOptions ?? [],
+      dnsNetworks: nets.map((n) => dnsNetwork(ctx, n)),
+      addresses: eps.flatMap((e) => [e.ipv4, e.ipv6]).filter((a): a is string => !!a).map((a) => a.split('/')[0]),
+    });
+  }
+}
+
+export function sandboxFilesGone(ctx: Ctx, name: string): void {
+  ctx.names?.removeFiles(name);
+}
+
+/** After a restart: serve every ready network, load every ready endpoint, rewrite every file. */
+export async function restoreNames(ctx: Ctx): Promise<void> {
+  if (!ctx.names) return;
+  for (const n of ctx.state.networks.values()) if (n.state === 'ready') await networkUp(ctx, n);
+  for (const ep of ctx.state.endpoints.values()) if (ep.state === 'ready') endpointUp(ctx, ep);
+  for (const sb of ctx.state.sandboxes.values()) if (sb.state === 'ready') sandboxFiles(ctx, sb.name);
+}

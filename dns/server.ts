@@ -1,0 +1,143 @@
+// The embedded DNS server: UDP and TCP on port 53 of every user-defined network's gateway
+// addresses, in the daemon's namespace (Podman's aardvark-dns layout). Each query is answered
+// from the in-memory records by respond() — one synchronous call, so updating the records
+// between two queries can never drop one in flight — or handed to the Forwarder. The source
+// address identifies the sandbox; anything else is dropped, so the server answers nobody
+// outside the sandboxes' networks.
+import { createSocket, type Socket } from 'node:dgram';
+import { createServer, type Server } from 'node:net';
+import type { Logger } from '../common/log.js';
+import { Forwarder } from './forward.js';
+import type { Records } from './records.js';
+import { respond } from './respond.js';
+import { RCODE } from './types.js';
+import { encodeError } from './wire.js';
+
+export interface DnsServerOptions {
+  readonly records: Records;
+  readonly log: Logger;
+  readonly port: number;
+  /** Upstreams when neither the endpoint nor its network names any (the host's resolv.conf). */
+  readonly defaultUpstreams: () => readonly string[];
+  readonly ttl?: number;
+}
+
+interface Listener {
+  readonly udp: Socket;
+  readonly tcp: Server;
+}
+
+const MAX_TCP_QUERY = 4096;
+
+export class DnsServer {
+  private readonly listeners = new Map<string, Listener[]>(); // network id -> one per gateway address
+  readonly forwarder = new Forwarder();
+  private stats = { answered: 0, forwarded: 0, dropped: 0 };
+
+  constructor(private readonly opts: DnsServerOptions) {}
+
+  /** Handles one query; resolves to the reply to send, or undefined to stay silent. */
+  async handle(msg: Buffer, clientIp: string, via: string): Promise<Buffer | undefined> {
+    let r: ReturnType<typeof respond>;
+    try {
+      r = respond(this.opts.records, { ip: clientIp, via }, msg, {
+        defaultUpstreams: this.opts.defaultUpstreams(),
+        ttl: this.opts.ttl ?? 0,
+      });
+    } catch (err) {
+      this.opts.log.error({ err: String(err) }, 'dns: respond threw');
+      return undefined;
+    }
+    if ('drop' in r) {
+      this.stats.dropped++;
+      return undefined;
+    }
+    if ('reply' in r) {
+      this.stats.answered++;
+      return r.reply;
+    }
+    this.stats.forwarded++;
+    const res = await this.forwarder.forward(r.forward.query, r.forward.upstreams);
+    return res.reply ?? encodeError(r.forward.id, RCODE.SERVFAIL, r.forward.question);
+  }
+
+  private udpListener(networkId: string, address: string): Promise<Socket> {
+    const udp = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
+    udp.on('message', (msg, rinfo) => {
+      void this.handle(msg, rinfo.address, networkId).then((reply) => {
+        if (reply) udp.send(reply, rinfo.port, rinfo.address, () => undefined);
+      });
+    });
+    udp.on('error', (err) => this.opts.log.warn({ err: String(err), address }, 'dns: udp socket error'));
+    return new Promise((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(this.opts.port, address, () => {
+        udp.off('error', reject);
+        resolve(udp);
+      });
+    });
+  }
+
+  private tcpListener(networkId: string, address: string): Promise<Server> {
+    const tcp = createServer((conn) => {
+      let buf = Buffer.alloc(0);
+      conn.setTimeout(10_000, () => conn.destroy());
+      conn.on('error', () => conn.destroy());
+      conn.on('data', (chunk: Buffer) => {
+        buf = Buffer.concat([buf, chunk]);
+        while (buf.length >= 2) {
+          const len = buf.readUInt16BE(0);
+          if (len > MAX_TCP_QUERY) return void conn.destroy();
+          if (buf.length < 2 + len) return;
+          const q = buf.subarray(2, 2 + len);
+          buf = buf.subarray(2 + len);
+          void this.handle(Buffer.from(q), conn.remoteAddress?.replace(/^::ffff:/, '') ?? '', networkId).then((reply) => {
+            if (!reply || conn.destroyed) return;
+            const l = Buffer.alloc(2);
+            l.writeUInt16BE(reply.length);
+            conn.write(Buffer.concat([l, reply]));
+          });
+        }
+      });
+    });
+    return new Promise((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen({ port: this.opts.port, host: address, exclusive: true }, () => {
+        tcp.off('error', reject);
+        resolve(tcp);
+      });
+    });
+  }
+
+  /** Starts serving a network on its gateway addresses (idempotent). */
+  async addNetwork(networkId: string, gateways: readonly string[]): Promise<void> {
+    if (this.listeners.has(networkId)) return;
+    const ls: Listener[] = [];
+    try {
+      for (const g of gateways) ls.push({ udp: await this.udpListener(networkId, g), tcp: await this.tcpListener(networkId, g) });
+    } catch (err) {
+      for (const l of ls) this.closeListener(l);
+      throw new Error(`dns: listen on ${gateways.join(', ')} port ${this.opts.port}: ${(err as Error).message}`);
+    }
+    this.listeners.set(networkId, ls);
+  }
+
+  private closeListener(l: Listener): void {
+    l.udp.close();
+    l.tcp.close();
+  }
+
+  removeNetwork(networkId: string): void {
+    for (const l of this.listeners.get(networkId) ?? []) this.closeListener(l);
+    this.listeners.delete(networkId);
+  }
+
+  get counters(): Readonly<{ answered: number; forwarded: number; dropped: number }> {
+    return this.stats;
+  }
+
+  close(): void {
+    for (const id of [...this.listeners.keys()]) this.removeNetwork(id);
+    this.forwarder.close();
+  }
+}

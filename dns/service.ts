@@ -1,0 +1,109 @@
+// The name service the controller drives: records + server + the sandboxes' resolver files.
+// The controller calls these right after its own state changes and before its API answers, so
+// a name resolves when `connect` returns and stops resolving when `disconnect` returns.
+import type { Logger } from '../common/log.js';
+import { decide } from './answer.js';
+import { isLoopback, renderHosts, renderResolvConf } from './files.js';
+import { Records } from './records.js';
+import { DnsServer } from './server.js';
+import { QCLASS_IN, QTYPE, type Decision, type DnsEndpoint } from './types.js';
+import { encodeQuery } from './wire.js';
+
+export interface DnsNetwork {
+  readonly id: string;
+  readonly name: string;
+  readonly internal: boolean;
+  readonly gateways: readonly string[]; // v4 first
+}
+
+export interface SandboxDnsConfig {
+  readonly name: string;
+  readonly search: readonly string[];
+  readonly options: readonly string[];
+  /** Its endpoints on DNS-enabled networks, in connection order, and all its addresses. */
+  readonly dnsNetworks: readonly DnsNetwork[];
+  readonly addresses: readonly string[];
+}
+
+export interface FileWriter {
+  write(sandbox: string, file: 'resolv.conf' | 'hosts', content: string): void;
+  remove(sandbox: string): void;
+}
+
+export interface NameServiceOptions {
+  readonly log: Logger;
+  readonly port: number;
+  readonly files: FileWriter;
+  /** The daemon's upstreams (--dns-upstream, else the host's resolv.conf). */
+  readonly upstreams: () => readonly string[];
+}
+
+export interface Explanation {
+  readonly decision: Decision;
+  readonly via?: string;
+  readonly upstream?: string;
+  readonly tried?: readonly string[];
+  readonly rcode?: number;
+}
+
+export class NameService {
+  readonly records = new Records();
+  readonly server: DnsServer;
+  private readonly networks = new Map<string, DnsNetwork>();
+
+  constructor(private readonly opts: NameServiceOptions) {
+    this.server = new DnsServer({ records: this.records, log: opts.log, port: opts.port, defaultUpstreams: opts.upstreams });
+  }
+
+  async addNetwork(n: DnsNetwork): Promise<void> {
+    this.networks.set(n.id, n);
+    await this.server.addNetwork(n.id, n.gateways);
+  }
+
+  removeNetwork(id: string): void {
+    this.server.removeNetwork(id);
+    this.networks.delete(id);
+  }
+
+  hasNetwork(id: string): boolean {
+    return this.networks.has(id);
+  }
+
+  addEndpoint(ep: DnsEndpoint): void {
+    this.records.add(ep);
+  }
+
+  removeEndpoint(endpointId: string): void {
+    this.records.remove(endpointId);
+  }
+
+  /** resolv.conf: the gateways of its DNS networks (those that can route out first), else the
+   *  host's non-loopback upstreams, as Docker does for its default bridge. */
+  writeFiles(sb: SandboxDnsConfig): void {
+    const ordered = [...sb.dnsNetworks].sort((a, b) => Number(a.internal) - Number(b.internal));
+    const embedded = ordered.flatMap((n) => n.gateways.slice(0, 1));
+    const nameservers = embedded.length ? embedded : this.opts.upstreams().filter((u) => !isLoopback(u) && !u.includes(']:') && !/:\d+$/.test(u));
+    const options = sb.options.length ? sb.options : embedded.length ? ['ndots:0'] : [];
+    const why = embedded.length ? 'netloom embedded DNS (gateway of each user-defined network)' : 'netloom: the host\'s upstream servers';
+    this.opts.files.write(sb.name, 'resolv.conf', renderResolvConf({ nameservers, search: sb.search, options }, why));
+    this.opts.files.write(sb.name, 'hosts', renderHosts(sb.name, sb.addresses));
+  }
+
+  removeFiles(sandbox: string): void {
+    this.opts.files.remove(sandbox);
+  }
+
+  /** `netloom dns explain`: the decision for a name as the sandbox would ask it, and for a
+   *  forwarded name, which upstream answered. */
+  async explain(clientIp: string, via: string, name: string, type: keyof typeof QTYPE): Promise<Explanation> {
+    const q = { name: name.replace(/\.$/, ''), type: QTYPE[type], qclass: QCLASS_IN };
+    const decision = decide(this.records, { ip: clientIp, via }, q, { defaultUpstreams: this.opts.upstreams(), ttl: 0 });
+    if (decision.kind !== 'forward') return { decision, via };
+    const res = await this.server.forwarder.forward(encodeQuery(0x4e4c, q), decision.upstreams);
+    return { decision, via, upstream: res.upstream, tried: res.tried, rcode: res.reply ? res.reply[3] & 0x0f : undefined };
+  }
+
+  close(): void {
+    this.server.close();
+  }
+}

@@ -1,0 +1,242 @@
+// The fake's kernel objects: namespaces, links, addresses and routes, and the NetHandle over
+// them. Only system/fake/index.ts builds these; tests see them through the System interfaces.
+import { cidrOf, contains, formatCidr, parseIp } from '../../common/cidr.js';
+import type { AddrInfo, LinkInfo, NetHandle, NsRef, RouteInfo, VethSpec } from '../types.js';
+
+export interface Link {
+  index: number;
+  name: string;
+  kind?: string;
+  master?: Link;
+  mtu: number;
+  mac: string;
+  up: boolean;
+  alias?: string;
+  peer?: Link;
+  ns: Ns;
+}
+
+/** One network namespace. `pinned` is the daemon's own, which lives whatever its names. */
+export class Ns {
+  readonly names = new Set<string>();
+  readonly links = new Map<string, Link>();
+  addrs: AddrInfo[] = [];
+  routes: RouteInfo[] = [];
+  alive = true;
+  private nextIndex = 1;
+  constructor(readonly pinned: boolean) {
+    // A fresh namespace has lo, down: `ip netns add` does not bring it up (the controller does).
+    this.add({ name: 'lo', mtu: 65536, mac: '00:00:00:00:00:00', up: false });
+  }
+  add(p: Omit<Link, 'index' | 'ns'>): Link {
+    const l: Link = { ...p, index: this.nextIndex++, ns: this };
+    this.links.set(l.name, l);
+    return l;
+  }
+}
+
+/** What a handle needs from the system that made it. */
+export interface HandleOwner {
+  /** Records the call and throws an armed failure before or after `effect`. */
+  call<T>(method: string, detail: string, effect: () => T): T;
+  nextMac(): string;
+  resolve(ref: NsRef): Ns;
+}
+
+/** Where a reference points, as the real system/netns.ts spells it (the fake has no other processes). */
+export function nsPath(ref: NsRef): string {
+  switch (ref.kind) {
+    case 'self':
+      return `/proc/${process.pid}/ns/net`;
+    case 'named':
+      return `/run/netns/${ref.name}`;
+    case 'pid':
+      return `/proc/${ref.pid}/ns/net`;
+    case 'path':
+      return ref.path;
+  }
+}
+
+const linkNotFound = (name: string): Error => new Error(`link "${name}" not found: ENODEV`);
+const familyOf = (ip: string): 4 | 6 => (ip.includes(':') ? 6 : 4);
+
+/** The prefix route the kernel adds for an address on an up link (none for /32, /128 and lo). */
+export function connectedRoute(link: Link, cidr: string): RouteInfo | undefined {
+  const [ip, p] = cidr.split('/');
+  const addr = parseIp(ip);
+  if (!addr || link.name === 'lo' || Number(p) >= (addr.family === 4 ? 32 : 128)) return undefined;
+  return { dst: formatCidr(cidrOf(addr, Number(p))), link: link.name, family: addr.family };
+}
+
+export function addConnected(ns: Ns, link: Link): void {
+  if (!link.up) return;
+  for (const a of ns.addrs.filter((x) => x.link === link.name)) {
+    const r = connectedRoute(link, a.cidr);
+    if (r && !ns.routes.some((x) => x.dst === r.dst && x.link === r.link)) ns.routes.push(r);
+  }
+}
+
+/** Removes a link and everything that hangs on it; a veth takes its peer with it. */
+export function removeLink(l: Link): void {
+  const ns = l.ns;
+  if (ns.links.get(l.name) !== l) return;
+  ns.links.delete(l.name);
+  ns.addrs = ns.addrs.filter((a) => a.link !== l.name);
+  ns.routes = ns.routes.filter((r) => r.link !== l.name);
+  for (const x of ns.links.values()) if (x.master === l) x.master = undefined;
+  if (l.peer) removeLink(l.peer);
+}
+
+export class FakeHandle implements NetHandle {
+  private closed = false;
+  constructor(
+    private readonly sys: HandleOwner,
+    readonly ns: NsRef,
+    private readonly space: Ns,
+    private readonly onClose?: () => void,
+  ) {}
+
+  private run<T>(method: string, detail: string, fn: (ns: Ns) => T): Promise<T> {
+    const where = this.ns.kind === 'named' ? this.ns.name : this.ns.kind === 'self' ? 'self' : nsPath(this.ns);
+    try {
+      return Promise.resolve(
+        this.sys.call(method, `${where} ${detail}`.trim(), () => {
+          if (this.closed) throw new Error(`${method}: the handle on ${where} is closed`);
+          if (!this.space.alive) throw new Error(`${method}: network namespace ${where} is gone`);
+          return fn(this.space);
+        }),
+      );
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private must(ns: Ns, name: string): Link {
+    const l = ns.links.get(name);
+    if (!l) throw linkNotFound(name);
+    return l;
+  }
+
+  links(): Promise<LinkInfo[]> {
+    return this.run('links', '', (ns) => [...ns.links.values()].map(info));
+  }
+
+  link(name: string): Promise<LinkInfo | undefined> {
+    return this.run('link', name, (ns) => {
+      const l = ns.links.get(name);
+      return l && info(l);
+    });
+  }
+
+  addBridge(name: string, opts: { mtu?: number; alias: string }): Promise<void> {
+    return this.run('addBridge', name, (ns) => {
+      const l = ns.links.get(name) ?? ns.add({ name, kind: 'bridge', mtu: opts.mtu ?? 1500, mac: this.sys.nextMac(), up: false, alias: opts.alias });
+      if (l.kind !== 'bridge') throw new Error(`link "${name}" exists and is a ${l.kind ?? 'device'}, not a bridge`);
+      if (opts.mtu) l.mtu = opts.mtu;
+      l.up = true;
+      addConnected(ns, l);
+    });
+  }
+
+  addVeth(spec: VethSpec): Promise<void> {
+    return this.run('addVeth', `${spec.hostName} ${spec.peerName}`, (ns) => {
+      if (ns.links.has(spec.hostName)) return; // ensure: the pair is there already
+      const master = spec.master === undefined ? undefined : this.must(ns, spec.master);
+      const peerNs = this.sys.resolve(spec.peerNs);
+      if (peerNs.links.has(spec.peerName) || (peerNs === ns && spec.peerName === spec.hostName)) {
+        throw new Error(`create veth "${spec.hostName}": peer "${spec.peerName}" exists: EEXIST`);
+      }
+      const mtu = spec.mtu ?? 1500;
+      const host = ns.add({ name: spec.hostName, kind: 'veth', master, mtu, mac: this.sys.nextMac(), up: true, alias: spec.alias });
+      const peer = peerNs.add({ name: spec.peerName, kind: 'veth', mtu, mac: spec.peerMac ?? this.sys.nextMac(), up: false, peer: host });
+      host.peer = peer;
+    });
+  }
+
+  delLink(name: string): Promise<void> {
+    return this.run('delLink', name, (ns) => {
+      const l = ns.links.get(name);
+      if (l) removeLink(l);
+    });
+  }
+
+  setUp(name: string): Promise<void> {
+    return this.run('setUp', name, (ns) => {
+      const l = this.must(ns, name);
+      l.up = true;
+      if (name === 'lo' && !ns.addrs.some((a) => a.link === 'lo')) ns.addrs.push({ link: 'lo', cidr: '127.0.0.1/8' });
+      addConnected(ns, l);
+    });
+  }
+
+  setMtu(name: string, mtu: number): Promise<void> {
+    return this.run('setMtu', `${name} ${mtu}`, (ns) => {
+      this.must(ns, name).mtu = mtu;
+    });
+  }
+
+  addrs(link?: string): Promise<AddrInfo[]> {
+    return this.run('addrs', link ?? '', (ns) => ns.addrs.filter((a) => link === undefined || a.link === link).map((a) => ({ ...a })));
+  }
+
+  addAddr(link: string, cidr: string): Promise<void> {
+    return this.run('addAddr', `${link} ${cidr}`, (ns) => {
+      const l = this.must(ns, link);
+      if (!parseIp(cidr.split('/')[0])) throw new Error(`add address ${cidr} to "${link}": EINVAL`);
+      if (!ns.addrs.some((a) => a.link === link && a.cidr === cidr)) ns.addrs.push({ link, cidr });
+      addConnected(ns, l);
+    });
+  }
+
+  delAddr(link: string, cidr: string): Promise<void> {
+    return this.run('delAddr', `${link} ${cidr}`, (ns) => {
+      const before = ns.addrs.length;
+      ns.addrs = ns.addrs.filter((a) => !(a.link === link && a.cidr === cidr));
+      const l = ns.links.get(link);
+      const r = l && before !== ns.addrs.length ? connectedRoute(l, cidr) : undefined;
+      const stillCovered = r && ns.addrs.some((a) => a.link === link && connectedRoute(l!, a.cidr)?.dst === r.dst);
+      if (r && !stillCovered) ns.routes = ns.routes.filter((x) => !(x.dst === r.dst && x.link === link && !x.gateway));
+    });
+  }
+
+  routes(): Promise<RouteInfo[]> {
+    return this.run('routes', '', (ns) => ns.routes.map((r) => ({ ...r })));
+  }
+
+  addRoute(route: RouteInfo): Promise<void> {
+    return this.run('addRoute', `${route.dst} via ${route.gateway ?? '-'} dev ${route.link ?? '-'}`, (ns) => {
+      if (route.link !== undefined) this.must(ns, route.link);
+      let link = route.link;
+      if (route.gateway !== undefined) {
+        // Like the kernel: a gateway must sit inside a connected route (of that link, if given).
+        const gw = route.gateway;
+        const via = ns.routes.find(
+          (r) => !r.gateway && r.dst !== 'default' && r.family === familyOf(gw) && contains(r.dst, gw) && (!route.link || r.link === route.link),
+        );
+        if (!via) throw new Error(`add route ${route.dst} via ${gw}: ENETUNREACH`);
+        link = via.link;
+      } else if (link === undefined) throw new Error(`add route ${route.dst}: neither gateway nor link: EINVAL`);
+      if (ns.routes.some((r) => r.family === route.family && r.dst === route.dst)) return; // EEXIST is success
+      ns.routes.push({ dst: route.dst, gateway: route.gateway, link, family: route.family });
+    });
+  }
+
+  delRoute(route: RouteInfo): Promise<void> {
+    return this.run('delRoute', `${route.dst} via ${route.gateway ?? '-'} dev ${route.link ?? '-'}`, (ns) => {
+      ns.routes = ns.routes.filter(
+        (r) =>
+          !(r.family === route.family && r.dst === route.dst &&
+            (route.gateway === undefined || r.gateway === route.gateway) && (route.link === undefined || r.link === route.link)),
+      );
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.onClose?.();
+  }
+}
+
+function info(l: Link): LinkInfo {
+  return { index: l.index, name: l.name, kind: l.kind, master: l.master?.index, mtu: l.mtu, mac: l.mac, up: l.up, alias: l.alias };
+}

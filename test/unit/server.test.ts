@@ -1,0 +1,211 @@
+// daemon/server.ts through fastify inject() (no socket), over a Controller on system/fake:
+// Docker Engine API routes, statuses and error bodies, and a fuzz that must never see a 500.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import type { FastifyInstance } from 'fastify';
+import { silentLogger } from '../../common/log.js';
+import { Controller } from '../../controller/index.js';
+import { API_VERSION, buildServer } from '../../daemon/server.js';
+import { MemoryStore } from '../../store/memory.js';
+import { createFakeSystem, type FakeSystem } from '../../system/fake/index.js';
+
+async function serve(): Promise<{ app: FastifyInstance; sys: FakeSystem }> {
+  const sys = createFakeSystem();
+  const ctl = new Controller({ store: new MemoryStore(), sys, log: silentLogger });
+  await ctl.start();
+  return { app: buildServer(ctl), sys };
+}
+
+let app: FastifyInstance;
+before(async () => {
+  app = (await serve()).app;
+  assert.equal((await app.inject({ method: 'POST', url: '/sandboxes/create', payload: { Name: 'web' } })).statusCode, 201);
+});
+after(() => app.close());
+
+const post = (url: string, payload?: object) => app.inject({ method: 'POST', url, payload });
+
+describe('server: Docker Engine API routes', () => {
+  test('any /vX.Y prefix reaches the same routes', async () => {
+    const plain = await app.inject({ method: 'GET', url: '/networks' });
+    const v141 = await app.inject({ method: 'GET', url: '/v1.41/networks' });
+    assert.equal(v141.statusCode, 200);
+    assert.deepEqual(v141.json(), plain.json());
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/v1.24/networks' })).json(), plain.json());
+    assert.deepEqual(v141.json<{ Name: string }[]>().map((n) => n.Name).sort(), ['bridge', 'host', 'none']);
+  });
+
+  test('HEAD /_ping answers 200 with Api-Version 1.41 and no body; GET answers OK', async () => {
+    const head = await app.inject({ method: 'HEAD', url: '/_ping' });
+    assert.equal(head.statusCode, 200);
+    assert.equal(head.headers['api-version'], '1.41');
+    assert.equal(API_VERSION, '1.41');
+    assert.equal(head.body, '');
+    assert.equal((await app.inject({ method: 'GET', url: '/v1.41/_ping' })).body, 'OK');
+  });
+
+  test('create answers 201 with the Id, a duplicate 409 naming it, and inspect finds it by name and id prefix', async () => {
+    const r = await post('/v1.41/networks/create', { Name: 'front', IPAM: { Config: [{ Subnet: '10.1.0.0/24' }] } });
+    assert.equal(r.statusCode, 201);
+    const { Id, Warning } = r.json<{ Id: string; Warning: string }>();
+    assert.match(Id, /^[0-9a-f]{64}$/);
+    assert.equal(Warning, '');
+    const dup = await post('/networks/create', { Name: 'front' });
+    assert.equal(dup.statusCode, 409);
+    assert.equal(dup.json().message, 'network with name front already exists');
+    const byPrefix = await app.inject({ method: 'GET', url: `/networks/${Id.slice(0, 12)}` });
+    assert.equal(byPrefix.json().Name, 'front');
+    assert.equal((await app.inject({ method: 'DELETE', url: '/networks/front' })).statusCode, 204);
+  });
+
+  test('an unknown network is 404 with Docker\'s message', async () => {
+    const r = await app.inject({ method: 'GET', url: '/v1.41/networks/nosuch' });
+    assert.equal(r.statusCode, 404);
+    assert.equal(r.json().message, 'network nosuch not found');
+  });
+
+  test('connect and disconnect answer 200 and show in inspect; rm of a used network is 409', async () => {
+    await post('/networks/create', { Name: 'mid', IPAM: { Config: [{ Subnet: '10.3.0.0/24' }] } });
+    const c = await post('/networks/mid/connect', { Container: 'web', EndpointConfig: { IPAMConfig: { IPv4Address: '10.3.0.7' } } });
+    assert.equal(c.statusCode, 200, c.body);
+    const inspect = await app.inject({ method: 'GET', url: '/networks/mid' });
+    assert.deepEqual(Object.values(inspect.json<{ Containers: object }>().Containers).map((x) => x.IPv4Address), ['10.3.0.7/24']);
+    assert.equal((await app.inject({ method: 'DELETE', url: '/networks/mid' })).statusCode, 409);
+    assert.equal((await post('/networks/mid/disconnect', { Container: 'web' })).statusCode, 200);
+    assert.equal((await app.inject({ method: 'DELETE', url: '/networks/mid' })).statusCode, 204);
+  });
+
+  test('a bodiless POST /networks/prune sent as text/plain works and deletes only unused networks', async () => {
+    await post('/networks/create', { Name: 'unused', Labels: { keep: 'no' } });
+    await post('/networks/create', { Name: 'kept', Labels: { keep: 'yes' } });
+    const filters = encodeURIComponent(JSON.stringify({ label: { 'keep=no': true } }));
+    const r = await app.inject({ method: 'POST', url: `/v1.41/networks/prune?filters=${filters}`, headers: { 'content-type': 'text/plain' } });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.deepEqual(r.json(), { NetworksDeleted: ['unused'] });
+    const all = await app.inject({ method: 'POST', url: '/networks/prune', headers: { 'content-type': 'text/plain', 'content-length': '0' } });
+    assert.deepEqual(all.json(), { NetworksDeleted: ['kept'] });
+  });
+
+  test('malformed JSON is a 400 with a JSON error body', async () => {
+    const r = await app.inject({ method: 'POST', url: '/networks/create', headers: { 'content-type': 'application/json' }, payload: '{"Name": ' });
+    assert.equal(r.statusCode, 400);
+    assert.match(String(r.headers['content-type']), /^application\/json/);
+    assert.match(r.json().message, /^invalid JSON body/);
+  });
+
+  test('an unknown path is a JSON 404', async () => {
+    const r = await app.inject({ method: 'GET', url: '/v1.41/containers/json' });
+    assert.equal(r.statusCode, 404);
+    assert.match(r.json().message, /containers\/json/);
+  });
+});
+
+// Request generators: mostly well-typed, so requests get past wire.ts into the controller.
+const str = (max: number) => fc.string({ maxLength: max });
+const junk = fc.oneof(
+  str(6), fc.integer(), fc.boolean(), fc.constant(null),
+  fc.array(str(3), { maxLength: 2 }), fc.dictionary(str(3), str(3), { maxKeys: 2 }),
+);
+const maybe = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<unknown> =>
+  fc.oneof({ arbitrary: a, weight: 12 }, { arbitrary: junk, weight: 1 }, { arbitrary: fc.constant(undefined), weight: 3 });
+/** For parts that are wrong most of the time when present: leave them out more often than not. */
+const sometimes = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<unknown> =>
+  fc.oneof({ arbitrary: fc.constant(undefined), weight: 2 }, { arbitrary: maybe(a), weight: 1 });
+const record = <T extends Record<string, fc.Arbitrary<unknown>>>(r: T) => fc.record(r, { requiredKeys: [] });
+const weighted = <T>(often: fc.Arbitrary<T>, rarely: fc.Arbitrary<T>) =>
+  fc.oneof({ arbitrary: often, weight: 4 }, { arbitrary: rarely, weight: 1 });
+
+const anyName = fc.stringMatching(/^[a-z0-9][a-z0-9_.-]{0,6}$/);
+const name = weighted(fc.constantFrom('front', 'back', 'web', 'db', 'bridge', 'host', 'none', 'a.b_c'), anyName);
+const netRef = weighted(fc.constantFrom('front', 'back', 'bridge'), name);
+const sbRef = weighted(fc.constantFrom('web', 'db'), name);
+const v4 = fc.oneof(
+  fc.tuple(fc.constantFrom('10.1.0', '10.2.0'), fc.nat(255)).map((a) => a.join('.')),
+  fc.tuple(fc.constantFrom(10, 172, 192), fc.nat(255), fc.nat(255), fc.nat(255)).map((a) => a.join('.')),
+);
+const ip = fc.oneof(v4, fc.constantFrom('10.1.0.2', '172.17.0.1', 'fd00::1', 'x', '1.2.3'));
+const cidr = fc.oneof(
+  fc.tuple(v4, fc.integer({ min: 0, max: 33 })).map(([a, p]) => `${a}/${p}`),
+  fc.constantFrom('10.1.0.0/24', 'fd00::/64', '::/0', 'junk'),
+);
+const options = record({
+  'com.docker.network.bridge.name': fc.constantFrom('netloom0', 'br-fuzz', 'br_2', 'bad name', '', 'lo'),
+  'com.docker.network.driver.mtu': fc.constantFrom('1400', '68', '67', '65536', 'abc', '1e3'),
+  'com.docker.network.bridge.enable_icc': fc.constantFrom('true', 'false', '0', 'maybe'),
+  'com.docker.network.bridge.enable_ip_masquerade': fc.constantFrom('true', 'false'),
+  'com.docker.network.bridge.host_binding_ipv4': fc.oneof(ip, str(4)),
+  other: str(4),
+});
+const pool = record({
+  Subnet: maybe(cidr),
+  Gateway: maybe(ip),
+  IPRange: maybe(cidr),
+  AuxiliaryAddresses: maybe(fc.dictionary(str(3), ip, { maxKeys: 2 })),
+});
+const createBody = fc.record(
+  {
+    Name: maybe(weighted(fc.stringMatching(/^[a-z][a-z0-9_.-]{0,8}$/), name)),
+    Driver: maybe(fc.constantFrom('bridge', 'bridge', 'bridge', 'host', 'null', 'none', 'overlay')),
+    Internal: maybe(fc.boolean()),
+    EnableIPv6: fc.constantFrom(false, true, undefined, undefined, null, 'yes', 0),
+    EnableIPv4: fc.constantFrom(true, undefined, undefined, undefined, false, 'no'),
+    IPAM: sometimes(record({ Driver: maybe(fc.constantFrom('default', 'netloom', 'dhcp')), Config: maybe(fc.array(maybe(pool), { maxLength: 2 })) })),
+    Options: sometimes(options),
+    Labels: maybe(fc.dictionary(str(4), str(4), { maxKeys: 2 })),
+  },
+  { requiredKeys: ['Name', 'EnableIPv6', 'EnableIPv4'] },
+);
+const endpoint = record({
+  IPAMConfig: maybe(record({ IPv4Address: maybe(ip), IPv6Address: maybe(ip) })),
+  Aliases: maybe(fc.array(fc.oneof(name, str(4)), { maxLength: 2 })),
+});
+const on = (verb: string) => netRef.map((n) => `/networks/${encodeURIComponent(n)}/${verb}`);
+const request = fc.oneof(
+  fc.record({ url: fc.constant('/networks/create'), body: createBody }),
+  fc.record({ url: on('connect'), body: record({ Container: maybe(sbRef), EndpointConfig: maybe(endpoint) }) }),
+  fc.record({ url: on('disconnect'), body: record({ Container: maybe(sbRef), Force: maybe(fc.boolean()) }) }),
+);
+/** Now and then one edit of the JSON text: delete, insert or replace a character that matters to JSON. */
+const edit = fc.oneof(
+  { arbitrary: fc.constant(null), weight: 3 },
+  {
+    arbitrary: fc.tuple(fc.nat(), fc.constantFrom('del', 'ins', 'rep'), fc.constantFrom('{', '}', '[', ']', '"', ',', ':', '0', 'a', '\\', ' ', 'null')),
+    weight: 1,
+  },
+);
+
+describe('server: fuzz', () => {
+  test('random and mutated bodies to create, connect and disconnect never give a 500 or break the server', async () => {
+    const { app, sys } = await serve();
+    const create = (payload: object) => app.inject({ method: 'POST', url: '/networks/create', payload });
+    for (const [Name, Subnet] of [['front', '10.1.0.0/24'], ['back', '10.2.0.0/24']]) {
+      assert.equal((await create({ Name, Labels: { keep: '' }, IPAM: { Config: [{ Subnet }] } })).statusCode, 201);
+    }
+    for (const Name of ['web', 'db']) {
+      assert.equal((await app.inject({ method: 'POST', url: '/sandboxes/create', payload: { Name } })).statusCode, 201);
+    }
+    const pruneOthers = `/networks/prune?filters=${encodeURIComponent(JSON.stringify({ 'label!': ['keep'] }))}`;
+    let sent = 0;
+    await fc.assert(
+      fc.asyncProperty(request, edit, async ({ url, body }, e) => {
+        let payload = JSON.stringify(body) ?? '';
+        if (e) {
+          const [at, op, ch] = e;
+          const i = at % (payload.length + 1);
+          payload = payload.slice(0, i) + (op === 'del' ? '' : ch) + payload.slice(op === 'ins' ? i : i + 1);
+        }
+        const r = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
+        assert.ok(r.statusCode < 500, `${url} ${payload} -> ${r.statusCode} ${r.body}`);
+        if (r.statusCode >= 400) assert.equal(typeof r.json().message, 'string', r.body);
+        // Keep the default pools from running out: prune the fuzz's own unused networks now and then.
+        if (++sent % 250 === 0) assert.equal((await app.inject({ method: 'POST', url: pruneOthers })).statusCode, 200);
+      }),
+      { numRuns: 3000 },
+    );
+    assert.equal((await app.inject({ method: 'GET', url: '/_ping' })).statusCode, 200);
+    assert.equal((await app.inject({ method: 'GET', url: '/networks' })).statusCode, 200);
+    assert.equal(sys.openHandles, 0);
+    await app.close();
+  });
+});
