@@ -42,6 +42,7 @@ const networksOf = (eps: readonly DnsEndpoint[]): string => {
 };
 const typeName = (t: number): string => TYPE_NAMES[t] ?? `TYPE${t}`;
 
+/** respond() calls this for every decoded query; `netloom dns explain` calls it to print `why`. */
 export function decide(records: Records, client: DnsClient, q: Question, opts: DecideOptions): Decision {
   const view = records.client(client.ip, client.via);
   const via = view?.endpoints.find((e) => e.networkId === client.via);
@@ -123,7 +124,8 @@ function decideReverse(ctx: Ctx, ip: string): Decision {
   const shared = preferVia(ctx, all.filter((e) => view.networks.has(e.networkId)));
   if (shared.length > 0) {
     const names = shared.map((e) => `${e.sandbox}.${e.network}`);
-    const who = `${ip} is ${shared.map((e) => `sandbox "${e.sandbox}" on network "${e.network}"`).join(' and ')}, which ${view.sandbox} shares`;
+    const owners = shared.map((e) => `sandbox "${e.sandbox}" on network "${e.network}"`).join(' and ');
+    const who = `${ip} is ${owners}, which ${view.sandbox} shares`;
     if (q.type !== QTYPE.PTR && q.type !== QTYPE.ANY) {
       return answer(RCODE.NOERROR, [], `${who}; a reverse name has only PTR records, so the answer is empty (NODATA)`);
     }
@@ -148,7 +150,8 @@ function forward(ctx: Ctx, subject: string): Decision {
     : via.networkDns && via.networkDns.length > 0 ? [via.networkDns, `--dns of network "${via.network}"`]
     : [opts.defaultUpstreams, `the host's resolv.conf`];
   if (upstreams.length === 0) {
-    return answer(RCODE.SERVFAIL, [], `${subject}, and there is no upstream: no --dns on network "${via.network}" or ${view.sandbox}'s endpoint there, and the host's resolv.conf lists no nameserver`);
+    const none = `no --dns on network "${via.network}" or ${view.sandbox}'s endpoint there, and the host's resolv.conf lists no nameserver`;
+    return answer(RCODE.SERVFAIL, [], `${subject}, and there is no upstream: ${none}`);
   }
   return { kind: 'forward', upstreams, why: `${subject}: forwarded to ${upstreams.join(', ')} (${source})` };
 }

@@ -41,7 +41,7 @@ export class Forwarder {
   private readonly budgetMs: number;
 
   constructor(opts: ForwardOptions = {}) {
-    this.tryMs = opts.tryMs ?? 1500;
+    this.tryMs = opts.tryMs ?? 1000;
     this.budgetMs = opts.budgetMs ?? 4000;
   }
 
@@ -116,12 +116,15 @@ export class Forwarder {
     const clientId = readId(query);
     const deadline = Date.now() + this.budgetMs;
     const tried: string[] = [];
-    for (const u of upstreams) {
+    for (const [i, u] of upstreams.entries()) {
       const left = deadline - Date.now();
       if (left <= 50) break;
+      // The budget is shared out among the upstreams still to try: one upstream gets all of it,
+      // so a slow but live server is waited for; several get a fair slice each (at least tryMs).
+      const wait = Math.min(left, Math.max(this.tryMs, left / (upstreams.length - i)));
       tried.push(u);
       const { host, port } = parseUpstream(u);
-      let reply = await this.udp(query, host, port, Math.min(this.tryMs, left));
+      let reply = await this.udp(query, host, port, wait);
       if (reply && isTruncated(reply)) {
         reply = (await this.tcp(query, host, port, Math.max(50, deadline - Date.now()))) ?? reply;
       }

@@ -45,10 +45,9 @@ function canonical(ep: DnsEndpoint, ip: string | undefined, family: Family): str
   if (ip === undefined) return undefined;
   const a = parseIp(ip);
   if (a?.family === family) return formatIp(a);
-  throw invalid(
-    'NL_DNS_INVALID_ENDPOINT',
-    `invalid IPv${family} address "${ip}" for sandbox "${ep.sandbox}" on network "${ep.network}": expected an address such as ${family === 4 ? '10.1.0.2' : 'fd00::2'}`,
-  );
+  const example = family === 4 ? '10.1.0.2' : 'fd00::2';
+  throw invalid('NL_DNS_INVALID_ENDPOINT',
+    `invalid IPv${family} address "${ip}" for sandbox "${ep.sandbox}" on network "${ep.network}": expected an address such as ${example}`);
 }
 
 /** Every name the endpoint answers to, lower case: sandbox, aliases, and each with ".<network>". */
@@ -106,8 +105,9 @@ export class Records {
   }
 
   /**
-   * The sandbox a query's source address belongs to. With `via` (the network whose gateway got the
-   * query), only an endpoint on that network counts: a packet from elsewhere is no client of ours.
+   * The sandbox a query's source address belongs to; respond and decide ask for every query. With
+   * `via` (the network whose gateway got it), only an endpoint on that network counts: a packet
+   * from elsewhere is no client of ours, and overlapping subnets on two networks cannot be confused.
    */
   client(ip: string, via?: string): ClientView | undefined {
     let eps = this.byIp.get(ip);
@@ -121,8 +121,8 @@ export class Records {
   }
 
   /**
-   * Endpoints answering to `nameLower` (web, www, web.front, www.front) on the given networks, or on
-   * every network when none are given (for explanations only: a query never sees other networks).
+   * Endpoints answering to `nameLower` (web, www, web.front, www.front) on the given networks, for
+   * decide; on every network when none are given (explanations only: a query never sees those).
    */
   lookup(nameLower: string, networkIds?: ReadonlySet<string>): readonly DnsEndpoint[] {
     const m = this.byName.get(nameLower);
@@ -132,13 +132,13 @@ export class Records {
     return found;
   }
 
-  /** Endpoints with this address (one, unless networks overlap), on any network. */
+  /** Endpoints with this (canonical) address on any network, for decide's PTR answers; decide filters. */
   ptr(ip: string): readonly DnsEndpoint[] {
     const m = this.byIp.get(ip);
     return m ? [...m.values()] : NONE;
   }
 
-  /** The list rotated by one more place each time the same key is asked, so load spreads over addresses. */
+  /** For decide: the list rotated one place further each time the key is asked, so load spreads. */
   rotate<T>(key: string, list: readonly T[]): readonly T[] {
     if (list.length < 2) return list;
     if (this.counters.size > this.byName.size + SPARE_COUNTERS) this.counters.clear();
@@ -148,6 +148,7 @@ export class Records {
     return k === 0 ? list : [...list.slice(k), ...list.slice(0, k)];
   }
 
+  /** Every endpoint, for `netloom dns` listings and checks after a restore. */
   endpoints(): DnsEndpoint[] {
     return [...this.byId.values()].map((e) => e.ep);
   }

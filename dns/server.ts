@@ -33,6 +33,7 @@ export class DnsServer {
   private readonly listeners = new Map<string, Listener[]>(); // network id -> one per gateway address
   readonly forwarder = new Forwarder();
   private stats = { answered: 0, forwarded: 0, dropped: 0 };
+  private readonly local = new Set<string>();
 
   constructor(private readonly opts: DnsServerOptions) {}
 
@@ -57,7 +58,9 @@ export class DnsServer {
       return r.reply;
     }
     this.stats.forwarded++;
-    const res = await this.forwarder.forward(r.forward.query, r.forward.upstreams);
+    // An upstream that is one of our own listening addresses would loop the query back to us.
+    const upstreams = r.forward.upstreams.filter((u) => !this.local.has(u.replace(/^\[|\](:\d+)?$|:53$/g, '')));
+    const res = await this.forwarder.forward(r.forward.query, upstreams);
     return res.reply ?? encodeError(r.forward.id, RCODE.SERVFAIL, r.forward.question);
   }
 
@@ -120,7 +123,11 @@ export class DnsServer {
       throw new Error(`dns: listen on ${gateways.join(', ')} port ${this.opts.port}: ${(err as Error).message}`);
     }
     this.listeners.set(networkId, ls);
+    this.gateways.set(networkId, gateways);
+    for (const g of gateways) this.local.add(g);
   }
+
+  private readonly gateways = new Map<string, readonly string[]>();
 
   private closeListener(l: Listener): void {
     l.udp.close();
@@ -130,6 +137,8 @@ export class DnsServer {
   removeNetwork(networkId: string): void {
     for (const l of this.listeners.get(networkId) ?? []) this.closeListener(l);
     this.listeners.delete(networkId);
+    for (const g of this.gateways.get(networkId) ?? []) this.local.delete(g);
+    this.gateways.delete(networkId);
   }
 
   get counters(): Readonly<{ answered: number; forwarded: number; dropped: number }> {

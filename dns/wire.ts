@@ -15,9 +15,7 @@ const PLAIN_UDP = 512; // RFC 1035 4.2.1, and the floor for an EDNS size (RFC 68
 export const EDNS_UDP_SIZE = 4096; // what we advertise, and the most we send over UDP
 export const MAX_MESSAGE = 65535; // TCP's two-byte length prefix
 
-export interface Edns {
-  readonly udpSize: number;
-}
+export interface Edns { readonly udpSize: number }
 
 export interface DecodedQuery {
   readonly ok: true;
@@ -41,8 +39,7 @@ export interface QueryFault {
 // byte outside printable ASCII, as dig prints them, so a label with a dot in it never reads as two.
 const text = Buffer.allocUnsafe(MAX_NAME * 4);
 let textLen = 0;
-// One reply is assembled here and copied out: room for the largest TCP message plus one answer
-// written before the size check stops the loop.
+// One reply is assembled here and copied out: room for the largest TCP message plus one more answer.
 const out = Buffer.allocUnsafe(MAX_MESSAGE + 2048);
 
 const DROP: QueryFault = { ok: false, action: 'drop' };
@@ -84,9 +81,8 @@ function readName(buf: Buffer, off: number): number {
 function readOpt(buf: Buffer, off: number): number {
   if (off + 11 > buf.length || buf[off] !== 0 || buf.readUInt16BE(off + 1) !== QTYPE.OPT) return -1;
   // Version 1+ would need BADVERS, an extended RCODE; no client sends it, so FORMERR does.
-  if (buf[off + 6] !== 0) return -1;
   const end = off + 11 + buf.readUInt16BE(off + 9);
-  if (end > buf.length) return -1;
+  if (buf[off + 6] !== 0 || end > buf.length) return -1;
   let p = off + 11;
   while (p < end) {
     if (p + 4 > end) return -1;
@@ -143,7 +139,6 @@ function writeName(name: string, off: number): number {
     if (c > 0xff || ++label > MAX_LABEL || off - start >= MAX_NAME - 1) return -1;
     out[off++] = c;
   }
-  if (label === 0 && name.length > 0 && name !== '.' && !name.endsWith('.')) return -1;
   if (label > 0) out[lenAt] = label;
   else off = lenAt; // "", "." and "a." end with the root label at lenAt
   out[off++] = 0;
@@ -155,13 +150,10 @@ export function maxReplySize(edns?: Edns): number {
   return edns ? Math.min(Math.max(edns.udpSize, PLAIN_UDP), EDNS_UDP_SIZE) : PLAIN_UDP;
 }
 
-function sameName(a: string, b: string): boolean {
-  return a === b || (a.length === b.length && a.toLowerCase() === b.toLowerCase());
-}
-
 /** Writes one answer record at `off`; the offset after it, or -1 for data that cannot be encoded. */
 function writeAnswer(a: Answer, off: number, qname: string | undefined): number {
-  if (qname !== undefined && sameName(a.name, qname)) {
+  const same = qname !== undefined && a.name.length === qname.length;
+  if (same && (a.name === qname || a.name.toLowerCase() === qname.toLowerCase())) {
     out.writeUInt16BE(0xc00c, off); // a pointer to the question's name, always at offset 12
     off += 2;
   } else off = writeName(a.name, off);
@@ -195,9 +187,11 @@ export interface AnswerMessage {
   readonly maxSize?: number | undefined;
 }
 
-interface Message extends Omit<AnswerMessage, 'question'> {
-  readonly question?: Question | undefined;
-  readonly opcode?: number | undefined;
+type Message = Omit<AnswerMessage, 'question'> & { readonly question?: Question | undefined; readonly opcode?: number | undefined };
+
+/** A reply to a decoded query: answers (or none, for NXDOMAIN/NODATA/REFUSED/SERVFAIL), TC when too big. */
+export function encodeAnswer(m: AnswerMessage): Buffer {
+  return encode(m);
 }
 
 function encode(m: Message): Buffer {
@@ -235,11 +229,6 @@ function writeOpt(off: number, udpSize = EDNS_UDP_SIZE): number {
   out.writeUInt32BE(0, off + 5); // extended RCODE, version 0, DO clear: we do no DNSSEC
   out.writeUInt16BE(0, off + 9);
   return off + 11;
-}
-
-/** A reply to a decoded query: answers (or none, for NXDOMAIN/NODATA/REFUSED/SERVFAIL), TC when too big. */
-export function encodeAnswer(m: AnswerMessage): Buffer {
-  return encode(m);
 }
 
 /** A reply with no answers, for FORMERR/NOTIMP (no question when it could not be read), REFUSED, SERVFAIL. */

@@ -101,14 +101,14 @@ export class NetlinkHandle implements NetHandle {
     return idx;
   }
 
-  async addBridge(name: string, opts: { mtu?: number; alias: string }): Promise<void> {
+  async addBridge(name: string, opts: { mtu?: number; alias: string; mac?: string }): Promise<void> {
     const existing = await this.link(name);
     if (existing) {
       if (existing.kind !== 'bridge') throw new Error(`link "${name}" exists and is a ${existing.kind ?? 'device'}, not a bridge`);
     } else {
       await this.sock.newLink(
         {},
-        { ifname: name, mtu: opts.mtu, linkinfo: encode(ifla.formatInfo({ kind: 'bridge' })) },
+        { ifname: name, mtu: opts.mtu, address: opts.mac ? macToBuf(opts.mac) : undefined, linkinfo: encode(ifla.formatInfo({ kind: 'bridge' })) },
         { flags: CREATE_EXCL },
       );
     }

@@ -48,7 +48,9 @@ export interface NetHandle {
   readonly ns: NsRef;
   links(): Promise<LinkInfo[]>;
   link(name: string): Promise<LinkInfo | undefined>;
-  addBridge(name: string, opts: { mtu?: number; alias: string }): Promise<void>;
+  /** A fixed `mac` matters: a bridge without one takes its lowest port's MAC, which changes as
+   *  ports come and go and leaves sandboxes with a stale ARP entry for their gateway. */
+  addBridge(name: string, opts: { mtu?: number; alias: string; mac?: string }): Promise<void>;
   addVeth(spec: VethSpec): Promise<void>;
   delLink(name: string): Promise<void>;
   setUp(name: string): Promise<void>;

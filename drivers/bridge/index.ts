@@ -1,6 +1,7 @@
 // The bridge driver: one Linux bridge per network, a veth pair per endpoint, the gateway address
 // on the bridge, NAT and isolation in netloom's own iptables chains.
 import { conflict } from '../../common/errors.js';
+import { macFromIPv4 } from '../../common/cidr.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
 import { hostVethName, undoAll, type Driver, type DriverEnv, type EndpointInfo, type NetworkInfo } from '../driver.js';
@@ -75,7 +76,8 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
         }
         // Registered before addBridge: it creates, tags and sets up, and may fail after creating.
         if (!existed) undo.unshift(() => host.delLink(c.bridgeName));
-        await host.addBridge(c.bridgeName, { mtu: c.mtu, alias: env.tag('net', net.id) });
+        const gw4 = net.pools.find((p) => p.family === 4)?.gateway;
+        await host.addBridge(c.bridgeName, { mtu: c.mtu, alias: env.tag('net', net.id), mac: gw4 ? macFromIPv4(gw4) : undefined });
         failpoint('create:bridge');
         for (const p of net.pools) await host.addAddr(c.bridgeName, gatewayCidr(p));
         if (net.pools.some((p) => p.family === 6)) await env.sys.sysctl('net.ipv6.conf.all.forwarding', '1');

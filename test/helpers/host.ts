@@ -3,7 +3,7 @@
 // Everything it made is removed in cleanup(), and the suite runs inside a private mount and
 // network namespace on top of that (test/helpers/run-priv.sh).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -33,6 +33,7 @@ export class TestHost {
   readonly dir = mkdtempSync(join(tmpdir(), 'netloom-test-'));
   readonly socket = join(this.dir, 'netloomd.sock');
   readonly dataDir = join(this.dir, 'data');
+  readonly resolvConf = join(this.dir, 'resolv.conf');
   private daemon?: ChildProcess;
 
   /** Sandbox name unique to this test. */
@@ -50,9 +51,23 @@ export class TestHost {
   /** Starts netloomd inside this host's namespace (nsenter: same mount namespace, so the
    *  sandboxes it makes under /run/netns are visible to the test). */
   async start(env: Record<string, string> = {}): Promise<void> {
+    // Never the machine's resolver: the default upstream is whatever this test's resolv.conf says.
+    writeFileSync(this.resolvConf, 'nameserver 127.0.0.1\n');
     const child = spawn(
       'nsenter',
-      [`--net=/run/netns/${this.ns}`, process.execPath, DAEMON, '--socket', this.socket, '--data-dir', this.dataDir, '--log-file', join(this.dir, 'netloomd.log')],
+      [
+        `--net=/run/netns/${this.ns}`,
+        process.execPath,
+        DAEMON,
+        '--socket',
+        this.socket,
+        '--data-dir',
+        this.dataDir,
+        '--log-file',
+        join(this.dir, 'netloomd.log'),
+        '--resolv-conf',
+        this.resolvConf,
+      ],
       { stdio: 'ignore', env: { ...process.env, ...env } },
     );
     this.daemon = child;
