@@ -14,14 +14,16 @@ cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
   for n in web api db cache h lonely vault; do ip netns del "demo-$n" 2>/dev/null || true; done
   ip netns del "$HOST" 2>/dev/null || true
-  rm -rf "$DIR"
+  rm -rf "$DIR" /etc/netns/demo-*
 }
 trap cleanup EXIT
 for n in web api db cache h lonely vault; do ip netns del "demo-$n" 2>/dev/null || true; done; ip netns del "$HOST" 2>/dev/null || true
 
 say "a fresh namespace plays the host; netloomd runs in it"
 ip netns add "$HOST"; ip -n "$HOST" link set lo up
-nsenter --net=/run/netns/$HOST node bin/netloomd.mjs --log-file "$DIR/netloomd.log" & pid=$!
+# The demo's upstream DNS is a loopback address nobody serves: no query ever leaves the machine.
+echo "nameserver 127.0.0.1" > "$DIR/resolv.conf"
+nsenter --net=/run/netns/$HOST node bin/netloomd.mjs --log-file "$DIR/netloomd.log" --resolv-conf "$DIR/resolv.conf" & pid=$!
 for _ in $(seq 100); do node bin/netloom.mjs network ls -q >/dev/null 2>&1 && break; sleep 0.1; done
 netloom network ls
 
@@ -35,6 +37,14 @@ say "reachability by address"
 netloom sandbox exec demo-web -- ping -c2 -W1 10.31.0.5
 netloom sandbox exec demo-web -- ip -br addr
 
+say "names: the embedded DNS on the network's gateway (sandbox names, aliases, name.network)"
+netloom sandbox exec demo-web -- cat /etc/resolv.conf
+netloom sandbox exec demo-web -- ping -c1 -W1 demo-api
+netloom sandbox exec demo-web -- getent hosts www
+netloom sandbox exec demo-web -- getent hosts demo-api.front
+netloom dns explain demo-web www
+netloom dns explain demo-web nosuch
+
 say "inspect, shaped like docker network inspect"
 netloom network inspect front
 
@@ -46,6 +56,9 @@ netloom sandbox create --network back demo-db
 echo "web (front only) -> db (back only): isolated networks, so this must fail:" >&2
 if netloom sandbox exec demo-web -- ping -c1 -W1 10.32.0.3; then echo "UNEXPECTED: isolation failed" >&2; exit 1; fi
 netloom sandbox exec demo-api -- ping -c1 -W1 10.32.0.3
+netloom sandbox exec demo-api -- ping -c1 -W1 demo-db
+echo "web cannot even resolve db, which is only on back:" >&2
+netloom dns explain demo-web demo-db
 
 say "modes: container:<name>, none, host"
 netloom sandbox create --network container:demo-web demo-cache
