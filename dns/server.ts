@@ -10,7 +10,7 @@ import type { Logger } from '../common/log.js';
 import { Forwarder } from './forward.js';
 import type { Records } from './records.js';
 import { respond } from './respond.js';
-import { RCODE } from './types.js';
+import { RCODE, type Question } from './types.js';
 import { encodeError } from './wire.js';
 
 export interface DnsServerOptions {
@@ -37,13 +37,15 @@ export class DnsServer {
 
   constructor(private readonly opts: DnsServerOptions) {}
 
-  /** Handles one query; resolves to the reply to send, or undefined to stay silent. */
-  async handle(msg: Buffer, clientIp: string, via: string): Promise<Buffer | undefined> {
+  /** Handles one query: a local answer (or silence) synchronously, a forward as a promise. The
+   *  hot path allocates no promise and never waits. */
+  handle(msg: Buffer, clientIp: string, via: string, tcp = false): Buffer | undefined | Promise<Buffer | undefined> {
     let r: ReturnType<typeof respond>;
     try {
       r = respond(this.opts.records, { ip: clientIp, via }, msg, {
         defaultUpstreams: this.opts.defaultUpstreams(),
         ttl: this.opts.ttl ?? 0,
+        tcp,
       });
     } catch (err) {
       this.opts.log.error({ err: String(err) }, 'dns: respond threw');
@@ -57,6 +59,11 @@ export class DnsServer {
       this.stats.answered++;
       return r.reply;
     }
+    return this.forward(r.forward);
+  }
+
+  private async forward(f: { upstreams: string[]; query: Buffer; question: Question; id: number }): Promise<Buffer> {
+    const r = { forward: f };
     this.stats.forwarded++;
     // An upstream that is one of our own listening addresses would loop the query back to us.
     const upstreams = r.forward.upstreams.filter((u) => !this.local.has(u.replace(/^\[|\](:\d+)?$|:53$/g, '')));
@@ -66,10 +73,13 @@ export class DnsServer {
 
   private udpListener(networkId: string, address: string): Promise<Socket> {
     const udp = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
+    const send = (reply: Buffer | undefined, port: number, address: string): void => {
+      if (reply) udp.send(reply, port, address);
+    };
     udp.on('message', (msg, rinfo) => {
-      void this.handle(msg, rinfo.address, networkId).then((reply) => {
-        if (reply) udp.send(reply, rinfo.port, rinfo.address, () => undefined);
-      });
+      const out = this.handle(msg, rinfo.address, networkId);
+      if (out instanceof Promise) void out.then((reply) => send(reply, rinfo.port, rinfo.address));
+      else send(out, rinfo.port, rinfo.address);
     });
     udp.on('error', (err) => this.opts.log.warn({ err: String(err), address }, 'dns: udp socket error'));
     return new Promise((resolve, reject) => {
@@ -94,7 +104,7 @@ export class DnsServer {
           if (buf.length < 2 + len) return;
           const q = buf.subarray(2, 2 + len);
           buf = buf.subarray(2 + len);
-          void this.handle(Buffer.from(q), conn.remoteAddress?.replace(/^::ffff:/, '') ?? '', networkId).then((reply) => {
+          void Promise.resolve(this.handle(Buffer.from(q), conn.remoteAddress?.replace(/^::ffff:/, '') ?? '', networkId, true)).then((reply) => {
             if (!reply || conn.destroyed) return;
             const l = Buffer.alloc(2);
             l.writeUInt16BE(reply.length);

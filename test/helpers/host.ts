@@ -35,6 +35,8 @@ export class TestHost {
   readonly dataDir = join(this.dir, 'data');
   readonly resolvConf = join(this.dir, 'resolv.conf');
   private daemon?: ChildProcess;
+  /** Every daemon this host started, so cleanup can stop each by PID even after a failed start. */
+  private readonly started: ChildProcess[] = [];
 
   /** Sandbox name unique to this test. */
   sb(name: string): string {
@@ -53,6 +55,7 @@ export class TestHost {
   async start(env: Record<string, string> = {}): Promise<void> {
     // Never the machine's resolver: the default upstream is whatever this test's resolv.conf says.
     writeFileSync(this.resolvConf, 'nameserver 127.0.0.1\n');
+    await this.stop('SIGKILL');
     const child = spawn(
       'nsenter',
       [
@@ -71,6 +74,7 @@ export class TestHost {
       { stdio: 'ignore', env: { ...process.env, ...env } },
     );
     this.daemon = child;
+    this.started.push(child);
     for (let i = 0; i < 200; i++) {
       if (child.exitCode !== null) throw new Error(`netloomd exited with ${child.exitCode}: ${this.log().slice(-2000)}`);
       const r = await this.cli('network', 'ls', '-q');
@@ -156,6 +160,19 @@ export class TestHost {
     };
   }
 
+  /** What the daemon reports (networks, these networks' inspect, sandboxes) and what the kernel
+   *  holds: two calls must be deep-equal when an operation was meant to change nothing. */
+  async everything(...nets: string[]): Promise<unknown> {
+    const inspected: Record<string, InspectNetwork> = {};
+    for (const n of nets) inspected[n] = await this.inspect(n);
+    return {
+      networks: JSON.parse(await this.ok('network', 'ls', '--format', 'json')) as unknown,
+      inspected,
+      sandboxes: JSON.parse(await this.ok('sandbox', 'ls', '--format', 'json')) as unknown,
+      kernel: await this.kernel(),
+    };
+  }
+
   sandboxNamespaces(): string[] {
     try {
       return readdirSync('/run/netns').filter((n) => n.startsWith(`t${this.id}-`)).sort();
@@ -166,6 +183,7 @@ export class TestHost {
 
   async cleanup(): Promise<void> {
     await this.stop('SIGKILL').catch(() => undefined);
+    for (const c of this.started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     for (const n of this.sandboxNamespaces()) await sh('ip', ['netns', 'del', n]);
     await sh('ip', ['netns', 'del', this.ns]);
     rmSync(this.dir, { recursive: true, force: true });

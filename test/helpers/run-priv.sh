@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the privileged tests inside a private mount namespace and a fresh network namespace:
+# Runs the privileged tests inside a private mount namespace, a fresh network namespace and a
+# PID namespace (every process a test starts dies with the suite, even one a test forgot):
 # /run/netns there is a tmpfs of its own, so every namespace a test makes (and anything a test
 # forgets) disappears with the suite's processes, and nothing can touch the host's links,
 # routes or iptables. Each test also makes its own host namespace (test/helpers/host.ts).
@@ -12,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
   exec node --test "${files[@]}"
 fi
 mkdir -p /run/netns
-exec unshare --mount --net --propagation private -- bash -c '
+exec unshare --mount --net --pid --fork --mount-proc --propagation private -- bash -c '
   set -e
   mount -t tmpfs -o mode=755 netloom-test-netns /run/netns
   mkdir -p /etc/netns && mount -t tmpfs -o mode=755 netloom-test-etc-netns /etc/netns
