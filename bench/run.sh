@@ -30,3 +30,5 @@ node build/bench/netns-mechanism.bench.js --rounds 50
 echo "## core operations, netloom beside Docker"
 NETLOOM_NO_AUTOSTART=1 node build/bench/core.bench.js --docker "$docker_host" --netloom "$SOCK" \
   --netloom-cli "node bin/netloom.mjs --socket $SOCK" --rounds "$ROUNDS" "$@"
+echo "## embedded DNS, netloom beside Docker's and dnsmasq (dnsperf)"
+KEEP_DOCKER=1 bash bench/dns.bench.sh
