@@ -4,7 +4,7 @@
 # both are stopped by PID at the end. Results land in bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-30}
+ROUNDS=${ROUNDS:-30}   # core bench rounds; the DNS bench takes DNS_ROUNDS
 HOST=nl-bench-host
 DIR=$(mktemp -d /tmp/netloom-bench.XXXXXX)
 SOCK=$DIR/netloomd.sock
@@ -31,4 +31,4 @@ echo "## core operations, netloom beside Docker"
 NETLOOM_NO_AUTOSTART=1 node build/bench/core.bench.js --docker "$docker_host" --netloom "$SOCK" \
   --netloom-cli "node bin/netloom.mjs --socket $SOCK" --rounds "$ROUNDS" "$@"
 echo "## embedded DNS, netloom beside Docker's and dnsmasq (dnsperf)"
-KEEP_DOCKER=1 bash bench/dns.bench.sh
+ROUNDS=${DNS_ROUNDS:-3} KEEP_DOCKER=1 bash bench/dns.bench.sh

@@ -54,10 +54,11 @@ Options:
 User-defined bridge networks get an embedded DNS server on their gateway address: sandboxes
 resolve each other's names and aliases (also as name.network), across the networks they share.`,
 
-  'network ls': `Usage: netloom network ls [--format table|json] [-q]
+  'network ls': `Usage: netloom network ls [--format table|json] [-q] [-f key=value]...
 
-  --format json   print a JSON array (Name, Id, Driver, Scope, IPAM, ...)
-  -q, --quiet     print network IDs only`,
+  --format json       print a JSON array (Name, Id, Driver, Scope, IPAM, ...)
+  -q, --quiet         print network IDs only
+  -f, --filter k=v    driver=bridge, name=<substring>, id=<prefix>, label=<key> or label=<key>=<value>`,
 
   'network inspect': `Usage: netloom network inspect NETWORK [NETWORK...]
 
@@ -82,9 +83,10 @@ Removes the sandbox's interface on that network and frees its addresses.`,
 
 Fails for a network that still has endpoints, naming them.`,
 
-  'network prune': `Usage: netloom network prune [-f]
+  'network prune': `Usage: netloom network prune [-f] [--filter label=k[=v]] [--filter label!=k[=v]]
 
-Removes every user-defined network without endpoints and prints their names.`,
+Removes every user-defined network without endpoints and prints their names; label filters
+keep the networks they do not match (label) or that they match (label!).`,
 
   sandbox: `Usage: netloom sandbox COMMAND
 

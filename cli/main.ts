@@ -46,13 +46,26 @@ type Handler = (p: Parsed, paths: InstancePaths) => Promise<number | void>;
 
 const enc = encodeURIComponent;
 
+/** --filter k=v (repeatable) as Docker's `filters` query: {"k":{"v":true}}. */
+function filterQuery(p: Parsed): string {
+  const items = (p.values.filter as string[] | undefined) ?? [];
+  if (!items.length) return '';
+  const f: Record<string, Record<string, boolean>> = {};
+  for (const it of items) {
+    const i = it.indexOf('=');
+    if (i <= 0) throw new UsageError(`invalid --filter "${it}": expected key=value (driver, name, id, label)`);
+    (f[it.slice(0, i)] ??= {})[it.slice(i + 1)] = true;
+  }
+  return `?filters=${enc(JSON.stringify(f))}`;
+}
+
 const commands: Record<string, Handler> = {
   async 'network create'(p, { socket }) {
     const r = await api<{ Id: string }>(socket, 'POST', '/networks/create', networkCreateBody(p));
     out(r.Id);
   },
   async 'network ls'(p, { socket }) {
-    const nets = await api<Record<string, unknown>[]>(socket, 'GET', '/networks');
+    const nets = await api<Record<string, unknown>[]>(socket, 'GET', `/networks${filterQuery(p)}`);
     nets.sort((a, b) => String(a.Name).localeCompare(String(b.Name)));
     if (p.values.quiet) nets.forEach((n) => out(String(n.Id).slice(0, 12)));
     else if (p.values.format === 'json') json(nets);
@@ -101,7 +114,7 @@ const commands: Record<string, Handler> = {
     return failed ? 1 : 0;
   },
   async 'network prune'(_p, { socket }) {
-    const r = await api<{ NetworksDeleted: string[] | null }>(socket, 'POST', '/networks/prune');
+    const r = await api<{ NetworksDeleted: string[] | null }>(socket, 'POST', `/networks/prune${filterQuery(_p)}`);
     if (r.NetworksDeleted?.length) out(`Deleted Networks:\n${r.NetworksDeleted.join('\n')}`);
   },
   async 'sandbox create'(p, { socket }) {
@@ -144,10 +157,10 @@ const commands: Record<string, Handler> = {
 
 const OPTIONS: Record<string, Parameters<typeof parse>[1]> = {
   'network create': NETWORK_CREATE_OPTIONS,
-  'network ls': { format: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } },
+  'network ls': { format: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, filter: { type: 'string', short: 'f', multiple: true } },
   'network connect': CONNECT_OPTIONS,
   'network disconnect': { force: { type: 'boolean', short: 'f' } },
-  'network prune': { force: { type: 'boolean', short: 'f' } },
+  'network prune': { force: { type: 'boolean', short: 'f' }, filter: { type: 'string', multiple: true } },
   'sandbox create': { network: { type: 'string' }, 'dns-search': { type: 'string', multiple: true }, 'dns-option': { type: 'string', multiple: true }, ...CONNECT_OPTIONS },
   'dns explain': { type: { type: 'string', short: 't' } },
   'sandbox ls': { format: { type: 'string' } },

@@ -61,6 +61,19 @@ function serialized(sock: RtNetlinkSocket): RtNetlinkSocket {
   });
 }
 
+function toLinkInfo(m: rt.LinkMessage): LinkInfo {
+  return {
+    index: m.data.index ?? 0,
+    name: m.attrs.ifname ?? '',
+    kind: m.attrs.linkinfo ? ifla.parseInfo(m.attrs.linkinfo).kind : undefined,
+    master: m.attrs.master,
+    mtu: m.attrs.mtu ?? 0,
+    mac: bufToMac(m.attrs.address),
+    up: Boolean(m.data.flags?.up),
+    alias: m.attrs.ifalias,
+  };
+}
+
 export class NetlinkHandle implements NetHandle {
   private readonly sock: RtNetlinkSocket;
   constructor(
@@ -73,21 +86,13 @@ export class NetlinkHandle implements NetHandle {
   }
 
   async links(): Promise<LinkInfo[]> {
-    const msgs = await this.sock.getLinks();
-    return msgs.map((m) => ({
-      index: m.data.index ?? 0,
-      name: m.attrs.ifname ?? '',
-      kind: m.attrs.linkinfo ? ifla.parseInfo(m.attrs.linkinfo).kind : undefined,
-      master: m.attrs.master,
-      mtu: m.attrs.mtu ?? 0,
-      mac: bufToMac(m.attrs.address),
-      up: Boolean(m.data.flags?.up),
-      alias: m.attrs.ifalias,
-    }));
+    return (await this.sock.getLinks()).map(toLinkInfo);
   }
 
+  /** One RTM_GETLINK by name, not a dump: its cost does not grow with the number of links. */
   async link(name: string): Promise<LinkInfo | undefined> {
-    return (await this.links()).find((l) => l.name === name);
+    const msgs = await tolerate(this.sock.getLink({}, { ifname: name }), 'ENODEV');
+    return msgs?.[0] ? toLinkInfo(msgs[0]) : undefined;
   }
 
   private async index(name: string): Promise<number | undefined> {

@@ -54,6 +54,17 @@ describe('sandbox modes (root, fresh namespaces)', { skip: skipUnlessRoot }, () 
     assert.equal(inY[0].NetworkMode, `container:${x}`);
   });
 
+  it('network ls filters like docker network ls -f', async () => {
+    const names = async (...f: string[]): Promise<string[]> =>
+      (JSON.parse(await h.ok('network', 'ls', '--format', 'json', ...f.flatMap((x) => ['-f', x]))) as { Name: string }[]).map((n) => n.Name);
+    assert.deepEqual(await names('driver=null'), ['none']);
+    assert.deepEqual(await names('driver=host'), ['host']);
+    assert.ok((await names('name=bri')).includes('bridge'));
+    const bad = await h.cli('network', 'ls', '-f', 'driver');
+    assert.notEqual(bad.exitCode, 0);
+    assert.match(bad.stderr, /invalid --filter "driver"/);
+  });
+
   it('sandbox rm removes the namespace and its veth pair', async () => {
     const before = await h.kernel();
     const s = h.sb('tmp');
