@@ -165,5 +165,20 @@ export async function disconnect(ctx: Ctx, netRef: string, sbRef: string, _force
     throw conflict('NL_NOT_CONNECTED', `sandbox ${sbRef} is not connected to network ${n.name}`);
   }
   await deleteEndpointNow(ctx, ep);
+  if (ep.defaultRoute) await moveDefaultRoute(ctx, ep.sandbox);
   opLog(ctx, { op: 'disconnect', network: n.name, sandbox: ep.sandbox }).info('sandbox disconnected');
+}
+
+/** Docker's rule: when the network that gave a sandbox its default route goes, the next network
+ *  (in connection order) that can route out gives it instead. */
+async function moveDefaultRoute(ctx: Ctx, sandbox: string): Promise<void> {
+  const next = ctx.state
+    .endpointsOf({ sandbox })
+    .find((e) => e.state === 'ready' && !ctx.state.networks.get(e.network)?.internal);
+  const n = next && ctx.state.networks.get(next.network);
+  if (!next || !n) return;
+  const moved: EndpointRecord = { ...next, defaultRoute: true };
+  await ctx.state.commit([put(key.ep(next.id), moved)]);
+  // join is idempotent: the veth exists, so this only (re)applies addresses and the default route.
+  await driverOf(ctx, n).join?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, moved));
 }

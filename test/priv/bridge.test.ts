@@ -68,6 +68,9 @@ describe('bridge driver (root, fresh namespaces)', { skip: skipUnlessRoot }, () 
     assert.equal(after.eth1, undefined, 'eth1 is gone');
     assert.deepEqual(after.eth0, ['10.36.0.2/24']);
     assert.deepEqual(Object.keys((await h.inspect('two')).Containers), []);
+    await h.ok('network', 'connect', 'two', s);
+    await h.ok('network', 'disconnect', 'one', s);
+    assert.match((await h.inSandbox(s, 'ip', 'route', 'show', 'default')).stdout, /via 10\.37\.0\.1 dev eth\d/, 'the default route moved to the remaining network');
   });
 
   it('with ICC off, sandboxes on the network cannot talk but reach the gateway', async () => {

@@ -25,13 +25,7 @@ describe('restart and crash safety (root, fresh namespaces)', { skip: skipUnless
   });
   after(async () => h?.cleanup());
 
-  const state = async (): Promise<unknown> => ({
-    networks: JSON.parse(await h.ok('network', 'ls', '--format', 'json')),
-    front: await h.inspect('front'),
-    back: await h.inspect('back'),
-    sandboxes: JSON.parse(await h.ok('sandbox', 'ls', '--format', 'json')),
-    kernel: await h.kernel(),
-  });
+  const state = (): Promise<unknown> => h.everything('front', 'back');
 
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     it(`a restart after ${signal} keeps networks, endpoints, addresses and connectivity`, async () => {
