@@ -172,8 +172,9 @@ async function sandboxExec(rest: string[], paths: InstancePaths): Promise<number
   const [name, ...cmd] = args;
   const argv = cmd[0] === '--' ? cmd.slice(1) : cmd;
   if (!name || !argv.length) throw new UsageError('sandbox exec needs SANDBOX -- COMMAND [ARG...]');
-  await api(paths.socket, 'GET', `/sandboxes/${enc(name)}`);
-  return execInNetns(name, argv);
+  // The API resolves an ID prefix too; the namespace is named after the sandbox's full name.
+  const sb = await api<{ Name: string }>(paths.socket, 'GET', `/sandboxes/${enc(name)}`);
+  return execInNetns(sb.Name, argv);
 }
 
 /** Leading --socket/--data-dir (before the command words) apply to every command. */

@@ -103,12 +103,13 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, req: Conn
   for (const p of poolsOf(ctx, n)) {
     const ip = (p.family === 4 ? ep.ipv4 : ep.ipv6)?.split('/')[0];
     if (!ip) continue;
-    ops.push(put(key.alloc(p.id, ip), { pool: p.id, ip, owner: id }), put(key.cursor(p.id), ip));
+    ops.push(put(key.alloc(p.id, ip), { pool: p.id, ip, owner: id }));
     compares.push(absent(key.alloc(p.id, ip)));
     reserved.push([p.id, ip]);
   }
   await ctx.state.commit(ops, compares);
   for (const [pool, ip] of reserved) ctx.ipam.allocate(pool, ip, id);
+  await saveCursors(ctx, reserved.map(([pool]) => pool));
   failpoint('connect:recorded');
 
   const log = opLog(ctx, { op: 'connect', network: n.name, sandbox: sb.name, endpoint: id.slice(0, 12) });
@@ -141,7 +142,19 @@ export async function forgetEndpoint(ctx: Ctx, ep: EndpointRecord): Promise<void
   }
   await ctx.state.commit(ops);
   for (const [pool, ip] of released) ctx.ipam.release(pool, ip);
+  await saveCursors(ctx, released.map(([pool]) => pool));
   endpointDown(ctx, ep);
+}
+
+/** Persists the IPAM's own rotation cursor (allocate and release both may move it), so a
+ *  restarted daemon hands out addresses in exactly the order this one would have. */
+async function saveCursors(ctx: Ctx, pools: readonly string[]): Promise<void> {
+  const ops: TxnOp[] = [];
+  for (const pool of new Set(pools)) {
+    const c = ctx.ipam.cursor(pool);
+    if (c !== undefined && ctx.ipam.pool(pool)) ops.push(put(key.cursor(pool), c));
+  }
+  if (ops.length) await ctx.state.commit(ops);
 }
 
 /** Marks, tears down, forgets. */
@@ -171,7 +184,7 @@ export async function disconnect(ctx: Ctx, netRef: string, sbRef: string, _force
 
 /** Docker's rule: when the network that gave a sandbox its default route goes, the next network
  *  (in connection order) that can route out gives it instead. */
-async function moveDefaultRoute(ctx: Ctx, sandbox: string): Promise<void> {
+export async function moveDefaultRoute(ctx: Ctx, sandbox: string): Promise<void> {
   const next = ctx.state
     .endpointsOf({ sandbox })
     .find((e) => e.state === 'ready' && !ctx.state.networks.get(e.network)?.internal);
@@ -180,5 +193,8 @@ async function moveDefaultRoute(ctx: Ctx, sandbox: string): Promise<void> {
   const moved: EndpointRecord = { ...next, defaultRoute: true };
   await ctx.state.commit([put(key.ep(next.id), moved)]);
   // join is idempotent: the veth exists, so this only (re)applies addresses and the default route.
-  await driverOf(ctx, n).join?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, moved));
+  // The disconnect itself has happened: a failure here is logged (and redone by reconcile), not returned.
+  await driverOf(ctx, n)
+    .join?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, moved))
+    .catch((err: unknown) => ctx.log.error({ sandbox, network: n.name, err: String(err) }, 'default route not moved'));
 }

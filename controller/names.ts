@@ -1,7 +1,7 @@
 // Keeps the embedded DNS in step with the records. Called after each change is committed and
 // before the API answers. User-defined bridge networks have DNS; the predefined ones do not
 // (Docker's default bridge has none either).
-import { parseIp } from '../common/cidr.js';
+import { parseUpstream } from '../common/upstream.js';
 import { invalid } from '../common/errors.js';
 import type { DnsEndpoint } from '../dns/types.js';
 import type { DnsNetwork } from '../dns/service.js';
@@ -13,9 +13,7 @@ export const dnsEnabled = (n: NetworkRecord): boolean => n.driver === 'bridge' &
 /** --dns values: an address, optionally with a port (10.0.0.53, 10.0.0.53:5353, [fd00::53]:53). */
 export function checkDnsServers(flag: string, servers: readonly string[] | undefined): void {
   for (const s of servers ?? []) {
-    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:]+)(?::(\d+))?$/.exec(s) ?? [s, s, undefined];
-    const port = m[2] === undefined ? 53 : Number(m[2]);
-    if (!parseIp(m[1]) || !(port >= 1 && port <= 65535)) {
+    if (!parseUpstream(s)) {
       throw invalid('NL_BAD_DNS', `invalid ${flag} "${s}": expected an IP address, optionally with a port (10.0.0.53, 10.0.0.53:5353, [fd00::53]:53)`);
     }
   }
@@ -89,7 +87,11 @@ export function sandboxFilesGone(ctx: Ctx, name: string): void {
 /** After a restart: serve every ready network, load every ready endpoint, rewrite every file. */
 export async function restoreNames(ctx: Ctx): Promise<void> {
   if (!ctx.names) return;
-  for (const n of ctx.state.networks.values()) if (n.state === 'ready') await networkUp(ctx, n);
+  for (const n of ctx.state.networks.values()) {
+    if (n.state !== 'ready') continue;
+    // One network whose port 53 is taken must not keep the daemon (and every other network) down.
+    await networkUp(ctx, n).catch((err: unknown) => ctx.log.error({ network: n.name, err: String(err) }, 'dns: cannot serve network'));
+  }
   for (const ep of ctx.state.endpoints.values()) if (ep.state === 'ready') endpointUp(ctx, ep);
   for (const sb of ctx.state.sandboxes.values()) if (sb.state === 'ready') sandboxFiles(ctx, sb.name);
 }

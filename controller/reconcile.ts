@@ -5,7 +5,7 @@
 // then delete every link tagged as this instance's that no record explains.
 import type { Logger } from '../common/log.js';
 import { configOf, driverOf, endpointInfo, netInfo, type Ctx } from './context.js';
-import { deleteEndpointNow, forgetEndpoint } from './endpoints.js';
+import { deleteEndpointNow, forgetEndpoint, moveDefaultRoute } from './endpoints.js';
 import { deleteNetworkNow, forgetNetwork } from './networks.js';
 import { makeNamespace } from './sandboxes.js';
 import { sandboxFilesGone } from './names.js';
@@ -53,7 +53,9 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
       (ep.state === 'creating' ? report.rolledBack : report.finished).push(`endpoint ${ep.sandbox}/${ep.ifname}`);
     });
   }
-  for (const sb of [...state.sandboxes.values()]) {
+  // Namespaces of their own first: a container:<x> sandbox is a bind mount of x's.
+  const byMode = [...state.sandboxes.values()].sort((a, b) => Number(a.mode.kind === 'container') - Number(b.mode.kind === 'container'));
+  for (const sb of byMode) {
     if (sb.state === 'ready') {
       if (await ctx.env.sys.netns.exists(sb.name)) continue;
       await attempt(report, log, `sandbox ${sb.name}`, async () => {
@@ -85,6 +87,11 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
     await attempt(report, log, `endpoint ${ep.sandbox}/${ep.ifname}`, async () =>
       driverOf(ctx, n).join?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep)),
     );
+  }
+  // A crash between a disconnect and the default route's move leaves a sandbox without one.
+  for (const sb of state.sandboxes.values()) {
+    if (sb.state !== 'ready' || state.endpointsOf({ sandbox: sb.name }).some((e) => e.defaultRoute)) continue;
+    await attempt(report, log, `default route of ${sb.name}`, () => moveDefaultRoute(ctx, sb.name));
   }
   await removeOrphans(ctx, tagPrefix, nets(), report);
   return report;

@@ -37,12 +37,24 @@ export async function makeNamespace(ctx: Ctx, sb: SandboxRecord): Promise<void> 
   switch (sb.mode.kind) {
     case 'own':
     case 'none': {
-      await netns.add(sb.name);
-      const h = await ctx.env.sys.open({ kind: 'named', name: sb.name });
       try {
-        await h.setUp('lo');
-      } finally {
-        h.close();
+        await netns.add(sb.name);
+      } catch (err) {
+        // "File exists": someone else's namespace appeared meanwhile; anything else may have
+        // left ours half-made.
+        if (!/exists/i.test(String(err))) await netns.del(sb.name).catch(() => undefined);
+        throw err;
+      }
+      try {
+        const h = await ctx.env.sys.open({ kind: 'named', name: sb.name });
+        try {
+          await h.setUp('lo');
+        } finally {
+          h.close();
+        }
+      } catch (err) {
+        await netns.del(sb.name).catch(() => undefined); // only what this call created
+        throw err;
       }
       return;
     }
@@ -89,7 +101,7 @@ export async function createSandbox(ctx: Ctx, req: CreateSandboxRequest): Promis
     await makeNamespace(ctx, sb);
     failpoint('sandbox:netns');
   } catch (err) {
-    await ctx.env.sys.netns.del(sb.name).catch(() => undefined);
+    // makeNamespace undoes its own partial work; a namespace someone else made meanwhile is not ours.
     await ctx.state.commit([del(key.sb(sb.name))]);
     throw wrap(err, `create sandbox "${sb.name}"`);
   }
@@ -121,6 +133,10 @@ export async function deleteSandboxNow(ctx: Ctx, sb: SandboxRecord): Promise<voi
 export async function removeSandbox(ctx: Ctx, ref: string): Promise<void> {
   const sb = ctx.state.findSandbox(ref);
   if (!sb) throw notFound('NL_SANDBOX_NOT_FOUND', `no such sandbox: ${ref}`);
+  const sharing = [...ctx.state.sandboxes.values()].filter((s) => s.mode.kind === 'container' && s.mode.target === sb.name);
+  if (sharing.length) {
+    throw conflict('NL_SANDBOX_IN_USE', `sandbox ${sb.name} is shared by ${sharing.map((s) => s.name).join(', ')} (container:${sb.name}): remove them first`);
+  }
   await deleteSandboxNow(ctx, sb);
   opLog(ctx, { op: 'sandbox rm', sandbox: sb.name }).info('sandbox removed');
 }

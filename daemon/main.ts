@@ -14,6 +14,7 @@ import { NameService } from '../dns/service.js';
 import { parseNameservers } from '../dns/files.js';
 import { removeNetnsFiles, writeNetnsFile } from '../system/files.js';
 import { readFileSync } from 'node:fs';
+import { parseUpstream } from '../common/upstream.js';
 
 export const DAEMON_HELP = `Usage: netloomd [OPTIONS]   (also: netloom daemon [OPTIONS])
 
@@ -107,6 +108,9 @@ function nameService(
   const port = Number(values['dns-port'] ?? 53);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid --dns-port "${values['dns-port']}": expected 1 to 65535`);
   const fixed = values['dns-upstream'];
+  for (const u of fixed ?? []) {
+    if (!parseUpstream(u)) throw new Error(`invalid --dns-upstream "${u}": expected an IP address, optionally with a port (10.0.0.53, 10.0.0.53:5353, [fd00::53]:53)`);
+  }
   const resolvConf = values['resolv-conf'] ?? '/etc/resolv.conf';
   // Re-read at most once a second, so an edited resolv.conf takes effect without a restart.
   let cached: { at: number; list: string[] } = { at: 0, list: [] };

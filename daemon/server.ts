@@ -11,7 +11,8 @@ const VERSION = '0.1.0';
 function parseFilters(raw: unknown): Record<string, string[]> {
   if (typeof raw !== 'string' || !raw) return {};
   try {
-    const f = JSON.parse(raw) as Record<string, Record<string, boolean> | string[]>;
+    const f = JSON.parse(raw) as Record<string, Record<string, boolean> | string[]> | null;
+    if (!f || typeof f !== 'object') return {};
     return Object.fromEntries(Object.entries(f).map(([k, v]) => [k, Array.isArray(v) ? v : Object.keys(v)]));
   } catch {
     return {};

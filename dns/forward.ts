@@ -6,6 +6,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { connect } from 'node:net';
 import { randomInt } from 'node:crypto';
 import { isTruncated, readId, withId } from './wire.js';
+import { parseUpstream } from '../common/upstream.js';
 
 export interface ForwardResult {
   readonly reply?: Buffer; // with the client's id
@@ -20,19 +21,18 @@ export interface ForwardOptions {
   readonly budgetMs?: number;
 }
 
-/** "10.0.0.53", "10.0.0.53:5353", "[fd00::53]:53", "fd00::53" */
-export function parseUpstream(s: string): { host: string; port: number } {
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
-  if (v6) return { host: v6[1], port: v6[2] ? Number(v6[2]) : 53 };
-  const v4 = /^([\d.]+)(?::(\d+))?$/.exec(s);
-  if (v4) return { host: v4[1], port: v4[2] ? Number(v4[2]) : 53 };
-  return { host: s, port: 53 };
-}
+export { parseUpstream } from '../common/upstream.js';
 
 interface Pending {
   resolve(buf: Buffer | undefined): void;
   timer: NodeJS.Timeout;
+  host: string;
+  port: number;
 }
+
+/** At most this many forwarded queries wait at once; beyond it a query fails at once (SERVFAIL),
+ *  so a flood through a dead upstream can never exhaust the 16-bit id space or memory. */
+export const MAX_IN_FLIGHT = 4096;
 
 export class Forwarder {
   private readonly sockets = new Map<4 | 6, Socket>();
@@ -49,10 +49,11 @@ export class Forwarder {
     let s = this.sockets.get(family);
     if (!s) {
       s = createSocket(family === 4 ? 'udp4' : 'udp6');
-      s.on('message', (msg) => {
+      s.on('message', (msg, rinfo) => {
         if (msg.length < 12) return;
         const p = this.pending.get(readId(msg));
-        if (!p) return;
+        // Only the upstream we asked may answer: a sandbox spraying ids at our port cannot.
+        if (!p || rinfo.address !== p.host || rinfo.port !== p.port) return;
         this.pending.delete(readId(msg));
         clearTimeout(p.timer);
         p.resolve(msg);
@@ -64,33 +65,46 @@ export class Forwarder {
     return s;
   }
 
-  private freeId(): number {
-    for (;;) {
+  /** A random free id; undefined when MAX_IN_FLIGHT are waiting (bounded: never loops forever). */
+  private freeId(): number | undefined {
+    if (this.pending.size >= MAX_IN_FLIGHT) return undefined;
+    for (let i = 0; i < 64; i++) {
       const id = randomInt(0, 65536);
       if (!this.pending.has(id)) return id;
     }
+    return undefined;
   }
 
   private udp(query: Buffer, host: string, port: number, ms: number): Promise<Buffer | undefined> {
     return new Promise((resolve) => {
       const id = this.freeId();
+      if (id === undefined) return resolve(undefined);
       const timer = setTimeout(() => {
         this.pending.delete(id);
         resolve(undefined);
       }, ms);
-      this.pending.set(id, { resolve, timer });
-      this.socket(host.includes(':') ? 6 : 4).send(withId(query, id), port, host, (err) => {
-        if (!err) return;
+      this.pending.set(id, { resolve, timer, host, port });
+      const fail = (): void => {
         clearTimeout(timer);
         this.pending.delete(id);
         resolve(undefined);
-      });
+      };
+      try {
+        this.socket(host.includes(':') ? 6 : 4).send(withId(query, id), port, host, (err) => err && fail());
+      } catch {
+        fail(); // a bad address or port throws synchronously
+      }
     });
   }
 
   private tcp(query: Buffer, host: string, port: number, ms: number): Promise<Buffer | undefined> {
     return new Promise((resolve) => {
-      const sock = connect({ host, port });
+      let sock: ReturnType<typeof connect>;
+      try {
+        sock = connect({ host, port });
+      } catch {
+        return resolve(undefined);
+      }
       const chunks: Buffer[] = [];
       const done = (b?: Buffer): void => {
         sock.destroy();
@@ -123,7 +137,9 @@ export class Forwarder {
       // so a slow but live server is waited for; several get a fair slice each (at least tryMs).
       const wait = Math.min(left, Math.max(this.tryMs, left / (upstreams.length - i)));
       tried.push(u);
-      const { host, port } = parseUpstream(u);
+      const parsed = parseUpstream(u);
+      if (!parsed) continue; // not an address (a malformed resolv.conf line): skip it
+      const { host, port } = parsed;
       let reply = await this.udp(query, host, port, wait);
       if (reply && isTruncated(reply)) {
         reply = (await this.tcp(query, host, port, Math.max(50, deadline - Date.now()))) ?? reply;

@@ -2,7 +2,9 @@
 // The controller calls these right after its own state changes and before its API answers, so
 // a name resolves when `connect` returns and stops resolving when `disconnect` returns.
 import type { Logger } from '../common/log.js';
+import { plainAddress } from '../common/upstream.js';
 import { decide } from './answer.js';
+import { invalid } from '../common/errors.js';
 import { isLoopback, renderHosts, renderResolvConf } from './files.js';
 import { Records } from './records.js';
 import { DnsServer } from './server.js';
@@ -82,7 +84,7 @@ export class NameService {
   writeFiles(sb: SandboxDnsConfig): void {
     const ordered = [...sb.dnsNetworks].sort((a, b) => Number(a.internal) - Number(b.internal));
     const embedded = ordered.flatMap((n) => n.gateways.slice(0, 1));
-    const nameservers = embedded.length ? embedded : this.opts.upstreams().filter((u) => !isLoopback(u) && !u.includes(']:') && !/:\d+$/.test(u));
+    const nameservers = embedded.length ? embedded : this.opts.upstreams().filter((u) => plainAddress(u) && !isLoopback(u));
     const options = sb.options.length ? sb.options : embedded.length ? ['ndots:0'] : [];
     const why = embedded.length ? 'netloom embedded DNS (gateway of each user-defined network)' : 'netloom: the host\'s upstream servers';
     this.opts.files.write(sb.name, 'resolv.conf', renderResolvConf({ nameservers, search: sb.search, options }, why));
@@ -97,6 +99,9 @@ export class NameService {
    *  forwarded name, which upstream answered. */
   async explain(clientIp: string, via: string, name: string, type: keyof typeof QTYPE): Promise<Explanation> {
     const q = { name: name.replace(/\.$/, ''), type: QTYPE[type], qclass: QCLASS_IN };
+    if (q.name.length > 253 || q.name.split('.').some((l) => l.length === 0 || l.length > 63)) {
+      throw invalid('NL_BAD_DNS', `invalid name "${name}": expected labels of 1 to 63 characters, 253 in all`);
+    }
     const decision = decide(this.records, { ip: clientIp, via }, q, { defaultUpstreams: this.opts.upstreams(), ttl: 0 });
     if (decision.kind !== 'forward') return { decision, via };
     const res = await this.server.forwarder.forward(encodeQuery(0x4e4c, q), decision.upstreams);

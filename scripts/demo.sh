@@ -81,7 +81,7 @@ netloom network create --subnet 10.31.0.128/25 clash || true
 netloom network rm front || true
 
 say "teardown"
-netloom sandbox rm demo-web demo-api demo-db demo-cache demo-lonely demo-h demo-vault
+netloom sandbox rm demo-cache demo-web demo-api demo-db demo-lonely demo-h demo-vault
 netloom network prune -f
 netloom network ls
 echo "demo: done" >&2

@@ -8,6 +8,7 @@ import {
   closeSync,
   existsSync,
   fdatasyncSync,
+  fstatSync,
   fsyncSync,
   ftruncateSync,
   mkdirSync,
@@ -140,8 +141,19 @@ export class FileStore extends MemoryStore {
     if (!this.check(compares)) return false;
     if (ops.length === 0) return true;
     const rev = this.rev + 1;
-    writeSync(this.walFd, `${JSON.stringify({ rev, ops })}\n`);
-    fdatasyncSync(this.walFd);
+    const size = fstatSync(this.walFd).size;
+    try {
+      writeSync(this.walFd, `${JSON.stringify({ rev, ops })}\n`);
+      fdatasyncSync(this.walFd);
+    } catch (err) {
+      // A half-written line would swallow every later record on the next open: cut it off.
+      try {
+        ftruncateSync(this.walFd, size);
+      } catch {
+        /* the disk is failing; the open-time repair still drops an unparsable tail */
+      }
+      throw err;
+    }
     this.apply(ops);
     this.rev = rev;
     if (++this.walLines >= this.compactEvery) this.compact();

@@ -123,8 +123,14 @@ export class NetlinkHandle implements NetHandle {
   }
 
   async addVeth(spec: VethSpec): Promise<void> {
-    if (await this.index(spec.hostName)) return; // ensure: the pair is there already
     const master = spec.master ? await this.mustIndex(spec.master) : undefined;
+    const existing = await this.link(spec.hostName);
+    if (existing) {
+      // Ensure, not skip: a bridge recreated after a crash must get its ports back.
+      if (master !== undefined && existing.master !== master) await this.sock.setLink({ index: existing.index }, { master });
+      await this.setUp(spec.hostName);
+      return;
+    }
     const fd = this.openPeerNs(spec.peerNs);
     try {
       // The peer is created directly inside the sandbox namespace under its final name (eth0,

@@ -1,6 +1,7 @@
 // Processes the CLI starts: a command inside a sandbox, and a detached daemon.
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
+import { constants } from 'node:os';
 
 /** Runs argv inside the sandbox's namespace the way `ip netns exec` does (it also applies
  *  /etc/netns/<name>/ files), with the terminal attached; resolves to its exit code. */
@@ -8,7 +9,8 @@ export function execInNetns(name: string, argv: readonly string[]): Promise<numb
   return new Promise((resolve, reject) => {
     const child = spawn('ip', ['netns', 'exec', name, ...argv], { stdio: 'inherit' });
     child.once('error', reject);
-    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + 1 : 1)));
+    // A command killed by a signal exits 128+N, as a shell reports it.
+    child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 1) : 1)));
   });
 }
 

@@ -77,7 +77,7 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
         // Registered before addBridge: it creates, tags and sets up, and may fail after creating.
         if (!existed) undo.unshift(() => host.delLink(c.bridgeName));
         const gw4 = net.pools.find((p) => p.family === 4)?.gateway;
-        await host.addBridge(c.bridgeName, { mtu: c.mtu, alias: env.tag('net', net.id), mac: gw4 ? macFromIPv4(gw4) : undefined });
+        await host.addBridge(c.bridgeName, { mtu: existed && !c.mtuExplicit ? undefined : c.mtu, alias: env.tag('net', net.id), mac: gw4 ? macFromIPv4(gw4) : undefined });
         failpoint('create:bridge');
         for (const p of net.pools) await host.addAddr(c.bridgeName, gatewayCidr(p));
         if (net.pools.some((p) => p.family === 6)) await env.sys.sysctl('net.ipv6.conf.all.forwarding', '1');

@@ -15,6 +15,8 @@ const KNOWN: ReadonlySet<string> = new Set(Object.values(OPT));
 export interface BridgeConfig {
   readonly bridgeName: string;
   readonly mtu: number;
+  /** Whether the user set the MTU: an existing bridge netloom adopts keeps its own otherwise. */
+  readonly mtuExplicit: boolean;
   readonly icc: boolean;
   readonly masquerade: boolean;
   readonly internal: boolean;
@@ -65,6 +67,7 @@ export function parseBridgeOptions(
   return {
     bridgeName: name,
     mtu,
+    mtuExplicit: rawMtu !== undefined,
     icc: parseBool(OPT.icc, opts[OPT.icc], true),
     masquerade: parseBool(OPT.masquerade, opts[OPT.masquerade], true),
     internal: net.internal,

@@ -140,8 +140,14 @@ export class FakeHandle implements NetHandle {
 
   addVeth(spec: VethSpec): Promise<void> {
     return this.run('addVeth', `${spec.hostName} ${spec.peerName}`, (ns) => {
-      if (ns.links.has(spec.hostName)) return; // ensure: the pair is there already
       const master = spec.master === undefined ? undefined : this.must(ns, spec.master);
+      const existing = ns.links.get(spec.hostName);
+      if (existing) {
+        // ensure, like the real one: the pair is there; re-attach it to a recreated bridge
+        if (master !== undefined) existing.master = master;
+        existing.up = true;
+        return;
+      }
       const peerNs = this.sys.resolve(spec.peerNs);
       if (peerNs.links.has(spec.peerName) || (peerNs === ns && spec.peerName === spec.hostName)) {
         throw new Error(`create veth "${spec.hostName}": peer "${spec.peerName}" exists: EEXIST`);

@@ -44,6 +44,8 @@ describe('restart and crash safety (root, fresh namespaces)', { skip: skipUnless
     assert.ok(veth);
     await h.inHost('ip', 'link', 'del', veth);
     await h.inHost('ip', 'link', 'del', 'netloom0');
+    // A bridge that still has ports: its veths survive, detached, and must be re-attached.
+    for (const br of (await h.kernel()).links.filter((l) => l.startsWith('nlb-'))) await h.inHost('ip', 'link', 'del', br);
     await h.inHost('iptables', '-w', '-F', 'NETLOOM-FORWARD');
     await h.start();
     assert.deepEqual(await state(), before);
