@@ -8,6 +8,8 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(iproute2 iptables iputils-ping util-linux procps gcc make ca-certificates dnsutils)
 [ "${NETLOOM_SETUP_BENCH:-0}" = 1 ] && pkgs+=(docker.io busybox-static)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
+# N-API headers for the two small addons (node_api.h is ABI-stable across Node versions).
+[ -f /usr/include/node/node_api.h ] || pkgs+=(libnode-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
