@@ -3,6 +3,7 @@ SHELL := /bin/bash
 NODE  ?= node
 NPX   ?= npx
 ADDON := native/nsaddon.node
+UDP_ADDON := native/udpbatch.node
 
 .PHONY: help deps build addon typecheck bundle test test-unit test-priv demo bench clean
 
@@ -16,8 +17,10 @@ build: addon ## compile TypeScript to build/ and bundle the CLI and daemon into 
 	$(NPX) tsc -p .
 	$(NODE) scripts/bundle.mjs
 
-addon: $(ADDON) ## build the small setns addon (N-API, C)
+addon: $(ADDON) $(UDP_ADDON) ## build the native addons: setns, and batched UDP for the DNS server (N-API, C)
 $(ADDON): native/nsaddon.c
+	cc -O2 -Wall -Wextra -shared -fPIC -I/usr/include/node -o $@ $<
+$(UDP_ADDON): native/udpbatch.c
 	cc -O2 -Wall -Wextra -shared -fPIC -I/usr/include/node -o $@ $<
 
 typecheck: ## type-check without emitting
@@ -39,4 +42,4 @@ bench: build ## benchmarks beside Docker (see bench/README.md)
 	bash bench/run.sh
 
 clean: ## remove build outputs
-	rm -rf build dist $(ADDON)
+	rm -rf build dist $(ADDON) $(UDP_ADDON)

@@ -4,13 +4,13 @@
 // between two queries can never drop one in flight — or handed to the Forwarder. The source
 // address identifies the sandbox; anything else is dropped, so the server answers nobody
 // outside the sandboxes' networks.
-import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
 import type { Logger } from '../common/log.js';
 import { Forwarder } from './forward.js';
 import type { Records } from './records.js';
 import { respond } from './respond.js';
 import { RCODE, type Question } from './types.js';
+import { BatchUdpSocket, type Datagrams } from './udp.js';
 import { encodeError } from './wire.js';
 
 export interface DnsServerOptions {
@@ -23,11 +23,12 @@ export interface DnsServerOptions {
 }
 
 interface Listener {
-  readonly udp: Socket;
+  readonly udp: BatchUdpSocket;
   readonly tcp: Server;
 }
 
 const MAX_TCP_QUERY = 4096;
+const MAX_TCP_CONNECTIONS = 256;
 
 export class DnsServer {
   private readonly listeners = new Map<string, Listener[]>(); // network id -> one per gateway address
@@ -63,7 +64,9 @@ export class DnsServer {
   }
 
   private async forward(f: { upstreams: string[]; query: Buffer; question: Question; id: number }): Promise<Buffer> {
-    const r = { forward: f };
+    // A copy: a UDP query is a view into the socket's batch memory, which the next batch reuses
+    // while this forward still waits (and may retry over TCP).
+    const r = { forward: { ...f, query: Buffer.from(f.query) } };
     this.stats.forwarded++;
     // An upstream that is one of our own listening addresses would loop the query back to us.
     const upstreams = r.forward.upstreams.filter((u) => !this.local.has(u.replace(/^\[|\](:\d+)?$|:53$/g, '')));
@@ -71,28 +74,31 @@ export class DnsServer {
     return res.reply ?? encodeError(r.forward.id, RCODE.SERVFAIL, r.forward.question);
   }
 
-  private udpListener(networkId: string, address: string): Promise<Socket> {
-    const udp = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
-    const send = (reply: Buffer | undefined, port: number, address: string): void => {
-      if (reply) udp.send(reply, port, address);
+  private async udpListener(networkId: string, address: string): Promise<BatchUdpSocket> {
+    const onError = (err: Error): void => this.opts.log.warn({ err: String(err), address }, 'dns: udp socket error');
+    // Local answers go back with the batch (one sendmmsg); a forward's answer comes later, alone,
+    // from the same socket, so the client sees it from the address and port it asked.
+    const serve = (b: Datagrams): void => {
+      for (let i = 0; i < b.count; i++) {
+        const out = this.handle(b.packet(i), b.address(i), networkId);
+        if (out instanceof Promise) {
+          const [port, from] = [b.port(i), b.address(i)];
+          out.then(
+            (reply) => reply && udp.send(reply, port, from),
+            (err: unknown) => this.opts.log.error({ err: String(err) }, 'dns: forward failed'),
+          );
+        } else if (out) b.reply(i, out);
+      }
     };
-    udp.on('message', (msg, rinfo) => {
-      const out = this.handle(msg, rinfo.address, networkId);
-      if (out instanceof Promise) void out.then((reply) => send(reply, rinfo.port, rinfo.address));
-      else send(out, rinfo.port, rinfo.address);
-    });
-    udp.on('error', (err) => this.opts.log.warn({ err: String(err), address }, 'dns: udp socket error'));
-    return new Promise((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind(this.opts.port, address, () => {
-        udp.off('error', reject);
-        resolve(udp);
-      });
-    });
+    const udp = await BatchUdpSocket.bind({ address, port: this.opts.port, onError }, serve);
+    return udp;
   }
 
   private tcpListener(networkId: string, address: string): Promise<Server> {
     const tcp = createServer((conn) => {
+      // Strangers are cut off at once: only endpoints of this network may hold a connection.
+      const client = conn.remoteAddress?.replace(/^::ffff:/, '') ?? '';
+      if (!this.opts.records.client(client, networkId)) return void conn.destroy();
       let buf = Buffer.alloc(0);
       conn.setTimeout(10_000, () => conn.destroy());
       conn.on('error', () => conn.destroy());
@@ -104,17 +110,21 @@ export class DnsServer {
           if (buf.length < 2 + len) return;
           const q = buf.subarray(2, 2 + len);
           buf = buf.subarray(2 + len);
-          void Promise.resolve(this.handle(Buffer.from(q), conn.remoteAddress?.replace(/^::ffff:/, '') ?? '', networkId, true)).then((reply) => {
-            if (!reply || conn.destroyed) return;
-            const l = Buffer.alloc(2);
-            l.writeUInt16BE(reply.length);
-            conn.write(Buffer.concat([l, reply]));
-          });
+          Promise.resolve(this.handle(Buffer.from(q), client, networkId, true)).then(
+            (reply) => {
+              if (!reply || conn.destroyed) return;
+              const l = Buffer.alloc(2);
+              l.writeUInt16BE(reply.length);
+              conn.write(Buffer.concat([l, reply]));
+            },
+            () => conn.destroy(),
+          );
         }
       });
     });
     return new Promise((resolve, reject) => {
       tcp.once('error', reject);
+      tcp.maxConnections = MAX_TCP_CONNECTIONS;
       tcp.listen({ port: this.opts.port, host: address, exclusive: true }, () => {
         tcp.off('error', reject);
         resolve(tcp);
@@ -127,7 +137,15 @@ export class DnsServer {
     if (this.listeners.has(networkId)) return;
     const ls: Listener[] = [];
     try {
-      for (const g of gateways) ls.push({ udp: await this.udpListener(networkId, g), tcp: await this.tcpListener(networkId, g) });
+      for (const g of gateways) {
+        const udp = await this.udpListener(networkId, g);
+        try {
+          ls.push({ udp, tcp: await this.tcpListener(networkId, g) });
+        } catch (err) {
+          udp.close(); // not in ls yet: close it here or port 53 stays taken
+          throw err;
+        }
+      }
     } catch (err) {
       for (const l of ls) this.closeListener(l);
       throw new Error(`dns: listen on ${gateways.join(', ')} port ${this.opts.port}: ${(err as Error).message}`);
