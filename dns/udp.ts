@@ -4,11 +4,8 @@
 // for; without the addon (not built), node:dgram delivers batches of one. Either way the handler
 // answers synchronously with reply(), and a late answer (a forwarded query) goes out with send(),
 // from the same socket, so the client sees it come from the address and port it asked.
+import { loadNative } from '../common/native.js';
 import { createSocket, type Socket } from 'node:dgram';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { formatIPv4, formatIPv6 } from '../common/cidr.js';
 
 /** One batch of datagrams, valid only while the handler runs: the next batch reuses its memory. */
@@ -66,27 +63,12 @@ const M_PORT = 1;
 const M_ADDR4 = 2;
 const M_REPLY = 3;
 
-function projectRoot(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native'))) return dir;
-    dir = dirname(dir);
-  }
-  return undefined;
-}
-
 let addon: Addon | null | undefined;
 
 /** The addon, or null when it is not built (or fails to load): the caller falls back to node:dgram. */
 function loadAddon(): Addon | null {
   if (addon === undefined) {
-    const root = projectRoot();
-    const path = root && join(root, 'native', 'udpbatch.node');
-    try {
-      addon = path && existsSync(path) ? (createRequire(import.meta.url)(path) as Addon) : null;
-    } catch {
-      addon = null;
-    }
+    addon = loadNative<Addon>('udpbatch') ?? null;
   }
   return addon;
 }

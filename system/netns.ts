@@ -1,10 +1,9 @@
 // Named network namespaces (/run/netns, as `ip netns` sees them) and the trick that gives code
 // in the daemon a netlink socket inside one: setns(2) on the main thread, create the socket,
 // setns back — all synchronous, so no other JavaScript runs in between (see native/nsaddon.c).
+import { loadNative } from '../common/native.js';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import { run } from './exec.js';
 import type { Namespaces, NsRef } from './types.js';
@@ -17,21 +16,9 @@ interface Addon {
 
 let addon: Addon | undefined;
 
-function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native'))) return dir;
-    dir = dirname(dir);
-  }
-  throw new Error('cannot find the netloom project root (package.json beside native/)');
-}
-
 function loadAddon(): Addon {
-  if (!addon) {
-    const path = join(projectRoot(), 'native', 'nsaddon.node');
-    if (!existsSync(path)) throw new Error(`${path} is missing: run "make build" first`);
-    addon = createRequire(import.meta.url)(path) as Addon;
-  }
+  addon ??= loadNative<Addon>('nsaddon');
+  if (!addon) throw new Error('native/nsaddon.node is missing or does not load: run "make build" first');
   return addon;
 }
 

@@ -1,0 +1,30 @@
+// Finding and loading netloom's own N-API addons (native/*.node, built by `make addon`), from
+// the compiled tree (build/…) and from the bundle (dist/) alike.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Path of native/<name>.node in the project root above this file, or undefined. */
+export function nativeAddonPath(name: string): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native'))) {
+      const p = join(dir, 'native', `${name}.node`);
+      return existsSync(p) ? p : undefined;
+    }
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+/** The addon, or undefined when it is not built or does not load. */
+export function loadNative<T>(name: string): T | undefined {
+  const path = nativeAddonPath(name);
+  if (!path) return undefined;
+  try {
+    return createRequire(import.meta.url)(path) as T;
+  } catch {
+    return undefined;
+  }
+}
