@@ -29,13 +29,13 @@ typecheck: ## type-check without emitting
 test-unit: build ## unit and property tests: no root, no network
 	$(NODE) --test --test-concurrency=4 build/test/unit/
 
-test-priv: build ## privileged tests (root): each in fresh namespaces, inside a private mount+net namespace
+test-priv: build ## privileged tests (root): each in fresh namespaces, inside private mount, net and PID namespaces
 	bash test/helpers/run-priv.sh
 
 test: build ## everything CI runs: unit tests, then privileged tests, then the host-unchanged check
 	bash test/helpers/run-all.sh
 
-demo: build ## the README demo: networks, sandboxes, ping, inspect
+demo: build ## the README demo: networks, sandboxes, ping by address and name, inspect, modes
 	bash scripts/demo.sh
 
 bench: build ## benchmarks beside Docker (see bench/README.md)
