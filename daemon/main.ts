@@ -80,7 +80,13 @@ export async function runDaemon(argv: string[]): Promise<void> {
   armFailpoints();
   const app = buildServer(ctl);
   mkdirSync(dirname(paths.socket), { recursive: true, mode: 0o755 });
-  await app.listen({ path: paths.socket });
+  // Created 0600 (umask), not chmod'ed after: no moment exists when others could connect.
+  const oldMask = process.umask(0o177);
+  try {
+    await app.listen({ path: paths.socket });
+  } finally {
+    process.umask(oldMask);
+  }
   chmodSync(paths.socket, 0o600);
   log.info({ socket: paths.socket, dataDir: paths.dataDir, pid: process.pid }, 'netloomd ready');
 
