@@ -33,7 +33,11 @@ export function configOf(ctx: Ctx, n: NetworkRecord): unknown {
   return driverOf(ctx, n).parseOptions(n.options, { id: n.id, name: n.name, internal: n.internal });
 }
 
-/** The namespace a sandbox's endpoints live in: container-mode sandboxes resolve to their target. */
+/** The sandbox whose endpoints a sandbox uses: container:<x> sandboxes have none of their own. */
+export const endpointOwner = (sb: SandboxRecord): string => (sb.mode.kind === 'container' ? sb.mode.target : sb.name);
+
+/** The namespace to plumb a sandbox's endpoints into: its own /run/netns entry (for a
+ *  container:<x> sandbox that entry is a bind mount of x's namespace). */
 export function sandboxNs(ctx: Ctx, sb: SandboxRecord): NsRef {
   return { kind: 'named', name: sb.name };
 }

@@ -11,7 +11,7 @@ import { Ipam } from '../ipam/allocator.js';
 import type { Allocation, PoolRecord } from '../ipam/types.js';
 import { put, type Store } from '../store/types.js';
 import type { System } from '../system/types.js';
-import { driverOf, poolsOf, type Ctx } from './context.js';
+import { driverOf, endpointOwner, poolsOf, type Ctx } from './context.js';
 import { connect, disconnect, type ConnectRequest } from './endpoints.js';
 import { networkView, sandboxView, type NetworkView, type SandboxView } from './inspect.js';
 import { createNetwork, ensurePredefined, pruneNetworks, removeNetwork, type CreateNetworkRequest } from './networks.js';
@@ -120,7 +120,7 @@ export class Controller {
   /** `netloom dns explain`: asks as the sandbox's resolver would, through its first DNS network. */
   async explainName(sbRef: string, name: string, type: string): Promise<ExplainView> {
     const sb = this.state.sandbox(sbRef);
-    const owner = sb.mode.kind === 'container' ? sb.mode.target : sb.name;
+    const owner = endpointOwner(sb);
     const names = this.ctx.names;
     if (!names) throw invalid('NL_NO_DNS', 'this daemon runs without embedded DNS');
     const qtype = type.toUpperCase();

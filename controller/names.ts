@@ -5,7 +5,7 @@ import { parseUpstream } from '../common/upstream.js';
 import { invalid } from '../common/errors.js';
 import type { DnsEndpoint } from '../dns/types.js';
 import type { DnsNetwork } from '../dns/service.js';
-import { poolsOf, type Ctx } from './context.js';
+import { endpointOwner, poolsOf, type Ctx } from './context.js';
 import type { EndpointRecord, NetworkRecord } from './records.js';
 
 export const dnsEnabled = (n: NetworkRecord): boolean => n.driver === 'bridge' && !n.predefined;
@@ -65,7 +65,7 @@ export function endpointDown(ctx: Ctx, ep: EndpointRecord): void {
 export function sandboxFiles(ctx: Ctx, name: string): void {
   const sb = ctx.state.sandboxes.get(name);
   if (!ctx.names || !sb || sb.mode.kind === 'host') return;
-  const owner = sb.mode.kind === 'container' ? sb.mode.target : sb.name;
+  const owner = endpointOwner(sb);
   const eps = ctx.state.endpointsOf({ sandbox: owner }).filter((e) => e.state !== 'deleting');
   const nets = eps.map((e) => ctx.state.networks.get(e.network)).filter((n): n is NetworkRecord => !!n && dnsEnabled(n));
   const sharing = [...ctx.state.sandboxes.values()].filter((s) => s.name === owner || (s.mode.kind === 'container' && s.mode.target === owner));

@@ -7,11 +7,8 @@ import type { Logger } from '../common/log.js';
 import { configOf, driverOf, endpointInfo, netInfo, type Ctx } from './context.js';
 import { deleteEndpointNow, forgetEndpoint, moveDefaultRoute } from './endpoints.js';
 import { deleteNetworkNow, forgetNetwork } from './networks.js';
-import { makeNamespace } from './sandboxes.js';
-import { sandboxFilesGone } from './names.js';
+import { deleteSandboxNow, makeNamespace } from './sandboxes.js';
 import type { NetworkRecord } from './records.js';
-import { del } from '../store/types.js';
-import { key } from './records.js';
 
 export interface ReconcileReport {
   rolledBack: string[];
@@ -65,10 +62,7 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
       continue;
     }
     await attempt(report, log, `sandbox ${sb.name}`, async () => {
-      for (const ep of state.endpointsOf({ sandbox: sb.name })) await deleteEndpointNow(ctx, ep);
-      await ctx.env.sys.netns.del(sb.name);
-      sandboxFilesGone(ctx, sb.name);
-      await state.commit([del(key.sb(sb.name))]);
+      await deleteSandboxNow(ctx, sb);
       (sb.state === 'creating' ? report.rolledBack : report.finished).push(`sandbox ${sb.name}`);
     });
   }

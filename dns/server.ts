@@ -12,6 +12,7 @@ import { respond } from './respond.js';
 import { RCODE, type Question } from './types.js';
 import { BatchUdpSocket, type Datagrams } from './udp.js';
 import { encodeError } from './wire.js';
+import { parseUpstream } from '../common/upstream.js';
 
 export interface DnsServerOptions {
   readonly records: Records;
@@ -69,7 +70,10 @@ export class DnsServer {
     const r = { forward: { ...f, query: Buffer.from(f.query) } };
     this.stats.forwarded++;
     // An upstream that is one of our own listening addresses would loop the query back to us.
-    const upstreams = r.forward.upstreams.filter((u) => !this.local.has(u.replace(/^\[|\](:\d+)?$|:53$/g, '')));
+    const upstreams = r.forward.upstreams.filter((u) => {
+      const p = parseUpstream(u);
+      return !(p && p.port === this.opts.port && this.local.has(p.host));
+    });
     const res = await this.forwarder.forward(r.forward.query, upstreams);
     return res.reply ?? encodeError(r.forward.id, RCODE.SERVFAIL, r.forward.question);
   }

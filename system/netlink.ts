@@ -96,8 +96,7 @@ export class NetlinkHandle implements NetHandle {
   }
 
   private async index(name: string): Promise<number | undefined> {
-    const msgs = await tolerate(this.sock.getLink({}, { ifname: name }), 'ENODEV');
-    return msgs?.[0]?.data.index;
+    return (await this.link(name))?.index;
   }
 
   private async mustIndex(name: string): Promise<number> {
