@@ -153,7 +153,7 @@ setup_netloom() {
   ip -n "$NL_NS" link set lo up
   # nsenter execs node itself, so $! is the daemon's PID.
   # shellcheck disable=SC2086 # NETLOOMD_NODE_ARGS is a list of node flags, e.g. --cpu-prof
-  nsenter --net="/run/netns/$NL_NS" node ${NETLOOMD_NODE_ARGS:-} "${NETLOOMD_BIN:-bin/netloomd.mjs}" --socket "$NL_SOCK" --data-dir "$DIR/netloom-data" \
+  nsenter --net="/run/netns/$NL_NS" node ${NETLOOMD_NODE_ARGS:-} "${NETLOOMD_BIN:-bin/netloomd.mjs}" --no-plugin --socket "$NL_SOCK" --data-dir "$DIR/netloom-data" \
     --log-file "$DIR/netloomd.log" --log-level warn --resolv-conf "$DIR/resolv.conf" &
   nl_pid=$!
   local _

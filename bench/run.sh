@@ -20,7 +20,7 @@ trap cleanup EXIT
 
 docker_host=$(bash scripts/docker-env.sh up | tail -1 | sed 's/^DOCKER_HOST=//')
 ip netns add "$HOST"; ip -n "$HOST" link set lo up
-nsenter --net=/run/netns/$HOST node bin/netloomd.mjs --socket "$SOCK" --data-dir "$DIR/data" --log-file "$DIR/netloomd.log" --log-level warn & pid=$!
+nsenter --net=/run/netns/$HOST node bin/netloomd.mjs --no-plugin --socket "$SOCK" --data-dir "$DIR/data" --log-file "$DIR/netloomd.log" --log-level warn & pid=$!
 for _ in $(seq 100); do NETLOOM_NO_AUTOSTART=1 node bin/netloom.mjs --socket "$SOCK" network ls -q >/dev/null 2>&1 && break; sleep 0.1; done
 
 echo "## IPAM"

@@ -15,6 +15,7 @@ Commands:
   network    create, ls, inspect, connect, disconnect, rm, prune
   sandbox    create, ls, inspect, exec, rm
   dns        explain how a sandbox's name query is answered
+  plugin     check a Docker remote network + IPAM plugin (netloomd serves one)
   daemon     run netloomd in the foreground (same as netloomd; see netloom daemon --help)
 
 ${GLOBAL}
@@ -122,4 +123,21 @@ Runs COMMAND inside the sandbox's namespace (like ip netns exec) and exits with 
 Shows how NAME is answered when SANDBOX asks: which network, alias or upstream produced the
 answer, and why (a name on a network the sandbox does not share is never answered).`,
   'dns explain': `Usage: netloom dns explain [-t A|AAAA|PTR|...] SANDBOX NAME`,
+  plugin: `Usage: netloom plugin check [--restart-cmd CMD] [--no-link-check] SOCKET
+
+netloomd serves the Docker remote network + IPAM plugin protocol on
+/run/docker/plugins/netloom.sock (netloomd --plugin-socket): with dockerd in the same network
+namespace, 'docker network create -d netloom --ipam-driver netloom NAME' uses netloom's bridge
+driver and IPAM. 'plugin check' drives any such plugin as an engine would and reports.`,
+  'plugin check': `Usage: netloom plugin check [OPTIONS] SOCKET
+
+Conformance kit for Docker remote network + IPAM plugins: plays the engine's calls in its order
+(pools, gateway, network, addresses, endpoint, join, leave, releases), then repeats, unknown IDs,
+malformed and oversized bodies, an unknown method and a leak check. One PASS/FAIL line per check;
+exits 1 if any check failed. It creates and removes one network through the plugin.
+
+Options:
+  --restart-cmd CMD  shell command that restarts the plugin; run between Join and Leave to check
+                     that state survives (skipped without it)
+  --no-link-check    do not look for Join's interface here (the plugin runs in another netns)`,
 };

@@ -46,12 +46,13 @@ export function endpointInfo(ctx: Ctx, ep: EndpointRecord): Parameters<NonNullab
   const sb = ctx.state.sandboxes.get(ep.sandbox);
   return {
     id: ep.id,
-    sandboxNs: sb ? sandboxNs(ctx, sb) : { kind: 'named', name: ep.sandbox },
+    sandboxNs: ep.external ? { kind: 'self' } : sb ? sandboxNs(ctx, sb) : { kind: 'named', name: ep.sandbox },
     ifname: ep.ifname,
     mac: ep.mac,
     ipv4: ep.ipv4,
     ipv6: ep.ipv6,
     defaultRoute: ep.defaultRoute,
+    external: ep.external !== undefined,
   };
 }
 

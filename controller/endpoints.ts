@@ -11,6 +11,7 @@ import { configOf, driverOf, endpointInfo, netInfo, opLog, poolsOf, type Ctx } f
 import { newId, nextIfname, nowIso, randomMac } from './ids.js';
 import { key, type EndpointRecord, type NetworkRecord, type SandboxRecord } from './records.js';
 import { checkDnsServers, endpointDown, endpointUp } from './names.js';
+import { refuseDockerNetwork } from './networks.js';
 
 export interface ConnectRequest {
   readonly ipv4Address?: string;
@@ -21,6 +22,7 @@ export interface ConnectRequest {
 }
 
 function checkConnectable(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord): void {
+  refuseDockerNetwork(n, 'connect containers to');
   const mode = sb.mode;
   if (mode.kind === 'container') {
     throw invalid('NL_SHARED_NAMESPACE', `sandbox ${sb.name} shares the namespace of ${mode.target}: connect ${mode.target} instead`);
@@ -169,6 +171,7 @@ export async function deleteEndpointNow(ctx: Ctx, ep: EndpointRecord): Promise<v
 
 export async function disconnect(ctx: Ctx, netRef: string, sbRef: string, _force = false): Promise<void> {
   const n = ctx.state.network(netRef);
+  refuseDockerNetwork(n, 'disconnect containers from');
   const sb = ctx.state.findSandbox(sbRef);
   const ep = ctx.state.endpointsOf({ network: n.id }).find((e) => e.sandbox === (sb?.name ?? sbRef));
   if (!ep) {

@@ -20,6 +20,7 @@ import { key, type NetworkRecord } from './records.js';
 import { createSandbox, removeSandbox, type CreateSandboxRequest } from './sandboxes.js';
 import { State } from './state.js';
 import { invalid } from '../common/errors.js';
+import * as dk from './docker.js';
 import { QTYPE } from '../dns/types.js';
 
 export interface ExplainView {
@@ -116,6 +117,21 @@ export class Controller {
       return this.sandboxView(sb.name);
     });
   }
+
+  /** The Docker plugin's verbs (controller/docker.ts), serialised with every other operation. */
+  readonly docker = {
+    requestPool: (req: dk.PoolRequest) => this.serial(() => dk.requestPool(this.ctx, req)),
+    releasePool: (poolId: string) => this.serial(() => dk.releasePool(this.ctx, poolId)),
+    requestAddress: (req: dk.AddressRequest) => this.serial(() => dk.requestAddress(this.ctx, req)),
+    releaseAddress: (poolId: string, address: string) => this.serial(() => dk.releaseAddress(this.ctx, poolId, address)),
+    createNetwork: (req: dk.DockerNetworkRequest) => this.serial(() => dk.createDockerNetwork(this.ctx, req)),
+    deleteNetwork: (networkId: string) => this.serial(() => dk.deleteDockerNetwork(this.ctx, networkId)),
+    createEndpoint: (req: dk.DockerEndpointRequest) => this.serial(() => dk.createDockerEndpoint(this.ctx, req)),
+    deleteEndpoint: (endpointId: string) => this.serial(() => dk.deleteDockerEndpoint(this.ctx, endpointId)),
+    join: (networkId: string, endpointId: string, sandboxKey: string) => this.serial(() => dk.joinDocker(this.ctx, networkId, endpointId, sandboxKey)),
+    leave: (endpointId: string) => this.serial(() => dk.leaveDocker(this.ctx, endpointId)),
+    endpointExists: (endpointId: string): void => dk.endpointExists(this.ctx, endpointId),
+  };
 
   /** `netloom dns explain`: asks as the sandbox's resolver would, through its first DNS network. */
   async explainName(sbRef: string, name: string, type: string): Promise<ExplainView> {

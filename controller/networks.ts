@@ -32,13 +32,22 @@ export interface CreateNetworkRequest {
   readonly dns?: readonly string[];
 }
 
+/** What the Docker plugin fixes itself instead of letting create choose (controller/docker.ts). */
+export interface NetworkPreset {
+  /** Docker's NetworkID. */
+  readonly id: string;
+  readonly origin: 'docker';
+  /** Pools already planned: Docker-requested ones being bound (in the IPAM already) and new ones. */
+  readonly pools: readonly PoolRecord[];
+}
+
 export const PREDEFINED = ['bridge', 'host', 'none'] as const;
 const IPAM_DRIVERS = ['default', 'netloom'];
 
 const familyOf = (cidr: string): 4 | 6 => (cidr.includes(':') ? 6 : 4);
 
 /** Host routes and interface addresses: a default pool never overlaps them. */
-async function hostAvoid(ctx: Ctx): Promise<string[]> {
+export async function hostAvoid(ctx: Ctx): Promise<string[]> {
   const [routes, addrs] = await Promise.all([ctx.env.sys.host.routes(), ctx.env.sys.host.addrs()]);
   return [...routes.map((r) => r.dst).filter((d) => d !== 'default'), ...addrs.map((a) => a.cidr)];
 }
@@ -85,7 +94,7 @@ function checkUnique(ctx: Ctx, req: CreateNetworkRequest, driverName: string, un
   }
 }
 
-export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefined = false): Promise<NetworkRecord> {
+export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefined = false, preset?: NetworkPreset): Promise<NetworkRecord> {
   checkName('network', req.name);
   if (!predefined && (PREDEFINED as readonly string[]).includes(req.name)) {
     throw conflict('NL_PREDEFINED', `network name ${req.name} is reserved for the predefined network`);
@@ -99,13 +108,13 @@ export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefi
     throw invalid('NL_UNKNOWN_IPAM_DRIVER', `unknown IPAM driver "${ipamDriver}": available drivers are ${IPAM_DRIVERS.join(', ')}`);
   }
   checkDnsServers('--dns', req.dns);
-  const id = newId();
+  const id = preset?.id ?? newId();
   const options = req.options ?? {};
   const config = driver.parseOptions(options, { id, name: req.name, internal: req.internal ?? false });
   checkUnique(ctx, req, driver.name, driver.uniqueOptions?.(config) ?? {});
   // Host routes only matter for a default pick: skip the two dumps when every family has a --subnet.
   const needsDefault = (req.ipam ?? []).filter((c) => c.subnet).length < (req.enableIPv6 ? 2 : 1);
-  const pools = driver.usesIpam ? planPools(ctx, id, req, needsDefault ? await hostAvoid(ctx) : []) : [];
+  const pools = preset?.pools ?? (driver.usesIpam ? planPools(ctx, id, req, needsDefault ? await hostAvoid(ctx) : []) : []);
 
   const rec: NetworkRecord = {
     id,
@@ -122,6 +131,7 @@ export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefi
     pools: pools.map((p) => p.id),
     predefined,
     ...(req.dns?.length ? { dns: [...req.dns] } : {}),
+    ...(preset ? { origin: preset.origin } : {}),
     state: 'creating',
   };
   const log = opLog(ctx, { op: 'network create', network: req.name });
@@ -129,7 +139,10 @@ export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefi
     [put(key.net(id), rec), put(key.netName(rec.name), id), ...pools.map((p) => put(key.pool(p.id), p))],
     [absent(key.netName(rec.name))],
   );
-  for (const p of pools) ctx.ipam.addPool(p);
+  for (const p of pools) {
+    if (ctx.ipam.pool(p.id)) ctx.ipam.rebind(p.id, p.owner, p.ownerName);
+    else ctx.ipam.addPool(p);
+  }
   failpoint('create:recorded');
   try {
     await driver.createNetwork?.(ctx.env, netInfo(ctx, rec), config);
@@ -162,9 +175,18 @@ export async function forgetNetwork(ctx: Ctx, n: NetworkRecord): Promise<void> {
   for (const poolId of n.pools) ctx.ipam.removePool(poolId);
 }
 
+/** Docker owns what it made through the plugin: changing it behind the engine's back would leave
+ *  the engine's view and the kernel apart. */
+export function refuseDockerNetwork(n: NetworkRecord, what: string): void {
+  if (n.origin === 'docker') {
+    throw conflict('NL_DOCKER_NETWORK', `network ${n.name} was made by Docker through the netloom plugin: ${what} it with docker, not netloom`);
+  }
+}
+
 export async function removeNetwork(ctx: Ctx, ref: string): Promise<void> {
   const n = ctx.state.network(ref);
   if (n.predefined) throw conflict('NL_PREDEFINED', `${n.name} is a pre-defined network and cannot be removed`);
+  refuseDockerNetwork(n, 'remove');
   const eps = ctx.state.endpointsOf({ network: n.id });
   if (eps.length) {
     throw conflict('NL_NETWORK_IN_USE', `network ${n.name} has active endpoints (${eps.map((e) => e.sandbox).join(', ')}): disconnect them first`);
@@ -184,7 +206,7 @@ export async function deleteNetworkNow(ctx: Ctx, n: NetworkRecord): Promise<void
 export async function pruneNetworks(ctx: Ctx, keep: (n: NetworkRecord) => boolean = () => false): Promise<string[]> {
   const deleted: string[] = [];
   for (const n of [...ctx.state.networks.values()]) {
-    if (n.predefined || n.state !== 'ready' || keep(n) || ctx.state.endpointsOf({ network: n.id }).length) continue;
+    if (n.predefined || n.origin === 'docker' || n.state !== 'ready' || keep(n) || ctx.state.endpointsOf({ network: n.id }).length) continue;
     await deleteNetworkNow(ctx, n);
     deleted.push(n.name);
   }

@@ -77,7 +77,8 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   }
   for (const ep of [...state.endpoints.values()]) {
     const n = state.networks.get(ep.network);
-    if (!n) continue;
+    // A Docker endpoint has a veth only between Join and Leave.
+    if (!n || (ep.external && !ep.external.sandboxKey)) continue;
     await attempt(report, log, `endpoint ${ep.sandbox}/${ep.ifname}`, async () =>
       driverOf(ctx, n).join?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep)),
     );

@@ -20,6 +20,8 @@ export interface NetworkRecord {
   readonly predefined: boolean;
   /** Upstream DNS servers for names netloom does not own (--dns at network create). */
   readonly dns?: readonly string[];
+  /** 'docker': made by a Docker engine through the plugin (plugin/); only Docker may change it. */
+  readonly origin?: 'docker';
   readonly state: RecState;
 }
 
@@ -35,6 +37,9 @@ export interface EndpointRecord {
   readonly defaultRoute: boolean;
   /** Upstream DNS servers for this endpoint (--dns at connect). */
   readonly dns?: readonly string[];
+  /** A Docker endpoint: the sandbox is a Docker container's namespace, which the engine plumbs
+   *  itself; ifname is the host-side name of the interface the engine moves into it. */
+  readonly external?: { readonly sandboxKey?: string };
   readonly created: string;
   readonly state: RecState;
 }

@@ -10,6 +10,8 @@ import { Controller } from '../controller/index.js';
 import { FileStore } from '../store/file.js';
 import { createSystem } from '../system/index.js';
 import { buildServer } from './server.js';
+import type { FastifyInstance } from 'fastify';
+import { buildPluginServer, DEFAULT_PLUGIN_SOCKET } from '../plugin/server.js';
 import { NameService } from '../dns/service.js';
 import { parseNameservers } from '../dns/files.js';
 import { removeNetnsFiles, writeNetnsFile } from '../system/files.js';
@@ -31,6 +33,11 @@ Options:
   --resolv-conf FILE where the default upstreams come from (default /etc/resolv.conf); a loopback
                      nameserver such as 127.0.0.53 works, the daemon forwards from the host namespace
   --no-dns           run without the embedded DNS
+  --plugin-socket PATH  Docker remote network + IPAM plugin socket (default
+                     /run/docker/plugins/netloom.sock: dockerd then knows the plugin as "netloom";
+                     another file name is another plugin name); dockerd must run in this daemon's
+                     network namespace, as Join hands it a host-side interface
+  --no-plugin        do not serve the Docker plugin protocol
   -h, --help         show this help
 `;
 
@@ -58,6 +65,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'dns-upstream': { type: 'string', multiple: true },
       'resolv-conf': { type: 'string' },
       'no-dns': { type: 'boolean' },
+      'plugin-socket': { type: 'string' },
+      'no-plugin': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -68,9 +77,11 @@ export async function runDaemon(argv: string[]): Promise<void> {
   }
   const paths = resolvePaths({ socket: values.socket, dataDir: values['data-dir'] });
   const log = createLogger({ level: values['log-level'], file: values['log-file'] });
-  if (existsSync(paths.socket)) {
-    if (await socketAlive(paths.socket)) throw new Error(`a daemon already answers on ${paths.socket}`);
-    unlinkSync(paths.socket);
+  const pluginSocket = values['no-plugin'] ? undefined : (values['plugin-socket'] ?? DEFAULT_PLUGIN_SOCKET);
+  for (const path of [paths.socket, pluginSocket]) {
+    if (!path || !existsSync(path)) continue;
+    if (await socketAlive(path)) throw new Error(`a daemon already answers on ${path}`);
+    unlinkSync(path);
   }
   const store = FileStore.open(paths.dataDir);
   const sys = createSystem();
@@ -79,16 +90,10 @@ export async function runDaemon(argv: string[]): Promise<void> {
   await ctl.start();
   armFailpoints();
   const app = buildServer(ctl);
-  mkdirSync(dirname(paths.socket), { recursive: true, mode: 0o755 });
-  // Created 0600 (umask), not chmod'ed after: no moment exists when others could connect.
-  const oldMask = process.umask(0o177);
-  try {
-    await app.listen({ path: paths.socket });
-  } finally {
-    process.umask(oldMask);
-  }
-  chmodSync(paths.socket, 0o600);
-  log.info({ socket: paths.socket, dataDir: paths.dataDir, pid: process.pid }, 'netloomd ready');
+  await listenPrivate(app, paths.socket);
+  const plugin = pluginSocket ? buildPluginServer(ctl, log) : undefined;
+  if (plugin && pluginSocket) await listenPrivate(plugin, pluginSocket);
+  log.info({ socket: paths.socket, pluginSocket, dataDir: paths.dataDir, pid: process.pid }, 'netloomd ready');
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
@@ -96,6 +101,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     stopping = true;
     log.info({ signal }, 'netloomd stopping');
     await app.close();
+    await plugin?.close();
     await ctl.close();
     names?.close();
     await store.close();
@@ -105,6 +111,19 @@ export async function runDaemon(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Listens on a unix socket only root can use: created 0600 (umask), not chmod'ed after, so no
+ *  moment exists when others could connect. */
+async function listenPrivate(app: FastifyInstance, path: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  const oldMask = process.umask(0o177);
+  try {
+    await app.listen({ path });
+  } finally {
+    process.umask(oldMask);
+  }
+  chmodSync(path, 0o600);
 }
 
 function nameService(

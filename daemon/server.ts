@@ -1,5 +1,6 @@
 // netloomd's HTTP API on a unix socket: Docker's Engine API network routes (so `docker network`
 // pointed at our socket works) plus /sandboxes. Routes only translate; the controller decides.
+import { acceptAnyJson } from '../common/http.js';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { invalid, isNetloomError } from '../common/errors.js';
 import type { Controller } from '../controller/index.js';
@@ -33,16 +34,7 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
   });
 
   // Bodiless POSTs arrive with any Content-Type (old docker CLI: text/plain, length 0).
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body);
-    if (!text.trim()) return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch (err) {
-      done(Object.assign(new Error(`invalid JSON body: ${(err as Error).message}`), { statusCode: 400 }), undefined);
-    }
-  });
+  acceptAnyJson(app, 400);
 
   app.addHook('onSend', async (_req, reply) => {
     reply.header('Api-Version', API_VERSION);

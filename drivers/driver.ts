@@ -32,6 +32,9 @@ export interface EndpointInfo {
   readonly ipv6?: string;
   /** True for the sandbox's first (gateway-providing) network. */
   readonly defaultRoute: boolean;
+  /** The sandbox end stays in the host namespace, named `ifname`, unconfigured: the caller (a
+   *  Docker engine, through Join) moves it into the container and sets its addresses and routes. */
+  readonly external?: boolean;
 }
 
 export interface Driver<C = unknown> {

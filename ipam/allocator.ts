@@ -88,6 +88,15 @@ export class Ipam {
     this.byId.set(rec.id, openPool(stored));
   }
 
+  /** Hands a pool to another owner (a Docker-requested pool bound to the network made from it);
+   *  its addresses stay allocated. */
+  rebind(id: string, owner: string, ownerName: string): PoolRecord {
+    const pool = this.mustPool(id);
+    const rec = Object.freeze({ ...pool.rec, owner, ownerName });
+    this.byId.set(id, { ...pool, rec });
+    return rec;
+  }
+
   /** Called when a network is deleted; idempotent; drops the pool's allocations with it. */
   removePool(id: string): void {
     this.byId.delete(id);

@@ -23,7 +23,7 @@ say "a fresh namespace plays the host; netloomd runs in it"
 ip netns add "$HOST"; ip -n "$HOST" link set lo up
 # The demo's upstream DNS is a loopback address nobody serves: no query ever leaves the machine.
 echo "nameserver 127.0.0.1" > "$DIR/resolv.conf"
-nsenter --net=/run/netns/$HOST node bin/netloomd.mjs --log-file "$DIR/netloomd.log" --resolv-conf "$DIR/resolv.conf" & pid=$!
+nsenter --net=/run/netns/$HOST node bin/netloomd.mjs --no-plugin --log-file "$DIR/netloomd.log" --resolv-conf "$DIR/resolv.conf" & pid=$!
 for _ in $(seq 100); do node bin/netloom.mjs network ls -q >/dev/null 2>&1 && break; sleep 0.1; done
 netloom network ls
 

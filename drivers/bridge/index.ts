@@ -124,6 +124,7 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
         alias: env.tag('ep', ep.id),
       });
       failpoint('join:veth');
+      if (ep.external) return; // the engine configures the container side
       try {
         await configureSandboxSide(env, net, c, ep);
       } catch (err) {

@@ -34,6 +34,8 @@ export class TestHost {
   readonly socket = join(this.dir, 'netloomd.sock');
   readonly dataDir = join(this.dir, 'data');
   readonly resolvConf = join(this.dir, 'resolv.conf');
+  /** The Docker plugin socket: per test, never the machine's /run/docker/plugins. */
+  pluginSocket = join(this.dir, 'plugin.sock');
   private daemon?: ChildProcess;
   /** Every daemon this host started, so cleanup can stop each by PID even after a failed start. */
   private readonly started: ChildProcess[] = [];
@@ -70,6 +72,8 @@ export class TestHost {
         join(this.dir, 'netloomd.log'),
         '--resolv-conf',
         this.resolvConf,
+        '--plugin-socket',
+        this.pluginSocket,
       ],
       { stdio: 'ignore', env: { ...process.env, ...env } },
     );
