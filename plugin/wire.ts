@@ -148,7 +148,9 @@ export function createEndpointRequest(o: Obj): DockerEndpointRequest {
     addressIPv6: str(iface, 'AddressIPv6', { path: 'Interface' }),
     mac,
     portmap,
-    unknownOptions: Object.keys(options).filter((k) => !known.has(k)),
+    // The engine adds informational keys of its own (e.g. ...endpoint.dnsservers with --dns);
+    // anything else came from the user's --driver-opt and must mean something to us.
+    unknownOptions: Object.keys(options).filter((k) => !known.has(k) && !k.startsWith('com.docker.')),
   };
 }
 

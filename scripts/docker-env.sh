@@ -118,22 +118,12 @@ ensure_image() {
   if dk image inspect "$IMAGE" >/dev/null 2>&1; then
     return 0
   fi
-  # busybox-static's binary: it must run with no libraries in the image.
-  local busybox=/bin/busybox tmp applet
-  [[ -x $busybox ]] || die "$busybox not found: is busybox-static installed?"
+  local tmp
   tmp=$(mktemp -d /tmp/nlbusybox.XXXXXX)
   # shellcheck disable=SC2064 # expand now: tmp is local
   trap "rm -rf '$tmp'" RETURN
-  mkdir -p "$tmp/rootfs"/{bin,etc,proc,sys,dev,tmp,root,var/run}
-  chmod 1777 "$tmp/rootfs/tmp"
-  install -m 0755 "$busybox" "$tmp/rootfs/bin/busybox"
-  for applet in $("$busybox" --list); do
-    [[ $applet == busybox || -e $tmp/rootfs/bin/$applet ]] || ln -s busybox "$tmp/rootfs/bin/$applet"
-  done
-  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$tmp/rootfs/etc/passwd"
-  printf 'root:x:0:\nnogroup:x:65534:\n' >"$tmp/rootfs/etc/group"
-  tar -C "$tmp/rootfs" --numeric-owner -cf "$tmp/rootfs.tar" .
-  log "importing $IMAGE from $busybox ($("$busybox" --list | wc -l) applets)"
+  bash "$(dirname "$0")/busybox-rootfs.sh" "$tmp/rootfs.tar"
+  log "importing $IMAGE from /bin/busybox"
   dk import --change 'CMD ["sh"]' --change 'ENV PATH=/bin' "$tmp/rootfs.tar" "$IMAGE" >/dev/null
 }
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what netloom needs on a Debian machine (as root) and builds it.
-# NETLOOM_SETUP_BENCH=1 also installs what the benchmarks compare against (docker.io, busybox-static).
+# docker.io and busybox-static: the Docker plugin's end-to-end test runs a real engine (in a test
+# namespace) on a busybox image imported from busybox-static; the benchmarks compare against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-pkgs=(iproute2 iptables iputils-ping util-linux procps gcc make ca-certificates dnsutils)
-[ "${NETLOOM_SETUP_BENCH:-0}" = 1 ] && pkgs+=(docker.io busybox-static)
+pkgs=(iproute2 iptables iputils-ping util-linux procps gcc make ca-certificates dnsutils docker.io busybox-static)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 # N-API headers for the two small addons (node_api.h is ABI-stable across Node versions).
 [ -f /usr/include/node/node_api.h ] || pkgs+=(libnode-dev)
