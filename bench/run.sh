@@ -32,3 +32,5 @@ NETLOOM_NO_AUTOSTART=1 node build/bench/core.bench.js --docker "$docker_host" --
   --netloom-cli "node bin/netloom.mjs --socket $SOCK" --rounds "$ROUNDS" "$@"
 echo "## embedded DNS, netloom beside Docker's and dnsmasq (dnsperf)"
 ROUNDS=${DNS_ROUNDS:-3} KEEP_DOCKER=1 bash bench/dns.bench.sh
+echo "## Docker with netloom as driver and IPAM, beside Docker's bridge driver"
+ROUNDS=${PLUGIN_ROUNDS:-20} KEEP_DOCKER=1 bash bench/docker-plugin.bench.sh

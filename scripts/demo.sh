@@ -2,15 +2,29 @@
 # The README demo. netloomd runs in a network namespace made for the demo ("the host"), so the
 # demo shows everything for real without touching this machine's own links or iptables, and
 # leaves nothing behind. Every command is printed before it runs.
+#
+# It runs in a private mount namespace with its own /run: the Docker engine it starts finds the
+# netloom plugin in its own /run/docker/plugins and runs its own containerd, and every namespace
+# it makes disappears with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -z "${NETLOOM_DEMO_PRIVATE:-}" ]; then
+  exec unshare --mount --propagation private env NETLOOM_DEMO_PRIVATE=1 bash "$0" "$@"
+fi
+mount -t tmpfs -o mode=755 netloom-demo-run /run
+mkdir -p /run/netns /run/docker/plugins
 HOST=nldemo-host
 DIR=$(mktemp -d /tmp/netloom-demo.XXXXXX)
 export NETLOOM_SOCKET=$DIR/netloomd.sock NETLOOM_DATA_DIR=$DIR/data NETLOOM_NO_AUTOSTART=1
 netloom() { echo "\$ netloom $*" >&2; node bin/netloom.mjs "$@"; }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+# The demo's Docker engine (scripts/docker-env.sh) lives in the demo's host namespace.
+export NL_DOCKER_NETNS=$HOST NL_DOCKER_DATA_ROOT=$DIR/docker-data NL_DOCKER_EXEC_ROOT=$DIR/docker-exec
+export NL_DOCKER_LOG=$DIR/dockerd.log NL_DOCKER_CGROUP=netloom-demo-docker DOCKER_HOST=unix://$DIR/docker-exec/docker.sock
+docker() { echo "\$ docker $*" >&2; command docker "$@"; }
 pid=
 cleanup() {
+  [ -e "$DIR/docker-exec" ] && bash scripts/docker-env.sh down --purge >/dev/null 2>&1 || true
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
   for n in web api db cache h lonely vault; do ip netns del "demo-$n" 2>/dev/null || true; done
   ip netns del "$HOST" 2>/dev/null || true
@@ -23,7 +37,7 @@ say "a fresh namespace plays the host; netloomd runs in it"
 ip netns add "$HOST"; ip -n "$HOST" link set lo up
 # The demo's upstream DNS is a loopback address nobody serves: no query ever leaves the machine.
 echo "nameserver 127.0.0.1" > "$DIR/resolv.conf"
-nsenter --net=/run/netns/$HOST node bin/netloomd.mjs --no-plugin --log-file "$DIR/netloomd.log" --resolv-conf "$DIR/resolv.conf" & pid=$!
+nsenter --net=/run/netns/$HOST node bin/netloomd.mjs --log-file "$DIR/netloomd.log" --resolv-conf "$DIR/resolv.conf" & pid=$!
 for _ in $(seq 100); do node bin/netloom.mjs network ls -q >/dev/null 2>&1 && break; sleep 0.1; done
 netloom network ls
 
@@ -79,6 +93,19 @@ if netloom sandbox exec demo-vault -- ping -c1 -W1 10.31.0.2; then echo "UNEXPEC
 say "bad input is refused naming the value, and changes nothing"
 netloom network create --subnet 10.31.0.128/25 clash || true
 netloom network rm front || true
+
+say "Docker uses netloom: a real dockerd in the same host namespace, netloom as its driver and IPAM"
+bash scripts/docker-env.sh up >/dev/null
+docker network create -d netloom --ipam-driver netloom --subnet 10.34.0.0/24 -o com.docker.network.driver.mtu=1400 dnet
+# --dns 127.0.0.1: names Docker's resolver does not know go to the container's own loopback, never out.
+docker run -d --name dweb --network dnet --dns 127.0.0.1 --dns-search . nlbusybox sh -c 'trap "exit 0" TERM; while :; do sleep 1; done'
+docker run --rm --network dnet --dns 127.0.0.1 --dns-search . nlbusybox sh -c 'ip addr show eth0; ping -c1 -W1 dweb'
+netloom network ls
+echo "the CLI cannot take what Docker holds:" >&2
+netloom network create --subnet 10.34.0.0/25 clash2 || true
+docker rm -f dweb
+docker network rm dnet
+bash scripts/docker-env.sh down --purge >/dev/null
 
 say "teardown"
 netloom sandbox rm demo-cache demo-web demo-api demo-db demo-lonely demo-h demo-vault

@@ -16,19 +16,21 @@
 # (images are never pulled; nlbusybox is imported from the local busybox-static binary).
 set -euo pipefail
 
-readonly NETNS=nl-dockerd
+# Another engine (the demo's) sets these: NL_DOCKER_NETNS, NL_DOCKER_DATA_ROOT,
+# NL_DOCKER_EXEC_ROOT, NL_DOCKER_LOG, NL_DOCKER_CGROUP.
+readonly NETNS=${NL_DOCKER_NETNS:-nl-dockerd}
 readonly NETNS_PATH=/run/netns/$NETNS
-readonly DATA_ROOT=/var/lib/netloom-bench-docker
-readonly EXEC_ROOT=/run/netloom-bench-docker
+readonly DATA_ROOT=${NL_DOCKER_DATA_ROOT:-/var/lib/netloom-bench-docker}
+readonly EXEC_ROOT=${NL_DOCKER_EXEC_ROOT:-/run/netloom-bench-docker}
 readonly SOCK=$EXEC_ROOT/docker.sock
 readonly DOCKER_HOST_URL=unix://$SOCK
 readonly PIDFILE=$EXEC_ROOT/dockerd.pid
 readonly CONFIG=$EXEC_ROOT/daemon.json
-readonly LOG=/var/log/netloom-bench-dockerd.log
+readonly LOG=${NL_DOCKER_LOG:-/var/log/netloom-bench-dockerd.log}
 readonly IMAGE=nlbusybox:latest
 # Containers' cgroups go under /netloom-bench-docker (not /docker, which another engine may use),
 # so `down` can find container processes left behind by a killed dockerd.
-readonly CGROUP_PARENT=netloom-bench-docker
+readonly CGROUP_PARENT=${NL_DOCKER_CGROUP:-netloom-bench-docker}
 # Debian's client, matching Debian's engine (API 1.41). Any newer client negotiates down to it.
 readonly DOCKER_BIN=/usr/bin/docker
 readonly START_TIMEOUT_S=60
@@ -231,7 +233,8 @@ cmd_down() {
   remove_container_cgroups || failed=1
   unmount_under "$EXEC_ROOT"
   unmount_under "$DATA_ROOT"
-  if [[ -e $NETNS_PATH ]]; then
+  # A namespace the caller gave (NL_DOCKER_NETNS) is the caller's to delete.
+  if [[ -e $NETNS_PATH && -z ${NL_DOCKER_NETNS:-} ]]; then
     ip netns del "$NETNS" || failed=1
   fi
   rm -rf --one-file-system "$EXEC_ROOT"
