@@ -5,7 +5,7 @@
 // reports one PASS/FAIL line per check.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { connect } from 'node:net';
 import { contains, overlaps, parseCidr, parseIp } from '../common/cidr.js';
 
 export interface CheckOptions {
@@ -29,39 +29,67 @@ interface Reply {
   readonly json?: Record<string, unknown>;
 }
 
-/** POST like the engine: no Content-Type, compact JSON and a newline, or an empty body. */
+/** POST like the engine: no Content-Type, compact JSON and a newline, or an empty body. Raw
+ *  HTTP/1.1 over the socket, so a server that answers before reading all of an oversized body
+ *  (and closes) is still heard, as Go's client hears it; node's http client would only see EPIPE. */
 export function post(socket: string, method: string, body?: unknown, raw?: string): Promise<Reply> {
-  const data = raw ?? (body === undefined ? '' : `${JSON.stringify(body)}\n`);
+  const data = Buffer.from(raw ?? (body === undefined ? '' : `${JSON.stringify(body)}\n`));
+  const head =
+    `POST /${method} HTTP/1.1\r\nHost: \r\nUser-Agent: netloom-plugin-check\r\n` +
+    `Accept: application/vnd.docker.plugins.v1.2+json\r\nContent-Length: ${data.length}\r\nConnection: close\r\n\r\n`;
   return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        socketPath: socket,
-        method: 'POST',
-        path: `/${method}`,
-        headers: { Host: '', 'User-Agent': 'netloom-plugin-check', Accept: 'application/vnd.docker.plugins.v1.2+json', 'Content-Length': Buffer.byteLength(data) },
-        timeout: 30_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: Record<string, unknown> | undefined;
-          try {
-            const v: unknown = JSON.parse(text);
-            if (v && typeof v === 'object' && !Array.isArray(v)) json = v as Record<string, unknown>;
-          } catch {
-            /* left undefined: the checks say so */
-          }
-          resolve({ status: res.statusCode ?? 0, text, json });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method}: no answer within 30 s`)));
-    req.on('error', reject);
-    req.end(data);
+    const chunks: Buffer[] = [];
+    const sock = connect(socket);
+    const timer = setTimeout(() => sock.destroy(new Error(`${method}: no answer within 30 s`)), 30_000);
+    sock.on('connect', () => {
+      // One write, and no half-close: some servers drop a request whose client has sent FIN.
+      sock.write(Buffer.concat([Buffer.from(head, 'latin1'), data]));
+    });
+    sock.on('data', (c: Buffer) => chunks.push(c));
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      // Writing into a closed connection: the answer may already be in; 'close' decides.
+      if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET') reject(err);
+    });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      const reply = parseResponse(Buffer.concat(chunks));
+      if (reply) resolve(reply);
+      else reject(new Error(`${method}: the connection closed without an HTTP answer`));
+    });
   });
+}
+
+function parseResponse(buf: Buffer): Reply | undefined {
+  const split = buf.indexOf('\r\n\r\n');
+  if (split < 0) return undefined;
+  const [statusLine, ...headers] = buf.subarray(0, split).toString('latin1').split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0);
+  if (!status) return undefined;
+  const h = new Map(headers.map((l) => [l.slice(0, l.indexOf(':')).trim().toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  let bodyBuf = buf.subarray(split + 4);
+  if (h.get('transfer-encoding')?.toLowerCase() === 'chunked') {
+    const parts: Buffer[] = [];
+    let at = 0;
+    for (;;) {
+      const eol = bodyBuf.indexOf('\r\n', at);
+      const size = eol < 0 ? 0 : parseInt(bodyBuf.subarray(at, eol).toString('latin1'), 16);
+      if (!size) break;
+      parts.push(bodyBuf.subarray(eol + 2, eol + 2 + size));
+      at = eol + 2 + size + 2;
+    }
+    bodyBuf = Buffer.concat(parts);
+  } else if (h.has('content-length')) {
+    bodyBuf = bodyBuf.subarray(0, Number(h.get('content-length')));
+  }
+  const text = bodyBuf.toString('utf8');
+  let json: Record<string, unknown> | undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    if (v && typeof v === 'object' && !Array.isArray(v)) json = v as Record<string, unknown>;
+  } catch {
+    /* left undefined: the checks say so */
+  }
+  return { status, text, json };
 }
 
 class Failed extends Error {}

@@ -85,6 +85,21 @@ describe('Docker engine on netloom networks (root, real dockerd)', { skip }, () 
     assert.equal((await exec('c1', 'ping', '-c1', '-W2', 'c2')).exitCode, 0, 'n1 is untouched');
   });
 
+  it('--ipv6: both families from netloom\'s pools, IPv6 ping; --internal: no default route', async () => {
+    await d.ok('network', 'create', '-d', 'netloom', '--ipam-driver', 'netloom', '--ipv6', 'n6');
+    await run('v1', '--network', 'n6');
+    const v6 = await d.ok('inspect', '-f', '{{(index .NetworkSettings.Networks "n6").GlobalIPv6Address}}', 'v1');
+    assert.match(v6, /^fd6e:6c6f:6f6d:/);
+    const r = await d.dk('run', '--rm', '--network', 'n6', ...NO_OUTSIDE_DNS, IMAGE, 'ping', '-6', '-c1', '-W2', v6);
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    await d.ok('network', 'create', '-d', 'netloom', '--ipam-driver', 'netloom', '--internal', 'ni');
+    const routes = await d.ok('run', '--rm', '--network', 'ni', ...NO_OUTSIDE_DNS, IMAGE, 'ip', 'route');
+    assert.doesNotMatch(routes, /default/);
+    assert.match(routes, /dev eth0 scope link/);
+    await d.ok('rm', '-f', 'v1');
+    await d.ok('network', 'rm', 'n6', 'ni');
+  });
+
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     it(`netloomd restarted (${signal}) while containers run: traffic and state survive`, async () => {
       // netloom's view and kernel state (dockerd's own chains are not netloom's to keep).
