@@ -115,13 +115,19 @@ export const CONNECT_OPTIONS: Options = {
   ip6: { type: 'string' },
   alias: { type: 'string', multiple: true },
   dns: { type: 'string', multiple: true },
+  publish: { type: 'string', multiple: true, short: 'p' },
 };
 
 export function endpointConfig(v: Parsed['values']): Record<string, unknown> {
   const ipam: Record<string, string> = {};
   if (v.ip) ipam.IPv4Address = v.ip as string;
   if (v.ip6) ipam.IPv6Address = v.ip6 as string;
-  return { IPAMConfig: ipam, Aliases: list(v.alias), ...(list(v.dns).length ? { Dns: list(v.dns) } : {}) };
+  return {
+    IPAMConfig: ipam,
+    Aliases: list(v.alias),
+    ...(list(v.dns).length ? { Dns: list(v.dns) } : {}),
+    ...(list(v.publish).length ? { Publish: list(v.publish) } : {}),
+  };
 }
 
 export const list = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []);

@@ -7,6 +7,7 @@ import { execInNetns, spawnDetached } from '../system/process.js';
 import { CONNECT_OPTIONS, NETWORK_CREATE_OPTIONS, UsageError, endpointConfig, networkCreateBody, parse, sandboxCreateBody, type Parsed } from './args.js';
 import { api, ApiError, call } from './client.js';
 import { HELP } from './help.js';
+import { describeBinding, type PortBinding } from '../common/ports.js';
 import { printNetworkTable, printSandboxTable } from './print.js';
 
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -146,6 +147,16 @@ const commands: Record<string, Handler> = {
     if (r.upstreamsTried?.length) out(`  tried:       ${r.upstreamsTried.join(', ')}`);
     out(`  why:         ${r.why}`);
   },
+  async 'port'(p, { socket }) {
+    if (p.positionals.length < 1 || p.positionals.length > 2) throw new UsageError('port needs SANDBOX [PORT[/PROTO]]');
+    const [ref, filter] = p.positionals;
+    const sb = await api<{ Networks: Record<string, { Ports?: PortBinding[] }> }>(socket, 'GET', `/sandboxes/${enc(ref)}`);
+    const want = filter && (filter.includes('/') ? filter : `${filter}/tcp`);
+    const lines = Object.values(sb.Networks).flatMap((n) => (n.Ports ?? []).flatMap(describeBinding));
+    const shown = want ? lines.filter((l) => l.startsWith(`${want} `)).map((l) => l.split(' -> ')[1]) : lines;
+    if (want && !shown.length) throw new UsageError(`no public port '${want}' published for ${ref}`);
+    for (const l of shown) out(l);
+  },
   async 'sandbox rm'(p, { socket }) {
     if (!p.positionals.length) throw new UsageError('sandbox rm needs at least one SANDBOX');
     for (const ref of p.positionals) {
@@ -235,6 +246,8 @@ export async function main(argv: string[]): Promise<number> {
     await runDaemon([...extra, ...rest.slice(1)]);
     return -1; // keep running
   }
+  // One-word commands (netloom port, netloom doctor): everything after the word is arguments.
+  if (ONE_WORD.has(group)) return runCommand(group, rest.slice(1), flags);
   const name = `${group} ${verb ?? ''}`.trim();
   if (!verb || verb === '-h' || verb === '--help') {
     const h = HELP[group];
@@ -251,6 +264,12 @@ export async function main(argv: string[]): Promise<number> {
     await ensureDaemon(paths);
     return sandboxExec(args, paths);
   }
+  return runCommand(name, args, flags, group);
+}
+
+const ONE_WORD = new Set(['port', 'doctor']);
+
+async function runCommand(name: string, args: string[], flags: { socket?: string; dataDir?: string }, group = name): Promise<number> {
   const handler = commands[name];
   if (!handler) throw new UsageError(`unknown command "${name}": see netloom ${group} --help`);
   const p = parse(args, OPTIONS[name] ?? {});

@@ -118,3 +118,10 @@ export function describeBinding(b: PortBinding): string[] {
   for (let i = 0; i < b.count; i++) for (const h of host) out.push(`${b.containerPort + i}/${b.proto} -> ${h}:${b.hostPort + i}`);
   return out;
 }
+
+/** `0.0.0.0:8080->80/tcp`, as `docker ps` shows a binding (a range stays one entry). */
+export function bindingSummary(b: PortBinding): string {
+  const range = (p: number): string => (b.count === 1 ? `${p}` : `${p}-${p + b.count - 1}`);
+  const host = b.hostIP === '' ? '*' : b.hostIP.includes(':') ? `[${b.hostIP}]` : b.hostIP;
+  return `${host}:${range(b.hostPort)}->${range(b.containerPort)}/${b.proto}`;
+}

@@ -1,7 +1,7 @@
 // What every controller operation works with, and the small lookups they share.
 import type { Logger } from '../common/log.js';
 import type { NameService } from '../dns/service.js';
-import type { Driver, DriverEnv, NetworkInfo } from '../drivers/driver.js';
+import type { Driver, DriverEnv, DriverNetwork, NetworkInfo } from '../drivers/driver.js';
 import { lookupDriver, type DriverRegistry } from '../drivers/registry.js';
 import type { Ipam } from '../ipam/allocator.js';
 import type { PoolRecord } from '../ipam/types.js';
@@ -53,7 +53,24 @@ export function endpointInfo(ctx: Ctx, ep: EndpointRecord): Parameters<NonNullab
     ipv6: ep.ipv6,
     defaultRoute: ep.defaultRoute,
     external: ep.external !== undefined,
+    ...(ep.ports?.length ? { ports: ep.ports } : {}),
   };
+}
+
+/** A driver's ready networks in creation order (the order its global rules are built in), each
+ *  with its ready endpoints (a Docker endpoint only while joined). */
+export function driverNetworks(ctx: Ctx, driver: string): DriverNetwork[] {
+  return [...ctx.state.networks.values()]
+    .filter((n) => n.driver === driver && n.state === 'ready')
+    .sort((x, y) => x.created.localeCompare(y.created) || x.id.localeCompare(y.id))
+    .map((n) => ({
+      net: netInfo(ctx, n),
+      config: configOf(ctx, n),
+      endpoints: ctx.state
+        .endpointsOf({ network: n.id })
+        .filter((e) => e.state === 'ready' && (!e.external || e.external.sandboxKey))
+        .map((e) => endpointInfo(ctx, e)),
+    }));
 }
 
 /** Logger bound to what an operation is about. */

@@ -12,6 +12,7 @@ import { newId, nextIfname, nowIso, randomMac } from './ids.js';
 import { key, type EndpointRecord, type NetworkRecord, type SandboxRecord } from './records.js';
 import { checkDnsServers, endpointDown, endpointUp } from './names.js';
 import { refuseDockerNetwork } from './networks.js';
+import { resolvePorts } from './ports.js';
 
 export interface ConnectRequest {
   readonly ipv4Address?: string;
@@ -19,6 +20,8 @@ export interface ConnectRequest {
   readonly aliases?: readonly string[];
   /** Upstream DNS servers for this endpoint's names that netloom does not own. */
   readonly dns?: readonly string[];
+  /** --publish specs ([hostIP:][hostPort[-end]:]containerPort[-end][/proto]). */
+  readonly publish?: readonly string[];
 }
 
 function checkConnectable(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord): void {
@@ -84,6 +87,7 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, req: Conn
   checkDnsServers('--dns', req.dns);
   const id = newId();
   const addrs = planAddresses(ctx, n, id, req);
+  const ports = req.publish?.length ? await resolvePorts(ctx, n, req.publish, addrs) : [];
   const mine = ctx.state.endpointsOf({ sandbox: sb.name });
   const ep: EndpointRecord = {
     id,
@@ -96,6 +100,7 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, req: Conn
     // The first network that can route out gives the sandbox its default route (Docker's rule).
     defaultRoute: !n.internal && !mine.some((e) => e.defaultRoute),
     ...(req.dns?.length ? { dns: [...req.dns] } : {}),
+    ...(ports.length ? { ports } : {}),
     created: nowIso(),
     state: 'creating',
   };

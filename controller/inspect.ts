@@ -1,5 +1,6 @@
 // Docker-shaped views of the records (`docker network inspect` / `network ls` JSON). Pure.
 import type { PoolRecord } from '../ipam/types.js';
+import { bindingSummary, type PortBinding } from '../common/ports.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './records.js';
 
 export interface IpamConfigView {
@@ -15,6 +16,8 @@ export interface ContainerView {
   MacAddress: string;
   IPv4Address: string;
   IPv6Address: string;
+  /** Published ports (netloom's addition), e.g. "*:8080->80/tcp"; absent when none. */
+  Ports?: string[];
 }
 
 export interface NetworkView {
@@ -62,6 +65,7 @@ export function networkView(
         MacAddress: e.mac,
         IPv4Address: e.ipv4 ?? '',
         IPv6Address: e.ipv6 ?? '',
+        ...(e.ports?.length ? { Ports: e.ports.map(bindingSummary) } : {}),
       };
     }
   }
@@ -89,7 +93,7 @@ export interface SandboxView {
   Id: string;
   Created: string;
   NetworkMode: string;
-  Networks: Record<string, { NetworkID: string; EndpointID: string; Interface: string; MacAddress: string; IPv4Address: string; IPv6Address: string; Aliases: string[] }>;
+  Networks: Record<string, { NetworkID: string; EndpointID: string; Interface: string; MacAddress: string; IPv4Address: string; IPv6Address: string; Aliases: string[]; Ports?: PortBinding[] }>;
 }
 
 export function sandboxView(sb: SandboxRecord, eps: readonly EndpointRecord[], nets: ReadonlyMap<string, NetworkRecord>): SandboxView {
@@ -105,6 +109,7 @@ export function sandboxView(sb: SandboxRecord, eps: readonly EndpointRecord[], n
       IPv4Address: e.ipv4 ?? '',
       IPv6Address: e.ipv6 ?? '',
       Aliases: [...e.aliases],
+      ...(e.ports?.length ? { Ports: e.ports.map((b) => ({ ...b })) } : {}),
     };
   }
   return { Name: sb.name, Id: sb.id, Created: sb.created, NetworkMode: mode, Networks: networks };

@@ -4,7 +4,7 @@
 //   ready     -> re-apply (idempotent driver verbs recreate whatever is missing)
 // then delete every link tagged as this instance's that no record explains.
 import type { Logger } from '../common/log.js';
-import { configOf, driverOf, endpointInfo, netInfo, type Ctx } from './context.js';
+import { configOf, driverNetworks, driverOf, endpointInfo, netInfo, type Ctx } from './context.js';
 import { deleteEndpointNow, forgetEndpoint, moveDefaultRoute } from './endpoints.js';
 import { deleteNetworkNow, forgetNetwork } from './networks.js';
 import { deleteSandboxNow, makeNamespace } from './sandboxes.js';
@@ -36,12 +36,7 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   // Global driver state (firewall chains) first, from the networks that are meant to exist.
   for (const [name, driver] of ctx.drivers) {
     // In creation order, so the rebuilt chains read exactly as the incremental ones did.
-    const mine = nets()
-      .filter((n) => n.driver === name && n.state === 'ready')
-      .sort((x, y) => x.created.localeCompare(y.created) || x.id.localeCompare(y.id));
-    await attempt(report, log, `restore ${name}`, async () =>
-      driver.restore?.(ctx.env, mine.map((n) => ({ net: netInfo(ctx, n), config: configOf(ctx, n) }))),
-    );
+    await attempt(report, log, `restore ${name}`, async () => driver.restore?.(ctx.env, driverNetworks(ctx, name)));
   }
 
   for (const ep of [...state.endpoints.values()].filter((e) => e.state !== 'ready')) {

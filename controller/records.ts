@@ -1,6 +1,7 @@
 // What the controller persists. Every record carries a state so that a crash between the store
 // write and the kernel work is always resolvable: "creating" is rolled back, "deleting" is
 // finished, "ready" is re-applied to the kernel (reconcile.ts).
+import type { PortBinding } from '../common/ports.js';
 
 export type RecState = 'creating' | 'ready' | 'deleting';
 
@@ -40,6 +41,8 @@ export interface EndpointRecord {
   /** A Docker endpoint: the sandbox is a Docker container's namespace, which the engine plumbs
    *  itself; ifname is the host-side name of the interface the engine moves into it. */
   readonly external?: { readonly sandboxKey?: string };
+  /** Published ports, host ports resolved (--publish). */
+  readonly ports?: readonly PortBinding[];
   readonly created: string;
   readonly state: RecState;
 }

@@ -85,6 +85,8 @@ function endpointConfig(v: unknown, field: string): ConnectRequest {
     ipv6Address: str(ipamCfg.IPv6Address, `${field}.IPAMConfig.IPv6Address`),
     aliases: strList(ec.Aliases, `${field}.Aliases`),
     ...optional('dns', strList(ec.Dns, `${field}.Dns`)),
+    // netloom's own field: `--publish` specs, parsed (and refused naming the value) by the controller.
+    ...optional('publish', strList(ec.Publish, `${field}.Publish`)),
   };
 }
 

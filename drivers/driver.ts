@@ -5,7 +5,8 @@
 // them again.
 import type { Logger } from '../common/log.js';
 import type { PoolRecord } from '../ipam/types.js';
-import type { NsRef, System } from '../system/types.js';
+import type { PortBinding } from '../common/ports.js';
+import type { NsRef, System, Table } from '../system/types.js';
 
 export interface DriverEnv {
   readonly sys: System;
@@ -35,6 +36,14 @@ export interface EndpointInfo {
   /** The sandbox end stays in the host namespace, named `ifname`, unconfigured: the caller (a
    *  Docker engine, through Join) moves it into the container and sets its addresses and routes. */
   readonly external?: boolean;
+  /** Published ports (host ports already chosen and checked free by the controller). */
+  readonly ports?: readonly PortBinding[];
+}
+
+export interface DriverNetwork<C = unknown> {
+  readonly net: NetworkInfo;
+  readonly config: C;
+  readonly endpoints: readonly EndpointInfo[];
 }
 
 export interface Driver<C = unknown> {
@@ -50,8 +59,12 @@ export interface Driver<C = unknown> {
   uniqueOptions?(config: C): Readonly<Record<string, string>>;
   /** Called once at daemon start, before any network verb. */
   init?(env: DriverEnv): Promise<void>;
-  /** Rebuilds everything global the driver owns (firewall chains) from the full set of networks. */
-  restore?(env: DriverEnv, nets: readonly { net: NetworkInfo; config: C }[]): Promise<void>;
+  /** Rebuilds everything global the driver owns (firewall chains) from the full set of networks
+   *  and their endpoints. */
+  restore?(env: DriverEnv, nets: readonly DriverNetwork<C>[]): Promise<void>;
+  /** Its firewall rules as iptables-save prints them, per family and table, for the firewall
+   *  guard and `netloom doctor` to compare with the kernel. */
+  firewallLines?(nets: readonly DriverNetwork<C>[]): Record<4 | 6, Record<Table, string[]>>;
   createNetwork?(env: DriverEnv, net: NetworkInfo, config: C): Promise<void>;
   deleteNetwork?(env: DriverEnv, net: NetworkInfo, config: C): Promise<void>;
   join?(env: DriverEnv, net: NetworkInfo, config: C, ep: EndpointInfo): Promise<void>;

@@ -3,7 +3,8 @@ import { closeSync } from 'node:fs';
 import { NetlinkHandle } from './netlink.js';
 import { IpNetns, openNsFd, rtnetlinkIn } from './netns.js';
 import { Iptables } from './iptables.js';
-import { setSysctl } from './sysctl.js';
+import { readSysctl, setSysctl } from './sysctl.js';
+import { listeners, socketOwner } from './sockets.js';
 import type { NetHandle, NsRef, System } from './types.js';
 
 export function openHandle(ns: NsRef): NetHandle {
@@ -18,6 +19,9 @@ export function createSystem(): System {
     netns: new IpNetns(),
     firewall: new Iptables(),
     sysctl: setSysctl,
+    readSysctl,
+    listeners,
+    socketOwner,
     close: () => host.close(),
   };
 }

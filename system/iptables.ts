@@ -20,6 +20,11 @@ export class Iptables implements Firewall {
     await run(bin(family, ''), ['-w', '-t', table, '-I', chain, '1', '-j', target]);
   }
 
+  async ensureChain(family: 4 | 6, table: Table, chain: string): Promise<void> {
+    const r = await run(bin(family, ''), ['-w', '-t', table, '-N', chain], { allowFail: true });
+    if (r.exitCode !== 0 && !/exists/i.test(r.stderr)) throw new Error(`${bin(family, '')} -t ${table} -N ${chain}: ${r.stderr.trim()}`);
+  }
+
   async removeJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void> {
     await this.deleteRule(family, table, chain, ['-j', target]);
   }

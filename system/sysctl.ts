@@ -1,7 +1,11 @@
 // sysctls of the daemon's own namespace: /proc/sys/net is per network namespace.
 import { writeFile, readFile } from 'node:fs/promises';
 
-const path = (key: string): string => `/proc/sys/${key.replace(/\./g, '/')}`;
+const path = (key: string): string => `/proc/sys/${key.includes('/') ? key : key.replace(/\./g, '/')}`;
+
+export async function readSysctl(key: string): Promise<string | undefined> {
+  return readFile(path(key), 'utf8').then((t) => t.trim(), () => undefined);
+}
 
 export async function setSysctl(key: string, value: string): Promise<void> {
   const current = (await readFile(path(key), 'utf8').catch(() => '')).trim();

@@ -66,6 +66,15 @@ export interface NetHandle {
 
 export type Table = 'filter' | 'nat';
 
+export interface Listener {
+  readonly proto: 'tcp' | 'udp';
+  readonly family: 4 | 6;
+  /** Local address, canonical text; 0.0.0.0 or :: for any. */
+  readonly address: string;
+  readonly port: number;
+  readonly inode: number;
+}
+
 export interface Firewall {
   /** Apply a ruleset fragment for one family with iptables-restore --noflush (one batch). */
   restore(family: 4 | 6, text: string): Promise<void>;
@@ -73,6 +82,8 @@ export interface Firewall {
   save(family: 4 | 6, table: Table): Promise<string>;
   /** Ensure `-j target` is the first rule of a built-in chain (a jump into netloom's chains). */
   ensureJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void>;
+  /** Create a chain if it does not exist; an existing one keeps its rules. */
+  ensureChain(family: 4 | 6, table: Table, chain: string): Promise<void>;
   removeJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void>;
   /** Delete one rule; a rule that is not there is success. */
   deleteRule(family: 4 | 6, table: Table, chain: string, spec: readonly string[]): Promise<void>;
@@ -95,7 +106,14 @@ export interface System {
   open(ns: NsRef): Promise<NetHandle>;
   readonly netns: Namespaces;
   readonly firewall: Firewall;
-  /** Write a sysctl in the daemon's namespace, e.g. net.ipv4.ip_forward=1. */
+  /** Write a sysctl in the daemon's namespace, e.g. net.ipv4.ip_forward=1 (a key with "/"
+   *  separators, e.g. net/ipv4/conf/br.1/route_localnet, keeps dots in interface names). */
   sysctl(key: string, value: string): Promise<void>;
+  /** Read one; undefined when it does not exist. */
+  readSysctl(key: string): Promise<string | undefined>;
+  /** Sockets bound in the daemon's namespace: TCP listeners and bound UDP sockets. */
+  listeners(): Promise<Listener[]>;
+  /** The process holding a socket (by inode), for error messages. */
+  socketOwner(inode: number): Promise<{ pid: number; command: string } | undefined>;
   close(): void;
 }

@@ -4,9 +4,11 @@ import { conflict } from '../../common/errors.js';
 import { macFromIPv4 } from '../../common/cidr.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
-import { hostVethName, undoAll, type Driver, type DriverEnv, type EndpointInfo, type NetworkInfo } from '../driver.js';
+import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type EndpointInfo, type NetworkInfo } from '../driver.js';
 import { OPT, generatedBridgeName, parseBridgeOptions, type BridgeConfig } from './options.js';
-import { JUMPS, networkRules, renderAdd, renderAll, renderDel, type Rule } from './rules.js';
+import { ADMIN_CHAINS, JUMPS, expectedLines, networkRules, ownLines, publishRules, renderAdd, renderAll, renderDel, type Rule } from './rules.js';
+import { hostFamily } from '../../common/ports.js';
+import type { Table } from '../../system/types.js';
 
 const families = [4, 6] as const;
 
@@ -18,8 +20,39 @@ function rulesFor(net: NetworkInfo, c: BridgeConfig, family: 4 | 6): Rule[] {
   return net.pools
     .filter((p) => p.family === family)
     .flatMap((p) =>
-      networkRules({ bridge: c.bridgeName, subnet: p.subnet, internal: c.internal, icc: c.icc, masquerade: c.masquerade }),
+      networkRules({ bridge: c.bridgeName, family, subnet: p.subnet, internal: c.internal, icc: c.icc, masquerade: c.masquerade }),
     );
+}
+
+/** DNAT/accept rules of one endpoint's published ports for one family. */
+function portRulesFor(c: BridgeConfig, ep: EndpointInfo, family: 4 | 6): Rule[] {
+  const cidr = family === 4 ? ep.ipv4 : ep.ipv6;
+  const bindings = (ep.ports ?? []).filter((b) => (hostFamily(b.hostIP) ?? family) === family);
+  if (!cidr || !bindings.length || c.internal) return [];
+  return publishRules({ bridge: c.bridgeName, family, address: cidr.split('/')[0], bindings });
+}
+
+function allRules(nets: readonly DriverNetwork<BridgeConfig>[], family: 4 | 6): Rule[] {
+  return [
+    ...nets.flatMap(({ net, config }) => rulesFor(net, config, family)),
+    ...nets.flatMap(({ config, endpoints }) => endpoints.flatMap((ep) => portRulesFor(config, ep, family))),
+  ];
+}
+
+/** Our jumps first in each built-in chain, in JUMPS order; repaired only when they are not. */
+async function ensureJumps(env: DriverEnv, family: 4 | 6): Promise<void> {
+  for (const table of ['filter', 'nat'] as Table[]) {
+    const want = JUMPS.filter((j) => j.table === table);
+    const save = await env.sys.firewall.save(family, table);
+    const rules = save.split('\n').filter((l) => l.startsWith('-A '));
+    for (const chain of new Set(want.map((j) => j.chain))) {
+      const mine = want.filter((j) => j.chain === chain).map((j) => `-A ${chain} -j ${j.target}`);
+      const inChain = rules.filter((l) => l.startsWith(`-A ${chain} `));
+      if (inChain.slice(0, mine.length).join('\n') === mine.join('\n')) continue;
+      for (const j of want.filter((x) => x.chain === chain)) await env.sys.firewall.removeJump(family, table, chain, j.target);
+      for (const j of want.filter((x) => x.chain === chain).reverse()) await env.sys.firewall.ensureJump(family, table, chain, j.target);
+    }
+  }
 }
 
 async function deleteRules(env: DriverEnv, family: 4 | 6, rules: readonly Rule[]): Promise<void> {
@@ -53,10 +86,11 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
     async restore(env, nets) {
       applied.clear();
       for (const family of families) {
-        const rules = nets.flatMap(({ net, config }) => rulesFor(net, config, family));
+        const rules = allRules(nets, family);
         try {
           await env.sys.firewall.restore(family, renderAll(rules));
-          for (const j of JUMPS) await env.sys.firewall.ensureJump(family, j.table, j.chain, j.target);
+          for (const a of ADMIN_CHAINS) await env.sys.firewall.ensureChain(family, a.table, a.chain);
+          await ensureJumps(env, family);
         } catch (err) {
           // A host without IPv6 firewalling can still run IPv4-only networks.
           if (family === 4 || rules.length) throw err;
@@ -64,6 +98,12 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
         }
       }
       for (const { net } of nets) applied.add(net.id);
+    },
+
+    firewallLines(nets) {
+      const out = {} as Record<4 | 6, Record<Table, string[]>>;
+      for (const family of families) out[family] = expectedLines(allRules(nets, family));
+      return out;
     },
 
     async createNetwork(env, net, c) {
@@ -81,6 +121,8 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
         failpoint('create:bridge');
         for (const p of net.pools) await host.addAddr(c.bridgeName, gatewayCidr(p));
         if (net.pools.some((p) => p.family === 6)) await env.sys.sysctl('net.ipv6.conf.all.forwarding', '1');
+        // Published ports reached on 127.0.0.1 are DNATed out of this bridge: allow loopback sources on it.
+        if (!c.internal) await env.sys.sysctl(`net/ipv4/conf/${c.bridgeName}/route_localnet`, '1');
         if (!applied.has(net.id)) {
           for (const family of families) {
             const rules = rulesFor(net, c, family);
@@ -124,22 +166,35 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
         alias: env.tag('ep', ep.id),
       });
       failpoint('join:veth');
-      if (ep.external) return; // the engine configures the container side
       try {
-        await configureSandboxSide(env, net, c, ep);
+        if (!ep.external) await configureSandboxSide(env, net, c, ep); // else the engine does it
+        await publish(env, c, ep);
       } catch (err) {
         await env.sys.host.delLink(veth).catch(() => undefined);
         throw err;
       }
     },
 
-    async leave(env, _net, _c, ep) {
+    async leave(env, _net, c, ep) {
       // Deleting the host end deletes the sandbox end (and its addresses and routes) with it.
       await env.sys.host.delLink(hostVethName(ep.id));
+      for (const family of families) await deleteRules(env, family, portRulesFor(c, ep, family));
     },
 
     hostLinks: (_net, c, endpointIds) => [c.bridgeName, ...endpointIds.map(hostVethName)],
   };
+}
+
+/** Adds the endpoint's port rules, unless a full restore since the daemon started already has them. */
+async function publish(env: DriverEnv, c: BridgeConfig, ep: EndpointInfo): Promise<void> {
+  for (const family of families) {
+    const rules = portRulesFor(c, ep, family);
+    if (!rules.length) continue;
+    // join runs again on every reconcile: check first, so no rule is ever there twice.
+    const have = new Set([...ownLines(await env.sys.firewall.save(family, 'nat'), 'nat'), ...ownLines(await env.sys.firewall.save(family, 'filter'), 'filter')]);
+    const missing = rules.filter((r) => !have.has(`-A ${r.chain} ${r.spec.join(' ')}`));
+    if (missing.length) await env.sys.firewall.restore(family, renderAdd(missing));
+  }
 }
 
 async function configureSandboxSide(env: DriverEnv, net: NetworkInfo, c: BridgeConfig, ep: EndpointInfo): Promise<void> {

@@ -1,24 +1,50 @@
 // The bridge driver's firewall, as data. Pure: unit- and golden-tested; system/ applies it.
 //
-// filter FORWARD  -> NETLOOM-FORWARD (first rule)
-//   NETLOOM-FORWARD: -j NETLOOM-ISOLATION-1, then per network: established in, icc, out, drop the rest in
+// filter FORWARD  -> NETLOOM-USER (first: the admin's rules; netloom creates it and never
+//                    touches its contents), then NETLOOM-FORWARD
+//   NETLOOM-FORWARD: -j NETLOOM-ISOLATION-1, -j NETLOOM, then per network: established in, icc,
+//                    out, drop the rest in
+//   NETLOOM (filter): per published port: accept new connections to the container's port
 //   NETLOOM-ISOLATION-1: per network  -i br ! -o br -j NETLOOM-ISOLATION-2
 //   NETLOOM-ISOLATION-2: per network  -o br -j DROP      (so no two netloom bridges talk)
-// nat POSTROUTING -> NETLOOM-POSTROUTING: per network  -s subnet ! -o br -j MASQUERADE
+// nat PREROUTING, OUTPUT -> NETLOOM: only for local destinations, per published port a DNAT
+// nat POSTROUTING -> NETLOOM-POSTROUTING: per network: masquerade what leaves; clients on the
+//   host's loopback (IPv4) and hairpin clients on the same bridge, so replies come back through us
+//
+// Every spec is written the way iptables-save prints it, so the firewall guard and `netloom
+// doctor` compare what the kernel holds with what the records say line by line (a privileged
+// test checks the two spellings agree).
+import type { PortBinding } from '../../common/ports.js';
 import type { Table } from '../../system/types.js';
 
 export const CHAIN = {
+  user: 'NETLOOM-USER',
   forward: 'NETLOOM-FORWARD',
+  published: 'NETLOOM',
   iso1: 'NETLOOM-ISOLATION-1',
   iso2: 'NETLOOM-ISOLATION-2',
+  dnat: 'NETLOOM',
   postrouting: 'NETLOOM-POSTROUTING',
 } as const;
 
-/** Jumps from built-in chains into netloom's; the only rules netloom places outside its chains. */
+/** Jumps from built-in chains into netloom's, in order (within a chain, the first listed comes
+ *  first); the only rules netloom places outside its own chains. */
 export const JUMPS: readonly { table: Table; chain: string; target: string }[] = [
+  { table: 'filter', chain: 'FORWARD', target: CHAIN.user },
   { table: 'filter', chain: 'FORWARD', target: CHAIN.forward },
+  { table: 'nat', chain: 'PREROUTING', target: CHAIN.dnat },
+  { table: 'nat', chain: 'OUTPUT', target: CHAIN.dnat },
   { table: 'nat', chain: 'POSTROUTING', target: CHAIN.postrouting },
 ];
+
+/** Chains netloom owns whole: declared (so flushed and refilled) by every full restore. */
+export const OWN_CHAINS: Readonly<Record<Table, readonly string[]>> = {
+  filter: [CHAIN.forward, CHAIN.published, CHAIN.iso1, CHAIN.iso2],
+  nat: [CHAIN.dnat, CHAIN.postrouting],
+};
+
+/** Chains created when missing and otherwise left alone. */
+export const ADMIN_CHAINS: readonly { table: Table; chain: string }[] = [{ table: 'filter', chain: CHAIN.user }];
 
 export interface Rule {
   readonly table: Table;
@@ -28,13 +54,34 @@ export interface Rule {
 
 export interface BridgeRuleInput {
   readonly bridge: string;
+  readonly family: 4 | 6;
   readonly subnet: string; // of the family being rendered
   readonly internal: boolean;
   readonly icc: boolean;
   readonly masquerade: boolean;
 }
 
+export interface PublishRuleInput {
+  readonly bridge: string;
+  readonly family: 4 | 6;
+  /** The endpoint's address of this family, without prefix. */
+  readonly address: string;
+  /** Bindings of this family (wildcard '' included). */
+  readonly bindings: readonly PortBinding[];
+}
+
 const r = (table: Table, chain: string, ...spec: string[]): Rule => ({ table, chain, spec });
+const host = (ip: string, family: 4 | 6): string => `${ip}/${family === 4 ? 32 : 128}`;
+const ports = (first: number, count: number): string => (count === 1 ? `${first}` : `${first}:${first + count - 1}`);
+
+/** Rules every full restore starts with, before any network's. */
+export function baseRules(): Rule[] {
+  return [
+    r('filter', CHAIN.forward, '-j', CHAIN.iso1),
+    r('filter', CHAIN.forward, '-j', CHAIN.published),
+    r('nat', CHAIN.dnat, '-m', 'addrtype', '!', '--dst-type', 'LOCAL', '-j', 'RETURN'),
+  ];
+}
 
 export function networkRules(n: BridgeRuleInput): Rule[] {
   const br = n.bridge;
@@ -47,13 +94,45 @@ export function networkRules(n: BridgeRuleInput): Rule[] {
   }
   rules.push(r('filter', CHAIN.forward, '-i', br, '-o', br, '-j', n.icc ? 'ACCEPT' : 'DROP'));
   rules.push(r('filter', CHAIN.forward, '-i', br, '!', '-o', br, '-j', n.internal ? 'DROP' : 'ACCEPT'));
-  // Nothing from outside opens a connection into the network (published ports come before this).
-  rules.push(r('filter', CHAIN.forward, '-o', br, '!', '-i', br, '-j', 'DROP'));
+  // Nothing from outside opens a connection into the network (published ports are accepted
+  // earlier, in NETLOOM).
+  rules.push(r('filter', CHAIN.forward, '!', '-i', br, '-o', br, '-j', 'DROP'));
   if (!n.internal && n.masquerade) {
     rules.push(r('nat', CHAIN.postrouting, '-s', n.subnet, '!', '-o', br, '-j', 'MASQUERADE'));
   }
+  if (!n.internal) {
+    // A published port reached from the host's loopback (route_localnet is on for the bridge)...
+    if (n.family === 4) rules.push(r('nat', CHAIN.postrouting, '-s', '127.0.0.0/8', '-o', br, '-j', 'MASQUERADE'));
+    // ...or by a sandbox of this network through a host address (hairpin): the reply must come
+    // back through the host to be un-NATed, so the source becomes the gateway.
+    rules.push(r('nat', CHAIN.postrouting, '-s', n.subnet, '-o', br, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'MASQUERADE'));
+  }
   return rules;
 }
+
+/** DNAT and accept rules of one endpoint's published ports, for one family. A range whose host
+ *  and container ports are the same numbers is one rule pair; a shifted range is one pair per
+ *  port (DNAT to a port range would spread connections over it, not map port to port). */
+export function publishRules(p: PublishRuleInput): Rule[] {
+  const rules: Rule[] = [];
+  const target = (port: number): string => (p.family === 4 ? `${p.address}:${port}` : `[${p.address}]:${port}`);
+  for (const b of p.bindings) {
+    const dst = b.hostIP === '' || b.hostIP === '0.0.0.0' || b.hostIP === '::' ? [] : ['-d', host(b.hostIP, p.family)];
+    const pieces: [number, number, number][] =
+      b.count === 1 || b.hostPort === b.containerPort
+        ? [[b.hostPort, b.containerPort, b.count]]
+        : Array.from({ length: b.count }, (_, i): [number, number, number] => [b.hostPort + i, b.containerPort + i, 1]);
+    for (const [hp, cp, count] of pieces) {
+      const to = hp === cp && count > 1 ? (p.family === 4 ? p.address : `${p.address}`) : target(cp);
+      rules.push(r('nat', CHAIN.dnat, ...dst, '-p', b.proto, '-m', b.proto, '--dport', ports(hp, count), '-j', 'DNAT', '--to-destination', to));
+      rules.push(r('filter', CHAIN.published, '-d', host(p.address, p.family), '!', '-i', p.bridge, '-o', p.bridge, '-p', b.proto, '-m', b.proto, '--dport', ports(cp, count), '-j', 'ACCEPT'));
+    }
+  }
+  return rules;
+}
+
+/** One rule as iptables-save prints it: `-A CHAIN spec...`. */
+export const ruleLine = (rule: Rule): string => `-A ${rule.chain} ${rule.spec.join(' ')}`;
 
 const line = (verb: '-A' | '-D', rule: Rule): string => `${verb} ${rule.chain} ${rule.spec.join(' ')}`;
 
@@ -67,10 +146,9 @@ function render(tables: Map<Table, string[]>): string {
 
 function byTable(rules: readonly Rule[], verb: '-A' | '-D', declare = false): Map<Table, string[]> {
   const t = new Map<Table, string[]>([
-    ['filter', declare ? [`:${CHAIN.forward} - [0:0]`, `:${CHAIN.iso1} - [0:0]`, `:${CHAIN.iso2} - [0:0]`] : []],
-    ['nat', declare ? [`:${CHAIN.postrouting} - [0:0]`] : []],
+    ['filter', declare ? OWN_CHAINS.filter.map((c) => `:${c} - [0:0]`) : []],
+    ['nat', declare ? OWN_CHAINS.nat.map((c) => `:${c} - [0:0]`) : []],
   ]);
-  if (declare) t.get('filter')!.push(`-A ${CHAIN.forward} -j ${CHAIN.iso1}`);
   for (const rule of rules) t.get(rule.table)!.push(line(verb, rule));
   return t;
 }
@@ -79,6 +157,31 @@ function byTable(rules: readonly Rule[], verb: '-A' | '-D', declare = false): Ma
 export const renderAdd = (rules: readonly Rule[]): string => render(byTable(rules, '-A'));
 /** iptables-restore --noflush input that deletes these rules (fails as a whole if one is missing). */
 export const renderDel = (rules: readonly Rule[]): string => render(byTable(rules, '-D'));
-/** The complete contents of netloom's chains: declaring a chain with --noflush flushes it, so this
- *  replaces exactly netloom's rules and nobody else's. */
-export const renderAll = (rules: readonly Rule[]): string => render(byTable(rules, '-A', true));
+/** The complete contents of netloom's chains (baseRules first, then `rules`): declaring a chain
+ *  with --noflush flushes it, so this replaces exactly netloom's rules and nobody else's. */
+export const renderAll = (rules: readonly Rule[]): string => render(byTable([...baseRules(), ...rules], '-A', true));
+
+/** What iptables-save shows of netloom for one family, given its rules: the lines of its own
+ *  chains (in order) and its jumps from built-in chains. */
+export function expectedLines(rules: readonly Rule[]): Record<Table, string[]> {
+  const out: Record<Table, string[]> = { filter: [], nat: [] };
+  for (const j of JUMPS) out[j.table].push(`-A ${j.chain} -j ${j.target}`);
+  for (const rule of [...baseRules(), ...rules]) out[rule.table].push(ruleLine(rule));
+  return out;
+}
+
+/** The netloom part of an iptables-save of one table: jumps into netloom's chains and the rules
+ *  of its own chains (NETLOOM-USER, the admin's, excluded), each chain's rules in order. */
+export function ownLines(save: string, table: Table): string[] {
+  const own = new Set(OWN_CHAINS[table]);
+  const targets = new Set(JUMPS.filter((j) => j.table === table).map((j) => j.target));
+  return save
+    .split('\n')
+    .filter((l) => {
+      const m = /^-A (\S+) (.*)$/.exec(l);
+      if (!m) return false;
+      if (own.has(m[1])) return true;
+      const jump = /^-j (\S+)$/.exec(m[2]);
+      return !m[1].startsWith('NETLOOM') && jump !== null && targets.has(jump[1]);
+    });
+}

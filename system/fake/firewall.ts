@@ -159,6 +159,13 @@ export class FakeFirewall implements Firewall {
     });
   }
 
+  async ensureChain(family: 4 | 6, table: Table, chain: string): Promise<void> {
+    this.call('ensureChain', `ipv${family} ${table} ${chain}`, () => {
+      const chains = this.fam[family][table];
+      if (!chains.has(chain)) chains.set(chain, { policy: '-', rules: [] });
+    });
+  }
+
   async removeJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void> {
     this.call('removeJump', `ipv${family} ${table} ${chain} -> ${target}`, () => this.remove(family, table, chain, ['-j', target]));
   }

@@ -3,7 +3,7 @@
 // namespace, an address on an up link brings its connected route, a gateway must be reachable,
 // and the firewall interprets iptables-restore --noflush input. Every call can be made to fail
 // (failNext) so tests can prove rollback, and snapshot() gives the whole state as plain data.
-import type { AddrInfo, Namespaces, NetHandle, NsRef, RouteInfo, System } from '../types.js';
+import type { AddrInfo, Listener, Namespaces, NetHandle, NsRef, RouteInfo, System } from '../types.js';
 import { FakeFirewall, type FirewallSnapshot } from './firewall.js';
 import { FakeHandle, Ns, addConnected, nsPath, removeLink, type HandleOwner } from './kernel.js';
 
@@ -14,7 +14,7 @@ export interface FakeCall {
 
 export interface NamespaceSnapshot {
   names: string[];
-  links: { name: string; kind?: string; master?: string; mtu: number; mac: string; up: boolean; alias?: string; peer?: string }[];
+  links: { name: string; kind?: string; master?: string; mtu: number; mac: string; up: boolean; alias?: string; peer?: string; conf?: Record<string, string> }[];
   addrs: AddrInfo[];
   routes: RouteInfo[];
 }
@@ -125,8 +125,32 @@ export class FakeSystem implements System, HandleOwner {
     return h;
   }
 
+  /** Sockets the fake host has bound (tests add to it). */
+  readonly bound: Listener[] = [];
+
+  async readSysctl(key: string): Promise<string | undefined> {
+    return this.sysctls.get(key) ?? (key === 'net.ipv4.ip_local_port_range' ? '32768\t60999' : undefined);
+  }
+
+  async listeners(): Promise<Listener[]> {
+    return [...this.bound];
+  }
+
+  async socketOwner(inode: number): Promise<{ pid: number; command: string } | undefined> {
+    return this.bound.some((b) => b.inode === inode) ? { pid: 4242, command: 'fake-server' } : undefined;
+  }
+
   async sysctl(key: string, value: string): Promise<void> {
-    this.call('sysctl', `${key}=${value}`, () => this.sysctls.set(key, value));
+    this.call('sysctl', `${key}=${value}`, () => {
+      const perLink = /^net\/ipv[46]\/conf\/([^/]+)\/(.+)$/.exec(key);
+      if (perLink && perLink[1] !== 'all' && perLink[1] !== 'default') {
+        const link = this.self.links.get(perLink[1]);
+        if (!link) throw new Error(`sysctl ${key}: no such file or directory`);
+        link.conf = { ...link.conf, [perLink[2]]: value };
+        return;
+      }
+      this.sysctls.set(key, value);
+    });
   }
 
   close(): void {
@@ -173,7 +197,7 @@ export class FakeSystem implements System, HandleOwner {
         links: [...ns.links.values()]
           .sort((a, b) => a.name.localeCompare(b.name))
           .map((l) => ({
-            name: l.name, kind: l.kind, master: l.master?.name, mtu: l.mtu, mac: l.mac, up: l.up, alias: l.alias,
+            name: l.name, kind: l.kind, master: l.master?.name, mtu: l.mtu, mac: l.mac, up: l.up, alias: l.alias, conf: l.conf,
             peer: l.peer && `${label(l.peer.ns)}:${l.peer.name}`,
           })),
         addrs: sortBy([...ns.addrs]),

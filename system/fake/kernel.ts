@@ -14,6 +14,8 @@ export interface Link {
   alias?: string;
   peer?: Link;
   ns: Ns;
+  /** Per-interface sysctls (net/ipv4/conf/<name>/...): they go when the link goes. */
+  conf?: Record<string, string>;
 }
 
 /** One network namespace. `pinned` is the daemon's own, which lives whatever its names. */

@@ -59,7 +59,7 @@ describe('controller: start and the happy path', () => {
     assert.deepEqual(ctl.listNetworks().map((n) => [n.Name, n.Driver]).sort(), [['bridge', 'bridge'], ['host', 'host'], ['none', 'null']]);
     const s = sys.snapshot();
     assert.deepEqual(s.namespaces.self.addrs.find((a) => a.link === 'netloom0'), { link: 'netloom0', cidr: '172.17.0.1/16' });
-    assert.deepEqual(s.firewall.ipv4.filter.FORWARD.rules, ['-j NETLOOM-FORWARD']);
+    assert.deepEqual(s.firewall.ipv4.filter.FORWARD.rules, ['-j NETLOOM-USER', '-j NETLOOM-FORWARD']);
     assert.deepEqual(s.firewall.ipv4.nat.POSTROUTING.rules, ['-j NETLOOM-POSTROUTING']);
     for (const c of ['NETLOOM-FORWARD', 'NETLOOM-ISOLATION-1', 'NETLOOM-ISOLATION-2']) assert.ok(s.firewall.ipv4.filter[c], c);
     assert.ok(s.firewall.ipv4.nat['NETLOOM-POSTROUTING'].rules.includes('-s 172.17.0.0/16 ! -o netloom0 -j MASQUERADE'));
@@ -163,6 +163,6 @@ describe('controller: IPv6', () => {
     await ctl.createNetwork({ name: 'v6', enableIPv6: true, ipam: [{ subnet: '10.6.0.0/24' }, { subnet: 'fd00:6::/64' }] });
     const fw = sys.snapshot().firewall.ipv6;
     assert.ok(fw.filter['NETLOOM-FORWARD'].rules.some((r) => r.includes('-o nlb-')));
-    assert.deepEqual(fw.filter.FORWARD.rules, ['-j NETLOOM-FORWARD']);
+    assert.deepEqual(fw.filter.FORWARD.rules, ['-j NETLOOM-USER', '-j NETLOOM-FORWARD']);
   });
 });

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { JUMPS, networkRules, renderAdd, renderAll, renderDel, type BridgeRuleInput } from '../../drivers/bridge/rules.js';
+import { JUMPS, expectedLines, networkRules, ownLines, publishRules, renderAdd, renderAll, renderDel, type BridgeRuleInput, type Rule } from '../../drivers/bridge/rules.js';
+import type { PortBinding } from '../../common/ports.js';
 import { createFakeSystem } from '../../system/fake/index.js';
 
 // Tests run from the repository root (npm test, make test-unit); goldens live in the source tree.
@@ -14,6 +15,7 @@ const update = process.env.NETLOOM_UPDATE_GOLDEN === '1';
 
 const net = (over: Partial<BridgeRuleInput> = {}): BridgeRuleInput => ({
   bridge: 'nlb-0123456789a',
+  family: 4,
   subnet: '10.31.0.0/24',
   internal: false,
   icc: true,
@@ -21,18 +23,29 @@ const net = (over: Partial<BridgeRuleInput> = {}): BridgeRuleInput => ({
   ...over,
 });
 
-const combos: Record<string, BridgeRuleInput> = {
-  plain: net(),
-  internal: net({ internal: true }),
-  'icc-off': net({ icc: false }),
-  'masquerade-off': net({ masquerade: false }),
-  'internal-icc-off': net({ internal: true, icc: false }),
+const b = (over: Partial<PortBinding> = {}): PortBinding => ({ proto: 'tcp', hostIP: '', hostPort: 8080, containerPort: 80, count: 1, ...over });
+const published = (bindings: PortBinding[], family: 4 | 6 = 4, address = family === 4 ? '10.31.0.2' : 'fd00:31::2') =>
+  publishRules({ bridge: 'nlb-0123456789a', family, address, bindings });
+
+/** One network's rules, plus the port rules of one endpoint on it. */
+const combos: Record<string, Rule[]> = {
+  plain: networkRules(net()),
+  internal: networkRules(net({ internal: true })),
+  'icc-off': networkRules(net({ icc: false })),
+  'masquerade-off': networkRules(net({ masquerade: false })),
+  'internal-icc-off': networkRules(net({ internal: true, icc: false })),
+  'publish-tcp-udp': [...networkRules(net()), ...published([b(), b({ proto: 'udp', hostPort: 5353, containerPort: 53 })])],
+  'publish-host-ip': [...networkRules(net()), ...published([b({ hostIP: '127.0.0.1' }), b({ hostIP: '192.0.2.10', hostPort: 8443, containerPort: 443 })])],
+  'publish-range-same': [...networkRules(net()), ...published([b({ hostPort: 20000, containerPort: 20000, count: 1000 })])],
+  'publish-range-shifted': [...networkRules(net()), ...published([b({ hostPort: 9000, containerPort: 80, count: 3 })])],
+  'publish-icc-off-masquerade-off': [...networkRules(net({ icc: false, masquerade: false })), ...published([b()])],
+  'publish-ipv6': [...networkRules(net({ family: 6, subnet: 'fd00:31::/64' })), ...published([b(), b({ hostIP: '2001:db8::1', hostPort: 8443, containerPort: 443 })], 6)],
 };
 
 describe('bridge rules: golden files', () => {
-  for (const [combo, input] of Object.entries(combos)) {
+  for (const [combo, rules] of Object.entries(combos)) {
     test(`${combo} renders exactly test/golden/bridge-${combo}.rules`, () => {
-      const text = renderAll(networkRules(input));
+      const text = renderAll(rules);
       const file = join(GOLDEN, `bridge-${combo}.rules`);
       if (update) {
         mkdirSync(GOLDEN, { recursive: true });
@@ -53,29 +66,64 @@ describe('bridge rules: semantics', () => {
     assert.ok(!rules.some((r) => r.includes('MASQUERADE') || r.includes('ESTABLISHED')));
   });
 
-  test('icc off drops bridge-to-itself traffic; masquerade off leaves nat empty', () => {
+  test('icc off drops bridge-to-itself traffic; masquerade off keeps only the published-port masquerades', () => {
     assert.ok(specs(net({ icc: false })).includes('filter NETLOOM-FORWARD -i nlb-0123456789a -o nlb-0123456789a -j DROP'));
-    assert.ok(!specs(net({ masquerade: false })).some((r) => r.startsWith('nat ')));
+    assert.ok(!specs(net({ masquerade: false })).some((r) => r.startsWith('nat ') && r.includes('! -o')));
   });
 
   test('the last forward rule of a network drops new connections from outside', () => {
     const fwd = specs(net()).filter((r) => r.startsWith('filter NETLOOM-FORWARD'));
-    assert.equal(fwd.at(-1), 'filter NETLOOM-FORWARD -o nlb-0123456789a ! -i nlb-0123456789a -j DROP');
+    assert.equal(fwd.at(-1), 'filter NETLOOM-FORWARD ! -i nlb-0123456789a -o nlb-0123456789a -j DROP');
   });
 
   test('jumps lead from the built-in chains into netloom\'s', () => {
     assert.deepEqual(JUMPS.map((j) => `${j.table} ${j.chain} -> ${j.target}`), [
+      'filter FORWARD -> NETLOOM-USER',
       'filter FORWARD -> NETLOOM-FORWARD',
+      'nat PREROUTING -> NETLOOM',
+      'nat OUTPUT -> NETLOOM',
       'nat POSTROUTING -> NETLOOM-POSTROUTING',
     ]);
+  });
+
+  test('a published port is a DNAT for local destinations and an accept ahead of the network\'s drop', () => {
+    const rules = published([b({ hostIP: '127.0.0.1' })]).map((r) => `${r.table} ${r.chain} ${r.spec.join(' ')}`);
+    assert.deepEqual(rules, [
+      'nat NETLOOM -d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.31.0.2:80',
+      'filter NETLOOM -d 10.31.0.2/32 ! -i nlb-0123456789a -o nlb-0123456789a -p tcp -m tcp --dport 80 -j ACCEPT',
+    ]);
+    const all = renderAll(networkRules(net())).split('\n');
+    assert.ok(all.indexOf('-A NETLOOM-FORWARD -j NETLOOM') < all.indexOf('-A NETLOOM-FORWARD ! -i nlb-0123456789a -o nlb-0123456789a -j DROP'));
+    assert.equal(all.find((l) => l.startsWith('-A NETLOOM ')), '-A NETLOOM -m addrtype ! --dst-type LOCAL -j RETURN', 'non-local destinations leave NETLOOM at once');
+  });
+
+  test('a range: one rule pair when host and container ports are equal, a pair per port when shifted', () => {
+    assert.equal(published([b({ hostPort: 20000, containerPort: 20000, count: 1000 })]).length, 2);
+    const shifted = published([b({ hostPort: 9000, containerPort: 80, count: 3 })]);
+    assert.equal(shifted.length, 6);
+    assert.ok(shifted[4].spec.join(' ').endsWith('--dport 9002 -j DNAT --to-destination 10.31.0.2:82'));
+  });
+
+  test('loopback clients and hairpin clients are masqueraded out of the bridge; internal networks get neither', () => {
+    const nat = specs(net()).filter((r) => r.startsWith('nat '));
+    assert.ok(nat.includes('nat NETLOOM-POSTROUTING -s 127.0.0.0/8 -o nlb-0123456789a -j MASQUERADE'));
+    assert.ok(nat.includes('nat NETLOOM-POSTROUTING -s 10.31.0.0/24 -o nlb-0123456789a -m conntrack --ctstate DNAT -j MASQUERADE'));
+    assert.ok(!specs(net({ family: 6, subnet: 'fd00::/64' })).some((r) => r.includes('127.0.0.0/8')));
+    assert.ok(!specs(net({ internal: true })).some((r) => r.startsWith('nat ')));
+  });
+
+  test('ownLines picks netloom\'s jumps and chains out of a full iptables-save, NETLOOM-USER excluded', () => {
+    const save = ['*filter', ':FORWARD ACCEPT [0:0]', ':NETLOOM-USER - [0:0]', '-A FORWARD -j NETLOOM-USER', '-A FORWARD -i docker0 -j ACCEPT',
+      '-A FORWARD -j NETLOOM-FORWARD', '-A NETLOOM-USER -s 10.0.0.0/8 -j DROP', '-A NETLOOM-FORWARD -j NETLOOM-ISOLATION-1', 'COMMIT'].join('\n');
+    assert.deepEqual(ownLines(save, 'filter'), ['-A FORWARD -j NETLOOM-USER', '-A FORWARD -j NETLOOM-FORWARD', '-A NETLOOM-FORWARD -j NETLOOM-ISOLATION-1']);
+    assert.deepEqual(expectedLines([]).filter.slice(0, 2), ['-A FORWARD -j NETLOOM-USER', '-A FORWARD -j NETLOOM-FORWARD']);
   });
 });
 
 describe('bridge rules: through iptables-restore (system/fake)', () => {
-  for (const [combo, input] of Object.entries(combos)) {
+  for (const [combo, rules] of Object.entries(combos)) {
     test(`${combo}: renderAll loads, renderAdd appends, renderDel removes exactly what renderAdd added`, async () => {
       const sys = createFakeSystem();
-      const rules = networkRules(input);
       await sys.firewall.restore(4, renderAll(rules));
       const full = sys.snapshot().firewall;
       await sys.firewall.restore(4, renderAll([]));
