@@ -15,6 +15,8 @@ Commands:
   network    create, ls, inspect, connect, disconnect, rm, prune
   sandbox    create, ls, inspect, exec, rm
   dns        explain how a sandbox's name query is answered
+  port       list a sandbox's published ports (like docker port)
+  doctor     compare the records with the kernel; --fix repairs (exit 1 while they differ)
   plugin     check a Docker remote network + IPAM plugin (netloomd serves one)
   daemon     run netloomd in the foreground (same as netloomd; see netloom daemon --help)
 
@@ -74,7 +76,13 @@ Options:
   --ip IP        static IPv4 address (network must have been created with --subnet)
   --ip6 IP       static IPv6 address
   --alias NAME   extra name on this network (repeatable)
-  --dns IP[:PORT]  upstream for this endpoint's outside names (repeatable)`,
+  --dns IP[:PORT]  upstream for this endpoint's outside names (repeatable)
+  -p, --publish [HOSTIP:][HOSTPORT[-END]:]PORT[-END][/tcp|/udp]
+                 publish container ports on the host (repeatable), as docker run -p:
+                 8080:80, 127.0.0.1:8080:80, [2001:db8::1]:8080:80, 53:53/udp,
+                 8000-8009:8000-8009, 80 (host port picked from ip_local_port_range);
+                 reachable from other hosts, from the host's own addresses and 127.0.0.1,
+                 and from the sandbox itself; no proxy process; all ports or none`,
 
   'network disconnect': `Usage: netloom network disconnect [-f] NETWORK SANDBOX
 
@@ -105,7 +113,7 @@ Options:
   --network NET   a network to join (default: bridge), or a mode:
                   host (the daemon's namespace), none (lo only),
                   container:<sandbox> (share that sandbox's namespace)
-  --ip IP, --ip6 IP, --alias NAME, --dns IP   as for network connect
+  --ip IP, --ip6 IP, --alias NAME, --dns IP, -p/--publish SPEC   as for network connect
   --dns-search DOMAIN   search domain in the sandbox's resolv.conf (repeatable)
   --dns-option OPT      resolv.conf option, e.g. ndots:2 (repeatable)
 
@@ -113,6 +121,19 @@ The sandbox's /etc/resolv.conf and /etc/hosts live in /etc/netns/NAME/, which bo
 netloom sandbox exec and ip netns exec use.`,
 
   'sandbox ls': `Usage: netloom sandbox ls [--format table|json]`,
+  port: `Usage: netloom port SANDBOX [PORT[/PROTO]]
+
+Lists the sandbox's published ports as docker port does ("80/tcp -> 0.0.0.0:8080"); with PORT,
+only the host addresses that port is published on.`,
+  doctor: `Usage: netloom doctor [--fix] [--format json]
+
+Compares what netloom's records say with what the kernel has: sandbox namespaces, bridges and
+veths (present, up, enslaved), addresses, default routes, netloom's iptables chains and jumps
+(IPv4 and IPv6), published ports, and links tagged as netloom's that no record explains.
+Exits 0 when they agree and 1 when they differ. --fix re-applies the records (as a restart
+does), removes orphans, rebuilds the firewall, looks again, and exits 0 if all is repaired.
+Both are idempotent. Also shows the firewall guard's counts: netloomd checks its rules every
+2 s (netloomd --firewall-check) and restores them when they drifted.`,
   'sandbox inspect': `Usage: netloom sandbox inspect SANDBOX [SANDBOX...]`,
   'sandbox exec': `Usage: netloom sandbox exec SANDBOX [--] COMMAND [ARG...]
 

@@ -147,6 +147,33 @@ const commands: Record<string, Handler> = {
     if (r.upstreamsTried?.length) out(`  tried:       ${r.upstreamsTried.join(', ')}`);
     out(`  why:         ${r.why}`);
   },
+  async doctor(p, { socket }) {
+    if (p.positionals.length) throw new UsageError('doctor takes no arguments');
+    type F = { kind: string; object: string; problem: string };
+    const show = (fs: F[]) => fs.forEach((f) => out(`${f.kind.padEnd(9)} ${f.object}: ${f.problem}`));
+    if (p.values.fix) {
+      const r = await api<{ before: F[]; after: F[] }>(socket, 'POST', '/doctor/fix');
+      if (p.values.format === 'json') return json(r), r.after.length ? 1 : 0;
+      if (!r.before.length) return out('doctor: the kernel matches the records; nothing to fix'), 0;
+      out(`doctor: repaired ${r.before.length - r.after.length} of ${r.before.length} difference(s):`);
+      show(r.before);
+      if (r.after.length) {
+        out('still different:');
+        show(r.after);
+      }
+      return r.after.length ? 1 : 0;
+    }
+    const r = await api<{ findings: F[]; firewallGuard: { checks: number; heals: number; lastHeal?: string } }>(socket, 'GET', '/doctor');
+    if (p.values.format === 'json') return json(r), r.findings.length ? 1 : 0;
+    if (!r.findings.length) out('doctor: the kernel matches the records (namespaces, links, addresses, routes, rules, published ports)');
+    else {
+      out(`doctor: ${r.findings.length} difference(s) between the records and the kernel (netloom doctor --fix repairs them):`);
+      show(r.findings);
+    }
+    const g = r.firewallGuard;
+    out(`firewall guard: ${g.checks} check(s), ${g.heals} restore(s)${g.lastHeal ? `, last at ${g.lastHeal}` : ''}`);
+    return r.findings.length ? 1 : 0;
+  },
   async 'port'(p, { socket }) {
     if (p.positionals.length < 1 || p.positionals.length > 2) throw new UsageError('port needs SANDBOX [PORT[/PROTO]]');
     const [ref, filter] = p.positionals;
@@ -174,6 +201,7 @@ const OPTIONS: Record<string, Parameters<typeof parse>[1]> = {
   'network prune': { force: { type: 'boolean', short: 'f' }, filter: { type: 'string', multiple: true } },
   'sandbox create': { network: { type: 'string' }, 'dns-search': { type: 'string', multiple: true }, 'dns-option': { type: 'string', multiple: true }, ...CONNECT_OPTIONS },
   'dns explain': { type: { type: 'string', short: 't' } },
+  doctor: { fix: { type: 'boolean' }, format: { type: 'string' } },
   'sandbox ls': { format: { type: 'string' } },
 };
 

@@ -5,7 +5,13 @@ import { invalid } from '../common/errors.js';
 /** 64 hex characters, like Docker's network and endpoint IDs. */
 export const newId = (): string => randomBytes(32).toString('hex');
 
-export const nowIso = (): string => new Date().toISOString();
+let last = 0;
+/** Creation times, strictly increasing within a daemon: records sort by them (firewall chains are
+ *  rebuilt in creation order), so two creates in one millisecond must not tie. */
+export function nowIso(): string {
+  last = Math.max(Date.now(), last + 1);
+  return new Date(last).toISOString();
+}
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 

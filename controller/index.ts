@@ -21,6 +21,9 @@ import { createSandbox, removeSandbox, type CreateSandboxRequest } from './sandb
 import { State } from './state.js';
 import { invalid } from '../common/errors.js';
 import * as dk from './docker.js';
+import { firewallDiff, restoreFirewall, type GuardStats, type RuleDiff } from './firewall.js';
+import { diagnose } from './doctor.js';
+import type { Finding } from '../drivers/driver.js';
 import { QTYPE } from '../dns/types.js';
 
 export interface ExplainView {
@@ -41,12 +44,22 @@ export interface ControllerOptions {
   readonly log: Logger;
   readonly drivers?: DriverRegistry;
   readonly names?: NameService;
+  /** How often the firewall guard compares netloom's rules with the kernel's; 0 = never. */
+  readonly firewallCheckMs?: number;
+}
+
+export interface DoctorReport {
+  findings: Finding[];
+  firewallGuard: GuardStats;
 }
 
 export class Controller {
   private queue: Promise<unknown> = Promise.resolve();
   private ctx!: Ctx;
   private instance = '';
+  private tagPrefix = '';
+  private guardTimer?: NodeJS.Timeout;
+  readonly guard: GuardStats = { checks: 0, heals: 0 };
   readonly state: State;
 
   constructor(private readonly opts: ControllerOptions) {
@@ -71,6 +84,7 @@ export class Controller {
         await this.state.commit([put(key.instance, this.instance)]);
       }
       const tagPrefix = `netloom:${this.instance}:`;
+      this.tagPrefix = tagPrefix;
       const env: DriverEnv = { sys, log, tag: (kind, id) => `${tagPrefix}${kind}:${id.slice(0, 12)}` };
       const ipam = new Ipam();
       const pools = (await store.list<PoolRecord>('pool/')).map((e) => e.value);
@@ -83,7 +97,47 @@ export class Controller {
       await ensurePredefined(this.ctx);
       await restoreNames(this.ctx);
       log.info({ instance: this.instance, ...report }, 'controller started');
+      const every = this.opts.firewallCheckMs ?? 0;
+      if (every > 0) this.guardTimer = setInterval(() => void this.checkFirewall().catch(() => undefined), every).unref();
       return report;
+    });
+  }
+
+  /** One run of the firewall guard: compare, and restore netloom's rules whole if they drifted. */
+  checkFirewall(): Promise<RuleDiff[]> {
+    return this.serial(async () => {
+      this.guard.checks++;
+      try {
+        const drift = await firewallDiff(this.ctx);
+        if (!drift.length) return drift;
+        this.opts.log.warn(
+          { drift: drift.map((d) => ({ family: d.family, table: d.table, missing: d.missing.length, extra: d.extra.length, misordered: d.misordered })) },
+          'firewall drift (a flush or a reload?): restoring netloom\'s rules',
+        );
+        await restoreFirewall(this.ctx);
+        this.guard.heals++;
+        this.guard.lastHeal = new Date().toISOString();
+        return drift;
+      } catch (err) {
+        this.guard.lastError = String(err);
+        this.opts.log.error({ err: String(err) }, 'firewall guard failed');
+        throw err;
+      }
+    });
+  }
+
+  /** `netloom doctor`: differences between the records and the kernel. */
+  doctor(): Promise<DoctorReport> {
+    return this.serial(async () => ({ findings: await diagnose(this.ctx, this.tagPrefix), firewallGuard: { ...this.guard } }));
+  }
+
+  /** `netloom doctor --fix`: reconcile, then look again. */
+  doctorFix(): Promise<{ before: Finding[]; after: Finding[]; report: ReconcileReport }> {
+    return this.serial(async () => {
+      const before = await diagnose(this.ctx, this.tagPrefix);
+      const report = before.length ? await reconcile(this.ctx, this.tagPrefix) : { rolledBack: [], finished: [], repaired: [], orphansRemoved: [], errors: [] };
+      if (before.length) await restoreNames(this.ctx);
+      return { before, after: await diagnose(this.ctx, this.tagPrefix), report };
     });
   }
 
@@ -193,6 +247,7 @@ export class Controller {
   }
 
   async close(): Promise<void> {
+    if (this.guardTimer) clearInterval(this.guardTimer);
     await this.queue;
   }
 }

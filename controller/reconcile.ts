@@ -87,17 +87,27 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   return report;
 }
 
-async function removeOrphans(ctx: Ctx, tagPrefix: string, nets: readonly NetworkRecord[], report: ReconcileReport): Promise<void> {
+/** Host links the records explain (every driver's bridges and veths). */
+export function expectedLinks(ctx: Ctx, nets: readonly NetworkRecord[]): Set<string> {
   const expected = new Set<string>();
   for (const n of nets) {
     const eps = ctx.state.endpointsOf({ network: n.id }).map((e) => e.id);
     for (const l of driverOf(ctx, n).hostLinks?.(netInfo(ctx, n), configOf(ctx, n), eps) ?? []) expected.add(l);
   }
-  for (const l of await ctx.env.sys.host.links()) {
-    if (!l.alias?.startsWith(tagPrefix) || expected.has(l.name)) continue;
-    await attempt(report, ctx.log, `orphan link ${l.name}`, async () => {
-      await ctx.env.sys.host.delLink(l.name);
-      report.orphansRemoved.push(`link ${l.name}`);
+  return expected;
+}
+
+/** Links tagged as this instance's that no record explains. */
+export async function orphanLinks(ctx: Ctx, tagPrefix: string, nets: readonly NetworkRecord[]): Promise<string[]> {
+  const expected = expectedLinks(ctx, nets);
+  return (await ctx.env.sys.host.links()).filter((l) => l.alias?.startsWith(tagPrefix) && !expected.has(l.name)).map((l) => l.name);
+}
+
+async function removeOrphans(ctx: Ctx, tagPrefix: string, nets: readonly NetworkRecord[], report: ReconcileReport): Promise<void> {
+  for (const name of await orphanLinks(ctx, tagPrefix, nets)) {
+    await attempt(report, ctx.log, `orphan link ${name}`, async () => {
+      await ctx.env.sys.host.delLink(name);
+      report.orphansRemoved.push(`link ${name}`);
     });
   }
 }

@@ -38,6 +38,8 @@ Options:
                      another file name is another plugin name); dockerd must run in this daemon's
                      network namespace, as Join hands it a host-side interface
   --no-plugin        do not serve the Docker plugin protocol
+  --firewall-check SECONDS  how often netloom's iptables rules are compared with the records and
+                     restored if they drifted (a flush, a firewall reload); default 2, 0 = never
   -h, --help         show this help
 `;
 
@@ -67,6 +69,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'no-dns': { type: 'boolean' },
       'plugin-socket': { type: 'string' },
       'no-plugin': { type: 'boolean' },
+      'firewall-check': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -86,7 +89,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const store = FileStore.open(paths.dataDir);
   const sys = createSystem();
   const names = values['no-dns'] ? undefined : nameService(values, log);
-  const ctl = new Controller({ store, sys, log, names });
+  const every = Number(values['firewall-check'] ?? 2);
+  if (!Number.isFinite(every) || every < 0 || every > 3600) throw new Error(`invalid --firewall-check "${values['firewall-check']}": expected seconds from 0 to 3600`);
+  const ctl = new Controller({ store, sys, log, names, firewallCheckMs: every * 1000 });
   await ctl.start();
   armFailpoints();
   const app = buildServer(ctl);

@@ -111,5 +111,9 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
     await ctl.removeSandbox(req.params.name);
     return reply.status(204).send();
   });
+
+  // netloom's own: intent against kernel (GET looks, POST repairs and looks again).
+  app.get('/doctor', async () => ctl.doctor());
+  app.post('/doctor/fix', async () => ctl.doctorFix());
   return app;
 }

@@ -40,6 +40,14 @@ export interface EndpointInfo {
   readonly ports?: readonly PortBinding[];
 }
 
+/** One difference between what the records say and what the kernel has (`netloom doctor`). */
+export interface Finding {
+  readonly kind: 'namespace' | 'link' | 'address' | 'route' | 'rule' | 'port' | 'orphan';
+  /** What it is about: a link, a sandbox interface, a rule. */
+  readonly object: string;
+  readonly problem: string;
+}
+
 export interface DriverNetwork<C = unknown> {
   readonly net: NetworkInfo;
   readonly config: C;
@@ -65,6 +73,10 @@ export interface Driver<C = unknown> {
   /** Its firewall rules as iptables-save prints them, per family and table, for the firewall
    *  guard and `netloom doctor` to compare with the kernel. */
   firewallLines?(nets: readonly DriverNetwork<C>[]): Record<4 | 6, Record<Table, string[]>>;
+  /** Compares one network's kernel objects (links, addresses, routes) with what it should have. */
+  check?(env: DriverEnv, net: DriverNetwork<C>): Promise<Finding[]>;
+  /** The driver's part of an iptables-save of one table (its chains and jumps). */
+  ownFirewallLines?(save: string, table: Table): string[];
   createNetwork?(env: DriverEnv, net: NetworkInfo, config: C): Promise<void>;
   deleteNetwork?(env: DriverEnv, net: NetworkInfo, config: C): Promise<void>;
   join?(env: DriverEnv, net: NetworkInfo, config: C, ep: EndpointInfo): Promise<void>;

@@ -4,7 +4,7 @@ import { conflict } from '../../common/errors.js';
 import { macFromIPv4 } from '../../common/cidr.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
-import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type EndpointInfo, type NetworkInfo } from '../driver.js';
+import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type EndpointInfo, type Finding, type NetworkInfo } from '../driver.js';
 import { OPT, generatedBridgeName, parseBridgeOptions, type BridgeConfig } from './options.js';
 import { ADMIN_CHAINS, JUMPS, expectedLines, networkRules, ownLines, publishRules, renderAdd, renderAll, renderDel, type Rule } from './rules.js';
 import { hostFamily } from '../../common/ports.js';
@@ -106,6 +106,10 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
       return out;
     },
 
+    ownFirewallLines: ownLines,
+
+    check: checkNetwork,
+
     async createNetwork(env, net, c) {
       const host = env.sys.host;
       const undo: (() => Promise<void>)[] = [];
@@ -183,6 +187,59 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
 
     hostLinks: (_net, c, endpointIds) => [c.bridgeName, ...endpointIds.map(hostVethName)],
   };
+}
+
+/** Links, addresses and routes of one network and its endpoints, against the records. */
+async function checkNetwork(env: DriverEnv, { net, config: c, endpoints }: DriverNetwork<BridgeConfig>): Promise<Finding[]> {
+  const out: Finding[] = [];
+  const add = (kind: Finding['kind'], object: string, problem: string) => out.push({ kind, object, problem });
+  const host = env.sys.host;
+  const bridge = await host.link(c.bridgeName);
+  const what = `bridge ${c.bridgeName} (network ${net.name})`;
+  if (!bridge) add('link', what, 'missing');
+  else {
+    if (bridge.kind !== 'bridge') add('link', what, `is a ${bridge.kind ?? 'plain'} device, not a bridge`);
+    if (!bridge.up) add('link', what, 'is down');
+    const have = new Set((await host.addrs(c.bridgeName)).map((a) => a.cidr));
+    for (const p of net.pools) if (!have.has(gatewayCidr(p))) add('address', what, `lacks gateway ${gatewayCidr(p)}`);
+  }
+  for (const ep of endpoints) {
+    const veth = hostVethName(ep.id);
+    const l = await host.link(veth);
+    const who = ep.external ? `Docker endpoint ${ep.id.slice(0, 12)}` : `sandbox ${ep.sandboxNs.kind === 'named' ? ep.sandboxNs.name : '?'}`;
+    if (!l) {
+      add('link', `${veth} (${who}, network ${net.name})`, 'missing');
+      continue;
+    }
+    if (bridge && l.master !== bridge.index) add('link', `${veth} (${who})`, `is not a port of ${c.bridgeName}`);
+    if (!l.up) add('link', `${veth} (${who})`, 'is down');
+    if (ep.external) continue; // the container side belongs to the engine
+    const sb = await env.sys.open(ep.sandboxNs).catch(() => undefined);
+    if (!sb) {
+      add('link', `${who}`, 'its namespace is gone');
+      continue;
+    }
+    try {
+      const inner = await sb.link(ep.ifname);
+      const obj = `${ep.ifname} of ${who} (network ${net.name})`;
+      if (!inner) add('link', obj, 'missing');
+      else {
+        if (!inner.up) add('link', obj, 'is down');
+        const have = new Set((await sb.addrs(ep.ifname)).map((a) => a.cidr));
+        for (const a of [ep.ipv4, ep.ipv6]) if (a && !have.has(a)) add('address', obj, `lacks ${a}`);
+        if (ep.defaultRoute && !c.internal) {
+          const routes = await sb.routes();
+          for (const p of net.pools) {
+            const ok = routes.some((r) => r.dst === 'default' && r.family === p.family && r.gateway === p.gateway);
+            if (!ok) add('route', obj, `lacks the default route via ${p.gateway}`);
+          }
+        }
+      }
+    } finally {
+      sb.close();
+    }
+  }
+  return out;
 }
 
 /** Adds the endpoint's port rules, unless a full restore since the daemon started already has them. */

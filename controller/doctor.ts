@@ -1,0 +1,40 @@
+// `netloom doctor`: what the records say against what the kernel has — namespaces, links,
+// addresses, routes, firewall rules and published ports — as a list of findings (empty when
+// they agree). `--fix` is reconcile (re-apply every record, drop orphans, rebuild the
+// firewall), then a second look.
+import type { Finding } from '../drivers/driver.js';
+import { driverNetworks, driverOf, type Ctx } from './context.js';
+import { firewallDiff } from './firewall.js';
+import { orphanLinks } from './reconcile.js';
+
+const isPortRule = (line: string): boolean => /^-A NETLOOM .*--dport/.test(line);
+
+export async function diagnose(ctx: Ctx, tagPrefix: string): Promise<Finding[]> {
+  const out: Finding[] = [];
+  for (const sb of ctx.state.sandboxes.values()) {
+    if (sb.state === 'ready' && sb.mode.kind !== 'host' && !(await ctx.env.sys.netns.exists(sb.name))) {
+      out.push({ kind: 'namespace', object: `sandbox ${sb.name}`, problem: `/run/netns/${sb.name} is missing` });
+    }
+  }
+  for (const [name, driver] of ctx.drivers) {
+    if (!driver.check) continue;
+    for (const dn of driverNetworks(ctx, name)) out.push(...(await driver.check(ctx.env, dn)));
+  }
+  for (const d of await firewallDiff(ctx)) {
+    const where = `${d.family === 4 ? 'iptables' : 'ip6tables'} -t ${d.table}`;
+    for (const l of d.missing) out.push({ kind: isPortRule(l) ? 'port' : 'rule', object: `${where} ${l}`, problem: 'missing' });
+    for (const l of d.extra) out.push({ kind: isPortRule(l) ? 'port' : 'rule', object: `${where} ${l}`, problem: 'not in the records' });
+    for (const c of d.misordered) out.push({ kind: 'rule', object: `${where} chain ${c}`, problem: 'rules out of order' });
+  }
+  const nets = [...ctx.state.networks.values()];
+  for (const l of await orphanLinks(ctx, tagPrefix, nets)) out.push({ kind: 'orphan', object: `link ${l}`, problem: 'tagged as netloom\'s but no record explains it' });
+  // Every network's driver must exist: a record of an unknown driver is itself a finding.
+  for (const n of nets) {
+    try {
+      driverOf(ctx, n);
+    } catch (err) {
+      out.push({ kind: 'link', object: `network ${n.name}`, problem: String(err) });
+    }
+  }
+  return out;
+}
