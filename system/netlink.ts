@@ -175,6 +175,15 @@ export class NetlinkHandle implements NetHandle {
     await this.sock.setLink({ index }, { ifalias: alias });
   }
 
+  async setHairpin(name: string, on: boolean): Promise<void> {
+    const index = await this.mustIndex(name);
+    // IFLA_LINKINFO { SLAVE_KIND "bridge", SLAVE_DATA { IFLA_BRPORT_MODE (4): u8 } }; slave data is
+    // only applied by RTM_NEWLINK on an existing link (as `ip link set ... type bridge_slave hairpin on`).
+    const mode = Buffer.from([5, 0, 4, 0, on ? 1 : 0, 0, 0, 0]);
+    const info = encode(ifla.formatInfo({ slaveKind: 'bridge', slaveData: mode }));
+    await this.sock.newLink({ index }, { linkinfo: info });
+  }
+
   async setMtu(name: string, mtu: number): Promise<void> {
     const index = await this.mustIndex(name);
     await this.sock.setLink({ index }, { mtu });

@@ -55,6 +55,9 @@ export interface NetHandle {
   delLink(name: string): Promise<void>;
   setUp(name: string): Promise<void>;
   setMtu(name: string, mtu: number): Promise<void>;
+  /** Bridge port hairpin mode: frames may leave by the port they came in (a sandbox reaching
+   *  its own published port through a host address, with bridge netfilter on). */
+  setHairpin(name: string, on: boolean): Promise<void>;
   addrs(link?: string): Promise<AddrInfo[]>;
   addAddr(link: string, cidr: string): Promise<void>;
   delAddr(link: string, cidr: string): Promise<void>;

@@ -171,6 +171,8 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
       });
       failpoint('join:veth');
       try {
+        // A sandbox reaching its own published port comes back out the port it went in by.
+        if (ep.ports?.length) await env.sys.host.setHairpin(veth, true);
         if (!ep.external) await configureSandboxSide(env, net, c, ep); // else the engine does it
         await publish(env, c, ep);
       } catch (err) {

@@ -14,7 +14,7 @@ export interface FakeCall {
 
 export interface NamespaceSnapshot {
   names: string[];
-  links: { name: string; kind?: string; master?: string; mtu: number; mac: string; up: boolean; alias?: string; peer?: string; conf?: Record<string, string> }[];
+  links: { name: string; kind?: string; master?: string; mtu: number; mac: string; up: boolean; alias?: string; peer?: string; conf?: Record<string, string>; hairpin?: boolean }[];
   addrs: AddrInfo[];
   routes: RouteInfo[];
 }
@@ -197,7 +197,7 @@ export class FakeSystem implements System, HandleOwner {
         links: [...ns.links.values()]
           .sort((a, b) => a.name.localeCompare(b.name))
           .map((l) => ({
-            name: l.name, kind: l.kind, master: l.master?.name, mtu: l.mtu, mac: l.mac, up: l.up, alias: l.alias, conf: l.conf,
+            name: l.name, kind: l.kind, master: l.master?.name, mtu: l.mtu, mac: l.mac, up: l.up, alias: l.alias, conf: l.conf, hairpin: l.hairpin,
             peer: l.peer && `${label(l.peer.ns)}:${l.peer.name}`,
           })),
         addrs: sortBy([...ns.addrs]),

@@ -16,6 +16,7 @@ export interface Link {
   ns: Ns;
   /** Per-interface sysctls (net/ipv4/conf/<name>/...): they go when the link goes. */
   conf?: Record<string, string>;
+  hairpin?: boolean;
 }
 
 /** One network namespace. `pinned` is the daemon's own, which lives whatever its names. */
@@ -180,6 +181,14 @@ export class FakeHandle implements NetHandle {
   setMtu(name: string, mtu: number): Promise<void> {
     return this.run('setMtu', `${name} ${mtu}`, (ns) => {
       this.must(ns, name).mtu = mtu;
+    });
+  }
+
+  setHairpin(name: string, on: boolean): Promise<void> {
+    return this.run('setHairpin', `${name} ${on}`, (ns) => {
+      const l = this.must(ns, name);
+      if (!l.master) throw new Error(`set hairpin on "${name}": EOPNOTSUPP (not a bridge port)`);
+      l.hairpin = on;
     });
   }
 

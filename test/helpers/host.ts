@@ -36,6 +36,8 @@ export class TestHost {
   readonly resolvConf = join(this.dir, 'resolv.conf');
   /** The Docker plugin socket: per test, never the machine's /run/docker/plugins. */
   pluginSocket = join(this.dir, 'plugin.sock');
+  /** More netloomd flags for this host's daemon. */
+  daemonArgs: string[] = [];
   private daemon?: ChildProcess;
   /** Every daemon this host started, so cleanup can stop each by PID even after a failed start. */
   private readonly started: ChildProcess[] = [];
@@ -74,6 +76,7 @@ export class TestHost {
         this.resolvConf,
         '--plugin-socket',
         this.pluginSocket,
+        ...this.daemonArgs,
       ],
       { stdio: 'ignore', env: { ...process.env, ...env } },
     );
