@@ -16,6 +16,8 @@ import type { PoolRecord } from '../ipam/types.js';
 import { absent, del, put, type TxnOp } from '../store/types.js';
 import { configOf, driverOf, endpointInfo, netInfo, opLog, poolsOf, type Ctx } from './context.js';
 import { forgetEndpoint } from './endpoints.js';
+import { resolvePorts } from './ports.js';
+import { parsePublish } from '../common/ports.js';
 import { nowIso, randomMac } from './ids.js';
 import { createNetwork, deleteNetworkNow, hostAvoid } from './networks.js';
 import { key, type EndpointRecord, type NetworkRecord } from './records.js';
@@ -61,8 +63,8 @@ export interface DockerEndpointRequest {
   readonly address: string;
   readonly addressIPv6: string;
   readonly mac: string;
-  /** Options other than the ones the plugin face understood (exposed ports, MAC). */
-  readonly portmap: readonly unknown[];
+  /** The engine's port map as --publish specs; published at ProgramExternalConnectivity. */
+  readonly portmap: readonly string[];
   readonly unknownOptions: readonly string[];
 }
 
@@ -256,9 +258,7 @@ export async function createDockerEndpoint(ctx: Ctx, req: DockerEndpointRequest)
   const n = dockerNetwork(ctx, req.networkId);
   if (!/^[0-9a-f]{64}$/.test(req.endpointId)) throw invalid('NL_BAD_ID', `invalid EndpointID "${req.endpointId}": expected 64 hex characters`);
   if (req.unknownOptions.length) throw invalid('NL_UNSUPPORTED_OPTION', `unsupported endpoint option ${req.unknownOptions.join(', ')}`);
-  if (req.portmap.length) {
-    throw invalid('NL_UNSUPPORTED_OPTION', `port publishing (-p/-P) is not supported on netloom networks yet: remove ${req.portmap.length} port mapping(s)`);
-  }
+  for (const spec of req.portmap) parsePublish(spec); // bad ones fail the create, naming them
   const pools = poolsOf(ctx, n);
   const ipv4 = checkInPool(n, pools, 4, req.address);
   const ipv6 = checkInPool(n, pools, 6, req.addressIPv6);
@@ -283,7 +283,7 @@ export async function createDockerEndpoint(ctx: Ctx, req: DockerEndpointRequest)
     ...(ipv6 ? { ipv6 } : {}),
     aliases: [],
     defaultRoute: false,
-    external: {},
+    external: req.portmap.length ? { publish: [...req.portmap] } : {},
     created: nowIso(),
     state: 'ready',
   };
@@ -298,7 +298,7 @@ export async function joinDocker(ctx: Ctx, networkId: string, endpointId: string
   if (ep.network !== n.id) throw conflict('NL_ENDPOINT_NOT_FOUND', `endpoint ${endpointId} is not on network ${networkId}`);
   if (!sandboxKey.startsWith('/')) throw invalid('NL_BAD_SANDBOX_KEY', `invalid SandboxKey "${sandboxKey}": expected the path of a network namespace`);
   await driverOf(ctx, n).join?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep));
-  await ctx.state.commit([put(key.ep(ep.id), { ...ep, external: { sandboxKey } })]);
+  await ctx.state.commit([put(key.ep(ep.id), { ...ep, external: { ...ep.external, sandboxKey } })]);
   const pools = poolsOf(ctx, n);
   // Internal: no gateway, so the engine installs no default route (and makes no docker_gwbridge).
   return {
@@ -314,7 +314,39 @@ export async function leaveDocker(ctx: Ctx, endpointId: string): Promise<void> {
   if (!ep?.external) return;
   const n = ctx.state.networks.get(ep.network);
   if (n) await driverOf(ctx, n).leave?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep));
-  if (ep.external.sandboxKey) await ctx.state.commit([put(key.ep(ep.id), { ...ep, external: {} })]);
+  if (ep.external.sandboxKey || ep.ports) {
+    const { ports: _gone, ...rest } = ep;
+    await ctx.state.commit([put(key.ep(ep.id), { ...rest, external: { ...ep.external, sandboxKey: undefined } })]);
+  }
+}
+
+/** ProgramExternalConnectivity: the engine's gateway endpoint publishes its port map now (the
+ *  same host ports checks as --publish, holders named). Idempotent. */
+export async function programDocker(ctx: Ctx, endpointId: string): Promise<void> {
+  const ep = dockerEndpoint(ctx, endpointId);
+  const n = ctx.state.networks.get(ep.network);
+  if (!n || !ep.external?.publish?.length || ep.ports?.length) return;
+  if (!ep.external.sandboxKey) throw conflict('NL_ENDPOINT_NOT_JOINED', `endpoint ${endpointId} has not joined a sandbox yet`);
+  const ports = await resolvePorts(ctx, n, ep.external.publish, { ipv4: ep.ipv4, ipv6: ep.ipv6 });
+  const published: EndpointRecord = { ...ep, ports };
+  await ctx.state.commit([put(key.ep(ep.id), published)]);
+  try {
+    // join is idempotent: the veth exists, so this only adds hairpin mode and the port rules.
+    await driverOf(ctx, n).join?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, published));
+  } catch (err) {
+    await ctx.state.commit([put(key.ep(ep.id), ep)]);
+    throw err;
+  }
+}
+
+/** RevokeExternalConnectivity: the port rules go, the endpoint stays. */
+export async function revokeDocker(ctx: Ctx, endpointId: string): Promise<void> {
+  const ep = ctx.state.endpoints.get(endpointId);
+  const n = ep && ctx.state.networks.get(ep.network);
+  if (!ep?.external || !ep.ports?.length || !n) return;
+  await driverOf(ctx, n).unpublish?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep));
+  const { ports: _gone, ...rest } = ep;
+  await ctx.state.commit([put(key.ep(ep.id), rest)]);
 }
 
 export async function deleteDockerEndpoint(ctx: Ctx, endpointId: string): Promise<void> {

@@ -184,6 +184,8 @@ export class Controller {
     deleteEndpoint: (endpointId: string) => this.serial(() => dk.deleteDockerEndpoint(this.ctx, endpointId)),
     join: (networkId: string, endpointId: string, sandboxKey: string) => this.serial(() => dk.joinDocker(this.ctx, networkId, endpointId, sandboxKey)),
     leave: (endpointId: string) => this.serial(() => dk.leaveDocker(this.ctx, endpointId)),
+    program: (endpointId: string) => this.serial(() => dk.programDocker(this.ctx, endpointId)),
+    revoke: (endpointId: string) => this.serial(() => dk.revokeDocker(this.ctx, endpointId)),
     endpointExists: (endpointId: string): void => dk.endpointExists(this.ctx, endpointId),
   };
 

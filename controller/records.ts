@@ -40,7 +40,7 @@ export interface EndpointRecord {
   readonly dns?: readonly string[];
   /** A Docker endpoint: the sandbox is a Docker container's namespace, which the engine plumbs
    *  itself; ifname is the host-side name of the interface the engine moves into it. */
-  readonly external?: { readonly sandboxKey?: string };
+  readonly external?: { readonly sandboxKey?: string; readonly publish?: readonly string[] };
   /** Published ports, host ports resolved (--publish). */
   readonly ports?: readonly PortBinding[];
   readonly created: string;

@@ -68,12 +68,15 @@ export function pluginRoutes(ctl: Controller): Record<string, Handler> {
       await d.leave(wire.endpointIds(b).endpointId);
       return {};
     },
-    // Port publishing arrives with issue 5; CreateEndpoint refuses port mappings until then.
-    'NetworkDriver.ProgramExternalConnectivity': (b) => {
-      d.endpointExists(wire.endpointIds(b).endpointId);
+    // -p/-P: the engine calls these for the sandbox's gateway endpoint only.
+    'NetworkDriver.ProgramExternalConnectivity': async (b) => {
+      await d.program(wire.endpointIds(b).endpointId);
       return {};
     },
-    'NetworkDriver.RevokeExternalConnectivity': (b) => (wire.endpointIds(b), {}),
+    'NetworkDriver.RevokeExternalConnectivity': async (b) => {
+      await d.revoke(wire.endpointIds(b).endpointId);
+      return {};
+    },
     // Swarm-only verbs: trivial successes, as the protocol asks.
     'NetworkDriver.AllocateNetwork': () => ({ Options: {} }),
     'NetworkDriver.FreeNetwork': () => ({}),

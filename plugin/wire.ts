@@ -138,7 +138,7 @@ export function createEndpointRequest(o: Obj): DockerEndpointRequest {
     if (raw.length !== 6) throw bad(`Options["${EP_OPTIONS.mac}"]`, 'the base64 of 6 bytes', b64);
     mac = [...raw].map((x) => x.toString(16).padStart(2, '0')).join(':');
   }
-  const portmap = arr(options, EP_OPTIONS.portmap);
+  const portmap = arr(options, EP_OPTIONS.portmap).map((m, i) => publishSpec(m, `Options["${EP_OPTIONS.portmap}"][${i}]`));
   arr(options, EP_OPTIONS.exposed); // metadata only (EXPOSE): checked for shape, not used
   const known = new Set<string>(Object.values(EP_OPTIONS));
   return {
@@ -154,10 +154,27 @@ export function createEndpointRequest(o: Obj): DockerEndpointRequest {
   };
 }
 
+/** One entry of the engine's port map as a --publish spec: {Proto: 6|17, IP, Port, HostIP,
+ *  HostPort (0 = pick), HostPortEnd} -> "[hostIP:]hostPort[-end]:port/proto". */
+function publishSpec(m: unknown, field: string): string {
+  if (!isObj(m)) throw bad(field, 'an object', m);
+  const int = (k: string, min: number): number => {
+    const v = m[k] ?? 0;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 65535) throw bad(`${field}.${k}`, `a port number`, v);
+    return v;
+  };
+  const proto = m.Proto === 6 ? 'tcp' : m.Proto === 17 ? 'udp' : undefined;
+  if (!proto) throw bad(`${field}.Proto`, '6 (tcp) or 17 (udp)', m.Proto);
+  const port = int('Port', 1);
+  const hostPort = int('HostPort', 0);
+  const hostEnd = int('HostPortEnd', 0);
+  const hostIP = str(m, 'HostIP', { path: field });
+  const ip = hostIP ? (hostIP.includes(':') ? `[${hostIP}]:` : `${hostIP}:`) : '';
+  const hp = hostPort === 0 ? '' : hostEnd > hostPort ? `${hostPort}-${hostEnd}` : `${hostPort}`;
+  return `${ip}${hp}:${port}/${proto}`;
+}
+
 export function joinRequest(o: Obj): { networkId: string; endpointId: string; sandboxKey: string } {
-  const options = obj(o, 'Options');
-  if (arr(options, EP_OPTIONS.portmap).length) {
-    throw invalid('NL_UNSUPPORTED_OPTION', 'port publishing (-p/-P) is not supported on netloom networks yet');
-  }
+  obj(o, 'Options'); // exposed ports and port map again: CreateEndpoint's copy is the one used
   return { networkId: id(o, 'NetworkID'), endpointId: id(o, 'EndpointID'), sandboxKey: str(o, 'SandboxKey', { required: true }) };
 }

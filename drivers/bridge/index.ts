@@ -187,6 +187,10 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
       for (const family of families) await deleteRules(env, family, portRulesFor(c, ep, family));
     },
 
+    async unpublish(env, _net, c, ep) {
+      for (const family of families) await deleteRules(env, family, portRulesFor(c, ep, family));
+    },
+
     hostLinks: (_net, c, endpointIds) => [c.bridgeName, ...endpointIds.map(hostVethName)],
   };
 }

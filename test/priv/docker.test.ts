@@ -115,6 +115,18 @@ describe('Docker engine on netloom networks (root, real dockerd)', { skip }, () 
     });
   }
 
+  it('docker run -p publishes through netloom: reachable on the host\'s 127.0.0.1 and address, gone with the container', async () => {
+    await d.ok('run', '-d', '--name', 'web', '--network', 'n1', ...NO_OUTSIDE_DNS, '-p', '127.0.0.1:18080:80', '-p', '18081:80', IMAGE, 'nc', '-ll', '-p', '80', '-e', 'echo', 'hello-from-docker');
+    const get = async (host: string, port: number) => (await h.inHost('sh', '-c', `echo | timeout 3 busybox nc ${host} ${port}`)).stdout.trim();
+    let got = '';
+    for (let i = 0; i < 20 && got !== 'hello-from-docker'; i++, await new Promise((r) => setTimeout(r, 250))) got = await get('127.0.0.1', 18080);
+    assert.equal(got, 'hello-from-docker');
+    assert.equal(await get('10.91.0.254', 18081), 'hello-from-docker', 'through a host address');
+    assert.equal((await h.inHost('sh', '-c', 'pgrep -x docker-proxy || true')).stdout.trim(), '', 'no docker-proxy: netloom publishes in the kernel');
+    await d.ok('rm', '-f', 'web');
+    assert.ok(!(await h.inHost('iptables-save', '-t', 'nat')).stdout.includes('--dport 18080'));
+  });
+
   it('docker rm -f removes the container\'s veth', async () => {
     const veths = async () => (await h.kernel()).links.filter((l) => l.startsWith('nlv'));
     const withC2 = await veths();

@@ -220,7 +220,7 @@ describe('plugin: errors the engine reads', () => {
     const a = String((await okCall(w, 'IpamDriver.RequestAddress', { PoolID: good.poolId, Address: '', Options: null })).Address);
     const pm = await call(w, 'NetworkDriver.CreateEndpoint', {
       NetworkID: good.id, EndpointID: hex(), Interface: { Address: a, AddressIPv6: '', MacAddress: '' },
-      Options: { 'com.docker.network.portmap': [{ Proto: 6, IP: '', Port: 80, HostIP: '', HostPort: 8080, HostPortEnd: 8080 }], dk: 'dv' },
+      Options: { dk: 'dv' },
     });
     assert.match(String(pm.json.Err), /unsupported endpoint option dk/);
     const mac = await call(w, 'NetworkDriver.CreateEndpoint', { NetworkID: good.id, EndpointID: hex(), Interface: { Address: a, AddressIPv6: '', MacAddress: 'zz:11' }, Options: {} });
@@ -237,6 +237,36 @@ describe('plugin: errors the engine reads', () => {
     const r = await okCall(w, 'NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: ep, Interface: { Address: a, AddressIPv6: '', MacAddress: '' }, Options: { 'com.docker.network.endpoint.macaddress': 'AkKqu8zd' } });
     assert.deepEqual(r, {});
     assert.equal(w.ctl.inspectNetwork(net.id).Containers[`docker-${ep.slice(0, 12)}`]?.MacAddress ?? Object.values(w.ctl.inspectNetwork(net.id).Containers)[0].MacAddress, '02:42:aa:bb:cc:dd');
+  });
+});
+
+describe('plugin: docker run -p', () => {
+  test('the port map is published at ProgramExternalConnectivity and removed at Revoke; a taken port fails the program', async () => {
+    const w = await start();
+    const net = await dockerNetworkCreate(w, { subnet: '10.97.0.0/24' });
+    const portmap = [{ Proto: 6, IP: '', Port: 80, HostIP: '127.0.0.1', HostPort: 18080, HostPortEnd: 18080 }, { Proto: 17, IP: '', Port: 53, HostIP: '', HostPort: 0, HostPortEnd: 0 }];
+    const opts = { 'com.docker.network.endpoint.exposedports': [{ Proto: 6, Port: 80 }], 'com.docker.network.portmap': portmap };
+    const a = String((await okCall(w, 'IpamDriver.RequestAddress', { PoolID: net.poolId, Address: '', Options: null })).Address);
+    const ep = hex();
+    await okCall(w, 'NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: ep, Interface: { Address: a, AddressIPv6: '', MacAddress: '' }, Options: opts });
+    await okCall(w, 'NetworkDriver.Join', { NetworkID: net.id, EndpointID: ep, SandboxKey: '/var/run/docker/netns/x', Options: opts });
+    const dnat = () => w.sys.snapshot().firewall.ipv4.nat.NETLOOM.rules.filter((r) => r.includes('DNAT'));
+    assert.deepEqual(dnat(), [], 'nothing is published before ProgramExternalConnectivity');
+    await okCall(w, 'NetworkDriver.ProgramExternalConnectivity', { NetworkID: net.id, EndpointID: ep, Options: opts });
+    await okCall(w, 'NetworkDriver.ProgramExternalConnectivity', { NetworkID: net.id, EndpointID: ep, Options: opts });
+    assert.deepEqual(dnat(), [`-d 127.0.0.1/32 -p tcp -m tcp --dport 18080 -j DNAT --to-destination ${a.split('/')[0]}:80`, `-p udp -m udp --dport 32768 -j DNAT --to-destination ${a.split('/')[0]}:53`]);
+    assert.deepEqual(Object.values(w.ctl.inspectNetwork(net.id).Containers)[0].Ports, ['127.0.0.1:18080->80/tcp', '0.0.0.0:32768->53/udp']);
+    // A second container asking for the same host port: refused at Program, naming the holder.
+    const b = String((await okCall(w, 'IpamDriver.RequestAddress', { PoolID: net.poolId, Address: '', Options: null })).Address);
+    const ep2 = hex();
+    await okCall(w, 'NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: ep2, Interface: { Address: b, AddressIPv6: '', MacAddress: '' }, Options: opts });
+    await okCall(w, 'NetworkDriver.Join', { NetworkID: net.id, EndpointID: ep2, SandboxKey: '/var/run/docker/netns/y', Options: opts });
+    const clash = await call(w, 'NetworkDriver.ProgramExternalConnectivity', { NetworkID: net.id, EndpointID: ep2, Options: opts });
+    assert.match(String(clash.json.Err), /host port 127\.0\.0\.1:18080\/tcp is already in use: sandbox docker-/);
+    await okCall(w, 'NetworkDriver.RevokeExternalConnectivity', { NetworkID: net.id, EndpointID: ep });
+    assert.deepEqual(dnat(), []);
+    const bad = await call(w, 'NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: hex(), Interface: { Address: b, AddressIPv6: '', MacAddress: '' }, Options: { 'com.docker.network.portmap': [{ Proto: 132, Port: 80 }] } });
+    assert.match(String(bad.json.Err), /Proto: expected 6 \(tcp\) or 17 \(udp\), got 132/);
   });
 });
 
