@@ -40,8 +40,9 @@ nl network create --subnet 10.90.0.0/16 web >/dev/null
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 nprocs() { ls -d /proc/[0-9]* | wc -l; }
-proxies() { pgrep -x docker-proxy | wc -l; }
-proxy_rss_kib() { local t=0 p; for p in $(pgrep -x docker-proxy); do t=$((t + $(rss_kib "$p"))); done; echo $t; }
+proxies() { { pgrep -x docker-proxy || true; } | wc -l; }
+proxy_rss_kib() { local t=0 p; for p in $(pgrep -x docker-proxy || true); do t=$((t + $(rss_kib "$p"))); done; echo $t; }
+children() { { pgrep -P "$pid" || true; } | wc -l; }
 
 echo "## 1000-port range"
 json="{\"date\":\"$(date -u +%FT%TZ)\",\"rounds\":$ROUNDS,\"range\":{"
@@ -50,10 +51,10 @@ for kind in same shifted; do
   r0=$(rss_kib "$pid"); p0=$(nprocs)
   t=$(date +%s%N); nl sandbox create --network web -p "$spec" "nlbp-$kind" >/dev/null; dt=$(ms "$t")
   sleep 1
-  r1=$(rss_kib "$pid"); p1=$(nprocs)
+  r1=$(rss_kib "$pid"); p1=$(nprocs); kids=$(children)
   rules=$(ip netns exec "$NS" iptables-save | grep -c -- '--dport' || true)
-  echo "netloom -p $spec: ${dt} ms, rules with --dport: $rules, processes added: $((p1 - p0)), netloomd RSS +$(((r1 - r0) / 1024)) MiB ($((r1 / 1024)) MiB)"
-  json+="\"netloom_$kind\":{\"ms\":$dt,\"rules\":$rules,\"processes_added\":$((p1 - p0)),\"rss_added_kib\":$((r1 - r0))},"
+  echo "netloom -p $spec: ${dt} ms, rules with --dport: $rules, netloomd child processes: $kids, processes on the machine before/after: $p0/$p1, netloomd RSS +$(((r1 - r0) / 1024)) MiB ($((r1 / 1024)) MiB)"
+  json+="\"netloom_$kind\":{\"ms\":$dt,\"rules\":$rules,\"netloomd_children\":$kids,\"machine_processes_before\":$p0,\"machine_processes_after\":$p1,\"rss_added_kib\":$((r1 - r0))},"
   nl sandbox rm "nlbp-$kind" >/dev/null
 done
 p0=$(proxies)

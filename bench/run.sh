@@ -34,3 +34,5 @@ echo "## embedded DNS, netloom beside Docker's and dnsmasq (dnsperf)"
 ROUNDS=${DNS_ROUNDS:-3} KEEP_DOCKER=1 bash bench/dns.bench.sh
 echo "## Docker with netloom as driver and IPAM, beside Docker's bridge driver"
 ROUNDS=${PLUGIN_ROUNDS:-20} KEEP_DOCKER=1 bash bench/docker-plugin.bench.sh
+echo "## port publishing, netloom beside docker run -p"
+ROUNDS=${PUBLISH_ROUNDS:-10} KEEP_DOCKER=1 bash bench/publish.bench.sh

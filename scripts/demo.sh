@@ -26,7 +26,8 @@ pid=
 cleanup() {
   [ -e "$DIR/docker-exec" ] && bash scripts/docker-env.sh down --purge >/dev/null 2>&1 || true
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  for n in web api db cache h lonely vault; do ip netns del "demo-$n" 2>/dev/null || true; done
+  [ -n "${srv:-}" ] && kill "$srv" 2>/dev/null || true
+  for n in web api db cache h lonely vault pub; do ip netns del "demo-$n" 2>/dev/null || true; done
   ip netns del "$HOST" 2>/dev/null || true
   rm -rf "$DIR" /etc/netns/demo-*
 }
@@ -89,6 +90,26 @@ netloom sandbox exec demo-vault -- ip route
 echo "no default route above; the gateway on the bridge answers, nothing beyond it:" >&2
 netloom sandbox exec demo-vault -- ping -c1 -W1 10.33.0.1
 if netloom sandbox exec demo-vault -- ping -c1 -W1 10.31.0.2; then echo "UNEXPECTED: internal network reached out" >&2; exit 1; fi
+
+say "published ports: kernel DNAT, no proxy process; reachable on the host's 127.0.0.1 and its own addresses"
+netloom sandbox create --network front -p 8080:80 -p 127.0.0.1::81 demo-pub
+ip netns exec demo-pub busybox nc -ll -p 80 -e echo "hello from demo-pub" & srv=$!
+sleep 0.3
+netloom port demo-pub
+echo "\$ echo | busybox nc 127.0.0.1 8080     (in the host namespace)" >&2
+ip netns exec "$HOST" sh -c 'echo | timeout 3 busybox nc 127.0.0.1 8080'
+echo "\$ echo | busybox nc 10.31.0.1 8080     (a host address)" >&2
+ip netns exec "$HOST" sh -c 'echo | timeout 3 busybox nc 10.31.0.1 8080'
+netloom sandbox create --network front -p 8080:80 demo-clash || true
+
+say "self-healing: flush the nat table; netloomd puts back exactly its rules; netloom doctor agrees"
+echo "\$ iptables -t nat -F     (in the host namespace)" >&2
+ip netns exec "$HOST" iptables -t nat -F
+sleep 3
+ip netns exec "$HOST" sh -c 'echo | timeout 3 busybox nc 127.0.0.1 8080'
+netloom doctor
+kill "$srv" 2>/dev/null || true; srv=
+netloom sandbox rm demo-pub
 
 say "bad input is refused naming the value, and changes nothing"
 netloom network create --subnet 10.31.0.128/25 clash || true
