@@ -1,6 +1,7 @@
 // What every controller operation works with, and the small lookups they share.
 import type { Logger } from '../common/log.js';
 import type { NameService } from '../dns/service.js';
+import type { Cluster } from './cluster.js';
 import type { Driver, DriverEnv, DriverNetwork, NetworkInfo } from '../drivers/driver.js';
 import { lookupDriver, type DriverRegistry } from '../drivers/registry.js';
 import type { Ipam } from '../ipam/allocator.js';
@@ -17,6 +18,8 @@ export interface Ctx {
   readonly log: Logger;
   /** The embedded DNS; absent in unit tests that run without sockets. */
   readonly names?: NameService;
+  /** Multi-host state for overlay networks (--cluster-store); absent on a single host. */
+  readonly cluster?: Cluster;
 }
 
 export const driverOf = (ctx: Ctx, n: NetworkRecord): Driver => lookupDriver(ctx.drivers, n.driver);

@@ -13,6 +13,7 @@ import { key, type EndpointRecord, type NetworkRecord, type SandboxRecord } from
 import { checkDnsServers, endpointDown, endpointUp } from './names.js';
 import { refuseDockerNetwork } from './networks.js';
 import { resolvePorts } from './ports.js';
+import { announce, isOverlay, overlayAddress, withdraw } from './overlay.js';
 
 export interface ConnectRequest {
   readonly ipv4Address?: string;
@@ -78,7 +79,8 @@ function planAddresses(ctx: Ctx, n: NetworkRecord, epId: string, req: ConnectReq
   return out;
 }
 
-export async function connect(ctx: Ctx, netRef: string, sbRef: string, req: ConnectRequest = {}): Promise<EndpointRecord> {
+export async function connect(ctx: Ctx, netRef: string, sbRef: string, request: ConnectRequest = {}): Promise<EndpointRecord> {
+  let req = request;
   const n = ctx.state.network(netRef);
   const sb = ctx.state.sandbox(sbRef);
   checkConnectable(ctx, n, sb);
@@ -86,7 +88,16 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, req: Conn
   checkAliases(aliases);
   checkDnsServers('--dns', req.dns);
   const id = newId();
-  const addrs = planAddresses(ctx, n, id, req);
+  // Overlay with a cluster store: the address is taken cluster-wide first (an etcd transaction).
+  const clusterIp = await overlayAddress(ctx, n, id, req.ipv4Address);
+  if (clusterIp && clusterIp !== req.ipv4Address) req = { ...req, ipv4Address: clusterIp };
+  let addrs: { ipv4?: string; ipv6?: string };
+  try {
+    addrs = planAddresses(ctx, n, id, req);
+  } catch (err) {
+    if (ctx.cluster && isOverlay(n) && clusterIp) await ctx.cluster.release(n.id, clusterIp).catch(() => undefined);
+    throw err;
+  }
   const ports = req.publish?.length ? await resolvePorts(ctx, n, req.publish, addrs) : [];
   const mine = ctx.state.endpointsOf({ sandbox: sb.name });
   const ep: EndpointRecord = {
@@ -114,7 +125,12 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, req: Conn
     compares.push(absent(key.alloc(p.id, ip)));
     reserved.push([p.id, ip]);
   }
-  await ctx.state.commit(ops, compares);
+  try {
+    await ctx.state.commit(ops, compares);
+  } catch (err) {
+    if (ctx.cluster && isOverlay(n) && clusterIp) await ctx.cluster.release(n.id, clusterIp).catch(() => undefined);
+    throw err;
+  }
   for (const [pool, ip] of reserved) ctx.ipam.allocate(pool, ip, id);
   await saveCursors(ctx, reserved.map(([pool]) => pool));
   failpoint('connect:recorded');
@@ -125,12 +141,14 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, req: Conn
   } catch (err) {
     await driverOf(ctx, n).leave?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep)).catch(() => undefined);
     await forgetEndpoint(ctx, ep);
+    await withdraw(ctx, ep).catch(() => undefined);
     throw wrap(err, `connect sandbox "${sb.name}" to network "${n.name}"`);
   }
   failpoint('connect:joined');
   const ready: EndpointRecord = { ...ep, state: 'ready' };
   await ctx.state.commit([put(key.ep(id), ready)]);
   endpointUp(ctx, ready);
+  await announce(ctx, ready).catch((err: unknown) => ctx.log.warn({ err: String(err) }, 'cluster: endpoint not announced yet (store unreachable?); retried on resync'));
   log.info({ ifname: ep.ifname, ipv4: ep.ipv4, ipv6: ep.ipv6 }, 'sandbox connected');
   return ready;
 }
@@ -171,6 +189,7 @@ export async function deleteEndpointNow(ctx: Ctx, ep: EndpointRecord): Promise<v
   failpoint('disconnect:marked');
   if (n) await driverOf(ctx, n).leave?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep));
   failpoint('disconnect:left');
+  await withdraw(ctx, ep).catch((err: unknown) => ctx.log.warn({ err: String(err) }, 'cluster: endpoint not withdrawn (store unreachable?); its lease ends it'));
   await forgetEndpoint(ctx, ep);
 }
 

@@ -23,6 +23,9 @@ import { invalid } from '../common/errors.js';
 import * as dk from './docker.js';
 import { firewallDiff, restoreFirewall, type GuardStats, type RuleDiff } from './firewall.js';
 import { diagnose } from './doctor.js';
+import type { Cluster } from './cluster.js';
+import { applyCluster } from './overlay.js';
+import type { OverlayHost } from '../drivers/overlay/index.js';
 import type { Finding } from '../drivers/driver.js';
 import { QTYPE } from '../dns/types.js';
 
@@ -46,6 +49,10 @@ export interface ControllerOptions {
   readonly names?: NameService;
   /** How often the firewall guard compares netloom's rules with the kernel's; 0 = never. */
   readonly firewallCheckMs?: number;
+  /** Multi-host state for overlay networks (--cluster-store). */
+  readonly cluster?: Cluster;
+  /** What the overlay driver needs of this host (VTEP, VXLAN port, underlay MTU). */
+  readonly overlayHost?: OverlayHost;
 }
 
 export interface DoctorReport {
@@ -75,6 +82,13 @@ export class Controller {
 
   /** Loads the store, reconciles the kernel with it and makes the predefined networks. */
   async start(): Promise<ReconcileReport> {
+    const report = await this.startLocal();
+    // After the local start (and outside its queue slot: the cluster applies through the queue).
+    await this.opts.cluster?.start({ serial: (fn) => this.serial(fn), apply: () => applyCluster(this.ctx) });
+    return report;
+  }
+
+  private async startLocal(): Promise<ReconcileReport> {
     return this.serial(async () => {
       const { store, sys, log } = this.opts;
       await this.state.load();
@@ -91,7 +105,10 @@ export class Controller {
       const allocs = (await store.list<Allocation>('alloc/')).map((e) => e.value);
       const cursors = Object.fromEntries((await store.list<string>('cursor/')).map((e) => [e.key.slice('cursor/'.length), e.value]));
       ipam.load(pools, allocs, cursors);
-      this.ctx = { state: this.state, ipam, drivers: this.opts.drivers ?? defaultDrivers(), env, log, names: this.opts.names };
+      const overlayHost = this.opts.overlayHost;
+      this.ctx = {
+        state: this.state, ipam, drivers: this.opts.drivers ?? defaultDrivers(overlayHost && (() => overlayHost)), env, log, names: this.opts.names, cluster: this.opts.cluster,
+      };
       for (const d of this.ctx.drivers.values()) await d.init?.(env);
       const report = await reconcile(this.ctx, tagPrefix);
       await ensurePredefined(this.ctx);
@@ -236,7 +253,15 @@ export class Controller {
 
   private view(n: NetworkRecord, withContainers: boolean): NetworkView {
     const scope = driverOf(this.ctx, n).scope;
-    return networkView(n, poolsOf(this.ctx, n), this.state.endpointsOf({ network: n.id }), this.state.sandboxes, scope, withContainers);
+    const v = networkView(n, poolsOf(this.ctx, n), this.state.endpointsOf({ network: n.id }), this.state.sandboxes, scope, withContainers);
+    const cl = this.ctx.cluster;
+    if (!cl || n.driver !== 'overlay' || !withContainers) return v;
+    // Docker's overlay shows Peers; netloom also lists the endpoints on other hosts.
+    const eps = cl.endpoints(n.id);
+    const hosts = new Set(eps.map((e) => e.host).concat(cl.host));
+    v.Peers = cl.hosts().filter((h) => hosts.has(h.name)).map((h) => ({ Name: h.name, IP: h.vtep }));
+    v.RemoteEndpoints = Object.fromEntries(eps.filter((e) => e.host !== cl.host).map((e) => [e.id, { Name: e.name, Host: e.host, IPv4Address: e.ip, MacAddress: e.mac }]));
+    return v;
   }
 
   sandboxView(ref: string): SandboxView {
@@ -250,6 +275,7 @@ export class Controller {
 
   async close(): Promise<void> {
     if (this.guardTimer) clearInterval(this.guardTimer);
+    await this.opts.cluster?.close();
     await this.queue;
   }
 }

@@ -36,6 +36,10 @@ export interface NetworkView {
   Containers: Record<string, ContainerView>;
   Options: Record<string, string>;
   Labels: Record<string, string>;
+  /** Overlay networks: the hosts with endpoints on it (as Docker shows them). */
+  Peers?: { Name: string; IP: string }[];
+  /** Overlay networks: endpoints on other hosts (netloom's addition). */
+  RemoteEndpoints?: Record<string, { Name: string; Host: string; IPv4Address: string; MacAddress: string }>;
 }
 
 function ipamConfig(p: PoolRecord): IpamConfigView {

@@ -9,7 +9,7 @@ import { endpointOwner, poolsOf, type Ctx } from './context.js';
 import type { EndpointRecord, NetworkRecord } from './records.js';
 
 // Docker networks get names from Docker's own resolver (127.0.0.11 in each container).
-export const dnsEnabled = (n: NetworkRecord): boolean => n.driver === 'bridge' && !n.predefined && n.origin !== 'docker';
+export const dnsEnabled = (n: NetworkRecord): boolean => (n.driver === 'bridge' || n.driver === 'overlay') && !n.predefined && n.origin !== 'docker';
 
 /** --dns values: an address, optionally with a port (10.0.0.53, 10.0.0.53:5353, [fd00::53]:53). */
 export function checkDnsServers(flag: string, servers: readonly string[] | undefined): void {

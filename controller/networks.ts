@@ -9,6 +9,7 @@ import { configOf, driverOf, netInfo, opLog, type Ctx } from './context.js';
 import { checkName, newId, nowIso } from './ids.js';
 import { key, type NetworkRecord } from './records.js';
 import { checkDnsServers, networkDown, networkUp } from './names.js';
+import { defineOverlay, isOverlay } from './overlay.js';
 
 export interface IpamConfigRequest {
   readonly subnet?: string;
@@ -36,7 +37,7 @@ export interface CreateNetworkRequest {
 export interface NetworkPreset {
   /** Docker's NetworkID. */
   readonly id: string;
-  readonly origin: 'docker';
+  readonly origin: 'docker' | 'cluster';
   /** Pools already planned: Docker-requested ones being bound (in the IPAM already) and new ones. */
   readonly pools: readonly PoolRecord[];
 }
@@ -109,18 +110,25 @@ export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefi
   }
   checkDnsServers('--dns', req.dns);
   const id = preset?.id ?? newId();
-  const options = req.options ?? {};
-  const config = driver.parseOptions(options, { id, name: req.name, internal: req.internal ?? false });
+  let options = req.options ?? {};
+  let config = driver.parseOptions(options, { id, name: req.name, internal: req.internal ?? false });
   checkUnique(ctx, req, driver.name, driver.uniqueOptions?.(config) ?? {});
   // Host routes only matter for a default pick: skip the two dumps when every family has a --subnet.
   const needsDefault = (req.ipam ?? []).filter((c) => c.subnet).length < (req.enableIPv6 ? 2 : 1);
   const pools = preset?.pools ?? (driver.usesIpam ? planPools(ctx, id, req, needsDefault ? await hostAvoid(ctx) : []) : []);
 
+  const created = nowIso();
+  // Overlay: the VNI is fixed now (cluster-wide, in one transaction, with a cluster store).
+  const defined = driver.name === 'overlay' && !preset;
+  if (defined) {
+    options = await defineOverlay(ctx, { id, name: req.name, created }, pools, options);
+    config = driver.parseOptions(options, { id, name: req.name, internal: req.internal ?? false });
+  }
   const rec: NetworkRecord = {
     id,
     name: req.name,
     driver: driver.name,
-    created: nowIso(),
+    created,
     internal: req.internal ?? false,
     attachable: req.attachable ?? false,
     enableIPv6: req.enableIPv6 ?? false,
@@ -135,10 +143,15 @@ export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefi
     state: 'creating',
   };
   const log = opLog(ctx, { op: 'network create', network: req.name });
-  await ctx.state.commit(
-    [put(key.net(id), rec), put(key.netName(rec.name), id), ...pools.map((p) => put(key.pool(p.id), p))],
-    [absent(key.netName(rec.name))],
-  );
+  try {
+    await ctx.state.commit(
+      [put(key.net(id), rec), put(key.netName(rec.name), id), ...pools.map((p) => put(key.pool(p.id), p))],
+      [absent(key.netName(rec.name))],
+    );
+  } catch (err) {
+    if (defined) await ctx.cluster?.undefine(rec, true).catch(() => undefined);
+    throw err;
+  }
   for (const p of pools) {
     if (ctx.ipam.pool(p.id)) ctx.ipam.rebind(p.id, p.owner, p.ownerName);
     else ctx.ipam.addPool(p);
@@ -155,6 +168,7 @@ export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefi
     }
   } catch (err) {
     await forgetNetwork(ctx, rec);
+    if (defined) await ctx.cluster?.undefine(rec, true).catch(() => undefined);
     throw wrap(err, `create network "${req.name}"`);
   }
   failpoint('create:applied');
@@ -191,6 +205,8 @@ export async function removeNetwork(ctx: Ctx, ref: string): Promise<void> {
   if (eps.length) {
     throw conflict('NL_NETWORK_IN_USE', `network ${n.name} has active endpoints (${eps.map((e) => e.sandbox).join(', ')}): disconnect them first`);
   }
+  // Every host removes its copy when the definition goes (controller/overlay.ts).
+  if (isOverlay(n) && ctx.cluster) await ctx.cluster.undefine(n);
   await deleteNetworkNow(ctx, n);
   opLog(ctx, { op: 'network rm', network: n.name }).info('network removed');
 }
@@ -206,7 +222,7 @@ export async function deleteNetworkNow(ctx: Ctx, n: NetworkRecord): Promise<void
 export async function pruneNetworks(ctx: Ctx, keep: (n: NetworkRecord) => boolean = () => false): Promise<string[]> {
   const deleted: string[] = [];
   for (const n of [...ctx.state.networks.values()]) {
-    if (n.predefined || n.origin === 'docker' || n.state !== 'ready' || keep(n) || ctx.state.endpointsOf({ network: n.id }).length) continue;
+    if (n.predefined || n.origin === 'docker' || (isOverlay(n) && ctx.cluster) || n.state !== 'ready' || keep(n) || ctx.state.endpointsOf({ network: n.id }).length) continue;
     await deleteNetworkNow(ctx, n);
     deleted.push(n.name);
   }

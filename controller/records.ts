@@ -22,7 +22,7 @@ export interface NetworkRecord {
   /** Upstream DNS servers for names netloom does not own (--dns at network create). */
   readonly dns?: readonly string[];
   /** 'docker': made by a Docker engine through the plugin (plugin/); only Docker may change it. */
-  readonly origin?: 'docker';
+  readonly origin?: 'docker' | 'cluster';
   readonly state: RecState;
 }
 

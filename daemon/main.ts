@@ -12,6 +12,12 @@ import { createSystem } from '../system/index.js';
 import { buildServer } from './server.js';
 import type { FastifyInstance } from 'fastify';
 import { buildPluginServer, DEFAULT_PLUGIN_SOCKET } from '../plugin/server.js';
+import { hostname } from 'node:os';
+import { Cluster } from '../controller/cluster.js';
+import { EtcdClient, parseClusterStore } from '../store/etcd.js';
+import { ipFamily } from '../common/cidr.js';
+import type { OverlayHost } from '../drivers/overlay/index.js';
+import type { System } from '../system/types.js';
 import { NameService } from '../dns/service.js';
 import { parseNameservers } from '../dns/files.js';
 import { removeNetnsFiles, writeNetnsFile } from '../system/files.js';
@@ -38,6 +44,13 @@ Options:
                      another file name is another plugin name); dockerd must run in this daemon's
                      network namespace, as Join hands it a host-side interface
   --no-plugin        do not serve the Docker plugin protocol
+  --cluster-store etcd://HOST:PORT[,HOST:PORT]  keep overlay networks in etcd, shared by every
+                     host pointing at it (default: overlay networks are local to this host)
+  --advertise-addr IP  this host's underlay address (its VXLAN endpoint); needed with a cluster store
+  --node-name NAME   this host's name in the cluster (default: the hostname)
+  --vxlan-port PORT  UDP port of VXLAN (default 4789)
+  --cluster-ttl SECONDS  lease of this host's endpoints in the cluster (default 10): after a crash,
+                     peers forget them within this time
   --firewall-check SECONDS  how often netloom's iptables rules are compared with the records and
                      restored if they drifted (a flush, a firewall reload); default 2, 0 = never
   -h, --help         show this help
@@ -70,6 +83,11 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'plugin-socket': { type: 'string' },
       'no-plugin': { type: 'boolean' },
       'firewall-check': { type: 'string' },
+      'cluster-store': { type: 'string' },
+      'advertise-addr': { type: 'string' },
+      'node-name': { type: 'string' },
+      'vxlan-port': { type: 'string' },
+      'cluster-ttl': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -91,7 +109,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const names = values['no-dns'] ? undefined : nameService(values, log);
   const every = Number(values['firewall-check'] ?? 2);
   if (!Number.isFinite(every) || every < 0 || every > 3600) throw new Error(`invalid --firewall-check "${values['firewall-check']}": expected seconds from 0 to 3600`);
-  const ctl = new Controller({ store, sys, log, names, firewallCheckMs: every * 1000 });
+  const { cluster, overlayHost } = await clusterOf(values, sys, log);
+  const ctl = new Controller({ store, sys, log, names, firewallCheckMs: every * 1000, cluster, overlayHost });
   await ctl.start();
   armFailpoints();
   const app = buildServer(ctl);
@@ -116,6 +135,35 @@ export async function runDaemon(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** --cluster-store and friends: checked here, before anything is created, each bad value named. */
+async function clusterOf(
+  v: { 'cluster-store'?: string; 'advertise-addr'?: string; 'node-name'?: string; 'vxlan-port'?: string; 'cluster-ttl'?: string },
+  sys: System,
+  log: ReturnType<typeof createLogger>,
+): Promise<{ cluster?: Cluster; overlayHost?: OverlayHost }> {
+  const port = Number(v['vxlan-port'] ?? 4789);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid --vxlan-port "${v['vxlan-port']}": expected 1 to 65535`);
+  if (!v['cluster-store']) {
+    if (v['advertise-addr']) throw new Error('--advertise-addr needs --cluster-store: without one, overlay networks are local to this host');
+    return { overlayHost: { port, underlayMtu: 1500 } };
+  }
+  const endpoints = parseClusterStore(v['cluster-store']);
+  const adv = v['advertise-addr'];
+  if (!adv) throw new Error('--cluster-store needs --advertise-addr: the underlay address other hosts reach this one on');
+  if (ipFamily(adv) !== 4) throw new Error(`invalid --advertise-addr "${adv}": expected an IPv4 address`);
+  const addr = (await sys.host.addrs()).find((a) => a.cidr.split('/')[0] === adv);
+  if (!addr) throw new Error(`--advertise-addr ${adv} is not an address of this host`);
+  const underlayMtu = (await sys.host.link(addr.link))?.mtu ?? 1500;
+  const ttl = Number(v['cluster-ttl'] ?? 10);
+  if (!Number.isInteger(ttl) || ttl < 2 || ttl > 3600) throw new Error(`invalid --cluster-ttl "${v['cluster-ttl']}": expected 2 to 3600 seconds`);
+  const node = v['node-name'] ?? hostname();
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(node)) throw new Error(`invalid --node-name "${node}": expected letters, digits, "_", "." or "-"`);
+  const kv = new EtcdClient(endpoints);
+  await kv.get('ov/seq'); // unreachable: one line naming it, before anything local is created
+  const cluster = new Cluster(kv, adv, log, node, ttl);
+  return { cluster, overlayHost: { vtep: adv, port, underlayMtu } };
 }
 
 /** Listens on a unix socket only root can use: created 0600 (umask), not chmod'ed after, so no

@@ -81,6 +81,8 @@ export interface Driver<C = unknown> {
   deleteNetwork?(env: DriverEnv, net: NetworkInfo, config: C): Promise<void>;
   join?(env: DriverEnv, net: NetworkInfo, config: C, ep: EndpointInfo): Promise<void>;
   leave?(env: DriverEnv, net: NetworkInfo, config: C, ep: EndpointInfo): Promise<void>;
+  /** Programs exactly these remote endpoints (multi-host drivers): FDB and neighbour entries. */
+  setPeers?(env: DriverEnv, net: NetworkInfo, config: C, peers: readonly { ip: string; mac: string; vtep: string }[]): Promise<void>;
   /** Removes an endpoint's published ports and nothing else (Docker's RevokeExternalConnectivity). */
   unpublish?(env: DriverEnv, net: NetworkInfo, config: C, ep: EndpointInfo): Promise<void>;
   /** Names of host links the driver made for a network and its endpoints (reconcile keeps these). */

@@ -4,15 +4,19 @@ import { createBridgeDriver } from './bridge/index.js';
 import type { Driver } from './driver.js';
 import { hostDriver } from './host/index.js';
 import { noneDriver } from './none/index.js';
+import { createOverlayDriver, type OverlayHost } from './overlay/index.js';
 
 export type DriverRegistry = ReadonlyMap<string, Driver>;
 
-export function defaultDrivers(): DriverRegistry {
+const SINGLE_HOST: OverlayHost = { port: 4789, underlayMtu: 1500 };
+
+export function defaultDrivers(overlay: () => OverlayHost = () => SINGLE_HOST): DriverRegistry {
   const bridge = createBridgeDriver() as Driver;
   return new Map<string, Driver>([
     ['bridge', bridge],
     ['host', hostDriver as Driver],
     ['null', noneDriver as Driver],
+    ['overlay', createOverlayDriver(overlay) as Driver],
   ]);
 }
 

@@ -2,9 +2,11 @@
 // operation. A handle is bound to one namespace by the socket it owns (see netns.ts).
 import { AttrStream, createRtNetlink, ifla, rt, type RtNetlinkSocket, type StreamData } from 'netlink';
 import { bytesToIp, ipToBytes } from '../common/cidr.js';
-import type { AddrInfo, LinkInfo, NetHandle, NsRef, RouteInfo, VethSpec } from './types.js';
+import type { AddrInfo, LinkInfo, NeighEntry, NetHandle, NsRef, RouteInfo, VethSpec, VxlanSpec } from './types.js';
 
 const CREATE_EXCL = 0x400 | 0x200; // NLM_F_CREATE | NLM_F_EXCL
+const CREATE_REPLACE = 0x400 | 0x100; // NLM_F_CREATE | NLM_F_REPLACE
+const AF_BRIDGE = 7;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const RT_TABLE_MAIN = 254;
@@ -156,6 +158,49 @@ export class NetlinkHandle implements NetHandle {
     }
     await this.setAlias(spec.hostName, spec.alias);
     await this.setUp(spec.hostName);
+  }
+
+  async addVxlan(spec: VxlanSpec): Promise<void> {
+    const master = await this.mustIndex(spec.master);
+    const existing = await this.link(spec.name);
+    if (!existing) {
+      const port = Buffer.alloc(2);
+      port.writeUInt16BE(spec.port);
+      const data = encode(ifla.formatVxlan({ id: spec.vni, local: ipToBytes(spec.local), port, learning: 0, proxy: 1, l2miss: 0, l3miss: 0 }));
+      const info = encode(ifla.formatInfo({ kind: 'vxlan', data }));
+      await this.sock.newLink({}, { ifname: spec.name, mtu: spec.mtu, master, linkinfo: info }, { flags: CREATE_EXCL });
+      await this.setAlias(spec.name, spec.alias);
+    } else if (existing.master !== master) {
+      await this.sock.setLink({ index: existing.index }, { master });
+    }
+    await this.setUp(spec.name);
+  }
+
+  async neighbours(link: string, fdb: boolean): Promise<NeighEntry[]> {
+    const index = await this.index(link);
+    if (index === undefined) return [];
+    const msgs = await this.sock.getNeighbors({ family: fdb ? AF_BRIDGE : AF_INET, ifindex: index });
+    return msgs
+      .filter((m) => m.data.ifindex === index && m.data.state?.permanent && m.attrs.lladdr && m.attrs.dst)
+      .map((m) => ({ link, fdb, mac: bufToMac(m.attrs.lladdr!), ip: bytesToIp(m.attrs.dst!) }));
+  }
+
+  async addNeighbour(e: NeighEntry): Promise<void> {
+    const ifindex = await this.mustIndex(e.link);
+    await this.sock.newNeighbor(
+      { family: e.fdb ? AF_BRIDGE : AF_INET, ifindex, state: { permanent: true }, flags: e.fdb ? { self: true } : {} },
+      { lladdr: macToBuf(e.mac), dst: ipToBytes(e.ip) },
+      { flags: CREATE_REPLACE },
+    );
+  }
+
+  async delNeighbour(e: NeighEntry): Promise<void> {
+    const ifindex = await this.index(e.link);
+    if (ifindex === undefined) return;
+    await tolerate(
+      this.sock.delNeighbor({ family: e.fdb ? AF_BRIDGE : AF_INET, ifindex, flags: e.fdb ? { self: true } : {} }, { lladdr: macToBuf(e.mac), dst: ipToBytes(e.ip) }),
+      'ENOENT',
+    );
   }
 
   async delLink(name: string): Promise<void> {

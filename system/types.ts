@@ -32,6 +32,26 @@ export interface RouteInfo {
   readonly family: 4 | 6;
 }
 
+export interface VxlanSpec {
+  readonly name: string;
+  readonly vni: number;
+  /** Local VTEP address (the underlay address this host advertises). */
+  readonly local: string;
+  readonly port: number;
+  readonly mtu: number;
+  readonly master: string;
+  readonly alias: string;
+}
+
+/** A static entry: FDB (MAC -> remote VTEP, on a vxlan device) or neighbour (IP -> MAC). */
+export interface NeighEntry {
+  readonly link: string;
+  readonly mac: string;
+  /** FDB: the remote VTEP; neighbour: the IP. */
+  readonly ip: string;
+  readonly fdb: boolean;
+}
+
 export interface VethSpec {
   readonly hostName: string;
   readonly peerName: string;
@@ -52,6 +72,12 @@ export interface NetHandle {
    *  ports come and go and leaves sandboxes with a stale ARP entry for their gateway. */
   addBridge(name: string, opts: { mtu?: number; alias: string; mac?: string }): Promise<void>;
   addVeth(spec: VethSpec): Promise<void>;
+  /** A VXLAN device with learning off, ARP proxy on, no multicast group, enslaved to `master`. */
+  addVxlan(spec: VxlanSpec): Promise<void>;
+  /** Permanent FDB and neighbour entries on one link (fdb: AF_BRIDGE with NTF_SELF). */
+  neighbours(link: string, fdb: boolean): Promise<NeighEntry[]>;
+  addNeighbour(e: NeighEntry): Promise<void>;
+  delNeighbour(e: NeighEntry): Promise<void>;
   delLink(name: string): Promise<void>;
   setUp(name: string): Promise<void>;
   setMtu(name: string, mtu: number): Promise<void>;

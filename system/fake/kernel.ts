@@ -1,7 +1,7 @@
 // The fake's kernel objects: namespaces, links, addresses and routes, and the NetHandle over
 // them. Only system/fake/index.ts builds these; tests see them through the System interfaces.
 import { cidrOf, contains, formatCidr, parseIp } from '../../common/cidr.js';
-import type { AddrInfo, LinkInfo, NetHandle, NsRef, RouteInfo, VethSpec } from '../types.js';
+import type { AddrInfo, LinkInfo, NeighEntry, NetHandle, NsRef, RouteInfo, VethSpec, VxlanSpec } from '../types.js';
 
 export interface Link {
   index: number;
@@ -25,6 +25,7 @@ export class Ns {
   readonly links = new Map<string, Link>();
   addrs: AddrInfo[] = [];
   routes: RouteInfo[] = [];
+  neigh: NeighEntry[] = [];
   alive = true;
   private nextIndex = 1;
   constructor(readonly pinned: boolean) {
@@ -86,6 +87,7 @@ export function removeLink(l: Link): void {
   ns.links.delete(l.name);
   ns.addrs = ns.addrs.filter((a) => a.link !== l.name);
   ns.routes = ns.routes.filter((r) => r.link !== l.name);
+  ns.neigh = ns.neigh.filter((e) => e.link !== l.name);
   for (const x of ns.links.values()) if (x.master === l) x.master = undefined;
   if (l.peer) removeLink(l.peer);
 }
@@ -138,6 +140,34 @@ export class FakeHandle implements NetHandle {
       if (opts.mtu) l.mtu = opts.mtu;
       l.up = true;
       addConnected(ns, l);
+    });
+  }
+
+  addVxlan(spec: VxlanSpec): Promise<void> {
+    return this.run('addVxlan', spec.name, (ns) => {
+      const master = this.must(ns, spec.master);
+      const l = ns.links.get(spec.name) ?? ns.add({ name: spec.name, kind: 'vxlan', mtu: spec.mtu, mac: this.sys.nextMac(), up: false, alias: spec.alias });
+      if (l.kind !== 'vxlan') throw new Error(`link "${spec.name}" exists and is a ${l.kind ?? 'device'}, not a vxlan`);
+      l.master = master;
+      l.up = true;
+    });
+  }
+
+  neighbours(link: string, fdb: boolean): Promise<NeighEntry[]> {
+    return this.run('neighbours', link, (ns) => ns.neigh.filter((e) => e.link === link && e.fdb === fdb).map((e) => ({ ...e })));
+  }
+
+  addNeighbour(e: NeighEntry): Promise<void> {
+    return this.run('addNeighbour', `${e.link} ${e.ip} ${e.mac}`, (ns) => {
+      this.must(ns, e.link);
+      ns.neigh = ns.neigh.filter((x) => !(x.link === e.link && x.fdb === e.fdb && (e.fdb ? x.mac === e.mac : x.ip === e.ip)));
+      ns.neigh.push({ ...e });
+    });
+  }
+
+  delNeighbour(e: NeighEntry): Promise<void> {
+    return this.run('delNeighbour', `${e.link} ${e.ip} ${e.mac}`, (ns) => {
+      ns.neigh = ns.neigh.filter((x) => !(x.link === e.link && x.fdb === e.fdb && (e.fdb ? x.mac === e.mac : x.ip === e.ip)));
     });
   }
 

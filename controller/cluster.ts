@@ -1,0 +1,239 @@
+// Multi-host state for overlay networks, in etcd (store/etcd.ts). Keys under the cluster prefix:
+//   ov/seq                 bumped by every network definition (serialises subnet/VNI checks)
+//   ov/net/<id>            {id, name, subnet, gateway, vni, mtu?, created}
+//   ov/netname/<name>      id          ov/vni/<vni>   id
+//   ov/alloc/<id>/<ip>     {host, ep}  under this host's lease
+//   ov/ep/<id>/<ep>        {host, vtep, ip, mac, name, aliases}  under this host's lease
+//   ov/host/<host>         {vtep}      under this host's lease
+// Every reservation is a transaction comparing versions, never read-then-write. A host's lease
+// expiring (kill -9, power loss) deletes its endpoints, allocations and host key everywhere.
+// Each host mirrors ov/ from one read plus a watch from the revision of that read; when the
+// watch breaks, it reads afresh and watches again, so no event is ever missed.
+import { hostname } from 'node:os';
+import { conflict, invalid, unavailable } from '../common/errors.js';
+import { contains, nthHost, overlaps, parseCidr, cidrSize, formatCidr } from '../common/cidr.js';
+import type { Logger } from '../common/log.js';
+import type { EtcdClient, WatchEvent } from '../store/etcd.js';
+import type { PoolRecord } from '../ipam/types.js';
+import type { EndpointRecord, NetworkRecord } from './records.js';
+
+export interface OvNet {
+  readonly id: string;
+  readonly name: string;
+  readonly subnet: string;
+  readonly gateway: string;
+  readonly vni: number;
+  readonly mtu?: string;
+  readonly created: string;
+}
+
+export interface OvEndpoint {
+  readonly id: string;
+  readonly network: string;
+  readonly host: string;
+  readonly vtep: string;
+  readonly ip: string; // cidr
+  readonly mac: string;
+  readonly name: string;
+  readonly aliases: readonly string[];
+}
+
+export const FIRST_VNI = 4096;
+const MAX_TRIES = 20;
+
+export interface ClusterHooks {
+  /** Runs fn in the controller's serial queue. */
+  serial<T>(fn: () => Promise<T>): Promise<T>;
+  /** Makes the local records and kernel match the mirrored networks and endpoints. */
+  apply(): Promise<void>;
+}
+
+export class Cluster {
+  /** ov/ keys as last read or watched. */
+  readonly mirror = new Map<string, unknown>();
+  private lease?: string;
+  private stopWatch?: () => void;
+  private timers: NodeJS.Timeout[] = [];
+  private closed = false;
+  private hooks?: ClusterHooks;
+  /** Local endpoints to keep registered (re-put under a new lease after an expiry). */
+  private readonly mine = new Map<string, { ep: OvEndpoint; alloc: string }>();
+
+  constructor(
+    readonly kv: EtcdClient,
+    readonly vtep: string,
+    private readonly log: Logger,
+    readonly host = hostname(),
+    private readonly ttl = 10,
+  ) {}
+
+  get where(): string {
+    return `etcd://${this.kv.where}`;
+  }
+
+  async start(hooks: ClusterHooks): Promise<void> {
+    this.hooks = hooks;
+    this.lease = await this.kv.grantLease(this.ttl);
+    await this.kv.txn([], [{ op: 'put', key: `ov/host/${this.host}`, value: { vtep: this.vtep } }], this.lease);
+    await this.resync();
+    this.timers.push(setInterval(() => void this.keepAlive(), Math.max(1000, (this.ttl * 1000) / 3)).unref());
+  }
+
+  private async keepAlive(): Promise<void> {
+    if (this.closed || !this.lease) return;
+    try {
+      if (await this.kv.keepAlive(this.lease)) return;
+      // Expired (etcd was away longer than the TTL): register again, endpoints included.
+      this.log.warn({ host: this.host }, 'cluster lease expired: registering this host again');
+      this.lease = await this.kv.grantLease(this.ttl);
+      await this.kv.txn([], [{ op: 'put', key: `ov/host/${this.host}`, value: { vtep: this.vtep } }], this.lease);
+      for (const { ep, alloc } of this.mine.values()) {
+        await this.kv.txn([], [{ op: 'put', key: alloc, value: { host: this.host, ep: ep.id } }, { op: 'put', key: `ov/ep/${ep.network}/${ep.id}`, value: ep }], this.lease);
+      }
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'cluster keepalive failed (programmed traffic keeps flowing)');
+    }
+  }
+
+  /** A fresh read of ov/, applied, then a watch from that read's revision. */
+  private async resync(): Promise<void> {
+    const { entries, revision } = await this.kv.listAt('ov/');
+    this.mirror.clear();
+    for (const e of entries) this.mirror.set(e.key, e.value);
+    await this.hooks!.serial(() => this.hooks!.apply());
+    this.stopWatch?.();
+    this.stopWatch = this.kv.watch('ov/', revision + 1, (evs) => void this.onEvents(evs), (err) => this.onWatchEnd(err));
+  }
+
+  private async onEvents(evs: readonly WatchEvent[]): Promise<void> {
+    for (const e of evs) {
+      if (e.type === 'put') this.mirror.set(e.key, e.value);
+      else this.mirror.delete(e.key);
+    }
+    await this.hooks!.serial(() => this.hooks!.apply()).catch((err: unknown) => this.log.error({ err: String(err) }, 'cluster: applying changes failed'));
+  }
+
+  private onWatchEnd(err?: Error): void {
+    if (this.closed) return;
+    this.log.warn({ err: err?.message }, 'cluster watch ended: resyncing from a fresh read');
+    const retry = (): void => {
+      if (this.closed) return;
+      this.resync().catch((e: unknown) => {
+        this.log.warn({ err: String(e) }, 'cluster store unreachable: retrying in 1 s');
+        this.timers.push(setTimeout(retry, 1000).unref());
+      });
+    };
+    this.timers.push(setTimeout(retry, 200).unref());
+  }
+
+  networks(): OvNet[] {
+    return [...this.mirror].filter(([k]) => k.startsWith('ov/net/')).map(([, v]) => v as OvNet);
+  }
+
+  endpoints(networkId?: string): OvEndpoint[] {
+    const p = networkId ? `ov/ep/${networkId}/` : 'ov/ep/';
+    return [...this.mirror].filter(([k]) => k.startsWith(p)).map(([, v]) => v as OvEndpoint);
+  }
+
+  hosts(): { name: string; vtep: string }[] {
+    return [...this.mirror].filter(([k]) => k.startsWith('ov/host/')).map(([k, v]) => ({ name: k.slice('ov/host/'.length), vtep: (v as { vtep: string }).vtep }));
+  }
+
+  /** Defines a network cluster-wide: name, VNI and subnet checked against every other overlay
+   *  network in one transaction (compare on ov/seq), so two hosts can never both win. */
+  async define(n: NetworkRecord, pool: PoolRecord, wantVni: number | undefined, mtu: string | undefined): Promise<OvNet> {
+    for (let i = 0; i < MAX_TRIES; i++) {
+      const { entries } = await this.kv.listAt<unknown>('ov/');
+      const seq = entries.find((e) => e.key === 'ov/seq');
+      const nets = entries.filter((e) => e.key.startsWith('ov/net/')).map((e) => e.value as OvNet);
+      const byName = nets.find((x) => x.name === n.name);
+      if (byName) throw conflict('NL_NETWORK_EXISTS', `network with name ${n.name} already exists in the cluster (${this.where})`);
+      const clash = nets.find((x) => overlaps(x.subnet, pool.subnet));
+      if (clash) throw conflict('NL_IPAM_POOL_OVERLAP', `subnet ${pool.subnet} overlaps overlay network "${clash.name}" (${clash.subnet}) in the cluster`);
+      const used = new Set(nets.map((x) => x.vni));
+      if (wantVni !== undefined && used.has(wantVni)) throw conflict('NL_VNI_IN_USE', `VNI ${wantVni} is already used by overlay network "${nets.find((x) => x.vni === wantVni)?.name}"`);
+      let vni = wantVni ?? FIRST_VNI;
+      while (used.has(vni)) vni++;
+      const def: OvNet = { id: n.id, name: n.name, subnet: pool.subnet, gateway: pool.gateway, vni, ...(mtu ? { mtu } : {}), created: n.created };
+      const ok = await this.kv.txn(
+        [{ key: 'ov/seq', version: seq?.version ?? 0 }],
+        [
+          { op: 'put', key: 'ov/seq', value: (Number(seq?.value ?? 0) || 0) + 1 },
+          { op: 'put', key: `ov/net/${n.id}`, value: def },
+          { op: 'put', key: `ov/netname/${n.name}`, value: n.id },
+          { op: 'put', key: `ov/vni/${vni}`, value: n.id },
+        ],
+      );
+      if (ok) {
+        this.mirror.set(`ov/net/${n.id}`, def);
+        return def;
+      }
+    }
+    throw unavailable('NL_STORE_CONFLICT', `defining overlay network ${n.name}: ${MAX_TRIES} concurrent changes won the race`);
+  }
+
+  /** Removes a definition; refused while any host has an endpoint on it (named). */
+  async undefine(net: { id: string; name: string }, force = false): Promise<void> {
+    const { entries } = await this.kv.listAt<OvEndpoint>(`ov/ep/${net.id}/`);
+    if (entries.length && !force) {
+      const where = [...new Set(entries.map((e) => `${e.value.name}@${e.value.host}`))].join(', ');
+      throw conflict('NL_NETWORK_IN_USE', `network ${net.name} has active endpoints (${where}): disconnect them first`);
+    }
+    const def = this.mirror.get(`ov/net/${net.id}`) as OvNet | undefined;
+    const ops = [{ op: 'del' as const, key: `ov/net/${net.id}` }, { op: 'del' as const, key: `ov/netname/${net.name}` }, ...(def ? [{ op: 'del' as const, key: `ov/vni/${def.vni}` }] : [])];
+    await this.kv.txn([], ops);
+    this.mirror.delete(`ov/net/${net.id}`);
+  }
+
+  /** An address of the network's subnet no host holds, taken in one transaction. */
+  async allocate(networkId: string, subnet: string, gateway: string, epId: string, wanted?: string): Promise<string> {
+    const c = parseCidr(subnet);
+    if (!c) throw invalid('NL_IPAM_INVALID_CIDR', `invalid subnet ${subnet}`);
+    const size = Number(cidrSize(c) > 65536n ? 65536n : cidrSize(c));
+    for (let i = 0; i < MAX_TRIES; i++) {
+      const taken = new Set((await this.kv.listAt(`ov/alloc/${networkId}/`)).entries.map((e) => e.key.split('/').pop()));
+      let ip = wanted;
+      if (ip !== undefined) {
+        if (!contains(subnet, ip)) throw invalid('NL_IPAM_ADDR_OUTSIDE', `address ${ip} is outside subnet ${subnet}`);
+        if (taken.has(ip) || ip === gateway) throw conflict('NL_IPAM_ADDR_IN_USE', `address ${ip} is already in use in overlay network ${formatCidr(c)}`);
+      } else {
+        for (let k = 1; k < size - 1 && ip === undefined; k++) {
+          const cand = nthHost(subnet, k);
+          if (cand !== gateway && !taken.has(cand)) ip = cand;
+        }
+        if (ip === undefined) throw unavailable('NL_IPAM_EXHAUSTED', `no free address left in ${subnet}`);
+      }
+      const key = `ov/alloc/${networkId}/${ip}`;
+      if (await this.kv.txn([{ key, version: 0 }], [{ op: 'put', key, value: { host: this.host, ep: epId } }], this.lease)) return ip;
+      if (wanted !== undefined) throw conflict('NL_IPAM_ADDR_IN_USE', `address ${ip} was just taken by another host`);
+    }
+    throw unavailable('NL_STORE_CONFLICT', `allocating in ${subnet}: ${MAX_TRIES} concurrent allocations won the race`);
+  }
+
+  async release(networkId: string, ip: string): Promise<void> {
+    await this.kv.txn([], [{ op: 'del', key: `ov/alloc/${networkId}/${ip}` }]);
+  }
+
+  /** Announces a local endpoint to every host (under this host's lease). */
+  async publish(ep: EndpointRecord, name: string): Promise<void> {
+    const rec: OvEndpoint = { id: ep.id, network: ep.network, host: this.host, vtep: this.vtep, ip: ep.ipv4 ?? '', mac: ep.mac, name, aliases: ep.aliases };
+    const alloc = `ov/alloc/${ep.network}/${(ep.ipv4 ?? '').split('/')[0]}`;
+    await this.kv.txn([], [{ op: 'put', key: alloc, value: { host: this.host, ep: ep.id } }, { op: 'put', key: `ov/ep/${ep.network}/${ep.id}`, value: rec }], this.lease);
+    this.mine.set(ep.id, { ep: rec, alloc });
+    this.mirror.set(`ov/ep/${ep.network}/${ep.id}`, rec);
+  }
+
+  async withdraw(ep: EndpointRecord): Promise<void> {
+    this.mine.delete(ep.id);
+    await this.kv.txn([], [{ op: 'del', key: `ov/ep/${ep.network}/${ep.id}` }, { op: 'del', key: `ov/alloc/${ep.network}/${(ep.ipv4 ?? '').split('/')[0]}` }]);
+    this.mirror.delete(`ov/ep/${ep.network}/${ep.id}`);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stopWatch?.();
+    for (const t of this.timers) clearTimeout(t);
+    // The lease is left to run out: a restart within the TTL re-registers this host's endpoints
+    // under a new lease before any peer forgets them.
+  }
+}

@@ -1,0 +1,121 @@
+// The overlay driver: one L2 network across hosts. On each host a bridge (with the gateway
+// address, for the embedded DNS) and a VXLAN device enslaved to it: learning off, ARP proxy on,
+// no multicast group, no all-zero FDB entry, so nothing is ever flooded. Every remote endpoint
+// is a static FDB entry (MAC -> its host's VTEP) and a static neighbour entry (IP -> MAC) on the
+// VXLAN device, programmed from the cluster store (controller/cluster.ts) through setPeers.
+// Sandboxes join exactly as on a bridge network (the bridge driver's join), without a default
+// route: an overlay network reaches only its own members.
+import { invalid } from '../../common/errors.js';
+import { macFromIPv4 } from '../../common/cidr.js';
+import { createBridgeDriver } from '../bridge/index.js';
+import { DEFAULT_MTU, type BridgeConfig } from '../bridge/options.js';
+import { hostVethName, undoAll, type Driver, type DriverEnv, type NetworkInfo } from '../driver.js';
+import type { NeighEntry } from '../../system/types.js';
+
+export const OVERLAY_OPT = {
+  vni: 'com.docker.network.driver.overlay.vxlanid_list',
+  mtu: 'com.docker.network.driver.mtu',
+} as const;
+
+/** VXLAN over IPv4 adds 50 bytes: outer Ethernet 14, IPv4 20, UDP 8, VXLAN 8. */
+export const VXLAN_OVERHEAD = 50;
+
+export interface OverlayHost {
+  /** This host's VTEP (--advertise-addr); absent on a single host without a cluster store. */
+  readonly vtep?: string;
+  readonly port: number;
+  /** MTU of the underlay interface that holds the VTEP address. */
+  readonly underlayMtu: number;
+}
+
+export interface OverlayConfig extends BridgeConfig {
+  readonly vni: number;
+  readonly vxlanName: string;
+}
+
+/** A remote endpoint as this host programs it. */
+export interface Peer {
+  readonly ip: string;
+  readonly mac: string;
+  readonly vtep: string;
+}
+
+export function parseOverlayOptions(opts: Readonly<Record<string, string>>, net: { id: string; name: string; internal: boolean }, host: OverlayHost): OverlayConfig {
+  const known = new Set<string>(Object.values(OVERLAY_OPT));
+  for (const k of Object.keys(opts)) {
+    if (!known.has(k)) throw invalid('NL_UNKNOWN_OPTION', `unknown option "${k}" for driver overlay: valid options are ${[...known].join(', ')}`);
+  }
+  const rawVni = opts[OVERLAY_OPT.vni];
+  const vni = rawVni === undefined ? 0 : /^\d+$/.test(rawVni) ? Number(rawVni) : NaN;
+  if (!(vni >= 1 && vni <= 16777215) && rawVni !== undefined) {
+    throw invalid('NL_BAD_VNI', `invalid VNI "${rawVni}" in --opt ${OVERLAY_OPT.vni}: expected an integer from 1 to 16777215`);
+  }
+  const rawMtu = opts[OVERLAY_OPT.mtu];
+  const mtu = rawMtu === undefined ? Math.min(DEFAULT_MTU, host.underlayMtu) - VXLAN_OVERHEAD : /^\d+$/.test(rawMtu) ? Number(rawMtu) : NaN;
+  if (!(mtu >= 68 && mtu <= 65535)) {
+    throw invalid('NL_BRIDGE_BAD_OPTION', `invalid MTU "${rawMtu}" in --opt ${OVERLAY_OPT.mtu}: expected an integer from 68 to 65535`);
+  }
+  return {
+    bridgeName: `nlo-${net.id.slice(0, 11)}`,
+    vxlanName: `nlx-${net.id.slice(0, 11)}`,
+    vni,
+    mtu,
+    mtuExplicit: rawMtu !== undefined,
+    icc: true,
+    masquerade: false,
+    // The bridge driver's join then adds no default route: nothing beyond the overlay is routed.
+    internal: true,
+    hostBindingIpv4: '0.0.0.0',
+    defaultBridge: false,
+  };
+}
+
+export function createOverlayDriver(host: () => OverlayHost): Driver<OverlayConfig> {
+  const bridge = createBridgeDriver();
+  return {
+    name: 'overlay',
+    scope: 'global',
+    usesIpam: true,
+    parseOptions: (opts, net) => parseOverlayOptions(opts, net, host()),
+
+    async createNetwork(env, net, c) {
+      if (!c.vni) throw invalid('NL_BAD_VNI', `overlay network ${net.name} has no VNI`);
+      const h = env.sys.host;
+      const steps: (() => Promise<void>)[] = [];
+      try {
+        if (!(await h.link(c.bridgeName))) steps.unshift(() => h.delLink(c.bridgeName));
+        const gw4 = net.pools.find((p) => p.family === 4)?.gateway;
+        await h.addBridge(c.bridgeName, { mtu: c.mtu, alias: env.tag('net', net.id), mac: gw4 ? macFromIPv4(gw4) : undefined });
+        for (const p of net.pools) await h.addAddr(c.bridgeName, `${p.gateway}/${p.subnet.split('/')[1]}`);
+        const o = host();
+        steps.unshift(() => h.delLink(c.vxlanName));
+        await h.addVxlan({ name: c.vxlanName, vni: c.vni, local: o.vtep ?? '', port: o.port, mtu: c.mtu, master: c.bridgeName, alias: env.tag('net', net.id) });
+      } catch (err) {
+        await undoAll(steps).catch(() => undefined);
+        throw err;
+      }
+    },
+
+    async deleteNetwork(env, _net, c) {
+      await undoAll([() => env.sys.host.delLink(c.vxlanName), () => env.sys.host.delLink(c.bridgeName)]);
+    },
+
+    join: (env, net, c, ep) => bridge.join!(env, net, c, ep),
+    leave: (env, net, c, ep) => bridge.leave!(env, net, c, ep),
+
+    hostLinks: (_net, c, endpointIds) => [c.bridgeName, c.vxlanName, ...endpointIds.map(hostVethName)],
+
+    async setPeers(env: DriverEnv, _net: NetworkInfo, c: OverlayConfig, peers: readonly Peer[]) {
+      const want: NeighEntry[] = peers.flatMap((p) => [
+        { link: c.vxlanName, mac: p.mac, ip: p.vtep, fdb: true },
+        { link: c.vxlanName, mac: p.mac, ip: p.ip, fdb: false },
+      ]);
+      const key = (e: NeighEntry) => `${e.fdb} ${e.mac} ${e.ip}`;
+      const have = [...(await env.sys.host.neighbours(c.vxlanName, true)), ...(await env.sys.host.neighbours(c.vxlanName, false))];
+      const wanted = new Set(want.map(key));
+      const present = new Set(have.map(key));
+      for (const e of have) if (!wanted.has(key(e))) await env.sys.host.delNeighbour(e);
+      for (const e of want) if (!present.has(key(e))) await env.sys.host.addNeighbour(e);
+    },
+  };
+}
