@@ -37,7 +37,8 @@ Commands:
   'network create': `Usage: netloom network create [OPTIONS] NETWORK
 
 Options:
-  -d, --driver NAME        driver: bridge (default)
+  -d, --driver NAME        driver: bridge (default), or overlay (VXLAN across the hosts that share
+                           netloomd --cluster-store; needs --subnet there; one host without it)
       --subnet CIDR        subnet (repeatable: one IPv4 and one IPv6); default: from the pools
                            172.17-31.0.0/16, then 192.168.0.0/16 as /20s, skipping host routes
       --gateway IP         gateway of the subnet that contains it (default: its first address)
@@ -47,7 +48,9 @@ Options:
       --internal           no route out, no NAT
       --attachable         accepted for Docker compatibility
   -o, --opt k=v            driver options: com.docker.network.bridge.name, .driver.mtu,
-                           .bridge.enable_icc, .bridge.enable_ip_masquerade, .bridge.host_binding_ipv4
+                           .bridge.enable_icc, .bridge.enable_ip_masquerade, .bridge.host_binding_ipv4;
+                           overlay: .driver.mtu (default: underlay MTU - 50),
+                           .driver.overlay.vxlanid_list (the VNI; default: the lowest free from 4096)
       --label k=v          metadata (repeatable)
       --ipam-driver NAME   default
       --ipam-opt k=v       IPAM options (recorded)

@@ -105,12 +105,23 @@ export class Cluster {
     this.stopWatch = this.kv.watch('ov/', revision + 1, (evs) => void this.onEvents(evs), (err) => this.onWatchEnd(err));
   }
 
+  private applyQueued = false;
+
   private async onEvents(evs: readonly WatchEvent[]): Promise<void> {
     for (const e of evs) {
       if (e.type === 'put') this.mirror.set(e.key, e.value);
       else this.mirror.delete(e.key);
     }
-    await this.hooks!.serial(() => this.hooks!.apply()).catch((err: unknown) => this.log.error({ err: String(err) }, 'cluster: applying changes failed'));
+    // One apply in the queue at a time: it reads the mirror when it runs, so a burst of events
+    // (a host with 1000 endpoints coming back) is applied once, not 1000 times.
+    if (this.applyQueued) return;
+    this.applyQueued = true;
+    await this.hooks!
+      .serial(() => {
+        this.applyQueued = false;
+        return this.hooks!.apply();
+      })
+      .catch((err: unknown) => this.log.error({ err: String(err) }, 'cluster: applying changes failed'));
   }
 
   private onWatchEnd(err?: Error): void {

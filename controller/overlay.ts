@@ -78,6 +78,7 @@ export async function applyCluster(ctx: Ctx): Promise<void> {
     const now = new Set(remote.map((e) => e.id));
     for (const id of had) if (!now.has(id)) ctx.names.removeEndpoint(id);
     for (const e of remote) {
+      if (had.has(e.id)) continue; // endpoint records never change: an id names one address
       ctx.names.addEndpoint({ endpointId: e.id, sandbox: e.name, networkId: n.id, network: n.name, internal: n.internal, ipv4: e.ip.split('/')[0], aliases: e.aliases });
     }
     dns.set(n.id, now);

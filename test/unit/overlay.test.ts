@@ -1,0 +1,77 @@
+// Overlay pieces that need no kernel or etcd: --cluster-store parsing, the driver's options, and
+// overlay networks on one host (no cluster store) over system/fake.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { NetloomError } from '../../common/errors.js';
+import { silentLogger } from '../../common/log.js';
+import { Controller } from '../../controller/index.js';
+import { compareLines } from '../../controller/firewall.js';
+import { parseOverlayOptions, VXLAN_OVERHEAD } from '../../drivers/overlay/index.js';
+import { parseClusterStore } from '../../store/etcd.js';
+import { MemoryStore } from '../../store/memory.js';
+import { createFakeSystem } from '../../system/fake/index.js';
+
+describe('--cluster-store', () => {
+  test('etcd://host:port, several endpoints, IPv6 in brackets', () => {
+    assert.deepEqual(parseClusterStore('etcd://10.99.0.1:2379'), [{ host: '10.99.0.1', port: 2379 }]);
+    assert.deepEqual(parseClusterStore('etcd://a:1,b:2,[fd00::1]:2379'), [{ host: 'a', port: 1 }, { host: 'b', port: 2 }, { host: 'fd00::1', port: 2379 }]);
+  });
+  for (const bad of ['http://10.0.0.1:2379', 'etcd://10.0.0.1', 'etcd://10.0.0.1:0', 'etcd://:2379', 'etcd://a:70000', '']) {
+    test(`"${bad}" is refused naming it`, () => {
+      assert.throws(() => parseClusterStore(bad), (e: unknown) => e instanceof NetloomError && e.code === 'NL_BAD_CLUSTER_STORE' && e.message.includes(`"${bad}"`));
+    });
+  }
+});
+
+describe('overlay options', () => {
+  const net = { id: '0123456789abcdef', name: 'ov', internal: false };
+  const host = { port: 4789, underlayMtu: 1500 };
+  test('MTU is the underlay\'s minus 50 unless given; names fit in 15 characters', () => {
+    const c = parseOverlayOptions({ 'com.docker.network.driver.overlay.vxlanid_list': '4096' }, net, host);
+    assert.equal(c.mtu, 1500 - VXLAN_OVERHEAD);
+    assert.equal(parseOverlayOptions({}, net, { port: 4789, underlayMtu: 9000 }).mtu, 1450, 'never above a normal sandbox MTU by default');
+    assert.equal(parseOverlayOptions({ 'com.docker.network.driver.mtu': '1400' }, net, host).mtu, 1400);
+    assert.deepEqual([c.bridgeName, c.vxlanName, c.vni, c.internal], ['nlo-0123456789a', 'nlx-0123456789a', 4096, true]);
+  });
+  test('bad VNI, bad MTU and unknown options are refused naming them', () => {
+    assert.throws(() => parseOverlayOptions({ 'com.docker.network.driver.overlay.vxlanid_list': '0' }, net, host), /invalid VNI "0"/);
+    assert.throws(() => parseOverlayOptions({ 'com.docker.network.driver.overlay.vxlanid_list': '16777216' }, net, host), /invalid VNI "16777216"/);
+    assert.throws(() => parseOverlayOptions({ 'com.docker.network.driver.mtu': 'big' }, net, host), /invalid MTU "big"/);
+    assert.throws(() => parseOverlayOptions({ 'com.docker.network.bridge.name': 'x' }, net, host), /unknown option "com\.docker\.network\.bridge\.name" for driver overlay/);
+  });
+});
+
+describe('overlay on one host (no cluster store)', () => {
+  test('bridge + vxlan per network, VNIs from 4096 up and never shared, sandboxes join without a default route', async () => {
+    const sys = createFakeSystem();
+    const ctl = new Controller({ store: new MemoryStore(), sys, log: silentLogger });
+    await ctl.start();
+    const a = await ctl.createNetwork({ name: 'ov1', driver: 'overlay', ipam: [{ subnet: '10.60.0.0/24' }] });
+    const b = await ctl.createNetwork({ name: 'ov2', driver: 'overlay', ipam: [{ subnet: '10.61.0.0/24' }] });
+    assert.equal(a.options['com.docker.network.driver.overlay.vxlanid_list'], '4096');
+    assert.equal(b.options['com.docker.network.driver.overlay.vxlanid_list'], '4097');
+    await assert.rejects(ctl.createNetwork({ name: 'ov3', driver: 'overlay', ipam: [{ subnet: '10.62.0.0/24' }], options: { 'com.docker.network.driver.overlay.vxlanid_list': '4097' } }), /VNI 4097 is already used/);
+    const links = sys.snapshot().namespaces.self.links;
+    const vx = links.find((l) => l.name === `nlx-${a.id.slice(0, 11)}`);
+    assert.equal(vx?.kind, 'vxlan');
+    assert.equal(vx?.master, `nlo-${a.id.slice(0, 11)}`);
+    assert.equal(vx?.mtu, 1450);
+    await ctl.createSandbox({ name: 'web', network: 'ov1' });
+    const sb = sys.snapshot().namespaces.web;
+    assert.deepEqual(sb.addrs.filter((x) => x.link === 'eth0').map((x) => x.cidr), ['10.60.0.2/24']);
+    assert.ok(!sb.routes.some((r) => r.dst === 'default'), 'an overlay network reaches only its members');
+    assert.equal(ctl.inspectNetwork('ov1').Scope, 'global');
+    await ctl.removeSandbox('web');
+    await ctl.removeNetwork('ov1');
+    assert.ok(!sys.snapshot().namespaces.self.links.some((l) => l.name.endsWith(a.id.slice(0, 11))));
+  });
+});
+
+describe('firewall comparison', () => {
+  test('missing and extra lines; order matters except among published-port rules', () => {
+    const e = ['-A FORWARD -j NETLOOM-USER', '-A FORWARD -j NETLOOM-FORWARD', '-A NETLOOM -m addrtype ! --dst-type LOCAL -j RETURN', '-A NETLOOM -p tcp -m tcp --dport 1 -j DNAT --to-destination 10.0.0.2:1', '-A NETLOOM -p tcp -m tcp --dport 2 -j DNAT --to-destination 10.0.0.2:2'];
+    assert.deepEqual(compareLines(e, [e[0], e[1], e[2], e[4], e[3]]), { missing: [], extra: [], misordered: [] });
+    assert.deepEqual(compareLines(e, [e[1], e[0], e[2], e[3], e[4]]).misordered, ['FORWARD']);
+    assert.deepEqual(compareLines(e, [e[0], e[1], e[2], e[3], e[3]]), { missing: [e[4]], extra: [e[3]], misordered: [] });
+  });
+});
