@@ -95,11 +95,15 @@ for n in 1 100 1000; do
   # Remote endpoints as host "benchfake" (VTEP 10.99.0.99) would publish them.
   while (( have < n )); do
     k=$((have + 1)); ip="10.70.$((k / 250 + 100)).$((k % 250 + 1))"
-    printf 'put --lease=%s /netloom/ov/ep/%s/fake%06d {"id":"fake%06d","network":"%s","host":"benchfake","vtep":"10.99.0.99","ip":"%s/16","mac":"02:42:aa:%02x:%02x:%02x","name":"fake%d","aliases":[]}\n' \
-      "$lease" "$netid" "$k" "$k" "$netid" "$ip" $((k >> 16 & 255)) $((k >> 8 & 255)) $((k & 255)) "$k"
+    json=$(printf '{"id":"fake%06d","network":"%s","host":"benchfake","vtep":"10.99.0.99","ip":"%s/16","mac":"02:42:aa:%02x:%02x:%02x","name":"fake%d","aliases":[]}' \
+      "$k" "$netid" "$ip" $((k >> 16 & 255)) $((k >> 8 & 255)) $((k & 255)) "$k")
+    printf '%s\n' "$(printf '/netloom/ov/ep/%s/fake%06d' "$netid" "$k")" "$json"
     have=$k
   done >"$DIR/put.txt"
-  while read -r line; do eval "ip netns exec $U etcdctl --endpoints http://10.99.0.1:2379 $line" >/dev/null; done <"$DIR/put.txt"
+  # Key and value lines in pairs, one etcdctl per record (values stay exactly as written).
+  while read -r key && read -r value; do
+    ip netns exec $U etcdctl --endpoints http://10.99.0.1:2379 put --lease="$lease" "$key" "$value" >/dev/null
+  done <"$DIR/put.txt"
   for _ in $(seq 200); do (( $(ip -n nlbov-h1 neigh show | grep -c 'dev nlx') >= n )) && break; sleep 0.1; done
   s=()
   for r in $(seq "$ROUNDS"); do

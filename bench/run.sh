@@ -36,3 +36,5 @@ echo "## Docker with netloom as driver and IPAM, beside Docker's bridge driver"
 ROUNDS=${PLUGIN_ROUNDS:-20} KEEP_DOCKER=1 bash bench/docker-plugin.bench.sh
 echo "## port publishing, netloom beside docker run -p"
 ROUNDS=${PUBLISH_ROUNDS:-10} KEEP_DOCKER=1 bash bench/publish.bench.sh
+echo "## overlay across two hosts (namespaces, real etcd)"
+ROUNDS=${OVERLAY_ROUNDS:-20} bash bench/overlay.bench.sh

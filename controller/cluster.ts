@@ -39,6 +39,8 @@ export interface OvEndpoint {
 }
 
 export const FIRST_VNI = 4096;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const MAX_TRIES = 20;
 
 export interface ClusterHooks {
@@ -138,12 +140,17 @@ export class Cluster {
   }
 
   networks(): OvNet[] {
-    return [...this.mirror].filter(([k]) => k.startsWith('ov/net/')).map(([, v]) => v as OvNet);
+    return [...this.mirror]
+      .filter(([k, v]) => k.startsWith('ov/net/') && isObj(v) && typeof v.id === 'string' && typeof v.subnet === 'string' && typeof v.vni === 'number')
+      .map(([, v]) => v as unknown as OvNet);
   }
 
+  /** Well-formed endpoint records only: a hand-written or corrupt key is skipped, not fatal. */
   endpoints(networkId?: string): OvEndpoint[] {
     const p = networkId ? `ov/ep/${networkId}/` : 'ov/ep/';
-    return [...this.mirror].filter(([k]) => k.startsWith(p)).map(([, v]) => v as OvEndpoint);
+    return [...this.mirror]
+      .filter(([k, v]) => k.startsWith(p) && isObj(v) && ['id', 'host', 'vtep', 'ip', 'mac', 'name'].every((f) => typeof v[f] === 'string'))
+      .map(([, v]) => ({ aliases: [], ...(v as object) }) as unknown as OvEndpoint);
   }
 
   hosts(): { name: string; vtep: string }[] {

@@ -6,6 +6,14 @@ import { request, type IncomingMessage } from 'node:http';
 import { unavailable, invalid } from '../common/errors.js';
 import type { Compare, KvEntry, Store, TxnOp } from './types.js';
 
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 const unb64 = (s: string | undefined): string => Buffer.from(s ?? '', 'base64').toString('utf8');
 
@@ -105,8 +113,10 @@ export class EtcdClient implements Store {
     });
   }
 
+  /** A stored value that is not JSON (written by hand, or by another tool) reads as undefined:
+   *  one bad key must not stop a host from mirroring the rest. */
   private entry<T>(kv: RawKv): KvEntry<T> {
-    return { key: unb64(kv.key).slice(this.prefix.length), value: JSON.parse(unb64(kv.value)) as T, version: Number(kv.version ?? 0) };
+    return { key: unb64(kv.key).slice(this.prefix.length), value: parseJson(unb64(kv.value)) as T, version: Number(kv.version ?? 0) };
   }
 
   async get<T = unknown>(key: string): Promise<KvEntry<T> | undefined> {
@@ -179,7 +189,7 @@ export class EtcdClient implements Store {
             if (m.result?.canceled) return end(new Error('watch canceled (compacted?)'));
             const evs = (m.result?.events ?? []).map((e): WatchEvent => {
               const key = unb64(e.kv?.key).slice(this.prefix.length);
-              return e.type === 'DELETE' ? { type: 'del', key } : { type: 'put', key, value: JSON.parse(unb64(e.kv?.value)) };
+              return e.type === 'DELETE' ? { type: 'del', key } : { type: 'put', key, value: parseJson(unb64(e.kv?.value)) };
             });
             if (evs.length) onEvents(evs);
           } catch (err) {

@@ -166,7 +166,8 @@ export class NetlinkHandle implements NetHandle {
     if (!existing) {
       const port = Buffer.alloc(2);
       port.writeUInt16BE(spec.port);
-      const data = encode(ifla.formatVxlan({ id: spec.vni, local: ipToBytes(spec.local), port, learning: 0, proxy: 1, l2miss: 0, l3miss: 0 }));
+      // No UDP checksum on transmit (as Docker's overlay): the inner packets carry their own.
+      const data = encode(ifla.formatVxlan({ id: spec.vni, ...(spec.local ? { local: ipToBytes(spec.local) } : {}), port, learning: 0, proxy: 1, l2miss: 0, l3miss: 0, udpCsum: 0 }));
       const info = encode(ifla.formatInfo({ kind: 'vxlan', data }));
       await this.sock.newLink({}, { ifname: spec.name, mtu: spec.mtu, master, linkinfo: info }, { flags: CREATE_EXCL });
       await this.setAlias(spec.name, spec.alias);

@@ -181,3 +181,66 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
     }
   });
 });
+
+describe('overlay with a three-member etcd cluster, one member per host, one member killed', { skip }, () => {
+  const id = randomBytes(3).toString('hex');
+  const underlay = `nlt-u${id}`;
+  const dir = mkdtempSync(join(tmpdir(), 'netloom-etcd3-'));
+  const hosts: TestHost[] = [];
+  const members: ChildProcess[] = [];
+  const addr = (i: number): string => `10.98.0.${11 + i}`;
+  const cluster = [0, 1, 2].map((i) => `m${i}=http://${addr(i)}:2380`).join(',');
+
+  before(async () => {
+    await sh('ip', ['netns', 'add', underlay]);
+    await sh('ip', ['-n', underlay, 'link', 'add', 'ubr', 'type', 'bridge']);
+    await sh('ip', ['-n', underlay, 'link', 'set', 'ubr', 'up']);
+    for (let i = 0; i < 3; i++) {
+      const h = await TestHost.create();
+      await sh('ip', ['-n', underlay, 'link', 'add', `u${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.ns]);
+      await sh('ip', ['-n', underlay, 'link', 'set', `u${i}`, 'master', 'ubr', 'up']);
+      await sh('ip', ['-n', h.ns, 'addr', 'add', `${addr(i)}/24`, 'dev', 'eth0']);
+      await sh('ip', ['-n', h.ns, 'link', 'set', 'eth0', 'up']);
+      members.push(spawn('ip', ['netns', 'exec', h.ns, 'etcd', '--name', `m${i}`, '--data-dir', join(dir, `m${i}`),
+        '--listen-client-urls', `http://${addr(i)}:2379`, '--advertise-client-urls', `http://${addr(i)}:2379`,
+        '--listen-peer-urls', `http://${addr(i)}:2380`, '--initial-advertise-peer-urls', `http://${addr(i)}:2380`,
+        '--initial-cluster', cluster, '--initial-cluster-state', 'new', '--initial-cluster-token', `nlt-${id}`], { stdio: 'ignore' }));
+      hosts.push(h);
+    }
+    const store = `etcd://${[0, 1, 2].map((i) => `${addr(i)}:2379`).join(',')}`;
+    for (let k = 0; k < 150; k++) {
+      const r = await hosts[0].inHost('etcdctl', '--endpoints', `http://${addr(0)}:2379`, 'endpoint', 'health');
+      if (r.exitCode === 0) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    for (const [i, h] of hosts.entries()) {
+      h.daemonArgs = ['--cluster-store', store, '--advertise-addr', addr(i), '--node-name', `host${i + 1}`, '--cluster-ttl', '3'];
+      await h.start();
+    }
+  });
+  after(async () => {
+    for (const h of hosts) await h.cleanup();
+    for (const m of members) m.kill('SIGKILL');
+    await sh('ip', ['netns', 'del', underlay]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('with one member dead, every host still defines, connects and reaches the others', async () => {
+    const [h1, h2, h3] = hosts;
+    await h1.ok('network', 'create', '--driver', 'overlay', '--subnet', '10.65.0.0/24', 'ovq');
+    // Kill the member on host 2 (quorum stays 2 of 3); host 2's daemon must fail over.
+    const dead = members[1];
+    const gone = new Promise((r) => dead.once('exit', r));
+    dead.kill('SIGKILL');
+    await gone;
+    const [a, b] = [h2.sb('a'), h3.sb('b')];
+    await h2.ok('sandbox', 'create', '--network', 'ovq', a);
+    await h3.ok('sandbox', 'create', '--network', 'ovq', b);
+    let ok = false;
+    for (let k = 0; k < 40 && !ok; k++, await new Promise((r) => setTimeout(r, 200))) ok = (await h3.inSandbox(b, 'ping', '-c1', '-W1', a)).exitCode === 0;
+    assert.ok(ok, 'b on host 3 reaches a on host 2 by name');
+    await h2.ok('sandbox', 'rm', a);
+    await h3.ok('sandbox', 'rm', b);
+    await h1.ok('network', 'rm', 'ovq');
+  });
+});
