@@ -12,6 +12,16 @@ import { TestHost, sh, skipUnlessRoot } from '../helpers/host.js';
 
 const skip = skipUnlessRoot || (existsSync('/usr/bin/etcd') ? false : 'needs etcd-server (scripts/setup.sh installs it)');
 const ETCD = '10.99.0.1';
+
+/** A test host whose eth0 is a port of the underlay namespace's bridge "ubr". */
+async function hostOnUnderlay(underlay: string, i: number, address: string): Promise<TestHost> {
+  const h = await TestHost.create();
+  await sh('ip', ['-n', underlay, 'link', 'add', `u${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.ns]);
+  await sh('ip', ['-n', underlay, 'link', 'set', `u${i}`, 'master', 'ubr', 'up']);
+  await sh('ip', ['-n', h.ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
+  await sh('ip', ['-n', h.ns, 'link', 'set', 'eth0', 'up']);
+  return h;
+}
 const TTL = 3;
 
 describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip }, () => {
@@ -59,11 +69,7 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
     await sh('ip', ['-n', underlay, 'link', 'set', 'ubr', 'up']);
     await startEtcd();
     for (let i = 0; i < 3; i++) {
-      const h = await TestHost.create();
-      await sh('ip', ['-n', underlay, 'link', 'add', `u${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.ns]);
-      await sh('ip', ['-n', underlay, 'link', 'set', `u${i}`, 'master', 'ubr', 'up']);
-      await sh('ip', ['-n', h.ns, 'addr', 'add', `${addr(i)}/24`, 'dev', 'eth0']);
-      await sh('ip', ['-n', h.ns, 'link', 'set', 'eth0', 'up']);
+      const h = await hostOnUnderlay(underlay, i, addr(i));
       h.daemonArgs = clusterArgs(i);
       await h.start();
       hosts.push(h);
@@ -196,11 +202,7 @@ describe('overlay with a three-member etcd cluster, one member per host, one mem
     await sh('ip', ['-n', underlay, 'link', 'add', 'ubr', 'type', 'bridge']);
     await sh('ip', ['-n', underlay, 'link', 'set', 'ubr', 'up']);
     for (let i = 0; i < 3; i++) {
-      const h = await TestHost.create();
-      await sh('ip', ['-n', underlay, 'link', 'add', `u${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.ns]);
-      await sh('ip', ['-n', underlay, 'link', 'set', `u${i}`, 'master', 'ubr', 'up']);
-      await sh('ip', ['-n', h.ns, 'addr', 'add', `${addr(i)}/24`, 'dev', 'eth0']);
-      await sh('ip', ['-n', h.ns, 'link', 'set', 'eth0', 'up']);
+      const h = await hostOnUnderlay(underlay, i, addr(i));
       members.push(spawn('ip', ['netns', 'exec', h.ns, 'etcd', '--name', `m${i}`, '--data-dir', join(dir, `m${i}`),
         '--listen-client-urls', `http://${addr(i)}:2379`, '--advertise-client-urls', `http://${addr(i)}:2379`,
         '--listen-peer-urls', `http://${addr(i)}:2380`, '--initial-advertise-peer-urls', `http://${addr(i)}:2380`,
