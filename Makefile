@@ -35,7 +35,7 @@ test-priv: build ## privileged tests (root): each in fresh namespaces, inside pr
 test: build ## everything CI runs: unit tests, then privileged tests, then the host-unchanged check
 	bash test/helpers/run-all.sh
 
-demo: build ## the README demo: networks, sandboxes, ping by address and name, ports, self-healing, doctor, modes, Docker on netloom
+demo: build ## the README demo: networks, sandboxes, names, ports, self-healing, doctor, modes, Docker on netloom, an overlay across two hosts
 	bash scripts/demo.sh
 
 bench: build ## benchmarks beside Docker (see bench/README.md)

@@ -27,7 +27,8 @@ cleanup() {
   [ -e "$DIR/docker-exec" ] && bash scripts/docker-env.sh down --purge >/dev/null 2>&1 || true
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
   [ -n "${srv:-}" ] && kill "$srv" 2>/dev/null || true
-  for n in web api db cache h lonely vault pub; do ip netns del "demo-$n" 2>/dev/null || true; done
+  for p in ${ovpids:-}; do kill "$p" 2>/dev/null || true; done
+  for n in web api db cache h lonely vault pub ov-web ov-api nldemo-a nldemo-b nldemo-u; do ip netns del "demo-$n" 2>/dev/null || ip netns del "$n" 2>/dev/null || true; done
   ip netns del "$HOST" 2>/dev/null || true
   rm -rf "$DIR" /etc/netns/demo-*
 }
@@ -127,6 +128,36 @@ netloom network create --subnet 10.34.0.0/25 clash2 || true
 docker rm -f dweb
 docker network rm dnet
 bash scripts/docker-env.sh down --purge >/dev/null
+
+say "hosts: an overlay network across two hosts (namespaces on an underlay bridge), state in a real etcd"
+ip netns add nldemo-u; ip -n nldemo-u link set lo up
+ip -n nldemo-u link add ubr type bridge; ip -n nldemo-u addr add 10.99.0.1/24 dev ubr; ip -n nldemo-u link set ubr up
+ip netns exec nldemo-u etcd --data-dir "$DIR/etcd" --listen-client-urls http://10.99.0.1:2379 --advertise-client-urls http://10.99.0.1:2379 \
+  --listen-peer-urls http://127.0.0.1:2380 >"$DIR/etcd.log" 2>&1 & ovpids="$!"
+for h in a b; do
+  ip netns add nldemo-$h; ip -n nldemo-$h link set lo up
+  ip -n nldemo-u link add u$h type veth peer name eth0 netns nldemo-$h; ip -n nldemo-u link set u$h master ubr up
+  ip -n nldemo-$h addr add 10.99.0.1$([ $h = a ] && echo 1 || echo 2)/24 dev eth0; ip -n nldemo-$h link set eth0 up
+done
+for _ in $(seq 50); do ip netns exec nldemo-u etcdctl --endpoints http://10.99.0.1:2379 endpoint health >/dev/null 2>&1 && break; sleep 0.2; done
+for h in a b; do
+  echo "\$ netloomd --cluster-store etcd://10.99.0.1:2379 --advertise-addr 10.99.0.1$([ $h = a ] && echo 1 || echo 2) --node-name host-$h     (in nldemo-$h)" >&2
+  nsenter --net=/run/netns/nldemo-$h node bin/netloomd.mjs --socket "$DIR/$h.sock" --data-dir "$DIR/$h" --log-file "$DIR/$h.log" --no-plugin \
+    --resolv-conf "$DIR/resolv.conf" --cluster-store etcd://10.99.0.1:2379 --advertise-addr 10.99.0.1$([ $h = a ] && echo 1 || echo 2) --node-name host-$h & ovpids="$ovpids $!"
+done
+on() { local h=$1; shift; echo "\$ netloom $*     (on host $h)" >&2; node bin/netloom.mjs --socket "$DIR/$h.sock" "$@"; }
+for h in a b; do for _ in $(seq 100); do node bin/netloom.mjs --socket "$DIR/$h.sock" network ls -q >/dev/null 2>&1 && break; sleep 0.1; done; done
+on a network create --driver overlay --subnet 10.60.0.0/24 ov1
+sleep 0.5
+on b network ls
+on a sandbox create --network ov1 demo-ov-web
+on b sandbox create --network ov1 demo-ov-api
+sleep 0.5
+on b sandbox exec demo-ov-api -- ping -c2 -W1 demo-ov-web
+on b sandbox exec demo-ov-api -- ping -M do -s 1422 -c1 -W1 demo-ov-web
+echo "\$ bridge fdb show dev nlx-...; ip neigh show dev nlx-...     (on host b: static entries from etcd, nothing learned or flooded)" >&2
+ip netns exec nldemo-b sh -c 'for d in $(ip -o link show type vxlan | cut -d: -f2 | cut -d@ -f1); do bridge fdb show dev $d | grep self; ip neigh show dev $d; done'
+on a sandbox rm demo-ov-web; on b sandbox rm demo-ov-api; on a network rm ov1
 
 say "teardown"
 netloom sandbox rm demo-cache demo-web demo-api demo-db demo-lonely demo-h demo-vault

@@ -103,6 +103,20 @@ export function createOverlayDriver(host: () => OverlayHost): Driver<OverlayConf
     join: (env, net, c, ep) => bridge.join!(env, net, c, ep),
     leave: (env, net, c, ep) => bridge.leave!(env, net, c, ep),
 
+    async check(env, dn) {
+      const out = await bridge.check!(env, dn);
+      const c = dn.config;
+      const vx = await env.sys.host.link(c.vxlanName);
+      const what = `vxlan ${c.vxlanName} (network ${dn.net.name})`;
+      if (!vx) out.push({ kind: 'link', object: what, problem: 'missing' });
+      else {
+        const br = await env.sys.host.link(c.bridgeName);
+        if (!vx.up) out.push({ kind: 'link', object: what, problem: 'is down' });
+        if (br && vx.master !== br.index) out.push({ kind: 'link', object: what, problem: `is not a port of ${c.bridgeName}` });
+      }
+      return out;
+    },
+
     hostLinks: (_net, c, endpointIds) => [c.bridgeName, c.vxlanName, ...endpointIds.map(hostVethName)],
 
     async setPeers(env: DriverEnv, _net: NetworkInfo, c: OverlayConfig, peers: readonly Peer[]) {
