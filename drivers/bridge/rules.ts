@@ -1,5 +1,6 @@
 // The bridge driver's firewall, as data. Pure: unit- and golden-tested; system/ applies it.
 //
+// filter INPUT    -> NETLOOM-INPUT: per network, nothing from the bridge to 127.0.0.0/8 unless DNATed
 // filter FORWARD  -> NETLOOM-USER (first: the admin's rules; netloom creates it and never
 //                    touches its contents), then NETLOOM-FORWARD
 //   NETLOOM-FORWARD: -j NETLOOM-ISOLATION-1, -j NETLOOM, then per network: established in, icc,
@@ -18,6 +19,7 @@ import type { PortBinding } from '../../common/ports.js';
 import type { Table } from '../../system/types.js';
 
 export const CHAIN = {
+  input: 'NETLOOM-INPUT',
   user: 'NETLOOM-USER',
   forward: 'NETLOOM-FORWARD',
   published: 'NETLOOM',
@@ -30,6 +32,7 @@ export const CHAIN = {
 /** Jumps from built-in chains into netloom's, in order (within a chain, the first listed comes
  *  first); the only rules netloom places outside its own chains. */
 export const JUMPS: readonly { table: Table; chain: string; target: string }[] = [
+  { table: 'filter', chain: 'INPUT', target: CHAIN.input },
   { table: 'filter', chain: 'FORWARD', target: CHAIN.user },
   { table: 'filter', chain: 'FORWARD', target: CHAIN.forward },
   { table: 'nat', chain: 'PREROUTING', target: CHAIN.dnat },
@@ -39,7 +42,7 @@ export const JUMPS: readonly { table: Table; chain: string; target: string }[] =
 
 /** Chains netloom owns whole: declared (so flushed and refilled) by every full restore. */
 export const OWN_CHAINS: Readonly<Record<Table, readonly string[]>> = {
-  filter: [CHAIN.forward, CHAIN.published, CHAIN.iso1, CHAIN.iso2],
+  filter: [CHAIN.input, CHAIN.forward, CHAIN.published, CHAIN.iso1, CHAIN.iso2],
   nat: [CHAIN.dnat, CHAIN.postrouting],
 };
 
@@ -101,6 +104,12 @@ export function networkRules(n: BridgeRuleInput): Rule[] {
     rules.push(r('nat', CHAIN.postrouting, '-s', n.subnet, '!', '-o', br, '-j', 'MASQUERADE'));
   }
   if (!n.internal) {
+    // route_localnet (for published ports on 127.0.0.1) would also let a sandbox reach the host's
+    // loopback-only services by sending to 127.0.0.1 itself (CVE-2020-8558): only DNATed
+    // connections, and replies, may arrive from the bridge for a loopback address.
+    if (n.family === 4) {
+      rules.push(r('filter', CHAIN.input, '-d', '127.0.0.0/8', '-i', br, '-m', 'conntrack', '!', '--ctstate', 'RELATED,ESTABLISHED,DNAT', '-j', 'DROP'));
+    }
     // A published port reached from the host's loopback (route_localnet is on for the bridge)...
     if (n.family === 4) rules.push(r('nat', CHAIN.postrouting, '-s', '127.0.0.0/8', '-o', br, '-j', 'MASQUERADE'));
     // ...or by a sandbox of this network through a host address (hairpin): the reply must come

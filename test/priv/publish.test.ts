@@ -96,6 +96,17 @@ describe('published ports (root, fresh namespaces)', { skip: skipUnlessRoot }, (
     assert.match(await ask(peer, 'tcp', '192.0.2.1', 8080), /^srv /);
   });
 
+  it('a sandbox cannot reach the host\'s loopback-only services through route_localnet (CVE-2020-8558)', async () => {
+    servers.push(spawn('ip', ['netns', 'exec', h.ns, process.execPath, PORTCHECK, 'serve', '7788', 'hostlo'], { stdio: 'ignore' }));
+    assert.ok(await eventually(async () => (await ask(h.ns, 'tcp', '127.0.0.53', 7788)).startsWith('hostlo'), 5000));
+    // What an attacker in the sandbox would do: route a loopback address to the gateway.
+    await h.inSandbox(peer, 'sysctl', '-qw', 'net.ipv4.conf.eth0.route_localnet=1');
+    await h.inSandbox(peer, 'ip', 'route', 'add', '127.0.0.53/32', 'via', '10.80.0.1', 'dev', 'eth0');
+    assert.match(await ask(peer, 'tcp', '127.0.0.53', 7788), /^failed/, 'dropped in NETLOOM-INPUT');
+    assert.match(await ask(peer, 'tcp', '192.0.2.1', 8080), /^srv /, 'published ports still work from it');
+    await h.inSandbox(peer, 'ip', 'route', 'del', '127.0.0.53/32');
+  });
+
   it('a host port in use is refused naming the holder, and nothing is applied', async () => {
     servers.push(spawn('ip', ['netns', 'exec', h.ns, process.execPath, PORTCHECK, 'serve', '7777', 'hostproc'], { stdio: 'ignore' }));
     assert.ok(await eventually(async () => (await ask(h.ns, 'tcp', '127.0.0.1', 7777)).startsWith('hostproc'), 5000));

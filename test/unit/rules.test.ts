@@ -78,6 +78,7 @@ describe('bridge rules: semantics', () => {
 
   test('jumps lead from the built-in chains into netloom\'s', () => {
     assert.deepEqual(JUMPS.map((j) => `${j.table} ${j.chain} -> ${j.target}`), [
+      'filter INPUT -> NETLOOM-INPUT',
       'filter FORWARD -> NETLOOM-USER',
       'filter FORWARD -> NETLOOM-FORWARD',
       'nat PREROUTING -> NETLOOM',
@@ -116,7 +117,7 @@ describe('bridge rules: semantics', () => {
     const save = ['*filter', ':FORWARD ACCEPT [0:0]', ':NETLOOM-USER - [0:0]', '-A FORWARD -j NETLOOM-USER', '-A FORWARD -i docker0 -j ACCEPT',
       '-A FORWARD -j NETLOOM-FORWARD', '-A NETLOOM-USER -s 10.0.0.0/8 -j DROP', '-A NETLOOM-FORWARD -j NETLOOM-ISOLATION-1', 'COMMIT'].join('\n');
     assert.deepEqual(ownLines(save, 'filter'), ['-A FORWARD -j NETLOOM-USER', '-A FORWARD -j NETLOOM-FORWARD', '-A NETLOOM-FORWARD -j NETLOOM-ISOLATION-1']);
-    assert.deepEqual(expectedLines([]).filter.slice(0, 2), ['-A FORWARD -j NETLOOM-USER', '-A FORWARD -j NETLOOM-FORWARD']);
+    assert.deepEqual(expectedLines([]).filter.slice(0, 3), ['-A INPUT -j NETLOOM-INPUT', '-A FORWARD -j NETLOOM-USER', '-A FORWARD -j NETLOOM-FORWARD']);
   });
 });
 
