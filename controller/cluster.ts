@@ -56,6 +56,7 @@ export class Cluster {
   private lease?: string;
   private stopWatch?: () => void;
   private timers: NodeJS.Timeout[] = [];
+  private retryTimer?: NodeJS.Timeout;
   private closed = false;
   private hooks?: ClusterHooks;
   /** Local endpoints to keep registered (re-put under a new lease after an expiry). */
@@ -81,19 +82,24 @@ export class Cluster {
     this.timers.push(setInterval(() => void this.keepAlive(), Math.max(1000, (this.ttl * 1000) / 3)).unref());
   }
 
+  private renewing = false;
+
   private async keepAlive(): Promise<void> {
-    if (this.closed || !this.lease) return;
+    if (this.closed || !this.lease || this.renewing) return;
+    this.renewing = true;
     try {
       if (await this.kv.keepAlive(this.lease)) return;
       // Expired (etcd was away longer than the TTL): register again, endpoints included.
       this.log.warn({ host: this.host }, 'cluster lease expired: registering this host again');
       this.lease = await this.kv.grantLease(this.ttl);
       await this.kv.txn([], [{ op: 'put', key: `ov/host/${this.host}`, value: { vtep: this.vtep } }], this.lease);
-      for (const { ep, alloc } of this.mine.values()) {
-        await this.kv.txn([], [{ op: 'put', key: alloc, value: { host: this.host, ep: ep.id } }, { op: 'put', key: `ov/ep/${ep.network}/${ep.id}`, value: ep }], this.lease);
+      for (const { ep } of [...this.mine.values()]) {
+        await this.register(ep).catch((err: unknown) => this.log.error({ endpoint: ep.name, err: String(err) }, 'cluster: endpoint not registered again'));
       }
     } catch (err) {
       this.log.warn({ err: String(err) }, 'cluster keepalive failed (programmed traffic keeps flowing)');
+    } finally {
+      this.renewing = false;
     }
   }
 
@@ -102,9 +108,10 @@ export class Cluster {
     const { entries, revision } = await this.kv.listAt('ov/');
     this.mirror.clear();
     for (const e of entries) this.mirror.set(e.key, e.value);
-    await this.hooks!.serial(() => this.hooks!.apply());
+    // Watch first: an apply that fails must not leave this host deaf to later changes.
     this.stopWatch?.();
     this.stopWatch = this.kv.watch('ov/', revision + 1, (evs) => void this.onEvents(evs), (err) => this.onWatchEnd(err));
+    await this.hooks!.serial(() => this.hooks!.apply()).catch((err: unknown) => this.log.error({ err: String(err) }, 'cluster: applying the fresh read failed'));
   }
 
   private applyQueued = false;
@@ -133,10 +140,11 @@ export class Cluster {
       if (this.closed) return;
       this.resync().catch((e: unknown) => {
         this.log.warn({ err: String(e) }, 'cluster store unreachable: retrying in 1 s');
-        this.timers.push(setTimeout(retry, 1000).unref());
+        this.retryTimer = setTimeout(retry, 1000).unref();
       });
     };
-    this.timers.push(setTimeout(retry, 200).unref());
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(retry, 200).unref();
   }
 
   networks(): OvNet[] {
@@ -236,9 +244,39 @@ export class Cluster {
   async publish(ep: EndpointRecord, name: string): Promise<void> {
     const rec: OvEndpoint = { id: ep.id, network: ep.network, host: this.host, vtep: this.vtep, ip: ep.ipv4 ?? '', mac: ep.mac, name, aliases: ep.aliases };
     const alloc = `ov/alloc/${ep.network}/${(ep.ipv4 ?? '').split('/')[0]}`;
-    await this.kv.txn([], [{ op: 'put', key: alloc, value: { host: this.host, ep: ep.id } }, { op: 'put', key: `ov/ep/${ep.network}/${ep.id}`, value: rec }], this.lease);
     this.mine.set(ep.id, { ep: rec, alloc });
+    await this.register(rec);
     this.mirror.set(`ov/ep/${ep.network}/${ep.id}`, rec);
+  }
+
+  /** (Re)writes an endpoint and its address under the current lease, but never over an address
+   *  another endpoint took while this host was away (its lease had expired): that is refused
+   *  and logged, not overwritten, so two hosts never share an address. */
+  private async register(rec: OvEndpoint): Promise<void> {
+    const alloc = `ov/alloc/${rec.network}/${rec.ip.split('/')[0]}`;
+    for (let i = 0; i < MAX_TRIES; i++) {
+      const cur = await this.kv.get<{ host?: string; ep?: string }>(alloc);
+      if (cur && cur.value?.ep !== rec.id) {
+        this.mine.delete(rec.id);
+        throw conflict('NL_IPAM_ADDR_IN_USE', `address ${rec.ip} of ${rec.name} was taken by ${cur.value?.host ?? 'another host'} while this host was away: disconnect and reconnect ${rec.name}`);
+      }
+      const ok = await this.kv.txn(
+        [{ key: alloc, version: cur?.version ?? 0 }],
+        [{ op: 'put', key: alloc, value: { host: this.host, ep: rec.id } }, { op: 'put', key: `ov/ep/${rec.network}/${rec.id}`, value: rec }],
+        this.lease,
+      );
+      if (ok) return;
+    }
+    throw unavailable('NL_STORE_CONFLICT', `registering ${rec.name}: ${MAX_TRIES} concurrent changes won the race`);
+  }
+
+  /** Drops a record of this host that no local endpoint explains. */
+  async forget(e: OvEndpoint): Promise<void> {
+    const alloc = `ov/alloc/${e.network}/${e.ip.split('/')[0]}`;
+    const cur = await this.kv.get<{ ep?: string }>(alloc);
+    const ops = [{ op: 'del' as const, key: `ov/ep/${e.network}/${e.id}` }, ...(cur?.value?.ep === e.id ? [{ op: 'del' as const, key: alloc }] : [])];
+    await this.kv.txn(cur ? [{ key: alloc, version: cur.version }] : [], ops);
+    this.mirror.delete(`ov/ep/${e.network}/${e.id}`);
   }
 
   async withdraw(ep: EndpointRecord): Promise<void> {
@@ -251,6 +289,7 @@ export class Cluster {
     this.closed = true;
     this.stopWatch?.();
     for (const t of this.timers) clearTimeout(t);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     // The lease is left to run out: a restart within the TTL re-registers this host's endpoints
     // under a new lease before any peer forgets them.
   }

@@ -353,8 +353,9 @@ export async function deleteDockerEndpoint(ctx: Ctx, endpointId: string): Promis
   const ep = ctx.state.endpoints.get(endpointId);
   if (!ep?.external) return;
   // By now the engine has moved the container end back and renamed it: one delete takes both.
-  await leaveDocker(ctx, endpointId);
-  await forgetEndpoint(ctx, ep);
+  // Best effort: the engine releases the address next whatever we answer, so the record must go.
+  await leaveDocker(ctx, endpointId).catch((err: unknown) => ctx.log.warn({ endpoint: endpointId.slice(0, 12), err: String(err) }, 'docker DeleteEndpoint: teardown incomplete, record dropped'));
+  await forgetEndpoint(ctx, ctx.state.endpoints.get(endpointId) ?? ep);
 }
 
 export function endpointExists(ctx: Ctx, endpointId: string): void {

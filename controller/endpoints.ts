@@ -98,7 +98,13 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, request: 
     if (ctx.cluster && isOverlay(n) && clusterIp) await ctx.cluster.release(n.id, clusterIp).catch(() => undefined);
     throw err;
   }
-  const ports = req.publish?.length ? await resolvePorts(ctx, n, req.publish, addrs) : [];
+  let ports: Awaited<ReturnType<typeof resolvePorts>> = [];
+  try {
+    if (req.publish?.length) ports = await resolvePorts(ctx, n, req.publish, addrs);
+  } catch (err) {
+    if (ctx.cluster && isOverlay(n) && clusterIp) await ctx.cluster.release(n.id, clusterIp).catch(() => undefined);
+    throw err;
+  }
   const mine = ctx.state.endpointsOf({ sandbox: sb.name });
   const ep: EndpointRecord = {
     id,

@@ -58,21 +58,28 @@ export async function applyCluster(ctx: Ctx): Promise<void> {
       ctx.log.warn({ network: n.name }, 'overlay network left the cluster but has local endpoints: kept');
       continue;
     }
-    await deleteNetworkNow(ctx, n);
+    await attempt(ctx, `remove ${n.name}`, () => deleteNetworkNow(ctx, n));
   }
-  // Local endpoints are announced (again after a restart or an expired lease).
+  // Local endpoints are announced (again after a restart or an expired lease)...
   for (const ep of ctx.state.endpoints.values()) {
     const n = ctx.state.networks.get(ep.network);
     if (!n || !isOverlay(n) || ep.state !== 'ready') continue;
     const m = cl.mirror.get(`ov/ep/${ep.network}/${ep.id}`) as { vtep?: string } | undefined;
-    if (!m || m.vtep !== cl.vtep) await cl.publish(ep, ep.sandbox);
+    if (!m || m.vtep !== cl.vtep) await attempt(ctx, `announce ${ep.sandbox}`, () => cl.publish(ep, ep.sandbox));
+  }
+  // ...and records of this host that no local endpoint explains (a withdraw that failed) go.
+  for (const e of cl.endpoints()) {
+    if (e.host === cl.host && !ctx.state.endpoints.has(e.id)) await attempt(ctx, `forget stale ${e.name}`, () => cl.forget(e));
   }
   let dns = remoteDns.get(cl);
   if (!dns) remoteDns.set(cl, (dns = new Map()));
   for (const n of ctx.state.networks.values()) {
     if (!isOverlay(n) || n.state !== 'ready') continue;
     const remote = cl.endpoints(n.id).filter((e) => e.host !== cl.host && e.ip);
-    await driverOf(ctx, n).setPeers?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), remote.map((e) => ({ ip: e.ip.split('/')[0], mac: e.mac, vtep: e.vtep })));
+    // One network's failure must not keep the others from their peers.
+    await attempt(ctx, `peers of ${n.name}`, async () =>
+      driverOf(ctx, n).setPeers?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), remote.map((e) => ({ ip: e.ip.split('/')[0], mac: e.mac, vtep: e.vtep }))),
+    );
     if (!ctx.names) continue;
     const had = dns.get(n.id) ?? new Set<string>();
     const now = new Set(remote.map((e) => e.id));
@@ -82,6 +89,14 @@ export async function applyCluster(ctx: Ctx): Promise<void> {
       ctx.names.addEndpoint({ endpointId: e.id, sandbox: e.name, networkId: n.id, network: n.name, internal: n.internal, ipv4: e.ip.split('/')[0], aliases: e.aliases });
     }
     dns.set(n.id, now);
+  }
+}
+
+async function attempt(ctx: Ctx, what: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    ctx.log.error({ err: String(err) }, `cluster: ${what} failed (retried at the next change or resync)`);
   }
 }
 

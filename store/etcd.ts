@@ -83,6 +83,9 @@ export class EtcdClient implements Store {
         return r as T;
       } catch (err) {
         last = err;
+        // A write that timed out may have been applied: sending it to another member would
+        // make its own success look like a lost race. Let the caller decide.
+        if (path === '/v3/kv/txn' && /no answer within/.test(String(err))) break;
       }
     }
     throw unavailable('NL_CLUSTER_UNREACHABLE', `cluster store etcd://${this.where} is unreachable: ${last instanceof Error ? last.message : String(last)}`);
