@@ -167,7 +167,7 @@ export class Cluster {
 
   /** Defines a network cluster-wide: name, VNI and subnet checked against every other overlay
    *  network in one transaction (compare on ov/seq), so two hosts can never both win. */
-  async define(n: NetworkRecord, pool: PoolRecord, wantVni: number | undefined, mtu: string | undefined): Promise<OvNet> {
+  async define(n: { readonly id: string; readonly name: string; readonly created: string }, pool: PoolRecord, wantVni: number | undefined, mtu: string | undefined): Promise<OvNet> {
     for (let i = 0; i < MAX_TRIES; i++) {
       const { entries } = await this.kv.listAt<unknown>('ov/');
       const seq = entries.find((e) => e.key === 'ov/seq');

@@ -13,13 +13,13 @@ import { randomBytes } from 'node:crypto';
 import { canonicalCidr, contains, macFromIPv4, parseIp } from '../common/cidr.js';
 import { conflict, invalid, notFound } from '../common/errors.js';
 import type { PoolRecord } from '../ipam/types.js';
-import { absent, del, put, type TxnOp } from '../store/types.js';
+import { absent, del, put } from '../store/types.js';
 import { configOf, driverOf, endpointInfo, netInfo, opLog, poolsOf, type Ctx } from './context.js';
-import { forgetEndpoint } from './endpoints.js';
+import { forgetEndpoint, saveCursors } from './endpoints.js';
 import { resolvePorts } from './ports.js';
 import { parsePublish } from '../common/ports.js';
 import { nowIso, randomMac } from './ids.js';
-import { createNetwork, deleteNetworkNow, hostAvoid } from './networks.js';
+import { createNetwork, deleteNetworkNow, hostAvoid, poolDeletes } from './networks.js';
 import { key, type EndpointRecord, type NetworkRecord } from './records.js';
 
 /** Owner of a pool Docker requested and no network has bound yet, and of every address Docker requested. */
@@ -100,11 +100,6 @@ function mustPool(ctx: Ctx, poolId: string): PoolRecord {
   return p;
 }
 
-async function saveCursor(ctx: Ctx, poolId: string): Promise<void> {
-  const c = ctx.ipam.cursor(poolId);
-  if (c !== undefined) await ctx.state.commit([put(key.cursor(poolId), c)]);
-}
-
 // ---- IPAM ----
 
 export async function requestPool(ctx: Ctx, req: PoolRequest): Promise<PoolRecord> {
@@ -129,9 +124,7 @@ export async function requestPool(ctx: Ctx, req: PoolRequest): Promise<PoolRecor
 export async function releasePool(ctx: Ctx, poolId: string): Promise<void> {
   const p = ctx.ipam.pool(poolId);
   if (!p || p.owner !== DOCKER_IPAM) return;
-  const ops: TxnOp[] = [del(key.pool(poolId)), del(key.cursor(poolId))];
-  for (const a of ctx.ipam.allocations(poolId)) ops.push(del(key.alloc(poolId, a.ip)));
-  await ctx.state.commit(ops);
+  await ctx.state.commit(poolDeletes(ctx, poolId));
   ctx.ipam.removePool(poolId);
 }
 
@@ -147,7 +140,7 @@ export async function requestAddress(ctx: Ctx, req: AddressRequest): Promise<str
   const ip = ctx.ipam.planAddress(p.id, DOCKER_IPAM, req.address || undefined);
   await ctx.state.commit([put(key.alloc(p.id, ip), { pool: p.id, ip, owner: DOCKER_IPAM })], [absent(key.alloc(p.id, ip))]);
   ctx.ipam.allocate(p.id, ip, DOCKER_IPAM);
-  await saveCursor(ctx, p.id);
+  await saveCursors(ctx, [p.id]);
   return `${ip}/${prefix}`;
 }
 
@@ -185,7 +178,7 @@ export async function releaseAddress(ctx: Ctx, poolId: string, address: string):
   }
   await ctx.state.commit([del(key.alloc(poolId, address))]);
   ctx.ipam.release(poolId, address);
-  await saveCursor(ctx, poolId);
+  await saveCursors(ctx, [poolId]);
 }
 
 // ---- network driver ----

@@ -13,7 +13,7 @@ import { key, type EndpointRecord, type NetworkRecord, type SandboxRecord } from
 import { checkDnsServers, endpointDown, endpointUp } from './names.js';
 import { refuseDockerNetwork } from './networks.js';
 import { resolvePorts } from './ports.js';
-import { announce, isOverlay, overlayAddress, withdraw } from './overlay.js';
+import { announce, overlayAddress, withdraw } from './overlay.js';
 
 export interface ConnectRequest {
   readonly ipv4Address?: string;
@@ -88,23 +88,22 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, request: 
   checkAliases(aliases);
   checkDnsServers('--dns', req.dns);
   const id = newId();
-  // Overlay with a cluster store: the address is taken cluster-wide first (an etcd transaction).
+  // Overlay with a cluster store: the address is taken cluster-wide first (an etcd transaction),
+  // and given back if anything below fails before the endpoint is recorded.
   const clusterIp = await overlayAddress(ctx, n, id, req.ipv4Address);
-  if (clusterIp && clusterIp !== req.ipv4Address) req = { ...req, ipv4Address: clusterIp };
-  let addrs: { ipv4?: string; ipv6?: string };
+  if (clusterIp) req = { ...req, ipv4Address: clusterIp };
   try {
-    addrs = planAddresses(ctx, n, id, req);
+    return await connectWith(ctx, n, sb, id, req, aliases);
   } catch (err) {
-    if (ctx.cluster && isOverlay(n) && clusterIp) await ctx.cluster.release(n.id, clusterIp).catch(() => undefined);
+    if (clusterIp) await ctx.cluster?.release(n.id, clusterIp).catch(() => undefined);
     throw err;
   }
-  let ports: Awaited<ReturnType<typeof resolvePorts>> = [];
-  try {
-    if (req.publish?.length) ports = await resolvePorts(ctx, n, req.publish, addrs);
-  } catch (err) {
-    if (ctx.cluster && isOverlay(n) && clusterIp) await ctx.cluster.release(n.id, clusterIp).catch(() => undefined);
-    throw err;
-  }
+}
+
+/** connect, once the address is decided: plan, record, plumb, announce. */
+async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: string, req: ConnectRequest, aliases: string[]): Promise<EndpointRecord> {
+  const addrs = planAddresses(ctx, n, id, req);
+  const ports = req.publish?.length ? await resolvePorts(ctx, n, req.publish, addrs) : [];
   const mine = ctx.state.endpointsOf({ sandbox: sb.name });
   const ep: EndpointRecord = {
     id,
@@ -131,12 +130,7 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, request: 
     compares.push(absent(key.alloc(p.id, ip)));
     reserved.push([p.id, ip]);
   }
-  try {
-    await ctx.state.commit(ops, compares);
-  } catch (err) {
-    if (ctx.cluster && isOverlay(n) && clusterIp) await ctx.cluster.release(n.id, clusterIp).catch(() => undefined);
-    throw err;
-  }
+  await ctx.state.commit(ops, compares);
   for (const [pool, ip] of reserved) ctx.ipam.allocate(pool, ip, id);
   await saveCursors(ctx, reserved.map(([pool]) => pool));
   failpoint('connect:recorded');
@@ -179,7 +173,7 @@ export async function forgetEndpoint(ctx: Ctx, ep: EndpointRecord): Promise<void
 
 /** Persists the IPAM's own rotation cursor (allocate and release both may move it), so a
  *  restarted daemon hands out addresses in exactly the order this one would have. */
-async function saveCursors(ctx: Ctx, pools: readonly string[]): Promise<void> {
+export async function saveCursors(ctx: Ctx, pools: readonly string[]): Promise<void> {
   const ops: TxnOp[] = [];
   for (const pool of new Set(pools)) {
     const c = ctx.ipam.cursor(pool);

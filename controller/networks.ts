@@ -178,13 +178,14 @@ export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefi
   return ready;
 }
 
+/** Store deletes that drop a pool with its cursor and every allocation in it. */
+export function poolDeletes(ctx: Ctx, poolId: string): TxnOp[] {
+  return [del(key.pool(poolId)), del(key.cursor(poolId)), ...ctx.ipam.allocations(poolId).map((a) => del(key.alloc(poolId, a.ip)))];
+}
+
 /** Drops a network's records and pools (the kernel side is already gone). */
 export async function forgetNetwork(ctx: Ctx, n: NetworkRecord): Promise<void> {
-  const ops: TxnOp[] = [del(key.net(n.id)), del(key.netName(n.name))];
-  for (const poolId of n.pools) {
-    ops.push(del(key.pool(poolId)), del(key.cursor(poolId)));
-    for (const a of ctx.ipam.allocations(poolId)) ops.push(del(key.alloc(poolId, a.ip)));
-  }
+  const ops: TxnOp[] = [del(key.net(n.id)), del(key.netName(n.name)), ...n.pools.flatMap((p) => poolDeletes(ctx, p))];
   await ctx.state.commit(ops);
   for (const poolId of n.pools) ctx.ipam.removePool(poolId);
 }

@@ -25,7 +25,7 @@ export async function defineOverlay(
   const want = raw === undefined ? undefined : Number(raw);
   if (ctx.cluster) {
     if (!pool.userSubnet) throw invalid('NL_IPAM_NO_SUBNET', `overlay network ${n.name} needs --subnet: netloom does not pick subnets cluster-wide`);
-    const def = await ctx.cluster.define({ ...n } as NetworkRecord, pool, want, options[OVERLAY_OPT.mtu]);
+    const def = await ctx.cluster.define(n, pool, want, options[OVERLAY_OPT.mtu]);
     return { ...options, [OVERLAY_OPT.vni]: String(def.vni) };
   }
   const used = new Set([...ctx.state.networks.values()].filter(isOverlay).map((x) => Number(x.options[OVERLAY_OPT.vni])));
@@ -35,12 +35,13 @@ export async function defineOverlay(
   return { ...options, [OVERLAY_OPT.vni]: String(vni) };
 }
 
-/** The address of a new overlay endpoint: taken cluster-wide when there is a cluster store. */
+/** The address of a new overlay endpoint, taken cluster-wide (an etcd transaction); undefined
+ *  when there is no cluster store or the network is not an overlay (the local IPAM decides). */
 export async function overlayAddress(ctx: Ctx, n: NetworkRecord, epId: string, wanted?: string): Promise<string | undefined> {
   const cl = ctx.cluster;
-  if (!cl || !isOverlay(n)) return wanted;
+  if (!cl || !isOverlay(n)) return undefined;
   const pool = n.pools.map((id) => ctx.ipam.pool(id)).find((p) => p?.family === 4);
-  if (!pool) return wanted;
+  if (!pool) return undefined;
   return cl.allocate(n.id, pool.subnet, pool.gateway, epId, wanted || undefined);
 }
 

@@ -46,11 +46,12 @@ async function ensureJumps(env: DriverEnv, family: 4 | 6): Promise<void> {
     const save = await env.sys.firewall.save(family, table);
     const rules = save.split('\n').filter((l) => l.startsWith('-A '));
     for (const chain of new Set(want.map((j) => j.chain))) {
-      const mine = want.filter((j) => j.chain === chain).map((j) => `-A ${chain} -j ${j.target}`);
+      const targets = want.filter((j) => j.chain === chain).map((j) => j.target);
+      const mine = targets.map((t) => `-A ${chain} -j ${t}`);
       const inChain = rules.filter((l) => l.startsWith(`-A ${chain} `));
       if (inChain.slice(0, mine.length).join('\n') === mine.join('\n')) continue;
-      for (const j of want.filter((x) => x.chain === chain)) await env.sys.firewall.removeJump(family, table, chain, j.target);
-      for (const j of want.filter((x) => x.chain === chain).reverse()) await env.sys.firewall.ensureJump(family, table, chain, j.target);
+      for (const t of targets) await env.sys.firewall.removeJump(family, table, chain, t);
+      for (const t of [...targets].reverse()) await env.sys.firewall.ensureJump(family, table, chain, t);
     }
   }
 }
@@ -184,12 +185,10 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
     async leave(env, _net, c, ep) {
       // Deleting the host end deletes the sandbox end (and its addresses and routes) with it.
       await env.sys.host.delLink(hostVethName(ep.id));
-      for (const family of families) await deleteRules(env, family, portRulesFor(c, ep, family));
+      await unpublish(env, c, ep);
     },
 
-    async unpublish(env, _net, c, ep) {
-      for (const family of families) await deleteRules(env, family, portRulesFor(c, ep, family));
-    },
+    unpublish: (env, _net, c, ep) => unpublish(env, c, ep),
 
     hostLinks: (_net, c, endpointIds) => [c.bridgeName, ...endpointIds.map(hostVethName)],
   };
@@ -246,6 +245,11 @@ async function checkNetwork(env: DriverEnv, { net, config: c, endpoints }: Drive
     }
   }
   return out;
+}
+
+/** Removes the endpoint's port rules (both families). */
+async function unpublish(env: DriverEnv, c: BridgeConfig, ep: EndpointInfo): Promise<void> {
+  for (const family of families) await deleteRules(env, family, portRulesFor(c, ep, family));
 }
 
 /** Adds the endpoint's port rules, unless a full restore since the daemon started already has them. */
