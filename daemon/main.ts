@@ -53,6 +53,9 @@ Options:
                      peers forget them within this time
   --firewall-check SECONDS  how often netloom's iptables rules are compared with the records and
                      restored if they drifted (a flush, a firewall reload); default 2, 0 = never
+  --salvage          start on a damaged store: keep every record that verifies, move the damaged
+                     file aside (never deleted); kernel objects no surviving record explains are
+                     kept and listed by \`netloom doctor\` until \`netloom doctor --fix\`
   -h, --help         show this help
 `;
 
@@ -88,6 +91,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'node-name': { type: 'string' },
       'vxlan-port': { type: 'string' },
       'cluster-ttl': { type: 'string' },
+      salvage: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -97,6 +101,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
     return;
   }
   const paths = resolvePaths({ socket: values.socket, dataDir: values['data-dir'] });
+  // Before anything touches the kernel (and before the log file, whose async writer cannot flush
+  // on an early exit): a damaged or locked store stops the start here, one line naming it.
+  const store = FileStore.open(paths.dataDir, { salvage: values.salvage });
   const log = createLogger({ level: values['log-level'], file: values['log-file'] });
   const pluginSocket = values['no-plugin'] ? undefined : (values['plugin-socket'] ?? DEFAULT_PLUGIN_SOCKET);
   for (const path of [paths.socket, pluginSocket]) {
@@ -104,7 +111,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     if (await socketAlive(path)) throw new Error(`a daemon already answers on ${path}`);
     unlinkSync(path);
   }
-  const store = FileStore.open(paths.dataDir);
+  if (store.salvaged) log.warn({ ...store.salvaged }, 'store salvaged: every record that verifies was kept, the damaged files moved aside');
   const sys = createSystem();
   const names = values['no-dns'] ? undefined : nameService(values, log);
   const every = Number(values['firewall-check'] ?? 2);
