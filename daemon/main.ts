@@ -101,16 +101,16 @@ export async function runDaemon(argv: string[]): Promise<void> {
     return;
   }
   const paths = resolvePaths({ socket: values.socket, dataDir: values['data-dir'] });
-  // Before anything touches the kernel (and before the log file, whose async writer cannot flush
-  // on an early exit): a damaged or locked store stops the start here, one line naming it.
-  const store = FileStore.open(paths.dataDir, { salvage: values.salvage });
-  const log = createLogger({ level: values['log-level'], file: values['log-file'] });
   const pluginSocket = values['no-plugin'] ? undefined : (values['plugin-socket'] ?? DEFAULT_PLUGIN_SOCKET);
   for (const path of [paths.socket, pluginSocket]) {
     if (!path || !existsSync(path)) continue;
     if (await socketAlive(path)) throw new Error(`a daemon already answers on ${path}`);
     unlinkSync(path);
   }
+  // Before anything touches the kernel (and before the log file, whose async writer cannot flush
+  // on an early exit): a damaged or locked store stops the start here, one line naming it.
+  const store = FileStore.open(paths.dataDir, { salvage: values.salvage });
+  const log = createLogger({ level: values['log-level'], file: values['log-file'] });
   if (store.salvaged) log.warn({ ...store.salvaged }, 'store salvaged: every record that verifies was kept, the damaged files moved aside');
   const sys = createSystem();
   const names = values['no-dns'] ? undefined : nameService(values, log);

@@ -73,7 +73,7 @@ export class TestHost {
   }
 
   /** nsenter's arguments that run this host's netloomd with `extra` flags. */
-  private daemonArgv(extra: readonly string[] = []): string[] {
+  daemonArgv(extra: readonly string[] = []): string[] {
     return [
       `--net=/run/netns/${this.ns}`,
       process.execPath,

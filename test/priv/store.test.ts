@@ -3,7 +3,8 @@
 // kernel object; --salvage keeps what verifies and tears nothing down; doctor lists the rest.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestHost, skipUnlessRoot } from '../helpers/host.js';
 
@@ -102,3 +103,54 @@ describe('a damaged store (root, fresh namespaces)', { skip: skipUnlessRoot }, (
   });
 });
 
+
+describe('the data-dir lock and the API socket (root, fresh namespaces)', { skip: skipUnlessRoot }, () => {
+  let h: TestHost;
+  before(async () => {
+    h = await TestHost.create();
+  });
+  after(async () => h?.cleanup());
+
+  const lockPid = (): number => Number(readFileSync(join(h.dataDir, 'netloomd.lock'), 'utf8').trim());
+
+  it('kill -9 of a daemon whose PID a zombie still holds (a parent that never reaps) does not block the restart', async () => {
+    // sh starts the daemon in the background, then becomes `sleep`, which never reaps it.
+    const parent = spawn('sh', ['-c', `"$@" & exec sleep 120`, 'sh', 'nsenter', ...h.daemonArgv()], { stdio: 'ignore' });
+    try {
+      let pid = 0;
+      for (let i = 0; i < 200 && !(pid && (await h.cli('network', 'ls', '-q')).exitCode === 0); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        pid = existsSync(join(h.dataDir, 'netloomd.lock')) ? lockPid() : 0;
+      }
+      assert.ok(pid > 0, 'the daemon answers and holds the lock');
+      process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 100 && !/State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /State:\s+Z/, 'the dead daemon is a zombie: its PID is still taken');
+      assert.equal(lockPid(), pid, 'the lock file still names it');
+      await h.start();
+      assert.equal(lockPid(), Number((await h.inHost('cat', join(h.dataDir, 'netloomd.lock'))).stdout.trim()));
+      assert.notEqual(lockPid(), pid);
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
+  it('a second daemon on the same data dir is refused naming the live one; so is one on its live socket', async () => {
+    const pid = lockPid();
+    const other = join(h.dir, 'other.sock');
+    const r = await h.startRefused(['--socket', other, '--plugin-socket', join(h.dir, 'other-plugin.sock')]);
+    assert.notEqual(r.exitCode, 0);
+    assert.equal(r.stderr.trim(), `netloomd: data dir ${h.dataDir} is in use by netloomd pid ${pid}: stop it first, or give this one another --data-dir`);
+    const s = await h.startRefused(['--data-dir', join(h.dir, 'data2')]);
+    assert.notEqual(s.exitCode, 0);
+    assert.equal(s.stderr.trim(), `netloomd: a daemon already answers on ${h.socket}`);
+    assert.equal((await h.cli('network', 'ls', '-q')).exitCode, 0, 'the first daemon still answers');
+  });
+
+  it('a stale socket file (the daemon was killed) is replaced by the next start', async () => {
+    await h.stop('SIGKILL');
+    assert.ok(existsSync(h.socket), 'kill -9 leaves the socket file');
+    await h.start();
+    assert.equal((await h.cli('network', 'ls', '-q')).exitCode, 0);
+  });
+});
