@@ -274,8 +274,11 @@ export class Controller {
     // Docker's overlay shows Peers; netloom also lists the endpoints on other hosts.
     const eps = cl.endpoints(n.id);
     const hosts = new Set(eps.map((e) => e.host).concat(cl.host));
-    v.Peers = cl.hosts().filter((h) => hosts.has(h.name)).map((h) => ({ Name: h.name, IP: h.vtep }));
-    v.RemoteEndpoints = Object.fromEntries(eps.filter((e) => e.host !== cl.host).map((e) => [e.id, { Name: e.name, Host: e.host, IPv4Address: e.ip, MacAddress: e.mac }]));
+    // Name is the display name (--node-name); ID the node ID hosts are told apart by.
+    v.Peers = cl.hosts().filter((h) => hosts.has(h.id)).map((h) => ({ Name: h.name, IP: h.vtep, ID: h.id }));
+    v.RemoteEndpoints = Object.fromEntries(
+      eps.filter((e) => e.host !== cl.host).map((e) => [e.id, { Name: e.name, Host: cl.hostName(e.host), HostID: e.host, IPv4Address: e.ip, MacAddress: e.mac }]),
+    );
     return v;
   }
 

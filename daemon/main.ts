@@ -13,7 +13,7 @@ import { buildServer } from './server.js';
 import type { FastifyInstance } from 'fastify';
 import { buildPluginServer, DEFAULT_PLUGIN_SOCKET } from '../plugin/server.js';
 import { hostname } from 'node:os';
-import { Cluster } from '../controller/cluster.js';
+import { Cluster, nodeIdOf } from '../controller/cluster.js';
 import { EtcdClient, parseClusterStore } from '../store/etcd.js';
 import { ipFamily } from '../common/cidr.js';
 import type { OverlayHost } from '../drivers/overlay/index.js';
@@ -47,7 +47,9 @@ Options:
   --cluster-store etcd://HOST:PORT[,HOST:PORT]  keep overlay networks in etcd, shared by every
                      host pointing at it (default: overlay networks are local to this host)
   --advertise-addr IP  this host's underlay address (its VXLAN endpoint); needed with a cluster store
-  --node-name NAME   this host's name in the cluster (default: the hostname)
+  --node-name NAME   this host's display name in the cluster (default: the hostname); hosts are
+                     told apart by a node ID made once and kept in --data-dir, so hosts sharing
+                     a hostname work; a live host with this node ID or --advertise-addr is refused
   --vxlan-port PORT  UDP port of VXLAN (default 4789)
   --cluster-ttl SECONDS  lease of this host's endpoints in the cluster (default 10): after a crash,
                      peers forget them within this time
@@ -116,7 +118,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const names = values['no-dns'] ? undefined : nameService(values, log);
   const every = Number(values['firewall-check'] ?? 2);
   if (!Number.isFinite(every) || every < 0 || every > 3600) throw new Error(`invalid --firewall-check "${values['firewall-check']}": expected seconds from 0 to 3600`);
-  const { cluster, overlayHost } = await clusterOf(values, sys, log);
+  const { cluster, overlayHost } = await clusterOf(values, sys, log, store);
   const ctl = new Controller({ store, sys, log, names, firewallCheckMs: every * 1000, cluster, overlayHost });
   await ctl.start();
   armFailpoints();
@@ -149,6 +151,7 @@ async function clusterOf(
   v: { 'cluster-store'?: string; 'advertise-addr'?: string; 'node-name'?: string; 'vxlan-port'?: string; 'cluster-ttl'?: string },
   sys: System,
   log: ReturnType<typeof createLogger>,
+  store: FileStore,
 ): Promise<{ cluster?: Cluster; overlayHost?: OverlayHost }> {
   const port = Number(v['vxlan-port'] ?? 4789);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid --vxlan-port "${v['vxlan-port']}": expected 1 to 65535`);
@@ -169,7 +172,9 @@ async function clusterOf(
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(node)) throw new Error(`invalid --node-name "${node}": expected letters, digits, "_", "." or "-"`);
   const kv = new EtcdClient(endpoints);
   await kv.get('ov/seq'); // unreachable: one line naming it, before anything local is created
-  const cluster = new Cluster(kv, adv, log, node, ttl);
+  // Known in the cluster by a node ID kept in the data dir; --node-name is only displayed.
+  const cluster = new Cluster(kv, adv, log, await nodeIdOf(store), ttl, node);
+  await cluster.claim(); // another live host with this ID or address: refused before reconcile
   return { cluster, overlayHost: { vtep: adv, port, underlayMtu } };
 }
 
