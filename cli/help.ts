@@ -20,6 +20,7 @@ Commands:
   plugin     check a Docker remote network + IPAM plugin (netloomd serves one)
   daemon     run netloomd in the foreground (same as netloomd; see netloom daemon --help)
   store      verify the data dir's records offline (checksums, no missing revision)
+  system     reset: stop netloomd and remove everything netloom made on this host
 
 ${GLOBAL}
 Run 'netloom COMMAND --help' for more.`,
@@ -175,4 +176,14 @@ is missing, the snapshot's checksum. Exits 0 when sound, 1 with each damaged pla
 byte offset, revision). netloomd refuses to start on a damaged store; 'netloomd --salvage' keeps
 every record that verifies and moves the damaged file aside.`,
   'store verify': `Usage: netloom store verify [--data-dir DIR]   (see netloom store --help)`,
+  system: `Usage: netloom system reset [-f]
+
+Stops the netloomd answering on --socket (by the PID it reports), removes its sandboxes and this
+host's networks through it (overlay endpoints leave the cluster store; cluster-wide networks stay
+for the other hosts), then removes everything netloom made on this host even without a daemon:
+sandbox namespaces and /etc/netns/<sandbox> entries (from the records), links tagged as this
+instance's, the NETLOOM* iptables and ip6tables chains and the jumps to them, the API and plugin
+sockets, and the data dir. Nobody else's links or rules are touched. Asks first; -f does not ask
+(without a terminal, -f is required). Exits 1 if anything could not be removed (each listed).`,
+  'system reset': `Usage: netloom system reset [-f]   (see netloom system --help)`,
 };

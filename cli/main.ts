@@ -10,6 +10,7 @@ import { HELP } from './help.js';
 import { describeBinding, type PortBinding } from '../common/ports.js';
 import { printNetworkTable, printSandboxTable } from './print.js';
 import { storeVerify } from './store.js';
+import { systemReset } from './reset.js';
 
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const json = (v: unknown): void => out(JSON.stringify(v, null, 4));
@@ -293,6 +294,13 @@ export async function main(argv: string[]): Promise<number> {
     const p = parse(args, { 'data-dir': { type: 'string' } });
     if (p.positionals.length) throw new UsageError(`store verify takes no arguments, got "${p.positionals[0]}"`);
     return storeVerify(resolvePaths({ dataDir: (p.values['data-dir'] as string | undefined) ?? flags.dataDir }).dataDir, out);
+  }
+  if (name === 'system reset') {
+    if (args.includes('-h') || args.includes('--help')) return out(HELP[name]), 0;
+    const p = parse(args, { force: { type: 'boolean', short: 'f' } });
+    if (p.positionals.length) throw new UsageError(`system reset takes no arguments, got "${p.positionals[0]}"`);
+    const paths = resolvePaths({ socket: (p.values.socket as string | undefined) ?? flags.socket, dataDir: (p.values['data-dir'] as string | undefined) ?? flags.dataDir });
+    return systemReset(Boolean(p.values.force), paths, out, (s) => void process.stderr.write(`${s}\n`));
   }
   if (name === 'sandbox exec') {
     if (args[0] === '-h' || args[0] === '--help') return out(HELP[name]), 0;

@@ -7,7 +7,7 @@ import { resolvePaths } from '../common/config.js';
 import { armFailpoints } from '../common/failpoint.js';
 import { createLogger } from '../common/log.js';
 import { Controller } from '../controller/index.js';
-import { FileStore } from '../store/file.js';
+import { FileStore, SOCKETS_KEY } from '../store/file.js';
 import { createSystem } from '../system/index.js';
 import { buildServer } from './server.js';
 import type { FastifyInstance } from 'fastify';
@@ -62,7 +62,7 @@ Options:
 `;
 
 /** True when something answers on the socket (a live daemon); a stale socket file is not one. */
-function socketAlive(path: string): Promise<boolean> {
+export function socketAlive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
     s.once('connect', () => {
@@ -113,6 +113,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
   // on an early exit): a damaged or locked store stops the start here, one line naming it.
   const store = FileStore.open(paths.dataDir, { salvage: values.salvage });
   const log = createLogger({ level: values['log-level'], file: values['log-file'] });
+  // For `netloom system reset` when no daemon is left to ask where its sockets are.
+  await store.txn([], [{ op: 'put', key: SOCKETS_KEY, value: { api: paths.socket, plugin: pluginSocket } }]);
   if (store.salvaged) log.warn({ ...store.salvaged }, 'store salvaged: every record that verifies was kept, the damaged files moved aside');
   const sys = createSystem();
   const names = values['no-dns'] ? undefined : nameService(values, log);

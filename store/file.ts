@@ -32,6 +32,8 @@ export const SNAPSHOT_FILE = 'snapshot.json';
 export const LOCK_FILE = 'netloomd.lock';
 /** Written by a salvage; the controller then removes nothing the records do not explain. */
 export const SALVAGED_KEY = 'meta/salvaged';
+/** The daemon's API and plugin sockets, as its last start had them. */
+export const SOCKETS_KEY = 'meta/sockets';
 
 export interface SalvageRecord {
   readonly at: string;
@@ -67,6 +69,21 @@ export function checkStore(dir: string): StoreCheck {
   const wal = scanWal(existsSync(walPath) ? readFileSync(walPath) : Buffer.alloc(0), snapRev);
   const damage = [...(snap.damage ? [snap.damage] : []), ...wal.damage];
   return { snapshot: snap.body, wal, damage, oldFormat: Boolean(snap.old) || wal.oldRecords > 0 };
+}
+
+/** Every value the records that verify hold, read without the lock and changing nothing (for
+ *  `netloom system reset`, which must find what netloom made even in a damaged store). */
+export function readRecords(dir: string): Map<string, unknown> {
+  const c = checkStore(dir);
+  const out = new Map<string, unknown>((c.snapshot?.entries ?? []).map((e) => [e.key, e.value]));
+  for (const rec of c.wal.records) {
+    if (rec.rev <= (c.snapshot?.rev ?? 0)) continue;
+    for (const o of rec.ops) {
+      if (o.op === 'del') out.delete(o.key);
+      else out.set(o.key, o.value);
+    }
+  }
+  return out;
 }
 
 const recoverHint = (dir: string): string =>
