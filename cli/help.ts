@@ -19,6 +19,8 @@ Commands:
   doctor     compare the records with the kernel; --fix repairs (exit 1 while they differ)
   plugin     check a Docker remote network + IPAM plugin (netloomd serves one)
   daemon     run netloomd in the foreground (same as netloomd; see netloom daemon --help)
+  store      verify the data dir's records offline (checksums, no missing revision)
+  system     reset: stop netloomd and remove everything netloom made on this host
 
 ${GLOBAL}
 Run 'netloom COMMAND --help' for more.`,
@@ -133,8 +135,11 @@ only the host addresses that port is published on.`,
 Compares what netloom's records say with what the kernel has: sandbox namespaces, bridges and
 veths (present, up, enslaved), addresses, default routes, netloom's iptables chains and jumps
 (IPv4 and IPv6), published ports, and links tagged as netloom's that no record explains.
+Objects no record explains are listed as "unexplained" (after netloomd --salvage they are
+kept, never removed, until --fix).
 Exits 0 when they agree and 1 when they differ. --fix re-applies the records (as a restart
-does), removes orphans, rebuilds the firewall, looks again, and exits 0 if all is repaired.
+does), removes the unexplained, rebuilds the firewall, looks again, and exits 0 if all is
+repaired.
 Both are idempotent. Also shows the firewall guard's counts: netloomd checks its rules every
 2 s (netloomd --firewall-check) and restores them when they drifted.`,
   'sandbox inspect': `Usage: netloom sandbox inspect SANDBOX [SANDBOX...]`,
@@ -164,4 +169,21 @@ Options:
   --restart-cmd CMD  shell command that restarts the plugin; run between Join and Leave to check
                      that state survives (skipped without it)
   --no-link-check    do not look for Join's interface here (the plugin runs in another netns)`,
+  store: `Usage: netloom store verify [--data-dir DIR]
+
+Checks netloomd's store offline, without a daemon: every log record's checksum, that no revision
+is missing, the snapshot's checksum. Exits 0 when sound, 1 with each damaged place listed (file,
+byte offset, revision). netloomd refuses to start on a damaged store; 'netloomd --salvage' keeps
+every record that verifies and moves the damaged file aside.`,
+  'store verify': `Usage: netloom store verify [--data-dir DIR]   (see netloom store --help)`,
+  system: `Usage: netloom system reset [-f]
+
+Stops the netloomd answering on --socket (by the PID it reports), removes its sandboxes and this
+host's networks through it (overlay endpoints leave the cluster store; cluster-wide networks stay
+for the other hosts), then removes everything netloom made on this host even without a daemon:
+sandbox namespaces and /etc/netns/<sandbox> entries (from the records), links tagged as this
+instance's, the NETLOOM* iptables and ip6tables chains and the jumps to them, the API and plugin
+sockets, and the data dir. Nobody else's links or rules are touched. Asks first; -f does not ask
+(without a terminal, -f is required). Exits 1 if anything could not be removed (each listed).`,
+  'system reset': `Usage: netloom system reset [-f]   (see netloom system --help)`,
 };

@@ -9,6 +9,8 @@ import { api, ApiError, call } from './client.js';
 import { HELP } from './help.js';
 import { describeBinding, type PortBinding } from '../common/ports.js';
 import { printNetworkTable, printSandboxTable } from './print.js';
+import { storeVerify } from './store.js';
+import { systemReset } from './reset.js';
 
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const json = (v: unknown): void => out(JSON.stringify(v, null, 4));
@@ -163,8 +165,9 @@ const commands: Record<string, Handler> = {
       }
       return r.after.length ? 1 : 0;
     }
-    const r = await api<{ findings: F[]; firewallGuard: { checks: number; heals: number; lastHeal?: string } }>(socket, 'GET', '/doctor');
+    const r = await api<{ findings: F[]; firewallGuard: { checks: number; heals: number; lastHeal?: string }; salvage?: { at: string } }>(socket, 'GET', '/doctor');
     if (p.values.format === 'json') return json(r), r.findings.length ? 1 : 0;
+    if (r.salvage) out(`store salvaged at ${r.salvage.at}: unexplained objects are kept until netloom doctor --fix removes them`);
     if (!r.findings.length) out('doctor: the kernel matches the records (namespaces, links, addresses, routes, rules, published ports)');
     else {
       out(`doctor: ${r.findings.length} difference(s) between the records and the kernel (netloom doctor --fix repairs them):`);
@@ -285,6 +288,19 @@ export async function main(argv: string[]): Promise<number> {
   if (name === 'plugin check') {
     if (args.includes('-h') || args.includes('--help')) return out(HELP[name]), 0;
     return pluginCheck(parse(args, { 'restart-cmd': { type: 'string' }, 'no-link-check': { type: 'boolean' } }));
+  }
+  if (name === 'store verify') {
+    if (args[0] === '-h' || args[0] === '--help') return out(HELP[name]), 0;
+    const p = parse(args, { 'data-dir': { type: 'string' } });
+    if (p.positionals.length) throw new UsageError(`store verify takes no arguments, got "${p.positionals[0]}"`);
+    return storeVerify(resolvePaths({ dataDir: (p.values['data-dir'] as string | undefined) ?? flags.dataDir }).dataDir, out);
+  }
+  if (name === 'system reset') {
+    if (args.includes('-h') || args.includes('--help')) return out(HELP[name]), 0;
+    const p = parse(args, { force: { type: 'boolean', short: 'f' } });
+    if (p.positionals.length) throw new UsageError(`system reset takes no arguments, got "${p.positionals[0]}"`);
+    const paths = resolvePaths({ socket: (p.values.socket as string | undefined) ?? flags.socket, dataDir: (p.values['data-dir'] as string | undefined) ?? flags.dataDir });
+    return systemReset(Boolean(p.values.force), paths, out, (s) => void process.stderr.write(`${s}\n`));
   }
   if (name === 'sandbox exec') {
     if (args[0] === '-h' || args[0] === '--help') return out(HELP[name]), 0;

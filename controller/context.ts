@@ -20,6 +20,9 @@ export interface Ctx {
   readonly names?: NameService;
   /** Multi-host state for overlay networks (--cluster-store); absent on a single host. */
   readonly cluster?: Cluster;
+  /** After `netloomd --salvage` (until `netloom doctor --fix`): the records may have lost what
+   *  explains a kernel object, so nothing unexplained is removed — links, rules, namespaces. */
+  keepUnexplained?: boolean;
 }
 
 export const driverOf = (ctx: Ctx, n: NetworkRecord): Driver => lookupDriver(ctx.drivers, n.driver);

@@ -9,7 +9,8 @@ import type { DriverEnv } from '../drivers/driver.js';
 import { defaultDrivers, type DriverRegistry } from '../drivers/registry.js';
 import { Ipam } from '../ipam/allocator.js';
 import type { Allocation, PoolRecord } from '../ipam/types.js';
-import { put, type Store } from '../store/types.js';
+import { del, put, type Store } from '../store/types.js';
+import { SALVAGED_KEY, type SalvageRecord } from '../store/file.js';
 import type { System } from '../system/types.js';
 import { driverOf, endpointOwner, poolsOf, type Ctx } from './context.js';
 import { connect, disconnect, type ConnectRequest } from './endpoints.js';
@@ -21,7 +22,7 @@ import { createSandbox, removeSandbox, type CreateSandboxRequest } from './sandb
 import { State } from './state.js';
 import { invalid } from '../common/errors.js';
 import * as dk from './docker.js';
-import { firewallDiff, restoreFirewall, type GuardStats, type RuleDiff } from './firewall.js';
+import { firewallDiff, needsHeal, restoreFirewall, type GuardStats, type RuleDiff } from './firewall.js';
 import { diagnose } from './doctor.js';
 import type { Cluster } from './cluster.js';
 import { applyCluster } from './overlay.js';
@@ -58,6 +59,9 @@ export interface ControllerOptions {
 export interface DoctorReport {
   findings: Finding[];
   firewallGuard: GuardStats;
+  /** Set after `netloomd --salvage` until `netloom doctor --fix`: what was damaged, and that
+   *  unexplained objects are being kept. */
+  salvage?: SalvageRecord;
 }
 
 export class Controller {
@@ -108,7 +112,9 @@ export class Controller {
       const overlayHost = this.opts.overlayHost;
       this.ctx = {
         state: this.state, ipam, drivers: this.opts.drivers ?? defaultDrivers(overlayHost && (() => overlayHost)), env, log, names: this.opts.names, cluster: this.opts.cluster,
+        keepUnexplained: (await store.get(SALVAGED_KEY)) !== undefined,
       };
+      if (this.ctx.keepUnexplained) log.warn('the store was salvaged: kernel objects no record explains are kept; `netloom doctor` lists them, `netloom doctor --fix` removes them');
       for (const d of this.ctx.drivers.values()) await d.init?.(env);
       const report = await reconcile(this.ctx, tagPrefix);
       await ensurePredefined(this.ctx);
@@ -125,7 +131,7 @@ export class Controller {
     return this.serial(async () => {
       this.guard.checks++;
       try {
-        const drift = await firewallDiff(this.ctx);
+        const drift = needsHeal(this.ctx, await firewallDiff(this.ctx));
         if (!drift.length) return drift;
         this.opts.log.warn(
           { drift: drift.map((d) => ({ family: d.family, table: d.table, missing: d.missing.length, extra: d.extra.length, misordered: d.misordered })) },
@@ -145,13 +151,22 @@ export class Controller {
 
   /** `netloom doctor`: differences between the records and the kernel. */
   doctor(): Promise<DoctorReport> {
-    return this.serial(async () => ({ findings: await diagnose(this.ctx, this.tagPrefix), firewallGuard: { ...this.guard } }));
+    return this.serial(async () => ({
+      findings: await diagnose(this.ctx, this.tagPrefix),
+      firewallGuard: { ...this.guard },
+      salvage: (await this.opts.store.get<SalvageRecord>(SALVAGED_KEY))?.value,
+    }));
   }
 
   /** `netloom doctor --fix`: reconcile, then look again. */
   doctorFix(): Promise<{ before: Finding[]; after: Finding[]; report: ReconcileReport }> {
     return this.serial(async () => {
       const before = await diagnose(this.ctx, this.tagPrefix);
+      // The user has seen what no record explains and chose to remove it: the salvage is over.
+      if (this.ctx.keepUnexplained) {
+        await this.state.commit([del(SALVAGED_KEY)]);
+        this.ctx.keepUnexplained = false;
+      }
       const report = before.length ? await reconcile(this.ctx, this.tagPrefix) : { rolledBack: [], finished: [], repaired: [], orphansRemoved: [], errors: [] };
       if (before.length) await restoreNames(this.ctx);
       return { before, after: await diagnose(this.ctx, this.tagPrefix), report };
@@ -259,8 +274,11 @@ export class Controller {
     // Docker's overlay shows Peers; netloom also lists the endpoints on other hosts.
     const eps = cl.endpoints(n.id);
     const hosts = new Set(eps.map((e) => e.host).concat(cl.host));
-    v.Peers = cl.hosts().filter((h) => hosts.has(h.name)).map((h) => ({ Name: h.name, IP: h.vtep }));
-    v.RemoteEndpoints = Object.fromEntries(eps.filter((e) => e.host !== cl.host).map((e) => [e.id, { Name: e.name, Host: e.host, IPv4Address: e.ip, MacAddress: e.mac }]));
+    // Name is the display name (--node-name); ID the node ID hosts are told apart by.
+    v.Peers = cl.hosts().filter((h) => hosts.has(h.id)).map((h) => ({ Name: h.name, IP: h.vtep, ID: h.id }));
+    v.RemoteEndpoints = Object.fromEntries(
+      eps.filter((e) => e.host !== cl.host).map((e) => [e.id, { Name: e.name, Host: cl.hostName(e.host), HostID: e.host, IPv4Address: e.ip, MacAddress: e.mac }]),
+    );
     return v;
   }
 

@@ -37,9 +37,9 @@ export interface NetworkView {
   Options: Record<string, string>;
   Labels: Record<string, string>;
   /** Overlay networks: the hosts with endpoints on it (as Docker shows them). */
-  Peers?: { Name: string; IP: string }[];
+  Peers?: { Name: string; IP: string; ID?: string }[];
   /** Overlay networks: endpoints on other hosts (netloom's addition). */
-  RemoteEndpoints?: Record<string, { Name: string; Host: string; IPv4Address: string; MacAddress: string }>;
+  RemoteEndpoints?: Record<string, { Name: string; Host: string; HostID?: string; IPv4Address: string; MacAddress: string }>;
 }
 
 function ipamConfig(p: PoolRecord): IpamConfigView {

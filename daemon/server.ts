@@ -59,7 +59,7 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
     MinAPIVersion: '1.24',
     Os: 'linux',
     Arch: process.arch === 'x64' ? 'amd64' : process.arch,
-    Components: [{ Name: 'netloomd', Version: VERSION, Details: { Instance: ctl.instanceId } }],
+    Components: [{ Name: 'netloomd', Version: VERSION, Details: { Instance: ctl.instanceId, Pid: String(process.pid) } }],
   }));
 
   app.get('/networks', async (req) => {

@@ -1,6 +1,6 @@
 // Processes the CLI starts: a command inside a sandbox, and a detached daemon.
 import { spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, readlinkSync } from 'node:fs';
 import { constants } from 'node:os';
 
 /** Runs argv inside the sandbox's namespace the way `ip netns exec` does (it also applies
@@ -20,4 +20,9 @@ export function spawnDetached(script: string, args: readonly string[], logFile: 
   const child = spawn(process.execPath, [script, ...args], { detached: true, stdio: ['ignore', out, out] });
   child.unref();
   return child.pid ?? -1;
+}
+
+/** Whether a process runs in this process's network namespace. */
+export function sameNetns(pid: number): boolean {
+  return readlinkSync(`/proc/${pid}/ns/net`) === readlinkSync('/proc/self/ns/net');
 }

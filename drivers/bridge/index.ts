@@ -4,7 +4,7 @@ import { conflict } from '../../common/errors.js';
 import { macFromIPv4 } from '../../common/cidr.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
-import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type EndpointInfo, type Finding, type NetworkInfo } from '../driver.js';
+import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type EndpointInfo, type Finding, type KeptLines, type NetworkInfo } from '../driver.js';
 import { OPT, generatedBridgeName, parseBridgeOptions, type BridgeConfig } from './options.js';
 import { ADMIN_CHAINS, JUMPS, expectedLines, networkRules, ownLines, publishRules, renderAdd, renderAll, renderDel, type Rule } from './rules.js';
 import { hostFamily } from '../../common/ports.js';
@@ -37,6 +37,16 @@ function allRules(nets: readonly DriverNetwork<BridgeConfig>[], family: 4 | 6): 
     ...nets.flatMap(({ net, config }) => rulesFor(net, config, family)),
     ...nets.flatMap(({ config, endpoints }) => endpoints.flatMap((ep) => portRulesFor(config, ep, family))),
   ];
+}
+
+/** Lines of netloom's own chains that a salvage keeps although no record explains them. */
+function keptRules(keep: KeptLines | undefined, family: 4 | 6): Rule[] {
+  return (['filter', 'nat'] as const).flatMap((table) =>
+    (keep?.[family]?.[table] ?? []).flatMap((l) => {
+      const m = /^-A (NETLOOM\S*) (.*)$/.exec(l);
+      return m ? [{ table, chain: m[1], spec: [m[2]] }] : [];
+    }),
+  );
 }
 
 /** Our jumps first in each built-in chain, in JUMPS order; repaired only when they are not. */
@@ -84,10 +94,10 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
       await env.sys.sysctl('net.ipv4.ip_forward', '1');
     },
 
-    async restore(env, nets) {
+    async restore(env, nets, keep) {
       applied.clear();
       for (const family of families) {
-        const rules = allRules(nets, family);
+        const rules = [...allRules(nets, family), ...keptRules(keep, family)];
         try {
           await env.sys.firewall.restore(family, renderAll(rules));
           for (const a of ADMIN_CHAINS) await env.sys.firewall.ensureChain(family, a.table, a.chain);
