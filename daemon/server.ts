@@ -4,25 +4,17 @@ import { acceptAnyJson } from '../common/http.js';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { invalid, isNetloomError } from '../common/errors.js';
 import type { Controller } from '../controller/index.js';
+import { filterNetworks, parseFilters, pruneSelector } from './filters.js';
 import { parseConnect, parseCreateNetwork, parseCreateSandbox, parseDisconnect } from './wire.js';
 
 export const API_VERSION = '1.41';
 const VERSION = '0.1.0';
 
-function parseFilters(raw: unknown): Record<string, string[]> {
-  if (typeof raw !== 'string' || !raw) return {};
-  try {
-    const f = JSON.parse(raw) as Record<string, Record<string, boolean> | string[]> | null;
-    if (!f || typeof f !== 'object') return {};
-    return Object.fromEntries(Object.entries(f).map(([k, v]) => [k, Array.isArray(v) ? v : Object.keys(v)]));
-  } catch {
-    return {};
-  }
-}
-
-function labelMatches(labels: Readonly<Record<string, string>>, want: string): boolean {
-  const [k, v] = want.split('=', 2);
-  return v === undefined ? k in labels : labels[k] === v;
+/** One query parameter as Go's r.Form.Get reads it: the first value when repeated. */
+function queryParam(query: unknown, name: string): string | undefined {
+  const v = (query as Record<string, unknown> | undefined)?.[name];
+  const first = Array.isArray(v) ? v[0] : v;
+  return typeof first === 'string' ? first : undefined;
 }
 
 export function buildServer(ctl: Controller, logger: boolean | object = false): FastifyInstance {
@@ -63,14 +55,18 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
   }));
 
   app.get('/networks', async (req) => {
-    const f = parseFilters((req.query as Record<string, unknown>).filters);
-    return ctl.listNetworks().filter(
-      (n) =>
-        (!f.name || f.name.some((x) => n.Name.includes(x))) &&
-        (!f.driver || f.driver.includes(n.Driver)) &&
-        (!f.id || f.id.some((x) => n.Id.startsWith(x))) &&
-        (!f.label || f.label.every((l) => labelMatches(n.Labels, l))),
-    );
+    const f = parseFilters(queryParam(req.query, 'filters'));
+    const views = ctl.listNetworks().map((v) => ({
+      v,
+      name: v.Name,
+      id: v.Id,
+      driver: v.Driver,
+      scope: v.Scope,
+      labels: v.Labels,
+      predefined: ctl.state.networks.get(v.Id)?.predefined ?? false,
+      inUse: ctl.state.endpointsOf({ network: v.Id }).length > 0,
+    }));
+    return filterNetworks(views, f).map((x) => x.v);
   });
   app.get<{ Params: { id: string } }>('/networks/:id', async (req) => ctl.inspectNetwork(req.params.id));
   app.post('/networks/create', async (req, reply) => {
@@ -92,10 +88,12 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
     return reply.status(204).send();
   });
   app.post('/networks/prune', async (req) => {
-    const f = parseFilters((req.query as Record<string, unknown>).filters);
-    const keep = (n: { labels: Readonly<Record<string, string>> }): boolean =>
-      Boolean((f.label && !f.label.every((l) => labelMatches(n.labels, l))) || f['label!']?.some((l) => labelMatches(n.labels, l)));
-    const deleted = await ctl.pruneNetworks(keep);
+    // Every filter is checked before anything is deleted: a misspelt one deletes nothing.
+    const deletes = pruneSelector(parseFilters(queryParam(req.query, 'filters')), {
+      nowMs: Date.now(),
+      zoneOffsetMin: -new Date().getTimezoneOffset(),
+    });
+    const deleted = await ctl.pruneNetworks((n) => !deletes(n));
     return { NetworksDeleted: deleted.length ? deleted : null };
   });
 

@@ -87,6 +87,24 @@ describe('server: Docker Engine API routes', () => {
     assert.deepEqual(all.json(), { NetworksDeleted: ['kept'] });
   });
 
+  test('prune with a misspelt filter, a bad until or bad JSON deletes nothing; until=24h keeps fresh networks', async () => {
+    await post('/networks/create', { Name: 'fresh', Labels: { keep: '1' } });
+    const q = (f: string) => `/networks/prune?filters=${encodeURIComponent(f)}`;
+    const lable = await app.inject({ method: 'POST', url: q('{"lable":{"keep":true}}') });
+    assert.equal(lable.statusCode, 400);
+    assert.equal(lable.json().message, "Invalid filter 'lable'");
+    assert.equal((await app.inject({ method: 'POST', url: q('{"until":{"1d":true}}') })).statusCode, 500);
+    assert.equal((await app.inject({ method: 'POST', url: q('notjson') })).statusCode, 500);
+    assert.deepEqual((await app.inject({ method: 'POST', url: q('{"until":{"24h":true}}') })).json(), { NetworksDeleted: null });
+    assert.deepEqual((await app.inject({ method: 'POST', url: q('{"label!":{"keep":true}}') })).json(), { NetworksDeleted: null });
+    const names = (await app.inject({ method: 'GET', url: '/networks' })).json<{ Name: string }[]>().map((n) => n.Name);
+    assert.ok(names.includes('fresh'));
+    const ls = await app.inject({ method: 'GET', url: `/networks?filters=${encodeURIComponent('{"type":{"custom":true},"dangling":{"true":true}}')}` });
+    assert.deepEqual(ls.json<{ Name: string }[]>().map((n) => n.Name), ['fresh']);
+    assert.equal((await app.inject({ method: 'GET', url: `/networks?filters=${encodeURIComponent('{"lable":{"a":true}}')}` })).statusCode, 400);
+    assert.equal((await app.inject({ method: 'DELETE', url: '/networks/fresh' })).statusCode, 204);
+  });
+
   test('malformed JSON is a 400 with a JSON error body', async () => {
     const r = await app.inject({ method: 'POST', url: '/networks/create', headers: { 'content-type': 'application/json' }, payload: '{"Name": ' });
     assert.equal(r.statusCode, 400);
