@@ -10,7 +10,7 @@
 // Each host mirrors ov/ from one read plus a watch from the revision of that read; when the
 // watch breaks, it reads afresh and watches again, so no event is ever missed.
 import { hostname } from 'node:os';
-import { conflict, invalid, unavailable } from '../common/errors.js';
+import { conflict, forbidden, invalid, unavailable } from '../common/errors.js';
 import { contains, nthHost, overlaps, parseCidr, cidrSize, formatCidr } from '../common/cidr.js';
 import type { Logger } from '../common/log.js';
 import type { EtcdClient, WatchEvent } from '../store/etcd.js';
@@ -175,7 +175,7 @@ export class Cluster {
       const byName = nets.find((x) => x.name === n.name);
       if (byName) throw conflict('NL_NETWORK_EXISTS', `network with name ${n.name} already exists in the cluster (${this.where})`);
       const clash = nets.find((x) => overlaps(x.subnet, pool.subnet));
-      if (clash) throw conflict('NL_IPAM_POOL_OVERLAP', `subnet ${pool.subnet} overlaps overlay network "${clash.name}" (${clash.subnet}) in the cluster`);
+      if (clash) throw forbidden('NL_IPAM_POOL_OVERLAP', `subnet ${pool.subnet} overlaps overlay network "${clash.name}" (${clash.subnet}) in the cluster`);
       const used = new Set(nets.map((x) => x.vni));
       if (wantVni !== undefined && used.has(wantVni)) throw conflict('NL_VNI_IN_USE', `VNI ${wantVni} is already used by overlay network "${nets.find((x) => x.vni === wantVni)?.name}"`);
       let vni = wantVni ?? FIRST_VNI;
@@ -203,7 +203,7 @@ export class Cluster {
     const { entries } = await this.kv.listAt<OvEndpoint>(`ov/ep/${net.id}/`);
     if (entries.length && !force) {
       const where = [...new Set(entries.map((e) => `${e.value.name}@${e.value.host}`))].join(', ');
-      throw conflict('NL_NETWORK_IN_USE', `network ${net.name} has active endpoints (${where}): disconnect them first`);
+      throw forbidden('NL_NETWORK_IN_USE', `network ${net.name} has active endpoints (${where}): disconnect them first`);
     }
     const def = this.mirror.get(`ov/net/${net.id}`) as OvNet | undefined;
     const ops = [{ op: 'del' as const, key: `ov/net/${net.id}` }, { op: 'del' as const, key: `ov/netname/${net.name}` }, ...(def ? [{ op: 'del' as const, key: `ov/vni/${def.vni}` }] : [])];

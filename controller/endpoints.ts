@@ -3,7 +3,7 @@
 // Connect writes the endpoint as "creating" together with its address reservations (one
 // transaction whose compares make a duplicate address impossible), then plumbs the kernel, then
 // marks it "ready". A kill -9 anywhere in between leaves a record that reconcile rolls back.
-import { conflict, invalid, wrap } from '../common/errors.js';
+import { conflict, forbidden, invalid, notFound, wrap } from '../common/errors.js';
 import { macFromIPv4 } from '../common/cidr.js';
 import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type Compare, type TxnOp } from '../store/types.js';
@@ -42,7 +42,7 @@ function checkConnectable(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord): void {
   // after a crash, reconcile removes it before the API serves anything).
   if (sb.state === 'deleting') throw conflict('NL_SANDBOX_BUSY', `sandbox ${sb.name} is being deleted`);
   if (ctx.state.endpointsOf({ network: n.id, sandbox: sb.name }).length) {
-    throw conflict('NL_ALREADY_CONNECTED', `endpoint with name ${sb.name} already exists in network ${n.name}`);
+    throw forbidden('NL_ALREADY_CONNECTED', `endpoint with name ${sb.name} already exists in network ${n.name}`);
   }
 }
 
@@ -202,6 +202,8 @@ export async function disconnect(ctx: Ctx, netRef: string, sbRef: string, _force
     if (n.predefined && n.driver !== 'bridge') {
       throw invalid('NL_HOST_MODE', 'sandbox cannot be disconnected from host network or connected to host network');
     }
+    // Docker: an unknown container is 404, a known one that is not connected is not.
+    if (!sb) throw notFound('NL_SANDBOX_NOT_FOUND', `no such sandbox: ${sbRef}`);
     throw conflict('NL_NOT_CONNECTED', `sandbox ${sbRef} is not connected to network ${n.name}`);
   }
   await deleteEndpointNow(ctx, ep);

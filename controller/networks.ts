@@ -1,5 +1,5 @@
 // Network create / remove / prune, and the predefined networks (bridge, host, none).
-import { conflict, invalid, wrap } from '../common/errors.js';
+import { conflict, forbidden, invalid, wrap } from '../common/errors.js';
 import { lookupDriver } from '../drivers/registry.js';
 import { OPT } from '../drivers/bridge/options.js';
 import type { PoolRecord } from '../ipam/types.js';
@@ -98,11 +98,11 @@ function checkUnique(ctx: Ctx, req: CreateNetworkRequest, driverName: string, un
 export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefined = false, preset?: NetworkPreset): Promise<NetworkRecord> {
   checkName('network', req.name);
   if (!predefined && (PREDEFINED as readonly string[]).includes(req.name)) {
-    throw conflict('NL_PREDEFINED', `network name ${req.name} is reserved for the predefined network`);
+    throw forbidden('NL_PREDEFINED', `network name ${req.name} is reserved for the predefined network`);
   }
   const driver = lookupDriver(ctx.drivers, req.driver ?? 'bridge');
   if (driver.sandboxMode && !predefined) {
-    throw invalid('NL_PREDEFINED', `only one ${driver.name} network can exist: use the predefined network "${driver.sandboxMode}"`);
+    throw forbidden('NL_PREDEFINED', `only one ${driver.name} network can exist: use the predefined network "${driver.sandboxMode}"`);
   }
   const ipamDriver = req.ipamDriver ?? 'default';
   if (!IPAM_DRIVERS.includes(ipamDriver)) {
@@ -200,11 +200,11 @@ export function refuseDockerNetwork(n: NetworkRecord, what: string): void {
 
 export async function removeNetwork(ctx: Ctx, ref: string): Promise<void> {
   const n = ctx.state.network(ref);
-  if (n.predefined) throw conflict('NL_PREDEFINED', `${n.name} is a pre-defined network and cannot be removed`);
+  if (n.predefined) throw forbidden('NL_PREDEFINED', `${n.name} is a pre-defined network and cannot be removed`);
   refuseDockerNetwork(n, 'remove');
   const eps = ctx.state.endpointsOf({ network: n.id });
   if (eps.length) {
-    throw conflict('NL_NETWORK_IN_USE', `network ${n.name} has active endpoints (${eps.map((e) => e.sandbox).join(', ')}): disconnect them first`);
+    throw forbidden('NL_NETWORK_IN_USE', `network ${n.name} has active endpoints (${eps.map((e) => e.sandbox).join(', ')}): disconnect them first`);
   }
   // Every host removes its copy when the definition goes (controller/overlay.ts).
   if (isOverlay(n) && ctx.cluster) await ctx.cluster.undefine(n);

@@ -17,6 +17,10 @@ function queryParam(query: unknown, name: string): string | undefined {
   return typeof first === 'string' ? first : undefined;
 }
 
+/** Refusals Docker 20.10 answers with 500 rather than a 4xx (its daemon does not type these
+ *  errors; spec §5.1): its clients and the SDK's exception classes follow the status. */
+const DOCKER_STATUS: Readonly<Record<string, number>> = { NL_IPAM_INVALID_CIDR: 500, NL_NOT_CONNECTED: 500 };
+
 export function buildServer(ctl: Controller, logger: boolean | object = false): FastifyInstance {
   const app = Fastify({
     logger: logger as boolean,
@@ -37,7 +41,7 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
     // (A Buffer body, or fastify would append "; charset=utf-8".)
     reply.status(status).type('application/json').send(Buffer.from(JSON.stringify({ message, code })));
   app.setErrorHandler((err, _req, reply: FastifyReply) => {
-    if (isNetloomError(err)) return fail(reply, err.status, err.message, err.code);
+    if (isNetloomError(err)) return fail(reply, DOCKER_STATUS[err.code] ?? err.status, err.message, err.code);
     const e = err as { statusCode?: number; message?: string };
     const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
     return fail(reply, status, e.message ?? String(err), status === 500 ? 'NL_INTERNAL' : 'NL_BAD_REQUEST');
