@@ -1,7 +1,8 @@
 // Multi-host state for overlay networks, in etcd (store/etcd.ts). Keys under the cluster prefix:
 //   ov/seq                 bumped by every network definition (serialises subnet/VNI checks)
 //   ov/net/<id>            {id, name, subnet, gateway, vni, mtu?, created}
-//   ov/netname/<name>      id          ov/vni/<vni>   id
+//   ov/netname/<name>      id (name URI-encoded: Docker allows any name)
+//   ov/vni/<vni>           id
 //   ov/alloc/<id>/<ip>     {host, ep}  under this host's lease
 //   ov/ep/<id>/<ep>        {host, vtep, ip, mac, name, aliases}  under this host's lease
 //   ov/host/<host>         {vtep}      under this host's lease
@@ -186,7 +187,7 @@ export class Cluster {
         [
           { op: 'put', key: 'ov/seq', value: (Number(seq?.value ?? 0) || 0) + 1 },
           { op: 'put', key: `ov/net/${n.id}`, value: def },
-          { op: 'put', key: `ov/netname/${n.name}`, value: n.id },
+          { op: 'put', key: `ov/netname/${encodeURIComponent(n.name)}`, value: n.id },
           { op: 'put', key: `ov/vni/${vni}`, value: n.id },
         ],
       );
@@ -206,7 +207,7 @@ export class Cluster {
       throw forbidden('NL_NETWORK_IN_USE', `network ${net.name} has active endpoints (${where}): disconnect them first`);
     }
     const def = this.mirror.get(`ov/net/${net.id}`) as OvNet | undefined;
-    const ops = [{ op: 'del' as const, key: `ov/net/${net.id}` }, { op: 'del' as const, key: `ov/netname/${net.name}` }, ...(def ? [{ op: 'del' as const, key: `ov/vni/${def.vni}` }] : [])];
+    const ops = [{ op: 'del' as const, key: `ov/net/${net.id}` }, { op: 'del' as const, key: `ov/netname/${encodeURIComponent(net.name)}` }, ...(def ? [{ op: 'del' as const, key: `ov/vni/${def.vni}` }] : [])];
     await this.kv.txn([], ops);
     this.mirror.delete(`ov/net/${net.id}`);
   }

@@ -6,7 +6,7 @@ import type { PoolRecord } from '../ipam/types.js';
 import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type TxnOp } from '../store/types.js';
 import { configOf, driverOf, netInfo, opLog, type Ctx } from './context.js';
-import { checkName, newId, nowIso } from './ids.js';
+import { checkNetworkName, newId, nowIso } from './ids.js';
 import { key, type NetworkRecord } from './records.js';
 import { checkDnsServers, networkDown, networkUp } from './names.js';
 import { defineOverlay, isOverlay } from './overlay.js';
@@ -96,7 +96,7 @@ function checkUnique(ctx: Ctx, req: CreateNetworkRequest, driverName: string, un
 }
 
 export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefined = false, preset?: NetworkPreset): Promise<NetworkRecord> {
-  checkName('network', req.name);
+  checkNetworkName(req.name);
   if (!predefined && (PREDEFINED as readonly string[]).includes(req.name)) {
     throw forbidden('NL_PREDEFINED', `network name ${req.name} is reserved for the predefined network`);
   }

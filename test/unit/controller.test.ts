@@ -115,7 +115,7 @@ describe('controller: bad input is rejected, names the bad value and changes not
     ['a duplicate network name', create({}, 'front'), 'NL_NETWORK_EXISTS', 'front'],
     ['a predefined network name', create({}, 'bridge'), 'NL_PREDEFINED', 'bridge'],
     ['a second host network', create({ driver: 'host' }, 'h2'), 'NL_PREDEFINED', 'host'],
-    ['an invalid network name', create({}, 'bad name'), 'NL_BAD_NAME', '"bad name"'],
+    ['a blank network name', create({}, '  '), 'NL_BAD_NAME', '"  "'],
     ['an unknown driver', create({ driver: 'overlay2' }), 'NL_UNKNOWN_DRIVER', '"overlay2"'],
     ['an unknown option', opt('foo', 'bar'), 'NL_UNKNOWN_OPTION', '"foo"'],
     ['a bad MTU', opt('com.docker.network.driver.mtu', 'abc'), 'NL_BRIDGE_BAD_OPTION', '"abc"'],

@@ -124,6 +124,20 @@ describe('server: Docker Engine API routes', () => {
     assert.equal((await app.inject({ method: 'DELETE', url: '/networks/s1' })).statusCode, 204);
   });
 
+  test('any non-blank name Docker accepts is accepted and found by its URL-encoded path; the bridge name comes from the id', async () => {
+    for (const name of ['test 01', 'a/b', 'ü-net', '-lead', 'x'.repeat(300)]) {
+      const r = await post('/networks/create', { Name: name });
+      assert.equal(r.statusCode, 201, `${name}: ${r.body}`);
+      const got = await app.inject({ method: 'GET', url: `/networks/${encodeURIComponent(name)}` });
+      assert.equal(got.json().Name, name);
+      assert.equal(got.json().Options['com.docker.network.bridge.name'], undefined);
+      assert.equal((await app.inject({ method: 'DELETE', url: `/networks/${encodeURIComponent(name)}` })).statusCode, 204);
+    }
+    const blank = await post('/networks/create', { Name: '  ' });
+    assert.equal(blank.statusCode, 400);
+    assert.match(blank.json().message, /^invalid name: "  "/);
+  });
+
   test('malformed JSON is a 400 with a JSON error body', async () => {
     const r = await app.inject({ method: 'POST', url: '/networks/create', headers: { 'content-type': 'application/json' }, payload: '{"Name": ' });
     assert.equal(r.statusCode, 400);
