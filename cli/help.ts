@@ -48,7 +48,9 @@ Options:
       --internal           no route out, no NAT
       --attachable         accepted for Docker compatibility
   -o, --opt k=v            driver options: com.docker.network.bridge.name, .driver.mtu,
-                           .bridge.enable_icc, .bridge.enable_ip_masquerade, .bridge.host_binding_ipv4;
+                           .bridge.enable_icc, .bridge.enable_ip_masquerade, .bridge.host_binding_ipv4,
+                           .bridge.inhibit_ipv4, .container_iface_prefix (sandbox ifname prefix);
+                           an unknown option is kept, ignored and named in a WARNING (as Docker);
                            overlay: .driver.mtu (default: underlay MTU - 50),
                            .driver.overlay.vxlanid_list (the VNI; default: the lowest free from 4096)
       --label k=v          metadata (repeatable)

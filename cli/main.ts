@@ -62,7 +62,8 @@ function filterQuery(p: Parsed): string {
 
 const commands: Record<string, Handler> = {
   async 'network create'(p, { socket }) {
-    const r = await api<{ Id: string }>(socket, 'POST', '/networks/create', networkCreateBody(p));
+    const r = await api<{ Id: string; Warning?: string }>(socket, 'POST', '/networks/create', networkCreateBody(p));
+    if (r.Warning) process.stderr.write(`WARNING: ${r.Warning}\n`);
     out(r.Id);
   },
   async 'network ls'(p, { socket }) {

@@ -109,7 +109,7 @@ async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: st
     id,
     network: n.id,
     sandbox: sb.name,
-    ifname: nextIfname(mine.map((e) => e.ifname)),
+    ifname: nextIfname(mine.map((e) => e.ifname), driverOf(ctx, n).ifnamePrefix?.(configOf(ctx, n))),
     mac: addrs.ipv4 ? macFromIPv4(addrs.ipv4.split('/')[0]) : randomMac(),
     ...addrs,
     aliases,

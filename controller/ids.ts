@@ -32,9 +32,9 @@ export function checkName(what: 'sandbox', name: string): void {
   }
 }
 
-/** Lowest ethN not used by the sandbox's current endpoints. */
-export function nextIfname(used: readonly string[]): string {
-  for (let i = 0; ; i++) if (!used.includes(`eth${i}`)) return `eth${i}`;
+/** Lowest <prefix>N (eth0, eth1, ...) not used by the sandbox's current endpoints. */
+export function nextIfname(used: readonly string[], prefix = 'eth'): string {
+  for (let i = 0; ; i++) if (!used.includes(`${prefix}${i}`)) return `${prefix}${i}`;
 }
 
 /** Locally administered unicast MAC, for endpoints without IPv4 to derive one from. */

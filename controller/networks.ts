@@ -178,6 +178,13 @@ export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefi
   return ready;
 }
 
+/** The create response's Warning: options the driver keeps but ignores (Docker says nothing). */
+export function optionWarning(ctx: Ctx, n: NetworkRecord): string {
+  const unknown = driverOf(ctx, n).unknownOptions?.(n.options) ?? [];
+  if (!unknown.length) return '';
+  return `driver ${n.driver} does not know option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}: kept in the network's Options, but it changes nothing`;
+}
+
 /** Store deletes that drop a pool with its cursor and every allocation in it. */
 export function poolDeletes(ctx: Ctx, poolId: string): TxnOp[] {
   return [del(key.pool(poolId)), del(key.cursor(poolId)), ...ctx.ipam.allocations(poolId).map((a) => del(key.alloc(poolId, a.ip)))];

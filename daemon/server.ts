@@ -77,7 +77,7 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
   app.get<{ Params: { id: string } }>('/networks/:id', async (req) => ctl.inspectNetwork(req.params.id));
   app.post('/networks/create', async (req, reply) => {
     const n = await ctl.createNetwork(parseCreateNetwork(req.body));
-    return reply.status(201).send({ Id: n.id, Warning: '' });
+    return reply.status(201).send({ Id: n.id, Warning: ctl.createWarning(n) });
   });
   app.post<{ Params: { id: string } }>('/networks/:id/connect', async (req, reply) => {
     const { container, req: r } = parseConnect(req.body);

@@ -18,8 +18,9 @@ async function serve(): Promise<{ app: FastifyInstance; sys: FakeSystem }> {
 }
 
 let app: FastifyInstance;
+let fake: FakeSystem;
 before(async () => {
-  app = (await serve()).app;
+  ({ app, sys: fake } = await serve());
   assert.equal((await app.inject({ method: 'POST', url: '/sandboxes/create', payload: { Name: 'web' } })).statusCode, 201);
 });
 after(() => app.close());
@@ -136,6 +137,32 @@ describe('server: Docker Engine API routes', () => {
     const blank = await post('/networks/create', { Name: '  ' });
     assert.equal(blank.statusCode, 400);
     assert.match(blank.json().message, /^invalid name: "  "/);
+  });
+
+  test('-o: unknown options are kept and named in Warning; inhibit_ipv4 leaves the bridge without IPv4; container_iface_prefix names the sandbox interface', async () => {
+    const Options = {
+      foo: 'bar',
+      'com.docker.network.bridge.inhibit_ipv4': 'true',
+      'com.docker.network.container_iface_prefix': 'nl',
+      'com.docker.network.bridge.name': 'nltinhibit',
+    };
+    const r = await post('/networks/create', { Name: 'opts', Options, IPAM: { Config: [{ Subnet: '10.45.0.0/24', Gateway: '10.45.0.1' }] } });
+    assert.equal(r.statusCode, 201, r.body);
+    assert.equal(r.json().Warning, 'driver bridge does not know option "foo": kept in the network\'s Options, but it changes nothing');
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/networks/opts' })).json().Options, Options);
+    assert.ok(await fake.host.link('nltinhibit'));
+    assert.deepEqual((await fake.host.addrs('nltinhibit')).filter((a) => a.cidr.includes('.')), []);
+    assert.equal((await post('/networks/opts/connect', { Container: 'web' })).statusCode, 200);
+    const sb = (await app.inject({ method: 'GET', url: '/sandboxes/web' })).json<{ Networks: Record<string, { Interface: string }> }>();
+    assert.equal(sb.Networks.opts.Interface, 'nl0');
+    assert.equal((await post('/networks/opts/disconnect', { Container: 'web' })).statusCode, 200);
+    assert.equal((await app.inject({ method: 'DELETE', url: '/networks/opts' })).statusCode, 204);
+    const plain = await post('/networks/create', { Name: 'plainopts' });
+    assert.equal(plain.json().Warning, '');
+    assert.equal((await app.inject({ method: 'DELETE', url: '/networks/plainopts' })).statusCode, 204);
+    const bad = await post('/networks/create', { Name: 'badopts', Options: { 'com.docker.network.bridge.enable_icc': 'maybe' } });
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.json().message, /"maybe"/);
   });
 
   test('malformed JSON is a 400 with a JSON error body', async () => {
