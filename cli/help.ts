@@ -56,6 +56,10 @@ Options:
       --label k=v          metadata (repeatable)
       --ipam-driver NAME   default
       --ipam-opt k=v       IPAM options (recorded)
+      --config-only        record a configuration network: no bridge, no addresses, never pruned
+      --config-from NAME   take subnets, options, labels and IPv6 from configuration network NAME
+                           (no --subnet/-o/--label/--ipv6 of its own, as Docker)
+      --scope local        accepted (global for overlay); swarm is refused: netloom has no swarm
       --dns IP[:PORT]      upstream for names netloom does not own, for this network's sandboxes
                            (repeatable; default: the daemon's, from the host's resolv.conf)
 

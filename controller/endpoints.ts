@@ -9,6 +9,7 @@ import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type Compare, type TxnOp } from '../store/types.js';
 import { configOf, driverOf, endpointInfo, netInfo, opLog, poolsOf, type Ctx } from './context.js';
 import { newId, nextIfname, nowIso, randomMac } from './ids.js';
+import { refuseConfigOnly } from './configs.js';
 import { key, type EndpointRecord, type NetworkRecord, type SandboxRecord } from './records.js';
 import { checkDnsServers, endpointDown, endpointUp } from './names.js';
 import { refuseDockerNetwork } from './networks.js';
@@ -27,6 +28,7 @@ export interface ConnectRequest {
 
 function checkConnectable(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord): void {
   refuseDockerNetwork(n, 'connect containers to');
+  refuseConfigOnly(n);
   const mode = sb.mode;
   if (mode.kind === 'container') {
     throw invalid('NL_SHARED_NAMESPACE', `sandbox ${sb.name} shares the namespace of ${mode.target}: connect ${mode.target} instead`);

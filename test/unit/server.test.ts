@@ -165,6 +165,53 @@ describe('server: Docker Engine API routes', () => {
     assert.match(bad.json().message, /"maybe"/);
   });
 
+  test('IPAM view as Docker 20.10: Options null unless sent; Gateway shown for a chosen subnet or a given gateway only', async () => {
+    type V = { IPAM: { Options: unknown; Config: object[] }; ConfigOnly: boolean; ConfigFrom: { Network: string }; Driver: string; Options: object; Labels: object };
+    const view = async (n: string) => (await app.inject({ method: 'GET', url: `/networks/${encodeURIComponent(n)}` })).json<V>();
+    await post('/networks/create', { Name: 'v1' });
+    await post('/networks/create', { Name: 'v2', IPAM: { Options: {}, Config: [{ Subnet: '10.46.0.0/24' }] } });
+    await post('/networks/create', { Name: 'v3', IPAM: { Options: { x: 'y' }, Config: [{ Subnet: '10.47.0.0/24', Gateway: '10.47.0.9' }] } });
+    const [v1, v2, v3] = [await view('v1'), await view('v2'), await view('v3')];
+    assert.equal(v1.IPAM.Options, null);
+    assert.deepEqual(Object.keys(v1.IPAM.Config[0]), ['Subnet', 'Gateway']);
+    assert.deepEqual(v2.IPAM, { Driver: 'default', Options: {}, Config: [{ Subnet: '10.46.0.0/24' }] });
+    assert.deepEqual(v3.IPAM, { Driver: 'default', Options: { x: 'y' }, Config: [{ Subnet: '10.47.0.0/24', Gateway: '10.47.0.9' }] });
+    for (const n of ['v1', 'v2', 'v3']) assert.equal((await app.inject({ method: 'DELETE', url: `/networks/${n}` })).statusCode, 204);
+  });
+
+  test('--config-only records a configuration, --config-from uses it, --scope swarm is refused; Docker\'s statuses', async () => {
+    type V = { IPAM: { Config: object[] }; ConfigOnly: boolean; ConfigFrom: { Network: string }; Driver: string; Options: object; Labels: object };
+    const view = async (n: string) => (await app.inject({ method: 'GET', url: `/networks/${n}` })).json<V>();
+    const status = async (payload: object) => {
+      const r = await post('/networks/create', payload);
+      return `${r.statusCode} ${r.statusCode >= 400 ? r.json<{ code: string }>().code : ''}`.trim();
+    };
+    const opts = { 'com.docker.network.bridge.enable_icc': 'false' };
+    const before = await fake.snapshot();
+    assert.equal(await status({ Name: 'cfg', ConfigOnly: true, IPAM: { Config: [{ Subnet: '10.48.0.0/24', Gateway: '10.48.0.1' }] }, Options: opts, Labels: { l: '1' } }), '201');
+    assert.deepEqual(await fake.snapshot(), before, 'a config-only network touches no kernel object');
+    const cfg = await view('cfg');
+    assert.deepEqual([cfg.ConfigOnly, cfg.Driver, cfg.IPAM.Config, cfg.Options], [true, 'null', [{ Subnet: '10.48.0.0/24', Gateway: '10.48.0.1' }], opts]);
+    assert.equal(await status({ Name: 'c2', ConfigOnly: true, Internal: true }), '403 NL_CONFIG_ONLY');
+    assert.equal(await status({ Name: 'f0', ConfigFrom: { Network: 'nosuch' } }), '404 NL_CONFIG_NOT_FOUND');
+    assert.equal(await status({ Name: 'f0', ConfigFrom: { Network: 'cfg' }, Labels: { a: 'b' } }), '403 NL_CONFIG_FROM');
+    assert.equal(await status({ Name: 'f0', ConfigFrom: { Network: 'cfg' }, Options: { a: 'b' } }), '403 NL_CONFIG_FROM');
+    assert.equal(await status({ Name: 'f0', ConfigFrom: { Network: 'cfg' }, ConfigOnly: true }), '403 NL_CONFIG_FROM');
+    assert.equal(await status({ Name: 'from', Driver: 'bridge', ConfigFrom: { Network: 'cfg' }, Options: {}, Labels: {}, IPAM: { Driver: 'default', Options: {}, Config: [] } }), '201');
+    const from = await view('from');
+    assert.deepEqual([from.ConfigOnly, from.ConfigFrom, from.Driver, from.IPAM.Config, from.Options, from.Labels], [false, { Network: 'cfg' }, 'bridge', [{ Subnet: '10.48.0.0/24', Gateway: '10.48.0.1' }], opts, { l: '1' }]);
+    assert.equal(await status({ Name: 'from2', ConfigFrom: { Network: 'from' } }), '404 NL_CONFIG_NOT_FOUND');
+    assert.equal((await post('/networks/cfg/connect', { Container: 'web' })).statusCode, 404);
+    const rm = await app.inject({ method: 'DELETE', url: '/networks/cfg' });
+    assert.equal(`${rm.statusCode} ${rm.json().code}`, '403 NL_CONFIG_IN_USE');
+    assert.deepEqual((await app.inject({ method: 'POST', url: '/networks/prune' })).json(), { NetworksDeleted: ['from'] });
+    assert.equal((await view('cfg')).ConfigOnly, true, 'prune keeps config-only networks');
+    assert.equal(await status({ Name: 'sw', Scope: 'swarm' }), '403 NL_SWARM_SCOPE');
+    assert.equal(await status({ Name: 'gl', Scope: 'global' }), '400 NL_BAD_SCOPE');
+    assert.equal(await status({ Name: 'lo', Scope: 'local' }), '201');
+    for (const n of ['cfg', 'lo']) assert.equal((await app.inject({ method: 'DELETE', url: `/networks/${n}` })).statusCode, 204);
+  });
+
   test('malformed JSON is a 400 with a JSON error body', async () => {
     const r = await app.inject({ method: 'POST', url: '/networks/create', headers: { 'content-type': 'application/json' }, payload: '{"Name": ' });
     assert.equal(r.statusCode, 400);
