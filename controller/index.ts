@@ -166,6 +166,11 @@ export class Controller {
     return this.serial(() => createNetwork(this.ctx, req));
   }
 
+  /** The network drivers this controller has (GET /info lists them). */
+  driverNames(): string[] {
+    return [...this.ctx.drivers.keys()];
+  }
+
   /** The Warning of `POST /networks/create` for a network just made. */
   createWarning(n: NetworkRecord): string {
     return optionWarning(this.ctx, n);

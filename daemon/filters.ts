@@ -66,10 +66,10 @@ export function validateFilters(f: Filters, accepted: readonly string[]): void {
   }
 }
 
-const values = (f: Filters, key: string): string[] => [...(f.get(key)?.keys() ?? [])];
+export const values = (f: Filters, key: string): string[] => [...(f.get(key)?.keys() ?? [])];
 
 /** Args.ExactMatch: no filter matches all; otherwise the value's own flag decides. */
-function exactMatch(f: Filters, key: string, source: string): boolean {
+export function exactMatch(f: Filters, key: string, source: string): boolean {
   const vals = f.get(key);
   if (!vals || !vals.size) return true;
   return vals.get(source) === true;
@@ -101,7 +101,7 @@ function match(f: Filters, key: string, source: string): boolean {
 }
 
 /** Args.MatchKVList: every `k` or `k=v` must be among the labels. */
-function matchLabels(f: Filters, key: string, labels: Readonly<Record<string, string>>): boolean {
+export function matchKV(f: Filters, key: string, labels: Readonly<Record<string, string>>): boolean {
   const want = values(f, key);
   if (!want.length) return true;
   if (!Object.keys(labels).length) return false;
@@ -143,7 +143,7 @@ export function filterNetworks<T extends FilterableNetwork>(nets: readonly T[], 
       (!f.has('driver') || exactMatch(f, 'driver', n.driver)) &&
       (!f.has('name') || match(f, 'name', n.name)) &&
       (!f.has('id') || match(f, 'id', n.id)) &&
-      (!f.has('label') || matchLabels(f, 'label', n.labels)) &&
+      (!f.has('label') || matchKV(f, 'label', n.labels)) &&
       (!f.has('scope') || exactMatch(f, 'scope', n.scope)),
   );
   const only = dangling(f);
@@ -193,9 +193,9 @@ export function pruneSelector(f: Filters, clock: PruneClock): (n: PrunableNetwor
     // Docker keeps a network created after `until`. Our times have millisecond precision and
     // Docker's nanosecond: a network is deleted only if it was certainly created at or before.
     if (untilMs !== undefined && !(Date.parse(n.created) + 1 <= untilMs)) return false;
-    if (!matchLabels(f, 'label', n.labels)) return false;
+    if (!matchKV(f, 'label', n.labels)) return false;
     // label!: kept when it carries every label! given (Docker's MatchKVList over label!).
-    if (f.has('label!') && matchLabels(f, 'label!', n.labels)) return false;
+    if (f.has('label!') && matchKV(f, 'label!', n.labels)) return false;
     return true;
   };
 }

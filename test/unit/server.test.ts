@@ -212,6 +212,54 @@ describe('server: Docker Engine API routes', () => {
     for (const n of ['cfg', 'lo']) assert.equal((await app.inject({ method: 'DELETE', url: `/networks/${n}` })).statusCode, 204);
   });
 
+  test('/info, /version, /_ping headers, swarm routes as an engine outside a swarm, a JSON 404 for what is not networks', async () => {
+    const ping = await app.inject({ method: 'GET', url: '/_ping' });
+    assert.equal(ping.headers.ostype, 'linux');
+    assert.equal(ping.headers['docker-experimental'], 'false');
+    const info = (await app.inject({ method: 'GET', url: '/v1.41/info' })).json<{ Plugins: { Network: string[] }; Swarm: { LocalNodeState: string }; ServerVersion: string }>();
+    assert.deepEqual(info.Plugins.Network, ['bridge', 'host', 'null', 'overlay']);
+    assert.equal(info.Swarm.LocalNodeState, 'inactive');
+    assert.equal(info.ServerVersion, '0.1.0');
+    const v = (await app.inject({ method: 'GET', url: '/v1.41/version' })).json<{ ApiVersion: string; Components: { Name: string }[] }>();
+    assert.equal(v.ApiVersion, '1.41');
+    const leave = await app.inject({ method: 'POST', url: '/v1.41/swarm/leave?force=1' });
+    assert.deepEqual([leave.statusCode, leave.json().message], [503, 'This node is not part of a swarm']);
+    for (const url of ['/v1.41/swarm', '/v1.41/nodes', '/v1.41/services?filters=%7B%7D']) {
+      const r = await app.inject({ method: 'GET', url });
+      assert.equal(r.statusCode, 503, url);
+      assert.match(r.json().message, /^This node is not a swarm manager/);
+    }
+    for (const [method, url] of [['GET', '/v1.41/containers/json'], ['POST', '/v1.41/images/create'], ['GET', '/volumes']] as const) {
+      const r = await app.inject({ method, url });
+      assert.equal(r.statusCode, 404);
+      assert.match(r.json().message, /^netloom serves Docker's network API only/);
+    }
+  });
+
+  test('/events: create, connect, disconnect, destroy in Docker\'s format, filtered by type and event; a bad filter is refused', async () => {
+    const since = Date.now() / 1000 - 1;
+    await post('/networks/create', { Name: 'ev' });
+    await post('/networks/ev/connect', { Container: 'web' });
+    await post('/networks/ev/disconnect', { Container: 'web' });
+    await app.inject({ method: 'DELETE', url: '/networks/ev' });
+    const get = (filters: object) =>
+      app.inject({ method: 'GET', url: `/v1.41/events?since=${since}&until=${Date.now() / 1000 + 0.001}&filters=${encodeURIComponent(JSON.stringify(filters))}` });
+    const r = await get({ type: { network: true }, network: { ev: true } });
+    assert.equal(r.statusCode, 200);
+    type Ev = { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; scope: string; time: number; timeNano: number };
+    const evs = r.body.trim().split('\n').map((l) => JSON.parse(l) as Ev);
+    assert.deepEqual(evs.map((e) => e.Action), ['create', 'connect', 'disconnect', 'destroy']);
+    const web = (await app.inject({ method: 'GET', url: '/sandboxes/web' })).json<{ Id: string }>().Id;
+    assert.deepEqual(evs[1].Actor.Attributes, { container: web, name: 'ev', type: 'bridge' });
+    assert.deepEqual(Object.keys(evs[0]), ['Type', 'Action', 'Actor', 'scope', 'time', 'timeNano']);
+    assert.equal(evs[0].Type, 'network');
+    assert.equal(evs[0].time, Math.floor(evs[0].timeNano / 1e9));
+    assert.deepEqual((await get({ type: { network: true }, event: { destroy: true }, network: { ev: true } })).body.trim().split('\n').map((l) => JSON.parse(l).Action), ['destroy']);
+    assert.equal((await get({ type: { container: true } })).body, '');
+    const bad = await get({ typo: { x: true } });
+    assert.deepEqual([bad.statusCode, bad.json().message], [400, "Invalid filter 'typo'"]);
+  });
+
   test('malformed JSON is a 400 with a JSON error body', async () => {
     const r = await app.inject({ method: 'POST', url: '/networks/create', headers: { 'content-type': 'application/json' }, payload: '{"Name": ' });
     assert.equal(r.statusCode, 400);
