@@ -20,7 +20,7 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
     logger: logger as boolean,
     bodyLimit: 1 << 20,
     // Network names have no length limit in Docker; find-my-way's default (100) would 404 longer ones.
-    maxParamLength: 4096,
+    routerOptions: { maxParamLength: 4096 },
     // Docker clients prefix every path with /v1.NN; accept any version, or none.
     rewriteUrl: (req) => (req.url ?? '/').replace(/^\/v\d+\.\d+(?=\/)/, ''),
   });
