@@ -70,7 +70,9 @@ resolve each other's names and aliases (also as name.network), across the networ
 
   --format json       print a JSON array (Name, Id, Driver, Scope, IPAM, ...)
   -q, --quiet         print network IDs only
-  -f, --filter k=v    driver=bridge, name=<substring>, id=<prefix>, label=<key> or label=<key>=<value>`,
+  -f, --filter k=v    as docker network ls: name=<regexp> (unanchored: name=^web), id=<regexp>,
+                      driver=bridge, scope=local, label=<key>[=<value>], type=custom|builtin,
+                      dangling=true|false; an unknown key is refused (Invalid filter 'lable')`,
 
   'network inspect': `Usage: netloom network inspect NETWORK [NETWORK...]
 
@@ -101,10 +103,15 @@ Removes the sandbox's interface on that network and frees its addresses.`,
 
 Fails for a network that still has endpoints, naming them.`,
 
-  'network prune': `Usage: netloom network prune [-f] [--filter label=k[=v]] [--filter label!=k[=v]]
+  'network prune': `Usage: netloom network prune [-f] [--filter until=T] [--filter label=k[=v]] [--filter label!=k[=v]]
 
-Removes every user-defined network without endpoints and prints their names; label filters
-keep the networks they do not match (label) or that they match (label!).`,
+Removes every user-defined network without endpoints and prints their names (never the
+predefined ones, nor --config-only ones). Filters, as docker network prune:
+  until=T          only networks created before T: a duration back from now (24h, 1h30m),
+                   an RFC 3339 time or date (2026-11-30, 2026-11-30T10:00:00Z) or a unix timestamp
+  label=k[=v]      only networks with every such label
+  label!=k[=v]     not networks that carry every such label
+Any other filter is refused (Invalid filter 'lable') and nothing is deleted.`,
 
   sandbox: `Usage: netloom sandbox COMMAND
 

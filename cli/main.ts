@@ -54,7 +54,7 @@ function filterQuery(p: Parsed): string {
   const f: Record<string, Record<string, boolean>> = {};
   for (const it of items) {
     const i = it.indexOf('=');
-    if (i <= 0) throw new UsageError(`invalid --filter "${it}": expected key=value (driver, name, id, label)`);
+    if (i <= 0) throw new UsageError(`invalid --filter "${it}": expected key=value (see --help for the keys)`);
     (f[it.slice(0, i)] ??= {})[it.slice(i + 1)] = true;
   }
   return `?filters=${enc(JSON.stringify(f))}`;
