@@ -50,12 +50,18 @@ Options:
       --internal           no route out, no NAT
       --attachable         accepted for Docker compatibility
   -o, --opt k=v            driver options: com.docker.network.bridge.name, .driver.mtu,
-                           .bridge.enable_icc, .bridge.enable_ip_masquerade, .bridge.host_binding_ipv4;
+                           .bridge.enable_icc, .bridge.enable_ip_masquerade, .bridge.host_binding_ipv4,
+                           .bridge.inhibit_ipv4, .container_iface_prefix (sandbox ifname prefix);
+                           an unknown option is kept, ignored and named in a WARNING (as Docker);
                            overlay: .driver.mtu (default: underlay MTU - 50),
                            .driver.overlay.vxlanid_list (the VNI; default: the lowest free from 4096)
       --label k=v          metadata (repeatable)
       --ipam-driver NAME   default
       --ipam-opt k=v       IPAM options (recorded)
+      --config-only        record a configuration network: no bridge, no addresses, never pruned
+      --config-from NAME   take subnets, options, labels and IPv6 from configuration network NAME
+                           (no --subnet/-o/--label/--ipv6 of its own, as Docker)
+      --scope local        accepted (global for overlay); swarm is refused: netloom has no swarm
       --dns IP[:PORT]      upstream for names netloom does not own, for this network's sandboxes
                            (repeatable; default: the daemon's, from the host's resolv.conf)
 
@@ -66,7 +72,9 @@ resolve each other's names and aliases (also as name.network), across the networ
 
   --format json       print a JSON array (Name, Id, Driver, Scope, IPAM, ...)
   -q, --quiet         print network IDs only
-  -f, --filter k=v    driver=bridge, name=<substring>, id=<prefix>, label=<key> or label=<key>=<value>`,
+  -f, --filter k=v    as docker network ls: name=<regexp> (unanchored: name=^web), id=<regexp>,
+                      driver=bridge, scope=local, label=<key>[=<value>], type=custom|builtin,
+                      dangling=true|false; an unknown key is refused (Invalid filter 'lable')`,
 
   'network inspect': `Usage: netloom network inspect NETWORK [NETWORK...]
 
@@ -97,10 +105,15 @@ Removes the sandbox's interface on that network and frees its addresses.`,
 
 Fails for a network that still has endpoints, naming them.`,
 
-  'network prune': `Usage: netloom network prune [-f] [--filter label=k[=v]] [--filter label!=k[=v]]
+  'network prune': `Usage: netloom network prune [-f] [--filter until=T] [--filter label=k[=v]] [--filter label!=k[=v]]
 
-Removes every user-defined network without endpoints and prints their names; label filters
-keep the networks they do not match (label) or that they match (label!).`,
+Removes every user-defined network without endpoints and prints their names (never the
+predefined ones, nor --config-only ones). Filters, as docker network prune:
+  until=T          only networks created before T: a duration back from now (24h, 1h30m),
+                   an RFC 3339 time or date (2026-11-30, 2026-11-30T10:00:00Z) or a unix timestamp
+  label=k[=v]      only networks with every such label
+  label!=k[=v]     not networks that carry every such label
+Any other filter is refused (Invalid filter 'lable') and nothing is deleted.`,
 
   sandbox: `Usage: netloom sandbox COMMAND
 

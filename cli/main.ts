@@ -56,7 +56,7 @@ function filterQuery(p: Parsed): string {
   const f: Record<string, Record<string, boolean>> = {};
   for (const it of items) {
     const i = it.indexOf('=');
-    if (i <= 0) throw new UsageError(`invalid --filter "${it}": expected key=value (driver, name, id, label)`);
+    if (i <= 0) throw new UsageError(`invalid --filter "${it}": expected key=value (see --help for the keys)`);
     (f[it.slice(0, i)] ??= {})[it.slice(i + 1)] = true;
   }
   return `?filters=${enc(JSON.stringify(f))}`;
@@ -64,7 +64,8 @@ function filterQuery(p: Parsed): string {
 
 const commands: Record<string, Handler> = {
   async 'network create'(p, { socket }) {
-    const r = await api<{ Id: string }>(socket, 'POST', '/networks/create', networkCreateBody(p));
+    const r = await api<{ Id: string; Warning?: string }>(socket, 'POST', '/networks/create', networkCreateBody(p));
+    if (r.Warning) process.stderr.write(`WARNING: ${r.Warning}\n`);
     out(r.Id);
   },
   async 'network ls'(p, { socket }) {

@@ -1,7 +1,8 @@
 // Multi-host state for overlay networks, in etcd (store/etcd.ts). Keys under the cluster prefix:
 //   ov/seq                 bumped by every network definition (serialises subnet/VNI checks)
 //   ov/net/<id>            {id, name, subnet, gateway, vni, mtu?, created}
-//   ov/netname/<name>      id          ov/vni/<vni>   id
+//   ov/netname/<name>      id (name URI-encoded: Docker allows any name)
+//   ov/vni/<vni>           id
 //   ov/alloc/<id>/<ip>     {host, ep}  under this host's lease
 //   ov/ep/<id>/<ep>        {host, vtep, ip, mac, name, aliases}  under this host's lease
 //   ov/host/<node id>      {vtep, name}  under this host's lease
@@ -14,7 +15,7 @@
 // Each host mirrors ov/ from one read plus a watch from the revision of that read; when the
 // watch breaks, it reads afresh and watches again, so no event is ever missed.
 import { hostname } from 'node:os';
-import { conflict, invalid, unavailable } from '../common/errors.js';
+import { conflict, forbidden, invalid, unavailable } from '../common/errors.js';
 import { contains, nthHost, overlaps, parseCidr, cidrSize, formatCidr } from '../common/cidr.js';
 import type { Logger } from '../common/log.js';
 import type { EtcdClient, WatchEvent } from '../store/etcd.js';
@@ -256,7 +257,7 @@ export class Cluster {
       const byName = nets.find((x) => x.name === n.name);
       if (byName) throw conflict('NL_NETWORK_EXISTS', `network with name ${n.name} already exists in the cluster (${this.where})`);
       const clash = nets.find((x) => overlaps(x.subnet, pool.subnet));
-      if (clash) throw conflict('NL_IPAM_POOL_OVERLAP', `subnet ${pool.subnet} overlaps overlay network "${clash.name}" (${clash.subnet}) in the cluster`);
+      if (clash) throw forbidden('NL_IPAM_POOL_OVERLAP', `subnet ${pool.subnet} overlaps overlay network "${clash.name}" (${clash.subnet}) in the cluster`);
       const used = new Set(nets.map((x) => x.vni));
       if (wantVni !== undefined && used.has(wantVni)) throw conflict('NL_VNI_IN_USE', `VNI ${wantVni} is already used by overlay network "${nets.find((x) => x.vni === wantVni)?.name}"`);
       let vni = wantVni ?? FIRST_VNI;
@@ -267,7 +268,7 @@ export class Cluster {
         [
           { op: 'put', key: 'ov/seq', value: (Number(seq?.value ?? 0) || 0) + 1 },
           { op: 'put', key: `ov/net/${n.id}`, value: def },
-          { op: 'put', key: `ov/netname/${n.name}`, value: n.id },
+          { op: 'put', key: `ov/netname/${encodeURIComponent(n.name)}`, value: n.id },
           { op: 'put', key: `ov/vni/${vni}`, value: n.id },
         ],
       );
@@ -284,10 +285,10 @@ export class Cluster {
     const { entries } = await this.kv.listAt<OvEndpoint>(`ov/ep/${net.id}/`);
     if (entries.length && !force) {
       const where = [...new Set(entries.map((e) => `${e.value.name}@${this.hostName(e.value.host)}`))].join(', ');
-      throw conflict('NL_NETWORK_IN_USE', `network ${net.name} has active endpoints (${where}): disconnect them first`);
+      throw forbidden('NL_NETWORK_IN_USE', `network ${net.name} has active endpoints (${where}): disconnect them first`);
     }
     const def = this.mirror.get(`ov/net/${net.id}`) as OvNet | undefined;
-    const ops = [{ op: 'del' as const, key: `ov/net/${net.id}` }, { op: 'del' as const, key: `ov/netname/${net.name}` }, ...(def ? [{ op: 'del' as const, key: `ov/vni/${def.vni}` }] : [])];
+    const ops = [{ op: 'del' as const, key: `ov/net/${net.id}` }, { op: 'del' as const, key: `ov/netname/${encodeURIComponent(net.name)}` }, ...(def ? [{ op: 'del' as const, key: `ov/vni/${def.vni}` }] : [])];
     await this.kv.txn([], ops);
     this.mirror.delete(`ov/net/${net.id}`);
   }

@@ -15,7 +15,7 @@ import type { System } from '../system/types.js';
 import { driverOf, endpointOwner, poolsOf, type Ctx } from './context.js';
 import { connect, disconnect, type ConnectRequest } from './endpoints.js';
 import { networkView, sandboxView, type NetworkView, type SandboxView } from './inspect.js';
-import { createNetwork, ensurePredefined, pruneNetworks, removeNetwork, type CreateNetworkRequest } from './networks.js';
+import { createNetwork, ensurePredefined, optionWarning, pruneNetworks, removeNetwork, type CreateNetworkRequest } from './networks.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import { key, type NetworkRecord } from './records.js';
 import { createSandbox, removeSandbox, type CreateSandboxRequest } from './sandboxes.js';
@@ -179,6 +179,16 @@ export class Controller {
 
   createNetwork(req: CreateNetworkRequest): Promise<NetworkRecord> {
     return this.serial(() => createNetwork(this.ctx, req));
+  }
+
+  /** The network drivers this controller has (GET /info lists them). */
+  driverNames(): string[] {
+    return [...this.ctx.drivers.keys()];
+  }
+
+  /** The Warning of `POST /networks/create` for a network just made. */
+  createWarning(n: NetworkRecord): string {
+    return optionWarning(this.ctx, n);
   }
 
   removeNetwork(ref: string): Promise<void> {

@@ -1,7 +1,7 @@
 // Docker-shaped views of the records (`docker network inspect` / `network ls` JSON). Pure.
 import type { PoolRecord } from '../ipam/types.js';
 import { bindingSummary, type PortBinding } from '../common/ports.js';
-import type { EndpointRecord, NetworkRecord, SandboxRecord } from './records.js';
+import type { EndpointRecord, IpamConfigSpec, NetworkRecord, SandboxRecord } from './records.js';
 
 export interface IpamConfigView {
   Subnet: string;
@@ -32,7 +32,7 @@ export interface NetworkView {
   Attachable: boolean;
   Ingress: false;
   ConfigFrom: { Network: string };
-  ConfigOnly: false;
+  ConfigOnly: boolean;
   Containers: Record<string, ContainerView>;
   Options: Record<string, string>;
   Labels: Record<string, string>;
@@ -45,9 +45,21 @@ export interface NetworkView {
 function ipamConfig(p: PoolRecord): IpamConfigView {
   const c: IpamConfigView = { Subnet: p.subnet };
   if (p.ipRange) c.IPRange = p.ipRange;
-  c.Gateway = p.gateway;
+  // Docker 20.10 shows the gateway of a subnet the user gave only when the user gave the gateway
+  // too; of a subnet its IPAM chose, always. (The record always has it: DNS and routes use it.)
+  if (!p.userSubnet || p.userGateway) c.Gateway = p.gateway;
   if (Object.keys(p.aux).length) c.AuxiliaryAddresses = { ...p.aux };
   return c;
+}
+
+/** A config-only network's IPAM config, shown as the user gave it. */
+function requestedConfig(c: IpamConfigSpec): IpamConfigView {
+  return {
+    ...(c.subnet ? { Subnet: c.subnet } : {}),
+    ...(c.ipRange ? { IPRange: c.ipRange } : {}),
+    ...(c.gateway ? { Gateway: c.gateway } : {}),
+    ...(c.auxAddresses && Object.keys(c.auxAddresses).length ? { AuxiliaryAddresses: { ...c.auxAddresses } } : {}),
+  } as IpamConfigView;
 }
 
 export function networkView(
@@ -80,14 +92,18 @@ export function networkView(
     Scope: scope,
     Driver: n.driver,
     EnableIPv6: n.enableIPv6,
-    IPAM: { Driver: n.ipamDriver, Options: n.ipamOptions ? { ...n.ipamOptions } : null, Config: pools.map(ipamConfig) },
+    IPAM: {
+      Driver: n.ipamDriver,
+      Options: n.ipamOptions ? { ...n.ipamOptions } : null,
+      Config: n.configOnly ? n.configOnly.ipam.map(requestedConfig) : pools.map(ipamConfig),
+    },
     Internal: n.internal,
     Attachable: n.attachable,
     Ingress: false,
-    ConfigFrom: { Network: '' },
-    ConfigOnly: false,
+    ConfigFrom: { Network: n.configFrom ?? '' },
+    ConfigOnly: Boolean(n.configOnly),
     Containers: containers,
-    Options: { ...n.options },
+    Options: { ...(n.configOnly?.options ?? n.options) },
     Labels: { ...n.labels },
   };
 }

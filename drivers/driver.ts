@@ -63,6 +63,11 @@ export interface Driver<C = unknown> {
   readonly sandboxMode?: 'host' | 'none';
   /** Called by the controller before anything is stored: throws NetloomError naming the bad option. */
   parseOptions(options: Readonly<Record<string, string>>, net: { id: string; name: string; internal: boolean }): C;
+  /** Option keys the driver does not know: kept and ignored, as Docker does; the API names them in
+   *  the create response's Warning. Absent: parseOptions refuses unknown keys itself. */
+  unknownOptions?(options: Readonly<Record<string, string>>): string[];
+  /** Prefix of the sandbox interface names of this network's endpoints (eth when undefined). */
+  ifnamePrefix?(config: C): string | undefined;
   /** Options whose values must be unique across networks of this driver (e.g. the bridge name). */
   uniqueOptions?(config: C): Readonly<Record<string, string>>;
   /** Called once at daemon start, before any network verb. */

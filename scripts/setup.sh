@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
 pkgs=(iproute2 iptables iputils-ping util-linux procps gcc make ca-certificates dnsutils docker.io busybox-static etcd-server etcd-client iperf3)
+# python3-docker (the Docker SDK for Python, Debian's; PyPI is not reachable) and python3-venv:
+# the Engine API compatibility test (test/priv/compat.test.ts) drives netloomd with the SDK.
+pkgs+=(python3-docker python3-venv)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 # N-API headers for the two small addons (node_api.h is ABI-stable across Node versions).
 [ -f /usr/include/node/node_api.h ] || pkgs+=(libnode-dev)

@@ -5,7 +5,7 @@ import { macFromIPv4 } from '../../common/cidr.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
 import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type EndpointInfo, type Finding, type KeptLines, type NetworkInfo } from '../driver.js';
-import { OPT, generatedBridgeName, parseBridgeOptions, type BridgeConfig } from './options.js';
+import { OPT, generatedBridgeName, parseBridgeOptions, unknownBridgeOptions, type BridgeConfig } from './options.js';
 import { ADMIN_CHAINS, JUMPS, expectedLines, networkRules, ownLines, publishRules, renderAdd, renderAll, renderDel, type Rule } from './rules.js';
 import { hostFamily } from '../../common/ports.js';
 import type { Table } from '../../system/types.js';
@@ -78,6 +78,9 @@ async function deleteRules(env: DriverEnv, family: 4 | 6, rules: readonly Rule[]
 
 const gatewayCidr = (p: PoolRecord): string => `${p.gateway}/${prefixOf(p.subnet)}`;
 
+/** The pools whose gateway address goes on the bridge: not IPv4 with inhibit_ipv4. */
+const bridgeAddressed = (net: NetworkInfo, c: BridgeConfig): PoolRecord[] => net.pools.filter((p) => !(c.inhibitIpv4 && p.family === 4));
+
 export function createBridgeDriver(): Driver<BridgeConfig> {
   // Networks whose rules are in the kernel since the last restore(): createNetwork runs again on
   // every reconcile and must not append a second copy.
@@ -88,6 +91,8 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
     scope: 'local',
     usesIpam: true,
     parseOptions: parseBridgeOptions,
+    unknownOptions: unknownBridgeOptions,
+    ifnamePrefix: (c) => c.ifacePrefix,
     uniqueOptions: (c) => ({ [OPT.name]: c.bridgeName }),
 
     async init(env) {
@@ -134,7 +139,7 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
         const gw4 = net.pools.find((p) => p.family === 4)?.gateway;
         await host.addBridge(c.bridgeName, { mtu: existed && !c.mtuExplicit ? undefined : c.mtu, alias: env.tag('net', net.id), mac: gw4 ? macFromIPv4(gw4) : undefined });
         failpoint('create:bridge');
-        for (const p of net.pools) await host.addAddr(c.bridgeName, gatewayCidr(p));
+        for (const p of bridgeAddressed(net, c)) await host.addAddr(c.bridgeName, gatewayCidr(p));
         if (net.pools.some((p) => p.family === 6)) await env.sys.sysctl('net.ipv6.conf.all.forwarding', '1');
         // Published ports reached on 127.0.0.1 are DNATed out of this bridge: allow loopback sources on it.
         if (!c.internal) await env.sys.sysctl(`net/ipv4/conf/${c.bridgeName}/route_localnet`, '1');
@@ -164,7 +169,7 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
         // (A crash between creating the bridge and tagging it leaves a generated name untagged.)
         const ours = l?.alias === env.tag('net', net.id) || (!l?.alias && c.bridgeName === generatedBridgeName(net.id));
         if (ours) await host.delLink(c.bridgeName);
-        else if (l) for (const p of net.pools) await host.delAddr(c.bridgeName, gatewayCidr(p));
+        else if (l) for (const p of bridgeAddressed(net, c)) await host.delAddr(c.bridgeName, gatewayCidr(p));
       });
       await undoAll(steps);
     },
@@ -216,7 +221,7 @@ async function checkNetwork(env: DriverEnv, { net, config: c, endpoints }: Drive
     if (bridge.kind !== 'bridge') add('link', what, `is a ${bridge.kind ?? 'plain'} device, not a bridge`);
     if (!bridge.up) add('link', what, 'is down');
     const have = new Set((await host.addrs(c.bridgeName)).map((a) => a.cidr));
-    for (const p of net.pools) if (!have.has(gatewayCidr(p))) add('address', what, `lacks gateway ${gatewayCidr(p)}`);
+    for (const p of bridgeAddressed(net, c)) if (!have.has(gatewayCidr(p))) add('address', what, `lacks gateway ${gatewayCidr(p)}`);
   }
   for (const ep of endpoints) {
     const veth = hostVethName(ep.id);
