@@ -104,6 +104,9 @@ function modeFor(ctx: Ctx, network: string | undefined): { mode: SandboxMode; jo
     // Sharing a sandbox that itself shares another: share the original namespace.
     return { mode: { kind: 'container', target: t.mode.kind === 'container' ? t.mode.target : t.name } };
   }
+  if (network === undefined && ![...ctx.state.networks.values()].some((x) => x.predefined && x.name === 'bridge')) {
+    throw invalid('NL_BAD_NETWORK_MODE', 'this daemon has no default bridge (netloomd --bridge none): give --network');
+  }
   const n = ctx.state.network(network ?? 'bridge');
   if (n.driver === 'host') return { mode: { kind: 'host' } };
   if (n.driver === 'null') return { mode: { kind: 'none' } };

@@ -235,6 +235,24 @@ describe('daemon settings: -b, daemon.json, a changed --bip, --iptables=false, b
     assert.deepEqual((await h.kernel()).links.filter((l) => l === 'netloom0'), [], 'no bridge of its own');
   });
 
+  it('--fixed-cidr and --default-gateway: addresses from the range, the default route via the gateway; -b none: no default bridge', async () => {
+    const h = await host();
+    h.daemonArgs = ['--bip', '10.92.0.1/24', '--fixed-cidr', '10.92.0.128/25', '--default-gateway', '10.92.0.254'];
+    await h.start();
+    const s = h.sb('fixed');
+    await h.ok('sandbox', 'create', s);
+    assert.match((await sandboxAddrs(s)).eth0[0], /^10\.92\.0\.(12[89]|1[3-9]\d|2\d\d)\/24$/);
+    assert.match((await h.inSandbox(s, 'ip', 'route', 'show', 'default')).stdout, /default via 10\.92\.0\.254 dev eth0/);
+    assert.equal((await h.cli('doctor')).exitCode, 0);
+    await h.ok('sandbox', 'rm', s);
+    await h.stop();
+    h.daemonArgs = ['-b', 'none'];
+    await h.start();
+    assert.equal((await h.cli('network', 'inspect', 'bridge')).exitCode, 1);
+    assert.equal((await h.kernel()).links.includes('netloom0'), false);
+    await refused(h, ['sandbox', 'create', h.sb('nob')], /no default bridge \(netloomd --bridge none\): give --network/);
+  });
+
   it('daemon.json gives exactly what the same flags give', async () => {
     const [a, b] = [await host(), await host()];
     a.daemonArgs = ['--bip', '10.97.0.1/24', '--icc=false', '--ip-masq=false', '--mtu', '1400', '--default-address-pool', 'base=10.200.0.0/16,size=24'];
