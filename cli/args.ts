@@ -19,7 +19,10 @@ export interface Parsed {
 
 export function parse(args: readonly string[], options: Options): Parsed {
   try {
-    const r = parseArgs({ args: [...args], options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    // A command may take -h for itself (sandbox create: --hostname, as `docker run`); --help stays.
+    const hTaken = Object.values(options).some((o) => o.short === 'h');
+    const globals = hTaken ? { ...GLOBAL_OPTIONS, help: { type: 'boolean' as const } } : GLOBAL_OPTIONS;
+    const r = parseArgs({ args: [...args], options: { ...globals, ...options }, allowPositionals: true, strict: true });
     return { values: r.values as Parsed['values'], positionals: r.positionals };
   } catch (err) {
     throw new UsageError((err as Error).message.replace(/^Unknown option '([^']*)'.*/s, 'unknown flag: $1'));
@@ -139,13 +142,38 @@ export function endpointConfig(v: Parsed['values']): Record<string, unknown> {
 
 export const list = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []);
 
+/** `sandbox create` flags: the network ones plus what `docker run` gives a container. -h is
+ *  --hostname here, as in `docker run`; --help stays help. */
+export const SANDBOX_CREATE_OPTIONS: Options = {
+  network: { type: 'string' },
+  'dns-search': { type: 'string', multiple: true },
+  'dns-option': { type: 'string', multiple: true },
+  ...CONNECT_OPTIONS,
+  hostname: { type: 'string', short: 'h' },
+  domainname: { type: 'string' },
+  link: { type: 'string', multiple: true },
+  'add-host': { type: 'string', multiple: true },
+  'mac-address': { type: 'string' },
+  expose: { type: 'string', multiple: true },
+  'publish-all': { type: 'boolean', short: 'P' },
+};
+
 export function sandboxCreateBody(p: Parsed): Record<string, unknown> {
   if (p.positionals.length !== 1) throw new UsageError('sandbox create needs exactly one NAME');
+  const v = p.values;
+  const opt = (k: string, x: unknown): Record<string, unknown> => (x === undefined || (Array.isArray(x) && !x.length) ? {} : { [k]: x });
   return {
     Name: p.positionals[0],
-    Network: p.values.network,
-    EndpointConfig: endpointConfig(p.values),
-    DnsSearch: list(p.values['dns-search']),
-    DnsOptions: list(p.values['dns-option']),
+    Network: v.network,
+    EndpointConfig: endpointConfig(v),
+    DnsSearch: list(v['dns-search']),
+    DnsOptions: list(v['dns-option']),
+    ...opt('Hostname', v.hostname),
+    ...opt('Domainname', v.domainname),
+    ...opt('Links', list(v.link)),
+    ...opt('ExtraHosts', list(v['add-host'])),
+    ...opt('MacAddress', v['mac-address']),
+    ...opt('Expose', list(v.expose)),
+    ...opt('PublishAll', v['publish-all']),
   };
 }

@@ -134,9 +134,22 @@ Options:
   --ip IP, --ip6 IP, --alias NAME, --dns IP, -p/--publish SPEC   as for network connect
   --dns-search DOMAIN   search domain in the sandbox's resolv.conf (repeatable)
   --dns-option OPT      resolv.conf option, e.g. ndots:2 (repeatable)
+  -h, --hostname NAME   its own UTS namespace with this host name (docker run -h); hosts maps
+                        its addresses to it; netloom sandbox exec enters it
+  --domainname DOMAIN   its domain name (docker run --domainname)
+  --link NAME[:ALIAS]   legacy link, default bridge only: NAME (and ALIAS) in this sandbox's
+                        hosts, one way; with netloomd --icc=false, the pair may talk on NAME's
+                        exposed ports (every port if it exposes none) (repeatable)
+  --add-host NAME:IP    a hosts entry; IP host-gateway = the default bridge's gateway (repeatable)
+  --mac-address MAC     the MAC of its interface on the network it joins
+  --expose PORT[-END][/PROTO]   a port it offers (repeatable)
+  -P, --publish-all     publish every exposed port on a free host port
+                        (net.ipv4.ip_local_port_range); netloom port lists them
+  --help                this help (-h is --hostname here, as in docker run)
 
 The sandbox's /etc/resolv.conf and /etc/hosts live in /etc/netns/NAME/, which both
-netloom sandbox exec and ip netns exec use.`,
+netloom sandbox exec and ip netns exec use; --dns servers go in its resolv.conf when no
+embedded DNS serves it (the default bridge), else the embedded DNS forwards to them.`,
 
   'sandbox ls': `Usage: netloom sandbox ls [--format table|json]`,
   port: `Usage: netloom port SANDBOX [PORT[/PROTO]]

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { resolvePaths, type InstancePaths } from '../common/config.js';
 import { execInNetns, spawnDetached } from '../system/process.js';
-import { CONNECT_OPTIONS, NETWORK_CREATE_OPTIONS, UsageError, endpointConfig, networkCreateBody, parse, sandboxCreateBody, type Parsed } from './args.js';
+import { CONNECT_OPTIONS, NETWORK_CREATE_OPTIONS, UsageError, endpointConfig, networkCreateBody, parse, sandboxCreateBody, SANDBOX_CREATE_OPTIONS, type Parsed } from './args.js';
 import { api, ApiError, call } from './client.js';
 import { HELP } from './help.js';
 import { describeBinding, type PortBinding } from '../common/ports.js';
@@ -166,7 +166,7 @@ const commands: Record<string, Handler> = {
       }
       return r.after.length ? 1 : 0;
     }
-    const r = await api<{ findings: F[]; firewallGuard: { checks: number; heals: number; lastHeal?: string }; salvage?: { at: string } }>(socket, 'GET', '/doctor');
+    const r = await api<{ findings: F[]; firewallGuard: { checks: number; heals: number; lastHeal?: string }; salvage?: { at: string }; iptables?: boolean }>(socket, 'GET', '/doctor');
     if (p.values.format === 'json') return json(r), r.findings.length ? 1 : 0;
     if (r.salvage) out(`store salvaged at ${r.salvage.at}: unexplained objects are kept until netloom doctor --fix removes them`);
     if (!r.findings.length) out('doctor: the kernel matches the records (namespaces, links, addresses, routes, rules, published ports)');
@@ -175,7 +175,8 @@ const commands: Record<string, Handler> = {
       show(r.findings);
     }
     const g = r.firewallGuard;
-    out(`firewall guard: ${g.checks} check(s), ${g.heals} restore(s)${g.lastHeal ? `, last at ${g.lastHeal}` : ''}`);
+    if (r.iptables === false) out('iptables: off (netloomd --iptables=false): netloom writes no rules, so none were compared');
+    else out(`firewall guard: ${g.checks} check(s), ${g.heals} restore(s)${g.lastHeal ? `, last at ${g.lastHeal}` : ''}`);
     return r.findings.length ? 1 : 0;
   },
   async 'port'(p, { socket }) {
@@ -203,7 +204,7 @@ const OPTIONS: Record<string, Parameters<typeof parse>[1]> = {
   'network connect': CONNECT_OPTIONS,
   'network disconnect': { force: { type: 'boolean', short: 'f' } },
   'network prune': { force: { type: 'boolean', short: 'f' }, filter: { type: 'string', multiple: true } },
-  'sandbox create': { network: { type: 'string' }, 'dns-search': { type: 'string', multiple: true }, 'dns-option': { type: 'string', multiple: true }, ...CONNECT_OPTIONS },
+  'sandbox create': SANDBOX_CREATE_OPTIONS,
   'dns explain': { type: { type: 'string', short: 't' } },
   doctor: { fix: { type: 'boolean' }, format: { type: 'string' } },
   'sandbox ls': { format: { type: 'string' } },

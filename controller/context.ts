@@ -2,13 +2,15 @@
 import type { Logger } from '../common/log.js';
 import type { NameService } from '../dns/service.js';
 import type { Cluster } from './cluster.js';
-import type { Driver, DriverEnv, DriverNetwork, NetworkInfo } from '../drivers/driver.js';
+import type { Driver, DriverEnv, DriverNetwork, LinkPeer, NetworkInfo } from '../drivers/driver.js';
+import { linkedAddress } from './names.js';
 import { lookupDriver, type DriverRegistry } from '../drivers/registry.js';
 import type { Ipam } from '../ipam/allocator.js';
 import type { PoolRecord } from '../ipam/types.js';
 import type { NsRef } from '../system/types.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './records.js';
 import type { State } from './state.js';
+import type { DefaultBridgeSettings } from './defaultbridge.js';
 
 export interface Ctx {
   readonly state: State;
@@ -23,6 +25,10 @@ export interface Ctx {
   /** After `netloomd --salvage` (until `netloom doctor --fix`): the records may have lost what
    *  explains a kernel object, so nothing unexplained is removed — links, rules, namespaces. */
   keepUnexplained?: boolean;
+  /** The default bridge as netloomd's flags describe it (--bip, -b, --icc, ...). */
+  readonly defaultBridge?: DefaultBridgeSettings;
+  /** false with netloomd --iptables=false: no rules, so no published ports. */
+  readonly iptables?: boolean;
 }
 
 export const driverOf = (ctx: Ctx, n: NetworkRecord): Driver => lookupDriver(ctx.drivers, n.driver);
@@ -60,7 +66,16 @@ export function endpointInfo(ctx: Ctx, ep: EndpointRecord): Parameters<NonNullab
     defaultRoute: ep.defaultRoute,
     external: ep.external !== undefined,
     ...(ep.ports?.length ? { ports: ep.ports } : {}),
+    ...(sb?.links?.length ? { links: linkPeers(ctx, sb) } : {}),
   };
+}
+
+/** The sandbox's links whose other end is still there, with that end's exposed ports. */
+function linkPeers(ctx: Ctx, sb: SandboxRecord): LinkPeer[] {
+  return (sb.links ?? []).flatMap((l) => {
+    const address = linkedAddress(ctx, sb, l.name);
+    return address ? [{ address, ports: ctx.state.sandboxes.get(l.name)?.expose ?? [] }] : [];
+  });
 }
 
 /** A driver's ready networks in creation order (the order its global rules are built in), each

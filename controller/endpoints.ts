@@ -15,6 +15,7 @@ import { checkDnsServers, endpointDown, endpointUp } from './names.js';
 import { refuseDockerNetwork } from './networks.js';
 import { resolvePorts } from './ports.js';
 import { announce, overlayAddress, withdraw } from './overlay.js';
+import { parseMac } from './sandboxopts.js';
 
 export interface ConnectRequest {
   readonly ipv4Address?: string;
@@ -24,6 +25,8 @@ export interface ConnectRequest {
   readonly dns?: readonly string[];
   /** --publish specs ([hostIP:][hostPort[-end]:]containerPort[-end][/proto]). */
   readonly publish?: readonly string[];
+  /** --mac-address: the interface's MAC instead of one derived from its IPv4 address. */
+  readonly macAddress?: string;
 }
 
 function checkConnectable(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord): void {
@@ -89,6 +92,7 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, request: 
   const aliases = [...new Set(req.aliases ?? [])];
   checkAliases(aliases);
   checkDnsServers('--dns', req.dns);
+  if (req.macAddress) req = { ...req, macAddress: parseMac(req.macAddress) };
   const id = newId();
   // Overlay with a cluster store: the address is taken cluster-wide first (an etcd transaction),
   // and given back if anything below fails before the endpoint is recorded.
@@ -112,7 +116,7 @@ async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: st
     network: n.id,
     sandbox: sb.name,
     ifname: nextIfname(mine.map((e) => e.ifname), driverOf(ctx, n).ifnamePrefix?.(configOf(ctx, n))),
-    mac: addrs.ipv4 ? macFromIPv4(addrs.ipv4.split('/')[0]) : randomMac(),
+    mac: req.macAddress ?? (addrs.ipv4 ? macFromIPv4(addrs.ipv4.split('/')[0]) : randomMac()),
     ...addrs,
     aliases,
     // The first network that can route out gives the sandbox its default route (Docker's rule).

@@ -29,6 +29,8 @@ import { applyCluster } from './overlay.js';
 import type { OverlayHost } from '../drivers/overlay/index.js';
 import type { Finding } from '../drivers/driver.js';
 import { QTYPE } from '../dns/types.js';
+import { checkBridgeExists, type DefaultBridgeSettings } from './defaultbridge.js';
+import type { DefaultPool } from '../ipam/types.js';
 
 export interface ExplainView {
   sandbox: string;
@@ -54,6 +56,13 @@ export interface ControllerOptions {
   readonly cluster?: Cluster;
   /** What the overlay driver needs of this host (VTEP, VXLAN port, underlay MTU). */
   readonly overlayHost?: OverlayHost;
+  /** The default bridge as netloomd's flags describe it (--bip, -b, --icc, ...). */
+  readonly defaultBridge?: DefaultBridgeSettings;
+  /** netloomd --iptables (default true) and --ip-forward (default true). */
+  readonly iptables?: boolean;
+  readonly ipForward?: boolean;
+  /** --default-address-pool: where networks without --subnet get theirs (default: Docker's). */
+  readonly defaultPools?: readonly DefaultPool[];
 }
 
 export interface DoctorReport {
@@ -62,6 +71,8 @@ export interface DoctorReport {
   /** Set after `netloomd --salvage` until `netloom doctor --fix`: what was damaged, and that
    *  unexplained objects are being kept. */
   salvage?: SalvageRecord;
+  /** false with netloomd --iptables=false: no rules written, none checked. */
+  iptables: boolean;
 }
 
 export class Controller {
@@ -104,17 +115,23 @@ export class Controller {
       const tagPrefix = `netloom:${this.instance}:`;
       this.tagPrefix = tagPrefix;
       const env: DriverEnv = { sys, log, tag: (kind, id) => `${tagPrefix}${kind}:${id.slice(0, 12)}` };
-      const ipam = new Ipam();
-      const pools = (await store.list<PoolRecord>('pool/')).map((e) => e.value);
+      const pools = this.opts.defaultPools ?? [];
+      const fam = (f: 4 | 6) => pools.filter((p) => (p.base.includes(':') ? 6 : 4) === f);
+      const ipam = new Ipam({ ...(fam(4).length ? { defaults4: fam(4) } : {}), ...(fam(6).length ? { defaults6: fam(6) } : {}) });
+      const records = (await store.list<PoolRecord>('pool/')).map((e) => e.value);
       const allocs = (await store.list<Allocation>('alloc/')).map((e) => e.value);
       const cursors = Object.fromEntries((await store.list<string>('cursor/')).map((e) => [e.key.slice('cursor/'.length), e.value]));
-      ipam.load(pools, allocs, cursors);
+      ipam.load(records, allocs, cursors);
       const overlayHost = this.opts.overlayHost;
+      const iptables = this.opts.iptables ?? true;
+      const bridgeHost = { iptables, ipForward: this.opts.ipForward ?? true };
       this.ctx = {
-        state: this.state, ipam, drivers: this.opts.drivers ?? defaultDrivers(overlayHost && (() => overlayHost)), env, log, names: this.opts.names, cluster: this.opts.cluster,
+        state: this.state, ipam, drivers: this.opts.drivers ?? defaultDrivers(overlayHost && (() => overlayHost), bridgeHost), env, log, names: this.opts.names, cluster: this.opts.cluster,
+        defaultBridge: this.opts.defaultBridge, iptables,
         keepUnexplained: (await store.get(SALVAGED_KEY)) !== undefined,
       };
       if (this.ctx.keepUnexplained) log.warn('the store was salvaged: kernel objects no record explains are kept; `netloom doctor` lists them, `netloom doctor --fix` removes them');
+      await checkBridgeExists(this.ctx);
       for (const d of this.ctx.drivers.values()) await d.init?.(env);
       const report = await reconcile(this.ctx, tagPrefix);
       await ensurePredefined(this.ctx);
@@ -155,6 +172,7 @@ export class Controller {
       findings: await diagnose(this.ctx, this.tagPrefix),
       firewallGuard: { ...this.guard },
       salvage: (await this.opts.store.get<SalvageRecord>(SALVAGED_KEY))?.value,
+      iptables: this.ctx.iptables ?? true,
     }));
   }
 

@@ -2,6 +2,7 @@
 import type { PoolRecord } from '../ipam/types.js';
 import { bindingSummary, type PortBinding } from '../common/ports.js';
 import type { EndpointRecord, IpamConfigSpec, NetworkRecord, SandboxRecord } from './records.js';
+import { showExposed } from './sandboxopts.js';
 
 export interface IpamConfigView {
   Subnet: string;
@@ -114,6 +115,19 @@ export interface SandboxView {
   Created: string;
   NetworkMode: string;
   Networks: Record<string, { NetworkID: string; EndpointID: string; Interface: string; MacAddress: string; IPv4Address: string; IPv6Address: string; Aliases: string[]; Ports?: PortBinding[] }>;
+  /** What `docker run` flags gave it (Docker's Config and HostConfig fields of these names). */
+  Hostname: string;
+  Domainname: string;
+  Dns: string[];
+  DnsSearch: string[];
+  DnsOptions: string[];
+  /** NAME:IP, host-gateway shown resolved. */
+  ExtraHosts: string[];
+  /** NAME:ALIAS */
+  Links: string[];
+  /** PORT[-END]/PROTO */
+  ExposedPorts: string[];
+  PublishAllPorts: boolean;
 }
 
 export function sandboxView(sb: SandboxRecord, eps: readonly EndpointRecord[], nets: ReadonlyMap<string, NetworkRecord>): SandboxView {
@@ -132,5 +146,20 @@ export function sandboxView(sb: SandboxRecord, eps: readonly EndpointRecord[], n
       ...(e.ports?.length ? { Ports: e.ports.map((b) => ({ ...b })) } : {}),
     };
   }
-  return { Name: sb.name, Id: sb.id, Created: sb.created, NetworkMode: mode, Networks: networks };
+  return {
+    Name: sb.name,
+    Id: sb.id,
+    Created: sb.created,
+    NetworkMode: mode,
+    Networks: networks,
+    Hostname: sb.hostname ?? '',
+    Domainname: sb.domainname ?? '',
+    Dns: [...(sb.dns ?? [])],
+    DnsSearch: [...(sb.dnsSearch ?? [])],
+    DnsOptions: [...(sb.dnsOptions ?? [])],
+    ExtraHosts: (sb.extraHosts ?? []).map((h) => `${h.name}:${h.ip}`),
+    Links: (sb.links ?? []).map((l) => `${l.name}:${l.alias}`),
+    ExposedPorts: (sb.expose ?? []).map(showExposed),
+    PublishAllPorts: sb.publishAll ?? false,
+  };
 }

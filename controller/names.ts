@@ -7,7 +7,9 @@ import { inhibitsIpv4 } from '../drivers/bridge/options.js';
 import type { DnsEndpoint } from '../dns/types.js';
 import type { DnsNetwork } from '../dns/service.js';
 import { endpointOwner, poolsOf, type Ctx } from './context.js';
-import type { EndpointRecord, NetworkRecord } from './records.js';
+import type { EndpointRecord, NetworkRecord, SandboxRecord } from './records.js';
+import type { HostsEntry } from '../dns/files.js';
+import { ownHostNames } from './sandboxopts.js';
 
 // Docker networks get names from Docker's own resolver (127.0.0.11 in each container).
 // inhibit_ipv4 leaves the IPv4 gateway address, where the embedded DNS listens, off the bridge.
@@ -73,6 +75,7 @@ export function sandboxFiles(ctx: Ctx, name: string): void {
   const eps = ctx.state.endpointsOf({ sandbox: owner }).filter((e) => e.state !== 'deleting');
   const nets = eps.map((e) => ctx.state.networks.get(e.network)).filter((n): n is NetworkRecord => !!n && dnsEnabled(n));
   const sharing = [...ctx.state.sandboxes.values()].filter((s) => s.name === owner || (s.mode.kind === 'container' && s.mode.target === owner));
+  const owned = ctx.state.sandboxes.get(owner) ?? sb;
   for (const s of sharing) {
     ctx.names.writeFiles({
       name: s.name,
@@ -80,8 +83,34 @@ export function sandboxFiles(ctx: Ctx, name: string): void {
       options: s.dnsOptions ?? [],
       dnsNetworks: nets.map((n) => dnsNetwork(ctx, n)),
       addresses: eps.flatMap((e) => [e.ipv4, e.ipv6]).filter((a): a is string => !!a).map((a) => a.split('/')[0]),
+      ...(s.dns?.length ? { servers: s.dns } : {}),
+      ...(owned.hostname ? { hostNames: ownHostNames(owned.hostname, owned.domainname) } : {}),
+      extraHosts: [...(s.extraHosts ?? []).map((h) => ({ ip: h.ip, names: [h.name] })), ...linkHosts(ctx, s)],
     });
   }
+}
+
+/** --link entries of a sandbox's hosts file, as Docker writes them: the alias, the linked
+ *  sandbox's host name, and its name (when not the alias); linked sandboxes that are gone drop out. */
+export function linkHosts(ctx: Ctx, sb: SandboxRecord): HostsEntry[] {
+  const out: HostsEntry[] = [];
+  for (const l of sb.links ?? []) {
+    const ip = linkedAddress(ctx, sb, l.name);
+    const t = ctx.state.sandboxes.get(l.name);
+    if (!ip || !t) continue;
+    out.push({ ip, names: [...new Set([l.alias, ...(t.hostname ? [t.hostname] : []), t.name])] });
+  }
+  return out;
+}
+
+/** The IPv4 address of linked sandbox `name` on the network `sb` shares with it through the
+ *  default bridge; undefined once it is gone or going. */
+export function linkedAddress(ctx: Ctx, sb: SandboxRecord, name: string): string | undefined {
+  const t = ctx.state.sandboxes.get(name);
+  if (!t || t.state !== 'ready') return undefined;
+  const mine = new Set(ctx.state.endpointsOf({ sandbox: sb.name }).map((e) => e.network));
+  const ep = ctx.state.endpointsOf({ sandbox: t.name }).find((e) => e.state === 'ready' && e.ipv4 && mine.has(e.network) && ctx.state.networks.get(e.network)?.predefined);
+  return ep?.ipv4?.split('/')[0];
 }
 
 export function sandboxFilesGone(ctx: Ctx, name: string): void {

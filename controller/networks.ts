@@ -1,7 +1,6 @@
 // Network create / remove / prune, and the predefined networks (bridge, host, none).
 import { conflict, forbidden, invalid, wrap } from '../common/errors.js';
 import { lookupDriver } from '../drivers/registry.js';
-import { OPT } from '../drivers/bridge/options.js';
 import type { PoolRecord } from '../ipam/types.js';
 import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type TxnOp } from '../store/types.js';
@@ -11,6 +10,7 @@ import { key, type IpamConfigSpec, type NetworkRecord } from './records.js';
 import { checkScope, createConfigOnly, refuseConfigInUse, resolveConfigFrom } from './configs.js';
 import { checkDnsServers, networkDown, networkUp } from './names.js';
 import { defineOverlay, isOverlay } from './overlay.js';
+import { DEFAULT_SETTINGS, bridgeChanges, checkBridgeExists, defaultBridgeRequest } from './defaultbridge.js';
 
 export type IpamConfigRequest = IpamConfigSpec;
 
@@ -249,27 +249,38 @@ export async function pruneNetworks(ctx: Ctx, keep: (n: NetworkRecord) => boolea
   return deleted;
 }
 
-/** bridge (like docker0, bridge named netloom0), host and none exist after the first start. */
+/** bridge (like docker0, bridge named netloom0, as netloomd's flags describe it), host and none
+ *  exist after the first start. */
 export async function ensurePredefined(ctx: Ctx): Promise<void> {
   const have = new Set([...ctx.state.networks.values()].map((n) => n.name));
-  if (!have.has('bridge')) {
-    await createNetwork(
-      ctx,
-      {
-        name: 'bridge',
-        driver: 'bridge',
-        options: {
-          [OPT.defaultBridge]: 'true',
-          [OPT.icc]: 'true',
-          [OPT.masquerade]: 'true',
-          [OPT.hostBindingIpv4]: '0.0.0.0',
-          [OPT.name]: 'netloom0',
-          [OPT.mtu]: '1500',
-        },
-      },
-      true,
-    );
-  }
+  await ensureDefaultBridge(ctx);
   if (!have.has('host')) await createNetwork(ctx, { name: 'host', driver: 'host' }, true);
   if (!have.has('none')) await createNetwork(ctx, { name: 'none', driver: 'null' }, true);
+}
+
+/** Makes the default bridge as the settings say; a changed setting remakes it while no sandbox
+ *  uses it, else netloomd says why it keeps the old one. -b none: no default bridge. */
+async function ensureDefaultBridge(ctx: Ctx): Promise<void> {
+  const s = ctx.defaultBridge ?? DEFAULT_SETTINGS;
+  const old = [...ctx.state.networks.values()].find((n) => n.predefined && n.name === 'bridge');
+  const log = opLog(ctx, { op: 'default bridge' });
+  let addr: string | undefined;
+  if (s.bridge && s.bridge !== 'none') {
+    await checkBridgeExists(ctx);
+    // Its address (the one netloom gave it on an earlier start included) is the subnet.
+    addr = (await ctx.env.sys.host.addrs(s.bridge)).map((a) => a.cidr).find((c) => !c.includes(':'));
+  }
+  const want = s.bridge === 'none' ? undefined : defaultBridgeRequest(s, s.bip ? undefined : addr);
+  const changes = old && want ? bridgeChanges(ctx, old, want) : old ? ['--bridge none'] : [];
+  if (old && !changes.length) return;
+  if (old) {
+    const users = ctx.state.endpointsOf({ network: old.id }).map((e) => e.sandbox);
+    if (users.length) {
+      log.warn({ changes, sandboxes: users }, `default bridge settings changed (${changes.join(', ')}) but sandboxes ${users.join(', ')} use it: keeping the old settings until they leave and netloomd restarts`);
+      return;
+    }
+    log.info({ changes }, 'default bridge settings changed: remaking it');
+    await deleteNetworkNow(ctx, old);
+  }
+  if (want) await createNetwork(ctx, want, true);
 }

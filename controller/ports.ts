@@ -56,6 +56,7 @@ export async function resolvePorts(
   if (!parsed.length) return [];
   if (n.driver !== 'bridge') throw invalid('NL_PUBLISH_UNSUPPORTED', `network ${n.name} (driver ${n.driver}) cannot publish ports: only bridge networks do`);
   if (n.internal) throw invalid('NL_PUBLISH_UNSUPPORTED', `network ${n.name} is internal: nothing outside it can reach a published port`);
+  if (ctx.iptables === false) throw invalid('NL_PUBLISH_UNSUPPORTED', `cannot publish ${specs.join(', ')}: netloomd runs with --iptables=false, and published ports are iptables rules`);
   const hostBinding = (configOf(ctx, n) as { hostBindingIpv4?: string }).hostBindingIpv4 ?? '0.0.0.0';
   const taken: Holder[] = netloomHolders(ctx);
   const listeners = await ctx.env.sys.listeners();

@@ -7,7 +7,7 @@ import type { Logger } from '../common/log.js';
 import { configOf, driverNetworks, driverOf, endpointInfo, netInfo, type Ctx } from './context.js';
 import { deleteEndpointNow, forgetEndpoint, moveDefaultRoute } from './endpoints.js';
 import { deleteNetworkNow, forgetNetwork } from './networks.js';
-import { deleteSandboxNow, makeNamespace } from './sandboxes.js';
+import { deleteSandboxNow, ensureSandbox } from './sandboxes.js';
 import type { NetworkRecord } from './records.js';
 import { restoreDriver } from './firewall.js';
 
@@ -53,10 +53,8 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   const byMode = [...state.sandboxes.values()].sort((a, b) => Number(a.mode.kind === 'container') - Number(b.mode.kind === 'container'));
   for (const sb of byMode) {
     if (sb.state === 'ready' || ctx.keepUnexplained) {
-      if (await ctx.env.sys.netns.exists(sb.name)) continue;
       await attempt(report, log, `sandbox ${sb.name}`, async () => {
-        await makeNamespace(ctx, sb);
-        report.repaired.push(`sandbox ${sb.name}`);
+        if (await ensureSandbox(ctx, sb)) report.repaired.push(`sandbox ${sb.name}`);
       });
       continue;
     }

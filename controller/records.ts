@@ -2,6 +2,7 @@
 // write and the kernel work is always resolvable: "creating" is rolled back, "deleting" is
 // finished, "ready" is re-applied to the kernel (reconcile.ts).
 import type { PortBinding } from '../common/ports.js';
+import type { ExposedPort, ExtraHost, SandboxLink } from './sandboxopts.js';
 
 /** One IPAM config as requested (--subnet, --ip-range, --gateway, --aux-address). */
 export interface IpamConfigSpec {
@@ -74,6 +75,16 @@ export interface SandboxRecord {
   readonly dns?: readonly string[];
   readonly dnsSearch?: readonly string[];
   readonly dnsOptions?: readonly string[];
+  /** --hostname/--domainname: the sandbox has its own UTS namespace with these names. */
+  readonly hostname?: string;
+  readonly domainname?: string;
+  /** --add-host, host-gateway resolved to an address at create. */
+  readonly extraHosts?: readonly ExtraHost[];
+  /** --link: legacy links on the default bridge (one-way hosts entry; ICC-off rules). */
+  readonly links?: readonly SandboxLink[];
+  /** --expose: ports the sandbox offers (opened by links under ICC off, published by -P). */
+  readonly expose?: readonly ExposedPort[];
+  readonly publishAll?: boolean;
   readonly created: string;
   readonly state: RecState;
 }

@@ -23,6 +23,9 @@ import { parseNameservers } from '../dns/files.js';
 import { removeNetnsFiles, writeNetnsFile } from '../system/files.js';
 import { readFileSync } from 'node:fs';
 import { parseUpstream } from '../common/upstream.js';
+import { CONFIG_KEYS, daemonSettings, flagOf, mergeConfig, parseConfigFile, type ConfigValues, type DaemonSettings } from './config.js';
+
+export const DEFAULT_CONFIG_FILE = '/etc/netloom/daemon.json';
 
 export const DAEMON_HELP = `Usage: netloomd [OPTIONS]   (also: netloom daemon [OPTIONS])
 
@@ -58,6 +61,28 @@ Options:
   --salvage          start on a damaged store: keep every record that verifies, move the damaged
                      file aside (never deleted); kernel objects no surviving record explains are
                      kept and listed by \`netloom doctor\` until \`netloom doctor --fix\`
+
+The default bridge and the host (dockerd's flags; changed values apply at the next start, once
+no sandbox uses the default bridge):
+  --bip CIDR         the default bridge's address and subnet, e.g. 10.99.0.1/24
+  -b, --bridge NAME  use this existing Linux bridge as the default bridge; none = no default bridge
+  --fixed-cidr CIDR  default-bridge sandboxes get addresses from this part of the subnet
+  --default-gateway IP  their default route goes via IP instead of the bridge
+  --mtu N            the default bridge's MTU (default 1500)
+  --icc=false        no traffic between default-bridge sandboxes except legacy --link pairs
+  --ip-masq=false    no masquerading of default-bridge traffic leaving the host
+  --ip-forward=false leave net.ipv4.ip_forward as it is
+  --iptables=false   write no iptables rules at all (no isolation, NAT or published ports)
+  --default-address-pool base=CIDR,size=N  where networks without --subnet get theirs (repeatable;
+                     default Docker's 172.17-31.0.0/16 and 192.168.0.0/16 as /20s)
+  --dns IP           upstream DNS server for sandboxes (repeatable; like --dns-upstream)
+  --dns-search DOMAIN  search domain of sandboxes without their own --dns-search (repeatable)
+  --config-file PATH settings as JSON, keys named as these flags (Docker's daemon.json): bip,
+                     bridge, fixed-cidr, default-gateway, mtu, icc, ip-masq, ip-forward, iptables,
+                     dns, dns-search, default-address-pools [{"base","size"}], and dns-upstream,
+                     dns-port, resolv-conf, log-level, firewall-check and the cluster flags
+                     (default /etc/netloom/daemon.json if it exists); a flag and the file giving
+                     different values, or an unknown key, is an error
   -h, --help         show this help
 `;
 
@@ -73,10 +98,28 @@ export function socketAlive(path: string): Promise<boolean> {
   });
 }
 
+/** Docker's boolean daemon flags take `--icc=false`, which parseArgs refuses for a boolean: they
+ *  are strings, and a bare `--icc` means true as in Docker. */
+const DOCKER_BOOLS = ['icc', 'ip-masq', 'ip-forward', 'iptables'];
+
 export async function runDaemon(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
+  const args = argv.map((a) => (DOCKER_BOOLS.includes(a.slice(2)) && a.startsWith('--') ? `${a}=true` : a));
+  const { values: flagValues } = parseArgs({
+    args,
     options: {
+      bip: { type: 'string' },
+      bridge: { type: 'string', short: 'b' },
+      'fixed-cidr': { type: 'string' },
+      'default-gateway': { type: 'string' },
+      mtu: { type: 'string' },
+      icc: { type: 'string' },
+      'ip-masq': { type: 'string' },
+      'ip-forward': { type: 'string' },
+      iptables: { type: 'string' },
+      'default-address-pool': { type: 'string', multiple: true },
+      dns: { type: 'string', multiple: true },
+      'dns-search': { type: 'string', multiple: true },
+      'config-file': { type: 'string' },
       socket: { type: 'string' },
       'data-dir': { type: 'string' },
       'log-level': { type: 'string' },
@@ -98,10 +141,11 @@ export async function runDaemon(argv: string[]): Promise<void> {
     },
     strict: true,
   });
-  if (values.help) {
+  if (flagValues.help) {
     process.stdout.write(DAEMON_HELP);
     return;
   }
+  const { values, settings } = daemonConfig(flagValues);
   const paths = resolvePaths({ socket: values.socket, dataDir: values['data-dir'] });
   const pluginSocket = values['no-plugin'] ? undefined : (values['plugin-socket'] ?? DEFAULT_PLUGIN_SOCKET);
   for (const path of [paths.socket, pluginSocket]) {
@@ -117,11 +161,15 @@ export async function runDaemon(argv: string[]): Promise<void> {
   await store.txn([], [{ op: 'put', key: SOCKETS_KEY, value: { api: paths.socket, plugin: pluginSocket } }]);
   if (store.salvaged) log.warn({ ...store.salvaged }, 'store salvaged: every record that verifies was kept, the damaged files moved aside');
   const sys = createSystem();
-  const names = values['no-dns'] ? undefined : nameService(values, log);
+  const names = values['no-dns'] ? undefined : nameService({ ...values, 'dns-upstream': [...(values['dns-upstream'] ?? []), ...settings.dns] }, log, settings.dnsSearch);
   const every = Number(values['firewall-check'] ?? 2);
   if (!Number.isFinite(every) || every < 0 || every > 3600) throw new Error(`invalid --firewall-check "${values['firewall-check']}": expected seconds from 0 to 3600`);
   const { cluster, overlayHost } = await clusterOf(values, sys, log, store);
-  const ctl = new Controller({ store, sys, log, names, firewallCheckMs: every * 1000, cluster, overlayHost });
+  const ctl = new Controller({
+    store, sys, log, names, firewallCheckMs: every * 1000, cluster, overlayHost,
+    defaultBridge: settings.defaultBridge, iptables: settings.iptables, ipForward: settings.ipForward, defaultPools: settings.defaultPools,
+  });
+  if (!settings.iptables) log.warn('--iptables=false: netloom writes no iptables rules (no isolation between networks, no NAT, no published ports)');
   await ctl.start();
   armFailpoints();
   const app = buildServer(ctl);
@@ -193,9 +241,30 @@ async function listenPrivate(app: FastifyInstance, path: string): Promise<void> 
   chmodSync(path, 0o600);
 }
 
+/** The flags merged with the config file (--config-file, else /etc/netloom/daemon.json if it
+ *  exists), and the settings they make; every bad value named before anything starts. */
+function daemonConfig<V extends Record<string, unknown>>(flags: V): { values: V & ConfigValues; settings: DaemonSettings } {
+  const given: ConfigValues = {};
+  for (const k of Object.keys(CONFIG_KEYS)) given[k] = flags[flagOf(k)] as ConfigValues[string];
+  const path = (flags['config-file'] as string | undefined) ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  let file: ConfigValues = {};
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    file = parseConfigFile(text, path);
+  }
+  const merged = mergeConfig(given, file, path ?? '');
+  return { values: { ...flags, ...merged }, settings: daemonSettings(merged) };
+}
+
 function nameService(
   values: { 'dns-port'?: string; 'dns-upstream'?: string[]; 'resolv-conf'?: string },
   log: ReturnType<typeof createLogger>,
+  defaultSearch: readonly string[] = [],
 ): NameService {
   const port = Number(values['dns-port'] ?? 53);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid --dns-port "${values['dns-port']}": expected 1 to 65535`);
@@ -219,7 +288,7 @@ function nameService(
     }
     return cached.list;
   };
-  return new NameService({ log, port, upstreams, files: { write: writeNetnsFile, remove: removeNetnsFiles } });
+  return new NameService({ log, port, upstreams, defaultSearch, files: { write: writeNetnsFile, remove: removeNetnsFiles } });
 }
 
 export const daemonLogFile = (dataDir: string): string => join(dataDir, 'netloomd.log');

@@ -118,5 +118,22 @@ export function parseCreateSandbox(body: unknown): CreateSandboxRequest {
     ...endpointConfig(b.EndpointConfig, 'EndpointConfig'),
     ...optional('dnsSearch', strList(b.DnsSearch, 'DnsSearch')),
     ...optional('dnsOptions', strList(b.DnsOptions, 'DnsOptions')),
+    ...sandboxFlags(b),
+  };
+}
+
+/** The `docker run` flags of a sandbox (netloom's own top-level fields, Docker's names). A
+ *  top-level Dns adds to EndpointConfig.Dns; MacAddress is the first endpoint's. */
+function sandboxFlags(b: Json): Partial<CreateSandboxRequest> {
+  const dns = [...(strList(obj(b.EndpointConfig, 'EndpointConfig').Dns, 'EndpointConfig.Dns') ?? []), ...(strList(b.Dns, 'Dns') ?? [])];
+  return {
+    ...optional('hostname', str(b.Hostname, 'Hostname')),
+    ...optional('domainname', str(b.Domainname, 'Domainname')),
+    ...optional('links', strList(b.Links, 'Links')),
+    ...optional('extraHosts', strList(b.ExtraHosts, 'ExtraHosts')),
+    ...(dns.length ? { dns } : {}),
+    ...optional('macAddress', str(b.MacAddress, 'MacAddress')),
+    ...optional('expose', strList(b.Expose, 'Expose')),
+    ...optional('publishAll', bool(b.PublishAll, 'PublishAll')),
   };
 }

@@ -28,8 +28,17 @@ export function parseNameservers(text: string): string[] {
 
 export const isLoopback = (ip: string): boolean => ip.startsWith('127.') || ip === '::1';
 
-export function renderHosts(name: string, addresses: readonly string[]): string {
+export interface HostsEntry {
+  readonly ip: string;
+  readonly names: readonly string[];
+}
+
+/** /etc/hosts as Docker writes it: localhost, then --add-host and --link entries, then the
+ *  sandbox's own addresses with its names (FQDN first, then the bare host name). */
+export function renderHosts(names: string | readonly string[], addresses: readonly string[], extra: readonly HostsEntry[] = []): string {
+  const own = typeof names === 'string' ? [names] : names;
   const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
-  for (const a of addresses) lines.push(`${a}\t${name}`);
+  for (const e of extra) lines.push(`${e.ip}\t${e.names.join(' ')}`);
+  for (const a of addresses) lines.push(`${a}\t${own.join(' ')}`);
   return `${lines.join('\n')}\n`;
 }

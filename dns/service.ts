@@ -5,7 +5,7 @@ import type { Logger } from '../common/log.js';
 import { plainAddress } from '../common/upstream.js';
 import { decide } from './answer.js';
 import { invalid } from '../common/errors.js';
-import { isLoopback, renderHosts, renderResolvConf } from './files.js';
+import { isLoopback, renderHosts, renderResolvConf, type HostsEntry } from './files.js';
 import { Records } from './records.js';
 import { DnsServer } from './server.js';
 import { QCLASS_IN, QTYPE, type Decision, type DnsEndpoint } from './types.js';
@@ -25,6 +25,12 @@ export interface SandboxDnsConfig {
   /** Its endpoints on DNS-enabled networks, in connection order, and all its addresses. */
   readonly dnsNetworks: readonly DnsNetwork[];
   readonly addresses: readonly string[];
+  /** Its --dns servers: listed in resolv.conf when no embedded DNS serves it (the default bridge). */
+  readonly servers?: readonly string[];
+  /** Names of its own addresses in hosts (default: the sandbox name). */
+  readonly hostNames?: readonly string[];
+  /** --add-host and --link entries. */
+  readonly extraHosts?: readonly HostsEntry[];
 }
 
 export interface FileWriter {
@@ -38,6 +44,8 @@ export interface NameServiceOptions {
   readonly files: FileWriter;
   /** The daemon's upstreams (--dns-upstream, else the host's resolv.conf). */
   readonly upstreams: () => readonly string[];
+  /** netloomd --dns-search: for sandboxes without their own. */
+  readonly defaultSearch?: readonly string[];
 }
 
 export interface Explanation {
@@ -84,11 +92,13 @@ export class NameService {
   writeFiles(sb: SandboxDnsConfig): void {
     const ordered = [...sb.dnsNetworks].sort((a, b) => Number(a.internal) - Number(b.internal));
     const embedded = ordered.flatMap((n) => n.gateways.slice(0, 1));
-    const nameservers = embedded.length ? embedded : this.opts.upstreams().filter((u) => plainAddress(u) && !isLoopback(u));
+    const given = sb.servers?.length ? sb.servers : this.opts.upstreams();
+    const nameservers = embedded.length ? embedded : given.filter((u) => plainAddress(u) && !isLoopback(u));
     const options = sb.options.length ? sb.options : embedded.length ? ['ndots:0'] : [];
     const why = embedded.length ? 'netloom embedded DNS (gateway of each user-defined network)' : 'netloom: the host\'s upstream servers';
-    this.opts.files.write(sb.name, 'resolv.conf', renderResolvConf({ nameservers, search: sb.search, options }, why));
-    this.opts.files.write(sb.name, 'hosts', renderHosts(sb.name, sb.addresses));
+    const search = sb.search.length ? sb.search : (this.opts.defaultSearch ?? []);
+    this.opts.files.write(sb.name, 'resolv.conf', renderResolvConf({ nameservers, search, options }, why));
+    this.opts.files.write(sb.name, 'hosts', renderHosts(sb.hostNames ?? sb.name, sb.addresses, sb.extraHosts));
   }
 
   removeFiles(sandbox: string): void {

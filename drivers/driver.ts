@@ -38,6 +38,16 @@ export interface EndpointInfo {
   readonly external?: boolean;
   /** Published ports (host ports already chosen and checked free by the controller). */
   readonly ports?: readonly PortBinding[];
+  /** Legacy links (--link) from this endpoint's sandbox to others on the same network: with
+   *  inter-container traffic off, the pair may still talk on the linked one's exposed ports. */
+  readonly links?: readonly LinkPeer[];
+}
+
+export interface LinkPeer {
+  /** The linked sandbox's IPv4 address (no prefix). */
+  readonly address: string;
+  /** Its exposed ports; empty = every port. */
+  readonly ports: readonly { readonly proto: 'tcp' | 'udp'; readonly port: number; readonly end: number }[];
 }
 
 /** One difference between what the records say and what the kernel has (`netloom doctor`). */

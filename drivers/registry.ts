@@ -1,6 +1,6 @@
 // The drivers a controller knows, by name. Docker's "null" is also reachable as "none".
 import { notFound } from '../common/errors.js';
-import { createBridgeDriver } from './bridge/index.js';
+import { createBridgeDriver, type BridgeHost } from './bridge/index.js';
 import type { Driver } from './driver.js';
 import { hostDriver } from './host/index.js';
 import { noneDriver } from './none/index.js';
@@ -10,8 +10,8 @@ export type DriverRegistry = ReadonlyMap<string, Driver>;
 
 const SINGLE_HOST: OverlayHost = { port: 4789, underlayMtu: 1500 };
 
-export function defaultDrivers(overlay: () => OverlayHost = () => SINGLE_HOST): DriverRegistry {
-  const bridge = createBridgeDriver() as Driver;
+export function defaultDrivers(overlay: () => OverlayHost = () => SINGLE_HOST, bridgeHost?: BridgeHost): DriverRegistry {
+  const bridge = createBridgeDriver(bridgeHost) as Driver;
   return new Map<string, Driver>([
     ['bridge', bridge],
     ['host', hostDriver as Driver],

@@ -27,8 +27,9 @@ cleanup() {
   [ -e "$DIR/docker-exec" ] && bash scripts/docker-env.sh down --purge >/dev/null 2>&1 || true
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
   [ -n "${srv:-}" ] && kill "$srv" 2>/dev/null || true
+  for p in ${lsrv:-}; do kill "$p" 2>/dev/null || true; done
   for p in ${ovpids:-}; do kill "$p" 2>/dev/null || true; done
-  for n in web api db cache h lonely vault pub ov-web ov-api nldemo-a nldemo-b nldemo-u; do ip netns del "demo-$n" 2>/dev/null || ip netns del "$n" 2>/dev/null || true; done
+  for n in web api db cache h lonely vault pub ldb lapp lother ov-web ov-api nldemo-a nldemo-b nldemo-u; do ip netns del "demo-$n" 2>/dev/null || ip netns del "$n" 2>/dev/null || true; done
   ip netns del "$HOST" 2>/dev/null || true
   rm -rf "$DIR" /etc/netns/demo-*
 }
@@ -102,6 +103,41 @@ ip netns exec "$HOST" sh -c 'echo | timeout 3 busybox nc 127.0.0.1 8080'
 echo "\$ echo | busybox nc 10.31.0.1 8080     (a host address)" >&2
 ip netns exec "$HOST" sh -c 'echo | timeout 3 busybox nc 10.31.0.1 8080'
 netloom sandbox create --network front -p 8080:80 demo-clash || true
+
+say "docker run's -h, --link and -P: a host name of its own, a one-way name, every exposed port published"
+netloom sandbox create -h db1 --domainname example.com --expose 5432 demo-ldb
+netloom sandbox exec demo-ldb -- hostname
+netloom sandbox exec demo-ldb -- domainname
+netloom sandbox create --link demo-ldb:data --add-host gw:host-gateway --expose 80 --expose 53/udp -P demo-lapp
+netloom sandbox exec demo-lapp -- cat /etc/hosts
+netloom sandbox exec demo-lapp -- getent hosts data
+echo "links are one way: demo-ldb cannot resolve demo-lapp:" >&2
+if netloom sandbox exec demo-ldb -- getent hosts demo-lapp; then echo "UNEXPECTED: the link went both ways" >&2; exit 1; fi
+netloom port demo-lapp
+netloom sandbox rm demo-lapp demo-ldb
+
+say "dockerd's --bip and --icc=false: restart netloomd with them; the unused default bridge moves"
+kill "$pid"; wait "$pid" 2>/dev/null || true
+echo "\$ netloomd --bip 10.88.0.1/24 --icc=false" >&2
+nsenter --net=/run/netns/$HOST node bin/netloomd.mjs --log-file "$DIR/netloomd.log" --resolv-conf "$DIR/resolv.conf" --bip 10.88.0.1/24 --icc=false & pid=$!
+for _ in $(seq 100); do node bin/netloom.mjs network ls -q >/dev/null 2>&1 && break; sleep 0.1; done
+ip -n "$HOST" -br addr show netloom0
+netloom sandbox create --expose 5432 demo-ldb
+netloom sandbox create --link demo-ldb:data demo-lapp
+netloom sandbox create demo-lother
+for port in 5432 5433; do ip netns exec demo-ldb busybox nc -ll -p $port -e echo "db port $port" & lsrv="${lsrv:-} $!"; done
+sleep 0.3
+dbip=$(ip -n demo-ldb -4 -br addr show eth0 | awk '{print $3}' | cut -d/ -f1)
+echo "\$ iptables-save | grep 'NETLOOM -s'     (one rule each way, for the exposed port only)" >&2
+ip netns exec "$HOST" iptables-save | grep -- '-A NETLOOM -s'
+echo "\$ echo | nc $dbip 5432     (in demo-lapp, linked: the exposed port answers)" >&2
+netloom sandbox exec demo-lapp -- sh -c "echo | timeout 3 busybox nc $dbip 5432"
+echo "\$ echo | nc $dbip 5433     (in demo-lapp: not exposed, so ICC off drops it)" >&2
+if netloom sandbox exec demo-lapp -- sh -c "echo | timeout 2 busybox nc $dbip 5433"; then echo "UNEXPECTED: ICC off let an unexposed port through" >&2; exit 1; fi
+echo "\$ echo | nc $dbip 5432     (in demo-lother, not linked: dropped)" >&2
+if netloom sandbox exec demo-lother -- sh -c "echo | timeout 2 busybox nc $dbip 5432"; then echo "UNEXPECTED: an unlinked sandbox got through" >&2; exit 1; fi
+for p in $lsrv; do kill "$p" 2>/dev/null || true; done; lsrv=
+netloom sandbox rm demo-lapp demo-ldb demo-lother
 
 say "self-healing: flush the nat table; netloomd puts back exactly its rules; netloom doctor agrees"
 echo "\$ iptables -t nat -F     (in the host namespace)" >&2

@@ -3,6 +3,7 @@ import { closeSync } from 'node:fs';
 import { NetlinkHandle } from './netlink.js';
 import { IpNetns, openNsFd, rtnetlinkIn } from './netns.js';
 import { Iptables } from './iptables.js';
+import { UnshareUts } from './uts.js';
 import { readSysctl, setSysctl } from './sysctl.js';
 import { listeners, socketOwner } from './sockets.js';
 import type { NetHandle, NsRef, System } from './types.js';
@@ -17,6 +18,7 @@ export function createSystem(): System {
     host,
     open: async (ns) => openHandle(ns),
     netns: new IpNetns(),
+    uts: new UnshareUts(),
     firewall: new Iptables(),
     sysctl: setSysctl,
     readSysctl,

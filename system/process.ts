@@ -1,13 +1,17 @@
 // Processes the CLI starts: a command inside a sandbox, and a detached daemon.
 import { spawn } from 'node:child_process';
-import { openSync, readlinkSync } from 'node:fs';
+import { existsSync, openSync, readlinkSync } from 'node:fs';
+import { utsPath } from './uts.js';
 import { constants } from 'node:os';
 
 /** Runs argv inside the sandbox's namespace the way `ip netns exec` does (it also applies
- *  /etc/netns/<name>/ files), with the terminal attached; resolves to its exit code. */
+ *  /etc/netns/<name>/ files), inside its UTS namespace when it has one (--hostname), with the
+ *  terminal attached; resolves to its exit code. */
 export function execInNetns(name: string, argv: readonly string[]): Promise<number> {
+  const uts = utsPath(name);
+  const [file, ...args] = [...(existsSync(uts) ? ['nsenter', `--uts=${uts}`] : []), 'ip', 'netns', 'exec', name, ...argv];
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', name, ...argv], { stdio: 'inherit' });
+    const child = spawn(file, args, { stdio: 'inherit' });
     child.once('error', reject);
     // A command killed by a signal exits 128+N, as a shell reports it.
     child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 1) : 1)));

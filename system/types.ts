@@ -128,12 +128,22 @@ export interface Namespaces {
   list(): Promise<string[]>;
 }
 
+/** UTS namespaces (hostname, domainname) of sandboxes that have their own. */
+export interface UtsNamespaces {
+  /** Makes (or remakes) the sandbox's UTS namespace with these names; '' = no domain name. */
+  add(sandbox: string, hostname: string, domainname: string): Promise<void>;
+  /** Removes it; one that is gone is success. */
+  del(sandbox: string): Promise<void>;
+  exists(sandbox: string): Promise<boolean>;
+}
+
 export interface System {
   /** The daemon's own namespace ("the host"). */
   readonly host: NetHandle;
   /** A handle on links inside another namespace; close() it when done. */
   open(ns: NsRef): Promise<NetHandle>;
   readonly netns: Namespaces;
+  readonly uts: UtsNamespaces;
   readonly firewall: Firewall;
   /** Write a sysctl in the daemon's namespace, e.g. net.ipv4.ip_forward=1 (a key with "/"
    *  separators, e.g. net/ipv4/conf/br.1/route_localnet, keeps dots in interface names). */

@@ -6,7 +6,7 @@ import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
 import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type EndpointInfo, type Finding, type KeptLines, type NetworkInfo } from '../driver.js';
 import { OPT, generatedBridgeName, parseBridgeOptions, unknownBridgeOptions, type BridgeConfig } from './options.js';
-import { ADMIN_CHAINS, JUMPS, expectedLines, networkRules, ownLines, publishRules, renderAdd, renderAll, renderDel, type Rule } from './rules.js';
+import { ADMIN_CHAINS, JUMPS, expectedLines, linkRules, networkRules, ownLines, publishRules, renderAdd, renderAll, renderDel, type Rule } from './rules.js';
 import { hostFamily } from '../../common/ports.js';
 import type { Table } from '../../system/types.js';
 
@@ -24,12 +24,15 @@ function rulesFor(net: NetworkInfo, c: BridgeConfig, family: 4 | 6): Rule[] {
     );
 }
 
-/** DNAT/accept rules of one endpoint's published ports for one family. */
+/** DNAT/accept rules of one endpoint's published ports for one family, and its links' accept
+ *  rules (IPv4, ICC off: with ICC on the pair talks anyway). */
 function portRulesFor(c: BridgeConfig, ep: EndpointInfo, family: 4 | 6): Rule[] {
   const cidr = family === 4 ? ep.ipv4 : ep.ipv6;
+  const from = cidr?.split('/')[0];
+  const links = family === 4 && !c.icc && from ? (ep.links ?? []).flatMap((l) => linkRules({ bridge: c.bridgeName, from, to: l.address, ports: l.ports })) : [];
   const bindings = (ep.ports ?? []).filter((b) => (hostFamily(b.hostIP) ?? family) === family);
-  if (!cidr || !bindings.length || c.internal) return [];
-  return publishRules({ bridge: c.bridgeName, family, address: cidr.split('/')[0], bindings });
+  if (!cidr || !bindings.length || c.internal) return links;
+  return [...publishRules({ bridge: c.bridgeName, family, address: cidr.split('/')[0], bindings }), ...links];
 }
 
 function allRules(nets: readonly DriverNetwork<BridgeConfig>[], family: 4 | 6): Rule[] {
@@ -81,12 +84,25 @@ const gatewayCidr = (p: PoolRecord): string => `${p.gateway}/${prefixOf(p.subnet
 /** The pools whose gateway address goes on the bridge: not IPv4 with inhibit_ipv4. */
 const bridgeAddressed = (net: NetworkInfo, c: BridgeConfig): PoolRecord[] => net.pools.filter((p) => !(c.inhibitIpv4 && p.family === 4));
 
-export function createBridgeDriver(): Driver<BridgeConfig> {
+/** The sandboxes' default gateway: the bridge, unless the pool names another (dockerd
+ *  --default-gateway, Docker's DefaultGatewayIPv4 auxiliary address). */
+const routeVia = (p: PoolRecord): string => (p.family === 4 ? p.aux.DefaultGatewayIPv4 : undefined) ?? p.gateway;
+
+/** Host-wide settings of the bridge driver (netloomd's --iptables and --ip-forward). */
+export interface BridgeHost {
+  /** false: netloom writes no iptables rules at all (and so checks none). */
+  readonly iptables: boolean;
+  /** false: net.ipv4.ip_forward is left as it is. */
+  readonly ipForward: boolean;
+}
+
+export function createBridgeDriver(hostCfg: BridgeHost = { iptables: true, ipForward: true }): Driver<BridgeConfig> {
   // Networks whose rules are in the kernel since the last restore(): createNetwork runs again on
   // every reconcile and must not append a second copy.
   const applied = new Set<string>();
+  const fw = hostCfg.iptables;
 
-  return {
+  const driver: Driver<BridgeConfig> = {
     name: 'bridge',
     scope: 'local',
     usesIpam: true,
@@ -96,11 +112,12 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
     uniqueOptions: (c) => ({ [OPT.name]: c.bridgeName }),
 
     async init(env) {
-      await env.sys.sysctl('net.ipv4.ip_forward', '1');
+      if (hostCfg.ipForward) await env.sys.sysctl('net.ipv4.ip_forward', '1');
     },
 
     async restore(env, nets, keep) {
       applied.clear();
+      if (!fw) return;
       for (const family of families) {
         const rules = [...allRules(nets, family), ...keptRules(keep, family)];
         try {
@@ -143,7 +160,7 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
         if (net.pools.some((p) => p.family === 6)) await env.sys.sysctl('net.ipv6.conf.all.forwarding', '1');
         // Published ports reached on 127.0.0.1 are DNATed out of this bridge: allow loopback sources on it.
         if (!c.internal) await env.sys.sysctl(`net/ipv4/conf/${c.bridgeName}/route_localnet`, '1');
-        if (!applied.has(net.id)) {
+        if (fw && !applied.has(net.id)) {
           for (const family of families) {
             const rules = rulesFor(net, c, family);
             if (!rules.length) continue;
@@ -162,7 +179,7 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
     async deleteNetwork(env, net, c) {
       const host = env.sys.host;
       applied.delete(net.id);
-      const steps = families.map((f) => () => deleteRules(env, f, rulesFor(net, c, f)));
+      const steps = fw ? families.map((f) => () => deleteRules(env, f, rulesFor(net, c, f))) : [];
       steps.push(async () => {
         // Only a bridge netloom made is deleted; one the admin made (-o ...bridge.name=br0) stays.
         const l = await host.link(c.bridgeName);
@@ -190,7 +207,7 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
         // A sandbox reaching its own published port comes back out the port it went in by.
         if (ep.ports?.length) await env.sys.host.setHairpin(veth, true);
         if (!ep.external) await configureSandboxSide(env, net, c, ep); // else the engine does it
-        await publish(env, c, ep);
+        if (fw) await publish(env, c, ep);
       } catch (err) {
         await env.sys.host.delLink(veth).catch(() => undefined);
         throw err;
@@ -200,13 +217,17 @@ export function createBridgeDriver(): Driver<BridgeConfig> {
     async leave(env, _net, c, ep) {
       // Deleting the host end deletes the sandbox end (and its addresses and routes) with it.
       await env.sys.host.delLink(hostVethName(ep.id));
-      await unpublish(env, c, ep);
+      if (fw) await unpublish(env, c, ep);
     },
 
-    unpublish: (env, _net, c, ep) => unpublish(env, c, ep),
+    unpublish: (env, _net, c, ep) => (fw ? unpublish(env, c, ep) : Promise.resolve()),
 
     hostLinks: (_net, c, endpointIds) => [c.bridgeName, ...endpointIds.map(hostVethName)],
   };
+  if (fw) return driver;
+  // --iptables=false: no rules are written, so none are compared (the guard and doctor skip them).
+  const { firewallLines: _lines, ownFirewallLines: _own, ...noFirewall } = driver;
+  return noFirewall;
 }
 
 /** Links, addresses and routes of one network and its endpoints, against the records. */
@@ -250,8 +271,8 @@ async function checkNetwork(env: DriverEnv, { net, config: c, endpoints }: Drive
         if (ep.defaultRoute && !c.internal) {
           const routes = await sb.routes();
           for (const p of net.pools) {
-            const ok = routes.some((r) => r.dst === 'default' && r.family === p.family && r.gateway === p.gateway);
-            if (!ok) add('route', obj, `lacks the default route via ${p.gateway}`);
+            const ok = routes.some((r) => r.dst === 'default' && r.family === p.family && r.gateway === routeVia(p));
+            if (!ok) add('route', obj, `lacks the default route via ${routeVia(p)}`);
           }
         }
       }
@@ -287,7 +308,7 @@ async function configureSandboxSide(env: DriverEnv, net: NetworkInfo, c: BridgeC
     await sb.setUp(ep.ifname);
     if (!ep.defaultRoute || c.internal) return; // internal: no route out
     for (const p of net.pools) {
-      await sb.addRoute({ dst: 'default', gateway: p.gateway, link: ep.ifname, family: p.family });
+      await sb.addRoute({ dst: 'default', gateway: routeVia(p), link: ep.ifname, family: p.family });
     }
   } finally {
     sb.close();

@@ -5,7 +5,8 @@
 //                    touches its contents), then NETLOOM-FORWARD
 //   NETLOOM-FORWARD: -j NETLOOM-ISOLATION-1, -j NETLOOM, then per network: established in, icc,
 //                    out, drop the rest in
-//   NETLOOM (filter): per published port: accept new connections to the container's port
+//   NETLOOM (filter): per published port: accept new connections to the container's port;
+//                    per legacy link under ICC off: accept the pair's traffic on the exposed ports
 //   NETLOOM-ISOLATION-1: per network  -i br ! -o br -j NETLOOM-ISOLATION-2
 //   NETLOOM-ISOLATION-2: per network  -o br -j DROP      (so no two netloom bridges talk)
 // nat PREROUTING, OUTPUT -> NETLOOM: only for local destinations, per published port a DNAT
@@ -138,6 +139,31 @@ export function publishRules(p: PublishRuleInput): Rule[] {
     }
   }
   return rules;
+}
+
+export interface LinkRuleInput {
+  readonly bridge: string;
+  /** The linking sandbox's and the linked sandbox's IPv4 addresses (no prefix). */
+  readonly from: string;
+  readonly to: string;
+  /** The linked sandbox's exposed ports; empty = every port. */
+  readonly ports: readonly { readonly proto: 'tcp' | 'udp'; readonly port: number; readonly end: number }[];
+}
+
+/** A legacy link under ICC off (Docker's bridge link.go): per exposed port, one rule from the
+ *  linking sandbox to the linked one's port and one for the replies back; with nothing exposed,
+ *  one rule each way for every port. In NETLOOM, before each network's ICC drop. */
+export function linkRules(l: LinkRuleInput): Rule[] {
+  const pair = ['-s', host(l.from, 4), '-d', host(l.to, 4), '-i', l.bridge, '-o', l.bridge];
+  const back = ['-s', host(l.to, 4), '-d', host(l.from, 4), '-i', l.bridge, '-o', l.bridge];
+  if (!l.ports.length) return [r('filter', CHAIN.published, ...pair, '-j', 'ACCEPT'), r('filter', CHAIN.published, ...back, '-j', 'ACCEPT')];
+  return l.ports.flatMap((p) => {
+    const range = ports(p.port, p.end - p.port + 1);
+    return [
+      r('filter', CHAIN.published, ...pair, '-p', p.proto, '-m', p.proto, '--dport', range, '-j', 'ACCEPT'),
+      r('filter', CHAIN.published, ...back, '-p', p.proto, '-m', p.proto, '--sport', range, '-j', 'ACCEPT'),
+    ];
+  });
 }
 
 /** One rule as iptables-save prints it: `-A CHAIN spec...`. */

@@ -3,7 +3,7 @@
 // namespace, an address on an up link brings its connected route, a gateway must be reachable,
 // and the firewall interprets iptables-restore --noflush input. Every call can be made to fail
 // (failNext) so tests can prove rollback, and snapshot() gives the whole state as plain data.
-import type { AddrInfo, Listener, Namespaces, NetHandle, NsRef, RouteInfo, System } from '../types.js';
+import type { AddrInfo, Listener, Namespaces, NetHandle, NsRef, RouteInfo, System, UtsNamespaces } from '../types.js';
 import { FakeFirewall, type FirewallSnapshot } from './firewall.js';
 import { FakeHandle, Ns, addConnected, nsPath, removeLink, type HandleOwner } from './kernel.js';
 
@@ -23,6 +23,7 @@ export interface FakeSnapshot {
   namespaces: Record<string, NamespaceSnapshot>;
   firewall: FirewallSnapshot;
   sysctls: Record<string, string>;
+  uts: Record<string, [string, string]>;
 }
 
 interface Failure {
@@ -36,7 +37,10 @@ const sortBy = <T>(xs: T[]): T[] => xs.sort((a, b) => JSON.stringify(a).localeCo
 export class FakeSystem implements System, HandleOwner {
   readonly host: NetHandle;
   readonly netns: Namespaces;
+  readonly uts: UtsNamespaces;
   readonly firewall: FakeFirewall;
+  /** UTS namespaces by sandbox: [hostname, domainname]. */
+  readonly utsNames = new Map<string, [string, string]>();
   /** Every system call, in order, with what it was called on: tests sweep failures over these. */
   readonly calls: FakeCall[] = [];
   private readonly self = new Ns(true);
@@ -59,6 +63,11 @@ export class FakeSystem implements System, HandleOwner {
     this.host = new FakeHandle(this, { kind: 'self' }, this.self);
     this.firewall = new FakeFirewall((method, detail, effect) => this.call(method, detail, effect));
     this.netns = this.namespaces();
+    this.uts = {
+      add: async (sb, hostname, domainname) => this.call('uts.add', sb, () => void this.utsNames.set(sb, [hostname, domainname])),
+      del: async (sb) => this.call('uts.del', sb, () => void this.utsNames.delete(sb)),
+      exists: async (sb) => this.call('uts.exists', sb, () => this.utsNames.has(sb)),
+    };
   }
 
   /** Makes the next call of `method` (after `skip` successful ones) throw `err`, changing nothing.
@@ -206,7 +215,8 @@ export class FakeSystem implements System, HandleOwner {
     }
     const sysctls = Object.fromEntries([...this.sysctls].sort(([a], [b]) => a.localeCompare(b)));
     // The JSON round trip drops undefined members, so equal states compare equal.
-    return JSON.parse(JSON.stringify({ namespaces, firewall: this.firewall.snapshot(), sysctls })) as FakeSnapshot;
+    const uts = Object.fromEntries([...this.utsNames].sort(([a], [b]) => a.localeCompare(b)));
+    return JSON.parse(JSON.stringify({ namespaces, firewall: this.firewall.snapshot(), sysctls, uts })) as FakeSnapshot;
   }
 }
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  CONNECT_OPTIONS, NETWORK_CREATE_OPTIONS, UsageError, endpointConfig, keyValues, networkCreateBody, parse,
+  CONNECT_OPTIONS, NETWORK_CREATE_OPTIONS, SANDBOX_CREATE_OPTIONS, UsageError, endpointConfig, keyValues, networkCreateBody, parse, sandboxCreateBody,
 } from '../../cli/args.js';
 
 const body = (...argv: string[]) => networkCreateBody(parse(argv, NETWORK_CREATE_OPTIONS));
@@ -107,5 +107,26 @@ describe('connect flags', () => {
     assert.deepEqual(p.positionals, ['front', 'web']);
     assert.deepEqual(endpointConfig(p.values), { IPAMConfig: { IPv4Address: '10.1.0.9', IPv6Address: 'fd00::9' }, Aliases: ['a', 'b'] });
     assert.deepEqual(endpointConfig(parse(['n', 's'], CONNECT_OPTIONS).values), { IPAMConfig: {}, Aliases: [] });
+  });
+});
+
+describe('sandbox create flags', () => {
+  const sb = (...argv: string[]) => sandboxCreateBody(parse(argv, SANDBOX_CREATE_OPTIONS));
+
+  test('-h is --hostname (as in docker run), -P is --publish-all; --help stays help', () => {
+    const b = sb('-h', 'web1', '--domainname', 'example.com', '--link', 'db:data', '--link', 'cache', '--add-host', 'gw:host-gateway',
+      '--mac-address', '02:42:ac:11:00:02', '--expose', '80', '--expose', '53/udp', '-P', '--ip6', 'fd00::5', '--dns', '10.0.0.53', 'web');
+    assert.deepEqual(b, {
+      Name: 'web', Network: undefined,
+      EndpointConfig: { IPAMConfig: { IPv6Address: 'fd00::5' }, Aliases: [], Dns: ['10.0.0.53'] },
+      DnsSearch: [], DnsOptions: [], Hostname: 'web1', Domainname: 'example.com', Links: ['db:data', 'cache'], ExtraHosts: ['gw:host-gateway'],
+      MacAddress: '02:42:ac:11:00:02', Expose: ['80', '53/udp'], PublishAll: true,
+    });
+    assert.equal(parse(['--help'], SANDBOX_CREATE_OPTIONS).values.help, true);
+    assert.equal(parse(['-h'], NETWORK_CREATE_OPTIONS).values.help, true, 'elsewhere -h is still help');
+  });
+
+  test('a bare name sends none of the docker run fields', () => {
+    assert.deepEqual(Object.keys(sb('web')), ['Name', 'Network', 'EndpointConfig', 'DnsSearch', 'DnsOptions']);
   });
 });

@@ -167,3 +167,42 @@ describe('controller: IPv6', () => {
     assert.deepEqual(fw.filter.FORWARD.rules, ['-j NETLOOM-USER', '-j NETLOOM-FORWARD']);
   });
 });
+
+describe('controller: docker run flags over system/fake', () => {
+  test('--hostname makes a UTS namespace, a restart remakes a lost one, rm removes it', async () => {
+    const w = await start();
+    await w.ctl.createSandbox({ name: 'web', hostname: 'web1', domainname: 'example.com' });
+    assert.deepEqual(w.sys.utsNames.get('web'), ['web1', 'example.com']);
+    await w.ctl.close();
+    w.sys.utsNames.clear();
+    const again = await start(w.store, w.sys);
+    assert.deepEqual(w.sys.utsNames.get('web'), ['web1', 'example.com']);
+    await again.ctl.removeSandbox('web');
+    assert.equal(w.sys.utsNames.has('web'), false);
+  });
+
+  test('--link under ICC off: accept rules for the exposed port while both sandboxes live', async () => {
+    const sys = createFakeSystem();
+    const ctl = new Controller({ store: new MemoryStore(), sys, log: silentLogger, defaultBridge: { icc: false, ipMasq: true, bip: '10.99.0.1/24' } });
+    await ctl.start();
+    await ctl.createSandbox({ name: 'db', expose: ['5432'] });
+    await ctl.createSandbox({ name: 'app', links: ['db:data'] });
+    const linkRules = () => sys.snapshot().firewall.ipv4.filter.NETLOOM.rules.filter((r) => r.startsWith('-s '));
+    assert.deepEqual(linkRules(), [
+      '-s 10.99.0.3/32 -d 10.99.0.2/32 -i netloom0 -o netloom0 -p tcp -m tcp --dport 5432 -j ACCEPT',
+      '-s 10.99.0.2/32 -d 10.99.0.3/32 -i netloom0 -o netloom0 -p tcp -m tcp --sport 5432 -j ACCEPT',
+    ]);
+    assert.deepEqual(ctl.sandboxView('app').Links, ['db:data']);
+    await ctl.removeSandbox('db');
+    assert.deepEqual(linkRules(), []);
+    assert.deepEqual((await ctl.doctor()).findings, []);
+  });
+
+  test('bad docker run flags are refused with nothing changed', async () => {
+    const w = await fixture();
+    await rejectsUnchanged(w, () => w.ctl.createSandbox({ name: 'x', links: ['nosuch'] }), 'NL_LINK_NO_SANDBOX', 'nosuch');
+    await rejectsUnchanged(w, () => w.ctl.createSandbox({ name: 'x', network: 'front', links: ['web'] }), 'NL_LINK_NOT_DEFAULT_BRIDGE', 'front');
+    await rejectsUnchanged(w, () => w.ctl.createSandbox({ name: 'x', extraHosts: ['x'] }), 'NL_BAD_ADD_HOST', '"x"');
+    await rejectsUnchanged(w, () => w.ctl.createSandbox({ name: 'x', network: 'host', hostname: 'h' }), 'NL_BAD_NETWORK_MODE', 'host');
+  });
+});

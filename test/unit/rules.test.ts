@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { JUMPS, expectedLines, networkRules, ownLines, publishRules, renderAdd, renderAll, renderDel, type BridgeRuleInput, type Rule } from '../../drivers/bridge/rules.js';
+import { JUMPS, expectedLines, linkRules, networkRules, ownLines, publishRules, renderAdd, renderAll, renderDel, type BridgeRuleInput, type Rule } from '../../drivers/bridge/rules.js';
 import type { PortBinding } from '../../common/ports.js';
 import { createFakeSystem } from '../../system/fake/index.js';
 
@@ -39,6 +39,11 @@ const combos: Record<string, Rule[]> = {
   'publish-range-same': [...networkRules(net()), ...published([b({ hostPort: 20000, containerPort: 20000, count: 1000 })])],
   'publish-range-shifted': [...networkRules(net()), ...published([b({ hostPort: 9000, containerPort: 80, count: 3 })])],
   'publish-icc-off-masquerade-off': [...networkRules(net({ icc: false, masquerade: false })), ...published([b()])],
+  'link-icc-off': [
+    ...networkRules(net({ icc: false })),
+    ...linkRules({ bridge: 'nlb-0123456789a', from: '10.31.0.3', to: '10.31.0.2', ports: [{ proto: 'tcp', port: 80, end: 80 }, { proto: 'udp', port: 7000, end: 7010 }] }),
+    ...linkRules({ bridge: 'nlb-0123456789a', from: '10.31.0.4', to: '10.31.0.2', ports: [] }),
+  ],
   'publish-ipv6': [...networkRules(net({ family: 6, subnet: 'fd00:31::/64' })), ...published([b(), b({ hostIP: '2001:db8::1', hostPort: 8443, containerPort: 443 })], 6)],
 };
 
@@ -96,6 +101,17 @@ describe('bridge rules: semantics', () => {
     const all = renderAll(networkRules(net())).split('\n');
     assert.ok(all.indexOf('-A NETLOOM-FORWARD -j NETLOOM') < all.indexOf('-A NETLOOM-FORWARD ! -i nlb-0123456789a -o nlb-0123456789a -j DROP'));
     assert.equal(all.find((l) => l.startsWith('-A NETLOOM ')), '-A NETLOOM -m addrtype ! --dst-type LOCAL -j RETURN', 'non-local destinations leave NETLOOM at once');
+  });
+
+  test('a link under ICC off: per exposed port one rule to the port and one for the replies, all ports when none is exposed, ahead of the ICC drop', () => {
+    const l = (ports: { proto: 'tcp' | 'udp'; port: number; end: number }[]) =>
+      linkRules({ bridge: 'br0', from: '10.31.0.3', to: '10.31.0.2', ports }).map((x) => `${x.chain} ${x.spec.join(' ')}`);
+    assert.deepEqual(l([{ proto: 'tcp', port: 80, end: 80 }]), [
+      'NETLOOM -s 10.31.0.3/32 -d 10.31.0.2/32 -i br0 -o br0 -p tcp -m tcp --dport 80 -j ACCEPT',
+      'NETLOOM -s 10.31.0.2/32 -d 10.31.0.3/32 -i br0 -o br0 -p tcp -m tcp --sport 80 -j ACCEPT',
+    ]);
+    assert.deepEqual(l([]), ['NETLOOM -s 10.31.0.3/32 -d 10.31.0.2/32 -i br0 -o br0 -j ACCEPT', 'NETLOOM -s 10.31.0.2/32 -d 10.31.0.3/32 -i br0 -o br0 -j ACCEPT']);
+    assert.match(l([{ proto: 'udp', port: 7000, end: 7010 }])[0], /-p udp -m udp --dport 7000:7010 -j ACCEPT$/);
   });
 
   test('a range: one rule pair when host and container ports are equal, a pair per port when shifted', () => {

@@ -101,4 +101,19 @@ describe('wire: connect, disconnect, sandbox create', () => {
     rejects(() => parseCreateSandbox({ Network: 'front' }), 'invalid name: a sandbox needs a name', 'NL_BAD_NAME');
     rejects(() => parseCreateSandbox({ Name: 'db', Network: 3 }), 'field Network must be a string');
   });
+
+  test('sandbox create takes the docker run fields at the top level; a top-level Dns adds to the endpoint\'s', () => {
+    const r = parseCreateSandbox({
+      Name: 'web', Hostname: 'web1', Domainname: 'example.com', Links: ['db:data'], ExtraHosts: ['gw:host-gateway'], Dns: ['10.0.0.53'],
+      DnsSearch: ['corp'], DnsOptions: ['ndots:2'], MacAddress: '02:42:ac:11:00:02', Expose: ['80', '53/udp'], PublishAll: true,
+      EndpointConfig: { Dns: ['10.0.0.54'], IPAMConfig: { IPv6Address: 'fd00::5' } },
+    });
+    assert.deepEqual(r, {
+      name: 'web', network: undefined, ipv4Address: undefined, ipv6Address: 'fd00::5', aliases: undefined, dns: ['10.0.0.54', '10.0.0.53'],
+      dnsSearch: ['corp'], dnsOptions: ['ndots:2'], hostname: 'web1', domainname: 'example.com', links: ['db:data'], extraHosts: ['gw:host-gateway'],
+      macAddress: '02:42:ac:11:00:02', expose: ['80', '53/udp'], publishAll: true,
+    });
+    rejects(() => parseCreateSandbox({ Name: 'w', Links: 'db' }), 'field Links must be a list of strings');
+    rejects(() => parseCreateSandbox({ Name: 'w', PublishAll: 'yes' }), 'field PublishAll must be true or false');
+  });
 });

@@ -1,0 +1,89 @@
+// The predefined "bridge" network as netloomd's flags describe it (dockerd's --bip, -b,
+// --fixed-cidr, --default-gateway, --mtu, --icc, --ip-masq), and applying a changed description
+// at start: the default bridge is remade when nothing uses it, and kept as it is (with a warning
+// saying why) while sandboxes do.
+import { canonicalCidr } from '../common/cidr.js';
+import { invalid } from '../common/errors.js';
+import { OPT } from '../drivers/bridge/options.js';
+import { poolsOf, type Ctx } from './context.js';
+import type { CreateNetworkRequest } from './networks.js';
+import type { NetworkRecord } from './records.js';
+
+export interface DefaultBridgeSettings {
+  /** --bip: the bridge's address with its subnet's prefix (10.99.0.1/24). */
+  readonly bip?: string;
+  /** -b/--bridge: an existing Linux bridge to use; 'none' = no default bridge. */
+  readonly bridge?: string;
+  /** --fixed-cidr: sandboxes' addresses come from here (inside the --bip subnet). */
+  readonly fixedCidr?: string;
+  /** --default-gateway: the sandboxes' default route goes there instead of the bridge. */
+  readonly defaultGateway?: string;
+  readonly mtu?: number;
+  readonly icc: boolean;
+  readonly ipMasq: boolean;
+}
+
+/** Docker's IPAM key for a default gateway other than the bridge's own address. */
+export const DEFAULT_GATEWAY_AUX = 'DefaultGatewayIPv4';
+export const DEFAULT_BRIDGE_NAME = 'netloom0';
+
+export const DEFAULT_SETTINGS: DefaultBridgeSettings = { icc: true, ipMasq: true };
+
+/** The create request of the default bridge; `bridgeAddr` is the IPv4 address an existing -b
+ *  bridge already has (Docker takes its subnet when --bip is not given). */
+export function defaultBridgeRequest(s: DefaultBridgeSettings, bridgeAddr?: string): CreateNetworkRequest {
+  const bip = s.bip ?? bridgeAddr;
+  if (!bip && (s.fixedCidr || s.defaultGateway)) {
+    throw invalid('NL_BAD_DAEMON_CONFIG', `--${s.fixedCidr ? 'fixed-cidr' : 'default-gateway'} ${s.fixedCidr ?? s.defaultGateway} needs --bip (or a --bridge with an address): it must lie inside the default bridge's subnet`);
+  }
+  return {
+    name: 'bridge',
+    driver: 'bridge',
+    options: {
+      [OPT.defaultBridge]: 'true',
+      [OPT.icc]: String(s.icc),
+      [OPT.masquerade]: String(s.ipMasq),
+      [OPT.hostBindingIpv4]: '0.0.0.0',
+      [OPT.name]: s.bridge ?? DEFAULT_BRIDGE_NAME,
+      [OPT.mtu]: String(s.mtu ?? 1500),
+    },
+    ...(bip
+      ? {
+          ipam: [{
+            subnet: canonicalCidr(bip),
+            gateway: bip.split('/')[0],
+            ...(s.fixedCidr ? { ipRange: s.fixedCidr } : {}),
+            ...(s.defaultGateway ? { auxAddresses: { [DEFAULT_GATEWAY_AUX]: s.defaultGateway } } : {}),
+          }],
+        }
+      : {}),
+  };
+}
+
+/** What differs between the default bridge as it is and as requested; empty = the same. */
+export function bridgeChanges(ctx: Ctx, n: NetworkRecord, want: CreateNetworkRequest): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(want.options ?? {})) if (n.options[k] !== v) out.push(`${k} ${n.options[k] ?? '(unset)'} -> ${v}`);
+  const p = poolsOf(ctx, n).find((x) => x.family === 4);
+  const w = want.ipam?.[0];
+  if (!w) {
+    if (p?.userSubnet) out.push(`subnet ${p.subnet} -> one from the default pools`);
+    return out;
+  }
+  if (p?.subnet !== w.subnet || p?.gateway !== w.gateway) out.push(`bip ${p?.gateway}/${p?.subnet.split('/')[1]} -> ${w.gateway}/${w.subnet?.split('/')[1]}`);
+  if ((p?.ipRange ?? '') !== (w.ipRange ?? '')) out.push(`fixed-cidr ${p?.ipRange ?? '(none)'} -> ${w.ipRange ?? '(none)'}`);
+  const gw = (a?: Readonly<Record<string, string>>) => a?.[DEFAULT_GATEWAY_AUX] ?? '(none)';
+  if (gw(p?.aux) !== gw(w.auxAddresses)) out.push(`default-gateway ${gw(p?.aux)} -> ${gw(w.auxAddresses)}`);
+  return out;
+}
+
+/** -b NAME: the bridge must exist (Docker does not make a named one either). Checked at start,
+ *  before anything touches the kernel. */
+export async function checkBridgeExists(ctx: Ctx): Promise<void> {
+  const name = ctx.defaultBridge?.bridge;
+  if (!name || name === 'none') return;
+  const l = await ctx.env.sys.host.link(name);
+  if (l?.kind !== 'bridge') {
+    throw invalid('NL_BAD_DAEMON_CONFIG', `--bridge ${name}: ${l ? `${name} is not a bridge` : 'no such bridge'}: create it first (ip link add ${name} type bridge) or leave --bridge out`);
+  }
+}
