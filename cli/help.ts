@@ -19,6 +19,7 @@ Commands:
   doctor     compare the records with the kernel; --fix repairs (exit 1 while they differ)
   plugin     check a Docker remote network + IPAM plugin (netloomd serves one)
   daemon     run netloomd in the foreground (same as netloomd; see netloom daemon --help)
+  lab        bring up a topology file, check it against a truth table, draw it (netloom lab --help)
 
 ${GLOBAL}
 Run 'netloom COMMAND --help' for more.`,
