@@ -71,13 +71,19 @@ function busLabel(lab: Lab, key: string, facts?: Facts): string {
   return `${n?.name ?? key}${subnet ? ` ${subnet}` : ''}${flags ? ` (${flags})` : ''}`;
 }
 
+function subtitle(lab: Lab, key: string): string {
+  const node = lab.nodes.find((n) => n.key === key);
+  if (!node) return key;
+  return node.mode.kind === 'networks' ? node.sandbox : `${node.sandbox} · ${node.mode.kind === 'container' ? `container:${nsOwner(lab, key).key}` : node.mode.kind}`;
+}
+
 export function renderSvg(lab: Lab, facts?: Facts, report?: CheckReport): string {
   const colours = nodeColours(lab, report);
   const { edges: es, buses } = edges(lab, facts);
   const g = new dagre.graphlib.Graph({ multigraph: true });
   g.setGraph({ rankdir: 'TB', nodesep: 40, ranksep: 70, edgesep: 20, marginx: 20, marginy: 50 });
   g.setDefaultEdgeLabel(() => ({}));
-  for (const n of lab.nodes) g.setNode(n.key, { width: Math.max(90, textWidth(n.sandbox, 11) + 20), height: 44 });
+  for (const n of lab.nodes) g.setNode(n.key, { width: Math.max(90, textWidth(subtitle(lab, n.key), 9) + 20), height: 44 });
   for (const b of buses) g.setNode(NET(b), { width: Math.max(220, textWidth(busLabel(lab, b, facts), 12) + 24), height: 16 });
   es.forEach((e, i) => g.setEdge(e.from, e.to, { label: e.label, width: textWidth(e.label, 10) + 8, height: 14, labelpos: 'c' }, `e${i}`));
   dagre.layout(g);
@@ -107,7 +113,7 @@ export function renderSvg(lab: Lab, facts?: Facts, report?: CheckReport): string
   for (const node of lab.nodes) {
     const n = g.node(node.key);
     const c = colours[node.key];
-    const sub = node.mode.kind === 'networks' ? node.sandbox : `${node.sandbox} · ${node.mode.kind === 'container' ? `container:${nsOwner(lab, node.key).key}` : node.mode.kind}`;
+    const sub = subtitle(lab, node.key);
     parts.push(`<rect x="${(n.x - n.width / 2).toFixed(1)}" y="${(n.y - n.height / 2).toFixed(1)}" width="${n.width.toFixed(1)}" height="${n.height}" rx="6" fill="${FILL[c]}" stroke="${STROKE[c]}" stroke-width="2"/>`);
     parts.push(`<text x="${n.x.toFixed(1)}" y="${(n.y - 3).toFixed(1)}" font-size="13" font-weight="bold" text-anchor="middle">${esc(node.key)}</text>`);
     parts.push(`<text x="${n.x.toFixed(1)}" y="${(n.y + 12).toFixed(1)}" font-size="9" text-anchor="middle" fill="#444">${esc(sub)}</text>`);
