@@ -21,6 +21,7 @@ Commands:
   daemon     run netloomd in the foreground (same as netloomd; see netloom daemon --help)
   store      verify the data dir's records offline (checksums, no missing revision)
   system     reset: stop netloomd and remove everything netloom made on this host
+  lab        bring up a topology file, check it against a truth table, draw it (netloom lab --help)
 
 ${GLOBAL}
 Run 'netloom COMMAND --help' for more.`,

@@ -279,6 +279,12 @@ export async function main(argv: string[]): Promise<number> {
     await runDaemon([...extra, ...rest.slice(1)]);
     return -1; // keep running
   }
+  if (group === 'lab') {
+    const { labMain } = await import('../lab/main.js');
+    const here = dirname(fileURLToPath(import.meta.url));
+    const bundled = join(here, 'netloom.mjs');
+    return labMain(rest.slice(1), { daemonScript: daemonScript(), cliScript: existsSync(bundled) ? bundled : join(here, 'entry.js') }, flags.socket);
+  }
   // One-word commands (netloom port, netloom doctor): everything after the word is arguments.
   if (ONE_WORD.has(group)) return runCommand(group, rest.slice(1), flags);
   const name = `${group} ${verb ?? ''}`.trim();

@@ -20,8 +20,14 @@ export function execInNetns(name: string, argv: readonly string[]): Promise<numb
 
 /** Starts `node script args` in the background, detached, output appended to logFile. */
 export function spawnDetached(script: string, args: readonly string[], logFile: string): number {
+  return spawnDetachedProgram(process.execPath, [script, ...args], logFile);
+}
+
+/** Starts any program in the background, detached (its own session), output appended to logFile;
+ *  returns its PID, by which its starter later stops it. */
+export function spawnDetachedProgram(file: string, args: readonly string[], logFile: string): number {
   const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [script, ...args], { detached: true, stdio: ['ignore', out, out] });
+  const child = spawn(file, [...args], { detached: true, stdio: ['ignore', out, out] });
   child.unref();
   return child.pid ?? -1;
 }
