@@ -312,7 +312,7 @@ export class Controller {
 
   sandboxView(ref: string): SandboxView {
     const sb = this.state.sandbox(ref);
-    return sandboxView(sb, this.state.endpointsOf({ sandbox: sb.name }), this.state.networks);
+    return sandboxView(sb, this.state.endpointsOf({ sandbox: sb.name }), this.state.networks, (n, family) => poolsOf(this.ctx, n).find((p) => p.family === family)?.gateway);
   }
 
   listSandboxes(): SandboxView[] {

@@ -114,7 +114,9 @@ export interface SandboxView {
   Id: string;
   Created: string;
   NetworkMode: string;
-  Networks: Record<string, { NetworkID: string; EndpointID: string; Interface: string; MacAddress: string; IPv4Address: string; IPv6Address: string; Aliases: string[]; Ports?: PortBinding[] }>;
+  /** Per network, as Docker's container inspect (NetworkSettings.Networks): Gateway and
+   *  IPv6Gateway are the network's gateways even where network inspect hides an automatic one. */
+  Networks: Record<string, { NetworkID: string; EndpointID: string; Interface: string; MacAddress: string; IPv4Address: string; IPv6Address: string; Gateway: string; IPv6Gateway: string; Aliases: string[]; Ports?: PortBinding[] }>;
   /** What `docker run` flags gave it (Docker's Config and HostConfig fields of these names). */
   Hostname: string;
   Domainname: string;
@@ -130,7 +132,12 @@ export interface SandboxView {
   PublishAllPorts: boolean;
 }
 
-export function sandboxView(sb: SandboxRecord, eps: readonly EndpointRecord[], nets: ReadonlyMap<string, NetworkRecord>): SandboxView {
+export function sandboxView(
+  sb: SandboxRecord,
+  eps: readonly EndpointRecord[],
+  nets: ReadonlyMap<string, NetworkRecord>,
+  gatewayOf: (network: NetworkRecord, family: 4 | 6) => string | undefined = () => undefined,
+): SandboxView {
   const mode = sb.mode.kind === 'container' ? `container:${sb.mode.target}` : sb.mode.kind === 'own' ? 'bridge' : sb.mode.kind;
   const networks: SandboxView['Networks'] = {};
   for (const e of eps) {
@@ -142,6 +149,8 @@ export function sandboxView(sb: SandboxRecord, eps: readonly EndpointRecord[], n
       MacAddress: e.mac,
       IPv4Address: e.ipv4 ?? '',
       IPv6Address: e.ipv6 ?? '',
+      Gateway: (e.ipv4 && n && gatewayOf(n, 4)) || '',
+      IPv6Gateway: (e.ipv6 && n && gatewayOf(n, 6)) || '',
       Aliases: [...e.aliases],
       ...(e.ports?.length ? { Ports: e.ports.map((b) => ({ ...b })) } : {}),
     };

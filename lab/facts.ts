@@ -36,7 +36,7 @@ export interface Facts {
 }
 
 interface SandboxView {
-  Networks: Record<string, { Interface?: string; IPv4Address: string; Ports?: Binding[] }>;
+  Networks: Record<string, { Interface?: string; IPv4Address: string; Gateway?: string; Ports?: Binding[] }>;
 }
 
 export async function readFacts(lab: Lab, socket: string): Promise<Facts> {
@@ -59,6 +59,13 @@ export async function readFacts(lab: Lab, socket: string): Promise<Facts> {
       for (const end of [l.a, l.b]) if (end.node === owner.key && end.ip) ifaces.push({ ifname: end.ifname, network: 'link', address: end.ip });
     }
     nodes[node.key] = { key: node.key, ifaces, ports: Object.values(v.Networks).flatMap((e) => e.Ports ?? []) };
+    // Network inspect shows a gateway only where the user gave one (Docker 20.10); a sandbox's
+    // view always has its networks' gateways.
+    for (const [net, e] of Object.entries(v.Networks)) {
+      const key = byName.get(net);
+      const known = key ? networks[key] : undefined;
+      if (known && !known.gateway && e.Gateway) networks[key!] = { ...known, gateway: e.Gateway };
+    }
   }
   return { nodes, networks };
 }
