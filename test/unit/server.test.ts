@@ -290,6 +290,23 @@ describe('server: Docker Engine API routes', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  test('config-only and config-from networks survive a restart; doctor finds nothing to fix', async () => {
+    const sys = createFakeSystem();
+    const store = new MemoryStore();
+    const first = new Controller({ store, sys, log: silentLogger });
+    await first.start();
+    await first.createNetwork({ name: 'cfg', configOnly: true, ipam: [{ subnet: '10.49.0.0/24' }], options: { 'com.docker.network.driver.mtu': '1400' } });
+    await first.createNetwork({ name: 'from', configFrom: 'cfg' });
+    const views = () => ['cfg', 'from'].map((n) => second.inspectNetwork(n));
+    await first.close();
+    const second = new Controller({ store, sys, log: silentLogger });
+    await second.start();
+    const [cfg, from] = views();
+    assert.deepEqual([cfg.ConfigOnly, cfg.IPAM.Config, from.ConfigFrom.Network, from.Options], [true, [{ Subnet: '10.49.0.0/24' }], 'cfg', { 'com.docker.network.driver.mtu': '1400' }]);
+    assert.deepEqual((await second.doctor()).findings, []);
+    await second.close();
+  });
+
   test('malformed JSON is a 400 with a JSON error body', async () => {
     const r = await app.inject({ method: 'POST', url: '/networks/create', headers: { 'content-type': 'application/json' }, payload: '{"Name": ' });
     assert.equal(r.statusCode, 400);
