@@ -17,7 +17,11 @@ const CLI = join(ROOT, 'bin', 'netloom.mjs');
 const EXAMPLES = join(ROOT, 'examples');
 
 function lab(...args: string[]): Promise<Run> {
-  return execa(process.execPath, [CLI, 'lab', ...args], { reject: false, timeout: 120_000, env: { NETLOOM_NO_AUTOSTART: '1' } }).then((r) => ({
+  return labWith({}, ...args);
+}
+
+function labWith(env: Record<string, string>, ...args: string[]): Promise<Run> {
+  return execa(process.execPath, [CLI, 'lab', ...args], { reject: false, timeout: 120_000, env: { NETLOOM_NO_AUTOSTART: '1', ...env } }).then((r) => ({
     exitCode: r.exitCode ?? -1,
     stdout: String(r.stdout),
     stderr: String(r.stderr),
@@ -155,6 +159,13 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
     assert.match(ls.stdout, /^usernet +namespace nllab-usernet/m);
     const down = await lab('down', file);
     assert.equal(down.exitCode, 0, down.stderr);
+    assert.equal(await machine(), before0);
+  });
+
+  test('without fping the ICMP probe falls back to one ping per target and finds the same table', async () => {
+    const r = await labWith({ NETLOOM_LAB_NO_FPING: '1' }, 'run', join(EXAMPLES, '04-two-networks.loom.yaml'));
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /reach icmp: 12 correct, 0 wrong/);
     assert.equal(await machine(), before0);
   });
 
