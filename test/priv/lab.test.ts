@@ -171,11 +171,12 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
 
   test('a lab needing a setting this netloomd drops fails up with exit 3 naming it, and down cleans up', async () => {
     const file = join(dir, 'needs.loom.yaml');
-    writeFileSync(file, 'name: needs\nnodes:\n  a: {hostname: a.example}\n  b: {links: [a]}\nexpect:\n  files:\n    - {node: b, path: /etc/hosts, contains: a}\n');
+    writeFileSync(file, 'name: needs\nnodes:\n  a: {hostname: a.example}\n  b: {links: [a]}\n  c: {dns: [10.0.9.53]}\nexpect:\n  files:\n    - {node: b, path: /etc/hosts, contains: a}\n');
     const r = await lab('run', file);
     if (r.exitCode === 0) return; // netloomd applies hostname and links now: nothing to refuse
     assert.equal(r.exitCode, 3, r.stdout + r.stderr);
-    assert.match(r.stderr, /this netloomd does not apply hostname a\.example \(node a\); links \(a:a on node b\)/);
+    assert.match(r.stderr, /this netloomd does not apply hostname a\.example \(node a\); links \(a:a on node b\); dns 10\.0\.9\.53 \(node c: not in its resolv\.conf\)/);
+    assert.match(r.stdout, /\[7\/7\] settings +FAILED/);
     assert.equal(await machine(), before0);
   });
 
