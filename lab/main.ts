@@ -77,7 +77,7 @@ export async function labMain(argv: string[], progs: Programs, globalSocket?: st
       case 'check':
         return await check(lab, progs, v);
       case 'down':
-        return (await labDown(lab, out, v.host ? socket ?? (await hostSocket()) : undefined)).map((l) => err(`left: ${l}`)).length ? 1 : 0;
+        return (await labDown(lab, out, progs, v.host ? socket ?? (await hostSocket()) : undefined)).map((l) => err(`left: ${l}`)).length ? 1 : 0;
       case 'run': {
         let code: number;
         try {
@@ -88,7 +88,7 @@ export async function labMain(argv: string[], progs: Programs, globalSocket?: st
           code = EXIT.broken;
         }
         if (v.keep) return code;
-        const left = await labDown(lab, out, v.host ? socket ?? (await hostSocket()) : undefined);
+        const left = await labDown(lab, out, progs, v.host ? socket ?? (await hostSocket()) : undefined);
         for (const l of left) err(`left: ${l}`);
         return left.length && code === 0 ? EXIT.broken : code;
       }

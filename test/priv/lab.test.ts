@@ -169,6 +169,29 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
     assert.equal(await machine(), before0);
   });
 
+  test('down starts a killed lab netloomd again to remove what it made; down exits 1 naming what it cannot remove', async () => {
+    const file = join(dir, 'held.loom.yaml');
+    writeFileSync(file, 'name: held\nnodes:\n  a: {serve: [tcp/80]}\n  b: {}\nexpect:\n  reach:\n    - {probe: tcp/80, nodes: [a, b], allow: ["b->a"]}\n');
+    assert.equal((await lab('up', file)).exitCode, 0);
+    const state = JSON.parse(readFileSync('/run/netloom-lab/held/state.json', 'utf8')) as { daemonPid: number; socket: string; serve: Record<string, number> };
+    process.kill(state.daemonPid, 'SIGKILL');
+    const down = await lab('down', file);
+    assert.equal(down.exitCode, 0, down.stdout + down.stderr);
+    assert.equal(await machine(), before0);
+    // Someone else's sandbox shares node a's namespace: the lab's netloomd refuses to remove a.
+    assert.equal((await lab('up', file)).exitCode, 0);
+    const cli = (...args: string[]) => execa(process.execPath, [CLI, '--socket', state.socket, ...args], { reject: false, env: { NETLOOM_NO_AUTOSTART: '1' } });
+    assert.equal((await cli('sandbox', 'create', '--network', 'container:held-a', 'foreign')).exitCode, 0);
+    const held = await lab('down', file);
+    assert.equal(held.exitCode, 1, held.stdout + held.stderr);
+    assert.match(held.stderr, /^left: remove sandbox held-a: /m);
+    assert.match(held.stderr, /^left: namespace held-a$/m);
+    assert.equal((await cli('sandbox', 'rm', 'foreign')).exitCode, 0);
+    const again = await lab('down', file);
+    assert.equal(again.exitCode, 0, again.stdout + again.stderr);
+    assert.equal(await machine(), before0);
+  });
+
   test('a lab needing a setting this netloomd drops fails up with exit 3 naming it, and down cleans up', async () => {
     const file = join(dir, 'needs.loom.yaml');
     writeFileSync(file, 'name: needs\nnodes:\n  a: {hostname: a.example}\n  b: {links: [a]}\n  c: {dns: [10.0.9.53]}\nexpect:\n  files:\n    - {node: b, path: /etc/hosts, contains: a}\n');
