@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { inflateSync } from 'node:zlib';
 import { execa } from 'execa';
-import { sh, skipUnlessRoot, type Run } from '../helpers/host.js';
+import { sh, skipUnlessRoot, TestHost, type Run } from '../helpers/host.js';
 
 const ROOT = process.cwd();
 const CLI = join(ROOT, 'bin', 'netloom.mjs');
@@ -189,6 +189,33 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
     assert.equal((await cli('sandbox', 'rm', 'foreign')).exitCode, 0);
     const again = await lab('down', file);
     assert.equal(again.exitCode, 0, again.stdout + again.stderr);
+    assert.equal(await machine(), before0);
+  });
+
+  test('--host: the lab runs on an existing netloomd (a test host), which ends with its records and kernel as before', async () => {
+    const h = await TestHost.create();
+    try {
+      await h.start();
+      const beforeHost = await h.everything();
+      for (const f of ['03-user-defined.loom.yaml', '06-ports.loom.yaml']) {
+        // The CLI runs where that netloomd runs (its host namespace), as it would on a machine.
+        const r = await execa('nsenter', [`--net=/run/netns/${h.ns}`, process.execPath, CLI, 'lab', 'run', '--host', '--socket', h.socket, join(EXAMPLES, f)], {
+          reject: false,
+          env: { NETLOOM_NO_AUTOSTART: '1' },
+        });
+        assert.equal(r.exitCode, 0, `${f}: ${r.stdout}\n${r.stderr}`);
+        assert.match(String(r.stdout), /\[1\/7\] host +the machine's netloomd/);
+      }
+      assert.deepEqual(await h.everything(), beforeHost);
+      // daemon: settings need the lab's own netloomd.
+      const file = join(dir, 'hostdaemon.loom.yaml');
+      writeFileSync(file, 'name: hd\ndaemon: {mtu: 1400}\nnodes: {a: {}}\n');
+      const d = await lab('up', '--host', '--socket', h.socket, file);
+      assert.equal(d.exitCode, 3);
+      assert.match(d.stderr, /daemon settings \(mtu\) need the lab's own netloomd: drop --host/);
+    } finally {
+      await h.cleanup();
+    }
     assert.equal(await machine(), before0);
   });
 
