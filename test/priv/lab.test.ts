@@ -169,6 +169,24 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
     assert.equal(await machine(), before0);
   });
 
+  test('dns and port mismatches are explained: the dns explain reason, a port not published, a port nobody publishes', async () => {
+    const file3 = join(dir, 'dns.loom.yaml');
+    writeFileSync(file3, readFileSync(join(EXAMPLES, '03-user-defined.loom.yaml'), 'utf8').replace('{from: c1, name: n2, answer: NXDOMAIN}', '{from: c1, name: n2, answer: [192.168.0.10]}'));
+    const r3 = await lab('run', file3);
+    assert.equal(r3.exitCode, 1, r3.stdout + r3.stderr);
+    assert.match(r3.stdout, /^ {2}X dns c1: n2 A -> 192\.168\.0\.10: got NXDOMAIN from 10\.22\.0\.1: "n2" exists only on network "usernet-mynet", which usernet-c1 does not share$/m);
+    assert.match(r3.stdout, /^dns: 3 correct, 1 wrong$/m);
+    const file6 = join(dir, 'ports.loom.yaml');
+    writeFileSync(file6, readFileSync(join(EXAMPLES, '06-ports.loom.yaml'), 'utf8').replaceAll('open: false}', 'open: true}'));
+    const r6 = await lab('run', file6, '--junit', join(dir, 'ports.xml'));
+    assert.equal(r6.exitCode, 1, r6.stdout + r6.stderr);
+    const junit = readFileSync(join(dir, 'ports.xml'), 'utf8');
+    assert.match(junit, /<testsuite name="ports" tests="6" failures="2" errors="0">/);
+    assert.match(junit, /<failure message="closed: port 81\/tcp of web is not published \(add it to the node&apos;s ports:\)">/);
+    assert.match(junit, /<failure message="closed \(tried 127\.0\.0\.1:8081\): no node of the lab publishes 8081\/tcp on the host">/);
+    assert.equal(await machine(), before0);
+  });
+
   test('down starts a killed lab netloomd again to remove what it made; down exits 1 naming what it cannot remove', async () => {
     const file = join(dir, 'held.loom.yaml');
     writeFileSync(file, 'name: held\nnodes:\n  a: {serve: [tcp/80]}\n  b: {}\nexpect:\n  reach:\n    - {probe: tcp/80, nodes: [a, b], allow: ["b->a"]}\n');
