@@ -254,6 +254,14 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
     const r = await lab('up', bad);
     assert.equal(r.exitCode, 2);
     assert.equal(r.stderr.trim(), `${bad}:3:18: node a: no network "nosuch" (defined: bridge)`);
+    // Valid as a file, refused by netloomd: up fails (exit 3) naming the value; run still takes it down.
+    const badIp = join(dir, 'badip.loom.yaml');
+    writeFileSync(badIp, 'name: badip\nnetworks: {n: {subnet: 10.5.0.0/24}}\nnodes:\n  a: {networks: {n: {ip: 10.6.0.5}}}\nexpect:\n  files:\n    - {node: a, path: /etc/hosts, contains: a}\n');
+    const b = await lab('run', badIp);
+    assert.equal(b.exitCode, 3, b.stdout + b.stderr);
+    assert.match(b.stdout, /\[3\/7\] nodes +FAILED/);
+    assert.match(b.stderr, /^Error: nodes: .*10\.6\.0\.5/m);
+    assert.match(b.stdout, /lab badip: down, nothing of it left/);
     const empty = join(dir, 'empty.loom.yaml');
     writeFileSync(empty, 'name: empty\nnodes:\n  a: {}\n');
     const e = await lab('run', empty);
