@@ -1,6 +1,6 @@
-// Whether a process still runs. A zombie (exited, not yet reaped: its parent died and the PID 1
-// that inherited it does not reap, as node does as a container's or a test's PID 1) does not:
-// it holds no lock, serves no socket and needs no stopping.
+// Whether a process the lab started still runs. A zombie (exited, not yet reaped: its parent died
+// and the PID 1 that inherited it does not reap, as node does as a test's PID 1) does not: it
+// serves nothing and needs no stopping.
 import { readFileSync } from 'node:fs';
 
 export function pidAlive(pid: number | undefined): boolean {

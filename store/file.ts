@@ -23,7 +23,6 @@ import { join } from 'node:path';
 import { unavailable } from '../common/errors.js';
 import { MemoryStore } from './memory.js';
 import type { Compare, KvEntry, TxnOp } from './types.js';
-import { pidAlive } from '../common/pid.js';
 
 export const COMPACT_EVERY = 2000;
 
@@ -38,6 +37,15 @@ function fsyncDir(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -190,14 +190,16 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
   test('down starts a killed lab netloomd again to remove what it made; down exits 1 naming what it cannot remove', async () => {
     const file = join(dir, 'held.loom.yaml');
     writeFileSync(file, 'name: held\nnodes:\n  a: {serve: [tcp/80]}\n  b: {}\nexpect:\n  reach:\n    - {probe: tcp/80, nodes: [a, b], allow: ["b->a"]}\n');
-    assert.equal((await lab('up', file)).exitCode, 0);
-    const state = JSON.parse(readFileSync('/run/netloom-lab/held/state.json', 'utf8')) as { daemonPid: number; socket: string; serve: Record<string, number> };
-    process.kill(state.daemonPid, 'SIGKILL');
-    const down = await lab('down', file);
+    // Under a PID 1 that reaps (bash here, init on a machine): the killed daemon does not linger
+    // as a zombie holding its data dir.
+    const script = `node ${CLI} lab up ${file} >/dev/null && kill -9 "$(node -p 'require("/run/netloom-lab/held/state.json").daemonPid')" && sleep 0.2 && node ${CLI} lab down ${file}`;
+    const down = await sh('unshare', ['--pid', '--fork', '--mount-proc', 'bash', '-c', script]);
     assert.equal(down.exitCode, 0, down.stdout + down.stderr);
+    assert.match(down.stdout, /lab held: down, nothing of it left/);
     assert.equal(await machine(), before0);
     // Someone else's sandbox shares node a's namespace: the lab's netloomd refuses to remove a.
     assert.equal((await lab('up', file)).exitCode, 0);
+    const state = JSON.parse(readFileSync('/run/netloom-lab/held/state.json', 'utf8')) as { socket: string };
     const cli = (...args: string[]) => execa(process.execPath, [CLI, '--socket', state.socket, ...args], { reject: false, env: { NETLOOM_NO_AUTOSTART: '1' } });
     assert.equal((await cli('sandbox', 'create', '--network', 'container:held-a', 'foreign')).exitCode, 0);
     const held = await lab('down', file);
