@@ -151,9 +151,15 @@ export async function stopDaemon(s: LabState): Promise<void> {
   for (let i = 0; i < 40 && alive(pid); i++) await sleep(50);
 }
 
+/** Where netloomd keeps the UTS namespace of a sandbox made with a hostname (the seed-flags
+ *  issue's system/uts.ts): commands in such a node see its hostname, as `sandbox exec` does. */
+const UTS_DIR = '/run/netloom/uts';
+
 /** A command inside a node's namespace (`ip netns exec` also applies /etc/netns/<sandbox>/ files). */
 export function inNode(sandbox: string, argv: readonly string[], timeoutMs = 10_000): Promise<RunResult> {
-  return run('ip', ['netns', 'exec', sandbox, ...argv], { allowFail: true, timeoutMs });
+  const uts = join(UTS_DIR, sandbox);
+  const [file, ...args] = [...(existsSync(uts) ? ['nsenter', `--uts=${uts}`] : []), 'ip', 'netns', 'exec', sandbox, ...argv];
+  return run(file, args, { allowFail: true, timeoutMs });
 }
 
 /** A command in the lab's host namespace (or the machine's, with --host). */

@@ -1,5 +1,6 @@
 // `netloom lab up`: idempotent, phase by phase (host, networks, nodes, links, services, commands,
 // settings check). Anything already there is kept; what is missing is made.
+import { canonicalCidr } from '../common/cidr.js';
 import { api, ApiError } from '../common/client.js';
 import { run } from '../system/exec.js';
 import { spawnDetachedProgram } from '../system/process.js';
@@ -187,7 +188,8 @@ async function unappliedSettings(lab: Lab, socket: string): Promise<string[]> {
   const bip = lab.daemon.bip;
   if (typeof bip === 'string') {
     const br = await api<{ IPAM: { Config: { Subnet: string; Gateway?: string }[] } }>(socket, 'GET', '/networks/bridge');
-    if (!br.IPAM.Config.some((c) => c.Gateway === bip.split('/')[0])) missing.push(`daemon bip ${bip} (the default bridge is ${br.IPAM.Config.map((c) => c.Subnet).join(', ')})`);
+    // Network inspect may show a gateway only when one was chosen (Docker 20.10): the subnet tells too.
+    if (!br.IPAM.Config.some((c) => c.Gateway === bip.split('/')[0] || c.Subnet === canonicalCidr(bip))) missing.push(`daemon bip ${bip} (the default bridge is ${br.IPAM.Config.map((c) => c.Subnet).join(', ')})`);
   }
   return missing;
 }
