@@ -3,16 +3,17 @@
 # docker.io and busybox-static: the Docker plugin's end-to-end test runs a real engine (in a test
 # namespace) on a busybox image imported from busybox-static; the benchmarks compare against it.
 # etcd-server: the overlay tests run a real etcd inside their underlay namespace; iperf3: the overlay bench.
-# librsvg2-bin: the lab test renders its SVG with rsvg-convert; docker-compose: the lab bench beside Docker;
-# fping: the lab's ICMP probe (one process per source node; plain ping is the fallback).
+# librsvg2-bin: the lab test renders its SVG with rsvg-convert; docker-compose: the lab bench beside Docker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-pkgs=(iproute2 iptables iputils-ping util-linux procps gcc make ca-certificates dnsutils docker.io busybox-static etcd-server etcd-client iperf3 librsvg2-bin docker-compose fping)
+pkgs=(iproute2 iptables iputils-ping util-linux procps gcc make ca-certificates dnsutils docker.io busybox-static etcd-server etcd-client iperf3 librsvg2-bin docker-compose)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 # N-API headers for the two small addons (node_api.h is ABI-stable across Node versions).
 [ -f /usr/include/node/node_api.h ] || pkgs+=(libnode-dev)
+# fping: the lab's ICMP probe (one process per source node; plain ping is the fallback).
+pkgs+=(fping)
 
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
