@@ -9,6 +9,7 @@ import { pidAlive } from '../common/pid.js';
 import { resolvePaths } from '../common/config.js';
 import { run, type RunResult } from '../system/exec.js';
 import { spawnDetachedProgram } from '../system/process.js';
+import { utsPath } from '../system/uts.js';
 import type { Lab } from './model.js';
 
 export const LAB_RUN_ROOT = process.env.NETLOOM_LAB_DIR ?? '/run/netloom-lab';
@@ -151,13 +152,10 @@ export async function stopDaemon(s: LabState): Promise<void> {
   for (let i = 0; i < 40 && alive(pid); i++) await sleep(50);
 }
 
-/** Where netloomd keeps the UTS namespace of a sandbox made with a hostname (the seed-flags
- *  issue's system/uts.ts): commands in such a node see its hostname, as `sandbox exec` does. */
-const UTS_DIR = '/run/netloom/uts';
-
 /** A command inside a node's namespace (`ip netns exec` also applies /etc/netns/<sandbox>/ files). */
 export function inNode(sandbox: string, argv: readonly string[], timeoutMs = 10_000): Promise<RunResult> {
-  const uts = join(UTS_DIR, sandbox);
+  // A sandbox made with a hostname has its own UTS namespace: commands see that hostname, as in `sandbox exec`.
+  const uts = utsPath(sandbox);
   const [file, ...args] = [...(existsSync(uts) ? ['nsenter', `--uts=${uts}`] : []), 'ip', 'netns', 'exec', sandbox, ...argv];
   return run(file, args, { allowFail: true, timeoutMs });
 }
