@@ -27,7 +27,7 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
   });
 
   // Bodiless POSTs arrive with any Content-Type (old docker CLI: text/plain, length 0).
-  acceptAnyJson(app, 400);
+  acceptAnyJson(app, 400, 1 << 20);
 
   app.addHook('onSend', async (_req, reply) => {
     reply.headers(ENGINE_HEADERS);
