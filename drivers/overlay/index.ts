@@ -11,7 +11,7 @@ import { invalid } from '../../common/errors.js';
 import { macFromIPv4 } from '../../common/cidr.js';
 import { createBridgeDriver } from '../bridge/index.js';
 import { DEFAULT_MTU, type BridgeConfig } from '../bridge/options.js';
-import { hostVethName, undoAll, type Driver, type DriverEnv, type NetworkInfo } from '../driver.js';
+import { hostVethName, undoAll, type Driver, type DriverEnv, type Finding, type NetworkInfo } from '../driver.js';
 import type { NeighEntry } from '../../system/types.js';
 import { renderAdd, type Rule } from '../bridge/rules.js';
 import { OVERLAY_CHAIN, overlayExpectedLines, overlayJumpPosition, overlayNetworkRules, overlayOwnLines, renderOverlayAll } from './rules.js';
@@ -84,6 +84,20 @@ export function parseOverlayOptions(opts: Readonly<Record<string, string>>, net:
     hostBindingIpv4: '0.0.0.0',
     defaultBridge: false,
   };
+}
+
+/** The FDB (MAC -> VTEP) and neighbour (IP -> MAC) entries the peers call for, against the
+ *  VXLAN device's: what to add and what to remove. */
+async function peerDiff(env: DriverEnv, c: OverlayConfig, peers: readonly Peer[]): Promise<{ extra: NeighEntry[]; missing: NeighEntry[] }> {
+  const want: NeighEntry[] = peers.flatMap((p) => [
+    { link: c.vxlanName, mac: p.mac, ip: p.vtep, fdb: true },
+    { link: c.vxlanName, mac: p.mac, ip: p.ip, fdb: false },
+  ]);
+  const key = (e: NeighEntry) => `${e.fdb} ${e.mac} ${e.ip}`;
+  const have = [...(await env.sys.host.neighbours(c.vxlanName, true)), ...(await env.sys.host.neighbours(c.vxlanName, false))];
+  const wanted = new Set(want.map(key));
+  const present = new Set(have.map(key));
+  return { extra: have.filter((e) => !wanted.has(key(e))), missing: want.filter((e) => !present.has(key(e))) };
 }
 
 export function createOverlayDriver(host: () => OverlayHost): Driver<OverlayConfig> {
@@ -162,16 +176,18 @@ export function createOverlayDriver(host: () => OverlayHost): Driver<OverlayConf
     hostLinks: (_net, c, endpointIds) => [c.bridgeName, c.vxlanName, ...endpointIds.map(hostVethName)],
 
     async setPeers(env: DriverEnv, _net: NetworkInfo, c: OverlayConfig, peers: readonly Peer[]) {
-      const want: NeighEntry[] = peers.flatMap((p) => [
-        { link: c.vxlanName, mac: p.mac, ip: p.vtep, fdb: true },
-        { link: c.vxlanName, mac: p.mac, ip: p.ip, fdb: false },
-      ]);
-      const key = (e: NeighEntry) => `${e.fdb} ${e.mac} ${e.ip}`;
-      const have = [...(await env.sys.host.neighbours(c.vxlanName, true)), ...(await env.sys.host.neighbours(c.vxlanName, false))];
-      const wanted = new Set(want.map(key));
-      const present = new Set(have.map(key));
-      for (const e of have) if (!wanted.has(key(e))) await env.sys.host.delNeighbour(e);
-      for (const e of want) if (!present.has(key(e))) await env.sys.host.addNeighbour(e);
+      const { extra, missing } = await peerDiff(env, c, peers);
+      for (const e of extra) await env.sys.host.delNeighbour(e);
+      for (const e of missing) await env.sys.host.addNeighbour(e);
+    },
+
+    async checkPeers(env: DriverEnv, net: NetworkInfo, c: OverlayConfig, peers: readonly Peer[]) {
+      const { extra, missing } = await peerDiff(env, c, peers);
+      const what = (e: NeighEntry): string => (e.fdb ? `fdb ${e.mac} dst ${e.ip} dev ${e.link}` : `neigh ${e.ip} lladdr ${e.mac} dev ${e.link}`) + ` (network ${net.name})`;
+      return [
+        ...missing.map((e): Finding => ({ kind: 'peer', object: what(e), problem: 'missing: the cluster has this endpoint' })),
+        ...extra.map((e): Finding => ({ kind: 'peer', object: what(e), problem: 'not in the cluster mirror' })),
+      ];
     },
   };
 }
