@@ -140,6 +140,8 @@ export class Cluster {
         );
         if (ok) {
           this.lease = lease;
+          // Kept alive from here: the local start (reconcile) between claim and start may be long.
+          this.timers.push(setInterval(() => void this.keepAlive(), Math.max(1000, (this.ttl * 1000) / 3)).unref());
           return;
         }
         await this.kv.revoke(lease).catch(() => undefined);
@@ -159,8 +161,6 @@ export class Cluster {
     this.hooks = hooks;
     await this.claim();
     await this.resync();
-    const every = Math.max(1000, (this.ttl * 1000) / 3);
-    this.timers.push(setInterval(() => void this.keepAlive(), every).unref());
     this.timers.push(setInterval(() => this.checkWatch(), 500).unref());
   }
 
