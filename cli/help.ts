@@ -208,8 +208,8 @@ every record that verifies and moves the damaged file aside.`,
 Stops the netloomd answering on --socket (by the PID it reports), removes its sandboxes and this
 host's networks through it (overlay endpoints leave the cluster store; cluster-wide networks stay
 for the other hosts), then removes everything netloom made on this host even without a daemon:
-sandbox namespaces and /etc/netns/<sandbox> entries (from the records), links tagged as this
-instance's, the NETLOOM* iptables and ip6tables chains and the jumps to them, the API and plugin
+sandbox namespaces and /etc/netns/<sandbox> entries (from the records), links tagged as
+netloom's, the NETLOOM* iptables and ip6tables chains and the jumps to them, the API and plugin
 sockets, and the data dir. Nobody else's links or rules are touched. Asks first; -f does not ask
 (without a terminal, -f is required). Exits 1 if anything could not be removed (each listed).`,
   'system reset': `Usage: netloom system reset [-f]   (see netloom system --help)`,

@@ -9,8 +9,6 @@ import { api, ApiError, call } from './client.js';
 import { HELP } from './help.js';
 import { describeBinding, type PortBinding } from '../common/ports.js';
 import { printNetworkTable, printSandboxTable } from './print.js';
-import { storeVerify } from './store.js';
-import { systemReset } from './reset.js';
 
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const json = (v: unknown): void => out(JSON.stringify(v, null, 4));
@@ -301,6 +299,8 @@ export async function main(argv: string[]): Promise<number> {
     if (args[0] === '-h' || args[0] === '--help') return out(HELP[name]), 0;
     const p = parse(args, { 'data-dir': { type: 'string' } });
     if (p.positionals.length) throw new UsageError(`store verify takes no arguments, got "${p.positionals[0]}"`);
+    // Imported when used: the CLI's start-up stays as small as every other command needs.
+    const { storeVerify } = await import('./store.js');
     return storeVerify(resolvePaths({ dataDir: (p.values['data-dir'] as string | undefined) ?? flags.dataDir }).dataDir, out);
   }
   if (name === 'system reset') {
@@ -308,6 +308,7 @@ export async function main(argv: string[]): Promise<number> {
     const p = parse(args, { force: { type: 'boolean', short: 'f' } });
     if (p.positionals.length) throw new UsageError(`system reset takes no arguments, got "${p.positionals[0]}"`);
     const paths = resolvePaths({ socket: (p.values.socket as string | undefined) ?? flags.socket, dataDir: (p.values['data-dir'] as string | undefined) ?? flags.dataDir });
+    const { systemReset } = await import('./reset.js');
     return systemReset(Boolean(p.values.force), paths, out, (s) => void process.stderr.write(`${s}\n`));
   }
   if (name === 'sandbox exec') {

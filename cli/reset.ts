@@ -82,11 +82,12 @@ export async function systemReset(force: boolean, paths: InstancePaths, out: Out
     const sandboxes = [...records].filter(([k]) => k.startsWith('sb/')).map(([k]) => k.slice(3));
     // Container-mode sandboxes are bind mounts of another's namespace: those go first.
     sandboxes.sort((a, b) => Number((records.get(`sb/${b}`) as { mode?: { kind?: string } })?.mode?.kind === 'container') - Number((records.get(`sb/${a}`) as { mode?: { kind?: string } })?.mode?.kind === 'container'));
-    const instance = records.get('meta/instance');
     const sys = createSystem();
     const report = await resetHost(sys, {
       sandboxes,
-      tagPrefix: typeof instance === 'string' ? `netloom:${instance}:` : 'netloom:',
+      // Every netloom tag, not only this instance's: the chains are host-wide anyway, and a
+      // salvage that lost the instance record leaves links under the old one.
+      tagPrefix: 'netloom:',
       removeNetnsFiles,
       netnsFileExists: (sb) => existsSync(join(ETC_NETNS, sb)),
     }).finally(() => sys.close());

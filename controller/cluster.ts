@@ -7,13 +7,17 @@
 //   ov/ep/<id>/<ep>        {host, vtep, ip, mac, name, aliases}  under this host's lease
 //   ov/host/<node id>      {vtep, name}  under this host's lease
 //   ov/vtep/<address>      node id       under this host's lease
+//   ov/beat/<node id>      a counter     under this host's lease, bumped with every keepalive
 // A host is known by its node ID (random, made once and kept in its data dir: nodeIdOf); the
 // name (--node-name, default the hostname) is only for display, so cloned VMs or namespaces that
 // share a hostname never take each other for themselves. Records' `host` is the node ID.
 // Every reservation is a transaction comparing versions, never read-then-write. A host's lease
 // expiring (kill -9, power loss) deletes its endpoints, allocations and host key everywhere.
 // Each host mirrors ov/ from one read plus a watch from the revision of that read; when the
-// watch breaks, it reads afresh and watches again, so no event is ever missed.
+// watch breaks, it reads afresh and watches again, so no event is ever missed. A watch can also
+// go silent without breaking (a proxy holding the stream, a half-open connection): each host
+// watches its own heartbeat come back, and when etcd takes its writes but the watch has shown
+// none of them for a TTL, it resyncs (so a stall is caught within 2x the TTL).
 import { hostname } from 'node:os';
 import { conflict, forbidden, invalid, unavailable } from '../common/errors.js';
 import { contains, nthHost, overlaps, parseCidr, cidrSize, formatCidr } from '../common/cidr.js';
@@ -82,6 +86,12 @@ export class Cluster {
   private timers: NodeJS.Timeout[] = [];
   private retryTimer?: NodeJS.Timeout;
   private closed = false;
+  private beats = 0;
+  /** When the watch last delivered this host's heartbeat, and when etcd last took one. */
+  private beatSeen = 0;
+  private beatWritten = 0;
+  /** Resyncs started because the watch went silent (for tests and logs). */
+  stalls = 0;
   private hooks?: ClusterHooks;
   /** Local endpoints to keep registered (re-put under a new lease after an expiry). */
   private readonly mine = new Map<string, { ep: OvEndpoint; alloc: string }>();
@@ -131,6 +141,8 @@ export class Cluster {
         );
         if (ok) {
           this.lease = lease;
+          // Kept alive from here: the local start (reconcile) between claim and start may be long.
+          this.timers.push(setInterval(() => void this.keepAlive(), Math.max(1000, (this.ttl * 1000) / 3)).unref());
           return;
         }
         await this.kv.revoke(lease).catch(() => undefined);
@@ -150,7 +162,7 @@ export class Cluster {
     this.hooks = hooks;
     await this.claim();
     await this.resync();
-    this.timers.push(setInterval(() => void this.keepAlive(), Math.max(1000, (this.ttl * 1000) / 3)).unref());
+    this.timers.push(setInterval(() => this.checkWatch(), 500).unref());
   }
 
   private renewing = false;
@@ -159,7 +171,11 @@ export class Cluster {
     if (this.closed || !this.lease || this.renewing) return;
     this.renewing = true;
     try {
-      if (await this.kv.keepAlive(this.lease)) return;
+      if (await this.kv.keepAlive(this.lease)) {
+        await this.kv.txn([], [{ op: 'put', key: `ov/beat/${this.host}`, value: ++this.beats }], this.lease);
+        this.beatWritten = Date.now();
+        return;
+      }
       // Expired (etcd was away longer than the TTL): register again, endpoints included.
       this.log.warn({ host: this.host }, 'cluster lease expired: registering this host again');
       this.lease = await this.kv.grantLease(this.ttl);
@@ -174,8 +190,30 @@ export class Cluster {
     }
   }
 
+  /** A watch that delivered none of this host's heartbeats for a TTL while etcd took them. */
+  private checkWatch(): void {
+    if (this.closed || this.resyncing || this.beatWritten <= this.beatSeen) return;
+    if (Date.now() - this.beatSeen <= this.ttl * 1000) return;
+    this.stalls++;
+    this.log.warn({ silentForMs: Date.now() - this.beatSeen }, 'cluster watch silent although etcd answers: resyncing from a fresh read');
+    this.beatSeen = Date.now();
+    this.onWatchEnd(new Error('watch stalled'));
+  }
+
+  private resyncing = false;
+
   /** A fresh read of ov/, applied, then a watch from that read's revision. */
   private async resync(): Promise<void> {
+    this.resyncing = true;
+    try {
+      await this.resyncOnce();
+    } finally {
+      this.resyncing = false;
+      this.beatSeen = Date.now();
+    }
+  }
+
+  private async resyncOnce(): Promise<void> {
     const { entries, revision } = await this.kv.listAt('ov/');
     this.mirror.clear();
     for (const e of entries) this.mirror.set(e.key, e.value);
@@ -188,7 +226,12 @@ export class Cluster {
   private applyQueued = false;
 
   private async onEvents(evs: readonly WatchEvent[]): Promise<void> {
-    for (const e of evs) {
+    const own = `ov/beat/${this.host}`;
+    if (evs.some((e) => e.key === own)) this.beatSeen = Date.now();
+    // Heartbeats change nothing to apply.
+    const changes = evs.filter((e) => !e.key.startsWith('ov/beat/'));
+    if (!changes.length) return;
+    for (const e of changes) {
       if (e.type === 'put') this.mirror.set(e.key, e.value);
       else this.mirror.delete(e.key);
     }

@@ -187,6 +187,8 @@ export class Controller {
       }
       const report = before.length ? await reconcile(this.ctx, this.tagPrefix) : { rolledBack: [], finished: [], repaired: [], orphansRemoved: [], errors: [] };
       if (before.length) await restoreNames(this.ctx);
+      // FDB and neighbour entries come from the cluster mirror, not from the records.
+      if (before.length && this.ctx.cluster) await applyCluster(this.ctx);
       return { before, after: await diagnose(this.ctx, this.tagPrefix), report };
     });
   }

@@ -4,7 +4,8 @@
 import { conflict, invalid } from '../common/errors.js';
 import type { PoolRecord } from '../ipam/types.js';
 import { OVERLAY_OPT } from '../drivers/overlay/index.js';
-import { FIRST_VNI, type OvNet } from './cluster.js';
+import { FIRST_VNI, type Cluster, type OvEndpoint, type OvNet } from './cluster.js';
+import type { Finding } from '../drivers/driver.js';
 import { configOf, driverOf, netInfo, type Ctx } from './context.js';
 import type { EndpointRecord, NetworkRecord } from './records.js';
 import { createNetwork, deleteNetworkNow } from './networks.js';
@@ -76,11 +77,9 @@ export async function applyCluster(ctx: Ctx): Promise<void> {
   if (!dns) remoteDns.set(cl, (dns = new Map()));
   for (const n of ctx.state.networks.values()) {
     if (!isOverlay(n) || n.state !== 'ready') continue;
-    const remote = cl.endpoints(n.id).filter((e) => e.host !== cl.host && e.ip);
+    const remote = remoteEndpoints(cl, n.id);
     // One network's failure must not keep the others from their peers.
-    await attempt(ctx, `peers of ${n.name}`, async () =>
-      driverOf(ctx, n).setPeers?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), remote.map((e) => ({ ip: e.ip.split('/')[0], mac: e.mac, vtep: e.vtep }))),
-    );
+    await attempt(ctx, `peers of ${n.name}`, async () => driverOf(ctx, n).setPeers?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), asPeers(remote)));
     if (!ctx.names) continue;
     const had = dns.get(n.id) ?? new Set<string>();
     const now = new Set(remote.map((e) => e.id));
@@ -91,6 +90,22 @@ export async function applyCluster(ctx: Ctx): Promise<void> {
     }
     dns.set(n.id, now);
   }
+}
+
+/** Endpoints of a network on other hosts, as the mirror has them. */
+const remoteEndpoints = (cl: Cluster, networkId: string): OvEndpoint[] => cl.endpoints(networkId).filter((e) => e.host !== cl.host && e.ip);
+const asPeers = (eps: readonly OvEndpoint[]) => eps.map((e) => ({ ip: e.ip.split('/')[0], mac: e.mac, vtep: e.vtep }));
+
+/** `netloom doctor`: each overlay network's FDB and neighbour entries against the mirror. */
+export async function checkOverlayPeers(ctx: Ctx): Promise<Finding[]> {
+  const cl = ctx.cluster;
+  if (!cl) return [];
+  const out: Finding[] = [];
+  for (const n of ctx.state.networks.values()) {
+    if (!isOverlay(n) || n.state !== 'ready') continue;
+    out.push(...((await driverOf(ctx, n).checkPeers?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), asPeers(remoteEndpoints(cl, n.id)))) ?? []));
+  }
+  return out;
 }
 
 async function attempt(ctx: Ctx, what: string, fn: () => Promise<unknown>): Promise<void> {

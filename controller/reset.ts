@@ -36,8 +36,7 @@ export function removeChainsScript(save: string, table: Table): { script: string
 export interface ResetInput {
   /** Sandbox names from the records (their namespaces and /etc/netns entries). */
   readonly sandboxes: readonly string[];
-  /** Alias prefix of this instance's links (`netloom:<instance>:`), or `netloom:` when the
-   *  records no longer say which instance. */
+  /** Alias prefix of the links to remove (`netloom:`). */
   readonly tagPrefix: string;
   readonly removeNetnsFiles: (sandbox: string) => void;
   readonly netnsFileExists: (sandbox: string) => boolean;

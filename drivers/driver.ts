@@ -52,7 +52,7 @@ export interface LinkPeer {
 
 /** One difference between what the records say and what the kernel has (`netloom doctor`). */
 export interface Finding {
-  readonly kind: 'namespace' | 'link' | 'address' | 'route' | 'rule' | 'port' | 'orphan' | 'record';
+  readonly kind: 'namespace' | 'link' | 'address' | 'route' | 'rule' | 'port' | 'orphan' | 'record' | 'peer';
   /** What it is about: a link, a sandbox interface, a rule. */
   readonly object: string;
   readonly problem: string;
@@ -99,6 +99,8 @@ export interface Driver<C = unknown> {
   leave?(env: DriverEnv, net: NetworkInfo, config: C, ep: EndpointInfo): Promise<void>;
   /** Programs exactly these remote endpoints (multi-host drivers): FDB and neighbour entries. */
   setPeers?(env: DriverEnv, net: NetworkInfo, config: C, peers: readonly { ip: string; mac: string; vtep: string }[]): Promise<void>;
+  /** `netloom doctor`: the FDB and neighbour entries the kernel holds against these peers. */
+  checkPeers?(env: DriverEnv, net: NetworkInfo, config: C, peers: readonly { ip: string; mac: string; vtep: string }[]): Promise<Finding[]>;
   /** Removes an endpoint's published ports and nothing else (Docker's RevokeExternalConnectivity). */
   unpublish?(env: DriverEnv, net: NetworkInfo, config: C, ep: EndpointInfo): Promise<void>;
   /** Names of host links the driver made for a network and its endpoints (reconcile keeps these). */

@@ -4,13 +4,29 @@
 // is a static FDB entry (MAC -> its host's VTEP) and a static neighbour entry (IP -> MAC) on the
 // VXLAN device, programmed from the cluster store (controller/cluster.ts) through setPeers.
 // Sandboxes join exactly as on a bridge network (the bridge driver's join), without a default
-// route: an overlay network reaches only its own members.
+// route: an overlay network reaches only its own members. Its frames cross the bridge through
+// FORWARD (br_netfilter), so it accepts them in its own chain (rules.ts): hosts whose FORWARD
+// policy is DROP (every host running Docker) pass overlay traffic too.
 import { invalid } from '../../common/errors.js';
 import { macFromIPv4 } from '../../common/cidr.js';
 import { createBridgeDriver } from '../bridge/index.js';
 import { DEFAULT_MTU, type BridgeConfig } from '../bridge/options.js';
-import { hostVethName, undoAll, type Driver, type DriverEnv, type NetworkInfo } from '../driver.js';
+import { hostVethName, undoAll, type Driver, type DriverEnv, type Finding, type NetworkInfo } from '../driver.js';
 import type { NeighEntry } from '../../system/types.js';
+import { renderAdd, type Rule } from '../bridge/rules.js';
+import { OVERLAY_CHAIN, overlayExpectedLines, overlayJumpPosition, overlayNetworkRules, overlayOwnLines, renderOverlayAll } from './rules.js';
+import type { KeptLines } from '../driver.js';
+
+/** Lines of NETLOOM-OVERLAY a salvage keeps although no record explains them. */
+const keptRules = (keep: KeptLines | undefined): Rule[] =>
+  (keep?.[4]?.filter ?? []).filter((l) => l.startsWith(`-A ${OVERLAY_CHAIN} `)).map((l) => ({ table: 'filter', chain: OVERLAY_CHAIN, spec: [l.slice(OVERLAY_CHAIN.length + 4)] }));
+
+/** The chain and the jump to it, made when missing (a first overlay network, a flushed table). */
+async function ensureOverlayChain(env: DriverEnv): Promise<void> {
+  await env.sys.firewall.ensureChain(4, 'filter', OVERLAY_CHAIN);
+  const at = overlayJumpPosition(await env.sys.firewall.save(4, 'filter'));
+  if (at !== undefined) await env.sys.firewall.restore(4, `*filter\n-I FORWARD ${at} -j ${OVERLAY_CHAIN}\nCOMMIT\n`);
+}
 
 export const OVERLAY_OPT = {
   vni: 'com.docker.network.driver.overlay.vxlanid_list',
@@ -70,13 +86,41 @@ export function parseOverlayOptions(opts: Readonly<Record<string, string>>, net:
   };
 }
 
+/** The FDB (MAC -> VTEP) and neighbour (IP -> MAC) entries the peers call for, against the
+ *  VXLAN device's: what to add and what to remove. */
+async function peerDiff(env: DriverEnv, c: OverlayConfig, peers: readonly Peer[]): Promise<{ extra: NeighEntry[]; missing: NeighEntry[] }> {
+  const want: NeighEntry[] = peers.flatMap((p) => [
+    { link: c.vxlanName, mac: p.mac, ip: p.vtep, fdb: true },
+    { link: c.vxlanName, mac: p.mac, ip: p.ip, fdb: false },
+  ]);
+  const key = (e: NeighEntry) => `${e.fdb} ${e.mac} ${e.ip}`;
+  const have = [...(await env.sys.host.neighbours(c.vxlanName, true)), ...(await env.sys.host.neighbours(c.vxlanName, false))];
+  const wanted = new Set(want.map(key));
+  const present = new Set(have.map(key));
+  return { extra: have.filter((e) => !wanted.has(key(e))), missing: want.filter((e) => !present.has(key(e))) };
+}
+
 export function createOverlayDriver(host: () => OverlayHost): Driver<OverlayConfig> {
   const bridge = createBridgeDriver();
+  // Networks whose accept rule is in the kernel since the last restore(): createNetwork runs
+  // again on every reconcile and must not append a second copy.
+  const applied = new Set<string>();
   return {
     name: 'overlay',
     scope: 'global',
     usesIpam: true,
     parseOptions: (opts, net) => parseOverlayOptions(opts, net, host()),
+
+    async restore(env, nets, keep) {
+      applied.clear();
+      const rules = [...nets.flatMap((n) => overlayNetworkRules(n.config.bridgeName)), ...keptRules(keep)];
+      await env.sys.firewall.restore(4, renderOverlayAll(rules, overlayJumpPosition(await env.sys.firewall.save(4, 'filter'))));
+      for (const n of nets) applied.add(n.net.id);
+    },
+
+    firewallLines: (nets) => overlayExpectedLines(nets.flatMap((n) => overlayNetworkRules(n.config.bridgeName))),
+
+    ownFirewallLines: overlayOwnLines,
 
     async createNetwork(env, net, c) {
       if (!c.vni) throw invalid('NL_BAD_VNI', `overlay network ${net.name} has no VNI`);
@@ -90,14 +134,26 @@ export function createOverlayDriver(host: () => OverlayHost): Driver<OverlayConf
         const o = host();
         steps.unshift(() => h.delLink(c.vxlanName));
         await h.addVxlan({ name: c.vxlanName, vni: c.vni, local: o.vtep ?? '', port: o.port, mtu: c.mtu, master: c.bridgeName, alias: env.tag('net', net.id) });
+        if (!applied.has(net.id)) {
+          await ensureOverlayChain(env);
+          await env.sys.firewall.restore(4, renderAdd(overlayNetworkRules(c.bridgeName)));
+          applied.add(net.id);
+        }
       } catch (err) {
+        applied.delete(net.id);
         await undoAll(steps).catch(() => undefined);
         throw err;
       }
     },
 
-    async deleteNetwork(env, _net, c) {
-      await undoAll([() => env.sys.host.delLink(c.vxlanName), () => env.sys.host.delLink(c.bridgeName)]);
+    async deleteNetwork(env, net, c) {
+      applied.delete(net.id);
+      const [rule] = overlayNetworkRules(c.bridgeName);
+      await undoAll([
+        () => env.sys.host.delLink(c.vxlanName),
+        () => env.sys.host.delLink(c.bridgeName),
+        () => env.sys.firewall.deleteRule(4, 'filter', rule.chain, rule.spec),
+      ]);
     },
 
     join: (env, net, c, ep) => bridge.join!(env, net, c, ep),
@@ -120,16 +176,18 @@ export function createOverlayDriver(host: () => OverlayHost): Driver<OverlayConf
     hostLinks: (_net, c, endpointIds) => [c.bridgeName, c.vxlanName, ...endpointIds.map(hostVethName)],
 
     async setPeers(env: DriverEnv, _net: NetworkInfo, c: OverlayConfig, peers: readonly Peer[]) {
-      const want: NeighEntry[] = peers.flatMap((p) => [
-        { link: c.vxlanName, mac: p.mac, ip: p.vtep, fdb: true },
-        { link: c.vxlanName, mac: p.mac, ip: p.ip, fdb: false },
-      ]);
-      const key = (e: NeighEntry) => `${e.fdb} ${e.mac} ${e.ip}`;
-      const have = [...(await env.sys.host.neighbours(c.vxlanName, true)), ...(await env.sys.host.neighbours(c.vxlanName, false))];
-      const wanted = new Set(want.map(key));
-      const present = new Set(have.map(key));
-      for (const e of have) if (!wanted.has(key(e))) await env.sys.host.delNeighbour(e);
-      for (const e of want) if (!present.has(key(e))) await env.sys.host.addNeighbour(e);
+      const { extra, missing } = await peerDiff(env, c, peers);
+      for (const e of extra) await env.sys.host.delNeighbour(e);
+      for (const e of missing) await env.sys.host.addNeighbour(e);
+    },
+
+    async checkPeers(env: DriverEnv, net: NetworkInfo, c: OverlayConfig, peers: readonly Peer[]) {
+      const { extra, missing } = await peerDiff(env, c, peers);
+      const what = (e: NeighEntry): string => (e.fdb ? `fdb ${e.mac} dst ${e.ip} dev ${e.link}` : `neigh ${e.ip} lladdr ${e.mac} dev ${e.link}`) + ` (network ${net.name})`;
+      return [
+        ...missing.map((e): Finding => ({ kind: 'peer', object: what(e), problem: 'missing: the cluster has this endpoint' })),
+        ...extra.map((e): Finding => ({ kind: 'peer', object: what(e), problem: 'not in the cluster mirror' })),
+      ];
     },
   };
 }

@@ -20,5 +20,5 @@ exec unshare --mount --net --pid --fork --mount-proc --propagation private -- ba
   mkdir -p /run/netns /run/docker/plugins
   mkdir -p /etc/netns && mount -t tmpfs -o mode=755 netloom-test-etc-netns /etc/netns
   ip link set lo up
-  exec node --test --test-concurrency=1 --test-timeout=180000 "$@"
+  exec node --test --test-concurrency=1 --test-timeout="${NETLOOM_TEST_TIMEOUT:-180000}" "$@"
 ' run-priv "${files[@]}"

@@ -225,6 +225,33 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
     await h1.ok('network', 'rm', 'ov9');
   });
 
+  it('with FORWARD policy DROP on every host (as Docker leaves it), overlay traffic passes; a flushed overlay rule heals', async () => {
+    const [h1, , h3] = hosts;
+    for (const h of hosts) await h.inHost('iptables', '-w', '-P', 'FORWARD', 'DROP');
+    try {
+      await h1.ok('network', 'create', '--driver', 'overlay', '--subnet', '10.64.0.0/24', 'ovd');
+      assert.ok(await eventually(async () => (await h3.cli('network', 'inspect', 'ovd')).exitCode === 0, 5000));
+      const [p, q] = [h1.sb('p'), h3.sb('q')];
+      await h1.ok('sandbox', 'create', '--network', 'ovd', p);
+      await h3.ok('sandbox', 'create', '--network', 'ovd', q);
+      const pIp = await ipOf(h1, p);
+      assert.ok(await eventually(async () => (await h3.inSandbox(q, 'ping', '-c1', '-W1', pIp)).exitCode === 0, 5000), 'q pings p through two DROP FORWARD chains');
+      const br = /-i (nlo-\S+) /.exec((await h3.inHost('iptables', '-w', '-S', 'NETLOOM-OVERLAY')).stdout)?.[1];
+      assert.ok(br, 'h3 accepts its overlay bridge\'s traffic in NETLOOM-OVERLAY');
+      await h3.inHost('iptables', '-w', '-F', 'NETLOOM-OVERLAY');
+      const healed = await eventually(async () => (await h3.inHost('iptables', '-w', '-S', 'NETLOOM-OVERLAY')).stdout.includes(`-A NETLOOM-OVERLAY -i ${br} -o ${br} -j ACCEPT`), 8000);
+      assert.ok(healed, 'the firewall guard restores the flushed rule');
+      assert.equal((await h3.inSandbox(q, 'ping', '-c1', '-W2', pIp)).exitCode, 0);
+      const d = await h3.cli('doctor');
+      assert.equal(d.exitCode, 0, d.stdout);
+      await h1.ok('sandbox', 'rm', p);
+      await h3.ok('sandbox', 'rm', q);
+      await h1.ok('network', 'rm', 'ovd');
+    } finally {
+      for (const h of hosts) await h.inHost('iptables', '-w', '-P', 'FORWARD', 'ACCEPT');
+    }
+  });
+
   it('after teardown no vxlan, bridge or FDB entry is left on any host', async () => {
     const [h1, h2, h3] = hosts;
     await h1.ok('sandbox', 'rm', names[0]);

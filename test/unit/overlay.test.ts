@@ -7,6 +7,9 @@ import { silentLogger } from '../../common/log.js';
 import { Controller } from '../../controller/index.js';
 import { compareLines } from '../../controller/firewall.js';
 import { parseOverlayOptions, VXLAN_OVERHEAD } from '../../drivers/overlay/index.js';
+import { overlayJumpPosition, overlayNetworkRules, renderOverlayAll } from '../../drivers/overlay/rules.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseClusterStore } from '../../store/etcd.js';
 import { MemoryStore } from '../../store/memory.js';
 import { createFakeSystem } from '../../system/fake/index.js';
@@ -73,5 +76,49 @@ describe('firewall comparison', () => {
     assert.deepEqual(compareLines(e, [e[0], e[1], e[2], e[4], e[3]]), { missing: [], extra: [], misordered: [] });
     assert.deepEqual(compareLines(e, [e[1], e[0], e[2], e[3], e[4]]).misordered, ['FORWARD']);
     assert.deepEqual(compareLines(e, [e[0], e[1], e[2], e[3], e[3]]), { missing: [e[4]], extra: [e[3]], misordered: [] });
+  });
+});
+
+describe('overlay firewall (FORWARD policy DROP hosts)', () => {
+  test('two networks render exactly test/golden/overlay.rules', () => {
+    const text = renderOverlayAll([...overlayNetworkRules('nlo-0123456789a'), ...overlayNetworkRules('nlo-fedcba98765')], 3);
+    const file = join(process.cwd(), 'test', 'golden', 'overlay.rules');
+    if (process.env.NETLOOM_UPDATE_GOLDEN === '1') writeFileSync(file, text);
+    assert.ok(existsSync(file), `${file} is missing: run the tests with NETLOOM_UPDATE_GOLDEN=1 to write it`);
+    assert.equal(text, readFileSync(file, 'utf8'));
+  });
+
+  test('the jump goes right after netloom\'s other jumps, before anyone else\'s rules; none when present', () => {
+    const save = (...fwd: string[]) => ['*filter', ':FORWARD DROP [0:0]', ...fwd.map((r) => `-A FORWARD ${r}`), 'COMMIT'].join('\n');
+    assert.equal(overlayJumpPosition(save('-j DOCKER-USER', '-j NETLOOM-USER', '-j NETLOOM-FORWARD', '-o docker0 -j DOCKER')), 4);
+    assert.equal(overlayJumpPosition(save('-j DOCKER-USER')), 1);
+    assert.equal(overlayJumpPosition(save('-j NETLOOM-USER', '-j NETLOOM-FORWARD', '-j NETLOOM-OVERLAY')), undefined);
+  });
+
+  test('an overlay network accepts its own bridge\'s traffic; a flushed rule is found by the guard and healed; a restart adds no copy', async () => {
+    const sys = createFakeSystem();
+    await sys.firewall.restore(4, '*filter\n:FORWARD DROP [0:0]\n:DOCKER-USER - [0:0]\n-A FORWARD -j DOCKER-USER\nCOMMIT\n');
+    const store = new MemoryStore();
+    let ctl = new Controller({ store, sys, log: silentLogger });
+    await ctl.start();
+    const a = await ctl.createNetwork({ name: 'ov1', driver: 'overlay', ipam: [{ subnet: '10.60.0.0/24' }] });
+    const br = `nlo-${a.id.slice(0, 11)}`;
+    const fw = () => sys.snapshot().firewall.ipv4.filter;
+    assert.deepEqual(fw()['NETLOOM-OVERLAY'].rules, [`-i ${br} -o ${br} -j ACCEPT`]);
+    assert.deepEqual(fw().FORWARD.rules, ['-j NETLOOM-USER', '-j NETLOOM-FORWARD', '-j NETLOOM-OVERLAY', '-j DOCKER-USER']);
+    assert.deepEqual(await ctl.checkFirewall(), []);
+    await sys.firewall.restore(4, '*filter\n-F NETLOOM-OVERLAY\nCOMMIT\n');
+    const drift = await ctl.checkFirewall();
+    assert.deepEqual(drift.map((d) => d.missing), [[`-A NETLOOM-OVERLAY -i ${br} -o ${br} -j ACCEPT`]]);
+    assert.deepEqual(fw()['NETLOOM-OVERLAY'].rules, [`-i ${br} -o ${br} -j ACCEPT`], 'healed');
+    assert.equal((await ctl.doctor()).findings.length, 0);
+    await ctl.close();
+    ctl = new Controller({ store, sys, log: silentLogger });
+    await ctl.start();
+    assert.deepEqual(fw()['NETLOOM-OVERLAY'].rules, [`-i ${br} -o ${br} -j ACCEPT`], 'one copy after a restart');
+    await ctl.removeNetwork('ov1');
+    assert.deepEqual(fw()['NETLOOM-OVERLAY'].rules, []);
+    assert.deepEqual(await ctl.checkFirewall(), []);
+    await ctl.close();
   });
 });

@@ -1,0 +1,130 @@
+// controller/cluster.ts against an in-memory etcd: node identity claims, a watch that goes silent
+// while etcd still takes writes, and doctor's FDB/neighbour check against the mirror.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { NetloomError } from '../../common/errors.js';
+import { silentLogger } from '../../common/log.js';
+import { Cluster, nodeIdOf } from '../../controller/cluster.js';
+import { Controller } from '../../controller/index.js';
+import type { EtcdClient, WatchEvent } from '../../store/etcd.js';
+import { MemoryStore } from '../../store/memory.js';
+import type { Compare, KvEntry, TxnOp } from '../../store/types.js';
+import { createFakeSystem } from '../../system/fake/index.js';
+
+/** etcd as the cluster uses it: versions, leases (revoke deletes their keys), a prefix watch
+ *  that can be made to go silent without ending. */
+class FakeEtcd {
+  readonly where = 'fake:2379';
+  readonly data = new Map<string, { value: unknown; version: number; lease?: string }>();
+  rev = 0;
+  silent = false;
+  private leases = 0;
+  private watchers = new Set<(evs: WatchEvent[]) => void>();
+
+  async get<T>(key: string): Promise<KvEntry<T> | undefined> {
+    const e = this.data.get(key);
+    return e && { key, value: e.value as T, version: e.version };
+  }
+  async listAt<T>(prefix: string): Promise<{ entries: KvEntry<T>[]; revision: number }> {
+    const entries = [...this.data].filter(([k]) => k.startsWith(prefix)).map(([key, e]) => ({ key, value: e.value as T, version: e.version }));
+    return { entries, revision: this.rev };
+  }
+  async txn(compares: readonly Compare[], ops: readonly TxnOp[], lease?: string): Promise<boolean> {
+    if (!compares.every((c) => (this.data.get(c.key)?.version ?? 0) === c.version)) return false;
+    this.rev++;
+    const evs: WatchEvent[] = [];
+    for (const o of ops) {
+      if (o.op === 'del') {
+        this.data.delete(o.key);
+        evs.push({ type: 'del', key: o.key });
+      } else {
+        this.data.set(o.key, { value: structuredClone(o.value), version: (this.data.get(o.key)?.version ?? 0) + 1, lease });
+        evs.push({ type: 'put', key: o.key, value: o.value });
+      }
+    }
+    if (!this.silent) for (const w of this.watchers) w(evs);
+    return true;
+  }
+  async grantLease(): Promise<string> {
+    return `L${++this.leases}`;
+  }
+  async keepAlive(): Promise<boolean> {
+    return true;
+  }
+  async revoke(lease: string): Promise<void> {
+    for (const [k, e] of this.data) if (e.lease === lease) this.data.delete(k);
+  }
+  watch(_prefix: string, _from: number, onEvents: (evs: WatchEvent[]) => void): () => void {
+    this.watchers.add(onEvents);
+    return () => this.watchers.delete(onEvents);
+  }
+}
+
+const asEtcd = (f: FakeEtcd): EtcdClient => f as unknown as EtcdClient;
+const until = async (what: string, cond: () => boolean | Promise<boolean>, ms: number): Promise<void> => {
+  for (const end = Date.now() + ms; !(await cond()); await new Promise((r) => setTimeout(r, 50))) if (Date.now() > end) assert.fail(`${what} did not happen`);
+};
+
+describe('cluster node identity', () => {
+  test('the node ID is made once and kept in the local store', async () => {
+    const store = new MemoryStore();
+    const id = await nodeIdOf(store);
+    assert.match(id, /^[0-9a-f]{16}$/);
+    assert.equal(await nodeIdOf(store), id);
+  });
+
+  test('a live host\'s node ID on another address, or its address under another ID, is refused naming it; its own restart is not', async () => {
+    const kv = new FakeEtcd();
+    const a = new Cluster(asEtcd(kv), '10.0.0.1', silentLogger, 'aaaa', 2, 'vm');
+    await a.claim();
+    const clone = new Cluster(asEtcd(kv), '10.0.0.2', silentLogger, 'aaaa', 1, 'vm');
+    await assert.rejects(clone.claim(), (e: unknown) => e instanceof NetloomError && e.code === 'NL_NODE_CONFLICT' && /node id aaaa is already claimed by live host "vm" \(10\.0\.0\.1\)/.test(e.message));
+    const thief = new Cluster(asEtcd(kv), '10.0.0.1', silentLogger, 'bbbb', 1, 'other');
+    await assert.rejects(thief.claim(), /advertise address 10\.0\.0\.1 is already claimed by live host "vm" \(node id aaaa\)/);
+    await new Cluster(asEtcd(kv), '10.0.0.1', silentLogger, 'aaaa', 2, 'vm').claim();
+    assert.deepEqual(kv.data.get('ov/host/aaaa')?.value, { vtep: '10.0.0.1', name: 'vm' });
+  });
+});
+
+describe('cluster watch heartbeat', () => {
+  test('a watch that goes silent while etcd takes writes is noticed and resynced; a live one never is', async () => {
+    const kv = new FakeEtcd();
+    let applies = 0;
+    const cl = new Cluster(asEtcd(kv), '10.0.0.1', silentLogger, 'aaaa', 2);
+    await cl.start({ serial: (fn) => fn(), apply: async () => void applies++ });
+    await new Promise((r) => setTimeout(r, 3000)); // heartbeats come back through the watch
+    assert.equal(cl.stalls, 0);
+    kv.silent = true;
+    await kv.txn([], [{ op: 'put', key: 'ov/net/n1', value: { id: 'n1', name: 'late', subnet: '10.9.0.0/24', gateway: '10.9.0.1', vni: 4096, created: '' } }]);
+    assert.equal(cl.networks().length, 0, 'the silent watch did not deliver it');
+    await until('a resync after the silent watch', () => cl.networks().length === 1, 20_000);
+    assert.ok(cl.stalls >= 1);
+    assert.ok(applies >= 2, 'the fresh read was applied');
+    await cl.close();
+  });
+});
+
+describe('doctor: FDB and neighbour entries against the cluster mirror', () => {
+  test('a deleted FDB entry and a stray neighbour entry are listed; doctor --fix programs the mirror again', async () => {
+    const kv = new FakeEtcd();
+    const sys = createFakeSystem();
+    const cluster = new Cluster(asEtcd(kv), '10.0.0.1', silentLogger, 'aaaa', 30);
+    const ctl = new Controller({ store: new MemoryStore(), sys, log: silentLogger, cluster, overlayHost: { vtep: '10.0.0.1', port: 4789, underlayMtu: 1500 } });
+    await ctl.start();
+    const n = await ctl.createNetwork({ name: 'ov', driver: 'overlay', ipam: [{ subnet: '10.60.0.0/24' }] });
+    await kv.txn([], [{ op: 'put', key: `ov/ep/${n.id}/ep2`, value: { id: 'ep2', network: n.id, host: 'bbbb', vtep: '10.0.0.2', ip: '10.60.0.7/24', mac: '02:42:0a:3c:00:07', name: 'far', aliases: [] } }]);
+    const vx = `nlx-${n.id.slice(0, 11)}`;
+    await until('the remote endpoint programmed', async () => (await sys.host.neighbours(vx, true)).length > 0, 5000);
+    assert.deepEqual((await ctl.doctor()).findings, []);
+    await sys.host.delNeighbour({ link: vx, mac: '02:42:0a:3c:00:07', ip: '10.0.0.2', fdb: true });
+    await sys.host.addNeighbour({ link: vx, mac: '02:42:0a:3c:00:99', ip: '10.60.0.99', fdb: false });
+    const found = (await ctl.doctor()).findings.map((f) => `${f.kind} ${f.object}: ${f.problem}`);
+    assert.deepEqual(found, [
+      `peer fdb 02:42:0a:3c:00:07 dst 10.0.0.2 dev ${vx} (network ov): missing: the cluster has this endpoint`,
+      `peer neigh 10.60.0.99 lladdr 02:42:0a:3c:00:99 dev ${vx} (network ov): not in the cluster mirror`,
+    ]);
+    const fix = await ctl.doctorFix();
+    assert.deepEqual(fix.after, []);
+    await ctl.close();
+  });
+});
