@@ -46,6 +46,8 @@ export interface NameServiceOptions {
   readonly upstreams: () => readonly string[];
   /** netloomd --dns-search: for sandboxes without their own. */
   readonly defaultSearch?: readonly string[];
+  /** netloomd --dns-opt: for sandboxes without their own. */
+  readonly defaultOptions?: readonly string[];
 }
 
 export interface Explanation {
@@ -94,7 +96,7 @@ export class NameService {
     const embedded = ordered.flatMap((n) => n.gateways.slice(0, 1));
     const given = sb.servers?.length ? sb.servers : this.opts.upstreams();
     const nameservers = embedded.length ? embedded : given.filter((u) => plainAddress(u) && !isLoopback(u));
-    const options = sb.options.length ? sb.options : embedded.length ? ['ndots:0'] : [];
+    const options = sb.options.length ? sb.options : this.opts.defaultOptions?.length ? this.opts.defaultOptions : embedded.length ? ['ndots:0'] : [];
     const why = embedded.length ? 'netloom embedded DNS (gateway of each user-defined network)' : 'netloom: the host\'s upstream servers';
     const search = sb.search.length ? sb.search : (this.opts.defaultSearch ?? []);
     this.opts.files.write(sb.name, 'resolv.conf', renderResolvConf({ nameservers, search, options }, why));

@@ -52,6 +52,10 @@ describe('sandbox flags: hostname, hosts, DNS, MAC, IPv6, links (root, fresh nam
     const v = await sandbox(h, web);
     assert.equal(v.Hostname, 'web1');
     assert.equal(v.Domainname, 'example.com');
+    const shared = h.sb('shared');
+    await h.ok('sandbox', 'create', '--network', `container:${web}`, shared);
+    assert.equal((await h.ok('sandbox', 'exec', shared, '--', 'hostname')).trim(), 'web1', 'container:<x> shares x\'s host name');
+    await h.ok('sandbox', 'rm', shared);
     // A reboot empties /run: the namespace file goes; the restarted daemon makes it again.
     await h.stop();
     await sh('umount', [join(UTS_DIR, web)]);
@@ -255,9 +259,13 @@ describe('daemon settings: -b, daemon.json, a changed --bip, --iptables=false, b
 
   it('daemon.json gives exactly what the same flags give', async () => {
     const [a, b] = [await host(), await host()];
-    a.daemonArgs = ['--bip', '10.97.0.1/24', '--icc=false', '--ip-masq=false', '--mtu', '1400', '--default-address-pool', 'base=10.200.0.0/16,size=24'];
+    a.daemonArgs = ['--bip', '10.97.0.1/24', '--icc=false', '--ip-masq=false', '--mtu', '1400', '--default-address-pool', 'base=10.200.0.0/16,size=24',
+      '--dns-search', 'corp.example', '--dns-opt', 'ndots:3'];
     const file = join(b.dir, 'daemon.json');
-    writeFileSync(file, JSON.stringify({ bip: '10.97.0.1/24', icc: false, 'ip-masq': false, mtu: 1400, 'default-address-pools': [{ base: '10.200.0.0/16', size: 24 }] }));
+    writeFileSync(file, JSON.stringify({
+      bip: '10.97.0.1/24', icc: false, 'ip-masq': false, mtu: 1400, 'default-address-pools': [{ base: '10.200.0.0/16', size: 24 }],
+      'dns-search': ['corp.example'], 'dns-opts': ['ndots:3'],
+    }));
     b.daemonArgs = ['--config-file', file];
     const seen: unknown[] = [];
     for (const h of [a, b]) {
@@ -265,10 +273,14 @@ describe('daemon settings: -b, daemon.json, a changed --bip, --iptables=false, b
       await h.ok('network', 'create', 'pooled');
       const { Id: _i, Created: _c, Containers: _k, ...bridge } = (await h.inspect('bridge')) as unknown as Record<string, unknown>;
       const rules = (await h.inHost('iptables-save')).stdout.split('\n').filter((l) => l.startsWith('-A ')).map((l) => l.replace(/nlb-[0-9a-f]+/g, 'nlb-X'));
-      seen.push({ bridge, pooled: (await h.inspect('pooled')).IPAM.Config, rules, mtu: (await h.kernel()).links.includes('netloom0') });
+      const sb = h.sb('j');
+      await h.ok('sandbox', 'create', '--network', 'pooled', sb);
+      const resolv = resolvOf(sb).split('\n').filter((l) => !l.startsWith('nameserver'));
+      seen.push({ bridge, pooled: (await h.inspect('pooled')).IPAM.Config, rules, resolv });
     }
     assert.deepEqual(seen[1], seen[0]);
     assert.deepEqual((seen[0] as { pooled: unknown }).pooled, [{ Subnet: '10.200.0.0/24', Gateway: '10.200.0.1' }]);
+    assert.deepEqual((seen[0] as { resolv: string[] }).resolv.slice(1), ['search corp.example', 'options ndots:3', '']);
   });
 
   it('a changed --bip moves the default bridge when nothing uses it, and is refused with a reason while a sandbox does', async () => {
