@@ -119,7 +119,14 @@ export async function makeNamespace(ctx: Ctx, sb: SandboxRecord): Promise<void> 
   switch (sb.mode.kind) {
     case 'own':
     case 'none': {
-      if (sb.hostname) await ctx.env.sys.uts.add(sb.name, sb.hostname, sb.domainname ?? '');
+      if (sb.hostname) {
+        try {
+          await ctx.env.sys.uts.add(sb.name, sb.hostname, sb.domainname ?? '');
+        } catch (err) {
+          await ctx.env.sys.uts.del(sb.name).catch(() => undefined); // it may have failed after making it
+          throw err;
+        }
+      }
       try {
         await netns.add(sb.name);
       } catch (err) {
