@@ -5,7 +5,7 @@ NPX   ?= npx
 ADDON := native/nsaddon.node
 UDP_ADDON := native/udpbatch.node
 
-.PHONY: help deps build addon typecheck bundle test test-unit test-priv demo bench clean
+.PHONY: help deps build addon typecheck bundle test test-unit test-priv demo bench clean lab
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -37,6 +37,9 @@ test: build ## everything CI runs: unit tests, then privileged tests, then the h
 
 demo: build ## the README demo: networks, sandboxes, names, ports, self-healing, doctor, modes, Docker on netloom, an overlay across two hosts
 	bash scripts/demo.sh
+
+lab: build ## the example labs (examples/*.loom.yaml): up, truth tables, SVGs and JUnit in lab-out/, down
+	bash scripts/lab.sh
 
 bench: build ## benchmarks beside Docker (see bench/README.md)
 	bash bench/run.sh

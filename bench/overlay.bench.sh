@@ -15,6 +15,7 @@
 # bench/results/overlay-*.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 ROUNDS=${ROUNDS:-20}
 IPERF_SECONDS=${IPERF_SECONDS:-5}
 DIR=$(mktemp -d /tmp/netloom-overlay-bench.XXXXXX)
@@ -22,7 +23,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  for n in $(ip netns list | awk '{print $1}' | grep -E '^nlbov-' || true); do ip netns del "$n"; done
+  del_netns_prefixed nlbov-
   rm -rf "$DIR"
 }
 trap cleanup EXIT

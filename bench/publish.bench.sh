@@ -12,6 +12,7 @@
 # stopped by PID (Docker unless KEEP_DOCKER=1). No traffic is sent. Results: bench/results/publish-*.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 ROUNDS=${ROUNDS:-10}
 NS=nlbench-pub
 DIR=$(mktemp -d /tmp/netloom-publish-bench.XXXXXX)
@@ -20,7 +21,7 @@ pid=
 cleanup() {
   if [ -n "${DOCKER_HOST:-}" ]; then docker ps -aq --filter label=netloom-bench | xargs -r docker rm -f >/dev/null 2>&1 || true; fi
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  for n in $(ip netns list | awk '{print $1}' | grep -E '^nlbp-' || true); do ip netns del "$n"; done
+  del_netns_prefixed nlbp-
   ip netns del "$NS" 2>/dev/null || true
   [ "${KEEP_DOCKER:-0}" = 1 ] || bash scripts/docker-env.sh down >/dev/null 2>&1 || true
   rm -rf "$DIR"

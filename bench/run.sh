@@ -4,6 +4,7 @@
 # both are stopped by PID at the end. Results land in bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 ROUNDS=${ROUNDS:-30}   # core bench rounds; the DNS bench takes DNS_ROUNDS
 HOST=nl-bench-host
 DIR=$(mktemp -d /tmp/netloom-bench.XXXXXX)
@@ -11,7 +12,7 @@ SOCK=$DIR/netloomd.sock
 pid=
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  for n in $(ip netns list | awk '{print $1}' | grep -E '^nlbench-' || true); do ip netns del "$n"; done
+  del_netns_prefixed nlbench-
   ip netns del "$HOST" 2>/dev/null || true
   [ "${KEEP_DOCKER:-0}" = 1 ] || bash scripts/docker-env.sh down >/dev/null 2>&1 || true
   rm -rf "$DIR"

@@ -56,6 +56,9 @@ export const NETWORK_CREATE_OPTIONS: Options = {
   'ipam-driver': { type: 'string' },
   'ipam-opt': { type: 'string', multiple: true },
   dns: { type: 'string', multiple: true },
+  scope: { type: 'string' },
+  'config-only': { type: 'boolean' },
+  'config-from': { type: 'string' },
 };
 
 interface PoolBody {
@@ -104,12 +107,16 @@ export function networkCreateBody(p: Parsed): Record<string, unknown> {
     Attachable: Boolean(v.attachable),
     IPAM: {
       Driver: (v['ipam-driver'] as string | undefined) ?? 'default',
-      Options: keyValues('--ipam-opt', list(v['ipam-opt'])),
+      // Only when given: Docker shows IPAM.Options as sent, null for none (its own CLI sends {}).
+      ...(list(v['ipam-opt']).length ? { Options: keyValues('--ipam-opt', list(v['ipam-opt'])) } : {}),
       Config: poolsFrom(v),
     },
     Options: keyValues('--opt', list(v.opt)),
     Labels: keyValues('--label', list(v.label), false),
     ...(list(v.dns).length ? { Dns: list(v.dns) } : {}),
+    ...(v.scope ? { Scope: v.scope } : {}),
+    ...(v['config-only'] ? { ConfigOnly: true } : {}),
+    ...(v['config-from'] ? { ConfigFrom: { Network: v['config-from'] } } : {}),
   };
 }
 

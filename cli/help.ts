@@ -19,6 +19,9 @@ Commands:
   doctor     compare the records with the kernel; --fix repairs (exit 1 while they differ)
   plugin     check a Docker remote network + IPAM plugin (netloomd serves one)
   daemon     run netloomd in the foreground (same as netloomd; see netloom daemon --help)
+  store      verify the data dir's records offline (checksums, no missing revision)
+  system     reset: stop netloomd and remove everything netloom made on this host
+  lab        bring up a topology file, check it against a truth table, draw it (netloom lab --help)
 
 ${GLOBAL}
 Run 'netloom COMMAND --help' for more.`,
@@ -48,12 +51,18 @@ Options:
       --internal           no route out, no NAT
       --attachable         accepted for Docker compatibility
   -o, --opt k=v            driver options: com.docker.network.bridge.name, .driver.mtu,
-                           .bridge.enable_icc, .bridge.enable_ip_masquerade, .bridge.host_binding_ipv4;
+                           .bridge.enable_icc, .bridge.enable_ip_masquerade, .bridge.host_binding_ipv4,
+                           .bridge.inhibit_ipv4, .container_iface_prefix (sandbox ifname prefix);
+                           an unknown option is kept, ignored and named in a WARNING (as Docker);
                            overlay: .driver.mtu (default: underlay MTU - 50),
                            .driver.overlay.vxlanid_list (the VNI; default: the lowest free from 4096)
       --label k=v          metadata (repeatable)
       --ipam-driver NAME   default
       --ipam-opt k=v       IPAM options (recorded)
+      --config-only        record a configuration network: no bridge, no addresses, never pruned
+      --config-from NAME   take subnets, options, labels and IPv6 from configuration network NAME
+                           (no --subnet/-o/--label/--ipv6 of its own, as Docker)
+      --scope local        accepted (global for overlay); swarm is refused: netloom has no swarm
       --dns IP[:PORT]      upstream for names netloom does not own, for this network's sandboxes
                            (repeatable; default: the daemon's, from the host's resolv.conf)
 
@@ -64,7 +73,9 @@ resolve each other's names and aliases (also as name.network), across the networ
 
   --format json       print a JSON array (Name, Id, Driver, Scope, IPAM, ...)
   -q, --quiet         print network IDs only
-  -f, --filter k=v    driver=bridge, name=<substring>, id=<prefix>, label=<key> or label=<key>=<value>`,
+  -f, --filter k=v    as docker network ls: name=<regexp> (unanchored: name=^web), id=<regexp>,
+                      driver=bridge, scope=local, label=<key>[=<value>], type=custom|builtin,
+                      dangling=true|false; an unknown key is refused (Invalid filter 'lable')`,
 
   'network inspect': `Usage: netloom network inspect NETWORK [NETWORK...]
 
@@ -95,10 +106,15 @@ Removes the sandbox's interface on that network and frees its addresses.`,
 
 Fails for a network that still has endpoints, naming them.`,
 
-  'network prune': `Usage: netloom network prune [-f] [--filter label=k[=v]] [--filter label!=k[=v]]
+  'network prune': `Usage: netloom network prune [-f] [--filter until=T] [--filter label=k[=v]] [--filter label!=k[=v]]
 
-Removes every user-defined network without endpoints and prints their names; label filters
-keep the networks they do not match (label) or that they match (label!).`,
+Removes every user-defined network without endpoints and prints their names (never the
+predefined ones, nor --config-only ones). Filters, as docker network prune:
+  until=T          only networks created before T: a duration back from now (24h, 1h30m),
+                   an RFC 3339 time or date (2026-11-30, 2026-11-30T10:00:00Z) or a unix timestamp
+  label=k[=v]      only networks with every such label
+  label!=k[=v]     not networks that carry every such label
+Any other filter is refused (Invalid filter 'lable') and nothing is deleted.`,
 
   sandbox: `Usage: netloom sandbox COMMAND
 
@@ -146,8 +162,11 @@ only the host addresses that port is published on.`,
 Compares what netloom's records say with what the kernel has: sandbox namespaces, bridges and
 veths (present, up, enslaved), addresses, default routes, netloom's iptables chains and jumps
 (IPv4 and IPv6), published ports, and links tagged as netloom's that no record explains.
+Objects no record explains are listed as "unexplained" (after netloomd --salvage they are
+kept, never removed, until --fix).
 Exits 0 when they agree and 1 when they differ. --fix re-applies the records (as a restart
-does), removes orphans, rebuilds the firewall, looks again, and exits 0 if all is repaired.
+does), removes the unexplained, rebuilds the firewall, looks again, and exits 0 if all is
+repaired.
 Both are idempotent. Also shows the firewall guard's counts: netloomd checks its rules every
 2 s (netloomd --firewall-check) and restores them when they drifted.`,
   'sandbox inspect': `Usage: netloom sandbox inspect SANDBOX [SANDBOX...]`,
@@ -177,4 +196,21 @@ Options:
   --restart-cmd CMD  shell command that restarts the plugin; run between Join and Leave to check
                      that state survives (skipped without it)
   --no-link-check    do not look for Join's interface here (the plugin runs in another netns)`,
+  store: `Usage: netloom store verify [--data-dir DIR]
+
+Checks netloomd's store offline, without a daemon: every log record's checksum, that no revision
+is missing, the snapshot's checksum. Exits 0 when sound, 1 with each damaged place listed (file,
+byte offset, revision). netloomd refuses to start on a damaged store; 'netloomd --salvage' keeps
+every record that verifies and moves the damaged file aside.`,
+  'store verify': `Usage: netloom store verify [--data-dir DIR]   (see netloom store --help)`,
+  system: `Usage: netloom system reset [-f]
+
+Stops the netloomd answering on --socket (by the PID it reports), removes its sandboxes and this
+host's networks through it (overlay endpoints leave the cluster store; cluster-wide networks stay
+for the other hosts), then removes everything netloom made on this host even without a daemon:
+sandbox namespaces and /etc/netns/<sandbox> entries (from the records), links tagged as this
+instance's, the NETLOOM* iptables and ip6tables chains and the jumps to them, the API and plugin
+sockets, and the data dir. Nobody else's links or rules are touched. Asks first; -f does not ask
+(without a terminal, -f is required). Exits 1 if anything could not be removed (each listed).`,
+  'system reset': `Usage: netloom system reset [-f]   (see netloom system --help)`,
 };

@@ -9,6 +9,8 @@ import { api, ApiError, call } from './client.js';
 import { HELP } from './help.js';
 import { describeBinding, type PortBinding } from '../common/ports.js';
 import { printNetworkTable, printSandboxTable } from './print.js';
+import { storeVerify } from './store.js';
+import { systemReset } from './reset.js';
 
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const json = (v: unknown): void => out(JSON.stringify(v, null, 4));
@@ -54,7 +56,7 @@ function filterQuery(p: Parsed): string {
   const f: Record<string, Record<string, boolean>> = {};
   for (const it of items) {
     const i = it.indexOf('=');
-    if (i <= 0) throw new UsageError(`invalid --filter "${it}": expected key=value (driver, name, id, label)`);
+    if (i <= 0) throw new UsageError(`invalid --filter "${it}": expected key=value (see --help for the keys)`);
     (f[it.slice(0, i)] ??= {})[it.slice(i + 1)] = true;
   }
   return `?filters=${enc(JSON.stringify(f))}`;
@@ -62,7 +64,8 @@ function filterQuery(p: Parsed): string {
 
 const commands: Record<string, Handler> = {
   async 'network create'(p, { socket }) {
-    const r = await api<{ Id: string }>(socket, 'POST', '/networks/create', networkCreateBody(p));
+    const r = await api<{ Id: string; Warning?: string }>(socket, 'POST', '/networks/create', networkCreateBody(p));
+    if (r.Warning) process.stderr.write(`WARNING: ${r.Warning}\n`);
     out(r.Id);
   },
   async 'network ls'(p, { socket }) {
@@ -163,8 +166,9 @@ const commands: Record<string, Handler> = {
       }
       return r.after.length ? 1 : 0;
     }
-    const r = await api<{ findings: F[]; firewallGuard: { checks: number; heals: number; lastHeal?: string }; iptables?: boolean }>(socket, 'GET', '/doctor');
+    const r = await api<{ findings: F[]; firewallGuard: { checks: number; heals: number; lastHeal?: string }; salvage?: { at: string }; iptables?: boolean }>(socket, 'GET', '/doctor');
     if (p.values.format === 'json') return json(r), r.findings.length ? 1 : 0;
+    if (r.salvage) out(`store salvaged at ${r.salvage.at}: unexplained objects are kept until netloom doctor --fix removes them`);
     if (!r.findings.length) out('doctor: the kernel matches the records (namespaces, links, addresses, routes, rules, published ports)');
     else {
       out(`doctor: ${r.findings.length} difference(s) between the records and the kernel (netloom doctor --fix repairs them):`);
@@ -277,6 +281,12 @@ export async function main(argv: string[]): Promise<number> {
     await runDaemon([...extra, ...rest.slice(1)]);
     return -1; // keep running
   }
+  if (group === 'lab') {
+    const { labMain } = await import('../lab/main.js');
+    const here = dirname(fileURLToPath(import.meta.url));
+    const bundled = join(here, 'netloom.mjs');
+    return labMain(rest.slice(1), { daemonScript: daemonScript(), cliScript: existsSync(bundled) ? bundled : join(here, 'entry.js') }, flags.socket);
+  }
   // One-word commands (netloom port, netloom doctor): everything after the word is arguments.
   if (ONE_WORD.has(group)) return runCommand(group, rest.slice(1), flags);
   const name = `${group} ${verb ?? ''}`.trim();
@@ -288,6 +298,19 @@ export async function main(argv: string[]): Promise<number> {
   if (name === 'plugin check') {
     if (args.includes('-h') || args.includes('--help')) return out(HELP[name]), 0;
     return pluginCheck(parse(args, { 'restart-cmd': { type: 'string' }, 'no-link-check': { type: 'boolean' } }));
+  }
+  if (name === 'store verify') {
+    if (args[0] === '-h' || args[0] === '--help') return out(HELP[name]), 0;
+    const p = parse(args, { 'data-dir': { type: 'string' } });
+    if (p.positionals.length) throw new UsageError(`store verify takes no arguments, got "${p.positionals[0]}"`);
+    return storeVerify(resolvePaths({ dataDir: (p.values['data-dir'] as string | undefined) ?? flags.dataDir }).dataDir, out);
+  }
+  if (name === 'system reset') {
+    if (args.includes('-h') || args.includes('--help')) return out(HELP[name]), 0;
+    const p = parse(args, { force: { type: 'boolean', short: 'f' } });
+    if (p.positionals.length) throw new UsageError(`system reset takes no arguments, got "${p.positionals[0]}"`);
+    const paths = resolvePaths({ socket: (p.values.socket as string | undefined) ?? flags.socket, dataDir: (p.values['data-dir'] as string | undefined) ?? flags.dataDir });
+    return systemReset(Boolean(p.values.force), paths, out, (s) => void process.stderr.write(`${s}\n`));
   }
   if (name === 'sandbox exec') {
     if (args[0] === '-h' || args[0] === '--help') return out(HELP[name]), 0;

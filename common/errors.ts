@@ -1,12 +1,15 @@
 // One error class for the whole project. `kind` decides the HTTP status, the CLI exit code and
 // (later) the plugin's {"Err": ...} reply; `code` is stable and listed in the README.
 
-export type ErrorKind = 'invalid' | 'notFound' | 'conflict' | 'unavailable' | 'internal';
+// forbidden: the request is understood and well-formed, but not permitted on this object (a
+// predefined network, a network in use, a second connect, an overlapping subnet): Docker's 403.
+export type ErrorKind = 'invalid' | 'notFound' | 'conflict' | 'forbidden' | 'unavailable' | 'internal';
 
 export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
   invalid: 400,
   notFound: 404,
   conflict: 409,
+  forbidden: 403,
   unavailable: 503,
   internal: 500,
 };
@@ -31,6 +34,7 @@ export class NetloomError extends Error {
 export const invalid = (code: string, message: string): NetloomError => new NetloomError('invalid', code, message);
 export const notFound = (code: string, message: string): NetloomError => new NetloomError('notFound', code, message);
 export const conflict = (code: string, message: string): NetloomError => new NetloomError('conflict', code, message);
+export const forbidden = (code: string, message: string): NetloomError => new NetloomError('forbidden', code, message);
 export const unavailable = (code: string, message: string): NetloomError =>
   new NetloomError('unavailable', code, message);
 

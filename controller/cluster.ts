@@ -1,21 +1,45 @@
 // Multi-host state for overlay networks, in etcd (store/etcd.ts). Keys under the cluster prefix:
 //   ov/seq                 bumped by every network definition (serialises subnet/VNI checks)
 //   ov/net/<id>            {id, name, subnet, gateway, vni, mtu?, created}
-//   ov/netname/<name>      id          ov/vni/<vni>   id
+//   ov/netname/<name>      id (name URI-encoded: Docker allows any name)
+//   ov/vni/<vni>           id
 //   ov/alloc/<id>/<ip>     {host, ep}  under this host's lease
 //   ov/ep/<id>/<ep>        {host, vtep, ip, mac, name, aliases}  under this host's lease
-//   ov/host/<host>         {vtep}      under this host's lease
+//   ov/host/<node id>      {vtep, name}  under this host's lease
+//   ov/vtep/<address>      node id       under this host's lease
+// A host is known by its node ID (random, made once and kept in its data dir: nodeIdOf); the
+// name (--node-name, default the hostname) is only for display, so cloned VMs or namespaces that
+// share a hostname never take each other for themselves. Records' `host` is the node ID.
 // Every reservation is a transaction comparing versions, never read-then-write. A host's lease
 // expiring (kill -9, power loss) deletes its endpoints, allocations and host key everywhere.
 // Each host mirrors ov/ from one read plus a watch from the revision of that read; when the
 // watch breaks, it reads afresh and watches again, so no event is ever missed.
 import { hostname } from 'node:os';
-import { conflict, invalid, unavailable } from '../common/errors.js';
+import { conflict, forbidden, invalid, unavailable } from '../common/errors.js';
 import { contains, nthHost, overlaps, parseCidr, cidrSize, formatCidr } from '../common/cidr.js';
 import type { Logger } from '../common/log.js';
 import type { EtcdClient, WatchEvent } from '../store/etcd.js';
 import type { PoolRecord } from '../ipam/types.js';
 import type { EndpointRecord, NetworkRecord } from './records.js';
+import { randomBytes } from 'node:crypto';
+import type { Store, TxnOp } from '../store/types.js';
+
+const NODE_ID_KEY = 'meta/node-id';
+
+/** This host's node ID: made once, kept in the local store (the data dir). */
+export async function nodeIdOf(store: Store): Promise<string> {
+  const have = (await store.get<string>(NODE_ID_KEY))?.value;
+  if (have) return have;
+  const id = randomBytes(8).toString('hex');
+  await store.txn([{ key: NODE_ID_KEY, version: 0 }], [{ op: 'put', key: NODE_ID_KEY, value: id }]);
+  return (await store.get<string>(NODE_ID_KEY))?.value ?? id;
+}
+
+export interface ClusterHost {
+  readonly id: string;
+  readonly name: string;
+  readonly vtep: string;
+}
 
 export interface OvNet {
   readonly id: string;
@@ -62,22 +86,69 @@ export class Cluster {
   /** Local endpoints to keep registered (re-put under a new lease after an expiry). */
   private readonly mine = new Map<string, { ep: OvEndpoint; alloc: string }>();
 
+  /** `host` is the node ID; `name` the display name. */
   constructor(
     readonly kv: EtcdClient,
     readonly vtep: string,
     private readonly log: Logger,
     readonly host = hostname(),
     private readonly ttl = 10,
+    readonly name = host,
   ) {}
 
   get where(): string {
     return `etcd://${this.kv.where}`;
   }
 
+  private registration(): TxnOp[] {
+    return [
+      { op: 'put', key: `ov/host/${this.host}`, value: { vtep: this.vtep, name: this.name } },
+      { op: 'put', key: `ov/vtep/${this.vtep}`, value: this.host },
+    ];
+  }
+
+  /** Registers this host, refusing when a live host already claims its node ID (a copied data
+   *  dir) or its advertise address. A claim left by a dead host (this one's previous run
+   *  included) goes with its lease: waited for up to the TTL and a little more. Called before
+   *  the controller touches anything local. */
+  async claim(): Promise<void> {
+    if (this.lease) return;
+    const deadline = Date.now() + (this.ttl + 2) * 1000;
+    for (;;) {
+      const byId = await this.kv.get<{ vtep?: string; name?: string }>(`ov/host/${this.host}`);
+      const byVtep = await this.kv.get<string>(`ov/vtep/${this.vtep}`);
+      const other = byId && byId.value.vtep !== this.vtep
+        ? `node id ${this.host} is already claimed by live host "${byId.value.name ?? '?'}" (${byId.value.vtep ?? '?'}) in ${this.where}: is this data dir a copy of that host's? give each host its own --data-dir (the node id is kept there)`
+        : byVtep && byVtep.value !== this.host
+          ? `advertise address ${this.vtep} is already claimed by live host ${await this.describe(byVtep.value)} in ${this.where}: give each host its own --advertise-addr`
+          : undefined;
+      if (!other) {
+        const lease = await this.kv.grantLease(this.ttl);
+        const ok = await this.kv.txn(
+          [{ key: `ov/host/${this.host}`, version: byId?.version ?? 0 }, { key: `ov/vtep/${this.vtep}`, version: byVtep?.version ?? 0 }],
+          this.registration(),
+          lease,
+        );
+        if (ok) {
+          this.lease = lease;
+          return;
+        }
+        await this.kv.revoke(lease).catch(() => undefined);
+      } else if (Date.now() > deadline) {
+        throw conflict('NL_NODE_CONFLICT', other);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  private async describe(id: string): Promise<string> {
+    const h = await this.kv.get<{ vtep?: string; name?: string }>(`ov/host/${id}`);
+    return `"${h?.value.name ?? '?'}" (node id ${id})`;
+  }
+
   async start(hooks: ClusterHooks): Promise<void> {
     this.hooks = hooks;
-    this.lease = await this.kv.grantLease(this.ttl);
-    await this.kv.txn([], [{ op: 'put', key: `ov/host/${this.host}`, value: { vtep: this.vtep } }], this.lease);
+    await this.claim();
     await this.resync();
     this.timers.push(setInterval(() => void this.keepAlive(), Math.max(1000, (this.ttl * 1000) / 3)).unref());
   }
@@ -92,7 +163,7 @@ export class Cluster {
       // Expired (etcd was away longer than the TTL): register again, endpoints included.
       this.log.warn({ host: this.host }, 'cluster lease expired: registering this host again');
       this.lease = await this.kv.grantLease(this.ttl);
-      await this.kv.txn([], [{ op: 'put', key: `ov/host/${this.host}`, value: { vtep: this.vtep } }], this.lease);
+      await this.kv.txn([], this.registration(), this.lease);
       for (const { ep } of [...this.mine.values()]) {
         await this.register(ep).catch((err: unknown) => this.log.error({ endpoint: ep.name, err: String(err) }, 'cluster: endpoint not registered again'));
       }
@@ -161,8 +232,19 @@ export class Cluster {
       .map(([, v]) => ({ aliases: [], ...(v as object) }) as unknown as OvEndpoint);
   }
 
-  hosts(): { name: string; vtep: string }[] {
-    return [...this.mirror].filter(([k]) => k.startsWith('ov/host/')).map(([k, v]) => ({ name: k.slice('ov/host/'.length), vtep: (v as { vtep: string }).vtep }));
+  hosts(): ClusterHost[] {
+    return [...this.mirror]
+      .filter(([k, v]) => k.startsWith('ov/host/') && isObj(v) && typeof v.vtep === 'string')
+      .map(([k, v]) => {
+        const id = k.slice('ov/host/'.length);
+        const h = v as { vtep: string; name?: string };
+        return { id, name: h.name ?? id, vtep: h.vtep };
+      });
+  }
+
+  /** A host's display name, from its node ID (the ID itself when the host is gone). */
+  hostName(id: string): string {
+    return this.hosts().find((h) => h.id === id)?.name ?? id;
   }
 
   /** Defines a network cluster-wide: name, VNI and subnet checked against every other overlay
@@ -175,7 +257,7 @@ export class Cluster {
       const byName = nets.find((x) => x.name === n.name);
       if (byName) throw conflict('NL_NETWORK_EXISTS', `network with name ${n.name} already exists in the cluster (${this.where})`);
       const clash = nets.find((x) => overlaps(x.subnet, pool.subnet));
-      if (clash) throw conflict('NL_IPAM_POOL_OVERLAP', `subnet ${pool.subnet} overlaps overlay network "${clash.name}" (${clash.subnet}) in the cluster`);
+      if (clash) throw forbidden('NL_IPAM_POOL_OVERLAP', `subnet ${pool.subnet} overlaps overlay network "${clash.name}" (${clash.subnet}) in the cluster`);
       const used = new Set(nets.map((x) => x.vni));
       if (wantVni !== undefined && used.has(wantVni)) throw conflict('NL_VNI_IN_USE', `VNI ${wantVni} is already used by overlay network "${nets.find((x) => x.vni === wantVni)?.name}"`);
       let vni = wantVni ?? FIRST_VNI;
@@ -186,7 +268,7 @@ export class Cluster {
         [
           { op: 'put', key: 'ov/seq', value: (Number(seq?.value ?? 0) || 0) + 1 },
           { op: 'put', key: `ov/net/${n.id}`, value: def },
-          { op: 'put', key: `ov/netname/${n.name}`, value: n.id },
+          { op: 'put', key: `ov/netname/${encodeURIComponent(n.name)}`, value: n.id },
           { op: 'put', key: `ov/vni/${vni}`, value: n.id },
         ],
       );
@@ -202,11 +284,11 @@ export class Cluster {
   async undefine(net: { id: string; name: string }, force = false): Promise<void> {
     const { entries } = await this.kv.listAt<OvEndpoint>(`ov/ep/${net.id}/`);
     if (entries.length && !force) {
-      const where = [...new Set(entries.map((e) => `${e.value.name}@${e.value.host}`))].join(', ');
-      throw conflict('NL_NETWORK_IN_USE', `network ${net.name} has active endpoints (${where}): disconnect them first`);
+      const where = [...new Set(entries.map((e) => `${e.value.name}@${this.hostName(e.value.host)}`))].join(', ');
+      throw forbidden('NL_NETWORK_IN_USE', `network ${net.name} has active endpoints (${where}): disconnect them first`);
     }
     const def = this.mirror.get(`ov/net/${net.id}`) as OvNet | undefined;
-    const ops = [{ op: 'del' as const, key: `ov/net/${net.id}` }, { op: 'del' as const, key: `ov/netname/${net.name}` }, ...(def ? [{ op: 'del' as const, key: `ov/vni/${def.vni}` }] : [])];
+    const ops = [{ op: 'del' as const, key: `ov/net/${net.id}` }, { op: 'del' as const, key: `ov/netname/${encodeURIComponent(net.name)}` }, ...(def ? [{ op: 'del' as const, key: `ov/vni/${def.vni}` }] : [])];
     await this.kv.txn([], ops);
     this.mirror.delete(`ov/net/${net.id}`);
   }
@@ -258,7 +340,7 @@ export class Cluster {
       const cur = await this.kv.get<{ host?: string; ep?: string }>(alloc);
       if (cur && cur.value?.ep !== rec.id) {
         this.mine.delete(rec.id);
-        throw conflict('NL_IPAM_ADDR_IN_USE', `address ${rec.ip} of ${rec.name} was taken by ${cur.value?.host ?? 'another host'} while this host was away: disconnect and reconnect ${rec.name}`);
+        throw conflict('NL_IPAM_ADDR_IN_USE', `address ${rec.ip} of ${rec.name} was taken by ${cur.value?.host ? this.hostName(cur.value.host) : 'another host'} while this host was away: disconnect and reconnect ${rec.name}`);
       }
       const ok = await this.kv.txn(
         [{ key: alloc, version: cur?.version ?? 0 }],

@@ -22,6 +22,9 @@ export interface Ctx {
   readonly names?: NameService;
   /** Multi-host state for overlay networks (--cluster-store); absent on a single host. */
   readonly cluster?: Cluster;
+  /** After `netloomd --salvage` (until `netloom doctor --fix`): the records may have lost what
+   *  explains a kernel object, so nothing unexplained is removed — links, rules, namespaces. */
+  keepUnexplained?: boolean;
   /** The default bridge as netloomd's flags describe it (--bip, -b, --icc, ...). */
   readonly defaultBridge?: DefaultBridgeSettings;
   /** false with netloomd --iptables=false: no rules, so no published ports. */

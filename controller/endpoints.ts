@@ -3,12 +3,13 @@
 // Connect writes the endpoint as "creating" together with its address reservations (one
 // transaction whose compares make a duplicate address impossible), then plumbs the kernel, then
 // marks it "ready". A kill -9 anywhere in between leaves a record that reconcile rolls back.
-import { conflict, invalid, wrap } from '../common/errors.js';
+import { conflict, forbidden, invalid, notFound, wrap } from '../common/errors.js';
 import { macFromIPv4 } from '../common/cidr.js';
 import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type Compare, type TxnOp } from '../store/types.js';
 import { configOf, driverOf, endpointInfo, netInfo, opLog, poolsOf, type Ctx } from './context.js';
 import { newId, nextIfname, nowIso, randomMac } from './ids.js';
+import { refuseConfigOnly } from './configs.js';
 import { key, type EndpointRecord, type NetworkRecord, type SandboxRecord } from './records.js';
 import { checkDnsServers, endpointDown, endpointUp } from './names.js';
 import { refuseDockerNetwork } from './networks.js';
@@ -30,6 +31,7 @@ export interface ConnectRequest {
 
 function checkConnectable(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord): void {
   refuseDockerNetwork(n, 'connect containers to');
+  refuseConfigOnly(n);
   const mode = sb.mode;
   if (mode.kind === 'container') {
     throw invalid('NL_SHARED_NAMESPACE', `sandbox ${sb.name} shares the namespace of ${mode.target}: connect ${mode.target} instead`);
@@ -45,7 +47,7 @@ function checkConnectable(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord): void {
   // after a crash, reconcile removes it before the API serves anything).
   if (sb.state === 'deleting') throw conflict('NL_SANDBOX_BUSY', `sandbox ${sb.name} is being deleted`);
   if (ctx.state.endpointsOf({ network: n.id, sandbox: sb.name }).length) {
-    throw conflict('NL_ALREADY_CONNECTED', `endpoint with name ${sb.name} already exists in network ${n.name}`);
+    throw forbidden('NL_ALREADY_CONNECTED', `endpoint with name ${sb.name} already exists in network ${n.name}`);
   }
 }
 
@@ -113,7 +115,7 @@ async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: st
     id,
     network: n.id,
     sandbox: sb.name,
-    ifname: nextIfname(mine.map((e) => e.ifname)),
+    ifname: nextIfname(mine.map((e) => e.ifname), driverOf(ctx, n).ifnamePrefix?.(configOf(ctx, n))),
     mac: req.macAddress ?? (addrs.ipv4 ? macFromIPv4(addrs.ipv4.split('/')[0]) : randomMac()),
     ...addrs,
     aliases,
@@ -206,6 +208,8 @@ export async function disconnect(ctx: Ctx, netRef: string, sbRef: string, _force
     if (n.predefined && n.driver !== 'bridge') {
       throw invalid('NL_HOST_MODE', 'sandbox cannot be disconnected from host network or connected to host network');
     }
+    // Docker: an unknown container is 404, a known one that is not connected is not.
+    if (!sb) throw notFound('NL_SANDBOX_NOT_FOUND', `no such sandbox: ${sbRef}`);
     throw conflict('NL_NOT_CONNECTED', `sandbox ${sbRef} is not connected to network ${n.name}`);
   }
   await deleteEndpointNow(ctx, ep);

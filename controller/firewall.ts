@@ -4,6 +4,7 @@
 // are not in the records, so they never come back.
 import type { Table } from '../system/types.js';
 import { driverNetworks, type Ctx } from './context.js';
+import type { Driver, KeptLines } from '../drivers/driver.js';
 
 export interface RuleDiff {
   readonly family: 4 | 6;
@@ -47,33 +48,54 @@ export function compareLines(expected: readonly string[], actual: readonly strin
 /** Differences per family and table; empty when kernel and records agree. */
 export async function firewallDiff(ctx: Ctx): Promise<RuleDiff[]> {
   const out: RuleDiff[] = [];
-  for (const [name, driver] of ctx.drivers) {
-    if (!driver.firewallLines || !driver.ownFirewallLines) continue;
-    const nets = driverNetworks(ctx, name);
-    const expected = driver.firewallLines(nets);
-    for (const family of [4, 6] as const) {
-      const hasV6 = nets.some((n) => n.net.pools.some((p) => p.family === 6));
-      for (const table of ['filter', 'nat'] as const) {
-        let save: string;
-        try {
-          save = await ctx.env.sys.firewall.save(family, table);
-        } catch (err) {
-          // A host without ip6tables runs IPv4-only networks; that is not drift.
-          if (family === 6 && !hasV6) continue;
-          throw err;
-        }
-        const d = compareLines(expected[family][table], driver.ownFirewallLines(save, table));
-        if (d.missing.length || d.extra.length || d.misordered.length) out.push({ family, table, ...d });
+  for (const [name, driver] of ctx.drivers) out.push(...(await driverDiff(ctx, name, driver)));
+  return out;
+}
+
+async function driverDiff(ctx: Ctx, name: string, driver: Driver): Promise<RuleDiff[]> {
+  const out: RuleDiff[] = [];
+  if (!driver.firewallLines || !driver.ownFirewallLines) return out;
+  const nets = driverNetworks(ctx, name);
+  const expected = driver.firewallLines(nets);
+  for (const family of [4, 6] as const) {
+    const hasV6 = nets.some((n) => n.net.pools.some((p) => p.family === 6));
+    for (const table of ['filter', 'nat'] as const) {
+      let save: string;
+      try {
+        save = await ctx.env.sys.firewall.save(family, table);
+      } catch (err) {
+        // A host without ip6tables runs IPv4-only networks; that is not drift.
+        if (family === 6 && !hasV6) continue;
+        throw err;
       }
+      const d = compareLines(expected[family][table], driver.ownFirewallLines(save, table));
+      if (d.missing.length || d.extra.length || d.misordered.length) out.push({ family, table, ...d });
     }
   }
   return out;
 }
 
+/** Rebuilds one driver's global firewall state from the records (full restore); after a salvage
+ *  the lines no record explains are kept as they are. */
+export async function restoreDriver(ctx: Ctx, name: string, driver: Driver): Promise<void> {
+  if (!driver.restore) return;
+  let keep: KeptLines | undefined;
+  if (ctx.keepUnexplained) {
+    keep = {};
+    for (const d of await driverDiff(ctx, name, driver)) (keep[d.family] ??= {})[d.table] = d.extra;
+  }
+  await driver.restore(ctx.env, driverNetworks(ctx, name), keep);
+}
+
 /** Rebuilds every driver's global firewall state from the records (full restore). */
 export async function restoreFirewall(ctx: Ctx): Promise<void> {
-  for (const [name, driver] of ctx.drivers) await driver.restore?.(ctx.env, driverNetworks(ctx, name));
+  for (const [name, driver] of ctx.drivers) await restoreDriver(ctx, name, driver);
 }
+
+/** What the guard heals: everything, or after a salvage only what is missing or out of order
+ *  (a line no record explains is kept until `netloom doctor --fix`). */
+export const needsHeal = (ctx: Ctx, drift: readonly RuleDiff[]): RuleDiff[] =>
+  ctx.keepUnexplained ? drift.filter((d) => d.missing.length || d.misordered.length) : [...drift];
 
 export interface GuardStats {
   checks: number;

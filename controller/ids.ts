@@ -15,8 +15,15 @@ export function nowIso(): string {
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-/** Docker's rule for network and container names; sandbox names also become /run/netns file names. */
-export function checkName(what: 'network' | 'sandbox', name: string): void {
+/** Docker 20.10 takes any network name that is not blank ('test 01', 'a/b', 'ü-net'). A network
+ *  name is only ever a label: bridge names, namespace paths and store keys come from the id (or are
+ *  escaped), never from the name. */
+export function checkNetworkName(name: string): void {
+  if (!name.trim()) throw invalid('NL_BAD_NAME', `invalid name: "${name}": a network name needs at least one non-blank character`);
+}
+
+/** Docker's rule for container names; sandbox names also become /run/netns file names. */
+export function checkName(what: 'sandbox', name: string): void {
   if (!NAME.test(name) || name.length > 64) {
     throw invalid(
       'NL_BAD_NAME',
@@ -25,9 +32,9 @@ export function checkName(what: 'network' | 'sandbox', name: string): void {
   }
 }
 
-/** Lowest ethN not used by the sandbox's current endpoints. */
-export function nextIfname(used: readonly string[]): string {
-  for (let i = 0; ; i++) if (!used.includes(`eth${i}`)) return `eth${i}`;
+/** Lowest <prefix>N (eth0, eth1, ...) not used by the sandbox's current endpoints. */
+export function nextIfname(used: readonly string[], prefix = 'eth'): string {
+  for (let i = 0; ; i++) if (!used.includes(`${prefix}${i}`)) return `${prefix}${i}`;
 }
 
 /** Locally administered unicast MAC, for endpoints without IPv4 to derive one from. */

@@ -9,19 +9,20 @@ import type { DriverEnv } from '../drivers/driver.js';
 import { defaultDrivers, type DriverRegistry } from '../drivers/registry.js';
 import { Ipam } from '../ipam/allocator.js';
 import type { Allocation, PoolRecord } from '../ipam/types.js';
-import { put, type Store } from '../store/types.js';
+import { del, put, type Store } from '../store/types.js';
+import { SALVAGED_KEY, type SalvageRecord } from '../store/file.js';
 import type { System } from '../system/types.js';
 import { driverOf, endpointOwner, poolsOf, type Ctx } from './context.js';
 import { connect, disconnect, type ConnectRequest } from './endpoints.js';
 import { networkView, sandboxView, type NetworkView, type SandboxView } from './inspect.js';
-import { createNetwork, ensurePredefined, pruneNetworks, removeNetwork, type CreateNetworkRequest } from './networks.js';
+import { createNetwork, ensurePredefined, optionWarning, pruneNetworks, removeNetwork, type CreateNetworkRequest } from './networks.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import { key, type NetworkRecord } from './records.js';
 import { createSandbox, removeSandbox, type CreateSandboxRequest } from './sandboxes.js';
 import { State } from './state.js';
 import { invalid } from '../common/errors.js';
 import * as dk from './docker.js';
-import { firewallDiff, restoreFirewall, type GuardStats, type RuleDiff } from './firewall.js';
+import { firewallDiff, needsHeal, restoreFirewall, type GuardStats, type RuleDiff } from './firewall.js';
 import { diagnose } from './doctor.js';
 import type { Cluster } from './cluster.js';
 import { applyCluster } from './overlay.js';
@@ -67,6 +68,9 @@ export interface ControllerOptions {
 export interface DoctorReport {
   findings: Finding[];
   firewallGuard: GuardStats;
+  /** Set after `netloomd --salvage` until `netloom doctor --fix`: what was damaged, and that
+   *  unexplained objects are being kept. */
+  salvage?: SalvageRecord;
   /** false with netloomd --iptables=false: no rules written, none checked. */
   iptables: boolean;
 }
@@ -124,7 +128,9 @@ export class Controller {
       this.ctx = {
         state: this.state, ipam, drivers: this.opts.drivers ?? defaultDrivers(overlayHost && (() => overlayHost), bridgeHost), env, log, names: this.opts.names, cluster: this.opts.cluster,
         defaultBridge: this.opts.defaultBridge, iptables,
+        keepUnexplained: (await store.get(SALVAGED_KEY)) !== undefined,
       };
+      if (this.ctx.keepUnexplained) log.warn('the store was salvaged: kernel objects no record explains are kept; `netloom doctor` lists them, `netloom doctor --fix` removes them');
       await checkBridgeExists(this.ctx);
       for (const d of this.ctx.drivers.values()) await d.init?.(env);
       const report = await reconcile(this.ctx, tagPrefix);
@@ -142,7 +148,7 @@ export class Controller {
     return this.serial(async () => {
       this.guard.checks++;
       try {
-        const drift = await firewallDiff(this.ctx);
+        const drift = needsHeal(this.ctx, await firewallDiff(this.ctx));
         if (!drift.length) return drift;
         this.opts.log.warn(
           { drift: drift.map((d) => ({ family: d.family, table: d.table, missing: d.missing.length, extra: d.extra.length, misordered: d.misordered })) },
@@ -162,13 +168,23 @@ export class Controller {
 
   /** `netloom doctor`: differences between the records and the kernel. */
   doctor(): Promise<DoctorReport> {
-    return this.serial(async () => ({ findings: await diagnose(this.ctx, this.tagPrefix), firewallGuard: { ...this.guard }, iptables: this.ctx.iptables ?? true }));
+    return this.serial(async () => ({
+      findings: await diagnose(this.ctx, this.tagPrefix),
+      firewallGuard: { ...this.guard },
+      salvage: (await this.opts.store.get<SalvageRecord>(SALVAGED_KEY))?.value,
+      iptables: this.ctx.iptables ?? true,
+    }));
   }
 
   /** `netloom doctor --fix`: reconcile, then look again. */
   doctorFix(): Promise<{ before: Finding[]; after: Finding[]; report: ReconcileReport }> {
     return this.serial(async () => {
       const before = await diagnose(this.ctx, this.tagPrefix);
+      // The user has seen what no record explains and chose to remove it: the salvage is over.
+      if (this.ctx.keepUnexplained) {
+        await this.state.commit([del(SALVAGED_KEY)]);
+        this.ctx.keepUnexplained = false;
+      }
       const report = before.length ? await reconcile(this.ctx, this.tagPrefix) : { rolledBack: [], finished: [], repaired: [], orphansRemoved: [], errors: [] };
       if (before.length) await restoreNames(this.ctx);
       return { before, after: await diagnose(this.ctx, this.tagPrefix), report };
@@ -181,6 +197,16 @@ export class Controller {
 
   createNetwork(req: CreateNetworkRequest): Promise<NetworkRecord> {
     return this.serial(() => createNetwork(this.ctx, req));
+  }
+
+  /** The network drivers this controller has (GET /info lists them). */
+  driverNames(): string[] {
+    return [...this.ctx.drivers.keys()];
+  }
+
+  /** The Warning of `POST /networks/create` for a network just made. */
+  createWarning(n: NetworkRecord): string {
+    return optionWarning(this.ctx, n);
   }
 
   removeNetwork(ref: string): Promise<void> {
@@ -276,14 +302,17 @@ export class Controller {
     // Docker's overlay shows Peers; netloom also lists the endpoints on other hosts.
     const eps = cl.endpoints(n.id);
     const hosts = new Set(eps.map((e) => e.host).concat(cl.host));
-    v.Peers = cl.hosts().filter((h) => hosts.has(h.name)).map((h) => ({ Name: h.name, IP: h.vtep }));
-    v.RemoteEndpoints = Object.fromEntries(eps.filter((e) => e.host !== cl.host).map((e) => [e.id, { Name: e.name, Host: e.host, IPv4Address: e.ip, MacAddress: e.mac }]));
+    // Name is the display name (--node-name); ID the node ID hosts are told apart by.
+    v.Peers = cl.hosts().filter((h) => hosts.has(h.id)).map((h) => ({ Name: h.name, IP: h.vtep, ID: h.id }));
+    v.RemoteEndpoints = Object.fromEntries(
+      eps.filter((e) => e.host !== cl.host).map((e) => [e.id, { Name: e.name, Host: cl.hostName(e.host), HostID: e.host, IPv4Address: e.ip, MacAddress: e.mac }]),
+    );
     return v;
   }
 
   sandboxView(ref: string): SandboxView {
     const sb = this.state.sandbox(ref);
-    return sandboxView(sb, this.state.endpointsOf({ sandbox: sb.name }), this.state.networks);
+    return sandboxView(sb, this.state.endpointsOf({ sandbox: sb.name }), this.state.networks, (n, family) => poolsOf(this.ctx, n).find((p) => p.family === family)?.gateway);
   }
 
   listSandboxes(): SandboxView[] {

@@ -1,7 +1,7 @@
 // Docker-shaped views of the records (`docker network inspect` / `network ls` JSON). Pure.
 import type { PoolRecord } from '../ipam/types.js';
 import { bindingSummary, type PortBinding } from '../common/ports.js';
-import type { EndpointRecord, NetworkRecord, SandboxRecord } from './records.js';
+import type { EndpointRecord, IpamConfigSpec, NetworkRecord, SandboxRecord } from './records.js';
 import { showExposed } from './sandboxopts.js';
 
 export interface IpamConfigView {
@@ -33,22 +33,34 @@ export interface NetworkView {
   Attachable: boolean;
   Ingress: false;
   ConfigFrom: { Network: string };
-  ConfigOnly: false;
+  ConfigOnly: boolean;
   Containers: Record<string, ContainerView>;
   Options: Record<string, string>;
   Labels: Record<string, string>;
   /** Overlay networks: the hosts with endpoints on it (as Docker shows them). */
-  Peers?: { Name: string; IP: string }[];
+  Peers?: { Name: string; IP: string; ID?: string }[];
   /** Overlay networks: endpoints on other hosts (netloom's addition). */
-  RemoteEndpoints?: Record<string, { Name: string; Host: string; IPv4Address: string; MacAddress: string }>;
+  RemoteEndpoints?: Record<string, { Name: string; Host: string; HostID?: string; IPv4Address: string; MacAddress: string }>;
 }
 
 function ipamConfig(p: PoolRecord): IpamConfigView {
   const c: IpamConfigView = { Subnet: p.subnet };
   if (p.ipRange) c.IPRange = p.ipRange;
-  c.Gateway = p.gateway;
+  // Docker 20.10 shows the gateway of a subnet the user gave only when the user gave the gateway
+  // too; of a subnet its IPAM chose, always. (The record always has it: DNS and routes use it.)
+  if (!p.userSubnet || p.userGateway) c.Gateway = p.gateway;
   if (Object.keys(p.aux).length) c.AuxiliaryAddresses = { ...p.aux };
   return c;
+}
+
+/** A config-only network's IPAM config, shown as the user gave it. */
+function requestedConfig(c: IpamConfigSpec): IpamConfigView {
+  return {
+    ...(c.subnet ? { Subnet: c.subnet } : {}),
+    ...(c.ipRange ? { IPRange: c.ipRange } : {}),
+    ...(c.gateway ? { Gateway: c.gateway } : {}),
+    ...(c.auxAddresses && Object.keys(c.auxAddresses).length ? { AuxiliaryAddresses: { ...c.auxAddresses } } : {}),
+  } as IpamConfigView;
 }
 
 export function networkView(
@@ -81,14 +93,18 @@ export function networkView(
     Scope: scope,
     Driver: n.driver,
     EnableIPv6: n.enableIPv6,
-    IPAM: { Driver: n.ipamDriver, Options: n.ipamOptions ? { ...n.ipamOptions } : null, Config: pools.map(ipamConfig) },
+    IPAM: {
+      Driver: n.ipamDriver,
+      Options: n.ipamOptions ? { ...n.ipamOptions } : null,
+      Config: n.configOnly ? n.configOnly.ipam.map(requestedConfig) : pools.map(ipamConfig),
+    },
     Internal: n.internal,
     Attachable: n.attachable,
     Ingress: false,
-    ConfigFrom: { Network: '' },
-    ConfigOnly: false,
+    ConfigFrom: { Network: n.configFrom ?? '' },
+    ConfigOnly: Boolean(n.configOnly),
     Containers: containers,
-    Options: { ...n.options },
+    Options: { ...(n.configOnly?.options ?? n.options) },
     Labels: { ...n.labels },
   };
 }
@@ -98,7 +114,9 @@ export interface SandboxView {
   Id: string;
   Created: string;
   NetworkMode: string;
-  Networks: Record<string, { NetworkID: string; EndpointID: string; Interface: string; MacAddress: string; IPv4Address: string; IPv6Address: string; Aliases: string[]; Ports?: PortBinding[] }>;
+  /** Per network, as Docker's container inspect (NetworkSettings.Networks): Gateway and
+   *  IPv6Gateway are the network's gateways even where network inspect hides an automatic one. */
+  Networks: Record<string, { NetworkID: string; EndpointID: string; Interface: string; MacAddress: string; IPv4Address: string; IPv6Address: string; Gateway: string; IPv6Gateway: string; Aliases: string[]; Ports?: PortBinding[] }>;
   /** What `docker run` flags gave it (Docker's Config and HostConfig fields of these names). */
   Hostname: string;
   Domainname: string;
@@ -114,7 +132,12 @@ export interface SandboxView {
   PublishAllPorts: boolean;
 }
 
-export function sandboxView(sb: SandboxRecord, eps: readonly EndpointRecord[], nets: ReadonlyMap<string, NetworkRecord>): SandboxView {
+export function sandboxView(
+  sb: SandboxRecord,
+  eps: readonly EndpointRecord[],
+  nets: ReadonlyMap<string, NetworkRecord>,
+  gatewayOf: (network: NetworkRecord, family: 4 | 6) => string | undefined = () => undefined,
+): SandboxView {
   const mode = sb.mode.kind === 'container' ? `container:${sb.mode.target}` : sb.mode.kind === 'own' ? 'bridge' : sb.mode.kind;
   const networks: SandboxView['Networks'] = {};
   for (const e of eps) {
@@ -126,6 +149,8 @@ export function sandboxView(sb: SandboxRecord, eps: readonly EndpointRecord[], n
       MacAddress: e.mac,
       IPv4Address: e.ipv4 ?? '',
       IPv6Address: e.ipv6 ?? '',
+      Gateway: (e.ipv4 && n && gatewayOf(n, 4)) || '',
+      IPv6Gateway: (e.ipv6 && n && gatewayOf(n, 6)) || '',
       Aliases: [...e.aliases],
       ...(e.ports?.length ? { Ports: e.ports.map((b) => ({ ...b })) } : {}),
     };

@@ -3,6 +3,7 @@
 // (Docker's default bridge has none either).
 import { parseUpstream } from '../common/upstream.js';
 import { invalid } from '../common/errors.js';
+import { inhibitsIpv4 } from '../drivers/bridge/options.js';
 import type { DnsEndpoint } from '../dns/types.js';
 import type { DnsNetwork } from '../dns/service.js';
 import { endpointOwner, poolsOf, type Ctx } from './context.js';
@@ -11,7 +12,9 @@ import type { HostsEntry } from '../dns/files.js';
 import { ownHostNames } from './sandboxopts.js';
 
 // Docker networks get names from Docker's own resolver (127.0.0.11 in each container).
-export const dnsEnabled = (n: NetworkRecord): boolean => (n.driver === 'bridge' || n.driver === 'overlay') && !n.predefined && n.origin !== 'docker';
+// inhibit_ipv4 leaves the IPv4 gateway address, where the embedded DNS listens, off the bridge.
+export const dnsEnabled = (n: NetworkRecord): boolean =>
+  (n.driver === 'bridge' || n.driver === 'overlay') && !n.predefined && n.origin !== 'docker' && !inhibitsIpv4(n.options);
 
 /** --dns values: an address, optionally with a port (10.0.0.53, 10.0.0.53:5353, [fd00::53]:53). */
 export function checkDnsServers(flag: string, servers: readonly string[] | undefined): void {

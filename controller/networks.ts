@@ -1,22 +1,18 @@
 // Network create / remove / prune, and the predefined networks (bridge, host, none).
-import { conflict, invalid, wrap } from '../common/errors.js';
+import { conflict, forbidden, invalid, wrap } from '../common/errors.js';
 import { lookupDriver } from '../drivers/registry.js';
 import type { PoolRecord } from '../ipam/types.js';
 import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type TxnOp } from '../store/types.js';
 import { configOf, driverOf, netInfo, opLog, type Ctx } from './context.js';
-import { checkName, newId, nowIso } from './ids.js';
-import { key, type NetworkRecord } from './records.js';
+import { checkNetworkName, newId, nowIso } from './ids.js';
+import { key, type IpamConfigSpec, type NetworkRecord } from './records.js';
+import { checkScope, createConfigOnly, refuseConfigInUse, resolveConfigFrom } from './configs.js';
 import { checkDnsServers, networkDown, networkUp } from './names.js';
 import { defineOverlay, isOverlay } from './overlay.js';
 import { DEFAULT_SETTINGS, bridgeChanges, checkBridgeExists, defaultBridgeRequest } from './defaultbridge.js';
 
-export interface IpamConfigRequest {
-  readonly subnet?: string;
-  readonly ipRange?: string;
-  readonly gateway?: string;
-  readonly auxAddresses?: Readonly<Record<string, string>>;
-}
+export type IpamConfigRequest = IpamConfigSpec;
 
 export interface CreateNetworkRequest {
   readonly name: string;
@@ -31,6 +27,12 @@ export interface CreateNetworkRequest {
   readonly labels?: Readonly<Record<string, string>>;
   /** Upstream DNS servers for names netloom does not own. */
   readonly dns?: readonly string[];
+  /** Docker's --scope: "", local, or global for a global driver. */
+  readonly scope?: string;
+  /** --config-only: record the configuration, create nothing (controller/configs.ts). */
+  readonly configOnly?: boolean;
+  /** --config-from: the configuration network to take IPAM, options and labels from. */
+  readonly configFrom?: string;
 }
 
 /** What the Docker plugin fixes itself instead of letting create choose (controller/docker.ts). */
@@ -95,14 +97,20 @@ function checkUnique(ctx: Ctx, req: CreateNetworkRequest, driverName: string, un
   }
 }
 
-export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefined = false, preset?: NetworkPreset): Promise<NetworkRecord> {
-  checkName('network', req.name);
-  if (!predefined && (PREDEFINED as readonly string[]).includes(req.name)) {
-    throw conflict('NL_PREDEFINED', `network name ${req.name} is reserved for the predefined network`);
+export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, predefined = false, preset?: NetworkPreset): Promise<NetworkRecord> {
+  checkNetworkName(request.name);
+  if (!predefined && (PREDEFINED as readonly string[]).includes(request.name)) {
+    throw forbidden('NL_PREDEFINED', `network name ${request.name} is reserved for the predefined network`);
   }
+  const req = resolveConfigFrom(ctx, request);
   const driver = lookupDriver(ctx.drivers, req.driver ?? 'bridge');
+  checkScope(req.scope, driver);
+  if (req.configOnly) {
+    checkUnique(ctx, req, driver.name, {});
+    return createConfigOnly(ctx, req);
+  }
   if (driver.sandboxMode && !predefined) {
-    throw invalid('NL_PREDEFINED', `only one ${driver.name} network can exist: use the predefined network "${driver.sandboxMode}"`);
+    throw forbidden('NL_PREDEFINED', `only one ${driver.name} network can exist: use the predefined network "${driver.sandboxMode}"`);
   }
   const ipamDriver = req.ipamDriver ?? 'default';
   if (!IPAM_DRIVERS.includes(ipamDriver)) {
@@ -133,12 +141,14 @@ export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefi
     attachable: req.attachable ?? false,
     enableIPv6: req.enableIPv6 ?? false,
     ipamDriver,
-    ipamOptions: predefined ? null : (req.ipamOptions ?? {}),
+    // Docker shows IPAM.Options as given: null when the request had none, {} when it sent {}.
+    ipamOptions: predefined ? null : (req.ipamOptions ?? null),
     options,
     labels: req.labels ?? {},
     pools: pools.map((p) => p.id),
     predefined,
     ...(req.dns?.length ? { dns: [...req.dns] } : {}),
+    ...(req.configFrom ? { configFrom: req.configFrom } : {}),
     ...(preset ? { origin: preset.origin } : {}),
     state: 'creating',
   };
@@ -178,6 +188,13 @@ export async function createNetwork(ctx: Ctx, req: CreateNetworkRequest, predefi
   return ready;
 }
 
+/** The create response's Warning: options the driver keeps but ignores (Docker says nothing). */
+export function optionWarning(ctx: Ctx, n: NetworkRecord): string {
+  const unknown = driverOf(ctx, n).unknownOptions?.(n.options) ?? [];
+  if (!unknown.length) return '';
+  return `driver ${n.driver} does not know option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}: kept in the network's Options, but it changes nothing`;
+}
+
 /** Store deletes that drop a pool with its cursor and every allocation in it. */
 export function poolDeletes(ctx: Ctx, poolId: string): TxnOp[] {
   return [del(key.pool(poolId)), del(key.cursor(poolId)), ...ctx.ipam.allocations(poolId).map((a) => del(key.alloc(poolId, a.ip)))];
@@ -200,11 +217,12 @@ export function refuseDockerNetwork(n: NetworkRecord, what: string): void {
 
 export async function removeNetwork(ctx: Ctx, ref: string): Promise<void> {
   const n = ctx.state.network(ref);
-  if (n.predefined) throw conflict('NL_PREDEFINED', `${n.name} is a pre-defined network and cannot be removed`);
+  if (n.predefined) throw forbidden('NL_PREDEFINED', `${n.name} is a pre-defined network and cannot be removed`);
   refuseDockerNetwork(n, 'remove');
+  refuseConfigInUse(ctx, n);
   const eps = ctx.state.endpointsOf({ network: n.id });
   if (eps.length) {
-    throw conflict('NL_NETWORK_IN_USE', `network ${n.name} has active endpoints (${eps.map((e) => e.sandbox).join(', ')}): disconnect them first`);
+    throw forbidden('NL_NETWORK_IN_USE', `network ${n.name} has active endpoints (${eps.map((e) => e.sandbox).join(', ')}): disconnect them first`);
   }
   // Every host removes its copy when the definition goes (controller/overlay.ts).
   if (isOverlay(n) && ctx.cluster) await ctx.cluster.undefine(n);
@@ -223,7 +241,8 @@ export async function deleteNetworkNow(ctx: Ctx, n: NetworkRecord): Promise<void
 export async function pruneNetworks(ctx: Ctx, keep: (n: NetworkRecord) => boolean = () => false): Promise<string[]> {
   const deleted: string[] = [];
   for (const n of [...ctx.state.networks.values()]) {
-    if (n.predefined || n.origin === 'docker' || (isOverlay(n) && ctx.cluster) || n.state !== 'ready' || keep(n) || ctx.state.endpointsOf({ network: n.id }).length) continue;
+    // Config-only networks are never pruned (Docker's rule).
+    if (n.predefined || n.configOnly || n.origin === 'docker' || (isOverlay(n) && ctx.cluster) || n.state !== 'ready' || keep(n) || ctx.state.endpointsOf({ network: n.id }).length) continue;
     await deleteNetworkNow(ctx, n);
     deleted.push(n.name);
   }

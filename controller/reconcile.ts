@@ -9,6 +9,7 @@ import { deleteEndpointNow, forgetEndpoint, moveDefaultRoute } from './endpoints
 import { deleteNetworkNow, forgetNetwork } from './networks.js';
 import { deleteSandboxNow, ensureSandbox } from './sandboxes.js';
 import type { NetworkRecord } from './records.js';
+import { restoreDriver } from './firewall.js';
 
 export interface ReconcileReport {
   rolledBack: string[];
@@ -36,10 +37,13 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   // Global driver state (firewall chains) first, from the networks that are meant to exist.
   for (const [name, driver] of ctx.drivers) {
     // In creation order, so the rebuilt chains read exactly as the incremental ones did.
-    await attempt(report, log, `restore ${name}`, async () => driver.restore?.(ctx.env, driverNetworks(ctx, name)));
+    await attempt(report, log, `restore ${name}`, () => restoreDriver(ctx, name, driver));
   }
 
-  for (const ep of [...state.endpoints.values()].filter((e) => e.state !== 'ready')) {
+  // After a salvage a record's state may be older than the kernel: rolling it back could tear
+  // down what a lost record explained. Doctor lists such records; doctor --fix finishes them.
+  const unfinished = <T extends { state: string }>(xs: Iterable<T>): T[] => (ctx.keepUnexplained ? [] : [...xs].filter((x) => x.state !== 'ready'));
+  for (const ep of unfinished(state.endpoints.values())) {
     await attempt(report, log, `endpoint ${ep.id.slice(0, 12)}`, async () => {
       await deleteEndpointNow(ctx, ep).catch(() => forgetEndpoint(ctx, ep));
       (ep.state === 'creating' ? report.rolledBack : report.finished).push(`endpoint ${ep.sandbox}/${ep.ifname}`);
@@ -48,7 +52,7 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   // Namespaces of their own first: a container:<x> sandbox is a bind mount of x's.
   const byMode = [...state.sandboxes.values()].sort((a, b) => Number(a.mode.kind === 'container') - Number(b.mode.kind === 'container'));
   for (const sb of byMode) {
-    if (sb.state === 'ready') {
+    if (sb.state === 'ready' || ctx.keepUnexplained) {
       await attempt(report, log, `sandbox ${sb.name}`, async () => {
         if (await ensureSandbox(ctx, sb)) report.repaired.push(`sandbox ${sb.name}`);
       });
@@ -59,7 +63,7 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
       (sb.state === 'creating' ? report.rolledBack : report.finished).push(`sandbox ${sb.name}`);
     });
   }
-  for (const n of nets().filter((x) => x.state !== 'ready')) {
+  for (const n of unfinished(nets())) {
     await attempt(report, log, `network ${n.name}`, async () => {
       await deleteNetworkNow(ctx, n).catch(() => forgetNetwork(ctx, n));
       (n.state === 'creating' ? report.rolledBack : report.finished).push(`network ${n.name}`);
@@ -81,7 +85,8 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
     if (sb.state !== 'ready' || state.endpointsOf({ sandbox: sb.name }).some((e) => e.defaultRoute)) continue;
     await attempt(report, log, `default route of ${sb.name}`, () => moveDefaultRoute(ctx, sb.name));
   }
-  await removeOrphans(ctx, tagPrefix, nets(), report);
+  // After a salvage the records may have lost what explains a link: doctor lists it instead.
+  if (!ctx.keepUnexplained) await removeOrphans(ctx, tagPrefix, nets(), report);
   return report;
 }
 

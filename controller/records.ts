@@ -4,6 +4,14 @@
 import type { PortBinding } from '../common/ports.js';
 import type { ExposedPort, ExtraHost, SandboxLink } from './sandboxopts.js';
 
+/** One IPAM config as requested (--subnet, --ip-range, --gateway, --aux-address). */
+export interface IpamConfigSpec {
+  readonly subnet?: string;
+  readonly ipRange?: string;
+  readonly gateway?: string;
+  readonly auxAddresses?: Readonly<Record<string, string>>;
+}
+
 export type RecState = 'creating' | 'ready' | 'deleting';
 
 export interface NetworkRecord {
@@ -22,6 +30,11 @@ export interface NetworkRecord {
   readonly predefined: boolean;
   /** Upstream DNS servers for names netloom does not own (--dns at network create). */
   readonly dns?: readonly string[];
+  /** --config-only: the configuration its --config-from networks take (the record has no pools,
+   *  driver "null", empty options); absent on every other network. */
+  readonly configOnly?: { readonly ipam: readonly IpamConfigSpec[]; readonly options: Readonly<Record<string, string>> };
+  /** --config-from: the name of the configuration network this one was made from. */
+  readonly configFrom?: string;
   /** 'docker': made by a Docker engine through the plugin (plugin/); only Docker may change it. */
   readonly origin?: 'docker' | 'cluster';
   readonly state: RecState;

@@ -1,4 +1,5 @@
 // Sandboxes: named network namespaces that play the container.
+import { refuseConfigOnly } from './configs.js';
 import { conflict, invalid, notFound, wrap } from '../common/errors.js';
 import { parseContainerMode } from '../drivers/container/index.js';
 import { failpoint } from '../common/failpoint.js';
@@ -118,6 +119,7 @@ function modeFor(ctx: Ctx, network: string | undefined): { mode: SandboxMode; jo
     throw invalid('NL_BAD_NETWORK_MODE', 'this daemon has no default bridge (netloomd --bridge none): give --network');
   }
   const n = ctx.state.network(network ?? 'bridge');
+  refuseConfigOnly(n);
   if (n.driver === 'host') return { mode: { kind: 'host' } };
   if (n.driver === 'null') return { mode: { kind: 'none' } };
   return { mode: { kind: 'own' }, join: n.id };

@@ -7,13 +7,13 @@ import { resolvePaths } from '../common/config.js';
 import { armFailpoints } from '../common/failpoint.js';
 import { createLogger } from '../common/log.js';
 import { Controller } from '../controller/index.js';
-import { FileStore } from '../store/file.js';
+import { FileStore, SOCKETS_KEY } from '../store/file.js';
 import { createSystem } from '../system/index.js';
 import { buildServer } from './server.js';
 import type { FastifyInstance } from 'fastify';
 import { buildPluginServer, DEFAULT_PLUGIN_SOCKET } from '../plugin/server.js';
 import { hostname } from 'node:os';
-import { Cluster } from '../controller/cluster.js';
+import { Cluster, nodeIdOf } from '../controller/cluster.js';
 import { EtcdClient, parseClusterStore } from '../store/etcd.js';
 import { ipFamily } from '../common/cidr.js';
 import type { OverlayHost } from '../drivers/overlay/index.js';
@@ -50,12 +50,17 @@ Options:
   --cluster-store etcd://HOST:PORT[,HOST:PORT]  keep overlay networks in etcd, shared by every
                      host pointing at it (default: overlay networks are local to this host)
   --advertise-addr IP  this host's underlay address (its VXLAN endpoint); needed with a cluster store
-  --node-name NAME   this host's name in the cluster (default: the hostname)
+  --node-name NAME   this host's display name in the cluster (default: the hostname); hosts are
+                     told apart by a node ID made once and kept in --data-dir, so hosts sharing
+                     a hostname work; a live host with this node ID or --advertise-addr is refused
   --vxlan-port PORT  UDP port of VXLAN (default 4789)
   --cluster-ttl SECONDS  lease of this host's endpoints in the cluster (default 10): after a crash,
                      peers forget them within this time
   --firewall-check SECONDS  how often netloom's iptables rules are compared with the records and
                      restored if they drifted (a flush, a firewall reload); default 2, 0 = never
+  --salvage          start on a damaged store: keep every record that verifies, move the damaged
+                     file aside (never deleted); kernel objects no surviving record explains are
+                     kept and listed by \`netloom doctor\` until \`netloom doctor --fix\`
 
 The default bridge and the host (dockerd's flags; changed values apply at the next start, once
 no sandbox uses the default bridge):
@@ -83,7 +88,7 @@ no sandbox uses the default bridge):
 `;
 
 /** True when something answers on the socket (a live daemon); a stale socket file is not one. */
-function socketAlive(path: string): Promise<boolean> {
+export function socketAlive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
     s.once('connect', () => {
@@ -133,6 +138,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'node-name': { type: 'string' },
       'vxlan-port': { type: 'string' },
       'cluster-ttl': { type: 'string' },
+      salvage: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -143,19 +149,24 @@ export async function runDaemon(argv: string[]): Promise<void> {
   }
   const { values, settings } = daemonConfig(flagValues);
   const paths = resolvePaths({ socket: values.socket, dataDir: values['data-dir'] });
-  const log = createLogger({ level: values['log-level'], file: values['log-file'] });
   const pluginSocket = values['no-plugin'] ? undefined : (values['plugin-socket'] ?? DEFAULT_PLUGIN_SOCKET);
   for (const path of [paths.socket, pluginSocket]) {
     if (!path || !existsSync(path)) continue;
     if (await socketAlive(path)) throw new Error(`a daemon already answers on ${path}`);
     unlinkSync(path);
   }
-  const store = FileStore.open(paths.dataDir);
+  // Before anything touches the kernel (and before the log file, whose async writer cannot flush
+  // on an early exit): a damaged or locked store stops the start here, one line naming it.
+  const store = FileStore.open(paths.dataDir, { salvage: values.salvage });
+  const log = createLogger({ level: values['log-level'], file: values['log-file'] });
+  // For `netloom system reset` when no daemon is left to ask where its sockets are.
+  await store.txn([], [{ op: 'put', key: SOCKETS_KEY, value: { api: paths.socket, plugin: pluginSocket } }]);
+  if (store.salvaged) log.warn({ ...store.salvaged }, 'store salvaged: every record that verifies was kept, the damaged files moved aside');
   const sys = createSystem();
   const names = values['no-dns'] ? undefined : nameService({ ...values, 'dns-upstream': [...(values['dns-upstream'] ?? []), ...settings.dns] }, log, settings);
   const every = Number(values['firewall-check'] ?? 2);
   if (!Number.isFinite(every) || every < 0 || every > 3600) throw new Error(`invalid --firewall-check "${values['firewall-check']}": expected seconds from 0 to 3600`);
-  const { cluster, overlayHost } = await clusterOf(values, sys, log);
+  const { cluster, overlayHost } = await clusterOf(values, sys, log, store);
   const ctl = new Controller({
     store, sys, log, names, firewallCheckMs: every * 1000, cluster, overlayHost,
     defaultBridge: settings.defaultBridge, iptables: settings.iptables, ipForward: settings.ipForward, defaultPools: settings.defaultPools,
@@ -192,6 +203,7 @@ async function clusterOf(
   v: { 'cluster-store'?: string; 'advertise-addr'?: string; 'node-name'?: string; 'vxlan-port'?: string; 'cluster-ttl'?: string },
   sys: System,
   log: ReturnType<typeof createLogger>,
+  store: FileStore,
 ): Promise<{ cluster?: Cluster; overlayHost?: OverlayHost }> {
   const port = Number(v['vxlan-port'] ?? 4789);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid --vxlan-port "${v['vxlan-port']}": expected 1 to 65535`);
@@ -212,7 +224,9 @@ async function clusterOf(
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(node)) throw new Error(`invalid --node-name "${node}": expected letters, digits, "_", "." or "-"`);
   const kv = new EtcdClient(endpoints);
   await kv.get('ov/seq'); // unreachable: one line naming it, before anything local is created
-  const cluster = new Cluster(kv, adv, log, node, ttl);
+  // Known in the cluster by a node ID kept in the data dir; --node-name is only displayed.
+  const cluster = new Cluster(kv, adv, log, await nodeIdOf(store), ttl, node);
+  await cluster.claim(); // another live host with this ID or address: refused before reconcile
   return { cluster, overlayHost: { vtep: adv, port, underlayMtu } };
 }
 

@@ -4,31 +4,23 @@ import { acceptAnyJson } from '../common/http.js';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { invalid, isNetloomError } from '../common/errors.js';
 import type { Controller } from '../controller/index.js';
+import { filterNetworks, parseFilters, pruneSelector } from './filters.js';
+import { ENGINE_HEADERS, engineRoutes, queryParam } from './engine.js';
+import { EventHub } from './events.js';
 import { parseConnect, parseCreateNetwork, parseCreateSandbox, parseDisconnect } from './wire.js';
 
-export const API_VERSION = '1.41';
-const VERSION = '0.1.0';
+export { API_VERSION } from './engine.js';
 
-function parseFilters(raw: unknown): Record<string, string[]> {
-  if (typeof raw !== 'string' || !raw) return {};
-  try {
-    const f = JSON.parse(raw) as Record<string, Record<string, boolean> | string[]> | null;
-    if (!f || typeof f !== 'object') return {};
-    return Object.fromEntries(Object.entries(f).map(([k, v]) => [k, Array.isArray(v) ? v : Object.keys(v)]));
-  } catch {
-    return {};
-  }
-}
-
-function labelMatches(labels: Readonly<Record<string, string>>, want: string): boolean {
-  const [k, v] = want.split('=', 2);
-  return v === undefined ? k in labels : labels[k] === v;
-}
+/** Refusals Docker 20.10 answers with 500 rather than a 4xx (its daemon does not type these
+ *  errors; spec §5.1): its clients and the SDK's exception classes follow the status. */
+const DOCKER_STATUS: Readonly<Record<string, number>> = { NL_IPAM_INVALID_CIDR: 500, NL_NOT_CONNECTED: 500 };
 
 export function buildServer(ctl: Controller, logger: boolean | object = false): FastifyInstance {
   const app = Fastify({
     logger: logger as boolean,
     bodyLimit: 1 << 20,
+    // Network names have no length limit in Docker; find-my-way's default (100) would 404 longer ones.
+    routerOptions: { maxParamLength: 4096 },
     // Docker clients prefix every path with /v1.NN; accept any version, or none.
     rewriteUrl: (req) => (req.url ?? '/').replace(/^\/v\d+\.\d+(?=\/)/, ''),
   });
@@ -37,7 +29,7 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
   acceptAnyJson(app, 400);
 
   app.addHook('onSend', async (_req, reply) => {
-    reply.header('Api-Version', API_VERSION);
+    reply.headers(ENGINE_HEADERS);
   });
 
   // Docker's client decodes an error body only when Content-Type is exactly application/json.
@@ -45,70 +37,92 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
     // (A Buffer body, or fastify would append "; charset=utf-8".)
     reply.status(status).type('application/json').send(Buffer.from(JSON.stringify({ message, code })));
   app.setErrorHandler((err, _req, reply: FastifyReply) => {
-    if (isNetloomError(err)) return fail(reply, err.status, err.message, err.code);
+    if (isNetloomError(err)) return fail(reply, DOCKER_STATUS[err.code] ?? err.status, err.message, err.code);
     const e = err as { statusCode?: number; message?: string };
     const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
     return fail(reply, status, e.message ?? String(err), status === 500 ? 'NL_INTERNAL' : 'NL_BAD_REQUEST');
   });
-  app.setNotFoundHandler((req, reply) => fail(reply, 404, `page not found: ${req.method} ${req.url}`, 'NL_NO_ROUTE'));
-
-  app.get('/_ping', async (_req, reply) => reply.type('text/plain').send('OK'));
-  app.get('/version', async () => ({
-    Version: VERSION,
-    ApiVersion: API_VERSION,
-    MinAPIVersion: '1.24',
-    Os: 'linux',
-    Arch: process.arch === 'x64' ? 'amd64' : process.arch,
-    Components: [{ Name: 'netloomd', Version: VERSION, Details: { Instance: ctl.instanceId } }],
-  }));
+  const hub = new EventHub();
+  engineRoutes(app, ctl, hub, fail);
+  /** Docker's Actor of a network event, read before the network changes (or goes). */
+  const actor = (ref: string) => {
+    const v = ctl.inspectNetwork(ref);
+    return { id: v.Id, name: v.Name, driver: v.Driver, scope: v.Scope };
+  };
+  const sandboxNets = (name: string) => Object.keys(ctl.sandboxView(name).Networks).map(actor);
 
   app.get('/networks', async (req) => {
-    const f = parseFilters((req.query as Record<string, unknown>).filters);
-    return ctl.listNetworks().filter(
-      (n) =>
-        (!f.name || f.name.some((x) => n.Name.includes(x))) &&
-        (!f.driver || f.driver.includes(n.Driver)) &&
-        (!f.id || f.id.some((x) => n.Id.startsWith(x))) &&
-        (!f.label || f.label.every((l) => labelMatches(n.Labels, l))),
-    );
+    const f = parseFilters(queryParam(req.query, 'filters'));
+    const views = ctl.listNetworks().map((v) => ({
+      v,
+      name: v.Name,
+      id: v.Id,
+      driver: v.Driver,
+      scope: v.Scope,
+      labels: v.Labels,
+      predefined: ctl.state.networks.get(v.Id)?.predefined ?? false,
+      inUse: ctl.state.endpointsOf({ network: v.Id }).length > 0,
+    }));
+    return filterNetworks(views, f).map((x) => x.v);
   });
   app.get<{ Params: { id: string } }>('/networks/:id', async (req) => ctl.inspectNetwork(req.params.id));
   app.post('/networks/create', async (req, reply) => {
     const n = await ctl.createNetwork(parseCreateNetwork(req.body));
-    return reply.status(201).send({ Id: n.id, Warning: '' });
+    hub.publish('create', actor(n.id));
+    return reply.status(201).send({ Id: n.id, Warning: ctl.createWarning(n) });
   });
   app.post<{ Params: { id: string } }>('/networks/:id/connect', async (req, reply) => {
     const { container, req: r } = parseConnect(req.body);
     await ctl.connect(req.params.id, container, r);
+    hub.publish('connect', actor(req.params.id), ctl.sandboxView(container).Id);
     return reply.status(200).send();
   });
   app.post<{ Params: { id: string } }>('/networks/:id/disconnect', async (req, reply) => {
     const { container, force } = parseDisconnect(req.body);
+    const net = actor(req.params.id);
+    const sandboxId = ctl.state.findSandbox(container)?.id;
     await ctl.disconnect(req.params.id, container, force);
+    hub.publish('disconnect', net, sandboxId);
     return reply.status(200).send();
   });
   app.delete<{ Params: { id: string } }>('/networks/:id', async (req, reply) => {
+    const net = actor(req.params.id);
     await ctl.removeNetwork(req.params.id);
+    hub.publish('destroy', net);
     return reply.status(204).send();
   });
   app.post('/networks/prune', async (req) => {
-    const f = parseFilters((req.query as Record<string, unknown>).filters);
-    const keep = (n: { labels: Readonly<Record<string, string>> }): boolean =>
-      Boolean((f.label && !f.label.every((l) => labelMatches(n.labels, l))) || f['label!']?.some((l) => labelMatches(n.labels, l)));
-    const deleted = await ctl.pruneNetworks(keep);
+    // Every filter is checked before anything is deleted: a misspelt one deletes nothing.
+    const deletes = pruneSelector(parseFilters(queryParam(req.query, 'filters')), {
+      nowMs: Date.now(),
+      zoneOffsetMin: -new Date().getTimezoneOffset(),
+    });
+    const before = new Map(ctl.listNetworks().map((v) => [v.Name, { id: v.Id, name: v.Name, driver: v.Driver, scope: v.Scope }]));
+    const deleted = await ctl.pruneNetworks((n) => !deletes(n));
+    for (const name of deleted) {
+      const net = before.get(name);
+      if (net) hub.publish('destroy', net);
+    }
     return { NetworksDeleted: deleted.length ? deleted : null };
   });
 
   app.get('/sandboxes', async () => ctl.listSandboxes());
   app.get<{ Params: { name: string } }>('/sandboxes/:name', async (req) => ctl.sandboxView(req.params.name));
-  app.post('/sandboxes/create', async (req, reply) => reply.status(201).send(await ctl.createSandbox(parseCreateSandbox(req.body))));
+  app.post('/sandboxes/create', async (req, reply) => {
+    const sb = await ctl.createSandbox(parseCreateSandbox(req.body));
+    for (const net of sandboxNets(sb.Name)) hub.publish('connect', net, sb.Id);
+    return reply.status(201).send(sb);
+  });
   app.get<{ Params: { name: string }; Querystring: { name?: string; type?: string } }>('/sandboxes/:name/dns', async (req) => {
     const name = req.query.name;
     if (!name) throw invalid('NL_BAD_REQUEST', 'query parameter "name" is required: the name to explain');
     return ctl.explainName(req.params.name, name, req.query.type ?? 'A');
   });
   app.delete<{ Params: { name: string } }>('/sandboxes/:name', async (req, reply) => {
+    const sb = ctl.sandboxView(req.params.name);
+    const nets = sandboxNets(sb.Name);
     await ctl.removeSandbox(req.params.name);
+    for (const net of nets) hub.publish('disconnect', net, sb.Id);
     return reply.status(204).send();
   });
 

@@ -74,6 +74,10 @@ export function parseCreateNetwork(body: unknown): CreateNetworkRequest {
     options: strMap(b.Options, 'Options'),
     labels: strMap(b.Labels, 'Labels'),
     ...optional('dns', strList(b.Dns, 'Dns')),
+    ...optional('scope', str(b.Scope, 'Scope')),
+    ...optional('configOnly', bool(b.ConfigOnly, 'ConfigOnly') || undefined),
+    // Docker sends "ConfigFrom": null without --config-from, {"Network": name} with it.
+    ...optional('configFrom', str(obj(b.ConfigFrom, 'ConfigFrom').Network, 'ConfigFrom.Network')),
   };
 }
 

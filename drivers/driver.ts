@@ -52,7 +52,7 @@ export interface LinkPeer {
 
 /** One difference between what the records say and what the kernel has (`netloom doctor`). */
 export interface Finding {
-  readonly kind: 'namespace' | 'link' | 'address' | 'route' | 'rule' | 'port' | 'orphan';
+  readonly kind: 'namespace' | 'link' | 'address' | 'route' | 'rule' | 'port' | 'orphan' | 'record';
   /** What it is about: a link, a sandbox interface, a rule. */
   readonly object: string;
   readonly problem: string;
@@ -73,13 +73,19 @@ export interface Driver<C = unknown> {
   readonly sandboxMode?: 'host' | 'none';
   /** Called by the controller before anything is stored: throws NetloomError naming the bad option. */
   parseOptions(options: Readonly<Record<string, string>>, net: { id: string; name: string; internal: boolean }): C;
+  /** Option keys the driver does not know: kept and ignored, as Docker does; the API names them in
+   *  the create response's Warning. Absent: parseOptions refuses unknown keys itself. */
+  unknownOptions?(options: Readonly<Record<string, string>>): string[];
+  /** Prefix of the sandbox interface names of this network's endpoints (eth when undefined). */
+  ifnamePrefix?(config: C): string | undefined;
   /** Options whose values must be unique across networks of this driver (e.g. the bridge name). */
   uniqueOptions?(config: C): Readonly<Record<string, string>>;
   /** Called once at daemon start, before any network verb. */
   init?(env: DriverEnv): Promise<void>;
   /** Rebuilds everything global the driver owns (firewall chains) from the full set of networks
-   *  and their endpoints. */
-  restore?(env: DriverEnv, nets: readonly DriverNetwork<C>[]): Promise<void>;
+   *  and their endpoints. `keep`: lines of its own chains (as ownFirewallLines gives them) no
+   *  record explains, kept as they are after a salvage. */
+  restore?(env: DriverEnv, nets: readonly DriverNetwork<C>[], keep?: KeptLines): Promise<void>;
   /** Its firewall rules as iptables-save prints them, per family and table, for the firewall
    *  guard and `netloom doctor` to compare with the kernel. */
   firewallLines?(nets: readonly DriverNetwork<C>[]): Record<4 | 6, Record<Table, string[]>>;
@@ -114,3 +120,6 @@ export async function undoAll(steps: readonly (() => Promise<void>)[]): Promise<
   }
   if (errors.length) throw new Error(errors.join('; '));
 }
+
+/** Firewall lines (`-A CHAIN spec`) per family and table. */
+export type KeptLines = Partial<Record<4 | 6, Partial<Record<Table, readonly string[]>>>>;

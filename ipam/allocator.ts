@@ -6,7 +6,7 @@
 import {
   type Cidr, type IpAddr, contains, formatCidr, formatIp, nthHost, overlaps, parseIp, toCidr, toIp,
 } from '../common/cidr.js';
-import { type NetloomError, conflict, invalid, notFound, unavailable } from '../common/errors.js';
+import { type NetloomError, conflict, forbidden, invalid, notFound, unavailable } from '../common/errors.js';
 import { DEFAULT_POOLS4, DEFAULT_POOLS6, checkDefaults, parseAvoid, pickDefault } from './defaults.js';
 import {
   type Allocation, type DefaultPool, type Family, type IpamOptions, MAX_PREFIX, type PoolRecord, type PoolRequest,
@@ -197,7 +197,7 @@ export class Ipam {
     }
     for (const p of this.byId.values()) {
       if (overlaps(p.subnet, c)) {
-        throw conflict('NL_IPAM_POOL_OVERLAP', `subnet ${shown} overlaps network "${p.rec.ownerName}" (${p.rec.subnet})`);
+        throw forbidden('NL_IPAM_POOL_OVERLAP', `subnet ${shown} overlaps network "${p.rec.ownerName}" (${p.rec.subnet})`);
       }
     }
     return c;

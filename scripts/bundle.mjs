@@ -17,6 +17,7 @@ await build({
   target: 'node20',
   // Native and CommonJS packages stay in node_modules; they are only reached from the daemon.
   external: ['netlink', 'pino', 'fastify', 'execa', 'dns2', 'thread-stream'],
+  // The lab's schema, YAML parser, validator and layout are bundled into the lab chunk (loaded on `netloom lab`).
   banner: { js: "import { createRequire as __nlcr } from 'node:module'; const require = __nlcr(import.meta.url);" },
   sourcemap: true,
   logLevel: 'warning',

@@ -3,11 +3,15 @@
 # docker.io and busybox-static: the Docker plugin's end-to-end test runs a real engine (in a test
 # namespace) on a busybox image imported from busybox-static; the benchmarks compare against it.
 # etcd-server: the overlay tests run a real etcd inside their underlay namespace; iperf3: the overlay bench.
+# librsvg2-bin: the lab test renders its SVG with rsvg-convert; docker-compose: the lab bench beside Docker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-pkgs=(iproute2 iptables iputils-ping util-linux procps gcc make ca-certificates dnsutils docker.io busybox-static etcd-server etcd-client iperf3)
+pkgs=(iproute2 iptables iputils-ping util-linux procps gcc make ca-certificates dnsutils docker.io busybox-static etcd-server etcd-client iperf3 librsvg2-bin docker-compose)
+# python3-docker (the Docker SDK for Python, Debian's; PyPI is not reachable) and python3-venv:
+# the Engine API compatibility test (test/priv/compat.test.ts) drives netloomd with the SDK.
+pkgs+=(python3-docker python3-venv)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 # N-API headers for the two small addons (node_api.h is ABI-stable across Node versions).
 [ -f /usr/include/node/node_api.h ] || pkgs+=(libnode-dev)

@@ -1,6 +1,6 @@
 // Processes the CLI starts: a command inside a sandbox, and a detached daemon.
 import { spawn } from 'node:child_process';
-import { existsSync, openSync } from 'node:fs';
+import { existsSync, openSync, readlinkSync } from 'node:fs';
 import { utsPath } from './uts.js';
 import { constants } from 'node:os';
 
@@ -21,8 +21,19 @@ export function execInNetns(name: string, argv: readonly string[], utsOwner = na
 
 /** Starts `node script args` in the background, detached, output appended to logFile. */
 export function spawnDetached(script: string, args: readonly string[], logFile: string): number {
+  return spawnDetachedProgram(process.execPath, [script, ...args], logFile);
+}
+
+/** Starts any program in the background, detached (its own session), output appended to logFile;
+ *  returns its PID, by which its starter later stops it. */
+export function spawnDetachedProgram(file: string, args: readonly string[], logFile: string): number {
   const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [script, ...args], { detached: true, stdio: ['ignore', out, out] });
+  const child = spawn(file, [...args], { detached: true, stdio: ['ignore', out, out] });
   child.unref();
   return child.pid ?? -1;
+}
+
+/** Whether a process runs in this process's network namespace. */
+export function sameNetns(pid: number): boolean {
+  return readlinkSync(`/proc/${pid}/ns/net`) === readlinkSync('/proc/self/ns/net');
 }

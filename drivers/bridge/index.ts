@@ -4,8 +4,8 @@ import { conflict } from '../../common/errors.js';
 import { macFromIPv4 } from '../../common/cidr.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
-import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type EndpointInfo, type Finding, type NetworkInfo } from '../driver.js';
-import { OPT, generatedBridgeName, parseBridgeOptions, type BridgeConfig } from './options.js';
+import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type EndpointInfo, type Finding, type KeptLines, type NetworkInfo } from '../driver.js';
+import { OPT, generatedBridgeName, parseBridgeOptions, unknownBridgeOptions, type BridgeConfig } from './options.js';
 import { ADMIN_CHAINS, JUMPS, expectedLines, linkRules, networkRules, ownLines, publishRules, renderAdd, renderAll, renderDel, type Rule } from './rules.js';
 import { hostFamily } from '../../common/ports.js';
 import type { Table } from '../../system/types.js';
@@ -42,6 +42,16 @@ function allRules(nets: readonly DriverNetwork<BridgeConfig>[], family: 4 | 6): 
   ];
 }
 
+/** Lines of netloom's own chains that a salvage keeps although no record explains them. */
+function keptRules(keep: KeptLines | undefined, family: 4 | 6): Rule[] {
+  return (['filter', 'nat'] as const).flatMap((table) =>
+    (keep?.[family]?.[table] ?? []).flatMap((l) => {
+      const m = /^-A (NETLOOM\S*) (.*)$/.exec(l);
+      return m ? [{ table, chain: m[1], spec: [m[2]] }] : [];
+    }),
+  );
+}
+
 /** Our jumps first in each built-in chain, in JUMPS order; repaired only when they are not. */
 async function ensureJumps(env: DriverEnv, family: 4 | 6): Promise<void> {
   for (const table of ['filter', 'nat'] as Table[]) {
@@ -71,6 +81,9 @@ async function deleteRules(env: DriverEnv, family: 4 | 6, rules: readonly Rule[]
 
 const gatewayCidr = (p: PoolRecord): string => `${p.gateway}/${prefixOf(p.subnet)}`;
 
+/** The pools whose gateway address goes on the bridge: not IPv4 with inhibit_ipv4. */
+const bridgeAddressed = (net: NetworkInfo, c: BridgeConfig): PoolRecord[] => net.pools.filter((p) => !(c.inhibitIpv4 && p.family === 4));
+
 /** The sandboxes' default gateway: the bridge, unless the pool names another (dockerd
  *  --default-gateway, Docker's DefaultGatewayIPv4 auxiliary address). */
 const routeVia = (p: PoolRecord): string => (p.family === 4 ? p.aux.DefaultGatewayIPv4 : undefined) ?? p.gateway;
@@ -94,17 +107,19 @@ export function createBridgeDriver(hostCfg: BridgeHost = { iptables: true, ipFor
     scope: 'local',
     usesIpam: true,
     parseOptions: parseBridgeOptions,
+    unknownOptions: unknownBridgeOptions,
+    ifnamePrefix: (c) => c.ifacePrefix,
     uniqueOptions: (c) => ({ [OPT.name]: c.bridgeName }),
 
     async init(env) {
       if (hostCfg.ipForward) await env.sys.sysctl('net.ipv4.ip_forward', '1');
     },
 
-    async restore(env, nets) {
+    async restore(env, nets, keep) {
       applied.clear();
       if (!fw) return;
       for (const family of families) {
-        const rules = allRules(nets, family);
+        const rules = [...allRules(nets, family), ...keptRules(keep, family)];
         try {
           await env.sys.firewall.restore(family, renderAll(rules));
           for (const a of ADMIN_CHAINS) await env.sys.firewall.ensureChain(family, a.table, a.chain);
@@ -141,7 +156,7 @@ export function createBridgeDriver(hostCfg: BridgeHost = { iptables: true, ipFor
         const gw4 = net.pools.find((p) => p.family === 4)?.gateway;
         await host.addBridge(c.bridgeName, { mtu: existed && !c.mtuExplicit ? undefined : c.mtu, alias: env.tag('net', net.id), mac: gw4 ? macFromIPv4(gw4) : undefined });
         failpoint('create:bridge');
-        for (const p of net.pools) await host.addAddr(c.bridgeName, gatewayCidr(p));
+        for (const p of bridgeAddressed(net, c)) await host.addAddr(c.bridgeName, gatewayCidr(p));
         if (net.pools.some((p) => p.family === 6)) await env.sys.sysctl('net.ipv6.conf.all.forwarding', '1');
         // Published ports reached on 127.0.0.1 are DNATed out of this bridge: allow loopback sources on it.
         if (!c.internal) await env.sys.sysctl(`net/ipv4/conf/${c.bridgeName}/route_localnet`, '1');
@@ -171,7 +186,7 @@ export function createBridgeDriver(hostCfg: BridgeHost = { iptables: true, ipFor
         // (A crash between creating the bridge and tagging it leaves a generated name untagged.)
         const ours = l?.alias === env.tag('net', net.id) || (!l?.alias && c.bridgeName === generatedBridgeName(net.id));
         if (ours) await host.delLink(c.bridgeName);
-        else if (l) for (const p of net.pools) await host.delAddr(c.bridgeName, gatewayCidr(p));
+        else if (l) for (const p of bridgeAddressed(net, c)) await host.delAddr(c.bridgeName, gatewayCidr(p));
       });
       await undoAll(steps);
     },
@@ -227,7 +242,7 @@ async function checkNetwork(env: DriverEnv, { net, config: c, endpoints }: Drive
     if (bridge.kind !== 'bridge') add('link', what, `is a ${bridge.kind ?? 'plain'} device, not a bridge`);
     if (!bridge.up) add('link', what, 'is down');
     const have = new Set((await host.addrs(c.bridgeName)).map((a) => a.cidr));
-    for (const p of net.pools) if (!have.has(gatewayCidr(p))) add('address', what, `lacks gateway ${gatewayCidr(p)}`);
+    for (const p of bridgeAddressed(net, c)) if (!have.has(gatewayCidr(p))) add('address', what, `lacks gateway ${gatewayCidr(p)}`);
   }
   for (const ep of endpoints) {
     const veth = hostVethName(ep.id);

@@ -8,6 +8,10 @@ export const OPT = {
   masquerade: 'com.docker.network.bridge.enable_ip_masquerade',
   hostBindingIpv4: 'com.docker.network.bridge.host_binding_ipv4',
   defaultBridge: 'com.docker.network.bridge.default_bridge',
+  /** No IPv4 gateway address on the bridge (someone else routes for the subnet). */
+  inhibitIpv4: 'com.docker.network.bridge.inhibit_ipv4',
+  /** Docker's generic option: sandbox interfaces are named <prefix>0, <prefix>1, ... instead of eth0. */
+  ifacePrefix: 'com.docker.network.container_iface_prefix',
 } as const;
 
 const KNOWN: ReadonlySet<string> = new Set(Object.values(OPT));
@@ -22,12 +26,24 @@ export interface BridgeConfig {
   readonly internal: boolean;
   readonly hostBindingIpv4: string;
   readonly defaultBridge: boolean;
+  readonly inhibitIpv4?: boolean;
+  /** Sandbox interface name prefix; undefined: eth. */
+  readonly ifacePrefix?: string;
 }
 
 export const DEFAULT_MTU = 1500;
 
 /** Generated bridge names carry the netloom prefix and the network id, never a user's name. */
 export const generatedBridgeName = (networkId: string): string => `nlb-${networkId.slice(0, 11)}`;
+
+/** Docker keeps options it does not know and ignores them; netloom does too, and names them in the
+ *  create response's Warning so a typo does not pass unseen. */
+export function unknownBridgeOptions(opts: Readonly<Record<string, string>>): string[] {
+  return Object.keys(opts).filter((k) => !KNOWN.has(k));
+}
+
+/** Whether a stored (already validated) network's options turn inhibit_ipv4 on. */
+export const inhibitsIpv4 = (opts: Readonly<Record<string, string>>): boolean => /^(true|1)$/i.test(opts[OPT.inhibitIpv4] ?? '');
 
 function parseBool(key: string, v: string | undefined, dflt: boolean): boolean {
   if (v === undefined) return dflt;
@@ -40,11 +56,6 @@ export function parseBridgeOptions(
   opts: Readonly<Record<string, string>>,
   net: { id: string; name: string; internal: boolean },
 ): BridgeConfig {
-  for (const k of Object.keys(opts)) {
-    if (!KNOWN.has(k)) {
-      throw invalid('NL_UNKNOWN_OPTION', `unknown option "${k}" for driver bridge: valid options are ${[...KNOWN].join(', ')}`);
-    }
-  }
   const name = opts[OPT.name] ?? generatedBridgeName(net.id);
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name) || name === '.' || name === '..') {
     throw invalid(
@@ -64,6 +75,14 @@ export function parseBridgeOptions(
   if (!/^(\d{1,3})(\.\d{1,3}){3}$/.test(hostBindingIpv4) || hostBindingIpv4.split('.').some((o) => Number(o) > 255)) {
     throw invalid('NL_BRIDGE_BAD_OPTION', `invalid address "${hostBindingIpv4}" in --opt ${OPT.hostBindingIpv4}: expected an IPv4 address`);
   }
+  const ifacePrefix = opts[OPT.ifacePrefix];
+  // The kernel's 15-character limit leaves room for an index up to 999.
+  if (ifacePrefix !== undefined && !/^[A-Za-z_][A-Za-z0-9_.-]{0,11}$/.test(ifacePrefix)) {
+    throw invalid(
+      'NL_BRIDGE_BAD_OPTION',
+      `invalid interface prefix "${ifacePrefix}" in --opt ${OPT.ifacePrefix}: expected 1 to 12 letters, digits, "_", "." or "-", starting with a letter or "_"`,
+    );
+  }
   return {
     bridgeName: name,
     mtu,
@@ -73,5 +92,7 @@ export function parseBridgeOptions(
     internal: net.internal,
     hostBindingIpv4,
     defaultBridge: parseBool(OPT.defaultBridge, opts[OPT.defaultBridge], false),
+    inhibitIpv4: parseBool(OPT.inhibitIpv4, opts[OPT.inhibitIpv4], false),
+    ...(ifacePrefix !== undefined ? { ifacePrefix } : {}),
   };
 }

@@ -60,26 +60,7 @@ export class TestHost {
     // Never the machine's resolver: the default upstream is whatever this test's resolv.conf says.
     writeFileSync(this.resolvConf, 'nameserver 127.0.0.1\n');
     await this.stop('SIGKILL');
-    const child = spawn(
-      'nsenter',
-      [
-        `--net=/run/netns/${this.ns}`,
-        process.execPath,
-        DAEMON,
-        '--socket',
-        this.socket,
-        '--data-dir',
-        this.dataDir,
-        '--log-file',
-        join(this.dir, 'netloomd.log'),
-        '--resolv-conf',
-        this.resolvConf,
-        '--plugin-socket',
-        this.pluginSocket,
-        ...this.daemonArgs,
-      ],
-      { stdio: 'ignore', env: { ...process.env, ...env } },
-    );
+    const child = spawn('nsenter', this.daemonArgv(), { stdio: 'ignore', env: { ...process.env, ...env } });
     this.daemon = child;
     this.started.push(child);
     for (let i = 0; i < 200; i++) {
@@ -89,6 +70,33 @@ export class TestHost {
       await new Promise((res) => setTimeout(res, 50));
     }
     throw new Error(`netloomd did not answer: ${this.log().slice(-2000)}`);
+  }
+
+  /** nsenter's arguments that run this host's netloomd with `extra` flags. */
+  daemonArgv(extra: readonly string[] = []): string[] {
+    return [
+      `--net=/run/netns/${this.ns}`,
+      process.execPath,
+      DAEMON,
+      '--socket',
+      this.socket,
+      '--data-dir',
+      this.dataDir,
+      '--log-file',
+      join(this.dir, 'netloomd.log'),
+      '--resolv-conf',
+      this.resolvConf,
+      '--plugin-socket',
+      this.pluginSocket,
+      ...this.daemonArgs,
+      ...extra,
+    ];
+  }
+
+  /** Runs netloomd expecting it to refuse to start: its exit code and stderr. */
+  async startRefused(extra: readonly string[] = []): Promise<Run> {
+    writeFileSync(this.resolvConf, 'nameserver 127.0.0.1\n');
+    return sh('nsenter', this.daemonArgv(extra));
   }
 
   /** Stops the daemon this test started, by PID (nsenter execs node, so the PID is node's). */

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TestHost, sh, skipUnlessRoot } from '../helpers/host.js';
@@ -173,6 +173,56 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
     const ip = await ipOf(h2, h2.sb('after'));
     assert.ok(await eventually(async () => (await fdb(h1)).includes(`${ip} `) && (await fdb(h3)).includes(`${ip} `), 10_000), 'a new endpoint reaches every host after the outage');
     await h2.ok('sandbox', 'rm', h2.sb('after'));
+  });
+
+  it('two hosts sharing a hostname, started without --node-name, are told apart by node ID: ping and names work; a live host\'s ID or address claimed again is refused naming it', async () => {
+    const [h1, h2] = hosts;
+    for (const [i, h] of [h1, h2].entries()) {
+      await h.stop();
+      h.daemonArgs = clusterArgs(i).filter((a, k, all) => a !== '--node-name' && all[k - 1] !== '--node-name');
+      await h.start();
+    }
+    await h1.ok('network', 'create', '--driver', 'overlay', '--subnet', '10.63.0.0/24', 'ov9');
+    const [x, y] = [h1.sb('x'), h2.sb('y')];
+    assert.ok(await eventually(async () => (await h2.cli('network', 'inspect', 'ov9')).exitCode === 0, 5000));
+    await h1.ok('sandbox', 'create', '--network', 'ov9', x);
+    await h2.ok('sandbox', 'create', '--network', 'ov9', y);
+    const xIp = await ipOf(h1, x);
+    assert.ok(await eventually(async () => (await h2.inSandbox(y, 'ping', '-c1', '-W1', xIp)).exitCode === 0, 5000), 'y pings x by address');
+    const byName = await h2.inSandbox(y, 'ping', '-c1', '-W2', x);
+    assert.equal(byName.exitCode, 0, byName.stdout + byName.stderr);
+    const v = (await h1.inspect('ov9')) as unknown as { Peers: { Name: string; IP: string; ID: string }[] };
+    const peers = v.Peers.filter((p) => p.IP === addr(0) || p.IP === addr(1));
+    assert.equal(peers.length, 2);
+    assert.deepEqual(peers.map((p) => p.Name), [hostname(), hostname()], 'both show the shared hostname');
+    assert.notEqual(peers[0].ID, peers[1].ID);
+    for (const p of peers) assert.match(p.ID, /^[0-9a-f]{16}$/);
+
+    // A copy of host 1's data dir on another address: same node ID, refused naming host 1.
+    const clone = await hostOnUnderlay(underlay, 3, '10.99.0.20');
+    const thief = await hostOnUnderlay(underlay, 4, '10.99.0.21');
+    try {
+      await sh('cp', ['-a', h1.dataDir, clone.dataDir]);
+      const base = ['--cluster-store', `etcd://${ETCD}:2379`, '--cluster-ttl', String(TTL), '--no-plugin'];
+      const r = await clone.startRefused([...base, '--advertise-addr', '10.99.0.20']);
+      assert.notEqual(r.exitCode, 0);
+      assert.match(r.stderr.trim(), new RegExp(`^netloomd: node id ${peers.find((p) => p.IP === addr(0))?.ID} is already claimed by live host "${hostname()}" \\(${addr(0)}\\)`));
+      // Host 1's advertise address on another host (on a veth of its own, ARP kept to that link).
+      await thief.inHost('sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1');
+      await thief.inHost('ip', 'link', 'add', 'dup0', 'type', 'veth', 'peer', 'name', 'dup1');
+      await thief.inHost('ip', 'addr', 'add', `${addr(0)}/32`, 'dev', 'dup0');
+      await thief.inHost('ip', 'link', 'set', 'dup0', 'up');
+      const t = await thief.startRefused([...base, '--advertise-addr', addr(0)]);
+      assert.notEqual(t.exitCode, 0);
+      assert.match(t.stderr.trim(), new RegExp(`^netloomd: advertise address ${addr(0).replace(/\./g, '\\.')} is already claimed by live host "${hostname()}" \\(node id [0-9a-f]{16}\\)`));
+      assert.equal((await h2.inSandbox(y, 'ping', '-c1', '-W2', xIp)).exitCode, 0, 'the real host 1 is unharmed');
+    } finally {
+      await clone.cleanup();
+      await thief.cleanup();
+    }
+    await h1.ok('sandbox', 'rm', x);
+    await h2.ok('sandbox', 'rm', y);
+    await h1.ok('network', 'rm', 'ov9');
   });
 
   it('after teardown no vxlan, bridge or FDB entry is left on any host', async () => {

@@ -55,6 +55,14 @@ describe('published ports (root, fresh namespaces)', { skip: skipUnlessRoot }, (
     serve(srv, 80, 'srv');
     serve(srv, 9001, 'srv9001');
     assert.ok(await eventually(async () => (await ask(srv, 'tcp', '127.0.0.1', 80)).startsWith('srv'), 5000), 'the server started');
+    // Fresh links are still doing IPv6 duplicate address detection on their link-local addresses;
+    // until it ends, the first IPv6 packet forwarded to a sandbox can be lost (seen: a SYN dropped,
+    // answered only on the retransmit 1 s later, which the clients' 2 s budget may not cover).
+    const settled = async (): Promise<boolean> => {
+      for (const ns of [h.ns, outside, srv, peer]) if ((await sh('ip', ['-n', ns, '-6', 'addr', 'show', 'tentative'])).stdout.trim()) return false;
+      return true;
+    };
+    assert.ok(await eventually(settled, 10000), 'IPv6 duplicate address detection ended');
   });
   after(async () => {
     for (const s of servers) s.kill('SIGKILL');

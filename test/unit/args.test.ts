@@ -24,7 +24,7 @@ describe('network create flags', () => {
       EnableIPv6: false,
       Internal: false,
       Attachable: false,
-      IPAM: { Driver: 'default', Options: {}, Config: [] },
+      IPAM: { Driver: 'default', Config: [] },
       Options: {},
       Labels: {},
     });

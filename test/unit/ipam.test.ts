@@ -6,7 +6,7 @@ import { type ErrorKind, NetloomError } from '../../common/errors.js';
 import { IPAM_ERROR_CODES, Ipam, type PoolRecord, type PoolRequest } from '../../ipam/index.js';
 
 const KIND: Readonly<Record<string, ErrorKind>> = {
-  NL_IPAM_POOL_EXISTS: 'conflict', NL_IPAM_POOL_OVERLAP: 'conflict', NL_IPAM_ADDR_IN_USE: 'conflict',
+  NL_IPAM_POOL_EXISTS: 'conflict', NL_IPAM_POOL_OVERLAP: 'forbidden', NL_IPAM_ADDR_IN_USE: 'conflict',
   NL_IPAM_ADDR_RESERVED: 'conflict', NL_IPAM_NO_DEFAULT_POOL: 'unavailable', NL_IPAM_EXHAUSTED: 'unavailable',
   NL_IPAM_POOL_NOT_FOUND: 'notFound',
 };

@@ -205,11 +205,11 @@ describe('plugin: errors the engine reads', () => {
     assert.equal((await call(w, 'NetworkDriver.Nope', {})).status, 404);
   });
 
-  test('unsupported options are refused naming them, and nothing is created', async () => {
+  test('invalid option values and unsupported options are refused naming them, and nothing is created', async () => {
     const w = await start();
     const before = [w.sys.snapshot(), await w.store.list('')];
-    const net = await dockerNetworkCreate(w, { opts: { 'com.example.nope': 'x' } });
-    assert.match(String(net.reply.json.Err), /com\.example\.nope/);
+    const net = await dockerNetworkCreate(w, { opts: { 'com.docker.network.driver.mtu': 'abc' } });
+    assert.match(String(net.reply.json.Err), /invalid MTU "abc"/);
     // The engine's rollback after a failed CreateNetwork.
     await okCall(w, 'IpamDriver.ReleaseAddress', { PoolID: net.poolId, Address: net.gw });
     await okCall(w, 'IpamDriver.ReleasePool', { PoolID: net.poolId });

@@ -9,7 +9,7 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { NetloomError } from '../../common/errors.js';
-import { COMPACT_EVERY, FileStore } from '../../store/file.js';
+import { COMPACT_EVERY, FileStore, SALVAGED_KEY, checkStore } from '../../store/file.js';
 import { absent, del, put, type Store } from '../../store/types.js';
 
 const dirs: string[] = [];
@@ -164,14 +164,174 @@ describe('FileStore lock', () => {
     }
   });
 
-  test('a lock left by a dead process is taken over, and close() releases it', async () => {
+  test('a lock file naming a live unrelated pid (a reused pid, a zombie) does not block: the OS lock decides', async () => {
     const dir = tempDir();
-    const dead = spawn(process.execPath, ['-e', '']);
-    await new Promise((r) => dead.once('exit', r));
-    writeFileSync(join(dir, 'netloomd.pid'), `${dead.pid}\n`);
+    const other = spawn('sleep', ['30']);
+    try {
+      writeFileSync(join(dir, 'netloomd.lock'), `${other.pid}\n`);
+      const s = FileStore.open(dir);
+      assert.equal(readFileSync(join(dir, 'netloomd.lock'), 'utf8'), `${process.pid}\n`);
+      await s.close();
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
+  test('close() releases the lock: a second open in the same process succeeds only after it', async () => {
+    const dir = tempDir();
     const s = FileStore.open(dir);
-    assert.equal(readFileSync(join(dir, 'netloomd.pid'), 'utf8'), `${process.pid}\n`);
+    assert.throws(() => FileStore.open(dir), (e: unknown) => e instanceof NetloomError && e.code === 'NL_STORE_LOCKED' && e.message.includes(`pid ${process.pid}`));
     await s.close();
-    assert.equal(existsSync(join(dir, 'netloomd.pid')), false);
+    const again = FileStore.open(dir);
+    await again.close();
+  });
+});
+
+/** A store with `n` acknowledged single-key transactions, closed; returns its dir. */
+async function storeWith(n: number): Promise<string> {
+  const dir = tempDir();
+  const s = FileStore.open(dir);
+  for (let i = 1; i <= n; i++) await s.txn([], [put(`k${i}`, { i, text: 'é' })]);
+  await s.close();
+  return dir;
+}
+
+const lineStarts = (buf: Buffer): number[] => {
+  const out = [0];
+  for (let i = 0; i < buf.length - 1; i++) if (buf[i] === 0x0a) out.push(i + 1);
+  return out;
+};
+
+function refused(dir: string, what: RegExp): void {
+  assert.throws(
+    () => FileStore.open(dir),
+    (e: unknown) =>
+      e instanceof NetloomError && e.code === 'NL_STORE_DAMAGED' && what.test(e.message) && !e.message.includes('\n') &&
+      e.message.includes('netloom store verify') && e.message.includes('--salvage'),
+  );
+}
+
+describe('FileStore integrity', () => {
+  test('a record damaged in the middle of the log is refused naming file, byte offset and revision; the files are unchanged', async () => {
+    const dir = await storeWith(5);
+    const buf = readFileSync(wal(dir));
+    const at = lineStarts(buf)[2];
+    buf[at + 80] ^= 0x01; // inside record 3's JSON: its checksum no longer matches
+    writeFileSync(wal(dir), buf);
+    refused(dir, new RegExp(`wal\\.log is damaged at byte ${at} \\(the record after revision 2\\): checksum mismatch`));
+    assert.deepEqual(readFileSync(wal(dir)), buf);
+    const c = checkStore(dir);
+    assert.equal(c.damage.length, 1);
+    assert.equal(c.wal.records.length, 4);
+  });
+
+  test('a whole record missing from the middle of the log is a gap, refused', async () => {
+    const dir = await storeWith(4);
+    const lines = readFileSync(wal(dir), 'utf8').split('\n');
+    lines.splice(1, 1);
+    writeFileSync(wal(dir), lines.join('\n'));
+    refused(dir, /revision 3 follows 1: records are missing/);
+  });
+
+  test('a complete last record (newline written) that fails its checksum is damage, not a torn tail', async () => {
+    const dir = await storeWith(3);
+    const buf = readFileSync(wal(dir));
+    buf[buf.length - 5] ^= 0x01;
+    writeFileSync(wal(dir), buf);
+    refused(dir, /revision 2/);
+  });
+
+  test('flipping any byte of the log but the final newline never loses an acknowledged record silently', async () => {
+    const dir = await storeWith(4);
+    const good = readFileSync(wal(dir));
+    const s0 = FileStore.open(dir);
+    const want = await all(s0);
+    await s0.close();
+    await fc.assert(
+      fc.asyncProperty(fc.nat(good.length - 2), fc.integer({ min: 1, max: 255 }), async (pos, mask) => {
+        const buf = Buffer.from(good);
+        buf[pos] ^= mask;
+        writeFileSync(wal(dir), buf);
+        let s: FileStore;
+        try {
+          s = FileStore.open(dir);
+        } catch (e) {
+          assert.ok(e instanceof NetloomError && e.code === 'NL_STORE_DAMAGED', String(e));
+          return;
+        }
+        const got = await all(s);
+        await s.close();
+        writeFileSync(wal(dir), good);
+        assert.deepEqual(got, want);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  test('a damaged snapshot is refused, and so is an unreadable first-format one', async () => {
+    const dir = tempDir();
+    let s = FileStore.open(dir, { compactEvery: 3 });
+    for (let i = 0; i < 4; i++) await s.txn([], [put(`k${i}`, i)]);
+    await s.close();
+    const snap = join(dir, 'snapshot.json');
+    const good = readFileSync(snap, 'utf8');
+    assert.match(good, /^\{"format":2,"rev":3,"sha256":"[0-9a-f]{64}"\}\n/);
+    writeFileSync(snap, good.replace('"k1"', '"k9"'));
+    refused(dir, /snapshot\.json is damaged at byte \d+ \(revision 3\): checksum mismatch/);
+    writeFileSync(snap, '{"rev":3,"entries":[{"key":"k0","val');
+    refused(dir, /snapshot\.json is damaged at byte \d+ \(revision unknown\): not valid JSON/);
+    writeFileSync(snap, good);
+    s = FileStore.open(dir);
+    assert.equal((await s.list('')).length, 4);
+    await s.close();
+  });
+
+  test('a first-format store (bare JSON lines and snapshot) opens, appends checksummed records and is upgraded by compaction', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'snapshot.json'), JSON.stringify({ rev: 2, entries: [{ key: 'a', value: 1, version: 2 }] }));
+    writeFileSync(wal(dir), `${JSON.stringify({ rev: 3, ops: [put('b', 2)] })}\n${JSON.stringify({ rev: 4, ops: [put('a', 3)] })}\n`);
+    assert.equal(checkStore(dir).oldFormat, true);
+    let s = FileStore.open(dir, { compactEvery: 4 });
+    assert.deepEqual(await all(s), [['a', 3, 3], ['b', 2, 1]]);
+    await s.txn([], [put('c', 3)]);
+    assert.match(readFileSync(wal(dir), 'utf8').split('\n')[2], /^2 [0-9a-f]{64} \{"rev":5,/);
+    await s.txn([], [put('d', 4)]); // fourth record: compacts
+    s = await reopen(s, dir);
+    assert.equal(checkStore(dir).oldFormat, false);
+    assert.deepEqual(await all(s), [['a', 3, 3], ['b', 2, 1], ['c', 3, 1], ['d', 4, 1]]);
+    await s.close();
+  });
+
+  test('salvage keeps every record that verifies, moves the damaged log aside and records the salvage', async () => {
+    const dir = await storeWith(5);
+    const buf = readFileSync(wal(dir));
+    buf[lineStarts(buf)[1] + 90] ^= 0x02; // record 2
+    writeFileSync(wal(dir), buf);
+    let s = FileStore.open(dir, { salvage: true });
+    const keys = (await s.list('k')).map((e) => e.key);
+    assert.deepEqual(keys, ['k1', 'k3', 'k4', 'k5']);
+    assert.ok(s.salvaged);
+    assert.equal(s.salvaged.movedAside.length, 1);
+    assert.deepEqual(readFileSync(s.salvaged.movedAside[0]), buf, 'the damaged file is kept, byte for byte');
+    assert.match(s.salvaged.damage[0], /wal\.log is damaged at byte/);
+    await s.txn([], [put('k6', 6)]);
+    s = await reopen(s, dir);
+    assert.deepEqual((await s.list('k')).map((e) => e.key), ['k1', 'k3', 'k4', 'k5', 'k6']);
+    assert.ok((await s.get(SALVAGED_KEY))?.value, 'the salvage is remembered across restarts');
+    assert.equal(checkStore(dir).damage.length, 0);
+    await s.close();
+  });
+
+  test('salvage of a damaged snapshot keeps the log records and the snapshot file aside', async () => {
+    const dir = tempDir();
+    let s = FileStore.open(dir, { compactEvery: 3 });
+    for (let i = 0; i < 5; i++) await s.txn([], [put(`k${i}`, i)]);
+    await s.close();
+    writeFileSync(join(dir, 'snapshot.json'), 'garbage');
+    assert.equal(checkStore(dir).damage.length, 1, 'the log after a damaged snapshot is not itself damage');
+    s = FileStore.open(dir, { salvage: true });
+    assert.deepEqual((await s.list('k')).map((e) => e.key), ['k3', 'k4']);
+    assert.ok(s.salvaged?.movedAside[0].includes('snapshot.json.damaged-'));
+    await s.close();
   });
 });

@@ -29,8 +29,12 @@ describe('wire: network create', () => {
     assert.deepEqual(r, {
       name: 'front', driver: 'bridge', internal: true, attachable: false, enableIPv6: true, ipamDriver: 'default', ipamOptions: { a: 'b' },
       ipam: [{ subnet: '10.1.0.0/24', ipRange: '10.1.0.0/25', gateway: '10.1.0.1', auxAddresses: { r: '10.1.0.5' } }],
-      options: { 'com.docker.network.driver.mtu': '1400' }, labels: { team: 'web' },
+      options: { 'com.docker.network.driver.mtu': '1400' }, labels: { team: 'web' }, scope: 'local',
     });
+    const cfg = parseCreateNetwork({ Name: 'c', ConfigOnly: true, ConfigFrom: null });
+    assert.equal(cfg.configOnly, true);
+    assert.equal(parseCreateNetwork({ Name: 'f', ConfigOnly: false, ConfigFrom: { Network: 'c' } }).configFrom, 'c');
+    rejects(() => parseCreateNetwork({ Name: 'f', ConfigFrom: 'c' }), 'field ConfigFrom must be an object');
   });
 
   test('null, missing and empty-string fields mean "not given"', () => {

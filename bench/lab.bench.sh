@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# netloom lab beside docker-compose: one topology of 30 nodes on 3 networks (10 per network),
+#   netloom: `lab up`, `lab check` of the 30x30 ICMP truth table, `lab down` (then nothing left);
+#   Docker:  `docker-compose up -d` of the same topology (busybox imported from busybox-static,
+#            dockerd in its own namespace via scripts/docker-env.sh), the same 870 pings as a shell
+#            loop of `docker exec ... ping -c1 -W1` (run 24 at a time, as the lab probes), and
+#            `docker-compose down`.
+# Usage: bash bench/lab.bench.sh   (root; runs in a private mount namespace; prints one table)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${NETLOOM_BENCH_PRIVATE:-}" ]; then
+  exec unshare --mount --propagation private env NETLOOM_BENCH_PRIVATE=1 bash "$0" "$@"
+fi
+mount -t tmpfs -o mode=755 netloom-bench-run /run
+mkdir -p /run/netns /run/docker/plugins /etc/netns && mount -t tmpfs -o mode=755 netloom-bench-etc-netns /etc/netns
+DIR=$(mktemp -d /tmp/netloom-lab-bench.XXXXXX)
+export NL_DOCKER_DATA_ROOT=$DIR/docker-data NL_DOCKER_EXEC_ROOT=$DIR/docker-exec NL_DOCKER_LOG=$DIR/dockerd.log NL_DOCKER_CGROUP=netloom-lab-bench NL_DOCKER_NETNS=nllab-bench-docker
+export DOCKER_HOST=unix://$DIR/docker-exec/docker.sock
+cleanup() {
+  (cd "$DIR" && docker-compose -p labbench down -t 0 >/dev/null 2>&1) || true
+  bash scripts/docker-env.sh down --purge >/dev/null 2>&1 || true
+  node bin/netloom.mjs lab down "$DIR/bench.loom.yaml" >/dev/null 2>&1 || true
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+now() { date +%s.%N; }
+secs() { echo "$2 - $1" | bc; }
+
+N=30
+nets=(n1 n2 n3)
+{
+  echo "name: bench"
+  echo "networks:"
+  for i in 1 2 3; do echo "  n$i: {subnet: 10.8$i.0.0/24}"; done
+  echo "nodes:"
+  for i in $(seq 1 $N); do echo "  s$i: {networks: [${nets[$(( (i - 1) % 3 ))]}]}"; done
+  echo "expect:"
+  echo "  reach:"
+  printf '    - {probe: icmp, nodes: [%s], allow: [' "$(seq -s, -f 's%g' 1 $N | sed 's/,/, /g')"
+  allow=()
+  for i in $(seq 1 $N); do for j in $(seq $((i + 1)) $N); do [ $(( (i - 1) % 3 )) = $(( (j - 1) % 3 )) ] && allow+=("\"s$i<->s$j\""); done; done
+  (IFS=,; printf '%s' "${allow[*]}")
+  echo ']}'
+} > "$DIR/bench.loom.yaml"
+
+t0=$(now); node bin/netloom.mjs lab up "$DIR/bench.loom.yaml" >/dev/null; t1=$(now)
+node bin/netloom.mjs lab check "$DIR/bench.loom.yaml" > "$DIR/check.txt" || { cat "$DIR/check.txt"; exit 1; }; t2=$(now)
+node bin/netloom.mjs lab down "$DIR/bench.loom.yaml" >/dev/null; t3=$(now)
+nl_up=$(secs "$t0" "$t1"); nl_check=$(secs "$t1" "$t2"); nl_down=$(secs "$t2" "$t3")
+left=$(ls /run/netns | grep -c '^bench-\|^nllab-bench$' || true)
+grep 'reach icmp:' "$DIR/check.txt" >&2
+
+bash scripts/docker-env.sh up >/dev/null
+{
+  echo "version: '2.4'"
+  echo "networks:"
+  for i in 1 2 3; do printf '  n%s:\n    ipam: {config: [{subnet: 10.8%s.0.0/24}]}\n' "$i" "$i"; done
+  echo "services:"
+  for i in $(seq 1 $N); do
+    printf '  s%s:\n    image: nlbusybox:latest\n    command: ["sh", "-c", "trap \\"exit 0\\" TERM; while :; do sleep 1; done"]\n    dns: [127.0.0.1]\n    networks: [%s]\n' "$i" "${nets[$(( (i - 1) % 3 ))]}"
+  done
+} > "$DIR/docker-compose.yml"
+t0=$(now); (cd "$DIR" && docker-compose -p labbench up -d >/dev/null 2>&1); t1=$(now)
+for i in $(seq 1 $N); do echo "s$i $(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' labbench_s${i}_1)"; done > "$DIR/addrs"
+while read -r a _; do while read -r b ip; do [ "$a" = "$b" ] || echo "labbench_${a}_1 $ip"; done < "$DIR/addrs"; done < "$DIR/addrs" > "$DIR/pairs"
+t2=$(now)
+ok=$(xargs -P 24 -L 1 sh -c 'docker exec "$0" ping -c1 -W1 "$1" >/dev/null 2>&1 && echo ok || echo no' < "$DIR/pairs" | grep -c ok || true)
+t3=$(now)
+(cd "$DIR" && docker-compose -p labbench down -t 0 >/dev/null 2>&1); t4=$(now)
+d_up=$(secs "$t0" "$t1"); d_check=$(secs "$t2" "$t3"); d_down=$(secs "$t3" "$t4")
+printf '\n%-34s %10s %10s %8s\n' "30 nodes, 3 networks" netloom docker ratio
+printf '%-34s %9.2fs %9.2fs %7.2fx\n' "up (lab up / compose up -d)" "$nl_up" "$d_up" "$(echo "$nl_up / $d_up" | bc -l)"
+printf '%-34s %9.2fs %9.2fs %7.2fx\n' "check 870 pings (24 at a time)" "$nl_check" "$d_check" "$(echo "$nl_check / $d_check" | bc -l)"
+printf '%-34s %9.2fs %9.2fs %7.2fx\n' "down" "$nl_down" "$d_down" "$(echo "$nl_down / $d_down" | bc -l)"
+echo "docker pings answered: $ok of $(wc -l < "$DIR/pairs") (expected 270: same-network pairs); netloom objects left after down: $left"

@@ -1,0 +1,159 @@
+// `netloom lab check`: runs every expectation against the running lab, probes in parallel with
+// bounded timeouts, and returns a report. ICMP with `ping -c1 -W1`, TCP/UDP and DNS from inside the
+// asking node (`ip netns exec`), DNS only ever against the node's own nameserver inside the lab.
+import { api } from '../common/client.js';
+import { explainPort, explainReach } from './explain.js';
+import { readFacts, targetAddresses, type Facts } from './facts.js';
+import { nsOwner, type DnsSpec, type Lab, type PortSpec, type ReachSpec } from './model.js';
+import { reachSuite, type CaseResult, type CheckReport, type Suite } from './report.js';
+import { inLabHost, inNode, type LabState, type Programs } from './runtime.js';
+import { expectedPairs, type Cell } from './truth.js';
+
+const PARALLEL = 24;
+
+async function pool<T, R>(items: readonly T[], fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]);
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
+  return out;
+}
+
+const enc = encodeURIComponent;
+
+export async function labCheck(lab: Lab, state: LabState, progs: Programs): Promise<CheckReport> {
+  const facts = await readFacts(lab, state.socket);
+  const suites: Suite[] = [];
+  for (const r of lab.expect.reach) suites.push(reachSuite(await reach(lab, facts, progs, r)));
+  const block = (kind: Suite['kind'], cases: CaseResult[]): void => void (cases.length && suites.push({ kind, name: kind, cases }));
+  block('dns', await pool(lab.expect.dns, (d) => dns(lab, state, facts, d)));
+  block('ports', await pool(lab.expect.ports, (p) => port(lab, state, facts, progs, p)));
+  block('files', await pool(lab.expect.files, async (f): Promise<CaseResult> => {
+    const name = `${f.node}:${f.path}${f.contains !== undefined ? ` contains "${f.contains}"` : ''}${f.lacks !== undefined ? ` lacks "${f.lacks}"` : ''}`;
+    const r = await inNode(lab.nodes.find((n) => n.key === f.node)!.sandbox, ['cat', f.path]);
+    if (r.exitCode !== 0) return { name, status: 'fail', message: `cannot read ${f.path}: ${r.stderr.trim()}`, ...nodes([f.node]) };
+    if (f.contains !== undefined && !r.stdout.includes(f.contains)) return { name, status: 'fail', message: `"${f.contains}" is not in ${f.path}`, ...nodes([f.node]) };
+    if (f.lacks !== undefined && r.stdout.includes(f.lacks)) return { name, status: 'fail', message: `"${f.lacks}" is in ${f.path}`, ...nodes([f.node]) };
+    return { name, status: 'pass', ...nodes([f.node]) };
+  }));
+  block('commands', await pool(lab.expect.commands, async (c): Promise<CaseResult> => {
+    const name = `${c.node}: ${c.run}`;
+    const r = await inNode(lab.nodes.find((n) => n.key === c.node)!.sandbox, ['sh', '-c', c.run]);
+    const want = c.exit ?? 0;
+    const out = r.stdout.trim();
+    const bad =
+      r.exitCode !== want ? `exited ${r.exitCode}, expected ${want}${r.stderr.trim() ? ` (${r.stderr.trim().split('\n')[0]})` : ''}`
+      : c.stdout !== undefined && out !== c.stdout ? `printed "${out}", expected "${c.stdout}"`
+      : c.contains !== undefined && !out.includes(c.contains) ? `output lacks "${c.contains}"`
+      : undefined;
+    return { name, status: bad ? 'fail' : 'pass', ...(bad ? { message: bad } : {}), ...nodes([c.node]) };
+  }));
+  return { lab: lab.name, file: lab.file, suites };
+}
+
+const nodes = (n: string[]): { nodes: string[] } => ({ nodes: n });
+
+async function reach(lab: Lab, facts: Facts, progs: Programs, r: ReachSpec): Promise<{ probe: string; nodes: readonly string[]; cells: Cell[] }> {
+  const pairs = expectedPairs(r);
+  const cells = await pool(pairs, async (p): Promise<Cell> => {
+    const tried = targetAddresses(lab, facts, p.to);
+    const from = nsOwner(lab, p.from).sandbox;
+    let answered: string[];
+    try {
+      answered = await probe(lab, progs, from, r, tried);
+    } catch (err) {
+      return { ...p, answered: [], tried, error: err instanceof Error ? err.message : String(err) };
+    }
+    const actual = answered.length > 0;
+    const why = actual === p.expected ? undefined : explainReach(lab, facts, r.probe, p.from, p.to, actual, tried);
+    return { ...p, actual, answered, tried, ...(why ? { why } : {}) };
+  });
+  return { probe: r.probeText, nodes: r.nodes, cells };
+}
+
+async function probe(lab: Lab, progs: Programs, from: string, r: ReachSpec, addrs: readonly string[]): Promise<string[]> {
+  if (!addrs.length) return [];
+  if (r.probe.kind === 'icmp') {
+    const ok = await Promise.all(addrs.map(async (a) => (await inNode(from, ['ping', '-n', '-q', '-c1', '-W1', a], 5000)).exitCode === 0));
+    return addrs.filter((_, i) => ok[i]);
+  }
+  const answers = await ask(progs, (argv) => inNode(from, argv, 5000), r.probe.kind, r.probe.port, addrs);
+  return addrs.filter((a) => answers[a]);
+}
+
+type Runner = (argv: readonly string[]) => ReturnType<typeof inNode>;
+
+async function ask(progs: Programs, where: Runner, proto: string, port: number, addrs: readonly string[]): Promise<Record<string, string | null>> {
+  const r = await where([process.execPath, progs.cliScript, 'lab', '_ask', proto, String(port), ...addrs]);
+  if (r.exitCode !== 0) throw new Error(`probe ${proto}/${port} failed: ${(r.stderr || r.stdout).trim().split('\n')[0]}`);
+  return JSON.parse(r.stdout) as Record<string, string | null>;
+}
+
+/** The nameserver a node's resolver asks, if it is one the lab owns (a network gateway) or loopback. */
+function labNameserver(resolv: string, facts: Facts): { server?: string; refused?: string } {
+  const ns = /^\s*nameserver\s+(\S+)/m.exec(resolv)?.[1];
+  if (!ns) return {};
+  const gateways = Object.values(facts.networks).map((n) => n.gateway);
+  if (ns.startsWith('127.') || gateways.includes(ns)) return { server: ns };
+  return { refused: ns };
+}
+
+async function dns(lab: Lab, state: LabState, facts: Facts, d: DnsSpec): Promise<CaseResult> {
+  const want = typeof d.answer === 'string' ? d.answer : [...d.answer].sort().join(', ');
+  const name = `${d.from}: ${d.name} ${d.type} -> ${want}`;
+  const sb = nsOwner(lab, d.from).sandbox;
+  const node = lab.nodes.find((n) => n.key === d.from)!;
+  const resolv = (await inNode(node.sandbox, ['cat', '/etc/resolv.conf'])).stdout;
+  const ns = labNameserver(resolv, facts);
+  if (ns.refused) return { name, status: 'error', message: `not queried: ${d.from}'s nameserver ${ns.refused} is outside the lab`, ...nodes([d.from]) };
+  let got: string;
+  if (!ns.server) got = 'no nameserver';
+  else {
+    const r = await inNode(sb, ['dig', '+time=1', '+tries=1', '+noall', '+comments', '+answer', `@${ns.server}`, '-t', d.type, d.name], 5000);
+    const status = /status: (\w+)/.exec(r.stdout)?.[1];
+    const records = r.stdout.split('\n').filter((l) => l && !l.startsWith(';')).map((l) => l.trim().split(/\s+/).pop() ?? '');
+    got = !status ? 'no answer' : status !== 'NOERROR' ? status : records.length ? records.sort().join(', ') : 'NODATA';
+  }
+  const ok = d.answer === 'ANY' ? !['NXDOMAIN', 'NODATA', 'REFUSED', 'SERVFAIL', 'no answer', 'no nameserver'].includes(got) : got === want;
+  if (ok) return { name, status: 'pass', ...nodes([d.from]) };
+  const why = await api<{ why: string }>(state.socket, 'GET', `/sandboxes/${enc(sb)}/dns?name=${enc(d.name)}&type=${d.type}`).then(
+    (e) => e.why,
+    (err: Error) => err.message,
+  );
+  return { name, status: 'fail', message: `got ${got}${ns.server ? ` from ${ns.server}` : ` (${d.from}'s resolv.conf lists none)`}: ${why}`, ...nodes([d.from]) };
+}
+
+/** "ADDR:PORT[/proto]" or "NODE:PORT[/proto]" (each host binding of the node's published port). */
+async function port(lab: Lab, state: LabState, facts: Facts, progs: Programs, p: PortSpec): Promise<CaseResult> {
+  const name = `${p.from} -> ${p.to} ${p.open ? 'open' : 'closed'}`;
+  const m = /^(.+):(\d+)(?:\/(tcp|udp))?$/.exec(p.to);
+  if (!m) return { name, status: 'error', message: `invalid to "${p.to}": expected ADDRESS:PORT[/tcp|udp] or NODE:PORT[/tcp|udp]` };
+  const [, host, portText, protoText] = m;
+  const proto = protoText ?? 'tcp';
+  const node = lab.nodes.find((n) => n.key === host);
+  let targets: string[];
+  let published = true;
+  if (node) {
+    const b = (facts.nodes[node.key]?.ports ?? []).filter((x) => x.proto === proto && Number(portText) >= x.containerPort && Number(portText) < x.containerPort + x.count);
+    published = b.length > 0;
+    targets = b.map((x) => `${x.hostIP === '' || x.hostIP === '0.0.0.0' ? '127.0.0.1' : x.hostIP}:${x.hostPort + Number(portText) - x.containerPort}`);
+  } else targets = [`${host}:${portText}`];
+  const runner: Runner = p.from === 'host' ? (argv) => inLabHost(state, argv, 5000) : (argv) => inNode(nsOwner(lab, p.from).sandbox, argv, 5000);
+  const answered: string[] = [];
+  try {
+    for (const t of targets) {
+      const [addr, tp] = [t.slice(0, t.lastIndexOf(':')), Number(t.slice(t.lastIndexOf(':') + 1))];
+      const r = await ask(progs, runner, proto, tp, [addr]);
+      if (r[addr]) answered.push(t);
+    }
+  } catch (err) {
+    return { name, status: 'error', message: err instanceof Error ? err.message : String(err) };
+  }
+  const open = answered.length > 0;
+  const involved = [...(p.from === 'host' ? [] : [p.from]), ...(node ? [node.key] : [])];
+  if (open === p.open) return { name, status: 'pass', ...nodes(involved) };
+  const tried = targets.length ? ` (tried ${targets.join(', ')})` : '';
+  return { name, status: 'fail', message: `${open ? `open at ${answered.join(', ')}` : `closed${tried}`}: ${explainPort(lab, facts, node?.key, Number(portText), proto, open, published)}`, ...nodes(involved) };
+}

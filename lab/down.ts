@@ -1,0 +1,76 @@
+// `netloom lab down`: removes responders (by PID), sandboxes, networks and, for an isolated lab,
+// its netloomd (by PID) and host namespace; then looks for anything of the lab still there.
+import { existsSync, readdirSync } from 'node:fs';
+import { api, ApiError } from '../common/client.js';
+import { run } from '../system/exec.js';
+import type { Lab } from './model.js';
+import { creationOrder } from './plan.js';
+import { alive, daemonAnswers, hostNsName, readState, removeRunDir, stopDaemon, type LabState } from './runtime.js';
+import type { Say } from './up.js';
+
+const enc = encodeURIComponent;
+
+async function ignoreMissing(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) throw err;
+  }
+}
+
+/** Returns what is left of the lab (empty: all gone). */
+export async function labDown(lab: Lab, say: Say, hostSocket?: string): Promise<string[]> {
+  const state = readState(lab.name);
+  const errors: string[] = [];
+  const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      errors.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  for (const [node, pid] of Object.entries(state?.serve ?? {})) {
+    await step(`stop responder of ${node}`, async () => {
+      if (!alive(pid)) return;
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 40 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    });
+  }
+  const socket = state?.socket ?? hostSocket;
+  if (socket && (await daemonAnswers(socket))) {
+    // Container-mode nodes first: they hold their target's namespace.
+    for (const node of creationOrder(lab).reverse()) {
+      await step(`remove sandbox ${node.sandbox}`, () => ignoreMissing(api(socket, 'DELETE', `/sandboxes/${enc(node.sandbox)}`)));
+    }
+    for (const n of lab.networks.filter((x) => !x.builtin)) {
+      await step(`remove network ${n.name}`, () => ignoreMissing(api(socket, 'DELETE', `/networks/${enc(n.name)}`)));
+    }
+  }
+  if (state?.isolated) {
+    await step('stop the lab netloomd', () => stopDaemon(state));
+    const ns = hostNsName(lab.name);
+    if (existsSync(`/run/netns/${ns}`)) await step(`delete namespace ${ns}`, async () => void (await run('ip', ['netns', 'del', ns])));
+  }
+  const left = [...errors, ...(await leftovers(lab, state, socket))];
+  if (!left.length) removeRunDir(lab.name);
+  say(left.length ? `lab ${lab.name}: ${left.length} thing(s) left` : `lab ${lab.name}: down, nothing of it left`);
+  return left;
+}
+
+/** Everything of the lab that may still exist: namespaces, processes, netloomd's records. */
+export async function leftovers(lab: Lab, state: LabState | undefined, socket: string | undefined): Promise<string[]> {
+  const left: string[] = [];
+  const netns = existsSync('/run/netns') ? readdirSync('/run/netns') : [];
+  for (const n of lab.nodes) if (netns.includes(n.sandbox)) left.push(`namespace ${n.sandbox}`);
+  if (netns.includes(hostNsName(lab.name))) left.push(`namespace ${hostNsName(lab.name)}`);
+  for (const [node, pid] of Object.entries(state?.serve ?? {})) if (alive(pid)) left.push(`responder of ${node} (pid ${pid})`);
+  if (state?.isolated && alive(state.daemonPid)) left.push(`the lab's netloomd (pid ${state.daemonPid})`);
+  if (socket && !state?.isolated && (await daemonAnswers(socket))) {
+    const sbs = await api<{ Name: string }[]>(socket, 'GET', '/sandboxes');
+    const nets = await api<{ Name: string }[]>(socket, 'GET', '/networks');
+    const mine = new Set([...lab.nodes.map((n) => n.sandbox), ...lab.networks.filter((n) => !n.builtin).map((n) => n.name)]);
+    for (const s of sbs) if (mine.has(s.Name)) left.push(`sandbox ${s.Name}`);
+    for (const n of nets) if (mine.has(n.Name)) left.push(`network ${n.Name}`);
+  }
+  return left;
+}

@@ -1,0 +1,27 @@
+// `netloom lab --help`.
+export const LAB_HELP = `Usage: netloom lab COMMAND FILE [OPTIONS]
+
+A network lab: a topology file (*.loom.yaml, schema in lab/lab.schema.json) brought up as netloom
+sandboxes and networks, checked against a truth table of what should and should not work, and drawn.
+By default a lab runs in a host namespace of its own (nllab-NAME) with its own netloomd, so it never
+touches this machine's links, routes or iptables; --host uses the machine's netloomd instead.
+
+Commands:
+  validate FILE            check the file only (errors name FILE:LINE:COL)
+  up FILE [--host]         bring the lab up; idempotent; progress per phase
+  check FILE [--junit F] [--json F] [--tap] [-v]
+                           run the expectations: a truth table per reach block ('.' as expected,
+                           'X' not; -v shows ✓ reached / ✗ not), one line per other problem and
+                           why; F may be - for stdout
+  down FILE [--host]       remove everything of the lab; exits 1 naming anything left
+  run FILE [--host] [--keep] [check options]
+                           up, check, down; exits with check's status
+  ls                       list the labs that are up
+  inspect FILE             each node's interfaces, addresses, names and published ports
+  exec FILE NODE -- CMD    run CMD inside a node
+  graph FILE --svg OUT | --mermaid [--results F]
+                           draw the lab (coloured by the last check, or by F from check --json)
+
+Exit codes: 0 all as expected; 1 something was not (or down left something); 2 invalid file or
+usage; 3 the lab could not be brought up or probed; 4 no check ran (an empty expect never passes).
+`;

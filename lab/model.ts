@@ -1,0 +1,159 @@
+// The lab as netloom understands it once the file is parsed and checked: typed, readonly, with
+// every name already turned into the sandbox and network names netloomd will know. Pure.
+
+export const BUILTIN_NETWORKS = ['bridge', 'host', 'none'] as const;
+
+export interface NetSpec {
+  /** The key in the file (`mynet`), or `bridge` for the default bridge. */
+  readonly key: string;
+  /** The network's name in netloomd: `<lab>-<key>`; `bridge` keeps its name. */
+  readonly name: string;
+  readonly builtin: boolean;
+  readonly driver: string;
+  readonly subnet?: string;
+  readonly gateway?: string;
+  readonly ipRange?: string;
+  readonly internal: boolean;
+  readonly icc: boolean;
+  readonly options: Readonly<Record<string, string>>;
+}
+
+export interface Attachment {
+  readonly network: string; // NetSpec.key
+  readonly ip?: string;
+  readonly aliases: readonly string[];
+}
+
+export type NodeMode =
+  | { readonly kind: 'networks'; readonly attach: readonly Attachment[] }
+  | { readonly kind: 'host' }
+  | { readonly kind: 'none' }
+  | { readonly kind: 'container'; readonly target: string };
+
+export interface Served {
+  readonly proto: 'tcp' | 'udp';
+  readonly port: number;
+}
+
+export interface NodeSpec {
+  readonly key: string;
+  /** The sandbox's name: `<lab>-<key>`. */
+  readonly sandbox: string;
+  readonly mode: NodeMode;
+  readonly hostname?: string;
+  readonly dns: readonly string[];
+  readonly dnsSearch: readonly string[];
+  readonly links: readonly string[];
+  readonly addHosts: readonly string[];
+  readonly ports: readonly string[];
+  readonly serve: readonly Served[];
+  readonly exec: readonly string[];
+}
+
+export interface LinkEnd {
+  readonly node: string;
+  readonly ifname: string;
+  readonly ip?: string;
+}
+
+export interface LinkSpec {
+  readonly a: LinkEnd;
+  readonly b: LinkEnd;
+}
+
+export type Probe = { readonly kind: 'icmp' } | { readonly kind: 'tcp' | 'udp'; readonly port: number };
+
+export interface ReachSpec {
+  readonly probe: Probe;
+  readonly probeText: string;
+  readonly nodes: readonly string[];
+  readonly allow: readonly string[];
+}
+
+export type DnsAnswer = 'NXDOMAIN' | 'NODATA' | 'REFUSED' | 'SERVFAIL' | 'ANY' | readonly string[];
+
+export interface DnsSpec {
+  readonly from: string;
+  readonly name: string;
+  readonly type: 'A' | 'AAAA' | 'PTR';
+  readonly answer: DnsAnswer;
+}
+
+export interface PortSpec {
+  readonly from: string; // 'host' or a node key
+  readonly to: string;
+  readonly open: boolean;
+}
+
+export interface FileSpec {
+  readonly node: string;
+  readonly path: string;
+  readonly contains?: string;
+  readonly lacks?: string;
+}
+
+export interface CommandSpec {
+  readonly node: string;
+  readonly run: string;
+  readonly exit?: number;
+  readonly stdout?: string;
+  readonly contains?: string;
+}
+
+export interface Expectations {
+  readonly reach: readonly ReachSpec[];
+  readonly dns: readonly DnsSpec[];
+  readonly ports: readonly PortSpec[];
+  readonly files: readonly FileSpec[];
+  readonly commands: readonly CommandSpec[];
+}
+
+/** Settings the lab needs from netloomd that an older daemon would silently drop. */
+export type Requirement = 'hostname' | 'links' | 'add_hosts' | 'daemon';
+
+export interface Lab {
+  readonly name: string;
+  readonly file: string;
+  readonly description?: string;
+  readonly daemon: Readonly<Record<string, unknown>>;
+  readonly requires: readonly Requirement[];
+  readonly networks: readonly NetSpec[];
+  readonly nodes: readonly NodeSpec[];
+  readonly links: readonly LinkSpec[];
+  readonly expect: Expectations;
+}
+
+export const nodeByKey = (lab: Lab, key: string): NodeSpec | undefined => lab.nodes.find((n) => n.key === key);
+export const netByKey = (lab: Lab, key: string): NetSpec | undefined => lab.networks.find((n) => n.key === key);
+
+/** The node whose namespace a node lives in (container mode shares its target's). */
+export function nsOwner(lab: Lab, key: string): NodeSpec {
+  let n = nodeByKey(lab, key);
+  for (let i = 0; n && n.mode.kind === 'container' && i < lab.nodes.length; i++) n = nodeByKey(lab, n.mode.target);
+  if (!n) throw new Error(`no node "${key}"`);
+  return n;
+}
+
+/** Networks a node is attached to (through its namespace owner). */
+export function attachmentsOf(lab: Lab, key: string): readonly Attachment[] {
+  const o = nsOwner(lab, key);
+  return o.mode.kind === 'networks' ? o.mode.attach : [];
+}
+
+/** Which of the settings an older netloomd drops this lab uses. */
+export function requirementsOf(lab: Lab): Requirement[] {
+  const r = new Set<Requirement>(lab.requires);
+  if (Object.keys(lab.daemon).length) r.add('daemon');
+  for (const n of lab.nodes) {
+    if (n.hostname) r.add('hostname');
+    if (n.links.length) r.add('links');
+    if (n.addHosts.length) r.add('add_hosts');
+  }
+  return [...r].sort();
+}
+
+/** Number of checks in the expectations (a reach block counts its ordered pairs). */
+export function checkCount(e: Expectations): number {
+  const pairs = e.reach.reduce((s, r) => s + r.nodes.length * (r.nodes.length - 1), 0);
+  return pairs + e.dns.length + e.ports.length + e.files.length + e.commands.length;
+}

@@ -1,0 +1,132 @@
+// What a check found, for people (tables and one line per problem) and for CI (JUnit XML, TAP,
+// JSON), and the exit code. Pure.
+import { mismatchLines, renderTable, summaryLine, verdict, type ReachResult } from './truth.js';
+
+export type Status = 'pass' | 'fail' | 'error';
+
+export interface CaseResult {
+  readonly name: string;
+  readonly status: Status;
+  /** For a fail or error: what was expected and what happened, and why when netloom knows. */
+  readonly message?: string;
+  /** The lab nodes the case involves (the picture colours them). */
+  readonly nodes?: readonly string[];
+}
+
+export type SuiteKind = 'reach' | 'dns' | 'ports' | 'files' | 'commands';
+
+export interface Suite {
+  readonly kind: SuiteKind;
+  readonly name: string;
+  readonly cases: readonly CaseResult[];
+  readonly reach?: ReachResult;
+}
+
+export interface CheckReport {
+  readonly lab: string;
+  readonly file: string;
+  readonly suites: readonly Suite[];
+}
+
+/** Exit codes of `netloom lab check` (and run). */
+export const EXIT = { ok: 0, mismatch: 1, invalid: 2, broken: 3, nothing: 4 } as const;
+
+export function reachSuite(r: ReachResult): Suite {
+  const cases = r.cells.map((c): CaseResult => {
+    const v = verdict(c);
+    const name = `${c.from} -> ${c.to} (expected ${c.expected ? 'reached' : 'denied'})`;
+    const nodes = [c.from, c.to];
+    if (v === 'correct') return { name, status: 'pass', nodes };
+    if (v === 'unprobed') return { name, status: 'error', message: `not probed: ${c.error ?? 'unknown error'}`, nodes };
+    const what = c.actual ? `reached via ${c.answered.join(', ')}` : `denied${c.tried.length ? ` (tried ${c.tried.join(', ')})` : ' (no address to try)'}`;
+    return { name, status: 'fail', message: `${what}${c.why ? `: ${c.why}` : ''}`, nodes };
+  });
+  return { kind: 'reach', name: `reach ${r.probe}`, cases, reach: r };
+}
+
+export function counts(rep: CheckReport): Record<Status, number> & { total: number } {
+  const c = { pass: 0, fail: 0, error: 0, total: 0 };
+  for (const s of rep.suites) for (const k of s.cases) (c[k.status]++, c.total++);
+  return c;
+}
+
+/** 4 when nothing was checked (an empty file never passes), 3 when a check could not run, 1 when
+ *  something was not as expected, else 0. */
+export function exitCode(rep: CheckReport): number {
+  const c = counts(rep);
+  if (c.total === 0) return EXIT.nothing;
+  if (c.error) return EXIT.broken;
+  return c.fail ? EXIT.mismatch : EXIT.ok;
+}
+
+/** The human report: a table per reach block, one line per other expectation not met, a summary. */
+export function renderText(rep: CheckReport, verbose = false): string {
+  const out: string[] = [];
+  for (const s of rep.suites) {
+    if (s.reach) {
+      out.push(renderTable(s.reach, verbose), ...mismatchLines(s.reach), summaryLine(s.reach), '');
+      continue;
+    }
+    for (const k of s.cases) {
+      if (k.status === 'pass' && !verbose) continue;
+      out.push(`  ${k.status === 'pass' ? '✓' : k.status === 'fail' ? 'X' : '?'} ${s.kind} ${k.name}${k.message ? `: ${k.message}` : ''}`);
+    }
+    const t = { pass: 0, fail: 0, error: 0 };
+    for (const k of s.cases) t[k.status]++;
+    out.push(`${s.name}: ${t.pass} correct, ${t.fail} wrong${t.error ? `, ${t.error} not checked` : ''}`);
+  }
+  const c = counts(rep);
+  out.push(
+    c.total === 0
+      ? `lab ${rep.lab}: no expectations, nothing checked (exit 4)`
+      : `lab ${rep.lab}: ${c.pass} of ${c.total} as expected${c.fail ? `, ${c.fail} not` : ''}${c.error ? `, ${c.error} could not be checked` : ''}`,
+  );
+  return out.join('\n');
+}
+
+const xml = (s: string): string =>
+  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[ch] as string)
+    // XML 1.0 allows no control characters but tab, newline and carriage return.
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+
+/** JUnit XML: one testsuite per expectation block, one testcase per cell or assertion. */
+export function renderJUnit(rep: CheckReport): string {
+  const c = counts(rep);
+  const lines = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="${xml(`netloom lab ${rep.lab}`)}" tests="${c.total}" failures="${c.fail}" errors="${c.error}">`,
+  ];
+  for (const s of rep.suites) {
+    const f = s.cases.filter((k) => k.status === 'fail').length;
+    const e = s.cases.filter((k) => k.status === 'error').length;
+    lines.push(`  <testsuite name="${xml(s.name)}" tests="${s.cases.length}" failures="${f}" errors="${e}">`);
+    for (const k of s.cases) {
+      const open = `    <testcase classname="${xml(`${rep.lab}.${s.kind}`)}" name="${xml(k.name)}"`;
+      if (k.status === 'pass') lines.push(`${open}/>`);
+      else {
+        const tag = k.status === 'fail' ? 'failure' : 'error';
+        lines.push(`${open}>`, `      <${tag} message="${xml(k.message ?? '')}">${xml(k.message ?? '')}</${tag}>`, '    </testcase>');
+      }
+    }
+    lines.push('  </testsuite>');
+  }
+  lines.push('</testsuites>');
+  return `${lines.join('\n')}\n`;
+}
+
+/** TAP version 13: one test point per case; a YAML block says what went wrong. */
+export function renderTap(rep: CheckReport): string {
+  const all = rep.suites.flatMap((s) => s.cases.map((k) => ({ s, k })));
+  const lines = ['TAP version 13', `1..${all.length}`];
+  all.forEach(({ s, k }, i) => {
+    lines.push(`${k.status === 'pass' ? 'ok' : 'not ok'} ${i + 1} - ${s.name}: ${k.name.replace(/#/g, '\\#')}`);
+    if (k.status !== 'pass') lines.push('  ---', `  status: ${k.status}`, `  message: ${JSON.stringify(k.message ?? '')}`, '  ...');
+  });
+  if (!all.length) lines.push('# no expectations: nothing checked');
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderJson(rep: CheckReport): string {
+  const c = counts(rep);
+  return `${JSON.stringify({ ...rep, summary: { ...c, exitCode: exitCode(rep) } }, null, 2)}\n`;
+}

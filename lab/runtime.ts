@@ -1,0 +1,174 @@
+// Where a lab runs. By default in a host namespace of its own (`nllab-<name>`) with its own
+// netloomd, socket and data dir under /run/netloom-lab/<name>/, the way `make demo` does it: a lab
+// never changes the machine's links, routes or iptables, can try any daemon setting, and two labs
+// run at once. `--host` uses the machine's netloomd instead.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { api, call } from '../common/client.js';
+import { resolvePaths } from '../common/config.js';
+import { run, type RunResult } from '../system/exec.js';
+import { spawnDetachedProgram } from '../system/process.js';
+import type { Lab } from './model.js';
+
+export const LAB_RUN_ROOT = process.env.NETLOOM_LAB_DIR ?? '/run/netloom-lab';
+
+/** How the lab's CLI finds the programs it starts (given by cli/main.ts, which knows the bundle). */
+export interface Programs {
+  readonly daemonScript: string;
+  readonly cliScript: string;
+}
+
+export interface LabState {
+  readonly name: string;
+  readonly file: string;
+  readonly isolated: boolean;
+  /** The lab's host namespace; undefined with --host (the machine's own). */
+  readonly hostNs?: string;
+  readonly socket: string;
+  readonly daemonPid?: number;
+  readonly started: string;
+  /** Responder PIDs per node, stopped by PID at down. */
+  readonly serve: Record<string, number>;
+}
+
+export class LabFailure extends Error {}
+
+export const runDir = (name: string): string => join(LAB_RUN_ROOT, name);
+const stateFile = (name: string): string => join(runDir(name), 'state.json');
+export const lastCheckFile = (name: string): string => join(runDir(name), 'last-check.json');
+export const hostNsName = (name: string): string => `nllab-${name}`;
+
+export function readState(name: string): LabState | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFile(name), 'utf8')) as LabState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeState(s: LabState): void {
+  mkdirSync(runDir(s.name), { recursive: true, mode: 0o700 });
+  writeFileSync(stateFile(s.name), `${JSON.stringify(s, null, 2)}\n`);
+}
+
+export function listStates(): LabState[] {
+  if (!existsSync(LAB_RUN_ROOT)) return [];
+  return readdirSync(LAB_RUN_ROOT)
+    .map((n) => readState(n))
+    .filter((s): s is LabState => !!s)
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export function removeRunDir(name: string): void {
+  rmSync(runDir(name), { recursive: true, force: true });
+}
+
+export const alive = (pid: number | undefined): boolean => {
+  if (!pid || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie (exited, not yet reaped by whoever inherited it) is gone for our purposes.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+export async function daemonAnswers(socket: string): Promise<boolean> {
+  try {
+    return (await call(socket, 'GET', '/_ping')).status === 200;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The lab's own netloomd in its own host namespace; reused when it already runs (up is idempotent). */
+export async function startIsolated(lab: Lab, progs: Programs): Promise<{ state: LabState; reused: boolean }> {
+  const old = readState(lab.name);
+  if (old?.isolated && alive(old.daemonPid) && (await daemonAnswers(old.socket))) return { state: old, reused: true };
+  if (old && !old.isolated) throw new LabFailure(`lab ${lab.name} is up on the machine's netloomd (--host): run netloom lab down --host first`);
+  const dir = runDir(lab.name);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const ns = hostNsName(lab.name);
+  if (!existsSync(`/run/netns/${ns}`)) {
+    await run('ip', ['netns', 'add', ns]);
+    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+  // Names netloom does not own are forwarded to a loopback address nobody serves: a lab never
+  // sends a query off the machine.
+  const resolv = join(dir, 'resolv.conf');
+  writeFileSync(resolv, 'nameserver 127.0.0.1\n');
+  const socket = join(dir, 'netloomd.sock');
+  const log = join(dir, 'netloomd.log');
+  const args = ['--socket', socket, '--data-dir', join(dir, 'data'), '--log-file', log, '--resolv-conf', resolv, '--no-plugin'];
+  if (Object.keys(lab.daemon).length) {
+    // Docker's daemon.json keys, as netloomd --config-file reads them.
+    const cfg = join(dir, 'daemon.json');
+    writeFileSync(cfg, `${JSON.stringify(lab.daemon, null, 2)}\n`);
+    args.push('--config-file', cfg);
+  }
+  const pid = spawnDetachedProgram('nsenter', [`--net=/run/netns/${ns}`, process.execPath, progs.daemonScript, ...args], join(dir, 'netloomd.out'));
+  const state: LabState = { name: lab.name, file: lab.file, isolated: true, hostNs: ns, socket, daemonPid: pid, started: new Date().toISOString(), serve: {} };
+  writeState(state);
+  for (let i = 0; i < 200; i++) {
+    if (await daemonAnswers(socket)) return { state, reused: false };
+    if (!alive(pid)) break;
+    await sleep(50);
+  }
+  const out = [readTail(join(dir, 'netloomd.out')), readTail(log)].join('\n');
+  if (/config-file/.test(out) && /unknown|Unknown/.test(out)) {
+    throw new LabFailure(
+      `the lab's daemon settings (${Object.keys(lab.daemon).join(', ')}) need netloomd --config-file, which this netloomd does not accept`,
+    );
+  }
+  throw new LabFailure(`the lab's netloomd did not answer on ${socket}: ${out.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
+}
+
+function readTail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').slice(-4000);
+  } catch {
+    return '';
+  }
+}
+
+/** The machine's own netloomd (--host): it must already run; the lab never starts one there. */
+export async function attachHost(lab: Lab, socketFlag?: string): Promise<LabState> {
+  if (Object.keys(lab.daemon).length) {
+    throw new LabFailure(`daemon settings (${Object.keys(lab.daemon).join(', ')}) need the lab's own netloomd: drop --host`);
+  }
+  const old = readState(lab.name);
+  if (old?.isolated) throw new LabFailure(`lab ${lab.name} is up in its own namespace: run netloom lab down without --host first`);
+  const socket = resolvePaths({ socket: socketFlag }).socket;
+  if (!(await daemonAnswers(socket))) throw new LabFailure(`no netloomd answers on ${socket} (--host uses the machine's netloomd)`);
+  const state: LabState = old ?? { name: lab.name, file: lab.file, isolated: false, socket, started: new Date().toISOString(), serve: {} };
+  writeState(state);
+  return state;
+}
+
+/** Stops the lab's netloomd by PID: SIGTERM, then SIGKILL after 5 s. */
+export async function stopDaemon(s: LabState): Promise<void> {
+  const pid = s.daemonPid;
+  if (!s.isolated || !alive(pid)) return;
+  process.kill(pid as number, 'SIGTERM');
+  for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
+  if (alive(pid)) process.kill(pid as number, 'SIGKILL');
+  for (let i = 0; i < 40 && alive(pid); i++) await sleep(50);
+}
+
+/** A command inside a node's namespace (`ip netns exec` also applies /etc/netns/<sandbox>/ files). */
+export function inNode(sandbox: string, argv: readonly string[], timeoutMs = 10_000): Promise<RunResult> {
+  return run('ip', ['netns', 'exec', sandbox, ...argv], { allowFail: true, timeoutMs });
+}
+
+/** A command in the lab's host namespace (or the machine's, with --host). */
+export function inLabHost(s: LabState, argv: readonly string[], timeoutMs = 10_000): Promise<RunResult> {
+  return s.hostNs ? run('ip', ['netns', 'exec', s.hostNs, ...argv], { allowFail: true, timeoutMs }) : run(argv[0], argv.slice(1), { allowFail: true, timeoutMs });
+}
+

@@ -1,0 +1,319 @@
+// A *.loom.yaml file into a Lab: YAML with source positions (yaml's parseDocument + LineCounter),
+// the shipped JSON Schema (ajv), then the checks a schema cannot express (references between
+// nodes, networks and links). Every error names FILE:LINE:COL. Pure: the caller reads the file.
+import { Ajv, type ErrorObject } from 'ajv';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YNode } from 'yaml';
+import type { Attachment, DnsAnswer, Lab, LinkSpec, NetSpec, NodeMode, NodeSpec, Probe, Requirement } from './model.js';
+
+import schema from './lab.schema.json' with { type: 'json' };
+let validator: ReturnType<Ajv['compile']> | undefined;
+
+export class LabFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly col: number,
+    readonly detail: string,
+  ) {
+    super(`${file}:${line}:${col}: ${detail}`);
+  }
+}
+
+type Path = readonly (string | number)[];
+
+class Located {
+  constructor(
+    readonly file: string,
+    readonly doc: Document,
+    readonly lc: LineCounter,
+  ) {}
+
+  /** The position of the deepest node on the path (the key itself when `atKey`). */
+  at(path: Path, atKey = false): { line: number; col: number } {
+    let node: unknown = this.doc.contents;
+    let offset = 0;
+    for (const seg of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        if (!pair) break;
+        offset = (pair.key as YNode).range?.[0] ?? offset;
+        if (atKey && seg === path[path.length - 1]) break;
+        node = pair.value;
+      } else if (isSeq(node)) {
+        node = node.items[Number(seg)];
+      } else break;
+      const r = (node as YNode | null)?.range;
+      if (r) offset = r[0];
+    }
+    return this.lc.linePos(offset);
+  }
+
+  error(path: Path, message: string, atKey = false): LabFileError {
+    const p = this.at(path, atKey);
+    return new LabFileError(this.file, p.line, p.col, message);
+  }
+}
+
+const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1);
+const pointer = (p: string): string[] => (p ? p.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')) : []);
+
+/** The one ajv error worth showing: the deepest, and for oneOf the branch closest to the value. */
+function schemaMessage(e: ErrorObject, where: string[]): { message: string; atKey: boolean; path: string[] } {
+  const at = where.length ? where.join('.') : 'the file';
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const k = String((e.params as { additionalProperty: string }).additionalProperty);
+      return { message: `unknown key "${k}" in ${at}`, atKey: true, path: [...where, k] };
+    }
+    case 'required':
+      return { message: `${at} needs "${String((e.params as { missingProperty: string }).missingProperty)}"`, atKey: false, path: where };
+    case 'enum':
+      return { message: `${at} must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`, atKey: false, path: where };
+    case 'pattern':
+      return { message: `${at} ${patternHint(where)}`, atKey: false, path: where };
+    case 'propertyNames':
+      return { message: `invalid name in ${at}: ${patternHint(where)}`, atKey: false, path: where };
+    case 'not':
+      return { message: `${at} takes networks or network_mode, not both`, atKey: false, path: where };
+    default:
+      return { message: `${at} ${e.message ?? 'is invalid'}`, atKey: false, path: where };
+  }
+}
+
+function patternHint(where: string[]): string {
+  const last = where[where.length - 1] ?? '';
+  const parent = where[where.length - 2] ?? '';
+  const hints: Record<string, string> = {
+    name: 'must be [a-z0-9-], starting with a letter or digit, at most 20 characters',
+    network_mode: 'must be host, none or container:NODE',
+    probe: 'must be icmp, tcp/PORT or udp/PORT',
+    allow: 'must be "a<->b", "a->b", "a->*" or "*->b"',
+    a: 'must be NODE:IFNAME',
+    b: 'must be NODE:IFNAME',
+    serve: 'must be tcp/PORT or udp/PORT',
+    ports: 'must be [HOST_IP:][HOST_PORT:]PORT[/tcp|udp]',
+    add_hosts: 'must be NAME:IPV4',
+    links: 'must be NODE[:ALIAS]',
+    subnet: 'must be an IPv4 CIDR such as 10.1.0.0/24',
+    ip_range: 'must be an IPv4 CIDR such as 10.1.0.0/25',
+    a_ip: 'must be an IPv4 address with a prefix such as 10.1.1.1/30',
+    b_ip: 'must be an IPv4 address with a prefix such as 10.1.1.2/30',
+    ip: 'must be an IPv4 address such as 10.1.0.5',
+    gateway: 'must be an IPv4 address such as 10.1.0.1',
+    dns: 'must be IPv4 addresses',
+    hostname: 'must be a host name such as n01.example',
+    nodes: 'names must be [a-z0-9_-], not "host"',
+    networks: 'names must be [a-z0-9_.-], not bridge, host or none (those exist already)',
+  };
+  return hints[last] ?? hints[parent] ?? 'is not a valid value (see lab/lab.schema.json)';
+}
+
+function firstSchemaError(errors: ErrorObject[]): ErrorObject {
+  // oneOf reports every branch's failure; the deepest error is the useful one.
+  const depth = (e: ErrorObject) => pointer(e.instancePath).length * 10 + (e.keyword === 'oneOf' ? 0 : e.keyword === 'type' ? 1 : 5);
+  return [...errors].sort((x, y) => depth(y) - depth(x))[0];
+}
+
+/** Parses and checks a topology; throws LabFileError (FILE:LINE:COL: ...) on the first problem. */
+export function parseLab(text: string, file: string): Lab {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const loc = new Located(file, doc, lc);
+  if (doc.errors.length) {
+    const e = doc.errors[0];
+    const p = lc.linePos(e.pos[0]);
+    throw new LabFileError(file, p.line, p.col, `invalid YAML: ${lowerFirst(e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, ''))}`);
+  }
+  const raw = doc.toJS() as unknown;
+  if (raw === null || raw === undefined) throw new LabFileError(file, 1, 1, 'the file is empty: a lab needs at least a name and nodes');
+  validator ??= new Ajv({ allErrors: true, strict: false }).compile(schema);
+  if (!validator(raw)) {
+    const e = firstSchemaError(validator.errors ?? []);
+    const m = schemaMessage(e, pointer(e.instancePath));
+    throw loc.error(m.path, m.message, m.atKey);
+  }
+  return build(raw as RawLab, file, loc);
+}
+
+interface RawAttach {
+  ip?: string;
+  aliases?: string[];
+}
+interface RawNode {
+  networks?: string[] | Record<string, RawAttach | null>;
+  network_mode?: string;
+  hostname?: string;
+  dns?: string[];
+  dns_search?: string[];
+  links?: string[];
+  add_hosts?: string[];
+  ports?: string[];
+  serve?: string[];
+  exec?: string[];
+}
+interface RawLab {
+  name: string;
+  description?: string;
+  requires?: Requirement[];
+  daemon?: Record<string, unknown>;
+  networks?: Record<string, { driver?: string; subnet?: string; gateway?: string; ip_range?: string; internal?: boolean; icc?: boolean; options?: Record<string, string> }>;
+  nodes: Record<string, RawNode>;
+  links?: { a: string; b: string; a_ip?: string; b_ip?: string }[];
+  expect?: {
+    reach?: { probe: string; nodes: string[]; allow?: string[] }[];
+    dns?: { from: string; name: string; type?: 'A' | 'AAAA' | 'PTR'; answer: DnsAnswer }[];
+    ports?: { from: string; to: string; open: boolean }[];
+    files?: { node: string; path: string; contains?: string; lacks?: string }[];
+    commands?: { node: string; run: string; exit?: number; stdout?: string; contains?: string }[];
+  };
+}
+
+const ICC_OPTION = 'com.docker.network.bridge.enable_icc';
+
+function build(raw: RawLab, file: string, loc: Located): Lab {
+  const name = raw.name;
+  const networks: NetSpec[] = [
+    { key: 'bridge', name: 'bridge', builtin: true, driver: 'bridge', internal: false, icc: raw.daemon?.icc !== false, options: {} },
+  ];
+  for (const [key, n] of Object.entries(raw.networks ?? {})) {
+    const icc = n.icc ?? (n.options?.[ICC_OPTION] ?? 'true') !== 'false';
+    networks.push({
+      key,
+      name: `${name}-${key}`,
+      builtin: false,
+      driver: n.driver ?? 'bridge',
+      ...(n.subnet ? { subnet: n.subnet } : {}),
+      ...(n.gateway ? { gateway: n.gateway } : {}),
+      ...(n.ip_range ? { ipRange: n.ip_range } : {}),
+      internal: n.internal ?? false,
+      icc,
+      options: { ...(n.options ?? {}), ...(n.icc === undefined ? {} : { [ICC_OPTION]: String(n.icc) }) },
+    });
+    if (n.gateway && !n.subnet) throw loc.error(['networks', key, 'gateway'], `network ${key}: a gateway needs a subnet`);
+  }
+  const nodeKeys = Object.keys(raw.nodes);
+  const nodes = nodeKeys.map((key) => buildNode(name, key, raw.nodes[key], networks, nodeKeys, loc));
+  checkContainerCycles(nodes, loc);
+  const links = (raw.links ?? []).map((l, i) => buildLink(l, i, nodes, loc));
+  const lab: Lab = {
+    name,
+    file,
+    ...(raw.description ? { description: raw.description } : {}),
+    daemon: raw.daemon ?? {},
+    requires: raw.requires ?? [],
+    networks,
+    nodes,
+    links,
+    expect: buildExpect(raw, nodeKeys, loc),
+  };
+  return lab;
+}
+
+function buildNode(lab: string, key: string, n: RawNode, networks: readonly NetSpec[], nodeKeys: readonly string[], loc: Located): NodeSpec {
+  const at = (...p: (string | number)[]) => ['nodes', key, ...p];
+  let mode: NodeMode;
+  const nm = n.network_mode;
+  if (nm === 'host' || nm === 'none') mode = { kind: nm };
+  else if (nm?.startsWith('container:')) {
+    const target = nm.slice('container:'.length);
+    if (!nodeKeys.includes(target)) throw loc.error(at('network_mode'), `node ${key}: network_mode ${nm} names no node (nodes: ${nodeKeys.join(', ')})`);
+    if (target === key) throw loc.error(at('network_mode'), `node ${key}: network_mode cannot share its own namespace`);
+    mode = { kind: 'container', target };
+  } else {
+    const entries: [string, RawAttach | null][] = Array.isArray(n.networks) ? n.networks.map((k) => [k, null]) : Object.entries(n.networks ?? { bridge: null });
+    const attach: Attachment[] = entries.map(([net, a], i) => {
+      const where = Array.isArray(n.networks) ? at('networks', i) : at('networks', net);
+      if (net === 'host' || net === 'none') throw loc.error(where, `node ${key}: "${net}" is a network mode: write network_mode: ${net}`, !Array.isArray(n.networks));
+      const spec = networks.find((x) => x.key === net);
+      if (!spec) throw loc.error(where, `node ${key}: no network "${net}" (defined: ${networks.map((x) => x.key).join(', ')})`, !Array.isArray(n.networks));
+      if (spec.builtin && a?.aliases?.length) throw loc.error(where, `node ${key}: the default bridge has no DNS, so aliases need a user-defined network`, true);
+      // The node's own name is an alias on every user-defined network, so nodes find each other by it.
+      const aliases = spec.builtin ? [] : [...new Set([key, ...(a?.aliases ?? [])])];
+      return { network: net, ...(a?.ip ? { ip: a.ip } : {}), aliases };
+    });
+    mode = { kind: 'networks', attach };
+  }
+  for (const [i, l] of (n.links ?? []).entries()) {
+    const target = l.split(':')[0];
+    if (!nodeKeys.includes(target)) throw loc.error(at('links', i), `node ${key}: link to "${target}" names no node (nodes: ${nodeKeys.join(', ')})`);
+  }
+  if (mode.kind !== 'networks' && n.ports?.length) throw loc.error(at('ports'), `node ${key}: published ports need a network, not network_mode ${nm}`, true);
+  const serve = (n.serve ?? []).map((s, i) => {
+    const [proto, port] = s.split('/');
+    if (Number(port) < 1 || Number(port) > 65535) throw loc.error(at('serve', i), `node ${key}: port ${port} is not from 1 to 65535`);
+    return { proto: proto as 'tcp' | 'udp', port: Number(port) };
+  });
+  return {
+    key,
+    sandbox: `${lab}-${key}`,
+    mode,
+    ...(n.hostname ? { hostname: n.hostname } : {}),
+    dns: n.dns ?? [],
+    dnsSearch: n.dns_search ?? [],
+    links: (n.links ?? []).map((l) => (l.includes(':') ? `${lab}-${l}` : `${lab}-${l}:${l}`)),
+    addHosts: n.add_hosts ?? [],
+    ports: n.ports ?? [],
+    serve,
+    exec: n.exec ?? [],
+  };
+}
+
+function checkContainerCycles(nodes: readonly NodeSpec[], loc: Located): void {
+  for (const n of nodes) {
+    const seen = new Set([n.key]);
+    let cur: NodeSpec | undefined = n;
+    while (cur?.mode.kind === 'container') {
+      const t: string = cur.mode.target;
+      if (seen.has(t)) throw loc.error(['nodes', n.key, 'network_mode'], `node ${n.key}: network_mode container:… goes round in a circle (${[...seen, t].join(' -> ')})`);
+      seen.add(t);
+      cur = nodes.find((x) => x.key === t);
+    }
+  }
+}
+
+function buildLink(l: { a: string; b: string; a_ip?: string; b_ip?: string }, i: number, nodes: readonly NodeSpec[], loc: Located): LinkSpec {
+  const end = (side: 'a' | 'b'): LinkSpec['a'] => {
+    const [node, ifname] = l[side].split(':');
+    const n = nodes.find((x) => x.key === node);
+    if (!n) throw loc.error(['links', i, side], `link ${i + 1}: no node "${node}" (nodes: ${nodes.map((x) => x.key).join(', ')})`);
+    if (n.mode.kind === 'host' || n.mode.kind === 'container') {
+      throw loc.error(['links', i, side], `link ${i + 1}: node ${node} has network_mode ${n.mode.kind}: a point-to-point link needs a namespace of the node's own`);
+    }
+    const ip = side === 'a' ? l.a_ip : l.b_ip;
+    return { node, ifname, ...(ip ? { ip } : {}) };
+  };
+  const a = end('a');
+  const b = end('b');
+  if (a.node === b.node) throw loc.error(['links', i], `link ${i + 1}: both ends are on node ${a.node}`);
+  return { a, b };
+}
+
+function buildExpect(raw: RawLab, nodeKeys: readonly string[], loc: Located): Lab['expect'] {
+  const e = raw.expect ?? {};
+  const need = (path: (string | number)[], node: string, allowHost = false): void => {
+    if (allowHost && node === 'host') return;
+    if (!nodeKeys.includes(node)) throw loc.error(path, `no node "${node}" (nodes: ${nodeKeys.join(', ')}${allowHost ? ', or host' : ''})`);
+  };
+  const reach = (e.reach ?? []).map((r, i) => {
+    r.nodes.forEach((n, j) => need(['expect', 'reach', i, 'nodes', j], n));
+    for (const [j, a] of (r.allow ?? []).entries()) {
+      for (const side of a.split(/<->|->/)) {
+        if (side !== '*' && !r.nodes.includes(side)) throw loc.error(['expect', 'reach', i, 'allow', j], `allow "${a}": ${side} is not in this block's nodes (${r.nodes.join(', ')})`);
+      }
+    }
+    const [kind, port] = r.probe.split('/');
+    const probe: Probe = kind === 'icmp' ? { kind: 'icmp' } : { kind: kind as 'tcp' | 'udp', port: Number(port) };
+    return { probe, probeText: r.probe, nodes: [...new Set(r.nodes)], allow: r.allow ?? [] };
+  });
+  (e.dns ?? []).forEach((d, i) => need(['expect', 'dns', i, 'from'], d.from));
+  (e.ports ?? []).forEach((p, i) => need(['expect', 'ports', i, 'from'], p.from, true));
+  (e.files ?? []).forEach((f, i) => need(['expect', 'files', i, 'node'], f.node));
+  (e.commands ?? []).forEach((c, i) => need(['expect', 'commands', i, 'node'], c.node));
+  return {
+    reach,
+    dns: (e.dns ?? []).map((d) => ({ from: d.from, name: d.name, type: d.type ?? 'A', answer: d.answer })),
+    ports: e.ports ?? [],
+    files: e.files ?? [],
+    commands: e.commands ?? [],
+  };
+}

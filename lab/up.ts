@@ -1,0 +1,184 @@
+// `netloom lab up`: idempotent, phase by phase (host, networks, nodes, links, services, commands,
+// settings check). Anything already there is kept; what is missing is made.
+import { api, ApiError } from '../common/client.js';
+import { run } from '../system/exec.js';
+import { spawnDetachedProgram } from '../system/process.js';
+import { nsOwner, requirementsOf, type Lab, type LinkEnd } from './model.js';
+import { connectBodies, creationOrder, networkBody, sandboxBody } from './plan.js';
+import { alive, attachHost, inNode, LabFailure, runDir, startIsolated, writeState, type LabState, type Programs } from './runtime.js';
+import { join } from 'node:path';
+
+export type Say = (line: string) => void;
+
+const enc = encodeURIComponent;
+
+async function exists(socket: string, path: string): Promise<boolean> {
+  try {
+    await api(socket, 'GET', path);
+    return true;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return false;
+    throw err;
+  }
+}
+
+interface SandboxView {
+  Name: string;
+  Networks: Record<string, { Interface?: string; IPv4Address: string; Aliases?: string[]; Ports?: { proto: string; hostIP: string; hostPort: number; containerPort: number; count: number }[] }>;
+  [k: string]: unknown;
+}
+
+async function phase<T>(say: Say, n: number, total: number, what: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  try {
+    const r = await fn();
+    say(`[${n}/${total}] ${what.padEnd(9)} ${typeof r === 'string' ? r : 'ok'} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    return r;
+  } catch (err) {
+    say(`[${n}/${total}] ${what.padEnd(9)} FAILED`);
+    throw err instanceof LabFailure ? err : new LabFailure(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+export interface UpOptions {
+  readonly host: boolean;
+  readonly socket?: string;
+}
+
+export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say): Promise<LabState> {
+  const T = 7;
+  let state!: LabState;
+  await phase(say, 1, T, 'host', async () => {
+    if (opts.host) {
+      state = await attachHost(lab, opts.socket);
+      return `the machine's netloomd (${state.socket})`;
+    }
+    const r = await startIsolated(lab, progs);
+    state = r.state;
+    return `${r.reused ? 'reusing' : 'made'} namespace ${state.hostNs} with its own netloomd (pid ${state.daemonPid})`;
+  });
+  const socket = state.socket;
+  await phase(say, 2, T, 'networks', async () => {
+    let made = 0;
+    for (const n of lab.networks.filter((x) => !x.builtin)) {
+      if (await exists(socket, `/networks/${enc(n.name)}`)) continue;
+      await api(socket, 'POST', '/networks/create', networkBody(n));
+      made++;
+    }
+    return `${made} made, ${lab.networks.length - 1 - made} already there`;
+  });
+  const fresh = new Set<string>();
+  await phase(say, 3, T, 'nodes', async () => {
+    for (const node of creationOrder(lab)) {
+      if (!(await exists(socket, `/sandboxes/${enc(node.sandbox)}`))) {
+        await api(socket, 'POST', '/sandboxes/create', sandboxBody(lab, node));
+        fresh.add(node.key);
+      }
+      const view = await api<SandboxView>(socket, 'GET', `/sandboxes/${enc(node.sandbox)}`);
+      for (const c of connectBodies(lab, node)) {
+        if (!view.Networks[c.network]) await api(socket, 'POST', `/networks/${enc(c.network)}/connect`, c.body);
+      }
+    }
+    return `${fresh.size} made, ${lab.nodes.length - fresh.size} already there`;
+  });
+  await phase(say, 4, T, 'links', async () => {
+    let made = 0;
+    for (const l of lab.links) if (await ensureLink(lab, l.a, l.b)) made++;
+    return `${made} veth pair(s) made, ${lab.links.length - made} already there`;
+  });
+  await phase(say, 5, T, 'services', async () => {
+    const serve = { ...state.serve };
+    let started = 0;
+    for (const node of lab.nodes.filter((n) => n.serve.length)) {
+      if (alive(serve[node.key])) continue;
+      const specs = node.serve.map((s) => `${s.proto}/${s.port}`);
+      serve[node.key] = spawnDetachedProgram(
+        'ip',
+        ['netns', 'exec', node.sandbox, process.execPath, progs.cliScript, 'lab', '_serve', node.key, ...specs],
+        join(runDir(lab.name), `serve-${node.key}.log`),
+      );
+      started++;
+    }
+    state = { ...state, serve };
+    writeState(state);
+    // A probe right after up must find the responders listening.
+    if (started) await waitListening(lab, serve);
+    return `${started} responder(s) started`;
+  });
+  await phase(say, 6, T, 'commands', async () => {
+    let ran = 0;
+    for (const node of lab.nodes.filter((n) => fresh.has(n.key))) {
+      for (const cmd of node.exec) {
+        const r = await inNode(node.sandbox, ['sh', '-c', cmd]);
+        if (r.exitCode !== 0) throw new LabFailure(`node ${node.key}: exec "${cmd}" exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n')[0]}`);
+        ran++;
+      }
+    }
+    return `${ran} ran`;
+  });
+  await phase(say, 7, T, 'settings', async () => {
+    const missing = await unappliedSettings(lab, socket);
+    if (missing.length) {
+      throw new LabFailure(
+        `this netloomd does not apply ${missing.join('; ')}: the lab cannot run as written (netloom lab down ${lab.file} removes what was made)`,
+      );
+    }
+    const used = requirementsOf(lab);
+    return used.length ? `${used.join(', ')} applied` : 'nothing special to verify';
+  });
+  return state;
+}
+
+async function waitListening(lab: Lab, serve: Record<string, number>): Promise<void> {
+  for (const node of lab.nodes.filter((n) => n.serve.length)) {
+    for (let i = 0; i < 100; i++) {
+      const r = await inNode(node.sandbox, ['ss', '-Hlntu']);
+      const ports = new Set([...r.stdout.matchAll(/:(\d+)\s/g)].map((m) => Number(m[1])));
+      if (node.serve.every((s) => ports.has(s.port))) break;
+      if (!alive(serve[node.key])) throw new LabFailure(`node ${node.key}: the responder for ${node.serve.map((s) => `${s.proto}/${s.port}`).join(', ')} exited (see ${runDir(lab.name)}/serve-${node.key}.log)`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  }
+}
+
+/** A point-to-point veth pair between two nodes' namespaces, outside any network. */
+async function ensureLink(lab: Lab, a: LinkEnd, b: LinkEnd): Promise<boolean> {
+  const sa = nsOwner(lab, a.node).sandbox;
+  const sb = nsOwner(lab, b.node).sandbox;
+  const there = await run('ip', ['-n', sa, 'link', 'show', a.ifname], { allowFail: true });
+  if (there.exitCode === 0) return false;
+  await run('ip', ['-n', sa, 'link', 'add', a.ifname, 'type', 'veth', 'peer', 'name', b.ifname, 'netns', sb]);
+  for (const [s, end] of [[sa, a], [sb, b]] as const) {
+    if (end.ip) await run('ip', ['-n', s, 'addr', 'add', end.ip, 'dev', end.ifname]);
+    await run('ip', ['-n', s, 'link', 'set', end.ifname, 'up']);
+  }
+  return true;
+}
+
+/** Settings an older netloomd accepts and silently drops: each is looked for where it must show. */
+async function unappliedSettings(lab: Lab, socket: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (const node of lab.nodes) {
+    const files = async (path: string) => (await inNode(node.sandbox, ['cat', path])).stdout;
+    if (node.hostname) {
+      const view = await api<Record<string, unknown>>(socket, 'GET', `/sandboxes/${enc(node.sandbox)}`);
+      const shown = JSON.stringify(view).includes(`"${node.hostname}"`) || (await files('/etc/hostname')).trim() === node.hostname;
+      if (!shown) missing.push(`hostname ${node.hostname} (node ${node.key})`);
+    }
+    const hosts = node.links.length || node.addHosts.length ? await files('/etc/hosts') : '';
+    for (const l of node.links) {
+      const alias = l.split(':')[1];
+      if (!new RegExp(`\\s${alias.replace(/[.]/g, '\\.')}(\\s|$)`, 'm').test(hosts)) missing.push(`links (${l.replace(`${lab.name}-`, '')} on node ${node.key})`);
+    }
+    for (const h of node.addHosts) {
+      const [name, ip] = h.split(':');
+      if (!new RegExp(`^${ip.replace(/[.]/g, '\\.')}\\s.*\\b${name}\\b`, 'm').test(hosts)) missing.push(`add_hosts (${h} on node ${node.key})`);
+    }
+  }
+  const bip = lab.daemon.bip;
+  if (typeof bip === 'string') {
+    const br = await api<{ IPAM: { Config: { Subnet: string; Gateway?: string }[] } }>(socket, 'GET', '/networks/bridge');
+    if (!br.IPAM.Config.some((c) => c.Gateway === bip.split('/')[0])) missing.push(`daemon bip ${bip} (the default bridge is ${br.IPAM.Config.map((c) => c.Subnet).join(', ')})`);
+  }
+  return missing;
+}
