@@ -29,12 +29,14 @@ export interface SandboxDnsConfig {
   readonly servers?: readonly string[];
   /** Names of its own addresses in hosts (default: the sandbox name). */
   readonly hostNames?: readonly string[];
+  /** --hostname: also written to its /etc/hostname, as Docker does. */
+  readonly hostname?: string;
   /** --add-host and --link entries. */
   readonly extraHosts?: readonly HostsEntry[];
 }
 
 export interface FileWriter {
-  write(sandbox: string, file: 'resolv.conf' | 'hosts', content: string): void;
+  write(sandbox: string, file: 'resolv.conf' | 'hosts' | 'hostname', content: string): void;
   remove(sandbox: string): void;
 }
 
@@ -101,6 +103,7 @@ export class NameService {
     const search = sb.search.length ? sb.search : (this.opts.defaultSearch ?? []);
     this.opts.files.write(sb.name, 'resolv.conf', renderResolvConf({ nameservers, search, options }, why));
     this.opts.files.write(sb.name, 'hosts', renderHosts(sb.hostNames ?? sb.name, sb.addresses, sb.extraHosts));
+    if (sb.hostname) this.opts.files.write(sb.name, 'hostname', `${sb.hostname}\n`);
   }
 
   removeFiles(sandbox: string): void {

@@ -49,6 +49,7 @@ describe('sandbox flags: hostname, hosts, DNS, MAC, IPv6, links (root, fresh nam
     assert.equal((await h.ok('sandbox', 'exec', web, '--', 'domainname')).trim(), 'example.com');
     const ip = await ipOf(h, web);
     assert.match(hostsOf(web), new RegExp(`^${ip.replace(/\./g, '\\.')}\\tweb1\\.example\\.com web1$`, 'm'));
+    assert.equal((await h.ok('sandbox', 'exec', web, '--', 'cat', '/etc/hostname')).trim(), 'web1');
     const v = await sandbox(h, web);
     assert.equal(v.Hostname, 'web1');
     assert.equal(v.Domainname, 'example.com');
@@ -174,6 +175,19 @@ describe('daemon --bip and --icc=false with --link, --expose and -P (root, fresh
     assert.equal(await ask(cli, 'tcp', srvIp, 81), 'failed', 'and no other');
     assert.equal(await ask(other, 'tcp', srvIp, 80), 'failed', 'an unlinked sandbox reaches nothing');
     assert.equal((await linkRules()).length, 2, 'one rule each way');
+  });
+
+  it('a link to a sandbox that exposes nothing opens every port one way: the linked one still cannot connect back', async () => {
+    const [free, user] = [h.sb('free'), h.sb('user')];
+    await h.ok('sandbox', 'create', free);
+    await h.ok('sandbox', 'create', '--link', free, user);
+    serve(free, 82, 'free82');
+    serve(user, 83, 'user83');
+    const [freeIp, userIp] = [await ipOf(h, free), await ipOf(h, user)];
+    assert.ok(await eventually(async () => (await ask(user, 'tcp', freeIp, 82)) === 'free82'), 'the linker reaches any port');
+    assert.ok(await eventually(async () => (await ask(user, 'tcp', '127.0.0.1', 83)) === 'user83'), 'the linker\'s server runs');
+    assert.equal(await ask(free, 'tcp', userIp, 83), 'failed', 'the linked sandbox opens nothing to the linker');
+    await h.ok('sandbox', 'rm', user, free);
   });
 
   it('link rules survive a restart, are checked by doctor and healed by the guard', async () => {
