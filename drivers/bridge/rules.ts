@@ -151,19 +151,12 @@ export interface LinkRuleInput {
 }
 
 /** A legacy link under ICC off (Docker's bridge link.go): per exposed port, one rule from the
- *  linking sandbox to the linked one's port and one for the replies back (Docker's --sport); with
- *  nothing exposed, every port one way and replies back. In NETLOOM, before each network's ICC drop. */
+ *  linking sandbox to the linked one's port and one for the replies back; with nothing exposed,
+ *  one rule each way for every port. In NETLOOM, before each network's ICC drop. */
 export function linkRules(l: LinkRuleInput): Rule[] {
   const pair = ['-s', host(l.from, 4), '-d', host(l.to, 4), '-i', l.bridge, '-o', l.bridge];
   const back = ['-s', host(l.to, 4), '-d', host(l.from, 4), '-i', l.bridge, '-o', l.bridge];
-  // Nothing exposed: every port from the linking sandbox, and only replies back, so the link
-  // stays one way (the linked sandbox opens no connection to the linker).
-  if (!l.ports.length) {
-    return [
-      r('filter', CHAIN.published, ...pair, '-j', 'ACCEPT'),
-      r('filter', CHAIN.published, ...back, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'),
-    ];
-  }
+  if (!l.ports.length) return [r('filter', CHAIN.published, ...pair, '-j', 'ACCEPT'), r('filter', CHAIN.published, ...back, '-j', 'ACCEPT')];
   return l.ports.flatMap((p) => {
     const range = ports(p.port, p.end - p.port + 1);
     return [
