@@ -215,8 +215,10 @@ async function sandboxExec(rest: string[], paths: InstancePaths): Promise<number
   const argv = cmd[0] === '--' ? cmd.slice(1) : cmd;
   if (!name || !argv.length) throw new UsageError('sandbox exec needs SANDBOX -- COMMAND [ARG...]');
   // The API resolves an ID prefix too; the namespace is named after the sandbox's full name.
-  const sb = await api<{ Name: string }>(paths.socket, 'GET', `/sandboxes/${enc(name)}`);
-  return execInNetns(sb.Name, argv);
+  const sb = await api<{ Name: string; NetworkMode?: string }>(paths.socket, 'GET', `/sandboxes/${enc(name)}`);
+  // A container:<x> sandbox shares x's host name too, as in Docker.
+  const shared = sb.NetworkMode?.startsWith('container:') ? sb.NetworkMode.slice('container:'.length) : undefined;
+  return execInNetns(sb.Name, argv, shared ?? sb.Name);
 }
 
 /** `plugin check SOCKET`: talks to any plugin's socket, never to netloomd's API. */

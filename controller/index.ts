@@ -201,6 +201,13 @@ export class Controller {
     return this.serial(() => createNetwork(this.ctx, req));
   }
 
+  /** Warnings about how netloomd was started (GET /info's Warnings, doctor): --iptables=false. */
+  settingsWarnings(): string[] {
+    return this.ctx.iptables === false
+      ? ['WARNING: netloomd runs with --iptables=false: it writes no iptables rules (no isolation between networks, no NAT, no published ports)']
+      : [];
+  }
+
   /** The network drivers this controller has (GET /info lists them). */
   driverNames(): string[] {
     return [...this.ctx.drivers.keys()];

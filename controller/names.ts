@@ -84,7 +84,7 @@ export function sandboxFiles(ctx: Ctx, name: string): void {
       dnsNetworks: nets.map((n) => dnsNetwork(ctx, n)),
       addresses: eps.flatMap((e) => [e.ipv4, e.ipv6]).filter((a): a is string => !!a).map((a) => a.split('/')[0]),
       ...(s.dns?.length ? { servers: s.dns } : {}),
-      ...(owned.hostname ? { hostNames: ownHostNames(owned.hostname, owned.domainname) } : {}),
+      ...(owned.hostname ? { hostNames: ownHostNames(owned.hostname, owned.domainname), hostname: owned.hostname } : {}),
       extraHosts: [...(s.extraHosts ?? []).map((h) => ({ ip: h.ip, names: [h.name] })), ...linkHosts(ctx, s)],
     });
   }

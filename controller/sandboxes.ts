@@ -70,6 +70,13 @@ function resolveExtraHosts(ctx: Ctx, specs: readonly string[], join: string | un
 
 /** Everything `docker run` checks before creating: each bad value named, nothing changed. */
 function checkCreate(ctx: Ctx, req: CreateSandboxRequest, mode: SandboxMode, join: string | undefined): Partial<SandboxRecord> {
+  checkDnsServers('--dns', req.dns);
+  for (const d of req.dnsSearch ?? []) {
+    if (!/^[A-Za-z0-9_.-]{1,253}$/.test(d)) throw invalid('NL_BAD_DNS', `invalid --dns-search "${d}": expected a domain name`);
+  }
+  for (const o of req.dnsOptions ?? []) {
+    if (!/^[a-z][a-z0-9_-]*(:\d+)?$/.test(o)) throw invalid('NL_BAD_DNS', `invalid --dns-option "${o}": expected a resolv.conf option such as ndots:2`);
+  }
   if (req.hostname) checkHostname('--hostname', req.hostname);
   if (req.domainname) checkHostname('--domainname', req.domainname);
   if ((req.hostname || req.domainname) && (mode.kind === 'host' || mode.kind === 'container')) {
@@ -82,6 +89,9 @@ function checkCreate(ctx: Ctx, req: CreateSandboxRequest, mode: SandboxMode, joi
   const links = checkLinks(ctx, req, join);
   const extraHosts = resolveExtraHosts(ctx, req.extraHosts ?? [], join);
   return {
+    ...(req.dns?.length ? { dns: [...req.dns] } : {}),
+    ...(req.dnsSearch?.length ? { dnsSearch: [...req.dnsSearch] } : {}),
+    ...(req.dnsOptions?.length ? { dnsOptions: [...req.dnsOptions] } : {}),
     ...(req.hostname ? { hostname: req.hostname } : {}),
     ...(req.domainname ? { domainname: req.domainname } : {}),
     ...(extraHosts.length ? { extraHosts } : {}),
@@ -121,7 +131,14 @@ export async function makeNamespace(ctx: Ctx, sb: SandboxRecord): Promise<void> 
   switch (sb.mode.kind) {
     case 'own':
     case 'none': {
-      if (sb.hostname) await ctx.env.sys.uts.add(sb.name, sb.hostname, sb.domainname ?? '');
+      if (sb.hostname) {
+        try {
+          await ctx.env.sys.uts.add(sb.name, sb.hostname, sb.domainname ?? '');
+        } catch (err) {
+          await ctx.env.sys.uts.del(sb.name).catch(() => undefined); // it may have failed after making it
+          throw err;
+        }
+      }
       try {
         await netns.add(sb.name);
       } catch (err) {
@@ -164,13 +181,6 @@ export async function createSandbox(ctx: Ctx, req: CreateSandboxRequest): Promis
   if (!join && (req.ipv4Address || req.ipv6Address || req.aliases?.length)) {
     throw invalid('NL_BAD_NETWORK_MODE', `--ip and --alias need a network to connect to, not network mode "${req.network}"`);
   }
-  checkDnsServers('--dns', req.dns);
-  for (const d of req.dnsSearch ?? []) {
-    if (!/^[A-Za-z0-9_.-]{1,253}$/.test(d)) throw invalid('NL_BAD_DNS', `invalid --dns-search "${d}": expected a domain name`);
-  }
-  for (const o of req.dnsOptions ?? []) {
-    if (!/^[a-z][a-z0-9_-]*(:\d+)?$/.test(o)) throw invalid('NL_BAD_DNS', `invalid --dns-option "${o}": expected a resolv.conf option such as ndots:2`);
-  }
   const extra = checkCreate(ctx, req, mode, join);
   const publish = publishSpecs(req, extra);
   const sb: SandboxRecord = {
@@ -178,9 +188,6 @@ export async function createSandbox(ctx: Ctx, req: CreateSandboxRequest): Promis
     name: req.name,
     mode,
     ...extra,
-    ...(req.dns?.length ? { dns: [...req.dns] } : {}),
-    ...(req.dnsSearch?.length ? { dnsSearch: [...req.dnsSearch] } : {}),
-    ...(req.dnsOptions?.length ? { dnsOptions: [...req.dnsOptions] } : {}),
     created: nowIso(),
     state: 'creating',
   };

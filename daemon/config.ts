@@ -26,6 +26,7 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   iptables: 'bool',
   dns: 'list',
   'dns-search': 'list',
+  'dns-opts': 'list',
   'default-address-pools': 'pools',
   // netloom's own daemon flags, also accepted in the file.
   'log-level': 'string',
@@ -41,7 +42,7 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
 };
 
 /** The flag that sets a key (Docker's repeatable --default-address-pool fills default-address-pools). */
-export const flagOf = (k: string): string => (k === 'default-address-pools' ? 'default-address-pool' : k);
+export const flagOf = (k: string): string => ({ 'default-address-pools': 'default-address-pool', 'dns-opts': 'dns-opt' })[k] ?? k;
 
 export type ConfigValues = Record<string, string | string[] | undefined>;
 
@@ -105,6 +106,7 @@ export interface DaemonSettings {
   readonly iptables: boolean;
   readonly dns: readonly string[];
   readonly dnsSearch: readonly string[];
+  readonly dnsOptions: readonly string[];
   readonly defaultPools: readonly DefaultPool[];
 }
 
@@ -167,6 +169,8 @@ export function daemonSettings(v: ConfigValues): DaemonSettings {
   for (const d of dns) if (!parseUpstream(d)) throw bad(`invalid --dns "${d}": expected an IP address`);
   const dnsSearch = many(v['dns-search']);
   for (const d of dnsSearch) if (!/^[A-Za-z0-9_.-]{1,253}$/.test(d)) throw bad(`invalid --dns-search "${d}": expected a domain name`);
+  const dnsOptions = many(v['dns-opts']);
+  for (const o of dnsOptions) if (!/^[a-z][a-z0-9_-]*(:\d+)?$/.test(o)) throw bad(`invalid --dns-opt "${o}": expected a resolv.conf option such as ndots:2`);
   return {
     defaultBridge: {
       ...(bip ? { bip } : {}),
@@ -181,6 +185,7 @@ export function daemonSettings(v: ConfigValues): DaemonSettings {
     iptables: bool('iptables', v.iptables, true),
     dns,
     dnsSearch,
+    dnsOptions,
     defaultPools: many(v['default-address-pools']).map(parsePool),
   };
 }

@@ -95,7 +95,7 @@ function info(ctl: Controller, hub: EventHub): object {
     RuncCommit: commit,
     InitCommit: commit,
     SecurityOptions: [],
-    Warnings: ['netloom serves Docker\'s network API only: containers, images and volumes are not available'],
+    Warnings: ['netloom serves Docker\'s network API only: containers, images and volumes are not available', ...ctl.settingsWarnings()],
   };
 }
 

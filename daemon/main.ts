@@ -79,9 +79,10 @@ no sandbox uses the default bridge):
                      default Docker's 172.17-31.0.0/16 and 192.168.0.0/16 as /20s)
   --dns IP           upstream DNS server for sandboxes (repeatable; like --dns-upstream)
   --dns-search DOMAIN  search domain of sandboxes without their own --dns-search (repeatable)
+  --dns-opt OPT      resolv.conf option of sandboxes without their own --dns-option (repeatable)
   --config-file PATH settings as JSON, keys named as these flags (Docker's daemon.json): bip,
                      bridge, fixed-cidr, default-gateway, mtu, icc, ip-masq, ip-forward, iptables,
-                     dns, dns-search, default-address-pools [{"base","size"}], and dns-upstream,
+                     dns, dns-search, dns-opts, default-address-pools [{"base","size"}], and dns-upstream,
                      dns-port, resolv-conf, log-level, firewall-check and the cluster flags
                      (default /etc/netloom/daemon.json if it exists); a flag and the file giving
                      different values, or an unknown key, is an error
@@ -121,6 +122,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'default-address-pool': { type: 'string', multiple: true },
       dns: { type: 'string', multiple: true },
       'dns-search': { type: 'string', multiple: true },
+      'dns-opt': { type: 'string', multiple: true },
       'config-file': { type: 'string' },
       socket: { type: 'string' },
       'data-dir': { type: 'string' },
@@ -163,7 +165,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   await store.txn([], [{ op: 'put', key: SOCKETS_KEY, value: { api: paths.socket, plugin: pluginSocket } }]);
   if (store.salvaged) log.warn({ ...store.salvaged }, 'store salvaged: every record that verifies was kept, the damaged files moved aside');
   const sys = createSystem();
-  const names = values['no-dns'] ? undefined : nameService({ ...values, 'dns-upstream': [...(values['dns-upstream'] ?? []), ...settings.dns] }, log, settings.dnsSearch);
+  const names = values['no-dns'] ? undefined : nameService({ ...values, 'dns-upstream': [...(values['dns-upstream'] ?? []), ...settings.dns] }, log, settings);
   const every = Number(values['firewall-check'] ?? 2);
   if (!Number.isFinite(every) || every < 0 || every > 3600) throw new Error(`invalid --firewall-check "${values['firewall-check']}": expected seconds from 0 to 3600`);
   const { cluster, overlayHost } = await clusterOf(values, sys, log, store);
@@ -266,7 +268,7 @@ function daemonConfig<V extends Record<string, unknown>>(flags: V): { values: V 
 function nameService(
   values: { 'dns-port'?: string; 'dns-upstream'?: string[]; 'resolv-conf'?: string },
   log: ReturnType<typeof createLogger>,
-  defaultSearch: readonly string[] = [],
+  defaults: { dnsSearch: readonly string[]; dnsOptions: readonly string[] },
 ): NameService {
   const port = Number(values['dns-port'] ?? 53);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid --dns-port "${values['dns-port']}": expected 1 to 65535`);
@@ -290,7 +292,7 @@ function nameService(
     }
     return cached.list;
   };
-  return new NameService({ log, port, upstreams, defaultSearch, files: { write: writeNetnsFile, remove: removeNetnsFiles } });
+  return new NameService({ log, port, upstreams, defaultSearch: defaults.dnsSearch, defaultOptions: defaults.dnsOptions, files: { write: writeNetnsFile, remove: removeNetnsFiles } });
 }
 
 export const daemonLogFile = (dataDir: string): string => join(dataDir, 'netloomd.log');

@@ -29,12 +29,14 @@ export interface SandboxDnsConfig {
   readonly servers?: readonly string[];
   /** Names of its own addresses in hosts (default: the sandbox name). */
   readonly hostNames?: readonly string[];
+  /** --hostname: also written to its /etc/hostname, as Docker does. */
+  readonly hostname?: string;
   /** --add-host and --link entries. */
   readonly extraHosts?: readonly HostsEntry[];
 }
 
 export interface FileWriter {
-  write(sandbox: string, file: 'resolv.conf' | 'hosts', content: string): void;
+  write(sandbox: string, file: 'resolv.conf' | 'hosts' | 'hostname', content: string): void;
   remove(sandbox: string): void;
 }
 
@@ -46,6 +48,8 @@ export interface NameServiceOptions {
   readonly upstreams: () => readonly string[];
   /** netloomd --dns-search: for sandboxes without their own. */
   readonly defaultSearch?: readonly string[];
+  /** netloomd --dns-opt: for sandboxes without their own. */
+  readonly defaultOptions?: readonly string[];
 }
 
 export interface Explanation {
@@ -94,11 +98,12 @@ export class NameService {
     const embedded = ordered.flatMap((n) => n.gateways.slice(0, 1));
     const given = sb.servers?.length ? sb.servers : this.opts.upstreams();
     const nameservers = embedded.length ? embedded : given.filter((u) => plainAddress(u) && !isLoopback(u));
-    const options = sb.options.length ? sb.options : embedded.length ? ['ndots:0'] : [];
+    const options = sb.options.length ? sb.options : this.opts.defaultOptions?.length ? this.opts.defaultOptions : embedded.length ? ['ndots:0'] : [];
     const why = embedded.length ? 'netloom embedded DNS (gateway of each user-defined network)' : 'netloom: the host\'s upstream servers';
     const search = sb.search.length ? sb.search : (this.opts.defaultSearch ?? []);
     this.opts.files.write(sb.name, 'resolv.conf', renderResolvConf({ nameservers, search, options }, why));
     this.opts.files.write(sb.name, 'hosts', renderHosts(sb.hostNames ?? sb.name, sb.addresses, sb.extraHosts));
+    if (sb.hostname) this.opts.files.write(sb.name, 'hostname', `${sb.hostname}\n`);
   }
 
   removeFiles(sandbox: string): void {

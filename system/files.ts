@@ -5,7 +5,7 @@ import { join } from 'node:path';
 export const ETC_NETNS = '/etc/netns';
 
 /** Writes atomically (temp file + rename), so a reader never sees half a resolv.conf. */
-export function writeNetnsFile(sandbox: string, file: 'resolv.conf' | 'hosts', content: string): void {
+export function writeNetnsFile(sandbox: string, file: 'resolv.conf' | 'hosts' | 'hostname', content: string): void {
   const dir = join(ETC_NETNS, sandbox);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const tmp = join(dir, `.${file}.tmp`);

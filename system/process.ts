@@ -5,10 +5,11 @@ import { utsPath } from './uts.js';
 import { constants } from 'node:os';
 
 /** Runs argv inside the sandbox's namespace the way `ip netns exec` does (it also applies
- *  /etc/netns/<name>/ files), inside its UTS namespace when it has one (--hostname), with the
+ *  /etc/netns/<name>/ files), inside the UTS namespace of `utsOwner` (itself, or the sandbox whose
+ *  namespaces a container:<x> sandbox shares) when it has one (--hostname), with the
  *  terminal attached; resolves to its exit code. */
-export function execInNetns(name: string, argv: readonly string[]): Promise<number> {
-  const uts = utsPath(name);
+export function execInNetns(name: string, argv: readonly string[], utsOwner = name): Promise<number> {
+  const uts = utsPath(utsOwner);
   const [file, ...args] = [...(existsSync(uts) ? ['nsenter', `--uts=${uts}`] : []), 'ip', 'netns', 'exec', name, ...argv];
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { stdio: 'inherit' });

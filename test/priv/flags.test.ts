@@ -49,9 +49,14 @@ describe('sandbox flags: hostname, hosts, DNS, MAC, IPv6, links (root, fresh nam
     assert.equal((await h.ok('sandbox', 'exec', web, '--', 'domainname')).trim(), 'example.com');
     const ip = await ipOf(h, web);
     assert.match(hostsOf(web), new RegExp(`^${ip.replace(/\./g, '\\.')}\\tweb1\\.example\\.com web1$`, 'm'));
+    assert.equal((await h.ok('sandbox', 'exec', web, '--', 'cat', '/etc/hostname')).trim(), 'web1');
     const v = await sandbox(h, web);
     assert.equal(v.Hostname, 'web1');
     assert.equal(v.Domainname, 'example.com');
+    const shared = h.sb('shared');
+    await h.ok('sandbox', 'create', '--network', `container:${web}`, shared);
+    assert.equal((await h.ok('sandbox', 'exec', shared, '--', 'hostname')).trim(), 'web1', 'container:<x> shares x\'s host name');
+    await h.ok('sandbox', 'rm', shared);
     // A reboot empties /run: the namespace file goes; the restarted daemon makes it again.
     await h.stop();
     await sh('umount', [join(UTS_DIR, web)]);
@@ -172,16 +177,33 @@ describe('daemon --bip and --icc=false with --link, --expose and -P (root, fresh
     assert.equal((await linkRules()).length, 2, 'one rule each way');
   });
 
+  it('a link to a sandbox that exposes nothing opens every port of the pair, each way', async () => {
+    const [free, user, third] = [h.sb('free'), h.sb('user'), h.sb('third')];
+    await h.ok('sandbox', 'create', free);
+    await h.ok('sandbox', 'create', '--link', free, user);
+    await h.ok('sandbox', 'create', third);
+    serve(free, 82, 'free82');
+    serve(user, 83, 'user83');
+    const [freeIp, userIp] = [await ipOf(h, free), await ipOf(h, user)];
+    assert.ok(await eventually(async () => (await ask(user, 'tcp', freeIp, 82)) === 'free82'), 'the linker reaches any port');
+    assert.ok(await eventually(async () => (await ask(free, 'tcp', userIp, 83)) === 'user83'), 'and the other way (one rule each way)');
+    assert.equal(await ask(third, 'tcp', freeIp, 82), 'failed', 'a third sandbox reaches neither');
+    await h.ok('sandbox', 'rm', user, free, third);
+  });
+
   it('link rules survive a restart, are checked by doctor and healed by the guard', async () => {
     await h.stop();
     await h.start();
     assert.equal(await ask(cli, 'tcp', srvIp, 80), 'p80');
-    assert.equal((await h.cli('doctor')).exitCode, 0);
+    const restores = (out: string): number => Number(/(\d+) restore\(s\)/.exec(out)?.[1]);
+    const clean = await h.cli('doctor');
+    assert.equal(clean.exitCode, 0);
     const [rule] = await linkRules();
     await h.inHost('iptables', '-w', ...rule.replace(/^-A /, '-D ').split(' '));
     const d = await h.cli('doctor');
-    assert.equal(d.exitCode, 1, 'doctor sees the missing link rule');
-    assert.match(d.stdout, /NETLOOM -s /);
+    // The guard (every 2 s) may get there first: then it counts one more restore.
+    if (d.exitCode === 0) assert.ok(restores(d.stdout) > restores(clean.stdout), `neither doctor nor the guard saw it: ${d.stdout}`);
+    else assert.match(d.stdout, /NETLOOM -s /, 'doctor names the missing link rule');
     assert.ok(await eventually(async () => (await linkRules()).length === 2), 'the guard restored it');
   });
 
@@ -255,9 +277,13 @@ describe('daemon settings: -b, daemon.json, a changed --bip, --iptables=false, b
 
   it('daemon.json gives exactly what the same flags give', async () => {
     const [a, b] = [await host(), await host()];
-    a.daemonArgs = ['--bip', '10.97.0.1/24', '--icc=false', '--ip-masq=false', '--mtu', '1400', '--default-address-pool', 'base=10.200.0.0/16,size=24'];
+    a.daemonArgs = ['--bip', '10.97.0.1/24', '--icc=false', '--ip-masq=false', '--mtu', '1400', '--default-address-pool', 'base=10.200.0.0/16,size=24',
+      '--dns-search', 'corp.example', '--dns-opt', 'ndots:3'];
     const file = join(b.dir, 'daemon.json');
-    writeFileSync(file, JSON.stringify({ bip: '10.97.0.1/24', icc: false, 'ip-masq': false, mtu: 1400, 'default-address-pools': [{ base: '10.200.0.0/16', size: 24 }] }));
+    writeFileSync(file, JSON.stringify({
+      bip: '10.97.0.1/24', icc: false, 'ip-masq': false, mtu: 1400, 'default-address-pools': [{ base: '10.200.0.0/16', size: 24 }],
+      'dns-search': ['corp.example'], 'dns-opts': ['ndots:3'],
+    }));
     b.daemonArgs = ['--config-file', file];
     const seen: unknown[] = [];
     for (const h of [a, b]) {
@@ -265,10 +291,14 @@ describe('daemon settings: -b, daemon.json, a changed --bip, --iptables=false, b
       await h.ok('network', 'create', 'pooled');
       const { Id: _i, Created: _c, Containers: _k, ...bridge } = (await h.inspect('bridge')) as unknown as Record<string, unknown>;
       const rules = (await h.inHost('iptables-save')).stdout.split('\n').filter((l) => l.startsWith('-A ')).map((l) => l.replace(/nlb-[0-9a-f]+/g, 'nlb-X'));
-      seen.push({ bridge, pooled: (await h.inspect('pooled')).IPAM.Config, rules, mtu: (await h.kernel()).links.includes('netloom0') });
+      const sb = h.sb('j');
+      await h.ok('sandbox', 'create', '--network', 'pooled', sb);
+      const resolv = resolvOf(sb).split('\n').filter((l) => !l.startsWith('nameserver'));
+      seen.push({ bridge, pooled: (await h.inspect('pooled')).IPAM.Config, rules, resolv });
     }
     assert.deepEqual(seen[1], seen[0]);
     assert.deepEqual((seen[0] as { pooled: unknown }).pooled, [{ Subnet: '10.200.0.0/24', Gateway: '10.200.0.1' }]);
+    assert.deepEqual((seen[0] as { resolv: string[] }).resolv.slice(1), ['search corp.example', 'options ndots:3', '']);
   });
 
   it('a changed --bip moves the default bridge when nothing uses it, and is refused with a reason while a sandbox does', async () => {

@@ -49,6 +49,8 @@ const ops: [string, (ctl: Controller) => Promise<unknown>][] = [
   ['connect', (ctl) => ctl.connect('back', 'web', { aliases: ['www'] })],
   ['network create', (ctl) => ctl.createNetwork({ name: 'extra', ipam: [{ subnet: '10.4.0.0/24' }] })],
   ['sandbox create', (ctl) => ctl.createSandbox({ name: 'db', network: 'back' })],
+  ['sandbox create with docker run flags', (ctl) =>
+    ctl.createSandbox({ name: 'db', hostname: 'db1', domainname: 'example.com', extraHosts: ['gw:host-gateway'], macAddress: '02:42:0a:00:00:99', expose: ['80', '53/udp'], publishAll: true })],
 ];
 
 /** Late failures the after-sweep leaves out: iptables-restore is one transaction (iptables-nft),

@@ -17,7 +17,7 @@ const F = '/etc/netloom/daemon.json';
 describe('daemon settings', () => {
   test('defaults are Docker\'s: ICC, masquerading, forwarding and iptables on, no pools of its own', () => {
     assert.deepEqual(daemonSettings({}), {
-      defaultBridge: { icc: true, ipMasq: true }, ipForward: true, iptables: true, dns: [], dnsSearch: [], defaultPools: [],
+      defaultBridge: { icc: true, ipMasq: true }, ipForward: true, iptables: true, dns: [], dnsSearch: [], dnsOptions: [], defaultPools: [],
     });
   });
 
@@ -45,6 +45,7 @@ describe('daemon settings', () => {
     rejects(() => daemonSettings({ 'default-address-pools': ['10.0.0.0/8'] }), /--default-address-pool "10\.0\.0\.0\/8": expected base=CIDR,size=PREFIX/);
     rejects(() => daemonSettings({ bridge: 'none', bip: '10.1.0.1/24' }), /--bridge none conflict/);
     rejects(() => daemonSettings({ dns: ['resolver'] }), /--dns "resolver"/);
+    rejects(() => daemonSettings({ 'dns-opts': ['Bad Option'] }), /--dns-opt "Bad Option"/);
   });
 
   test('daemon.json: keys are the flag names; values come out in the flags\' text form', () => {
@@ -64,6 +65,7 @@ describe('daemon settings', () => {
   test('a flag and the file: agreeing is fine, disagreeing names both', () => {
     const file = parseConfigFile('{"mtu": 1400, "icc": false}', F);
     assert.deepEqual(mergeConfig({ mtu: '1400', bip: '10.1.0.1/24' }, file, F), { mtu: '1400', icc: 'false', bip: '10.1.0.1/24' });
+    rejects(() => mergeConfig({ 'dns-opts': ['ndots:1'] }, parseConfigFile('{"dns-opts": ["ndots:2"]}', F), F), /--dns-opt ndots:1 disagrees with "dns-opts"/);
     rejects(() => mergeConfig({ mtu: '1500' }, file, F), /--mtu 1500 disagrees with "mtu": "1400" in config file \/etc\/netloom\/daemon\.json/);
     rejects(() => mergeConfig({ 'default-address-pools': ['base=10.1.0.0/16,size=24'] }, parseConfigFile('{"default-address-pools": []}', F), F), /--default-address-pool base=10\.1\.0\.0\/16,size=24 disagrees/);
   });

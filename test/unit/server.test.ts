@@ -432,3 +432,16 @@ describe('server: fuzz', () => {
     await app.close();
   });
 });
+
+describe('GET /info with netloomd --iptables=false', () => {
+  test('Warnings says so (docker info prints it)', async () => {
+    const ctl = new Controller({ store: new MemoryStore(), sys: createFakeSystem(), log: silentLogger, iptables: false });
+    await ctl.start();
+    const off = buildServer(ctl);
+    const info = (await off.inject({ method: 'GET', url: '/info' })).json<{ Warnings: string[] }>();
+    assert.ok(info.Warnings.some((w) => w.includes('--iptables=false')), JSON.stringify(info.Warnings));
+    const on = (await app.inject({ method: 'GET', url: '/info' })).json<{ Warnings: string[] }>();
+    assert.ok(!on.Warnings.some((w) => w.includes('--iptables')));
+    await off.close();
+  });
+});
