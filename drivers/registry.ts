@@ -16,7 +16,7 @@ export function defaultDrivers(overlay: () => OverlayHost = () => SINGLE_HOST, b
     ['bridge', bridge],
     ['host', hostDriver as Driver],
     ['null', noneDriver as Driver],
-    ['overlay', createOverlayDriver(overlay) as Driver],
+    ['overlay', createOverlayDriver(overlay, { iptables: bridgeHost?.iptables ?? true }) as Driver],
   ]);
 }
 

@@ -100,12 +100,13 @@ async function peerDiff(env: DriverEnv, c: OverlayConfig, peers: readonly Peer[]
   return { extra: have.filter((e) => !wanted.has(key(e))), missing: want.filter((e) => !present.has(key(e))) };
 }
 
-export function createOverlayDriver(host: () => OverlayHost): Driver<OverlayConfig> {
+/** `iptables: false` is netloomd --iptables=false: the overlay writes no accept rules either. */
+export function createOverlayDriver(host: () => OverlayHost, { iptables = true }: { readonly iptables?: boolean } = {}): Driver<OverlayConfig> {
   const bridge = createBridgeDriver();
   // Networks whose accept rule is in the kernel since the last restore(): createNetwork runs
   // again on every reconcile and must not append a second copy.
   const applied = new Set<string>();
-  return {
+  const driver: Driver<OverlayConfig> = {
     name: 'overlay',
     scope: 'global',
     usesIpam: true,
@@ -113,6 +114,7 @@ export function createOverlayDriver(host: () => OverlayHost): Driver<OverlayConf
 
     async restore(env, nets, keep) {
       applied.clear();
+      if (!iptables) return;
       const rules = [...nets.flatMap((n) => overlayNetworkRules(n.config.bridgeName)), ...keptRules(keep)];
       await env.sys.firewall.restore(4, renderOverlayAll(rules, overlayJumpPosition(await env.sys.firewall.save(4, 'filter'))));
       for (const n of nets) applied.add(n.net.id);
@@ -134,7 +136,7 @@ export function createOverlayDriver(host: () => OverlayHost): Driver<OverlayConf
         const o = host();
         steps.unshift(() => h.delLink(c.vxlanName));
         await h.addVxlan({ name: c.vxlanName, vni: c.vni, local: o.vtep ?? '', port: o.port, mtu: c.mtu, master: c.bridgeName, alias: env.tag('net', net.id) });
-        if (!applied.has(net.id)) {
+        if (iptables && !applied.has(net.id)) {
           await ensureOverlayChain(env);
           await env.sys.firewall.restore(4, renderAdd(overlayNetworkRules(c.bridgeName)));
           applied.add(net.id);
@@ -152,7 +154,7 @@ export function createOverlayDriver(host: () => OverlayHost): Driver<OverlayConf
       await undoAll([
         () => env.sys.host.delLink(c.vxlanName),
         () => env.sys.host.delLink(c.bridgeName),
-        () => env.sys.firewall.deleteRule(4, 'filter', rule.chain, rule.spec),
+        ...(iptables ? [() => env.sys.firewall.deleteRule(4, 'filter', rule.chain, rule.spec)] : []),
       ]);
     },
 
@@ -190,4 +192,8 @@ export function createOverlayDriver(host: () => OverlayHost): Driver<OverlayConf
       ];
     },
   };
+  if (iptables) return driver;
+  // --iptables=false: no rules are written, so none are compared (the guard and doctor skip them).
+  const { firewallLines: _lines, ownFirewallLines: _own, ...noFirewall } = driver;
+  return noFirewall;
 }
