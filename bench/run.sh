@@ -39,3 +39,5 @@ echo "## port publishing, netloom beside docker run -p"
 ROUNDS=${PUBLISH_ROUNDS:-10} KEEP_DOCKER=1 bash bench/publish.bench.sh
 echo "## overlay across two hosts (namespaces, real etcd)"
 ROUNDS=${OVERLAY_ROUNDS:-20} bash bench/overlay.bench.sh
+echo "## labs: a 30-node lab beside docker-compose"
+bash bench/lab.bench.sh

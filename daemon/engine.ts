@@ -119,7 +119,8 @@ function version(ctl: Controller): object {
 /** GET /events: replays what the hub kept since `since`, then streams until `until` or the client goes. */
 function streamEvents(app: FastifyInstance, hub: EventHub): void {
   const open = new Set<() => void>();
-  app.addHook('onClose', async () => {
+  // Before the server stops listening: an open stream would otherwise keep close() waiting.
+  app.addHook('preClose', async () => {
     for (const end of [...open]) end();
   });
   app.get('/events', (req, reply: FastifyReply) => {

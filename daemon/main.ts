@@ -32,7 +32,9 @@ export const DAEMON_HELP = `Usage: netloomd [OPTIONS]   (also: netloom daemon [O
 Runs the netloom daemon in the foreground: networks, endpoints and sandboxes, served on a unix socket.
 
 Options:
-  --socket PATH      API socket (env NETLOOM_SOCKET, default /run/netloom/netloom.sock)
+  --socket PATH      API socket (env NETLOOM_SOCKET, default /run/netloom/netloom.sock): Docker's
+                     Engine API for networks (DOCKER_HOST=unix://PATH docker network ..., docker
+                     info, docker events, the Docker SDKs), plus /sandboxes
   --data-dir DIR     state directory (env NETLOOM_DATA_DIR, default /var/lib/netloom)
   --log-level LEVEL  trace, debug, info, warn, error (env NETLOOM_LOG_LEVEL, default info)
   --log-file FILE    write logs there instead of stdout

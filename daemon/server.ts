@@ -4,6 +4,7 @@ import { acceptAnyJson } from '../common/http.js';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { invalid, isNetloomError } from '../common/errors.js';
 import type { Controller } from '../controller/index.js';
+import type { NetworkView } from '../controller/inspect.js';
 import { filterNetworks, parseFilters, pruneSelector } from './filters.js';
 import { ENGINE_HEADERS, engineRoutes, queryParam } from './engine.js';
 import { EventHub } from './events.js';
@@ -26,7 +27,7 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
   });
 
   // Bodiless POSTs arrive with any Content-Type (old docker CLI: text/plain, length 0).
-  acceptAnyJson(app, 400);
+  acceptAnyJson(app, 400, 1 << 20);
 
   app.addHook('onSend', async (_req, reply) => {
     reply.headers(ENGINE_HEADERS);
@@ -44,12 +45,20 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
   });
   const hub = new EventHub();
   engineRoutes(app, ctl, hub, fail);
-  /** Docker's Actor of a network event, read before the network changes (or goes). */
-  const actor = (ref: string) => {
-    const v = ctl.inspectNetwork(ref);
-    return { id: v.Id, name: v.Name, driver: v.Driver, scope: v.Scope };
+  // Docker's Actor of a network event, read before the network changes (or goes): after an
+  // operation, another one may already have removed it.
+  const actorOf = (v: NetworkView) => ({ id: v.Id, name: v.Name, driver: v.Driver, scope: v.Scope });
+  const actor = (ref: string) => actorOf(ctl.inspectNetwork(ref));
+  /** After an operation: the actors of what still exists (nothing if it is gone again). */
+  const still = <T>(read: () => T[]): T[] => {
+    try {
+      return read();
+    } catch {
+      return [];
+    }
   };
-  const sandboxNets = (name: string) => Object.keys(ctl.sandboxView(name).Networks).map(actor);
+  const networkIf = (id: string) => still(() => [actor(id)]);
+  const sandboxNets = (name: string) => still(() => Object.keys(ctl.sandboxView(name).Networks).map(actor));
 
   app.get('/networks', async (req) => {
     const f = parseFilters(queryParam(req.query, 'filters'));
@@ -68,13 +77,14 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
   app.get<{ Params: { id: string } }>('/networks/:id', async (req) => ctl.inspectNetwork(req.params.id));
   app.post('/networks/create', async (req, reply) => {
     const n = await ctl.createNetwork(parseCreateNetwork(req.body));
-    hub.publish('create', actor(n.id));
+    for (const net of networkIf(n.id)) hub.publish('create', net);
     return reply.status(201).send({ Id: n.id, Warning: ctl.createWarning(n) });
   });
   app.post<{ Params: { id: string } }>('/networks/:id/connect', async (req, reply) => {
     const { container, req: r } = parseConnect(req.body);
+    const net = actor(req.params.id);
     await ctl.connect(req.params.id, container, r);
-    hub.publish('connect', actor(req.params.id), ctl.sandboxView(container).Id);
+    hub.publish('connect', net, ctl.state.findSandbox(container)?.id);
     return reply.status(200).send();
   });
   app.post<{ Params: { id: string } }>('/networks/:id/disconnect', async (req, reply) => {
@@ -97,7 +107,7 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
       nowMs: Date.now(),
       zoneOffsetMin: -new Date().getTimezoneOffset(),
     });
-    const before = new Map(ctl.listNetworks().map((v) => [v.Name, { id: v.Id, name: v.Name, driver: v.Driver, scope: v.Scope }]));
+    const before = new Map(ctl.listNetworks().map((v) => [v.Name, actorOf(v)]));
     const deleted = await ctl.pruneNetworks((n) => !deletes(n));
     for (const name of deleted) {
       const net = before.get(name);

@@ -1,6 +1,7 @@
 // `netloom lab check`: runs every expectation against the running lab, probes in parallel with
 // bounded timeouts, and returns a report. ICMP with `ping -c1 -W1`, TCP/UDP and DNS from inside the
 // asking node (`ip netns exec`), DNS only ever against the node's own nameserver inside the lab.
+import { existsSync } from 'node:fs';
 import { api } from '../common/client.js';
 import { explainPort, explainReach } from './explain.js';
 import { readFacts, targetAddresses, type Facts } from './facts.js';
@@ -9,15 +10,18 @@ import { reachSuite, type CaseResult, type CheckReport, type Suite } from './rep
 import { inLabHost, inNode, type LabState, type Programs } from './runtime.js';
 import { expectedPairs, type Cell } from './truth.js';
 
-const PARALLEL = 24;
+/** Checks run at once (dig, file reads, commands, port probes). */
+const PARALLEL = 12;
+/** Reach probe runs at once: one per source node, each a single fping (or a ping per target). */
+const SOURCES_AT_ONCE = 32;
 
-async function pool<T, R>(items: readonly T[], fn: (t: T) => Promise<R>): Promise<R[]> {
+async function pool<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]);
   };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
 
@@ -28,9 +32,9 @@ export async function labCheck(lab: Lab, state: LabState, progs: Programs): Prom
   const suites: Suite[] = [];
   for (const r of lab.expect.reach) suites.push(reachSuite(await reach(lab, facts, progs, r)));
   const block = (kind: Suite['kind'], cases: CaseResult[]): void => void (cases.length && suites.push({ kind, name: kind, cases }));
-  block('dns', await pool(lab.expect.dns, (d) => dns(lab, state, facts, d)));
-  block('ports', await pool(lab.expect.ports, (p) => port(lab, state, facts, progs, p)));
-  block('files', await pool(lab.expect.files, async (f): Promise<CaseResult> => {
+  block('dns', await pool(lab.expect.dns, PARALLEL, (d) => dns(lab, state, facts, d)));
+  block('ports', await pool(lab.expect.ports, PARALLEL, (p) => port(lab, state, facts, progs, p)));
+  block('files', await pool(lab.expect.files, PARALLEL, async (f): Promise<CaseResult> => {
     const name = `${f.node}:${f.path}${f.contains !== undefined ? ` contains "${f.contains}"` : ''}${f.lacks !== undefined ? ` lacks "${f.lacks}"` : ''}`;
     const r = await inNode(lab.nodes.find((n) => n.key === f.node)!.sandbox, ['cat', f.path]);
     if (r.exitCode !== 0) return { name, status: 'fail', message: `cannot read ${f.path}: ${r.stderr.trim()}`, ...nodes([f.node]) };
@@ -38,7 +42,7 @@ export async function labCheck(lab: Lab, state: LabState, progs: Programs): Prom
     if (f.lacks !== undefined && r.stdout.includes(f.lacks)) return { name, status: 'fail', message: `"${f.lacks}" is in ${f.path}`, ...nodes([f.node]) };
     return { name, status: 'pass', ...nodes([f.node]) };
   }));
-  block('commands', await pool(lab.expect.commands, async (c): Promise<CaseResult> => {
+  block('commands', await pool(lab.expect.commands, PARALLEL, async (c): Promise<CaseResult> => {
     const name = `${c.node}: ${c.run}`;
     const r = await inNode(lab.nodes.find((n) => n.key === c.node)!.sandbox, ['sh', '-c', c.run]);
     const want = c.exit ?? 0;
@@ -57,15 +61,24 @@ const nodes = (n: string[]): { nodes: string[] } => ({ nodes: n });
 
 async function reach(lab: Lab, facts: Facts, progs: Programs, r: ReachSpec): Promise<{ probe: string; nodes: readonly string[]; cells: Cell[] }> {
   const pairs = expectedPairs(r);
-  const cells = await pool(pairs, async (p): Promise<Cell> => {
-    const tried = targetAddresses(lab, facts, p.to);
-    const from = nsOwner(lab, p.from).sandbox;
-    let answered: string[];
+  // One probe run per source node, to every address of every target at once: a denied pair costs
+  // its timeout once per source, not once per pair.
+  const sources = [...new Set(pairs.map((p) => p.from))];
+  // Without fping every source holds a ping process per target: fewer sources at once then.
+  const runs = await pool(sources, r.probe.kind === 'icmp' && !hasFping() ? 8 : SOURCES_AT_ONCE, async (from) => {
+    const addrs = [...new Set(pairs.filter((p) => p.from === from).flatMap((p) => targetAddresses(lab, facts, p.to)))];
     try {
-      answered = await probe(lab, progs, from, r, tried);
+      return { answered: new Set(await probe(progs, nsOwner(lab, from).sandbox, r, addrs)) };
     } catch (err) {
-      return { ...p, answered: [], tried, error: err instanceof Error ? err.message : String(err) };
+      return { error: err instanceof Error ? err.message : String(err) };
     }
+  });
+  const bySource = new Map(sources.map((s, i) => [s, runs[i]]));
+  const cells = pairs.map((p): Cell => {
+    const tried = targetAddresses(lab, facts, p.to);
+    const run = bySource.get(p.from);
+    if (!run?.answered) return { ...p, answered: [], tried, error: run?.error ?? 'not probed' };
+    const answered = tried.filter((a) => run.answered.has(a));
     const actual = answered.length > 0;
     const why = actual === p.expected ? undefined : explainReach(lab, facts, r.probe, p.from, p.to, actual, tried);
     return { ...p, actual, answered, tried, ...(why ? { why } : {}) };
@@ -73,11 +86,27 @@ async function reach(lab: Lab, facts: Facts, progs: Programs, r: ReachSpec): Pro
   return { probe: r.probeText, nodes: r.nodes, cells };
 }
 
-async function probe(lab: Lab, progs: Programs, from: string, r: ReachSpec, addrs: readonly string[]): Promise<string[]> {
+/** NETLOOM_LAB_NO_FPING=1 forces the plain-ping path (the tests run both). */
+const hasFping = (): boolean => !process.env.NETLOOM_LAB_NO_FPING && existsSync('/usr/bin/fping');
+
+/** The addresses that answered, probed in parallel from inside one node (fping or ping -c1 -W1, or
+ *  the lab's own TCP/UDP prober with a 1 s timeout). */
+async function probe(progs: Programs, from: string, r: ReachSpec, addrs: readonly string[]): Promise<string[]> {
   if (!addrs.length) return [];
   if (r.probe.kind === 'icmp') {
-    const ok = await Promise.all(addrs.map(async (a) => (await inNode(from, ['ping', '-n', '-q', '-c1', '-W1', a], 5000)).exitCode === 0));
-    return addrs.filter((_, i) => ok[i]);
+    // fping sends one echo to every address from one process (-r0: no retry, -t1000: 1 s); without
+    // it, one ping -c1 -W1 per address, all at once.
+    const fping = hasFping();
+    const argv = fping
+      ? ['fping', '-a', '-q', '-r0', '-t1000', '-i1', ...addrs]
+      : ['sh', '-c', 'for a in "$@"; do (ping -n -q -c1 -W1 "$a" >/dev/null 2>&1 && echo "$a") & done; wait', 'ping-all', ...addrs];
+    const res = await inNode(from, argv, 10_000);
+    // fping exits 1 when some address did not answer: an outcome, not a failure.
+    if (res.exitCode !== 0 && !(fping && res.exitCode === 1)) {
+      throw new Error(`${argv[0]} from ${from} failed: ${(res.stderr || `exit ${res.exitCode}`).trim().split('\n')[0]}`);
+    }
+    const ok = new Set(res.stdout.split('\n').map((l) => l.trim()).filter(Boolean));
+    return addrs.filter((a) => ok.has(a));
   }
   const answers = await ask(progs, (argv) => inNode(from, argv, 5000), r.probe.kind, r.probe.port, addrs);
   return addrs.filter((a) => answers[a]);

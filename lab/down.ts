@@ -5,7 +5,7 @@ import { api, ApiError } from '../common/client.js';
 import { run } from '../system/exec.js';
 import type { Lab } from './model.js';
 import { creationOrder } from './plan.js';
-import { alive, daemonAnswers, hostNsName, readState, removeRunDir, stopDaemon, type LabState } from './runtime.js';
+import { alive, daemonAnswers, hostNsName, readState, removeRunDir, startIsolated, stopDaemon, type LabState, type Programs } from './runtime.js';
 import type { Say } from './up.js';
 
 const enc = encodeURIComponent;
@@ -19,8 +19,13 @@ async function ignoreMissing(p: Promise<unknown>): Promise<void> {
 }
 
 /** Returns what is left of the lab (empty: all gone). */
-export async function labDown(lab: Lab, say: Say, hostSocket?: string): Promise<string[]> {
-  const state = readState(lab.name);
+export async function labDown(lab: Lab, say: Say, progs: Programs, hostSocket?: string): Promise<string[]> {
+  let state = readState(lab.name);
+  // The lab's netloomd died (a crash, a reboot of the lab host): start it again on the same data
+  // dir, so it restores its records and removes what they describe, rather than guessing.
+  if (state?.isolated && !(await daemonAnswers(state.socket))) {
+    state = await startIsolated(lab, progs).then((r) => r.state, () => state);
+  }
   const errors: string[] = [];
   const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
     try {
@@ -46,8 +51,10 @@ export async function labDown(lab: Lab, say: Say, hostSocket?: string): Promise<
       await step(`remove network ${n.name}`, () => ignoreMissing(api(socket, 'DELETE', `/networks/${enc(n.name)}`)));
     }
   }
-  if (state?.isolated) {
-    await step('stop the lab netloomd', () => stopDaemon(state));
+  // Something the daemon could not remove: keep it and its namespace, so a later down can retry.
+  if (state?.isolated && !errors.length) {
+    const s = state;
+    await step('stop the lab netloomd', () => stopDaemon(s));
     const ns = hostNsName(lab.name);
     if (existsSync(`/run/netns/${ns}`)) await step(`delete namespace ${ns}`, async () => void (await run('ip', ['netns', 'del', ns])));
   }

@@ -46,6 +46,10 @@ export function explainReach(lab: Lab, facts: Facts, probe: Probe, from: string,
 export function explainPort(lab: Lab, facts: Facts, node: string | undefined, port: number, proto: string, open: boolean, published: boolean): string {
   if (open) return `something answered on ${proto}/${port}`;
   if (node && !published) return `port ${port}/${proto} of ${node} is not published (add it to the node's ports:)`;
+  if (!node) {
+    const holders = Object.values(facts.nodes).filter((f) => f.ports.some((b) => b.proto === proto && port >= b.hostPort && port < b.hostPort + b.count));
+    if (!holders.length) return `no node of the lab publishes ${port}/${proto} on the host`;
+  }
   const n = node ? nodeByKey(lab, node) : undefined;
   if (n && !n.serve.some((s) => s.proto === proto && s.port === port)) return `nothing serves ${proto}/${port} in ${node} (add it to serve:)`;
   return `no answer within 1 s${node ? ` (bindings: ${facts.nodes[node]?.ports.map((b) => `${b.hostIP || '*'}:${b.hostPort}->${b.containerPort}/${b.proto}`).join(', ') || 'none'})` : ''}`;

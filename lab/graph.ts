@@ -88,8 +88,9 @@ export function renderSvg(lab: Lab, facts?: Facts, report?: CheckReport): string
   es.forEach((e, i) => g.setEdge(e.from, e.to, { label: e.label, width: textWidth(e.label, 10) + 8, height: 14, labelpos: 'c' }, `e${i}`));
   dagre.layout(g);
   const gg = g.graph();
-  const W = Math.ceil((gg.width ?? 400) + 40);
-  const H = Math.ceil((gg.height ?? 300) + 40);
+  // dagre's margins: 50 above (room for the title), 20 at the sides; 15 are enough below.
+  const W = Math.ceil(Math.max(gg.width ?? 400, textWidth('green: as expected · red: not · grey: unchecked', 10) + 32));
+  const H = Math.ceil((gg.height ?? 300) - 35);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">`,
     `<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`,

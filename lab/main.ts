@@ -8,7 +8,7 @@ import { labCheck } from './check.js';
 import { labDown } from './down.js';
 import { readFacts, type Facts } from './facts.js';
 import { renderMermaid, renderSvg } from './graph.js';
-import { attachmentsOf, checkCount, nodeByKey, requirementsOf, type Lab } from './model.js';
+import { attachmentsOf, checkCount, nodeByKey, nsOwner, requirementsOf, type Lab } from './model.js';
 import { EXIT, exitCode, renderJson, renderJUnit, renderTap, renderText, type CheckReport } from './report.js';
 import { daemonAnswers, lastCheckFile, LabFailure, listStates, alive, readState, type LabState, type Programs } from './runtime.js';
 import { LabFileError, parseLab } from './topology.js';
@@ -77,7 +77,7 @@ export async function labMain(argv: string[], progs: Programs, globalSocket?: st
       case 'check':
         return await check(lab, progs, v);
       case 'down':
-        return (await labDown(lab, out, v.host ? socket ?? (await hostSocket()) : undefined)).map((l) => err(`left: ${l}`)).length ? 1 : 0;
+        return (await labDown(lab, out, progs, v.host ? socket ?? (await hostSocket()) : undefined)).map((l) => err(`left: ${l}`)).length ? 1 : 0;
       case 'run': {
         let code: number;
         try {
@@ -88,7 +88,7 @@ export async function labMain(argv: string[], progs: Programs, globalSocket?: st
           code = EXIT.broken;
         }
         if (v.keep) return code;
-        const left = await labDown(lab, out, v.host ? socket ?? (await hostSocket()) : undefined);
+        const left = await labDown(lab, out, progs, v.host ? socket ?? (await hostSocket()) : undefined);
         for (const l of left) err(`left: ${l}`);
         return left.length && code === 0 ? EXIT.broken : code;
       }
@@ -146,13 +146,14 @@ async function labInspect(lab: Lab): Promise<number> {
   const state = upState(lab);
   const facts = await readFacts(lab, state.socket);
   for (const n of lab.nodes) {
-    const mode = n.mode.kind === 'networks' ? '' : ` (network_mode ${n.mode.kind === 'container' ? `container:${n.mode.target}` : n.mode.kind})`;
+    const mode = n.mode.kind === 'networks' ? '' : ` (network_mode ${n.mode.kind === 'container' ? `container:${n.mode.target}: ${nsOwner(lab, n.key).key}'s interfaces and names` : n.mode.kind})`;
     out(`${n.key}  sandbox ${n.sandbox}${mode}`);
     const f = facts.nodes[n.key];
     const aliases = new Map(attachmentsOf(lab, n.key).map((a) => [a.network, a.aliases]));
-    if (!f?.ifaces.length) out('  (no interface but lo)');
+    if (nsOwner(lab, n.key).mode.kind === 'host') out(`  (the stack of the lab's host${state.hostNs ? `, namespace ${state.hostNs}` : ''})`);
+    else if (!f?.ifaces.length) out('  (no interface but lo)');
     for (const i of f?.ifaces ?? []) {
-      const names = i.network === 'link' ? 'point-to-point' : `network ${i.network}${aliases.get(i.network)?.length ? `, names ${[n.sandbox, ...(aliases.get(i.network) ?? [])].join(' ')}` : ''}`;
+      const names = i.network === 'link' ? 'point-to-point' : `network ${i.network}${aliases.get(i.network)?.length ? `, names ${[nsOwner(lab, n.key).sandbox, ...(aliases.get(i.network) ?? [])].join(' ')}` : ''}`;
       out(`  ${i.ifname.padEnd(6)} ${i.address.padEnd(18)} ${names}`);
     }
     for (const b of f?.ports ?? []) out(`  port   ${b.hostIP || '*'}:${b.hostPort} -> ${b.containerPort}/${b.proto}${b.count > 1 ? ` (+${b.count - 1})` : ''}`);

@@ -109,7 +109,7 @@ export interface Expectations {
 }
 
 /** Settings the lab needs from netloomd that an older daemon would silently drop. */
-export type Requirement = 'hostname' | 'links' | 'add_hosts' | 'daemon';
+export type Requirement = 'hostname' | 'links' | 'add_hosts' | 'daemon' | 'dns';
 
 export interface Lab {
   readonly name: string;
@@ -148,6 +148,7 @@ export function requirementsOf(lab: Lab): Requirement[] {
     if (n.hostname) r.add('hostname');
     if (n.links.length) r.add('links');
     if (n.addHosts.length) r.add('add_hosts');
+    if (n.dns.length && !attachmentsOf(lab, n.key).some((a) => a.network !== 'bridge')) r.add('dns');
   }
   return [...r].sort();
 }

@@ -4,10 +4,12 @@
 // run at once. `--host` uses the machine's netloomd instead.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, call } from '../common/client.js';
+import { call } from '../common/client.js';
+import { pidAlive } from '../common/pid.js';
 import { resolvePaths } from '../common/config.js';
 import { run, type RunResult } from '../system/exec.js';
 import { spawnDetachedProgram } from '../system/process.js';
+import { utsPath } from '../system/uts.js';
 import type { Lab } from './model.js';
 
 export const LAB_RUN_ROOT = process.env.NETLOOM_LAB_DIR ?? '/run/netloom-lab';
@@ -63,20 +65,7 @@ export function removeRunDir(name: string): void {
   rmSync(runDir(name), { recursive: true, force: true });
 }
 
-export const alive = (pid: number | undefined): boolean => {
-  if (!pid || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie (exited, not yet reaped by whoever inherited it) is gone for our purposes.
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
+export const alive = pidAlive;
 
 export async function daemonAnswers(socket: string): Promise<boolean> {
   try {
@@ -114,7 +103,8 @@ export async function startIsolated(lab: Lab, progs: Programs): Promise<{ state:
     args.push('--config-file', cfg);
   }
   const pid = spawnDetachedProgram('nsenter', [`--net=/run/netns/${ns}`, process.execPath, progs.daemonScript, ...args], join(dir, 'netloomd.out'));
-  const state: LabState = { name: lab.name, file: lab.file, isolated: true, hostNs: ns, socket, daemonPid: pid, started: new Date().toISOString(), serve: {} };
+  // Responders of a lab whose daemon died are still the lab's: keep their PIDs for down.
+  const state: LabState = { name: lab.name, file: lab.file, isolated: true, hostNs: ns, socket, daemonPid: pid, started: new Date().toISOString(), serve: old?.serve ?? {} };
   writeState(state);
   for (let i = 0; i < 200; i++) {
     if (await daemonAnswers(socket)) return { state, reused: false };
@@ -164,7 +154,10 @@ export async function stopDaemon(s: LabState): Promise<void> {
 
 /** A command inside a node's namespace (`ip netns exec` also applies /etc/netns/<sandbox>/ files). */
 export function inNode(sandbox: string, argv: readonly string[], timeoutMs = 10_000): Promise<RunResult> {
-  return run('ip', ['netns', 'exec', sandbox, ...argv], { allowFail: true, timeoutMs });
+  // A sandbox made with a hostname has its own UTS namespace: commands see that hostname, as in `sandbox exec`.
+  const uts = utsPath(sandbox);
+  const [file, ...args] = [...(existsSync(uts) ? ['nsenter', `--uts=${uts}`] : []), 'ip', 'netns', 'exec', sandbox, ...argv];
+  return run(file, args, { allowFail: true, timeoutMs });
 }
 
 /** A command in the lab's host namespace (or the machine's, with --host). */

@@ -1,9 +1,10 @@
 // `netloom lab up`: idempotent, phase by phase (host, networks, nodes, links, services, commands,
 // settings check). Anything already there is kept; what is missing is made.
+import { canonicalCidr } from '../common/cidr.js';
 import { api, ApiError } from '../common/client.js';
 import { run } from '../system/exec.js';
 import { spawnDetachedProgram } from '../system/process.js';
-import { nsOwner, requirementsOf, type Lab, type LinkEnd } from './model.js';
+import { attachmentsOf, nsOwner, requirementsOf, type Lab, type LinkEnd } from './model.js';
 import { connectBodies, creationOrder, networkBody, sandboxBody } from './plan.js';
 import { alive, attachHost, inNode, LabFailure, runDir, startIsolated, writeState, type LabState, type Programs } from './runtime.js';
 import { join } from 'node:path';
@@ -155,6 +156,8 @@ async function ensureLink(lab: Lab, a: LinkEnd, b: LinkEnd): Promise<boolean> {
   return true;
 }
 
+const embeddedDns = (lab: Lab, key: string): boolean => attachmentsOf(lab, key).some((a) => a.network !== 'bridge');
+
 /** Settings an older netloomd accepts and silently drops: each is looked for where it must show. */
 async function unappliedSettings(lab: Lab, socket: string): Promise<string[]> {
   const missing: string[] = [];
@@ -164,6 +167,13 @@ async function unappliedSettings(lab: Lab, socket: string): Promise<string[]> {
       const view = await api<Record<string, unknown>>(socket, 'GET', `/sandboxes/${enc(node.sandbox)}`);
       const shown = JSON.stringify(view).includes(`"${node.hostname}"`) || (await files('/etc/hostname')).trim() === node.hostname;
       if (!shown) missing.push(`hostname ${node.hostname} (node ${node.key})`);
+    }
+    // Without a user-defined network there is no embedded DNS: --dns servers belong in resolv.conf
+    // (Docker's behaviour). With one, they are the embedded DNS's upstreams, not checked here (that
+    // would mean asking them).
+    if (node.dns.length && !embeddedDns(lab, node.key) && nsOwner(lab, node.key).mode.kind !== 'host') {
+      const resolv = await files('/etc/resolv.conf');
+      for (const d of node.dns) if (!new RegExp(`^nameserver\\s+${d.replace(/[.]/g, '\\.')}\\s*$`, 'm').test(resolv)) missing.push(`dns ${d} (node ${node.key}: not in its resolv.conf)`);
     }
     const hosts = node.links.length || node.addHosts.length ? await files('/etc/hosts') : '';
     for (const l of node.links) {
@@ -178,7 +188,8 @@ async function unappliedSettings(lab: Lab, socket: string): Promise<string[]> {
   const bip = lab.daemon.bip;
   if (typeof bip === 'string') {
     const br = await api<{ IPAM: { Config: { Subnet: string; Gateway?: string }[] } }>(socket, 'GET', '/networks/bridge');
-    if (!br.IPAM.Config.some((c) => c.Gateway === bip.split('/')[0])) missing.push(`daemon bip ${bip} (the default bridge is ${br.IPAM.Config.map((c) => c.Subnet).join(', ')})`);
+    // Network inspect may show a gateway only when one was chosen (Docker 20.10): the subnet tells too.
+    if (!br.IPAM.Config.some((c) => c.Gateway === bip.split('/')[0] || c.Subnet === canonicalCidr(bip))) missing.push(`daemon bip ${bip} (the default bridge is ${br.IPAM.Config.map((c) => c.Subnet).join(', ')})`);
   }
   return missing;
 }

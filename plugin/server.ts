@@ -114,7 +114,7 @@ const json = (reply: FastifyReply, status: number, value: object): FastifyReply 
 export function buildPluginServer(ctl: Controller, log: Logger): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: PLUGIN_BODY_LIMIT });
   // The engine sends no Content-Type at all; parse every body ourselves.
-  acceptAnyJson(app, 200);
+  acceptAnyJson(app, 200, PLUGIN_BODY_LIMIT);
 
   for (const [method, handler] of Object.entries(pluginRoutes(ctl))) {
     app.post(`/${method}`, async (req: FastifyRequest, reply: FastifyReply) => {

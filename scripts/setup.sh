@@ -15,6 +15,8 @@ pkgs+=(python3-docker python3-venv)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 # N-API headers for the two small addons (node_api.h is ABI-stable across Node versions).
 [ -f /usr/include/node/node_api.h ] || pkgs+=(libnode-dev)
+# fping: the lab's ICMP probe (one process per source node; plain ping is the fallback).
+pkgs+=(fping)
 
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done

@@ -178,6 +178,11 @@ describe('Docker clients against netloomd (root, fresh namespaces)', { skip: ski
     const br = JSON.parse((await sh('ip', ['-n', h.ns, '-j', 'addr', 'show', 'nltinh0'])).stdout) as { addr_info: { family: string }[] }[];
     assert.deepEqual(br[0].addr_info.filter((a) => a.family === 'inet'), []);
     assert.equal((await h.inspect('opts')).Options.foo, 'bar');
+    // netloom's CLI prints the Warning the docker CLIs do not.
+    const warned = await h.cli('network', 'create', '-o', 'colour=red', 'warned');
+    assert.equal(warned.exitCode, 0);
+    assert.match(warned.stderr, /^WARNING: driver bridge does not know option "colour"/);
+    await h.ok('network', 'rm', 'warned');
     await h.ok('sandbox', 'rm', sb);
     await h.ok('network', 'rm', 'opts');
   });

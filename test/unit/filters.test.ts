@@ -174,6 +174,40 @@ describe('filters: prune', () => {
   });
 });
 
+describe('filters: fuzz', () => {
+  const key = fc.constantFrom('label', 'label!', 'until', 'name', 'id', 'type', 'dangling', 'driver', 'scope', 'lable');
+  const val = fc.oneof(fc.constantFrom('24h', '-1h', '0', '2026-11-30', 'keep', 'keep=1', 'true', 'custom', '^n', '('), fc.string({ maxLength: 6 }));
+  const filters = fc.oneof(
+    fc.dictionary(key, fc.dictionary(val, fc.oneof(fc.boolean(), fc.constant(null)), { maxKeys: 2 }), { maxKeys: 3 }).map((d) => JSON.stringify(d)),
+    fc.dictionary(key, fc.array(val, { maxLength: 2 }), { maxKeys: 3 }).map((d) => JSON.stringify(d)),
+    fc.json(),
+    fc.string({ maxLength: 10 }),
+  );
+
+  test('any filters text gives a result or a NetloomError, never another exception; prune never selects a network without a label= it names', () => {
+    const clock = { nowMs: Date.UTC(2026, 11, 1), zoneOffsetMin: 0 };
+    fc.assert(
+      fc.property(filters, fc.integer({ min: 0, max: 1e9 }), fc.dictionary(fc.constantFrom('keep', 'x'), fc.constantFrom('', '1'), { maxKeys: 2 }), (raw, agoMs, labels) => {
+        try {
+          const f = parseFilters(raw);
+          filterNetworks(NETS, f);
+        } catch (err) {
+          assert.ok(err instanceof NetloomError, String(err));
+        }
+        try {
+          const f = parseFilters(raw);
+          const s = pruneSelector(f, clock);
+          const n = { created: new Date(clock.nowMs - agoMs).toISOString(), labels };
+          if (s(n)) for (const want of f.get('label')?.keys() ?? []) assert.ok(Object.hasOwn(labels, want.split('=')[0]), `${raw} selected ${JSON.stringify(labels)}`);
+        } catch (err) {
+          assert.ok(err instanceof NetloomError, String(err));
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
 describe('gotime', () => {
   test('Go durations', () => {
     assert.equal(parseGoDuration('1h30m'), 5400e9);

@@ -66,7 +66,7 @@ describe('topology file', () => {
     assert.deepEqual(n02.mode.kind === 'networks' && n02.mode.attach.map((a) => a.aliases), [['n02'], []]);
     assert.deepEqual(lab.nodes[2].mode, { kind: 'container', target: 'n01' });
     assert.deepEqual(lab.nodes[3].links, ['usernet-n01:n01']);
-    assert.deepEqual(requirementsOf(lab), ['add_hosts', 'daemon', 'hostname', 'links']);
+    assert.deepEqual(requirementsOf(lab), ['add_hosts', 'daemon', 'dns', 'hostname', 'links']);
     assert.equal(checkCount(lab.expect), 12 + 4);
   });
 

@@ -3,6 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { silentLogger } from '../../common/log.js';
 import { Controller } from '../../controller/index.js';
@@ -258,6 +262,49 @@ describe('server: Docker Engine API routes', () => {
     assert.equal((await get({ type: { container: true } })).body, '');
     const bad = await get({ typo: { x: true } });
     assert.deepEqual([bad.statusCode, bad.json().message], [400, "Invalid filter 'typo'"]);
+  });
+
+  test('an open /events stream gets events as they happen and does not hold up close()', async () => {
+    const { app: own } = await serve();
+    const dir = mkdtempSync(join(tmpdir(), 'nl-events-'));
+    const socket = join(dir, 'api.sock');
+    await own.listen({ path: socket });
+    const lines: string[] = [];
+    const ended = new Promise<void>((resolve, reject) => {
+      const req = httpRequest({ socketPath: socket, path: '/v1.41/events?filters=%7B%22type%22%3A%5B%22network%22%5D%7D' }, (res) => {
+        assert.equal(res.statusCode, 200);
+        assert.equal(res.headers['api-version'], '1.41');
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => lines.push(...d.split('\n').filter(Boolean)));
+        res.on('end', resolve);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    for (let i = 0; i < 100 && !(await own.inject({ method: 'GET', url: '/info' })).json().NEventsListener; i++) await new Promise((r) => setTimeout(r, 10));
+    await own.inject({ method: 'POST', url: '/networks/create', payload: { Name: 'live' } });
+    for (let i = 0; i < 100 && !lines.length; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(JSON.parse(lines[0]).Action, 'create');
+    await own.close();
+    await ended;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('config-only and config-from networks survive a restart; doctor finds nothing to fix', async () => {
+    const sys = createFakeSystem();
+    const store = new MemoryStore();
+    const first = new Controller({ store, sys, log: silentLogger });
+    await first.start();
+    await first.createNetwork({ name: 'cfg', configOnly: true, ipam: [{ subnet: '10.49.0.0/24' }], options: { 'com.docker.network.driver.mtu': '1400' } });
+    await first.createNetwork({ name: 'from', configFrom: 'cfg' });
+    const views = () => ['cfg', 'from'].map((n) => second.inspectNetwork(n));
+    await first.close();
+    const second = new Controller({ store, sys, log: silentLogger });
+    await second.start();
+    const [cfg, from] = views();
+    assert.deepEqual([cfg.ConfigOnly, cfg.IPAM.Config, from.ConfigFrom.Network, from.Options], [true, [{ Subnet: '10.49.0.0/24' }], 'cfg', { 'com.docker.network.driver.mtu': '1400' }]);
+    assert.deepEqual((await second.doctor()).findings, []);
+    await second.close();
   });
 
   test('malformed JSON is a 400 with a JSON error body', async () => {
