@@ -2,6 +2,8 @@
 // defaults, so tests and several instances never share a socket or a data dir.
 export const DEFAULT_SOCKET = '/run/netloom/netloom.sock';
 export const DEFAULT_DATA_DIR = '/var/lib/netloom';
+export const PLUGIN_NAME = 'netloom';
+export const DEFAULT_PLUGIN_SOCKET = `/run/docker/plugins/${PLUGIN_NAME}.sock`;
 
 export interface InstancePaths {
   readonly socket: string;
