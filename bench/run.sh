@@ -31,6 +31,10 @@ node build/bench/netns-mechanism.bench.js --rounds 50
 echo "## core operations, netloom beside Docker"
 NETLOOM_NO_AUTOSTART=1 node build/bench/core.bench.js --docker "$docker_host" --netloom "$SOCK" \
   --netloom-cli "node bin/netloom.mjs --socket $SOCK" --rounds "$ROUNDS" "$@"
+echo "## what the CLI adds to node -e 0 (goal: at most 20 ms)"
+ROUNDS=${CLI_ROUNDS:-15} bash bench/cli-startup.sh
+echo "## netloomd's memory: idle, 1000 endpoints, under dnsperf (goals: 72 and 96 MiB)"
+bash bench/daemon-rss.sh
 echo "## embedded DNS, netloom beside Docker's and dnsmasq (dnsperf)"
 ROUNDS=${DNS_ROUNDS:-3} KEEP_DOCKER=1 bash bench/dns.bench.sh
 echo "## Docker with netloom as driver and IPAM, beside Docker's bridge driver"

@@ -86,6 +86,9 @@ no sandbox uses the default bridge):
                      (default /etc/netloom/daemon.json if it exists); a flag and the file giving
                      different values, or an unknown key, is an error
   -h, --help         show this help
+
+Environment: NETLOOMD_V8_FLAGS  V8 flags the daemon sets for itself at start (default
+                     --optimize-for-size --semi-space-growth-factor=1: a smaller heap; "" = V8's defaults)
 `;
 
 /** True when something answers on the socket (a live daemon); a stale socket file is not one. */
