@@ -6,7 +6,9 @@
 //   node build/bench/cli-startup.js --socket S [--rounds 15] [--cli "node bin/netloom.mjs"] [--out DIR]
 //
 // "added" for an operation = p50(CLI process) − p50(node -e 0) − p50(API call): what the CLI itself
-// costs beyond starting Node and the daemon's work. Goal (issue #16): at most 20 ms for ls -q,
+// costs beyond starting Node and the daemon's work. For rm (60-90 ms of iptables and bridge work
+// whose spread is wider than the CLI's cost) it is the noisiest; the CLI does the same work for
+// every command (bench/README.md: instruction counts). Goal (issue #16): at most 20 ms for ls -q,
 // connect, disconnect and rm.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '15' },
     cli: { type: 'string', default: 'node bin/netloom.mjs' },
     out: { type: 'string', default: 'bench/results' },
+    callgrind: { type: 'boolean', default: false },
   },
 });
 const socket = values.socket;
@@ -48,6 +51,27 @@ async function api(method: string, path: string, body?: unknown): Promise<number
   return ms;
 }
 
+/** Instructions executed by one run under valgrind's callgrind (independent of the machine's load). */
+function instructions(file: string, args: string[]): number {
+  const r = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', file, ...args], { env, encoding: 'utf8' });
+  const m = /Collected : (\d+)/.exec(r.stderr);
+  if (r.status !== 0 || !m) throw new Error(`valgrind ${file} ${args.join(' ')}: exit ${r.status}: ${r.stderr.slice(-300)}`);
+  return Number(m[1]);
+}
+const counts: Record<string, number> = {};
+/** node -e 0 and each CLI operation once under callgrind: what the CLI adds, in instructions. */
+async function countInstructions(): Promise<void> {
+  const net = `${id}-cg`;
+  made.push(net);
+  await api('POST', '/networks/create', { Name: net, IPAM: { Config: [{ Subnet: '10.236.0.0/24' }] } });
+  counts['node -e 0'] = instructions('node', ['-e', '0']);
+  counts['network ls -q'] = instructions(cliFile, [...cliArgs, '--socket', socket!, 'network', 'ls', '-q']);
+  counts['network connect'] = instructions(cliFile, [...cliArgs, '--socket', socket!, 'network', 'connect', net, sb]);
+  counts['network disconnect'] = instructions(cliFile, [...cliArgs, '--socket', socket!, 'network', 'disconnect', net, sb]);
+  counts['network rm'] = instructions(cliFile, [...cliArgs, '--socket', socket!, 'network', 'rm', net]);
+  made.pop();
+}
+
 type Op = 'ls' | 'create' | 'connect' | 'disconnect' | 'rm';
 const OPS: Op[] = ['ls', 'create', 'connect', 'disconnect', 'rm'];
 const s = { node: [] as number[], cli: Object.fromEntries(OPS.map((o) => [o, [] as number[]])) as Record<Op, number[]>, api: Object.fromEntries(OPS.map((o) => [o, [] as number[]])) as Record<Op, number[]> };
@@ -60,23 +84,26 @@ try {
     const add = (k: 'cli' | 'api', op: Op, ms: number): void => void (keep && s[k][op].push(ms));
     const n0 = proc('node', ['-e', '0']);
     if (keep) s.node.push(n0);
-    add('cli', 'ls', cli('network', 'ls', '-q'));
-    add('api', 'ls', await api('GET', '/networks'));
+    // CLI and API take turns going first, so neither always follows the other's kernel work.
+    const both = async (op: Op, viaCli: () => number, viaApi: () => Promise<number>): Promise<void> => {
+      if (i % 2) add('api', op, await viaApi());
+      add('cli', op, viaCli());
+      if (!(i % 2)) add('api', op, await viaApi());
+    };
+    await both('ls', () => cli('network', 'ls', '-q'), () => api('GET', '/networks'));
     const c = subnet24('10.235.0.0/16', 2 * i);
     const a = subnet24('10.235.0.0/16', 2 * i + 1);
     const cn = `${id}-c${i}`;
     const an = `${id}-a${i}`;
     made.push(cn, an);
-    add('cli', 'create', cli('network', 'create', '--subnet', c.subnet, '--gateway', c.gateway, cn));
-    add('api', 'create', await api('POST', '/networks/create', { Name: an, IPAM: { Config: [{ Subnet: a.subnet, Gateway: a.gateway }] } }));
-    add('cli', 'connect', cli('network', 'connect', cn, sb));
-    add('api', 'connect', await api('POST', `/networks/${an}/connect`, { Container: sb }));
-    add('cli', 'disconnect', cli('network', 'disconnect', cn, sb));
-    add('api', 'disconnect', await api('POST', `/networks/${an}/disconnect`, { Container: sb }));
-    add('cli', 'rm', cli('network', 'rm', cn));
-    add('api', 'rm', await api('DELETE', `/networks/${an}`));
+    await both('create', () => cli('network', 'create', '--subnet', c.subnet, '--gateway', c.gateway, cn),
+      () => api('POST', '/networks/create', { Name: an, IPAM: { Config: [{ Subnet: a.subnet, Gateway: a.gateway }] } }));
+    await both('connect', () => cli('network', 'connect', cn, sb), () => api('POST', `/networks/${an}/connect`, { Container: sb }));
+    await both('disconnect', () => cli('network', 'disconnect', cn, sb), () => api('POST', `/networks/${an}/disconnect`, { Container: sb }));
+    await both('rm', () => cli('network', 'rm', cn), () => api('DELETE', `/networks/${an}`));
     made.splice(made.indexOf(cn), 2);
   }
+  if (values.callgrind) await countInstructions();
 } finally {
   for (const n of made) await request(socket, 'DELETE', `/networks/${n}`).catch(() => undefined);
   await request(socket, 'DELETE', `/sandboxes/${sb}`).catch(() => undefined);
@@ -98,7 +125,18 @@ for (const op of OPS) {
   const goal = op === 'create' ? '—' : `≤ ${GOAL_MS} ms: ${added <= GOAL_MS ? 'met' : 'missed'}`;
   console.log(`| ${op === 'ls' ? 'network ls -q' : `network ${op}`} | ${f(c.p50)} | ${f(a.p50)} | ${f(added)} | ${goal} |`);
 }
+if (values.callgrind) {
+  const base = counts['node -e 0'];
+  console.log(`\nInstructions (valgrind --tool=callgrind, one run each; the load does not change them): node -e 0 ${(base / 1e6).toFixed(0)} M`);
+  console.log('\n| command | instructions | above node -e 0 | as ms at node -e 0\'s rate | goal |');
+  console.log('|---|---:|---:|---:|---|');
+  for (const [k, n] of Object.entries(counts)) {
+    if (k === 'node -e 0') continue;
+    const ms = ((n - base) / base) * node.p50;
+    console.log(`| ${k} | ${(n / 1e6).toFixed(0)} M | ${((n - base) / 1e6).toFixed(0)} M | ${ms.toFixed(1)} | ≤ ${GOAL_MS} ms: ${ms <= GOAL_MS ? 'met' : 'missed'} |`);
+  }
+}
 mkdirSync(values.out, { recursive: true });
 const file = `${values.out}/cli-startup-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, `${JSON.stringify({ rounds, loadavg: loadavg(), cli: values.cli, node, ops: rows }, null, 2)}\n`);
+writeFileSync(file, `${JSON.stringify({ rounds, loadavg: loadavg(), cli: values.cli, node, ops: rows, instructions: counts }, null, 2)}\n`);
 console.log(`\n${file}`);
