@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { resolvePaths, type InstancePaths } from '../common/config.js';
+import { DAEMON_V8_FLAGS, resolvePaths, type InstancePaths } from '../common/config.js';
 import { CONNECT_OPTIONS, NETWORK_CREATE_OPTIONS, UsageError, endpointConfig, networkCreateBody, parse, sandboxCreateBody, SANDBOX_CREATE_OPTIONS, type Parsed } from './args.js';
 import { api, ApiError, call } from './client.js';
 import type { PortBinding } from '../common/ports.js';
@@ -280,6 +280,8 @@ export async function main(argv: string[]): Promise<number> {
   const [group, verb, ...args] = rest;
   if (!group || group === '-h' || group === '--help' || group === 'help') return out((await help()).main), 0;
   if (group === 'daemon') {
+    // As daemon/entry.ts does for netloomd (set later here: the CLI's few modules are loaded).
+    (await import('node:v8')).setFlagsFromString(process.env.NETLOOMD_V8_FLAGS ?? DAEMON_V8_FLAGS);
     const { runDaemon } = await import('../daemon/main.js');
     const extra = [...(flags.socket ? ['--socket', flags.socket] : []), ...(flags.dataDir ? ['--data-dir', flags.dataDir] : [])];
     await runDaemon([...extra, ...rest.slice(1)]);

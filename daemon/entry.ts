@@ -1,5 +1,6 @@
 // Entry point of the netloomd bundle.
 import { setFlagsFromString } from 'node:v8';
+import { DAEMON_V8_FLAGS } from '../common/config.js';
 
 // V8 tuned for a long-running daemon's footprint (bench/daemon-rss.sh measures it): slower heap
 // growth, and a young generation that stays at its initial size (it otherwise grows to 8-15 MiB
@@ -7,7 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 // are loaded, so their start-up garbage is collected under it too. These two are read by V8 at run
 // time; --max-semi-space-size is not (it is fixed when the heap is made, before any JavaScript).
 // NETLOOMD_V8_FLAGS replaces them ("" for V8's defaults).
-setFlagsFromString(process.env.NETLOOMD_V8_FLAGS ?? '--optimize-for-size --semi-space-growth-factor=1');
+setFlagsFromString(process.env.NETLOOMD_V8_FLAGS ?? DAEMON_V8_FLAGS);
 const { runDaemon } = await import('./main.js');
 
 runDaemon(process.argv.slice(2)).catch((err: unknown) => {
