@@ -8,7 +8,7 @@ import { api, ApiError, call } from './client.js';
 import type { PortBinding } from '../common/ports.js';
 import { naturalCompare, printNetworkTable, printSandboxTable } from './print.js';
 // Only what network ls/create/connect/disconnect/rm need is imported statically: the rest (the
-// store reader, system reset, process spawning with its execa, the help texts, the lab, the
+// store reader, system reset, process spawning, the help texts, the lab, the
 // daemon) is imported by the command that uses it, so a start evaluates nothing else
 // (bench/cli-startup.sh measures the cost of a start).
 const help = async (): Promise<Record<string, string>> => (await import('./help.js')).HELP;
