@@ -3,7 +3,7 @@
 # highest while dnsperf runs against one network's DNS (issue #16: ≤ 72 MiB idle, ≤ 96 MiB with
 # 1000 endpoints on 20 networks under dnsperf). bench/daemon-rss.ts does the work.
 #
-#   make build && sudo bash bench/daemon-rss.sh    NETWORKS (20), SANDBOXES (50), IDLE_WAIT (5),
+#   make build && sudo bash bench/daemon-rss.sh    NETWORKS (20), SANDBOXES (50), IDLE_WAIT (15),
 #                                                  DNS_SECONDS (10), NETLOOMD_BIN, NETLOOMD_NODE_ARGS
 #
 # The daemon runs in namespace nl-bench-rsshost (stopped by PID); its sandboxes (nlbench-rss-*),
@@ -32,4 +32,4 @@ nsenter --net=/run/netns/$HOST node ${NETLOOMD_NODE_ARGS:-} "${NETLOOMD_BIN:-bin
   --data-dir "$DIR/data" --log-file "$DIR/netloomd.log" --log-level warn & pid=$!
 for _ in $(seq 100); do NETLOOM_NO_AUTOSTART=1 node bin/netloom.mjs --socket "$DIR/d.sock" network ls -q >/dev/null 2>&1 && break; sleep 0.1; done
 node build/bench/daemon-rss.js --socket "$DIR/d.sock" --pid "$pid" --networks "${NETWORKS:-20}" --sandboxes "${SANDBOXES:-50}" \
-  --idle-wait "${IDLE_WAIT:-5}" --dns-seconds "${DNS_SECONDS:-10}" "$@"
+  --idle-wait "${IDLE_WAIT:-15}" --dns-seconds "${DNS_SECONDS:-10}" "$@"
