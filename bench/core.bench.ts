@@ -137,15 +137,35 @@ const ms = (x: number | undefined): string => (x === undefined || Number.isNaN(x
 const ratio = (a: number | undefined, b: number | undefined): string =>
   a === undefined || b === undefined || !(b > 0) ? '—' : `${(a / b).toFixed(2)}×`;
 
+/** Issue #16's goals for netloom/Docker (p50), per row label. */
+const GOALS: Record<string, number> = {
+  'API network create': 0.1,
+  'API network connect': 0.2,
+  'API network disconnect': 0.3,
+  'API network rm': 0.3,
+  'CLI network create (whole process)': 1,
+  'CLI network connect (whole process)': 1,
+  'CLI network disconnect (whole process)': 1,
+  'CLI network rm (whole process)': 1,
+};
+
+/** "≤ 0.3×: met" for a row with a goal and both p50s. */
+function goal(label: string, n: Stats | undefined, d: Stats | undefined): string {
+  const g = GOALS[label];
+  if (g === undefined) return '';
+  if (!n || !d || !(d.p50 > 0)) return `≤ ${g}×`;
+  return `≤ ${g}×: ${n.p50 / d.p50 <= g ? 'met' : 'missed'}`;
+}
+
 function table(results: Record<string, TargetResult>): string {
   const docker = results['docker'];
   const netloom = results['netloom'];
   const rows: string[] = [
-    '| operation | Docker p50 | Docker p95 | netloom p50 | netloom p95 | netloom/Docker (p50) |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| operation | Docker p50 | Docker p95 | netloom p50 | netloom p95 | netloom/Docker (p50) | goal |',
+    '|---|---:|---:|---:|---:|---:|---|',
   ];
   const row = (label: string, d: Stats | undefined, n: Stats | undefined): void => {
-    rows.push(`| ${label} | ${ms(d?.p50)} | ${ms(d?.p95)} | ${ms(n?.p50)} | ${ms(n?.p95)} | ${ratio(n?.p50, d?.p50)} |`);
+    rows.push(`| ${label} | ${ms(d?.p50)} | ${ms(d?.p95)} | ${ms(n?.p50)} | ${ms(n?.p95)} | ${ratio(n?.p50, d?.p50)} | ${goal(label, n, d)} |`);
   };
   for (const op of API_OPS) row(`API network ${op}`, docker?.api[op], netloom?.api[op]);
   for (const op of API_OPS) {
@@ -157,7 +177,8 @@ function table(results: Record<string, TargetResult>): string {
     if (!d && !n) continue;
     row(`${op}, first ${d?.first.n ?? n?.first.n} of many`, d?.first, n?.first);
     row(`${op}, last ${d?.last.n ?? n?.last.n} of many`, d?.last, n?.last);
-    rows.push(`| ${op} slowdown (last/first p50) | ${d ? `${d.ratio.toFixed(2)}×` : '—'} | | ${n ? `${n.ratio.toFixed(2)}×` : '—'} | | |`);
+    const flatGoal = n ? `netloom ≤ 1.2×: ${n.ratio <= 1.2 ? 'met' : 'missed'}` : '';
+    rows.push(`| ${op} slowdown (last/first p50) | ${d ? `${d.ratio.toFixed(2)}×` : '—'} | | ${n ? `${n.ratio.toFixed(2)}×` : '—'} | | | ${flatGoal} |`);
   }
   return rows.join('\n');
 }

@@ -28,3 +28,37 @@ export function printSandboxTable(out: (s: string) => void, sbs: Row[]): void {
     }),
   );
 }
+
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+
+/** Docker's CLI order for `network ls` (github.com/fvbommel/sortorder NaturalLess): runs of digits
+ *  compare by value (net2 before net10), digits before other characters, the rest by code unit.
+ *  Not localeCompare: initialising ICU's collator costs the CLI ~8 ms at every start. */
+export function naturalCompare(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(j);
+    const da = isDigit(ca);
+    if (da !== isDigit(cb)) return da ? -1 : 1;
+    if (!da) {
+      if (ca !== cb) return ca < cb ? -1 : 1;
+      i++;
+      j++;
+      continue;
+    }
+    while (i < a.length && a.charCodeAt(i) === 0x30) i++;
+    while (j < b.length && b.charCodeAt(j) === 0x30) j++;
+    const na = i;
+    const nb = j;
+    while (i < a.length && isDigit(a.charCodeAt(i))) i++;
+    while (j < b.length && isDigit(b.charCodeAt(j))) j++;
+    if (i - na !== j - nb) return i - na < j - nb ? -1 : 1;
+    const ra = a.slice(na, i);
+    const rb = b.slice(nb, j);
+    if (ra !== rb) return ra < rb ? -1 : 1;
+    if (na !== nb) return na < nb ? -1 : 1;
+  }
+  return Math.sign(a.length - b.length);
+}

@@ -2,6 +2,10 @@
 // defaults, so tests and several instances never share a socket or a data dir.
 export const DEFAULT_SOCKET = '/run/netloom/netloom.sock';
 export const DEFAULT_DATA_DIR = '/var/lib/netloom';
+/** V8 flags netloomd sets for itself at start unless NETLOOMD_V8_FLAGS is given (daemon/entry.ts). */
+export const DAEMON_V8_FLAGS = '--optimize-for-size --semi-space-growth-factor=1';
+export const PLUGIN_NAME = 'netloom';
+export const DEFAULT_PLUGIN_SOCKET = `/run/docker/plugins/${PLUGIN_NAME}.sock`;
 
 export interface InstancePaths {
   readonly socket: string;

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolvePaths } from '../common/config.js';
+import { DEFAULT_PLUGIN_SOCKET, resolvePaths } from '../common/config.js';
 import { armFailpoints } from '../common/failpoint.js';
 import { createLogger } from '../common/log.js';
 import { Controller } from '../controller/index.js';
@@ -11,10 +11,10 @@ import { FileStore, SOCKETS_KEY } from '../store/file.js';
 import { createSystem } from '../system/index.js';
 import { buildServer } from './server.js';
 import type { FastifyInstance } from 'fastify';
-import { buildPluginServer, DEFAULT_PLUGIN_SOCKET } from '../plugin/server.js';
 import { hostname } from 'node:os';
-import { Cluster, nodeIdOf } from '../controller/cluster.js';
-import { EtcdClient, parseClusterStore } from '../store/etcd.js';
+// Loaded only by a daemon that uses them (bench/daemon-rss.sh): the Docker plugin face (not with
+// --no-plugin) and the cluster with its etcd client (only with --cluster-store).
+import type { Cluster } from '../controller/cluster.js';
 import { ipFamily } from '../common/cidr.js';
 import type { OverlayHost } from '../drivers/overlay/index.js';
 import type { System } from '../system/types.js';
@@ -87,6 +87,9 @@ no sandbox uses the default bridge):
                      (default /etc/netloom/daemon.json if it exists); a flag and the file giving
                      different values, or an unknown key, is an error
   -h, --help         show this help
+
+Environment: NETLOOMD_V8_FLAGS  V8 flags the daemon sets for itself at start (default
+                     --optimize-for-size --semi-space-growth-factor=1: a smaller heap; "" = V8's defaults)
 `;
 
 /** True when something answers on the socket (a live daemon); a stale socket file is not one. */
@@ -178,7 +181,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   armFailpoints();
   const app = buildServer(ctl);
   await listenPrivate(app, paths.socket);
-  const plugin = pluginSocket ? buildPluginServer(ctl, log) : undefined;
+  const plugin = pluginSocket ? (await import('../plugin/server.js')).buildPluginServer(ctl, log) : undefined;
   if (plugin && pluginSocket) await listenPrivate(plugin, pluginSocket);
   log.info({ socket: paths.socket, pluginSocket, dataDir: paths.dataDir, pid: process.pid }, 'netloomd ready');
 
@@ -213,6 +216,7 @@ async function clusterOf(
     if (v['advertise-addr']) throw new Error('--advertise-addr needs --cluster-store: without one, overlay networks are local to this host');
     return { overlayHost: { port, underlayMtu: 1500 } };
   }
+  const [{ Cluster, nodeIdOf }, { EtcdClient, parseClusterStore }] = await Promise.all([import('../controller/cluster.js'), import('../store/etcd.js')]);
   const endpoints = parseClusterStore(v['cluster-store']);
   const adv = v['advertise-addr'];
   if (!adv) throw new Error('--cluster-store needs --advertise-addr: the underlay address other hosts reach this one on');

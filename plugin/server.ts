@@ -14,8 +14,8 @@ import type { Controller } from '../controller/index.js';
 import { ADDRESS_SPACES } from '../controller/docker.js';
 import * as wire from './wire.js';
 
-export const PLUGIN_NAME = 'netloom';
-export const DEFAULT_PLUGIN_SOCKET = `/run/docker/plugins/${PLUGIN_NAME}.sock`;
+// Defined beside the instance paths so netloomd knows the socket without loading this module.
+export { PLUGIN_NAME, DEFAULT_PLUGIN_SOCKET } from '../common/config.js';
 export const PLUGIN_BODY_LIMIT = 1 << 20;
 const CONTENT_TYPE = 'application/vnd.docker.plugins.v1+json';
 
