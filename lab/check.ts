@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { api } from '../common/client.js';
 import { explainPort, explainReach } from './explain.js';
 import { readFacts, targetAddresses, type Facts } from './facts.js';
-import { nsOwner, type DnsSpec, type Lab, type PortSpec, type ReachSpec } from './model.js';
+import { lossProbes, lossVerdict, parsePing, pickAddress, RTT_PROBES, rttVerdict } from './measure.js';
+import { nsOwner, type LossSpec, type RttSpec, type DnsSpec, type Lab, type PortSpec, type ReachSpec } from './model.js';
 import { reachSuite, type CaseResult, type CheckReport, type Suite } from './report.js';
 import { inLabHost, inNode, type LabState, type Programs } from './runtime.js';
 import { expectedPairs, type Cell } from './truth.js';
@@ -54,7 +55,29 @@ export async function labCheck(lab: Lab, state: LabState, progs: Programs): Prom
       : undefined;
     return { name, status: bad ? 'fail' : 'pass', ...(bad ? { message: bad } : {}), ...nodes([c.node]) };
   }));
+  block('rtt', await pool(lab.expect.rtt, PARALLEL, (r) => measure(lab, facts, r, 'rtt')));
+  block('loss', await pool(lab.expect.loss, PARALLEL, (l) => measure(lab, facts, l, 'loss')));
   return { lab: lab.name, file: lab.file, suites };
+}
+
+/** RTT (25 echoes, 50 ms apart: the median) or loss (enough echoes that the allowed maximum is ten
+ *  of them, 5 ms apart), with ping from inside the source node. */
+async function measure(lab: Lab, facts: Facts, x: RttSpec | LossSpec, kind: 'rtt' | 'loss'): Promise<CaseResult> {
+  const rtt = kind === 'rtt' ? (x as RttSpec) : undefined;
+  const loss = kind === 'loss' ? (x as LossSpec) : undefined;
+  const name = `${x.from} -> ${x.to} ${rtt ? `p50 ${rtt.p50} ±${rtt.tolerance}` : `max ${loss!.max}`}`;
+  const mine = (facts.nodes[x.from]?.ifaces ?? []).map((i) => i.address);
+  const addr = /^(\d{1,3}\.){3}\d{1,3}$/.test(x.to) ? x.to : pickAddress(mine, (facts.nodes[x.to]?.ifaces ?? []).map((i) => i.address));
+  if (!addr) return { name, status: 'error', message: `node ${x.to} has no address to probe`, ...nodes([x.from]) };
+  const count = rtt ? RTT_PROBES : lossProbes(loss!.maxFrac);
+  const interval = rtt ? '0.05' : '0.005';
+  const r = await inNode(nsOwner(lab, x.from).sandbox, ['ping', '-n', '-c', String(count), '-i', interval, '-W', '2', ...(rtt ? [] : ['-q']), addr], 60_000);
+  const p = parsePing(r.stdout);
+  if (!p.sent) return { name, status: 'error', message: `ping ${addr} from ${x.from} failed: ${(r.stderr || `exit ${r.exitCode}`).trim().split('\n')[0]}`, ...nodes([x.from]) };
+  const v = rtt ? rttVerdict(rtt, p) : lossVerdict(loss!, p);
+  const involved = nodes([x.from, ...(lab.nodes.some((n) => n.key === x.to) ? [x.to] : [])]);
+  const measured = `${v.measured} (to ${addr})`;
+  return { name, status: v.ok ? 'pass' : 'fail', measured, ...(v.ok ? {} : { message: measured }), ...involved };
 }
 
 const nodes = (n: string[]): { nodes: string[] } => ({ nodes: n });

@@ -1,6 +1,8 @@
 // The lab as netloom understands it once the file is parsed and checked: typed, readonly, with
 // every name already turned into the sandbox and network names netloomd will know. Pure.
 
+import type { Netem } from './netem.js';
+
 export const BUILTIN_NETWORKS = ['bridge', 'host', 'none'] as const;
 
 export interface NetSpec {
@@ -22,6 +24,8 @@ export interface Attachment {
   readonly network: string; // NetSpec.key
   readonly ip?: string;
   readonly aliases: readonly string[];
+  /** Impairment: a is the node, b the network (see lab/netem.ts). */
+  readonly netem?: Netem;
 }
 
 export type NodeMode =
@@ -59,6 +63,7 @@ export interface LinkEnd {
 export interface LinkSpec {
   readonly a: LinkEnd;
   readonly b: LinkEnd;
+  readonly netem?: Netem;
 }
 
 export type Probe = { readonly kind: 'icmp' } | { readonly kind: 'tcp' | 'udp'; readonly port: number };
@@ -100,16 +105,37 @@ export interface CommandSpec {
   readonly contains?: string;
 }
 
+/** Round trip time from one node to another, measured with ping. */
+export interface RttSpec {
+  readonly from: string;
+  readonly to: string;
+  readonly p50: string;
+  readonly p50Ms: number;
+  readonly tolerance: string;
+  /** As a fraction of p50 (25% -> 0.25). */
+  readonly toleranceFrac: number;
+}
+
+/** Packet loss from one node to another (echo requests without a reply), measured with ping. */
+export interface LossSpec {
+  readonly from: string;
+  readonly to: string;
+  readonly max: string;
+  readonly maxFrac: number;
+}
+
 export interface Expectations {
   readonly reach: readonly ReachSpec[];
   readonly dns: readonly DnsSpec[];
   readonly ports: readonly PortSpec[];
   readonly files: readonly FileSpec[];
   readonly commands: readonly CommandSpec[];
+  readonly rtt: readonly RttSpec[];
+  readonly loss: readonly LossSpec[];
 }
 
 /** Settings the lab needs from netloomd that an older daemon would silently drop. */
-export type Requirement = 'hostname' | 'links' | 'add_hosts' | 'daemon' | 'dns';
+export type Requirement = 'hostname' | 'links' | 'add_hosts' | 'daemon' | 'dns' | 'netem';
 
 export interface Lab {
   readonly name: string;
@@ -144,6 +170,7 @@ export function attachmentsOf(lab: Lab, key: string): readonly Attachment[] {
 export function requirementsOf(lab: Lab): Requirement[] {
   const r = new Set<Requirement>(lab.requires);
   if (Object.keys(lab.daemon).length) r.add('daemon');
+  if (lab.links.some((l) => l.netem) || lab.nodes.some((n) => n.mode.kind === 'networks' && n.mode.attach.some((a) => a.netem))) r.add('netem');
   for (const n of lab.nodes) {
     if (n.hostname) r.add('hostname');
     if (n.links.length) r.add('links');
@@ -156,5 +183,5 @@ export function requirementsOf(lab: Lab): Requirement[] {
 /** Number of checks in the expectations (a reach block counts its ordered pairs). */
 export function checkCount(e: Expectations): number {
   const pairs = e.reach.reduce((s, r) => s + r.nodes.length * (r.nodes.length - 1), 0);
-  return pairs + e.dns.length + e.ports.length + e.files.length + e.commands.length;
+  return pairs + e.dns.length + e.ports.length + e.files.length + e.commands.length + e.rtt.length + e.loss.length;
 }

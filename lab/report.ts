@@ -11,9 +11,11 @@ export interface CaseResult {
   readonly message?: string;
   /** The lab nodes the case involves (the picture colours them). */
   readonly nodes?: readonly string[];
+  /** For rtt and loss: the measured value beside the declared one (shown pass or fail). */
+  readonly measured?: string;
 }
 
-export type SuiteKind = 'reach' | 'dns' | 'ports' | 'files' | 'commands';
+export type SuiteKind = 'reach' | 'dns' | 'ports' | 'files' | 'commands' | 'rtt' | 'loss' | 'step';
 
 export interface Suite {
   readonly kind: SuiteKind;
@@ -68,8 +70,8 @@ export function renderText(rep: CheckReport, verbose = false): string {
       continue;
     }
     for (const k of s.cases) {
-      if (k.status === 'pass' && !verbose) continue;
-      out.push(`  ${k.status === 'pass' ? '✓' : k.status === 'fail' ? 'X' : '?'} ${s.kind} ${k.name}${k.message ? `: ${k.message}` : ''}`);
+      if (k.status === 'pass' && !verbose && !k.measured) continue;
+      out.push(`  ${k.status === 'pass' ? '✓' : k.status === 'fail' ? 'X' : '?'} ${s.kind} ${k.name}${k.message ? `: ${k.message}` : k.measured ? `: ${k.measured}` : ''}`);
     }
     const t = { pass: 0, fail: 0, error: 0 };
     for (const k of s.cases) t[k.status]++;
@@ -102,7 +104,7 @@ export function renderJUnit(rep: CheckReport): string {
     lines.push(`  <testsuite name="${xml(s.name)}" tests="${s.cases.length}" failures="${f}" errors="${e}">`);
     for (const k of s.cases) {
       const open = `    <testcase classname="${xml(`${rep.lab}.${s.kind}`)}" name="${xml(k.name)}"`;
-      if (k.status === 'pass') lines.push(`${open}/>`);
+      if (k.status === 'pass') lines.push(k.measured ? `${open}>\n      <system-out>${xml(k.measured)}</system-out>\n    </testcase>` : `${open}/>`);
       else {
         const tag = k.status === 'fail' ? 'failure' : 'error';
         lines.push(`${open}>`, `      <${tag} message="${xml(k.message ?? '')}">${xml(k.message ?? '')}</${tag}>`, '    </testcase>');

@@ -3,7 +3,8 @@
 // nodes, networks and links). Every error names FILE:LINE:COL. Pure: the caller reads the file.
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YNode } from 'yaml';
-import type { Attachment, DnsAnswer, Lab, LinkSpec, NetSpec, NodeMode, NodeSpec, Probe, Requirement } from './model.js';
+import type { Attachment, DnsAnswer, Expectations, Lab, LinkSpec, NetSpec, NodeMode, NodeSpec, Probe, Requirement } from './model.js';
+import { durationMs, netemProblem, percent, type Netem } from './netem.js';
 
 import schema from './lab.schema.json' with { type: 'json' };
 let validator: ReturnType<Ajv['compile']> | undefined;
@@ -138,7 +139,9 @@ export function parseLab(text: string, file: string): Lab {
 interface RawAttach {
   ip?: string;
   aliases?: string[];
+  netem?: Partial<Netem>;
 }
+type RawExpect = NonNullable<RawLab['expect']>;
 interface RawNode {
   networks?: string[] | Record<string, RawAttach | null>;
   network_mode?: string;
@@ -158,14 +161,32 @@ interface RawLab {
   daemon?: Record<string, unknown>;
   networks?: Record<string, { driver?: string; subnet?: string; gateway?: string; ip_range?: string; internal?: boolean; icc?: boolean; options?: Record<string, string> }>;
   nodes: Record<string, RawNode>;
-  links?: { a: string; b: string; a_ip?: string; b_ip?: string }[];
+  links?: RawLink[];
   expect?: {
+    rtt?: { from: string; to: string; p50: string; tolerance?: string }[];
+    loss?: { from: string; to: string; max: string }[];
     reach?: { probe: string; nodes: string[]; allow?: string[] }[];
     dns?: { from: string; name: string; type?: 'A' | 'AAAA' | 'PTR'; answer: DnsAnswer }[];
     ports?: { from: string; to: string; open: boolean }[];
     files?: { node: string; path: string; contains?: string; lacks?: string }[];
     commands?: { node: string; run: string; exit?: number; stdout?: string; contains?: string }[];
   };
+}
+
+interface RawLink {
+  a: string;
+  b: string;
+  a_ip?: string;
+  b_ip?: string;
+  netem?: Partial<Netem>;
+}
+
+/** The file's netem block, with its direction (both by default); an impossible one is an error there. */
+function buildNetem(n: Partial<Netem> | undefined, path: Path, loc: Located): Netem | undefined {
+  if (!n) return undefined;
+  const problem = netemProblem(n);
+  if (problem) throw loc.error(path, `netem: ${problem}`);
+  return { ...n, direction: n.direction ?? 'both' };
 }
 
 const ICC_OPTION = 'com.docker.network.bridge.enable_icc';
@@ -204,7 +225,7 @@ function build(raw: RawLab, file: string, loc: Located): Lab {
     networks,
     nodes,
     links,
-    expect: buildExpect(raw, nodeKeys, loc),
+    expect: buildExpect(raw.expect ?? {}, nodeKeys, loc, ['expect']),
   };
   return lab;
 }
@@ -229,7 +250,8 @@ function buildNode(lab: string, key: string, n: RawNode, networks: readonly NetS
       if (spec.builtin && a?.aliases?.length) throw loc.error(where, `node ${key}: the default bridge has no DNS, so aliases need a user-defined network`, true);
       // The node's own name is an alias on every user-defined network, so nodes find each other by it.
       const aliases = spec.builtin ? [] : [...new Set([key, ...(a?.aliases ?? [])])];
-      return { network: net, ...(a?.ip ? { ip: a.ip } : {}), aliases };
+      const netem = buildNetem(a?.netem, [...where, 'netem'], loc);
+      return { network: net, ...(a?.ip ? { ip: a.ip } : {}), aliases, ...(netem ? { netem } : {}) };
     });
     mode = { kind: 'networks', attach };
   }
@@ -271,7 +293,7 @@ function checkContainerCycles(nodes: readonly NodeSpec[], loc: Located): void {
   }
 }
 
-function buildLink(l: { a: string; b: string; a_ip?: string; b_ip?: string }, i: number, nodes: readonly NodeSpec[], loc: Located): LinkSpec {
+function buildLink(l: RawLink, i: number, nodes: readonly NodeSpec[], loc: Located): LinkSpec {
   const end = (side: 'a' | 'b'): LinkSpec['a'] => {
     const [node, ifname] = l[side].split(':');
     const n = nodes.find((x) => x.key === node);
@@ -285,31 +307,39 @@ function buildLink(l: { a: string; b: string; a_ip?: string; b_ip?: string }, i:
   const a = end('a');
   const b = end('b');
   if (a.node === b.node) throw loc.error(['links', i], `link ${i + 1}: both ends are on node ${a.node}`);
-  return { a, b };
+  const netem = buildNetem(l.netem, ['links', i, 'netem'], loc);
+  return { a, b, ...(netem ? { netem } : {}) };
 }
 
-function buildExpect(raw: RawLab, nodeKeys: readonly string[], loc: Located): Lab['expect'] {
-  const e = raw.expect ?? {};
+function buildExpect(e: RawExpect, nodeKeys: readonly string[], loc: Located, at: Path): Expectations {
   const need = (path: (string | number)[], node: string, allowHost = false): void => {
     if (allowHost && node === 'host') return;
     if (!nodeKeys.includes(node)) throw loc.error(path, `no node "${node}" (nodes: ${nodeKeys.join(', ')}${allowHost ? ', or host' : ''})`);
   };
   const reach = (e.reach ?? []).map((r, i) => {
-    r.nodes.forEach((n, j) => need(['expect', 'reach', i, 'nodes', j], n));
+    r.nodes.forEach((n, j) => need([...at, 'reach', i, 'nodes', j], n));
     for (const [j, a] of (r.allow ?? []).entries()) {
       for (const side of a.split(/<->|->/)) {
-        if (side !== '*' && !r.nodes.includes(side)) throw loc.error(['expect', 'reach', i, 'allow', j], `allow "${a}": ${side} is not in this block's nodes (${r.nodes.join(', ')})`);
+        if (side !== '*' && !r.nodes.includes(side)) throw loc.error([...at, 'reach', i, 'allow', j], `allow "${a}": ${side} is not in this block's nodes (${r.nodes.join(', ')})`);
       }
     }
     const [kind, port] = r.probe.split('/');
     const probe: Probe = kind === 'icmp' ? { kind: 'icmp' } : { kind: kind as 'tcp' | 'udp', port: Number(port) };
     return { probe, probeText: r.probe, nodes: [...new Set(r.nodes)], allow: r.allow ?? [] };
   });
-  (e.dns ?? []).forEach((d, i) => need(['expect', 'dns', i, 'from'], d.from));
-  (e.ports ?? []).forEach((p, i) => need(['expect', 'ports', i, 'from'], p.from, true));
-  (e.files ?? []).forEach((f, i) => need(['expect', 'files', i, 'node'], f.node));
-  (e.commands ?? []).forEach((c, i) => need(['expect', 'commands', i, 'node'], c.node));
+  (e.dns ?? []).forEach((d, i) => need([...at, 'dns', i, 'from'], d.from));
+  (e.ports ?? []).forEach((p, i) => need([...at, 'ports', i, 'from'], p.from, true));
+  (e.files ?? []).forEach((f, i) => need([...at, 'files', i, 'node'], f.node));
+  (e.commands ?? []).forEach((c, i) => need([...at, 'commands', i, 'node'], c.node));
+  const pair = (kind: 'rtt' | 'loss', x: { from: string; to: string }, i: number): void => {
+    need([...at, kind, i, 'from'], x.from);
+    if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(x.to)) need([...at, kind, i, 'to'], x.to);
+  };
+  (e.rtt ?? []).forEach((r, i) => pair('rtt', r, i));
+  (e.loss ?? []).forEach((r, i) => pair('loss', r, i));
   return {
+    rtt: (e.rtt ?? []).map((r) => ({ from: r.from, to: r.to, p50: r.p50, p50Ms: durationMs(r.p50), tolerance: r.tolerance ?? '25%', toleranceFrac: percent(r.tolerance ?? '25%') })),
+    loss: (e.loss ?? []).map((r) => ({ from: r.from, to: r.to, max: r.max, maxFrac: percent(r.max) })),
     reach,
     dns: (e.dns ?? []).map((d) => ({ from: d.from, name: d.name, type: d.type ?? 'A', answer: d.answer })),
     ports: e.ports ?? [],

@@ -8,6 +8,8 @@ import { attachmentsOf, nsOwner, requirementsOf, type Lab, type LinkEnd } from '
 import { connectBodies, creationOrder, networkBody, sandboxBody } from './plan.js';
 import { alive, attachHost, inNode, LabFailure, runDir, startIsolated, writeState, type LabState, type Programs } from './runtime.js';
 import { join } from 'node:path';
+import { readFacts } from './facts.js';
+import { applyNetem, declared } from './impair.js';
 
 export type Say = (line: string) => void;
 
@@ -47,7 +49,7 @@ export interface UpOptions {
 }
 
 export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say): Promise<LabState> {
-  const T = 7;
+  const T = 8;
   let state!: LabState;
   await phase(say, 1, T, 'host', async () => {
     if (opts.host) {
@@ -87,7 +89,13 @@ export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say
     for (const l of lab.links) if (await ensureLink(lab, l.a, l.b)) made++;
     return `${made} veth pair(s) made, ${lab.links.length - made} already there`;
   });
-  await phase(say, 5, T, 'services', async () => {
+  await phase(say, 5, T, 'netem', async () => {
+    const items = declared(lab);
+    if (!items.length) return 'none declared';
+    const lines = await applyNetem(lab, state, await readFacts(lab, socket), items);
+    return `${items.length} impairment(s), ${lines} tc qdisc(s)`;
+  });
+  await phase(say, 6, T, 'services', async () => {
     const serve = { ...state.serve };
     let started = 0;
     for (const node of lab.nodes.filter((n) => n.serve.length)) {
@@ -106,7 +114,7 @@ export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say
     if (started) await waitListening(lab, serve);
     return `${started} responder(s) started`;
   });
-  await phase(say, 6, T, 'commands', async () => {
+  await phase(say, 7, T, 'commands', async () => {
     let ran = 0;
     for (const node of lab.nodes.filter((n) => fresh.has(n.key))) {
       for (const cmd of node.exec) {
@@ -117,7 +125,7 @@ export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say
     }
     return `${ran} ran`;
   });
-  await phase(say, 7, T, 'settings', async () => {
+  await phase(say, 8, T, 'settings', async () => {
     const missing = await unappliedSettings(lab, socket);
     if (missing.length) {
       throw new LabFailure(

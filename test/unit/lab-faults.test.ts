@@ -1,0 +1,158 @@
+// The lab's faults, pure parts: netem parameters into tc batch lines (one-way per direction,
+// nothing for what is not given), merging a change into what is in force, the file's netem and
+// rtt/loss blocks, and the measurement's parsing and verdicts.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { lossProbes, lossVerdict, median, parsePing, pickAddress, rttVerdict } from '../../lab/measure.js';
+import { durationMs, mergeNetem, NETEM_PARAMS, netemArgs, netemProblem, percent, tcBatches, type Netem } from '../../lab/netem.js';
+import { LabFileError, parseLab } from '../../lab/topology.js';
+
+const SIDES = { aToB: { ns: 'lab-n1', dev: 'p0' }, bToA: { ns: 'lab-n2', dev: 'p0' } };
+const ATT = { aToB: { ns: 'lab-n1', dev: 'eth0' }, bToA: { dev: 'veth1a2b' } };
+
+describe('netem into tc', () => {
+  test('every parameter in tc order; a delay with jitter is one clause', () => {
+    assert.deepEqual(netemArgs({ delay: '20ms', jitter: '2ms', loss: '1%', rate: '10mbit', corrupt: '0.1%', duplicate: '0.2%', reorder: '1%' }), [
+      'delay', '20ms', '2ms', 'loss', '1%', 'duplicate', '0.2%', 'corrupt', '0.1%', 'reorder', '1%', 'rate', '10mbit',
+    ]);
+  });
+
+  test('a parameter not given is absent, never 0 (property)', () => {
+    fc.assert(
+      fc.property(fc.subarray([...NETEM_PARAMS]), (given) => {
+        const n: Record<string, string> = {};
+        for (const p of given) n[p] = p === 'delay' || p === 'jitter' ? '5ms' : p === 'rate' ? '1mbit' : '1%';
+        const args = netemArgs(n);
+        for (const p of NETEM_PARAMS.filter((x) => x !== 'jitter')) assert.equal(args.includes(p), given.includes(p));
+        assert.ok(!args.includes('0') && !args.includes('0%') && !args.includes('0ms'));
+      }),
+    );
+  });
+
+  test('direction: both impairs each side, a-to-b only a\'s egress, b-to-a only b\'s; batched per namespace', () => {
+    const both = tcBatches([{ sides: SIDES, netem: { delay: '20ms', direction: 'both' } }]);
+    assert.deepEqual([...both], [
+      ['lab-n1', ['qdisc replace dev p0 root netem delay 20ms']],
+      ['lab-n2', ['qdisc replace dev p0 root netem delay 20ms']],
+    ]);
+    assert.deepEqual([...tcBatches([{ sides: SIDES, netem: { loss: '5%', direction: 'a-to-b' } }])], [['lab-n1', ['qdisc replace dev p0 root netem loss 5%']]]);
+    assert.deepEqual([...tcBatches([{ sides: SIDES, netem: { loss: '5%', direction: 'b-to-a' } }])], [['lab-n2', ['qdisc replace dev p0 root netem loss 5%']]]);
+    // An attachment: a-to-b (node -> network) on the node's eth0, b-to-a on the host-side veth in the lab host ('').
+    const att = tcBatches([
+      { sides: ATT, netem: { delay: '1ms', direction: 'b-to-a' } },
+      { sides: SIDES, netem: { delay: '3ms', direction: 'a-to-b' } },
+      { sides: { aToB: { ns: 'lab-n1', dev: 'eth1' }, bToA: { dev: 'vethx' } }, netem: { rate: '1mbit', direction: 'a-to-b' } },
+    ]);
+    assert.deepEqual([...att], [
+      ['', ['qdisc replace dev veth1a2b root netem delay 1ms']],
+      ['lab-n1', ['qdisc replace dev p0 root netem delay 3ms', 'qdisc replace dev eth1 root netem rate 1mbit']],
+    ]);
+  });
+
+  test('clearing deletes the root qdisc on the directions named', () => {
+    assert.deepEqual([...tcBatches([{ sides: SIDES, direction: 'both' }])], [
+      ['lab-n1', ['qdisc del dev p0 root']],
+      ['lab-n2', ['qdisc del dev p0 root']],
+    ]);
+  });
+
+  test('a change keeps the parameters it does not name; clear removes them all', () => {
+    const cur: Netem = { delay: '20ms', jitter: '2ms', direction: 'both' };
+    assert.deepEqual(mergeNetem(cur, { loss: '10%' }, false), { delay: '20ms', jitter: '2ms', loss: '10%', direction: 'both' });
+    assert.deepEqual(mergeNetem(cur, { delay: '5ms', direction: 'a-to-b' }, false), { delay: '5ms', jitter: '2ms', direction: 'a-to-b' });
+    assert.equal(mergeNetem(cur, {}, true), undefined);
+    assert.deepEqual(mergeNetem(undefined, { loss: '1%' }, false), { loss: '1%' });
+  });
+
+  test('impossible combinations are named; durations and percentages', () => {
+    assert.match(netemProblem({ jitter: '2ms' }) ?? '', /jitter needs a delay/);
+    assert.match(netemProblem({ reorder: '1%' }) ?? '', /reorder needs a delay/);
+    assert.match(netemProblem({ direction: 'both' }) ?? '', /no impairment given/);
+    assert.equal(netemProblem({ delay: '1ms', reorder: '1%' }), undefined);
+    assert.equal(durationMs('20ms'), 20);
+    assert.equal(durationMs('1.5s'), 1500);
+    assert.equal(durationMs('300us'), 0.3);
+    assert.throws(() => durationMs('20'), /invalid duration "20"/);
+    assert.equal(percent('2%'), 0.02);
+    assert.throws(() => percent('150%'), /invalid percentage "150%"/);
+  });
+});
+
+const LAB = (netem: string, expect = '') => `name: imp
+networks:
+  front: {subnet: 10.9.0.0/24}
+nodes:
+  n1: {networks: {front: {netem: ${netem}}}}
+  n2: {networks: [front]}
+links:
+  - {a: "n1:p0", b: "n2:p0", a_ip: 10.1.1.1/30, b_ip: 10.1.1.2/30, netem: {loss: 1%, direction: b-to-a}}
+expect:
+  reach: [{probe: icmp, nodes: [n1, n2], allow: ["n1<->n2"]}]
+${expect}`;
+
+describe('the file: netem, rtt and loss', () => {
+  test('netem on an attachment and a link, direction both by default', () => {
+    const lab = parseLab(LAB('{delay: 20ms, jitter: 2ms}', '  rtt: [{from: n1, to: n2, p50: 40ms}]\n  loss: [{from: n2, to: 10.1.1.1, max: 2%}]\n'), 'x.loom.yaml');
+    const n1 = lab.nodes[0];
+    assert.ok(n1.mode.kind === 'networks');
+    assert.deepEqual(n1.mode.attach[0].netem, { delay: '20ms', jitter: '2ms', direction: 'both' });
+    assert.deepEqual(lab.links[0].netem, { loss: '1%', direction: 'b-to-a' });
+    assert.deepEqual(lab.expect.rtt, [{ from: 'n1', to: 'n2', p50: '40ms', p50Ms: 40, tolerance: '25%', toleranceFrac: 0.25 }]);
+    assert.deepEqual(lab.expect.loss, [{ from: 'n2', to: '10.1.1.1', max: '2%', maxFrac: 0.02 }]);
+  });
+
+  test('errors at FILE:LINE:COL: a bad value, an unknown parameter, jitter without delay, an unknown node', () => {
+    const bad = (text: string, re: RegExp) => assert.throws(() => parseLab(text, 'x.loom.yaml'), (e: unknown) => e instanceof LabFileError && re.test(e.message));
+    bad(LAB('{delay: 20}'), /^x\.loom\.yaml:5:\d+: nodes\.n1\.networks\.front\.netem\.delay /);
+    bad(LAB('{latency: 20ms}'), /^x\.loom\.yaml:5:\d+: unknown key "latency" in nodes\.n1\.networks\.front\.netem/);
+    bad(LAB('{jitter: 2ms}'), /^x\.loom\.yaml:5:\d+: netem: jitter needs a delay/);
+    bad(LAB('{delay: 1ms, direction: up}'), /direction must be one of both, a-to-b, b-to-a/);
+    bad(LAB('{delay: 1ms}', '  rtt: [{from: n1, to: n9, p50: 40ms}]\n'), /^x\.loom\.yaml:11:\d+: no node "n9"/);
+  });
+});
+
+const PING = `PING 10.1.1.2 (10.1.1.2) 56(84) bytes of data.
+64 bytes from 10.1.1.2: icmp_seq=1 ttl=64 time=40.2 ms
+64 bytes from 10.1.1.2: icmp_seq=2 ttl=64 time=39.8 ms
+64 bytes from 10.1.1.2: icmp_seq=4 ttl=64 time=41.0 ms
+
+--- 10.1.1.2 ping statistics ---
+4 packets transmitted, 3 received, 25% packet loss, time 3004ms
+`;
+
+describe('measuring', () => {
+  test('ping output: times and the summary', () => {
+    assert.deepEqual(parsePing(PING), { sent: 4, received: 3, timesMs: [40.2, 39.8, 41.0] });
+    assert.deepEqual(parsePing('2 packets transmitted, 0 received, 100% packet loss'), { sent: 2, received: 0, timesMs: [] });
+  });
+
+  test('median, and the verdicts print the measured value beside the declared one', () => {
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 2, 3]), 2.5);
+    const rtt = { from: 'a', to: 'b', p50: '40ms', p50Ms: 40, tolerance: '10%', toleranceFrac: 0.1 };
+    const ok = rttVerdict(rtt, parsePing(PING));
+    assert.equal(ok.ok, true);
+    assert.match(ok.measured, /^p50 40\.2 ms \(min 39\.8 ms, max 41\.0 ms, 3 of 4 echoes\); declared 40ms ±10%: 36\.0 ms to 44\.0 ms$/);
+    assert.equal(rttVerdict({ ...rtt, p50: '20ms', p50Ms: 20 }, parsePing(PING)).ok, false);
+    assert.match(rttVerdict(rtt, { sent: 5, received: 0, timesMs: [] }).measured, /no reply to 5 echo requests/);
+    const loss = { from: 'a', to: 'b', max: '2%', maxFrac: 0.02 };
+    assert.deepEqual(lossVerdict(loss, { sent: 500, received: 495, timesMs: [] }), { ok: true, measured: '1% lost (5 of 500); declared max 2%' });
+    assert.equal(lossVerdict(loss, parsePing(PING)).ok, false);
+    assert.equal(lossVerdict({ ...loss, max: '0%', maxFrac: 0 }, { sent: 100, received: 100, timesMs: [] }).ok, true);
+  });
+
+  test('enough probes: the allowed maximum is at least ten of them, from 100 to 1000', () => {
+    assert.equal(lossProbes(0.02), 500);
+    assert.equal(lossProbes(0.5), 100);
+    assert.equal(lossProbes(0), 1000);
+    fc.assert(fc.property(fc.double({ min: 0.01, max: 1, noNaN: true }), (f) => lossProbes(f) * f >= 10 - 1e-9 || lossProbes(f) === 100));
+  });
+
+  test('the probed address is the one on a subnet both share', () => {
+    assert.equal(pickAddress(['10.1.1.1/30', '10.9.0.2/24'], ['10.9.0.3/24', '10.1.1.2/30']), '10.9.0.3');
+    assert.equal(pickAddress(['10.1.1.1/30'], ['10.9.0.3/24', '10.1.1.2/30']), '10.1.1.2');
+    assert.equal(pickAddress(['172.16.0.2/24'], ['10.9.0.3/24']), '10.9.0.3');
+    assert.equal(pickAddress([], []), undefined);
+  });
+});
