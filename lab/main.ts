@@ -13,6 +13,7 @@ import { EXIT, exitCode, renderJson, renderJUnit, renderTap, renderText, type Ch
 import { daemonAnswers, lastCheckFile, LabFailure, listStates, alive, readState, type LabState, type Programs } from './runtime.js';
 import { LabFileError, parseLab } from './topology.js';
 import { labUp } from './up.js';
+import { runSteps } from './steps.js';
 import { LAB_HELP } from './help.js';
 
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -121,7 +122,11 @@ function upState(lab: Lab): LabState {
 async function check(lab: Lab, progs: Programs, v: { junit?: string; json?: string; tap?: boolean; verbose?: boolean }): Promise<number> {
   const state = upState(lab);
   if (!(await daemonAnswers(state.socket))) throw new LabFailure(`lab ${lab.name}: its netloomd does not answer on ${state.socket}`);
-  const rep = await labCheck(lab, state, progs);
+  const facts = await readFacts(lab, state.socket);
+  const top = await labCheck(lab, state, progs, facts);
+  // The timeline after the top-level expectations; its progress as it goes, the report at the end.
+  const steps = lab.steps.length ? await runSteps(lab, state, progs, facts, v.tap ? () => undefined : out) : [];
+  const rep = { ...top, suites: [...top.suites, ...steps] };
   writeFileSync(lastCheckFile(lab.name), renderJson(rep));
   const write = (f: string, text: string): void => (f === '-' ? out(text) : writeFileSync(f, text));
   if (v.junit) write(v.junit, renderJUnit(rep));

@@ -1,7 +1,7 @@
 // The lab as netloom understands it once the file is parsed and checked: typed, readonly, with
 // every name already turned into the sandbox and network names netloomd will know. Pure.
 
-import type { Netem } from './netem.js';
+import { describeNetem, type Netem } from './netem.js';
 
 export const BUILTIN_NETWORKS = ['bridge', 'host', 'none'] as const;
 
@@ -134,6 +134,28 @@ export interface Expectations {
   readonly loss: readonly LossSpec[];
 }
 
+/** One fault or change a step makes, in the order written. */
+export type Action =
+  | { readonly kind: 'link'; readonly node: string; readonly ifname: string; readonly state: 'up' | 'down' }
+  | { readonly kind: 'netem'; readonly target: string; readonly netem: Partial<Netem>; readonly clear: boolean }
+  | { readonly kind: 'connect' | 'disconnect'; readonly node: string; readonly network: string }
+  | { readonly kind: 'node'; readonly node: string; readonly state: 'stop' | 'start' }
+  | { readonly kind: 'daemon'; readonly op: 'kill' | 'stop' | 'start' | 'restart' }
+  | { readonly kind: 'iptables'; readonly table: string; readonly chain?: string }
+  | { readonly kind: 'exec'; readonly node: string; readonly run: string }
+  | { readonly kind: 'wait'; readonly ms: number; readonly text: string };
+
+export interface StepSpec {
+  readonly name: string;
+  readonly actions: readonly Action[];
+  /** The step's expectations; `reach: same` puts the top-level reach blocks here. */
+  readonly expect: Expectations;
+  readonly withinMs: number;
+  readonly within: string;
+  readonly repeat: number;
+  readonly everyMs: number;
+}
+
 /** Settings the lab needs from netloomd that an older daemon would silently drop. */
 export type Requirement = 'hostname' | 'links' | 'add_hosts' | 'daemon' | 'dns' | 'netem';
 
@@ -147,6 +169,7 @@ export interface Lab {
   readonly nodes: readonly NodeSpec[];
   readonly links: readonly LinkSpec[];
   readonly expect: Expectations;
+  readonly steps: readonly StepSpec[];
 }
 
 export const nodeByKey = (lab: Lab, key: string): NodeSpec | undefined => lab.nodes.find((n) => n.key === key);
@@ -184,4 +207,27 @@ export function requirementsOf(lab: Lab): Requirement[] {
 export function checkCount(e: Expectations): number {
   const pairs = e.reach.reduce((s, r) => s + r.nodes.length * (r.nodes.length - 1), 0);
   return pairs + e.dns.length + e.ports.length + e.files.length + e.commands.length + e.rtt.length + e.loss.length;
+}
+
+/** An action as one line (reports, progress). */
+export function describeAction(a: Action): string {
+  switch (a.kind) {
+    case 'link':
+      return `link ${a.node}:${a.ifname} ${a.state}`;
+    case 'netem':
+      return `netem ${a.target} ${a.clear ? 'clear' : describeNetem(a.netem)}`;
+    case 'connect':
+    case 'disconnect':
+      return `${a.kind} ${a.node} ${a.network}`;
+    case 'node':
+      return `node ${a.node} ${a.state}`;
+    case 'daemon':
+      return `daemon ${a.op}`;
+    case 'iptables':
+      return `iptables flush ${a.table}${a.chain ? ` ${a.chain}` : ''}`;
+    case 'exec':
+      return `exec ${a.node}: ${a.run}`;
+    case 'wait':
+      return `wait ${a.text}`;
+  }
 }

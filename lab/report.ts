@@ -22,6 +22,19 @@ export interface Suite {
   readonly name: string;
   readonly cases: readonly CaseResult[];
   readonly reach?: ReachResult;
+  /** A step of the timeline (kind 'step'): its cases are its actions, then its expectations. */
+  readonly step?: StepInfo;
+}
+
+export interface StepInfo {
+  readonly index: number;
+  readonly name: string;
+  readonly run: number;
+  readonly runs: number;
+  readonly withinMs: number;
+  /** When the expectations first all held, after the actions: the time to heal. */
+  readonly healedMs?: number;
+  readonly polls: number;
 }
 
 export interface CheckReport {
@@ -44,6 +57,16 @@ export function reachSuite(r: ReachResult): Suite {
     return { name, status: 'fail', message: `${what}${c.why ? `: ${c.why}` : ''}`, nodes };
   });
   return { kind: 'reach', name: `reach ${r.probe}`, cases, reach: r };
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+
+/** A step's headline: when its expectations first held after its actions (time to heal), or not. */
+export function stepLine(name: string, st: StepInfo): string {
+  const deadline = seconds(st.withinMs);
+  return st.healedMs !== undefined
+    ? `${name}: held after ${seconds(st.healedMs)} (deadline ${deadline}, ${st.polls} poll(s))`
+    : `${name}: did not hold within ${deadline} (${st.polls} poll(s))`;
 }
 
 export function counts(rep: CheckReport): Record<Status, number> & { total: number } {
@@ -69,6 +92,7 @@ export function renderText(rep: CheckReport, verbose = false): string {
       out.push(renderTable(s.reach, verbose), ...mismatchLines(s.reach), summaryLine(s.reach), '');
       continue;
     }
+    if (s.step) out.push(stepLine(s.name, s.step));
     for (const k of s.cases) {
       if (k.status === 'pass' && !verbose && !k.measured) continue;
       out.push(`  ${k.status === 'pass' ? '✓' : k.status === 'fail' ? 'X' : '?'} ${s.kind} ${k.name}${k.message ? `: ${k.message}` : k.measured ? `: ${k.measured}` : ''}`);
@@ -76,6 +100,7 @@ export function renderText(rep: CheckReport, verbose = false): string {
     const t = { pass: 0, fail: 0, error: 0 };
     for (const k of s.cases) t[k.status]++;
     out.push(`${s.name}: ${t.pass} correct, ${t.fail} wrong${t.error ? `, ${t.error} not checked` : ''}`);
+    if (s.step) out.push('');
   }
   const c = counts(rep);
   out.push(
@@ -101,7 +126,11 @@ export function renderJUnit(rep: CheckReport): string {
   for (const s of rep.suites) {
     const f = s.cases.filter((k) => k.status === 'fail').length;
     const e = s.cases.filter((k) => k.status === 'error').length;
-    lines.push(`  <testsuite name="${xml(s.name)}" tests="${s.cases.length}" failures="${f}" errors="${e}">`);
+    const heal = s.step?.healedMs;
+    lines.push(`  <testsuite name="${xml(s.name)}" tests="${s.cases.length}" failures="${f}" errors="${e}"${heal !== undefined ? ` time="${(heal / 1000).toFixed(3)}"` : ''}>`);
+    if (s.step) {
+      lines.push('    <properties>', `      <property name="deadline" value="${(s.step.withinMs / 1000).toFixed(3)}"/>`, `      <property name="time_to_heal" value="${heal !== undefined ? (heal / 1000).toFixed(3) : 'never'}"/>`, '    </properties>');
+    }
     for (const k of s.cases) {
       const open = `    <testcase classname="${xml(`${rep.lab}.${s.kind}`)}" name="${xml(k.name)}"`;
       if (k.status === 'pass') lines.push(k.measured ? `${open}>\n      <system-out>${xml(k.measured)}</system-out>\n    </testcase>` : `${open}/>`);
@@ -120,7 +149,9 @@ export function renderJUnit(rep: CheckReport): string {
 export function renderTap(rep: CheckReport): string {
   const all = rep.suites.flatMap((s) => s.cases.map((k) => ({ s, k })));
   const lines = ['TAP version 13', `1..${all.length}`];
+  let stepShown: Suite | undefined;
   all.forEach(({ s, k }, i) => {
+    if (s.step && stepShown !== s) (stepShown = s), lines.push(`# ${stepLine(s.name, s.step)}`);
     lines.push(`${k.status === 'pass' ? 'ok' : 'not ok'} ${i + 1} - ${s.name}: ${k.name.replace(/#/g, '\\#')}`);
     if (k.status !== 'pass') lines.push('  ---', `  status: ${k.status}`, `  message: ${JSON.stringify(k.message ?? '')}`, '  ...');
   });

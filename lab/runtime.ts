@@ -11,6 +11,7 @@ import { run, type RunResult } from '../system/exec.js';
 import { spawnDetachedProgram } from '../system/process.js';
 import { utsPath } from '../system/uts.js';
 import type { Lab } from './model.js';
+import type { Netem } from './netem.js';
 
 export const LAB_RUN_ROOT = process.env.NETLOOM_LAB_DIR ?? '/run/netloom-lab';
 
@@ -31,6 +32,8 @@ export interface LabState {
   readonly started: string;
   /** Responder PIDs per node, stopped by PID at down. */
   readonly serve: Record<string, number>;
+  /** Impairments in force per target (lab/impair.ts targetKey), as the file and the steps set them. */
+  readonly netem?: Record<string, Partial<Netem>>;
 }
 
 export class LabFailure extends Error {}

@@ -3,7 +3,8 @@
 // nodes, networks and links). Every error names FILE:LINE:COL. Pure: the caller reads the file.
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YNode } from 'yaml';
-import type { Attachment, DnsAnswer, Expectations, Lab, LinkSpec, NetSpec, NodeMode, NodeSpec, Probe, Requirement } from './model.js';
+import type { Action, Attachment, DnsAnswer, Expectations, Lab, StepSpec, LinkSpec, NetSpec, NodeMode, NodeSpec, Probe, Requirement } from './model.js';
+import { checkCount } from './model.js';
 import { durationMs, netemProblem, percent, type Netem } from './netem.js';
 
 import schema from './lab.schema.json' with { type: 'json' };
@@ -162,15 +163,25 @@ interface RawLab {
   networks?: Record<string, { driver?: string; subnet?: string; gateway?: string; ip_range?: string; internal?: boolean; icc?: boolean; options?: Record<string, string> }>;
   nodes: Record<string, RawNode>;
   links?: RawLink[];
+  steps?: RawStep[];
   expect?: {
     rtt?: { from: string; to: string; p50: string; tolerance?: string }[];
     loss?: { from: string; to: string; max: string }[];
-    reach?: { probe: string; nodes: string[]; allow?: string[] }[];
+    reach?: { probe: string; nodes: string[]; allow?: string[] }[] | 'same';
     dns?: { from: string; name: string; type?: 'A' | 'AAAA' | 'PTR'; answer: DnsAnswer }[];
     ports?: { from: string; to: string; open: boolean }[];
     files?: { node: string; path: string; contains?: string; lacks?: string }[];
     commands?: { node: string; run: string; exit?: number; stdout?: string; contains?: string }[];
   };
+}
+
+interface RawStep {
+  name: string;
+  do?: Record<string, unknown>[];
+  within?: string;
+  expect?: RawExpect;
+  repeat?: number;
+  every?: string;
 }
 
 interface RawLink {
@@ -226,8 +237,68 @@ function build(raw: RawLab, file: string, loc: Located): Lab {
     nodes,
     links,
     expect: buildExpect(raw.expect ?? {}, nodeKeys, loc, ['expect']),
+    steps: [],
   };
-  return lab;
+  if (raw.expect?.reach === 'same') throw loc.error(['expect', 'reach'], 'reach: same is for a step (the top-level reach blocks still hold)');
+  return { ...lab, steps: (raw.steps ?? []).map((st, i) => buildStep(st, i, lab, loc)) };
+}
+
+const DEFAULT_WITHIN = '5s';
+
+function buildStep(st: RawStep, i: number, lab: Lab, loc: Located): StepSpec {
+  const at = (...p: (string | number)[]) => ['steps', i, ...p];
+  const keys = lab.nodes.map((n) => n.key);
+  const node = (path: Path, key: string): string => {
+    if (!keys.includes(key)) throw loc.error(path, `step "${st.name}": no node "${key}" (nodes: ${keys.join(', ')})`);
+    return key;
+  };
+  const network = (path: Path, key: string): string => {
+    if (!lab.networks.some((n) => n.key === key)) throw loc.error(path, `step "${st.name}": no network "${key}" (defined: ${lab.networks.map((n) => n.key).join(', ')})`);
+    return key;
+  };
+  const actions = (st.do ?? []).map((raw, j): Action => {
+    const a = raw as Record<string, never>;
+    const p = (k: string) => at('do', j, k);
+    if ('link' in a) {
+      const [n, ifname] = String(a.link).split(':');
+      return { kind: 'link', node: node(p('link'), n), ifname, state: a.state };
+    }
+    if ('netem' in a) {
+      const { target, clear, ...params } = a.netem as { target: string; clear?: boolean } & Partial<Netem>;
+      const [n, place] = target.split(':');
+      node([...p('netem'), 'target'], n);
+      const isLink = lab.links.some((l) => [l.a, l.b].some((e) => e.node === n && e.ifname === place));
+      const isAtt = lab.nodes.find((x) => x.key === n)?.mode.kind === 'networks' && lab.networks.some((x) => x.key === place);
+      if (isLink === isAtt) {
+        throw loc.error([...p('netem'), 'target'], isLink ? `netem target ${target} names both a link and a network: rename one` : `netem target ${target}: ${place} is neither a point-to-point interface of ${n} nor a network`);
+      }
+      if (!clear && !Object.keys(params).some((k) => k !== 'direction')) throw loc.error(p('netem'), `netem ${target}: give parameters to change, or clear: true`);
+      return { kind: 'netem', target, netem: params, clear: Boolean(clear) };
+    }
+    if ('connect' in a || 'disconnect' in a) {
+      const kind = 'connect' in a ? 'connect' : 'disconnect';
+      const n = node(p(kind), String(a[kind]));
+      const net = network(p('network'), String(a.network));
+      if (lab.nodes.find((x) => x.key === n)?.mode.kind !== 'networks') throw loc.error(p(kind), `step "${st.name}": node ${n} has a network_mode: it cannot ${kind}`);
+      return { kind, node: n, network: net };
+    }
+    if ('node' in a) return { kind: 'node', node: node(p('node'), String(a.node)), state: a.state };
+    if ('daemon' in a) return { kind: 'daemon', op: a.daemon };
+    if ('iptables' in a) return { kind: 'iptables', table: a.table ?? 'filter', ...(a.chain ? { chain: a.chain } : {}) };
+    if ('exec' in a) {
+      const e = a.exec as { node: string; run: string };
+      return { kind: 'exec', node: node([...p('exec'), 'node'], e.node), run: e.run };
+    }
+    return { kind: 'wait', ms: durationMs(String(a.wait)), text: String(a.wait) };
+  });
+  const e = st.expect ?? {};
+  const same = e.reach === 'same';
+  const built = buildExpect(e, keys, loc, at('expect'));
+  const expect = same ? { ...built, reach: lab.expect.reach } : built;
+  if (!actions.length && !checkCount(expect)) throw loc.error(at(), `step "${st.name}" neither does nor expects anything`);
+  if (st.every && !st.repeat) throw loc.error(at('every'), `step "${st.name}": every needs repeat`);
+  const within = st.within ?? DEFAULT_WITHIN;
+  return { name: st.name, actions, expect, within, withinMs: durationMs(within), repeat: st.repeat ?? 1, everyMs: st.every ? durationMs(st.every) : 0 };
 }
 
 function buildNode(lab: string, key: string, n: RawNode, networks: readonly NetSpec[], nodeKeys: readonly string[], loc: Located): NodeSpec {
@@ -311,12 +382,13 @@ function buildLink(l: RawLink, i: number, nodes: readonly NodeSpec[], loc: Locat
   return { a, b, ...(netem ? { netem } : {}) };
 }
 
+/** An expect block; `reach: same` (a step's) is left to the caller, as no reach block here. */
 function buildExpect(e: RawExpect, nodeKeys: readonly string[], loc: Located, at: Path): Expectations {
   const need = (path: (string | number)[], node: string, allowHost = false): void => {
     if (allowHost && node === 'host') return;
     if (!nodeKeys.includes(node)) throw loc.error(path, `no node "${node}" (nodes: ${nodeKeys.join(', ')}${allowHost ? ', or host' : ''})`);
   };
-  const reach = (e.reach ?? []).map((r, i) => {
+  const reach = (e.reach === 'same' ? [] : e.reach ?? []).map((r, i) => {
     r.nodes.forEach((n, j) => need([...at, 'reach', i, 'nodes', j], n));
     for (const [j, a] of (r.allow ?? []).entries()) {
       for (const side of a.split(/<->|->/)) {
