@@ -22,6 +22,13 @@ Commands:
   graph FILE --svg OUT | --mermaid [--results F]
                            draw the lab (coloured by the last check, or by F from check --json)
 
+A file may declare impairments (netem: on an attachment or a link; one-way per direction, both =
+each way, so delay 20ms both is a 40 ms round trip) measured by expect rtt/loss, and steps: a
+timeline that check runs after the top-level expectations, each step's actions (link, netem,
+connect/disconnect, node stop/start, daemon kill/stop/start/restart, iptables flush, exec, wait)
+followed by expectations polled until they hold within its deadline (within:, default 5s); the
+time to heal is reported per step (a JUnit testsuite each). See README, Labs.
+
 Exit codes: 0 all as expected; 1 something was not (or down left something); 2 invalid file or
 usage; 3 the lab could not be brought up or probed; 4 no check ran (an empty expect never passes).
 `;

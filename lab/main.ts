@@ -68,7 +68,7 @@ export async function labMain(argv: string[], progs: Programs, globalSocket?: st
     switch (verb) {
       case 'validate': {
         const req = requirementsOf(lab);
-        out(`${file}: lab ${lab.name}, ${lab.nodes.length} node(s), ${lab.networks.length - 1} network(s), ${lab.links.length} link(s), ${checkCount(lab.expect)} check(s)${req.length ? `; needs ${req.join(', ')}` : ''}`);
+        out(`${file}: lab ${lab.name}, ${lab.nodes.length} node(s), ${lab.networks.length - 1} network(s), ${lab.links.length} link(s), ${checkCount(lab.expect)} check(s)${lab.steps.length ? `, ${lab.steps.length} step(s)` : ''}${req.length ? `; needs ${req.join(', ')}` : ''}`);
         return 0;
       }
       case 'up':

@@ -73,4 +73,107 @@ expect:
     assert.match(r.stdout, /: down, nothing of it left/);
     assert.equal(await machine(), before0);
   });
+
+  test('link down/up and flapping (repeat, every): each step holds within its deadline, a suite per run', async () => {
+    // examples/16-link-flap.loom.yaml without its netem (this kernel may lack sch_netem).
+    const text = readFileSync(join(EXAMPLES, '16-link-flap.loom.yaml'), 'utf8')
+      .replace(/^requires:.*\n/m, '')
+      .replace(/, netem: \{[^}]*\}/, '')
+      .replace(/^expect:\n(?:  .*\n)+/m, '')
+      .replace(/  - name: more delay[^]*$/, '');
+    const f = write('flap.loom.yaml', text);
+    const r = await lab('run', f, '--junit', join(dir, 'flap.xml'));
+    assert.equal(r.exitCode, 0, `${r.stdout}\n${r.stderr}`);
+    for (const s of ['step 1 link down', 'step 2 link up', 'step 3 \\(1/3\\) flap', 'step 3 \\(2/3\\) flap', 'step 3 \\(3/3\\) flap']) {
+      assert.match(r.stdout, new RegExp(`^${s}: held after \\d+\\.\\d\\d s \\(within \\d+s\\)$`, 'm'));
+    }
+    const junit = readFileSync(join(dir, 'flap.xml'), 'utf8');
+    assert.equal((junit.match(/<testsuite name="step /g) ?? []).length, 5);
+    assert.match(junit, /<testsuite name="step 1: link down" tests="2" failures="0" errors="0" time="[\d.]+">/);
+    assert.match(junit, /<testcase classname="flap.step" name="do link r1:p0 down"\/>/);
+    assert.match(junit, /<property name="time_to_heal" value="[\d.]+"\/>/);
+    assert.equal(await machine(), before0);
+  });
+
+  test('connect, disconnect, node stop/start, exec and wait; a step that does not hold fails at its deadline (exit 1, JUnit, JSON)', async () => {
+    const f = write(
+      'steps.loom.yaml',
+      `name: steps
+networks:
+  lan: {subnet: 10.45.0.0/24}
+  side: {subnet: 10.46.0.0/24}
+nodes:
+  a: {networks: {lan: {ip: 10.45.0.10}}, serve: [tcp/80], exec: ["ip link set lo up"]}
+  b: {networks: {lan: {ip: 10.45.0.20}}}
+  c: {networks: {side: {ip: 10.46.0.30}}}
+links:
+  - {a: "a:p0", b: "c:p0", a_ip: 10.47.0.1/30, b_ip: 10.47.0.2/30}
+expect:
+  reach:
+    - {probe: icmp, nodes: [a, b, c], allow: ["a<->b", "a<->c"]}
+steps:
+  - name: c joins lan
+    do: [{connect: c, network: lan}]
+    expect:
+      reach: [{probe: icmp, nodes: [a, b, c], allow: ["*->*"]}]
+      dns: [{from: b, name: c, answer: ANY}]
+  - name: c leaves lan
+    do: [{disconnect: c, network: lan}]
+    expect: {reach: same}
+  - name: a stopped
+    do: [{node: a, state: stop}]
+    expect: {reach: [{probe: icmp, nodes: [b, c], allow: []}], commands: [{node: b, run: "ping -c1 -W1 10.45.0.10", exit: 1}]}
+  - name: a started with the same settings
+    do: [{node: a, state: start}, {wait: 100ms}, {exec: {node: b, run: "echo from-b"}}]
+    expect:
+      reach: same
+      commands: [{node: a, run: "ip -4 -o addr show eth0", contains: "10.45.0.10/24"}, {node: a, run: "ip -4 -o addr show p0", contains: "10.47.0.1/30"}]
+      files: [{node: a, path: /etc/hostname, lacks: "nonsense"}]
+  - name: tcp/80 answers again
+    expect: {reach: [{probe: tcp/80, nodes: [b, a], allow: ["b->a"]}]}
+  - name: never holds
+    within: 1s
+    do: [{exec: {node: b, run: "true"}}]
+    expect: {reach: [{probe: icmp, nodes: [b, c], allow: ["b->c"]}]}
+`,
+    );
+    const r = await lab('run', f, '--junit', join(dir, 'steps.xml'), '--json', join(dir, 'steps.json'));
+    assert.equal(r.exitCode, 1, `${r.stdout}\n${r.stderr}`);
+    for (const n of [1, 2, 3, 4, 5]) assert.match(r.stdout, new RegExp(`^step ${n} .*: held after \\d+\\.\\d\\d s`, 'm'));
+    assert.match(r.stdout, /^step 6 never holds: did not hold within 1s$/m);
+    assert.match(r.stdout, /X step reach icmp: b -> c \(expected reached\): denied/);
+    const junit = readFileSync(join(dir, 'steps.xml'), 'utf8');
+    assert.match(junit, /<testsuite name="step 6: never holds" tests="3" failures="1" errors="0">/);
+    assert.match(junit, /<property name="time_to_heal" value="never"\/>/);
+    assert.match(junit, /<testcase classname="steps.step" name="do exec b: echo from-b \(from-b\)"\/>/);
+    const json = JSON.parse(readFileSync(join(dir, 'steps.json'), 'utf8')) as { suites: { name: string; step?: { healedMs?: number; polls: number } }[] };
+    const steps = json.suites.filter((s) => s.step);
+    assert.equal(steps.length, 6);
+    assert.ok(steps.slice(0, 5).every((s) => typeof s.step!.healedMs === 'number'));
+    assert.equal(steps[5].step!.healedMs, undefined);
+    assert.ok(steps[5].step!.polls >= 1);
+    assert.match(r.stdout, /: down, nothing of it left/);
+    assert.equal(await machine(), before0);
+  });
+
+  test('iptables flush really flushes: with the firewall guard off, the published port stays closed and the step fails at its deadline', async () => {
+    const text = readFileSync(join(EXAMPLES, '14-firewall-flush.loom.yaml'), 'utf8')
+      .replace(/^name: fwflush$/m, 'name: fwnoguard\ndaemon: {firewall-check: "0"}')
+      .replace(/within: 10s/g, 'within: 2s');
+    const f = write('noguard.loom.yaml', text);
+    const r = await lab('run', f);
+    if (r.exitCode === 3 && /config-file/.test(r.stderr)) assert.fail(`this netloomd refuses daemon settings: ${r.stderr}`);
+    assert.equal(r.exitCode, 1, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /^step 1 nat flushed: did not hold within 2s$/m);
+    assert.match(r.stdout, /X step ports: host -> web:80 open: closed/);
+    assert.match(r.stdout, /: down, nothing of it left/);
+    assert.equal(await machine(), before0);
+  });
+
+  test('a step naming no node is an error at FILE:LINE:COL (exit 2)', async () => {
+    const bad = write('bad.loom.yaml', 'name: bad\nnodes:\n  a: {}\nsteps:\n  - name: x\n    do: [{link: "zz:eth0", state: down}]\n');
+    const r = await lab('validate', bad);
+    assert.equal(r.exitCode, 2);
+    assert.match(r.stderr, /bad\.loom\.yaml:6:\d+: step "x": no node "zz" \(nodes: a\)/);
+  });
 });

@@ -6,6 +6,9 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { lossProbes, lossVerdict, median, parsePing, pickAddress, rttVerdict } from '../../lab/measure.js';
 import { durationMs, mergeNetem, NETEM_PARAMS, netemArgs, netemProblem, percent, tcBatches, type Netem } from '../../lab/netem.js';
+import { describeAction } from '../../lab/model.js';
+import { exitCode, renderJUnit, renderTap, renderText, type CheckReport, type Suite } from '../../lab/report.js';
+import { resolveTarget } from '../../lab/steps.js';
 import { LabFileError, parseLab } from '../../lab/topology.js';
 
 const SIDES = { aToB: { ns: 'lab-n1', dev: 'p0' }, bToA: { ns: 'lab-n2', dev: 'p0' } };
@@ -154,5 +157,108 @@ describe('measuring', () => {
     assert.equal(pickAddress(['10.1.1.1/30'], ['10.9.0.3/24', '10.1.1.2/30']), '10.1.1.2');
     assert.equal(pickAddress(['172.16.0.2/24'], ['10.9.0.3/24']), '10.9.0.3');
     assert.equal(pickAddress([], []), undefined);
+  });
+});
+
+const STEPS = `name: st
+networks:
+  lan: {subnet: 10.9.0.0/24}
+nodes:
+  a: {networks: {lan: {netem: {delay: 5ms}}}}
+  b: {networks: [lan]}
+links:
+  - {a: "a:p0", b: "b:p0"}
+expect:
+  reach: [{probe: icmp, nodes: [a, b], allow: ["a<->b"]}]
+steps:
+  - name: everything
+    do:
+      - {link: "a:p0", state: down}
+      - {netem: {target: "a:p0", loss: 5%}}
+      - {netem: {target: "a:lan", clear: true}}
+      - {connect: b, network: bridge}
+      - {disconnect: b, network: lan}
+      - {node: a, state: stop}
+      - {daemon: kill}
+      - {iptables: flush, table: nat}
+      - {iptables: flush, chain: FORWARD}
+      - {exec: {node: a, run: "true"}}
+      - {wait: 1.5s}
+    within: 2s
+    repeat: 3
+    every: 4s
+    expect: {reach: same, loss: [{from: a, to: b, max: 1%}]}
+  - name: defaults
+    expect: {commands: [{node: a, run: "true"}]}
+`;
+
+describe('the file: steps', () => {
+  test('every action kind, reach: same, within, repeat and every; defaults', () => {
+    const lab = parseLab(STEPS, 's.loom.yaml');
+    const [s1, s2] = lab.steps;
+    assert.deepEqual(s1.actions.map(describeAction), [
+      'link a:p0 down',
+      'netem a:p0 loss 5% (both)',
+      'netem a:lan clear',
+      'connect b bridge',
+      'disconnect b lan',
+      'node a stop',
+      'daemon kill',
+      'iptables flush nat',
+      'iptables flush filter FORWARD',
+      'exec a: true',
+      'wait 1.5s',
+    ]);
+    assert.deepEqual(s1.expect.reach, lab.expect.reach);
+    assert.equal(s1.expect.loss.length, 1);
+    assert.deepEqual([s1.withinMs, s1.repeat, s1.everyMs], [2000, 3, 4000]);
+    assert.deepEqual([s2.withinMs, s2.repeat, s2.everyMs, s2.actions.length, s2.expect.reach.length], [5000, 1, 0, 0, 0]);
+    assert.deepEqual(resolveTarget(lab, 'b:p0'), { kind: 'link', index: 0 });
+    assert.deepEqual(resolveTarget(lab, 'a:lan'), { kind: 'attachment', node: 'a', network: 'lan' });
+  });
+
+  test('bad steps are errors at FILE:LINE:COL', () => {
+    const bad = (text: string, re: RegExp) => assert.throws(() => parseLab(text, 's.loom.yaml'), (e: unknown) => e instanceof LabFileError && re.test(e.message));
+    const base = STEPS.slice(0, STEPS.indexOf('steps:'));
+    bad(`${base}steps:\n  - name: x\n    do: [{link: "zz:p0", state: down}]\n`, /^s\.loom\.yaml:13:\d+: step "x": no node "zz" \(nodes: a, b\)/);
+    bad(`${base}steps:\n  - name: x\n    do: [{netem: {target: "a:p9", delay: 1ms}}]\n`, /netem target a:p9: p9 is neither a point-to-point interface of a nor a network/);
+    bad(`${base}steps:\n  - name: x\n    do: [{netem: {target: "a:p0"}}]\n`, /netem a:p0: give parameters to change, or clear: true/);
+    bad(`${base}steps:\n  - name: x\n    do: [{connect: b, network: nowhere}]\n`, /step "x": no network "nowhere"/);
+    bad(`${base}steps:\n  - name: x\n    do: [{daemon: pause}]\n`, /^s\.loom\.yaml:13:\d+: /);
+    bad(`${base}steps:\n  - name: x\n`, /step "x" neither does nor expects anything/);
+    bad(`${base}steps:\n  - name: x\n    every: 1s\n    do: [{wait: 1s}]\n`, /every needs repeat/);
+    bad(STEPS.replace('  reach: [{probe: icmp, nodes: [a, b], allow: ["a<->b"]}]', '  reach: same'), /reach: same is for a step/);
+  });
+});
+
+describe('step reports', () => {
+  const step = (healedMs?: number): Suite => ({
+    kind: 'step',
+    name: 'step 1: nat flushed',
+    cases: [
+      { name: 'do iptables flush nat', status: 'pass' },
+      healedMs === undefined ? { name: 'ports: host -> web:80 open', status: 'fail', message: 'closed' } : { name: 'ports: host -> web:80 open', status: 'pass' },
+    ],
+    step: { index: 0, name: 'nat flushed', run: 1, runs: 1, withinMs: 5000, polls: 3, ...(healedMs !== undefined ? { healedMs } : {}) },
+  });
+  const rep = (s: Suite): CheckReport => ({ lab: 'x', file: 'x.loom.yaml', suites: [s] });
+
+  test('text: time to heal or the deadline missed; exit 1 when a step did not hold', () => {
+    assert.match(renderText(rep(step(1234))), /^step 1: nat flushed: held after 1\.23 s \(deadline 5\.00 s, 3 poll\(s\)\)$/m);
+    const failed = renderText(rep(step()));
+    assert.match(failed, /^step 1: nat flushed: did not hold within 5\.00 s \(3 poll\(s\)\)$/m);
+    assert.match(failed, /^ {2}X step ports: host -> web:80 open: closed$/m);
+    assert.equal(exitCode(rep(step())), 1);
+    assert.equal(exitCode(rep(step(10))), 0);
+  });
+
+  test('JUnit: a testsuite per step with its time to heal; TAP: a comment per step', () => {
+    const j = renderJUnit(rep(step(1234)));
+    assert.match(j, /<testsuite name="step 1: nat flushed" tests="2" failures="0" errors="0" time="1\.234">/);
+    assert.match(j, /<property name="time_to_heal" value="1\.234"\/>/);
+    assert.match(renderJUnit(rep(step())), /<property name="time_to_heal" value="never"\/>/);
+    const t = renderTap(rep(step()));
+    assert.match(t, /^# step 1: nat flushed: did not hold within 5\.00 s/m);
+    assert.match(t, /^not ok 2 - step 1: nat flushed: ports: host -> web:80 open$/m);
   });
 });
