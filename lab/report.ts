@@ -1,6 +1,6 @@
 // What a check found, for people (tables and one line per problem) and for CI (JUnit XML, TAP,
 // JSON), and the exit code. Pure.
-import { mismatchLines, renderTable, summaryLine, verdict, type ReachResult } from './truth.js';
+import { mismatchLines, renderTable, summaryLine, verdict, type Flaky, type ReachResult } from './truth.js';
 
 export type Status = 'pass' | 'fail' | 'error';
 
@@ -13,6 +13,8 @@ export interface CaseResult {
   readonly nodes?: readonly string[];
   /** For rtt and loss: the measured value beside the declared one (shown pass or fail). */
   readonly measured?: string;
+  /** Passed only on a retry (`check --retry`): flaky, never a plain pass. */
+  readonly flaky?: Flaky;
 }
 
 export type SuiteKind = 'reach' | 'dns' | 'ports' | 'files' | 'commands' | 'rtt' | 'loss' | 'step';
@@ -51,7 +53,7 @@ export function reachSuite(r: ReachResult): Suite {
     const v = verdict(c);
     const name = `${c.from} -> ${c.to} (expected ${c.expected ? 'reached' : 'denied'})`;
     const nodes = [c.from, c.to];
-    if (v === 'correct') return { name, status: 'pass', nodes };
+    if (v === 'correct') return { name, status: 'pass', nodes, ...(c.flaky ? { flaky: c.flaky } : {}) };
     if (v === 'unprobed') return { name, status: 'error', message: `not probed: ${c.error ?? 'unknown error'}`, nodes };
     const what = c.actual ? `reached via ${c.answered.join(', ')}` : `denied${c.tried.length ? ` (tried ${c.tried.join(', ')})` : ' (no address to try)'}`;
     return { name, status: 'fail', message: `${what}${c.why ? `: ${c.why}` : ''}`, nodes };
@@ -69,9 +71,9 @@ export function stepLine(name: string, st: StepInfo): string {
     : `${name}: did not hold within ${deadline} (${st.polls} poll(s))`;
 }
 
-export function counts(rep: CheckReport): Record<Status, number> & { total: number } {
-  const c = { pass: 0, fail: 0, error: 0, total: 0 };
-  for (const s of rep.suites) for (const k of s.cases) (c[k.status]++, c.total++);
+export function counts(rep: CheckReport): Record<Status, number> & { total: number; flaky: number } {
+  const c = { pass: 0, fail: 0, error: 0, total: 0, flaky: 0 };
+  for (const s of rep.suites) for (const k of s.cases) (c[k.status]++, c.total++, k.flaky && c.flaky++);
   return c;
 }
 
@@ -94,8 +96,10 @@ export function renderText(rep: CheckReport, verbose = false): string {
     }
     if (s.step) out.push(stepLine(s.name, s.step));
     for (const k of s.cases) {
-      if (k.status === 'pass' && !verbose && !k.measured) continue;
-      out.push(`  ${k.status === 'pass' ? '✓' : k.status === 'fail' ? 'X' : '?'} ${s.kind} ${k.name}${k.message ? `: ${k.message}` : k.measured ? `: ${k.measured}` : ''}`);
+      if (k.status === 'pass' && !verbose && !k.measured && !k.flaky) continue;
+      const mark = k.flaky ? '~' : k.status === 'pass' ? '✓' : k.status === 'fail' ? 'X' : '?';
+      const flaky = k.flaky ? ` (flaky: passed only on try ${k.flaky.attempt}; first ${k.flaky.first})` : '';
+      out.push(`  ${mark} ${s.kind} ${k.name}${k.message ? `: ${k.message}` : k.measured ? `: ${k.measured}` : ''}${flaky}`);
     }
     const t = { pass: 0, fail: 0, error: 0 };
     for (const k of s.cases) t[k.status]++;
@@ -106,7 +110,7 @@ export function renderText(rep: CheckReport, verbose = false): string {
   out.push(
     c.total === 0
       ? `lab ${rep.lab}: no expectations, nothing checked (exit 4)`
-      : `lab ${rep.lab}: ${c.pass} of ${c.total} as expected${c.fail ? `, ${c.fail} not` : ''}${c.error ? `, ${c.error} could not be checked` : ''}`,
+      : `lab ${rep.lab}: ${c.pass} of ${c.total} as expected${c.flaky ? ` (${c.flaky} only on a retry: flaky)` : ''}${c.fail ? `, ${c.fail} not` : ''}${c.error ? `, ${c.error} could not be checked` : ''}`,
   );
   return out.join('\n');
 }
@@ -133,7 +137,11 @@ export function renderJUnit(rep: CheckReport): string {
     }
     for (const k of s.cases) {
       const open = `    <testcase classname="${xml(`${rep.lab}.${s.kind}`)}" name="${xml(k.name)}"`;
-      if (k.status === 'pass') lines.push(k.measured ? `${open}>\n      <system-out>${xml(k.measured)}</system-out>\n    </testcase>` : `${open}/>`);
+      if (k.status === 'pass' && k.flaky) {
+        // Surefire's rerun convention: a pass after failures carries them as <flakyFailure>.
+        const m = xml(`passed only on try ${k.flaky.attempt}; first ${k.flaky.first}`);
+        lines.push(`${open}>`, `      <flakyFailure message="${m}">${m}</flakyFailure>`, '    </testcase>');
+      } else if (k.status === 'pass') lines.push(k.measured ? `${open}>\n      <system-out>${xml(k.measured)}</system-out>\n    </testcase>` : `${open}/>`);
       else {
         const tag = k.status === 'fail' ? 'failure' : 'error';
         lines.push(`${open}>`, `      <${tag} message="${xml(k.message ?? '')}">${xml(k.message ?? '')}</${tag}>`, '    </testcase>');
@@ -152,7 +160,7 @@ export function renderTap(rep: CheckReport): string {
   let stepShown: Suite | undefined;
   all.forEach(({ s, k }, i) => {
     if (s.step && stepShown !== s) (stepShown = s), lines.push(`# ${stepLine(s.name, s.step)}`);
-    lines.push(`${k.status === 'pass' ? 'ok' : 'not ok'} ${i + 1} - ${s.name}: ${k.name.replace(/#/g, '\\#')}`);
+    lines.push(`${k.status === 'pass' ? 'ok' : 'not ok'} ${i + 1} - ${s.name}: ${k.name.replace(/#/g, '\\#')}${k.flaky ? ` (flaky: passed only on try ${k.flaky.attempt})` : ''}`);
     if (k.status !== 'pass') lines.push('  ---', `  status: ${k.status}`, `  message: ${JSON.stringify(k.message ?? '')}`, '  ...');
   });
   if (!all.length) lines.push('# no expectations: nothing checked');

@@ -1,4 +1,4 @@
-// `netloom lab up`: idempotent, phase by phase (host, networks, nodes, links, services, commands,
+// `netloom lab up`: idempotent, phase by phase (host, networks, nodes, links, netem, services, commands,
 // settings check). Anything already there is kept; what is missing is made.
 import { canonicalCidr } from '../common/cidr.js';
 import { api, ApiError } from '../common/client.js';

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { skipUnlessRoot } from '../helpers/host.js';
-import { EXAMPLES, lab, machine } from '../helpers/lab.js';
+import { CLI, EXAMPLES, lab, machine } from '../helpers/lab.js';
+import { execa } from 'execa';
 
 const NO_NETEM = /this kernel has no netem qdisc/;
 
@@ -175,5 +176,88 @@ steps:
     const r = await lab('validate', bad);
     assert.equal(r.exitCode, 2);
     assert.match(r.stderr, /bad\.loom\.yaml:6:\d+: step "x": no node "zz" \(nodes: a\)/);
+  });
+
+  test('check --retry: a case as expected only on a retry is flaky (table, JUnit, JSON), never a plain pass; without --retry it fails', async () => {
+    // The command fails the first time it runs and passes after (a marker file in this suite's private /run).
+    const marker = `/run/netloom-flaky-${process.pid}`;
+    const f = write(
+      'flaky.loom.yaml',
+      `name: flaky
+networks:
+  lan: {subnet: 10.48.0.0/24}
+nodes:
+  a: {networks: [lan]}
+  b: {networks: [lan]}
+expect:
+  reach: [{probe: icmp, nodes: [a, b], allow: ["a<->b"]}]
+  commands: [{node: a, run: "test -e ${marker} || { touch ${marker}; exit 1; }"}]
+`,
+    );
+    try {
+      const up = await lab('up', f);
+      assert.equal(up.exitCode, 0, up.stderr);
+      const plain = await lab('check', f);
+      assert.equal(plain.exitCode, 1, plain.stdout);
+      rmSync(marker, { force: true });
+      const bad = await lab('check', f, '--retry', 'many');
+      assert.equal(bad.exitCode, 2);
+      assert.match(bad.stderr, /invalid --retry "many": expected a whole number from 0 to 10/);
+      const r = await lab('check', f, '--retry', '2', '--junit', join(dir, 'flaky.xml'), '--json', join(dir, 'flaky.json'));
+      assert.equal(r.exitCode, 0, r.stdout);
+      assert.match(r.stdout, /~ commands a: test -e .* \(flaky: passed only on try 2; first fail: exited 1, expected 0\)/);
+      assert.match(r.stdout, /lab flaky: 3 of 3 as expected \(1 only on a retry: flaky\)/);
+      assert.match(readFileSync(join(dir, 'flaky.xml'), 'utf8'), /<flakyFailure message="passed only on try 2; first fail: exited 1, expected 0">/);
+      assert.equal((JSON.parse(readFileSync(join(dir, 'flaky.json'), 'utf8')) as { summary: { flaky: number } }).summary.flaky, 1);
+    } finally {
+      rmSync(marker, { force: true });
+      const down = await lab('down', f);
+      assert.equal(down.exitCode, 0, down.stderr);
+    }
+    assert.equal(await machine(), before0);
+  });
+
+  test('capture: tcpdump in a node for a duration writes a pcap with the probe; --capture-failures keeps one per failed cell', async () => {
+    const f = write(
+      'cap.loom.yaml',
+      `name: cap
+networks:
+  lan: {subnet: 10.49.0.0/24}
+nodes:
+  a: {networks: {lan: {ip: 10.49.0.10}}}
+  b: {networks: {lan: {ip: 10.49.0.20}}}
+expect:
+  reach: [{probe: icmp, nodes: [a, b], allow: ["a->b"]}]
+`,
+    );
+    try {
+      assert.equal((await lab('up', f)).exitCode, 0);
+      const pcap = join(dir, 'b.pcap');
+      const capture = execa(process.execPath, [CLI, 'lab', 'capture', f, 'b:eth0', '-w', pcap, '--for', '3s'], { reject: false, env: { NETLOOM_NO_AUTOSTART: '1' } });
+      // Once tcpdump listens, a ping from a to b.
+      await new Promise<void>((res) => {
+        const t = setTimeout(res, 5000);
+        capture.stderr?.on('data', (d: Buffer) => /listening on/.test(d.toString()) && (clearTimeout(t), res()));
+      });
+      assert.equal((await lab('exec', f, 'a', '--', 'ping', '-c2', '-W1', '10.49.0.20')).exitCode, 0);
+      const c = await capture;
+      assert.equal(c.exitCode, 0, String(c.stderr));
+      const read = await execa('tcpdump', ['-n', '-r', pcap, 'icmp'], { reject: false });
+      assert.match(String(read.stdout), /10\.49\.0\.10 > 10\.49\.0\.20: ICMP echo request/);
+      const badNode = await lab('capture', f, 'zz');
+      assert.equal(badNode.exitCode, 2);
+      assert.match(badNode.stderr, /no node "zz" in lab cap \(nodes: a, b\)/);
+      // b -> a answers, but the file says it must not: that cell is captured.
+      const caps = join(dir, 'caps');
+      const r = await lab('check', f, '--capture-failures', caps);
+      assert.equal(r.exitCode, 1, r.stdout);
+      const file = join(caps, 'reach_icmp-b-a.pcap');
+      assert.match(r.stdout, new RegExp(`captured ${file.replace(/[.]/g, '\\.')}`));
+      const got = await execa('tcpdump', ['-n', '-r', file, 'icmp'], { reject: false });
+      assert.match(String(got.stdout), /10\.49\.0\.20 > 10\.49\.0\.10: ICMP echo request/);
+    } finally {
+      assert.equal((await lab('down', f)).exitCode, 0);
+    }
+    assert.equal(await machine(), before0);
   });
 });

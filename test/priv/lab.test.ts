@@ -108,7 +108,7 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
     assert.equal(up.exitCode, 0, up.stderr);
     const again = await lab('up', file);
     assert.equal(again.exitCode, 0, again.stderr);
-    assert.match(again.stdout, /\[3\/7\] nodes +0 made, 3 already there/);
+    assert.match(again.stdout, /\[3\/8\] nodes +0 made, 3 already there/);
     const r = await lab('check', file, '--json', join(dir, 'broken.json'), '--tap');
     assert.equal(r.exitCode, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /^not ok 1 - reach icmp: n1 -> n2 \(expected denied\)$/m);
@@ -199,7 +199,7 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
           env: { NETLOOM_NO_AUTOSTART: '1' },
         });
         assert.equal(r.exitCode, 0, `${f}: ${r.stdout}\n${r.stderr}`);
-        assert.match(String(r.stdout), /\[1\/7\] host +the machine's netloomd/);
+        assert.match(String(r.stdout), /\[1\/8\] host +the machine's netloomd/);
       }
       assert.deepEqual(await h.everything(), beforeHost);
       // daemon: settings need the lab's own netloomd.
@@ -220,13 +220,13 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
     const r = await lab('run', file);
     if (r.exitCode === 0) {
       // A netloomd that applies them (the seed-flags issue): up says so and the lab checks out.
-      assert.match(r.stdout, /\[7\/7\] settings +dns, hostname, links applied/);
+      assert.match(r.stdout, /\[8\/8\] settings +dns, hostname, links applied/);
       assert.match(r.stdout, /lab needs: 1 of 1 as expected/);
       return;
     }
     assert.equal(r.exitCode, 3, r.stdout + r.stderr);
     assert.match(r.stderr, /this netloomd does not apply hostname a\.example \(node a\); links \(a:a on node b\); dns 10\.0\.9\.53 \(node c: not in its resolv\.conf\)/);
-    assert.match(r.stdout, /\[7\/7\] settings +FAILED/);
+    assert.match(r.stdout, /\[8\/8\] settings +FAILED/);
     assert.equal(await machine(), before0);
   });
 
@@ -241,7 +241,7 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
     writeFileSync(badIp, 'name: badip\nnetworks: {n: {subnet: 10.5.0.0/24}}\nnodes:\n  a: {networks: {n: {ip: 10.6.0.5}}}\nexpect:\n  files:\n    - {node: a, path: /etc/hosts, contains: a}\n');
     const b = await lab('run', badIp);
     assert.equal(b.exitCode, 3, b.stdout + b.stderr);
-    assert.match(b.stdout, /\[3\/7\] nodes +FAILED/);
+    assert.match(b.stdout, /\[3\/8\] nodes +FAILED/);
     assert.match(b.stderr, /^Error: nodes: .*10\.6\.0\.5/m);
     assert.match(b.stdout, /lab badip: down, nothing of it left/);
     const empty = join(dir, 'empty.loom.yaml');

@@ -7,7 +7,9 @@ import fc from 'fast-check';
 import { lossProbes, lossVerdict, median, parsePing, pickAddress, rttVerdict } from '../../lab/measure.js';
 import { durationMs, mergeNetem, NETEM_PARAMS, netemArgs, netemProblem, percent, tcBatches, type Netem } from '../../lab/netem.js';
 import { describeAction } from '../../lab/model.js';
-import { exitCode, renderJUnit, renderTap, renderText, type CheckReport, type Suite } from '../../lab/report.js';
+import { counts, exitCode, reachSuite, renderJson, renderJUnit, renderTap, renderText, type CheckReport, type Suite } from '../../lab/report.js';
+import { mergeRetry, needsRetry } from '../../lab/retry.js';
+import { verdict } from '../../lab/truth.js';
 import { resolveTarget } from '../../lab/steps.js';
 import { LabFileError, parseLab } from '../../lab/topology.js';
 
@@ -260,5 +262,53 @@ describe('step reports', () => {
     const t = renderTap(rep(step()));
     assert.match(t, /^# step 1: nat flushed: did not hold within 5\.00 s/m);
     assert.match(t, /^not ok 2 - step 1: nat flushed: ports: host -> web:80 open$/m);
+  });
+});
+
+describe('check --retry: flaky, never a plain pass', () => {
+  const cell = (to: string, actual: boolean, expected = true) => ({ from: 'a', to, expected, actual, answered: actual ? [`10.0.0.${to.length}`] : [], tried: ['10.0.0.9'] });
+  const first: CheckReport = {
+    lab: 'x',
+    file: 'x.loom.yaml',
+    suites: [
+      reachSuite({ probe: 'icmp', nodes: ['a', 'b', 'cc'], cells: [cell('b', false), cell('cc', false)] }),
+      { kind: 'commands', name: 'commands', cases: [{ name: 'a: true', status: 'fail', message: 'exited 1, expected 0' }, { name: 'a: ok', status: 'pass' }] },
+    ],
+  };
+  const again: CheckReport = {
+    ...first,
+    suites: [
+      reachSuite({ probe: 'icmp', nodes: ['a', 'b', 'cc'], cells: [cell('b', true), cell('cc', false)] }),
+      { kind: 'commands', name: 'commands', cases: [{ name: 'a: true', status: 'pass' }, { name: 'a: ok', status: 'fail', message: 'now broken' }] },
+    ],
+  };
+
+  test('a failure as expected on a retry is flaky; one still failing stays failed; a first pass is kept', () => {
+    assert.equal(needsRetry(first), true);
+    const m = mergeRetry(first, again, 2);
+    const [reach, cmds] = m.suites;
+    assert.deepEqual(reach.reach!.cells.map((c) => [c.to, verdict(c), c.flaky?.attempt]), [['b', 'correct', 2], ['cc', 'wrong', undefined]]);
+    assert.deepEqual(reach.reach!.cells[0].flaky, { attempt: 2, first: 'denied' });
+    assert.deepEqual(cmds.cases.map((k) => [k.status, k.flaky?.attempt]), [['pass', 2], ['pass', undefined]]);
+    assert.equal(cmds.cases[0].flaky!.first, 'fail: exited 1, expected 0');
+    assert.equal(counts(m).flaky, 2);
+    assert.equal(needsRetry(m), true);
+    assert.equal(needsRetry(mergeRetry(m, { ...again, suites: [reachSuite({ probe: 'icmp', nodes: ['a', 'b', 'cc'], cells: [cell('b', true), cell('cc', true)] }), again.suites[1]] }, 3)), false);
+  });
+
+  test('the table marks ~, the summary counts flaky, JUnit has <flakyFailure>, TAP and JSON say so', () => {
+    const m = mergeRetry(first, again, 2);
+    const text = renderText(m);
+    assert.match(text, /; \. as expected, X not as expected, ~ as expected only on retry \(flaky\)\)/);
+    assert.match(text, /^a +- +~ +X$/m);
+    assert.match(text, /^ {2}~ a -> b: flaky: as expected only on try 2; first denied$/m);
+    assert.match(text, /^reach icmp: 1 correct \(1 flaky\), 1 wrong$/m);
+    assert.match(text, /^ {2}~ commands a: true \(flaky: passed only on try 2; first fail: exited 1, expected 0\)$/m);
+    assert.match(text, /lab x: 3 of 4 as expected \(2 only on a retry: flaky\), 1 not/);
+    const j = renderJUnit(m);
+    assert.match(j, /<testcase classname="x\.reach" name="a -&gt; b \(expected reached\)">\n {6}<flakyFailure message="passed only on try 2; first denied">/);
+    assert.match(renderTap(m), /^ok 1 - reach icmp: a -> b \(expected reached\) \(flaky: passed only on try 2\)$/m);
+    const json = JSON.parse(renderJson(m)) as { summary: { flaky: number } };
+    assert.equal(json.summary.flaky, 2);
   });
 });
