@@ -4,11 +4,11 @@
 import { existsSync } from 'node:fs';
 import { api } from '../common/client.js';
 import { explainPort, explainReach } from './explain.js';
-import { readFacts, targetAddresses, type Facts } from './facts.js';
+import { labFacts, targetAddresses, type Facts } from './facts.js';
 import { lossProbes, lossVerdict, parsePing, pickAddress, RTT_PROBES, rttVerdict } from './measure.js';
 import { nsOwner, type LossSpec, type RttSpec, type DnsSpec, type Lab, type PortSpec, type ReachSpec } from './model.js';
 import { reachSuite, type CaseResult, type CheckReport, type Suite } from './report.js';
-import { inLabHost, inNode, type LabState, type Programs } from './runtime.js';
+import { inLabHost, inNode, socketFor, type LabState, type Programs } from './runtime.js';
 import { expectedPairs, type Cell } from './truth.js';
 
 /** Checks run at once (dig, file reads, commands, port probes). */
@@ -30,7 +30,7 @@ const enc = encodeURIComponent;
 
 /** `known`: facts read before (a step whose netloomd is down still probes what it made). */
 export async function labCheck(lab: Lab, state: LabState, progs: Programs, known?: Facts): Promise<CheckReport> {
-  const facts = known ?? (await readFacts(lab, state.socket));
+  const facts = known ?? (await labFacts(lab, state));
   const suites: Suite[] = [];
   for (const r of lab.expect.reach) suites.push(reachSuite(await reach(lab, facts, progs, r)));
   const block = (kind: Suite['kind'], cases: CaseResult[]): void => void (cases.length && suites.push({ kind, name: kind, cases }));
@@ -171,7 +171,7 @@ async function dns(lab: Lab, state: LabState, facts: Facts, d: DnsSpec): Promise
   }
   const ok = d.answer === 'ANY' ? !['NXDOMAIN', 'NODATA', 'REFUSED', 'SERVFAIL', 'no answer', 'no nameserver'].includes(got) : got === want;
   if (ok) return { name, status: 'pass', ...nodes([d.from]) };
-  const why = await api<{ why: string }>(state.socket, 'GET', `/sandboxes/${enc(sb)}/dns?name=${enc(d.name)}&type=${d.type}`).then(
+  const why = await api<{ why: string }>(socketFor(lab, state, nsOwner(lab, d.from).key), 'GET', `/sandboxes/${enc(sb)}/dns?name=${enc(d.name)}&type=${d.type}`).then(
     (e) => e.why,
     (err: Error) => err.message,
   );

@@ -34,7 +34,9 @@ each way, so delay 20ms both is a 40 ms round trip) measured by expect rtt/loss,
 timeline that check runs after the top-level expectations, each step's actions (link, netem,
 connect/disconnect, node stop/start, daemon kill/stop/start/restart, iptables flush, exec, wait)
 followed by expectations polled until they hold within its deadline (within:, default 5s); the
-time to heal is reported per step (a JUnit testsuite each). See README, Labs.
+time to heal is reported per step (a JUnit testsuite each). hosts: makes a multi-host lab (each
+host a namespace with its own netloomd, an underlay with a real etcd, overlay networks across
+them; steps partition, heal, etcd stop/start, daemon ... host). See README, Labs.
 
 Exit codes: 0 all as expected; 1 something was not (or down left something); 2 invalid file or
 usage; 3 the lab could not be brought up or probed; 4 no check ran (an empty expect never passes).

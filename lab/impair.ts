@@ -34,11 +34,13 @@ export async function sidesOf(lab: Lab, state: LabState, facts: Facts, t: Target
   // The veth's peer: its ifindex is the node side's link_index, in the lab host's namespace.
   const me = JSON.parse((await run('ip', ['-n', sb, '-j', 'link', 'show', 'dev', dev])).stdout) as { link_index?: number }[];
   const peer = me[0]?.link_index;
-  const hostArgs = state.hostNs ? ['-n', state.hostNs] : [];
+  // The host side lives where the node's netloomd runs: its host's namespace in a multi-host lab.
+  const where = (lab.nodes.find((n) => n.key === nsOwner(lab, t.node).key)?.host && state.hosts?.[nsOwner(lab, t.node).host!]?.ns) || state.hostNs;
+  const hostArgs = where ? ['-n', where] : [];
   const all = JSON.parse((await run('ip', [...hostArgs, '-j', 'link', 'show'])).stdout) as { ifindex: number; ifname: string }[];
   const host = all.find((l) => l.ifindex === peer);
   if (!host) throw new LabFailure(`netem: cannot find the host side of ${t.node}'s ${dev} (peer index ${peer ?? 'unknown'})`);
-  return { aToB: { ns: sb, dev }, bToA: { ns: state.hostNs, dev: host.ifname } };
+  return { aToB: { ns: sb, dev }, bToA: { ns: where, dev: host.ifname } };
 }
 
 /** Sets (or with no netem, clears) impairments: one `tc -batch` per namespace. */

@@ -6,7 +6,7 @@ import { execInNetns } from '../system/process.js';
 import { ask, serve } from './agent.js';
 import { labCheck } from './check.js';
 import { labDown } from './down.js';
-import { readFacts, type Facts } from './facts.js';
+import { labFacts, type Facts } from './facts.js';
 import { renderMermaid, renderSvg } from './graph.js';
 import { attachmentsOf, checkCount, nodeByKey, nsOwner, requirementsOf, type Lab } from './model.js';
 import { EXIT, exitCode, renderJson, renderJUnit, renderTap, renderText, type CheckReport } from './report.js';
@@ -129,7 +129,7 @@ async function check(lab: Lab, progs: Programs, v: { junit?: string; json?: stri
   if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw new LabUsage(`invalid --retry "${v.retry}": expected a whole number from 0 to 10`);
   const state = upState(lab);
   if (!(await daemonAnswers(state.socket))) throw new LabFailure(`lab ${lab.name}: its netloomd does not answer on ${state.socket}`);
-  const facts = await readFacts(lab, state.socket);
+  const facts = await labFacts(lab, state);
   let top = await labCheck(lab, state, progs, facts);
   // Cases not as expected are tried again; one as expected on a retry is flaky, never a plain pass.
   for (let attempt = 2; attempt <= retries + 1 && needsRetry(top); attempt++) top = mergeRetry(top, await labCheck(lab, state, progs, facts), attempt);
@@ -159,7 +159,7 @@ function labLs(): number {
 
 async function labInspect(lab: Lab): Promise<number> {
   const state = upState(lab);
-  const facts = await readFacts(lab, state.socket);
+  const facts = await labFacts(lab, state);
   for (const n of lab.nodes) {
     const mode = n.mode.kind === 'networks' ? '' : ` (network_mode ${n.mode.kind === 'container' ? `container:${n.mode.target}: ${nsOwner(lab, n.key).key}'s interfaces and names` : n.mode.kind})`;
     out(`${n.key}  sandbox ${n.sandbox}${mode}`);
@@ -218,7 +218,7 @@ async function labGraph(lab: Lab, v: { svg?: string; mermaid?: boolean; results?
   if (!v.svg && !v.mermaid) throw new LabUsage('lab graph needs --svg OUT or --mermaid');
   const state = readState(lab.name);
   let facts: Facts | undefined;
-  if (state && (await daemonAnswers(state.socket))) facts = await readFacts(lab, state.socket).catch(() => undefined);
+  if (state && (await daemonAnswers(state.socket))) facts = await labFacts(lab, state).catch(() => undefined);
   let report: CheckReport | undefined;
   const resultsFile = v.results ?? (state ? lastCheckFile(lab.name) : undefined);
   if (resultsFile) {

@@ -41,6 +41,8 @@ export interface Served {
 
 export interface NodeSpec {
   readonly key: string;
+  /** Its host in a multi-host lab (`hosts:`); undefined in a single-host lab. */
+  readonly host?: string;
   /** The sandbox's name: `<lab>-<key>`. */
   readonly sandbox: string;
   readonly mode: NodeMode;
@@ -140,7 +142,10 @@ export type Action =
   | { readonly kind: 'netem'; readonly target: string; readonly netem: Partial<Netem>; readonly clear: boolean }
   | { readonly kind: 'connect' | 'disconnect'; readonly node: string; readonly network: string }
   | { readonly kind: 'node'; readonly node: string; readonly state: 'stop' | 'start' }
-  | { readonly kind: 'daemon'; readonly op: 'kill' | 'stop' | 'start' | 'restart' }
+  | { readonly kind: 'daemon'; readonly op: 'kill' | 'stop' | 'start' | 'restart'; readonly host?: string }
+  | { readonly kind: 'etcd'; readonly op: 'stop' | 'start'; readonly member?: number }
+  | { readonly kind: 'partition'; readonly hosts: readonly string[] }
+  | { readonly kind: 'heal' }
   | { readonly kind: 'iptables'; readonly table: string; readonly chain?: string }
   | { readonly kind: 'exec'; readonly node: string; readonly run: string }
   | { readonly kind: 'wait'; readonly ms: number; readonly text: string };
@@ -170,6 +175,15 @@ export interface Lab {
   readonly links: readonly LinkSpec[];
   readonly expect: Expectations;
   readonly steps: readonly StepSpec[];
+  /** Multi-host labs: each host its own namespace and netloomd, on an underlay with etcd. */
+  readonly hosts: readonly string[];
+  readonly cluster: ClusterSpec;
+}
+
+export interface ClusterSpec {
+  readonly etcdMembers: 1 | 3;
+  /** The underlay's subnet: .1 (.2, .3) are etcd members, .11 onwards the hosts. */
+  readonly underlay: string;
 }
 
 export const nodeByKey = (lab: Lab, key: string): NodeSpec | undefined => lab.nodes.find((n) => n.key === key);
@@ -222,7 +236,13 @@ export function describeAction(a: Action): string {
     case 'node':
       return `node ${a.node} ${a.state}`;
     case 'daemon':
-      return `daemon ${a.op}`;
+      return `daemon ${a.op}${a.host ? ` on ${a.host}` : ''}`;
+    case 'etcd':
+      return `etcd ${a.op}${a.member !== undefined ? ` member ${a.member}` : ''}`;
+    case 'partition':
+      return `partition ${a.hosts.join(', ')}`;
+    case 'heal':
+      return 'heal';
     case 'iptables':
       return `iptables flush ${a.table}${a.chain ? ` ${a.chain}` : ''}`;
     case 'exec':

@@ -34,6 +34,25 @@ export interface LabState {
   readonly serve: Record<string, number>;
   /** Impairments in force per target (lab/impair.ts targetKey), as the file and the steps set them. */
   readonly netem?: Record<string, Partial<Netem>>;
+  /** A multi-host lab's hosts (lab/cluster.ts); `socket` and `daemonPid` are then the first's. */
+  readonly hosts?: Readonly<Record<string, HostState>>;
+  /** A multi-host lab's etcd members' PIDs, in member order (undefined: stopped). */
+  readonly etcd?: readonly (number | undefined)[];
+}
+
+export interface HostState {
+  readonly ns: string;
+  readonly socket: string;
+  readonly daemonPid?: number;
+  readonly address: string;
+  /** Its link to the underlay bridge, in the lab's namespace. */
+  readonly uplink: string;
+}
+
+/** The netloomd that knows a node: its host's in a multi-host lab. */
+export function socketFor(lab: Lab, s: LabState, key: string): string {
+  const h = lab.nodes.find((n) => n.key === key)?.host;
+  return (h && s.hosts?.[h]?.socket) || s.socket;
 }
 
 export class LabFailure extends Error {}

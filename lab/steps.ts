@@ -5,14 +5,15 @@
 import { api } from '../common/client.js';
 import { run } from '../system/exec.js';
 import { labCheck } from './check.js';
-import { readFacts, type Facts } from './facts.js';
+import { labFacts, type Facts } from './facts.js';
 import { applyNetem, declared, targetKey, type Target } from './impair.js';
 import { describeAction, nodeByKey, nsOwner, type Action, type Lab, type StepSpec } from './model.js';
 import { mergeNetem, type Netem } from './netem.js';
 import { attachBody } from './plan.js';
 import type { CaseResult, Suite } from './report.js';
-import { alive, inLabHost, inNode, LabFailure, readState, startIsolated, stopDaemon, writeState, type LabState, type Programs } from './runtime.js';
+import { alive, inLabHost, inNode, LabFailure, readState, socketFor, startIsolated, stopDaemon, writeState, type LabState, type Programs } from './runtime.js';
 import { labUp } from './up.js';
+import { startEtcdMember, startHostDaemon, stopPid } from './cluster.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const enc = encodeURIComponent;
@@ -45,7 +46,7 @@ class Runner {
 
   private async refreshFacts(): Promise<void> {
     // While netloomd is down the kernel keeps what it made: probe with what was known.
-    this.facts = await readFacts(this.lab, this.state.socket).catch(() => this.facts);
+    this.facts = await labFacts(this.lab, this.state).catch(() => this.facts);
   }
 
   async act(a: Action): Promise<string | undefined> {
@@ -78,16 +79,38 @@ class Runner {
         const node = nodeByKey(lab, a.node)!;
         const net = lab.networks.find((n) => n.key === a.network)!.name;
         const body = a.kind === 'connect' ? attachBody(lab, node, a.network) : { Container: node.sandbox, Force: false };
-        await api(this.state.socket, 'POST', `/networks/${enc(net)}/${a.kind}`, body);
+        await api(socketFor(lab, this.state, a.node), 'POST', `/networks/${enc(net)}/${a.kind}`, body);
         await this.refreshFacts();
         return undefined;
       }
       case 'node':
         return a.state === 'stop' ? this.stopNode(a.node) : this.startNodes();
       case 'daemon':
-        return this.daemon(a.op);
+        return this.lab.hosts.length ? this.hostDaemons(a.op, a.host ? [a.host] : this.lab.hosts) : this.daemon(a.op);
+      case 'etcd': {
+        const members = a.member !== undefined ? [a.member] : Array.from({ length: lab.cluster.etcdMembers }, (_, m) => m + 1);
+        const pids = [...(this.state.etcd ?? [])];
+        for (const m of members) {
+          if (a.op === 'stop') await stopPid(pids[m - 1]);
+          else if (!alive(pids[m - 1])) pids[m - 1] = startEtcdMember(lab, m);
+        }
+        this.save({ ...this.state, etcd: pids });
+        return `member(s) ${members.join(', ')}`;
+      }
+      case 'partition':
+      case 'heal': {
+        // A partitioned host's link to the underlay bridge is down: it reaches neither the other
+        // hosts nor etcd, and they do not reach it.
+        const hosts = a.kind === 'heal' ? lab.hosts : a.hosts;
+        for (const h of hosts) {
+          const r = await run('ip', ['-n', this.state.hostNs!, 'link', 'set', this.state.hosts![h].uplink, a.kind === 'heal' ? 'up' : 'down'], { allowFail: true });
+          if (r.exitCode !== 0) throw new LabFailure(r.stderr.trim() || `exit ${r.exitCode}`);
+        }
+        return undefined;
+      }
       case 'iptables': {
         this.needOwnDaemon('iptables flush');
+        if (lab.hosts.length) throw new LabFailure("iptables flush in a multi-host lab is not supported yet (the lab's namespace is the underlay, not a host)");
         const r = await inLabHost(this.state, ['iptables', '-w', '-t', a.table, '-F', ...(a.chain ? [a.chain] : [])]);
         if (r.exitCode !== 0) throw new LabFailure(r.stderr.trim() || `exit ${r.exitCode}`);
         return undefined;
@@ -117,7 +140,7 @@ class Runner {
     this.save({ ...this.state, serve });
     // Nodes sharing its namespace (network_mode container:) go first, as Docker refuses otherwise.
     for (const n of [...sharing.filter((x) => x.key !== owner.key), owner]) {
-      await api(this.state.socket, 'DELETE', `/sandboxes/${enc(n.sandbox)}`);
+      await api(socketFor(lab, this.state, n.key), 'DELETE', `/sandboxes/${enc(n.sandbox)}`);
     }
     return sharing.length > 1 ? `with ${sharing.filter((n) => n.key !== owner.key).map((n) => n.key).join(', ')}` : undefined;
   }
@@ -149,6 +172,27 @@ class Runner {
       return `pid ${this.state.daemonPid}`;
     }
     return `pid ${pid}`;
+  }
+
+  /** Per host of a multi-host lab: kill (SIGKILL), stop, start (same data dir), restart. */
+  private async hostDaemons(op: 'kill' | 'stop' | 'start' | 'restart', names: readonly string[]): Promise<string | undefined> {
+    const hosts = { ...(this.state.hosts ?? {}) };
+    const pids: string[] = [];
+    for (const h of names) {
+      const host = hosts[h];
+      if (op === 'kill') {
+        if (!alive(host.daemonPid)) throw new LabFailure(`host ${h}'s netloomd (pid ${host.daemonPid}) is not running`);
+        process.kill(host.daemonPid as number, 'SIGKILL');
+        for (let i = 0; i < 100 && alive(host.daemonPid); i++) await sleep(20);
+      }
+      if (op === 'stop' || op === 'restart') await stopPid(host.daemonPid);
+      if (op === 'start' || op === 'restart') hosts[h] = await startHostDaemon(this.lab, this.progs, h, host);
+      pids.push(`${h} pid ${hosts[h].daemonPid}`);
+    }
+    const first = hosts[this.lab.hosts[0]];
+    this.save({ ...this.state, hosts, socket: first.socket, ...(first.daemonPid ? { daemonPid: first.daemonPid } : {}) });
+    if (op === 'start' || op === 'restart') await this.refreshFacts();
+    return pids.join(', ');
   }
 
   private save(s: LabState): void {

@@ -144,6 +144,7 @@ interface RawAttach {
 }
 type RawExpect = NonNullable<RawLab['expect']>;
 interface RawNode {
+  host?: string;
   networks?: string[] | Record<string, RawAttach | null>;
   network_mode?: string;
   hostname?: string;
@@ -164,6 +165,8 @@ interface RawLab {
   nodes: Record<string, RawNode>;
   links?: RawLink[];
   steps?: RawStep[];
+  hosts?: Record<string, Record<string, never>>;
+  cluster?: { etcd_members?: 1 | 3; underlay?: string };
   expect?: {
     rtt?: { from: string; to: string; p50: string; tolerance?: string }[];
     loss?: { from: string; to: string; max: string }[];
@@ -226,15 +229,20 @@ function build(raw: RawLab, file: string, loc: Located): Lab {
   const nodeKeys = Object.keys(raw.nodes);
   const nodes = nodeKeys.map((key) => buildNode(name, key, raw.nodes[key], networks, nodeKeys, loc));
   checkContainerCycles(nodes, loc);
-  const links = (raw.links ?? []).map((l, i) => buildLink(l, i, nodes, loc));
+  const hosts = Object.keys(raw.hosts ?? {});
+  checkHosts(raw, hosts, networks, nodes, loc);
+  const placed = hosts.length ? nodes.map((n) => ({ ...n, host: raw.nodes[n.key].host ?? hosts[0] })) : nodes;
+  const links = (raw.links ?? []).map((l, i) => buildLink(l, i, placed, loc));
   const lab: Lab = {
+    hosts,
+    cluster: { etcdMembers: raw.cluster?.etcd_members ?? 1, underlay: raw.cluster?.underlay ?? '10.250.0.0/24' },
     name,
     file,
     ...(raw.description ? { description: raw.description } : {}),
     daemon: raw.daemon ?? {},
     requires: raw.requires ?? [],
     networks,
-    nodes,
+    nodes: placed,
     links,
     expect: buildExpect(raw.expect ?? {}, nodeKeys, loc, ['expect']),
     steps: [],
@@ -283,7 +291,20 @@ function buildStep(st: RawStep, i: number, lab: Lab, loc: Located): StepSpec {
       return { kind, node: n, network: net };
     }
     if ('node' in a) return { kind: 'node', node: node(p('node'), String(a.node)), state: a.state };
-    if ('daemon' in a) return { kind: 'daemon', op: a.daemon };
+    const host = (path: Path, h: string): string => {
+      if (!lab.hosts.includes(h)) throw loc.error(path, `step "${st.name}": no host "${h}" (${lab.hosts.length ? `hosts: ${lab.hosts.join(', ')}` : 'a single-host lab'})`);
+      return h;
+    };
+    if ('daemon' in a) return { kind: 'daemon', op: a.daemon, ...(a.host ? { host: host(p('host'), a.host) } : {}) };
+    if ('etcd' in a || 'partition' in a || 'heal' in a) {
+      if (!lab.hosts.length) throw loc.error(at('do', j), `step "${st.name}": ${Object.keys(a)[0]} needs a multi-host lab (hosts:)`);
+      if ('etcd' in a) {
+        if (a.member !== undefined && a.member > lab.cluster.etcdMembers) throw loc.error(p('member'), `step "${st.name}": etcd has ${lab.cluster.etcdMembers} member(s)`);
+        return { kind: 'etcd', op: a.etcd, ...(a.member !== undefined ? { member: a.member } : {}) };
+      }
+      if ('partition' in a) return { kind: 'partition', hosts: (a.partition as string[]).map((h, k) => host([...p('partition'), k], h)) };
+      return { kind: 'heal' };
+    }
     if ('iptables' in a) return { kind: 'iptables', table: a.table ?? 'filter', ...(a.chain ? { chain: a.chain } : {}) };
     if ('exec' in a) {
       const e = a.exec as { node: string; run: string };
@@ -299,6 +320,27 @@ function buildStep(st: RawStep, i: number, lab: Lab, loc: Located): StepSpec {
   if (st.every && !st.repeat) throw loc.error(at('every'), `step "${st.name}": every needs repeat`);
   const within = st.within ?? DEFAULT_WITHIN;
   return { name: st.name, actions, expect, within, withinMs: durationMs(within), repeat: st.repeat ?? 1, everyMs: st.every ? durationMs(st.every) : 0 };
+}
+
+/** A multi-host lab: user-defined networks are overlay networks, nodes name a defined host, a
+ *  point-to-point link stays on one host; a single-host lab has no overlay network. */
+function checkHosts(raw: RawLab, hosts: readonly string[], networks: readonly NetSpec[], nodes: readonly NodeSpec[], loc: Located): void {
+  for (const n of networks.filter((x) => !x.builtin)) {
+    if (hosts.length && n.driver !== 'overlay') throw loc.error(['networks', n.key], `network ${n.key}: a multi-host lab's networks are overlay networks (driver: overlay); each host has its own default bridge`, true);
+    if (!hosts.length && n.driver === 'overlay') throw loc.error(['networks', n.key, 'driver'], `network ${n.key}: an overlay network needs hosts: (a multi-host lab)`);
+  }
+  for (const n of nodes) {
+    const h = raw.nodes[n.key].host;
+    if (h === undefined) continue;
+    if (!hosts.length) throw loc.error(['nodes', n.key, 'host'], `node ${n.key}: host needs hosts: (a multi-host lab)`);
+    if (!hosts.includes(h)) throw loc.error(['nodes', n.key, 'host'], `node ${n.key}: no host "${h}" (hosts: ${hosts.join(', ')})`);
+    if (n.mode.kind === 'container') {
+      const t = raw.nodes[n.mode.target].host ?? hosts[0];
+      if (t !== h) throw loc.error(['nodes', n.key, 'host'], `node ${n.key}: shares ${n.mode.target}'s namespace, which is on host ${t}`);
+    }
+  }
+  if (!hosts.length && raw.cluster) throw loc.error(['cluster'], 'cluster needs hosts: (a multi-host lab)', true);
+  if (hosts.length && raw.daemon && Object.keys(raw.daemon).length) throw loc.error(['daemon'], 'a multi-host lab takes no daemon settings yet', true);
 }
 
 function buildNode(lab: string, key: string, n: RawNode, networks: readonly NetSpec[], nodeKeys: readonly string[], loc: Located): NodeSpec {
@@ -377,6 +419,9 @@ function buildLink(l: RawLink, i: number, nodes: readonly NodeSpec[], loc: Locat
   };
   const a = end('a');
   const b = end('b');
+  const ha = nodes.find((x) => x.key === a.node)?.host;
+  const hb = nodes.find((x) => x.key === b.node)?.host;
+  if (ha !== hb) throw loc.error(['links', i], `link ${i + 1}: ${a.node} is on host ${ha} and ${b.node} on ${hb}: a veth pair stays on one host`);
   if (a.node === b.node) throw loc.error(['links', i], `link ${i + 1}: both ends are on node ${a.node}`);
   const netem = buildNetem(l.netem, ['links', i, 'netem'], loc);
   return { a, b, ...(netem ? { netem } : {}) };

@@ -11,6 +11,7 @@ import { counts, exitCode, reachSuite, renderJson, renderJUnit, renderTap, rende
 import { mergeRetry, needsRetry } from '../../lab/retry.js';
 import { verdict } from '../../lab/truth.js';
 import { resolveTarget } from '../../lab/steps.js';
+import { underlayAddress } from '../../lab/cluster.js';
 import { LabFileError, parseLab } from '../../lab/topology.js';
 
 const SIDES = { aToB: { ns: 'lab-n1', dev: 'p0' }, bToA: { ns: 'lab-n2', dev: 'p0' } };
@@ -310,5 +311,43 @@ describe('check --retry: flaky, never a plain pass', () => {
     assert.match(renderTap(m), /^ok 1 - reach icmp: a -> b \(expected reached\) \(flaky: passed only on try 2\)$/m);
     const json = JSON.parse(renderJson(m)) as { summary: { flaky: number } };
     assert.equal(json.summary.flaky, 2);
+  });
+});
+
+const MULTI = `name: mh
+hosts: {a: {}, b: {}}
+cluster: {etcd_members: 3}
+networks:
+  multi: {driver: overlay, subnet: 10.60.0.0/24}
+nodes:
+  web: {host: a, networks: [multi]}
+  api: {host: b, networks: [multi]}
+  dflt: {networks: [bridge]}
+steps:
+  - name: faults
+    do: [{partition: [b]}, {heal: true}, {etcd: stop, member: 2}, {etcd: start}, {daemon: kill, host: b}, {daemon: start}]
+`;
+
+describe('the file: multi-host labs', () => {
+  test('hosts, nodes placed on them (the first by default), cluster settings, cluster actions', () => {
+    const lab = parseLab(MULTI, 'm.loom.yaml');
+    assert.deepEqual(lab.hosts, ['a', 'b']);
+    assert.deepEqual(lab.cluster, { etcdMembers: 3, underlay: '10.250.0.0/24' });
+    assert.deepEqual(lab.nodes.map((n) => [n.key, n.host]), [['web', 'a'], ['api', 'b'], ['dflt', 'a']]);
+    assert.deepEqual(lab.steps[0].actions.map(describeAction), ['partition b', 'heal', 'etcd stop member 2', 'etcd start', 'daemon kill on b', 'daemon start']);
+    assert.deepEqual(underlayAddress('10.250.0.0/24', 'etcd', 1), { ip: '10.250.0.1', prefix: 24 });
+    assert.deepEqual(underlayAddress('10.250.0.0/24', 'host', 2), { ip: '10.250.0.13', prefix: 24 });
+    assert.equal(parseLab(MULTI.replace('hosts: {a: {}, b: {}}\ncluster: {etcd_members: 3}\n', '').replace('driver: overlay', 'driver: bridge').replace(/host: [ab], /g, '').replace(/  - name: faults\n.*\n/, '  - name: x\n    do: [{wait: 1s}]\n'), 'm.loom.yaml').hosts.length, 0);
+  });
+
+  test('bad multi-host files are errors at FILE:LINE:COL', () => {
+    const bad = (text: string, re: RegExp) => assert.throws(() => parseLab(text, 'm.loom.yaml'), (e: unknown) => e instanceof LabFileError && re.test(e.message));
+    bad(MULTI.replace('host: b,', 'host: z,'), /^m\.loom\.yaml:8:\d+: node api: no host "z" \(hosts: a, b\)/);
+    bad(MULTI.replace('driver: overlay', 'driver: bridge'), /network multi: a multi-host lab's networks are overlay networks/);
+    bad(MULTI.replace('hosts: {a: {}, b: {}}\n', '').replace('cluster: {etcd_members: 3}\n', ''), /network multi: an overlay network needs hosts:/);
+    bad(MULTI.replace('member: 2', 'member: 3').replace('etcd_members: 3', 'etcd_members: 1'), /etcd has 1 member\(s\)/);
+    bad(MULTI.replace('{partition: [b]}', '{partition: [q]}'), /step "faults": no host "q" \(hosts: a, b\)/);
+    bad(`${MULTI}links:\n  - {a: "web:p0", b: "api:p0"}\n`, /link 1: web is on host a and api on b: a veth pair stays on one host/);
+    bad('name: x\nnodes:\n  a: {}\nsteps:\n  - name: s\n    do: [{heal: true}]\n', /step "s": heal needs a multi-host lab/);
   });
 });
