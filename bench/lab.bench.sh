@@ -58,11 +58,15 @@ nets=(); for i in $(seq 1 "$NETS"); do nets+=("n$i"); done
 } > "$DIR/bench.loom.yaml"
 
 t0=$(now); node bin/netloom.mjs lab up "$DIR/bench.loom.yaml" >/dev/null; t1=$(now)
-node bin/netloom.mjs lab check "$DIR/bench.loom.yaml" > "$DIR/check.txt" || { cat "$DIR/check.txt"; exit 1; }; t2=$(now)
+check_rc=0; node bin/netloom.mjs lab check "$DIR/bench.loom.yaml" > "$DIR/check.txt" || check_rc=$?; t2=$(now)
+# A wrong cell is reported (and the figures kept): at 100 nodes the kernel's neighbour table
+# (net.ipv4.neigh.default.gc_thresh3, shared by every namespace) can be what denies a pair.
+[ "$check_rc" = 0 ] || { grep -E '^  X ' "$DIR/check.txt" | head -3; dmesg 2>/dev/null | grep -c 'neighbour table overflow' | sed 's/^/kernel "neighbour table overflow" lines: /' || true; }
 node bin/netloom.mjs lab down "$DIR/bench.loom.yaml" >/dev/null; t3=$(now)
 nl_up=$(secs "$t0" "$t1"); nl_check=$(secs "$t1" "$t2"); nl_down=$(secs "$t2" "$t3")
 left=$(ls /run/netns | grep -c '^bench-\|^nllab-bench$' || true)
 grep 'reach icmp:' "$DIR/check.txt" >&2
+echo "lab check exit $check_rc" >&2
 
 bash scripts/docker-env.sh up >/dev/null
 {
