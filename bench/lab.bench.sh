@@ -8,6 +8,9 @@
 #            source, its pings in parallel; busybox has no fping), so the check ratio is not only
 #            docker exec's cost.
 # Usage: bash bench/lab.bench.sh   (root; runs in a private mount namespace; prints one table)
+# Sizes: N nodes (30) on NETS networks (3), LINKS point-to-point links (0) between s1-s2, s3-s4, ...
+# (netloom only: compose has no veth pairs); PAIR_LOOP=0 skips Docker's exec-per-pair loop
+# (N*(N-1) docker execs). bench/lab-scale.sh runs N=100 NETS=5 LINKS=50 PAIR_LOOP=0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${NETLOOM_BENCH_PRIVATE:-}" ]; then
@@ -28,45 +31,59 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc; }
 
-N=30
-nets=(n1 n2 n3)
+N=${N:-30}
+NETS=${NETS:-3}
+LINKS=${LINKS:-0}
+PAIR_LOOP=${PAIR_LOOP:-1}
+[ "$NETS" -le 9 ] && [ $((2 * LINKS)) -le "$N" ] || { echo "lab.bench: NETS at most 9, LINKS at most N/2" >&2; exit 2; }
+nets=(); for i in $(seq 1 "$NETS"); do nets+=("n$i"); done
 {
   echo "name: bench"
   echo "networks:"
-  for i in 1 2 3; do echo "  n$i: {subnet: 10.8$i.0.0/24}"; done
+  for i in $(seq 1 "$NETS"); do echo "  n$i: {subnet: 10.8$i.0.0/24}"; done
   echo "nodes:"
-  for i in $(seq 1 $N); do echo "  s$i: {networks: [${nets[$(( (i - 1) % 3 ))]}]}"; done
+  for i in $(seq 1 $N); do echo "  s$i: {networks: [${nets[$(( (i - 1) % NETS ))]}]}"; done
+  if [ "$LINKS" -gt 0 ]; then
+    echo "links:"
+    for k in $(seq 1 "$LINKS"); do echo "  - {a: \"s$((2 * k - 1)):p0\", b: \"s$((2 * k)):p0\", a_ip: 10.90.$k.1/30, b_ip: 10.90.$k.2/30}"; done
+  fi
   echo "expect:"
   echo "  reach:"
   printf '    - {probe: icmp, nodes: [%s], allow: [' "$(seq -s, -f 's%g' 1 $N | sed 's/,/, /g')"
   allow=()
-  for i in $(seq 1 $N); do for j in $(seq $((i + 1)) $N); do [ $(( (i - 1) % 3 )) = $(( (j - 1) % 3 )) ] && allow+=("\"s$i<->s$j\""); done; done
+  for i in $(seq 1 $N); do for j in $(seq $((i + 1)) $N); do [ $(( (i - 1) % NETS )) = $(( (j - 1) % NETS )) ] && allow+=("\"s$i<->s$j\""); done; done
+  for k in $(seq 1 "$LINKS"); do allow+=("\"s$((2 * k - 1))<->s$((2 * k))\""); done
   (IFS=,; printf '%s' "${allow[*]}")
   echo ']}'
 } > "$DIR/bench.loom.yaml"
 
 t0=$(now); node bin/netloom.mjs lab up "$DIR/bench.loom.yaml" >/dev/null; t1=$(now)
-node bin/netloom.mjs lab check "$DIR/bench.loom.yaml" > "$DIR/check.txt" || { cat "$DIR/check.txt"; exit 1; }; t2=$(now)
+check_rc=0; node bin/netloom.mjs lab check "$DIR/bench.loom.yaml" > "$DIR/check.txt" || check_rc=$?; t2=$(now)
+# A wrong cell is reported (and the figures kept): at 100 nodes the kernel's neighbour table
+# (net.ipv4.neigh.default.gc_thresh3, shared by every namespace) can be what denies a pair.
+[ "$check_rc" = 0 ] || { grep -E '^  X ' "$DIR/check.txt" | head -3; dmesg 2>/dev/null | grep -c 'neighbour table overflow' | sed 's/^/kernel "neighbour table overflow" lines: /' || true; }
 node bin/netloom.mjs lab down "$DIR/bench.loom.yaml" >/dev/null; t3=$(now)
 nl_up=$(secs "$t0" "$t1"); nl_check=$(secs "$t1" "$t2"); nl_down=$(secs "$t2" "$t3")
 left=$(ls /run/netns | grep -c '^bench-\|^nllab-bench$' || true)
 grep 'reach icmp:' "$DIR/check.txt" >&2
+echo "lab check exit $check_rc" >&2
 
 bash scripts/docker-env.sh up >/dev/null
 {
   echo "version: '2.4'"
   echo "networks:"
-  for i in 1 2 3; do printf '  n%s:\n    ipam: {config: [{subnet: 10.8%s.0.0/24}]}\n' "$i" "$i"; done
+  for i in $(seq 1 "$NETS"); do printf '  n%s:\n    ipam: {config: [{subnet: 10.8%s.0.0/24}]}\n' "$i" "$i"; done
   echo "services:"
   for i in $(seq 1 $N); do
-    printf '  s%s:\n    image: nlbusybox:latest\n    command: ["sh", "-c", "trap \\"exit 0\\" TERM; while :; do sleep 1; done"]\n    dns: [127.0.0.1]\n    networks: [%s]\n' "$i" "${nets[$(( (i - 1) % 3 ))]}"
+    printf '  s%s:\n    image: nlbusybox:latest\n    command: ["sh", "-c", "trap \\"exit 0\\" TERM; while :; do sleep 1; done"]\n    dns: [127.0.0.1]\n    networks: [%s]\n' "$i" "${nets[$(( (i - 1) % NETS ))]}"
   done
 } > "$DIR/docker-compose.yml"
 t0=$(now); (cd "$DIR" && docker-compose -p labbench up -d >/dev/null 2>&1); t1=$(now)
 for i in $(seq 1 $N); do echo "s$i $(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' labbench_s${i}_1)"; done > "$DIR/addrs"
 while read -r a _; do while read -r b ip; do [ "$a" = "$b" ] || echo "labbench_${a}_1 $ip"; done < "$DIR/addrs"; done < "$DIR/addrs" > "$DIR/pairs"
 t2=$(now)
-ok=$(xargs -P 24 -L 1 sh -c 'docker exec "$0" ping -c1 -W1 "$1" >/dev/null 2>&1 && echo ok || echo no' < "$DIR/pairs" | grep -c ok || true)
+ok=skipped
+[ "$PAIR_LOOP" = 0 ] || ok=$(xargs -P 24 -L 1 sh -c 'docker exec "$0" ping -c1 -W1 "$1" >/dev/null 2>&1 && echo ok || echo no' < "$DIR/pairs" | grep -c ok || true)
 t3=$(now)
 # The lab's own strategy, given to Docker too: one exec per source, its 29 pings in parallel.
 ok2=$(for i in $(seq 1 $N); do echo "labbench_s${i}_1"; done | xargs -P 12 -I{} docker exec {} sh -c \
@@ -74,12 +91,13 @@ ok2=$(for i in $(seq 1 $N); do echo "labbench_s${i}_1"; done | xargs -P 12 -I{} 
 t4=$(now)
 (cd "$DIR" && docker-compose -p labbench down -t 0 >/dev/null 2>&1); t5=$(now)
 d_up=$(secs "$t0" "$t1"); d_check=$(secs "$t2" "$t3"); d_check2=$(secs "$t3" "$t4"); d_down=$(secs "$t4" "$t5")
-printf '\n%-34s %10s %10s %8s\n' "30 nodes, 3 networks" netloom docker ratio
+printf '\n%-34s %10s %10s %8s\n' "$N nodes, $NETS networks, $LINKS links" netloom docker ratio
 printf '%-34s %9.2fs %9.2fs %7.2fx\n' "up (lab up / compose up -d)" "$nl_up" "$d_up" "$(echo "$nl_up / $d_up" | bc -l)"
-printf '%-34s %9.2fs %9.2fs %7.2fx\n' "check: lab check / exec loop" "$nl_check" "$d_check" "$(echo "$nl_check / $d_check" | bc -l)"
+[ "$PAIR_LOOP" = 0 ] || printf '%-34s %9.2fs %9.2fs %7.2fx\n' "check: lab check / exec loop" "$nl_check" "$d_check" "$(echo "$nl_check / $d_check" | bc -l)"
 printf '%-34s %9.2fs %9.2fs %7.2fx\n' "check: lab check / exec per source" "$nl_check" "$d_check2" "$(echo "$nl_check / $d_check2" | bc -l)"
 printf '%-34s %9.2fs %9.2fs %7.2fx\n' "down" "$nl_down" "$d_down" "$(echo "$nl_down / $d_down" | bc -l)"
-echo "docker pings answered: loop $ok, per source $((ok2 - N)) (self included there) of $(wc -l < "$DIR/pairs"), expected 270 (same-network pairs)"
+same=0; for i in $(seq 1 $N); do for j in $(seq 1 $N); do [ "$i" != "$j" ] && [ $(( (i - 1) % NETS )) = $(( (j - 1) % NETS )) ] && same=$((same + 1)); done; done
+echo "docker pings answered: loop $ok, per source $((ok2 - N)) (self included there) of $(wc -l < "$DIR/pairs"), expected $same (same-network pairs)"
 echo "netloom: lab check probes every source at once, each one fping to all its targets (-r0 -t1000);"
 echo "docker: exec loop = one docker exec ping per pair, 24 at a time; per source = 12 docker execs at a time, all targets at once"
 echo "netloom objects left after down: $left"

@@ -4,10 +4,11 @@
 import { existsSync } from 'node:fs';
 import { api } from '../common/client.js';
 import { explainPort, explainReach } from './explain.js';
-import { readFacts, targetAddresses, type Facts } from './facts.js';
-import { nsOwner, type DnsSpec, type Lab, type PortSpec, type ReachSpec } from './model.js';
+import { labFacts, targetAddresses, type Facts } from './facts.js';
+import { lossProbes, lossVerdict, parsePing, pickAddress, RTT_PROBES, rttVerdict } from './measure.js';
+import { nsOwner, type LossSpec, type RttSpec, type DnsSpec, type Lab, type PortSpec, type ReachSpec } from './model.js';
 import { reachSuite, type CaseResult, type CheckReport, type Suite } from './report.js';
-import { inLabHost, inNode, type LabState, type Programs } from './runtime.js';
+import { inLabHost, inNode, socketFor, type LabState, type Programs } from './runtime.js';
 import { expectedPairs, type Cell } from './truth.js';
 
 /** Checks run at once (dig, file reads, commands, port probes). */
@@ -27,8 +28,9 @@ async function pool<T, R>(items: readonly T[], limit: number, fn: (t: T) => Prom
 
 const enc = encodeURIComponent;
 
-export async function labCheck(lab: Lab, state: LabState, progs: Programs): Promise<CheckReport> {
-  const facts = await readFacts(lab, state.socket);
+/** `known`: facts read before (a step whose netloomd is down still probes what it made). */
+export async function labCheck(lab: Lab, state: LabState, progs: Programs, known?: Facts): Promise<CheckReport> {
+  const facts = known ?? (await labFacts(lab, state));
   const suites: Suite[] = [];
   for (const r of lab.expect.reach) suites.push(reachSuite(await reach(lab, facts, progs, r)));
   const block = (kind: Suite['kind'], cases: CaseResult[]): void => void (cases.length && suites.push({ kind, name: kind, cases }));
@@ -54,7 +56,29 @@ export async function labCheck(lab: Lab, state: LabState, progs: Programs): Prom
       : undefined;
     return { name, status: bad ? 'fail' : 'pass', ...(bad ? { message: bad } : {}), ...nodes([c.node]) };
   }));
+  block('rtt', await pool(lab.expect.rtt, PARALLEL, (r) => measure(lab, facts, r, 'rtt')));
+  block('loss', await pool(lab.expect.loss, PARALLEL, (l) => measure(lab, facts, l, 'loss')));
   return { lab: lab.name, file: lab.file, suites };
+}
+
+/** RTT (25 echoes, 50 ms apart: the median) or loss (enough echoes that the allowed maximum is ten
+ *  of them, 5 ms apart), with ping from inside the source node. */
+async function measure(lab: Lab, facts: Facts, x: RttSpec | LossSpec, kind: 'rtt' | 'loss'): Promise<CaseResult> {
+  const rtt = kind === 'rtt' ? (x as RttSpec) : undefined;
+  const loss = kind === 'loss' ? (x as LossSpec) : undefined;
+  const name = `${x.from} -> ${x.to} ${rtt ? `p50 ${rtt.p50} ±${rtt.tolerance}` : `max ${loss!.max}`}`;
+  const mine = (facts.nodes[x.from]?.ifaces ?? []).map((i) => i.address);
+  const addr = /^(\d{1,3}\.){3}\d{1,3}$/.test(x.to) ? x.to : pickAddress(mine, (facts.nodes[x.to]?.ifaces ?? []).map((i) => i.address));
+  if (!addr) return { name, status: 'error', message: `node ${x.to} has no address to probe`, ...nodes([x.from]) };
+  const count = rtt ? RTT_PROBES : lossProbes(loss!.maxFrac);
+  const interval = rtt ? '0.05' : '0.005';
+  const r = await inNode(nsOwner(lab, x.from).sandbox, ['ping', '-n', '-c', String(count), '-i', interval, '-W', '2', ...(rtt ? [] : ['-q']), addr], 60_000);
+  const p = parsePing(r.stdout);
+  if (!p.sent) return { name, status: 'error', message: `ping ${addr} from ${x.from} failed: ${(r.stderr || `exit ${r.exitCode}`).trim().split('\n')[0]}`, ...nodes([x.from]) };
+  const v = rtt ? rttVerdict(rtt, p) : lossVerdict(loss!, p);
+  const involved = nodes([x.from, ...(lab.nodes.some((n) => n.key === x.to) ? [x.to] : [])]);
+  const measured = `${v.measured} (to ${addr})`;
+  return { name, status: v.ok ? 'pass' : 'fail', measured, ...(v.ok ? {} : { message: measured }), ...involved };
 }
 
 const nodes = (n: string[]): { nodes: string[] } => ({ nodes: n });
@@ -147,7 +171,7 @@ async function dns(lab: Lab, state: LabState, facts: Facts, d: DnsSpec): Promise
   }
   const ok = d.answer === 'ANY' ? !['NXDOMAIN', 'NODATA', 'REFUSED', 'SERVFAIL', 'no answer', 'no nameserver'].includes(got) : got === want;
   if (ok) return { name, status: 'pass', ...nodes([d.from]) };
-  const why = await api<{ why: string }>(state.socket, 'GET', `/sandboxes/${enc(sb)}/dns?name=${enc(d.name)}&type=${d.type}`).then(
+  const why = await api<{ why: string }>(socketFor(lab, state, nsOwner(lab, d.from).key), 'GET', `/sandboxes/${enc(sb)}/dns?name=${enc(d.name)}&type=${d.type}`).then(
     (e) => e.why,
     (err: Error) => err.message,
   );

@@ -5,7 +5,8 @@ import { api, ApiError } from '../common/client.js';
 import { run } from '../system/exec.js';
 import type { Lab } from './model.js';
 import { creationOrder } from './plan.js';
-import { alive, daemonAnswers, hostNsName, readState, removeRunDir, startIsolated, stopDaemon, type LabState, type Programs } from './runtime.js';
+import { alive, daemonAnswers, hostNsName, readState, removeRunDir, socketFor, startIsolated, stopDaemon, type LabState, type Programs } from './runtime.js';
+import { startCluster, stopPid } from './cluster.js';
 import type { Say } from './up.js';
 
 const enc = encodeURIComponent;
@@ -23,7 +24,17 @@ export async function labDown(lab: Lab, say: Say, progs: Programs, hostSocket?: 
   let state = readState(lab.name);
   // The lab's netloomd died (a crash, a reboot of the lab host): start it again on the same data
   // dir, so it restores its records and removes what they describe, rather than guessing.
-  if (state?.isolated && !(await daemonAnswers(state.socket))) {
+  if (state?.hosts) {
+    const s = state;
+    const answering = await Promise.all(Object.values(s.hosts ?? {}).map((h) => daemonAnswers(h.socket)));
+    // A partitioned host or a stopped etcd: the underlay and etcd come back first (startCluster).
+    if (answering.some((a) => !a) || s.etcd?.some((p) => !alive(p)) || lab.hosts.some((h) => !s.hosts?.[h])) {
+      for (const h of Object.values(s.hosts ?? {})) await run('ip', ['-n', hostNsName(lab.name), 'link', 'set', h.uplink, 'up'], { allowFail: true });
+      state = await startCluster(lab, progs).then((r) => r.state, () => state);
+    } else {
+      for (const h of Object.values(s.hosts ?? {})) await run('ip', ['-n', hostNsName(lab.name), 'link', 'set', h.uplink, 'up'], { allowFail: true });
+    }
+  } else if (state?.isolated && !(await daemonAnswers(state.socket))) {
     state = await startIsolated(lab, progs).then((r) => r.state, () => state);
   }
   const errors: string[] = [];
@@ -45,7 +56,8 @@ export async function labDown(lab: Lab, say: Say, progs: Programs, hostSocket?: 
   if (socket && (await daemonAnswers(socket))) {
     // Container-mode nodes first: they hold their target's namespace.
     for (const node of creationOrder(lab).reverse()) {
-      await step(`remove sandbox ${node.sandbox}`, () => ignoreMissing(api(socket, 'DELETE', `/sandboxes/${enc(node.sandbox)}`)));
+      const mine = state ? socketFor(lab, state, node.key) : socket;
+      await step(`remove sandbox ${node.sandbox}`, () => ignoreMissing(api(mine, 'DELETE', `/sandboxes/${enc(node.sandbox)}`)));
     }
     for (const n of lab.networks.filter((x) => !x.builtin)) {
       await step(`remove network ${n.name}`, () => ignoreMissing(api(socket, 'DELETE', `/networks/${enc(n.name)}`)));
@@ -54,7 +66,12 @@ export async function labDown(lab: Lab, say: Say, progs: Programs, hostSocket?: 
   // Something the daemon could not remove: keep it and its namespace, so a later down can retry.
   if (state?.isolated && !errors.length) {
     const s = state;
-    await step('stop the lab netloomd', () => stopDaemon(s));
+    for (const [h, host] of Object.entries(s.hosts ?? {})) {
+      await step(`stop host ${h}'s netloomd`, () => stopPid(host.daemonPid));
+      if (existsSync(`/run/netns/${host.ns}`)) await step(`delete namespace ${host.ns}`, async () => void (await run('ip', ['netns', 'del', host.ns])));
+    }
+    for (const [m, pid] of (s.etcd ?? []).entries()) await step(`stop etcd member ${m + 1}`, () => stopPid(pid));
+    if (!s.hosts) await step('stop the lab netloomd', () => stopDaemon(s));
     const ns = hostNsName(lab.name);
     if (existsSync(`/run/netns/${ns}`)) await step(`delete namespace ${ns}`, async () => void (await run('ip', ['netns', 'del', ns])));
   }
@@ -72,6 +89,11 @@ export async function leftovers(lab: Lab, state: LabState | undefined, socket: s
   if (netns.includes(hostNsName(lab.name))) left.push(`namespace ${hostNsName(lab.name)}`);
   for (const [node, pid] of Object.entries(state?.serve ?? {})) if (alive(pid)) left.push(`responder of ${node} (pid ${pid})`);
   if (state?.isolated && alive(state.daemonPid)) left.push(`the lab's netloomd (pid ${state.daemonPid})`);
+  for (const [h, host] of Object.entries(state?.hosts ?? {})) {
+    if (alive(host.daemonPid) && host.daemonPid !== state?.daemonPid) left.push(`host ${h}'s netloomd (pid ${host.daemonPid})`);
+    if (netns.includes(host.ns)) left.push(`namespace ${host.ns}`);
+  }
+  for (const [m, pid] of (state?.etcd ?? []).entries()) if (alive(pid)) left.push(`etcd member ${m + 1} (pid ${pid})`);
   if (socket && !state?.isolated && (await daemonAnswers(socket))) {
     const sbs = await api<{ Name: string }[]>(socket, 'GET', '/sandboxes');
     const nets = await api<{ Name: string }[]>(socket, 'GET', '/networks');

@@ -2,6 +2,7 @@
 // point-to-point links netloomd does not know, from the file. Explanations and the picture use it.
 import { api } from '../common/client.js';
 import { attachmentsOf, nsOwner, type Lab } from './model.js';
+import { socketFor, type LabState } from './runtime.js';
 
 export interface Binding {
   readonly proto: string;
@@ -39,7 +40,8 @@ interface SandboxView {
   Networks: Record<string, { Interface?: string; IPv4Address: string; Gateway?: string; Ports?: Binding[] }>;
 }
 
-export async function readFacts(lab: Lab, socket: string): Promise<Facts> {
+/** `socketOf`: the netloomd that knows a node (its host's, in a multi-host lab). */
+export async function readFacts(lab: Lab, socket: string, socketOf: (node: string) => string = () => socket): Promise<Facts> {
   const enc = encodeURIComponent;
   const networks: Record<string, NetFacts> = {};
   for (const n of lab.networks) {
@@ -51,7 +53,7 @@ export async function readFacts(lab: Lab, socket: string): Promise<Facts> {
   const nodes: Record<string, NodeFacts> = {};
   for (const node of lab.nodes) {
     const owner = nsOwner(lab, node.key);
-    const v = await api<SandboxView>(socket, 'GET', `/sandboxes/${enc(owner.sandbox)}`);
+    const v = await api<SandboxView>(socketOf(owner.key), 'GET', `/sandboxes/${enc(owner.sandbox)}`);
     const ifaces: Iface[] = Object.entries(v.Networks)
       .filter(([, e]) => e.IPv4Address)
       .map(([net, e]) => ({ ifname: e.Interface ?? '?', network: byName.get(net) ?? net, address: e.IPv4Address }));
@@ -77,5 +79,8 @@ export function targetAddresses(lab: Lab, facts: Facts, key: string): string[] {
   if (owner.mode.kind === 'host') return Object.values(facts.networks).map((n) => n.gateway).filter((g): g is string => !!g);
   return (facts.nodes[key]?.ifaces ?? []).map((i) => i.address.split('/')[0]);
 }
+
+/** The facts of a running lab, each node asked of its own host's netloomd. */
+export const labFacts = (lab: Lab, s: LabState): Promise<Facts> => readFacts(lab, s.socket, (k) => socketFor(lab, s, k));
 
 export const networksOf = (lab: Lab, key: string): string[] => attachmentsOf(lab, key).map((a) => a.network);

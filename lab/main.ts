@@ -6,13 +6,16 @@ import { execInNetns } from '../system/process.js';
 import { ask, serve } from './agent.js';
 import { labCheck } from './check.js';
 import { labDown } from './down.js';
-import { readFacts, type Facts } from './facts.js';
+import { labFacts, type Facts } from './facts.js';
 import { renderMermaid, renderSvg } from './graph.js';
 import { attachmentsOf, checkCount, nodeByKey, nsOwner, requirementsOf, type Lab } from './model.js';
 import { EXIT, exitCode, renderJson, renderJUnit, renderTap, renderText, type CheckReport } from './report.js';
 import { daemonAnswers, lastCheckFile, LabFailure, listStates, alive, readState, type LabState, type Programs } from './runtime.js';
 import { LabFileError, parseLab } from './topology.js';
 import { labUp } from './up.js';
+import { runSteps } from './steps.js';
+import { mergeRetry, needsRetry } from './retry.js';
+import { captureArgv, captureFailures } from './capture.js';
 import { LAB_HELP } from './help.js';
 
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -42,6 +45,8 @@ const OPTIONS = {
   mermaid: { type: 'boolean' },
   results: { type: 'string' },
   keep: { type: 'boolean' },
+  retry: { type: 'string' },
+  'capture-failures': { type: 'string' },
 } as const;
 
 export async function labMain(argv: string[], progs: Programs, globalSocket?: string): Promise<number> {
@@ -51,6 +56,7 @@ export async function labMain(argv: string[], progs: Programs, globalSocket?: st
   if (!verb || verb === '-h' || verb === '--help' || verb === 'help') return out(LAB_HELP), verb ? 0 : 2;
   try {
     if (verb === 'exec') return await labExec(rest);
+    if (verb === 'capture') return await labCapture(rest);
     let p;
     try {
       p = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
@@ -67,7 +73,7 @@ export async function labMain(argv: string[], progs: Programs, globalSocket?: st
     switch (verb) {
       case 'validate': {
         const req = requirementsOf(lab);
-        out(`${file}: lab ${lab.name}, ${lab.nodes.length} node(s), ${lab.networks.length - 1} network(s), ${lab.links.length} link(s), ${checkCount(lab.expect)} check(s)${req.length ? `; needs ${req.join(', ')}` : ''}`);
+        out(`${file}: lab ${lab.name}, ${lab.nodes.length} node(s), ${lab.networks.length - 1} network(s), ${lab.links.length} link(s), ${checkCount(lab.expect)} check(s)${lab.steps.length ? `, ${lab.steps.length} step(s)` : ''}${req.length ? `; needs ${req.join(', ')}` : ''}`);
         return 0;
       }
       case 'up':
@@ -118,10 +124,19 @@ function upState(lab: Lab): LabState {
   return s;
 }
 
-async function check(lab: Lab, progs: Programs, v: { junit?: string; json?: string; tap?: boolean; verbose?: boolean }): Promise<number> {
+async function check(lab: Lab, progs: Programs, v: { junit?: string; json?: string; tap?: boolean; verbose?: boolean; retry?: string; 'capture-failures'?: string }): Promise<number> {
+  const retries = v.retry === undefined ? 0 : Number(v.retry);
+  if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw new LabUsage(`invalid --retry "${v.retry}": expected a whole number from 0 to 10`);
   const state = upState(lab);
   if (!(await daemonAnswers(state.socket))) throw new LabFailure(`lab ${lab.name}: its netloomd does not answer on ${state.socket}`);
-  const rep = await labCheck(lab, state, progs);
+  const facts = await labFacts(lab, state);
+  let top = await labCheck(lab, state, progs, facts);
+  // Cases not as expected are tried again; one as expected on a retry is flaky, never a plain pass.
+  for (let attempt = 2; attempt <= retries + 1 && needsRetry(top); attempt++) top = mergeRetry(top, await labCheck(lab, state, progs, facts), attempt);
+  // The timeline after the top-level expectations; its progress as it goes, the report at the end.
+  const steps = lab.steps.length ? await runSteps(lab, state, progs, facts, v.tap ? () => undefined : out) : [];
+  const rep = { ...top, suites: [...top.suites, ...steps] };
+  if (v['capture-failures']) for (const f of await captureFailures(lab, rep, progs, v['capture-failures'])) (v.tap ? err : out)(`captured ${f}`);
   writeFileSync(lastCheckFile(lab.name), renderJson(rep));
   const write = (f: string, text: string): void => (f === '-' ? out(text) : writeFileSync(f, text));
   if (v.junit) write(v.junit, renderJUnit(rep));
@@ -144,7 +159,7 @@ function labLs(): number {
 
 async function labInspect(lab: Lab): Promise<number> {
   const state = upState(lab);
-  const facts = await readFacts(lab, state.socket);
+  const facts = await labFacts(lab, state);
   for (const n of lab.nodes) {
     const mode = n.mode.kind === 'networks' ? '' : ` (network_mode ${n.mode.kind === 'container' ? `container:${n.mode.target}: ${nsOwner(lab, n.key).key}'s interfaces and names` : n.mode.kind})`;
     out(`${n.key}  sandbox ${n.sandbox}${mode}`);
@@ -174,11 +189,36 @@ async function labExec(rest: string[]): Promise<number> {
   return execInNetns(n.sandbox, cmd);
 }
 
+async function labCapture(rest: string[]): Promise<number> {
+  let p;
+  try {
+    p = parseArgs({ args: rest, options: { w: { type: 'string', short: 'w' }, for: { type: 'string' } }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new LabUsage((e as Error).message.replace(/^Unknown option '([^']*)'.*/s, 'unknown flag: $1'));
+  }
+  const [file, where] = p.positionals;
+  if (!file || !where || p.positionals.length > 2) throw new LabUsage('lab capture needs FILE NODE[:IFACE] [-w F.pcap] [--for DURATION]');
+  const lab = loadLab(resolve(file));
+  const [node, iface] = where.split(':');
+  const n = nodeByKey(lab, node);
+  if (!n) throw new LabUsage(`no node "${node}" in lab ${lab.name} (nodes: ${lab.nodes.map((x) => x.key).join(', ')})`);
+  let argv: string[];
+  try {
+    argv = captureArgv(iface, p.values.w === undefined ? undefined : resolve(p.values.w), p.values.for);
+  } catch (e) {
+    throw new LabUsage(`--for: ${(e as Error).message}`);
+  }
+  upState(lab);
+  const code = await execInNetns(nsOwner(lab, node).sandbox, argv);
+  // tcpdump stopped by --for's SIGINT (or ^C) has done what was asked.
+  return code === 130 ? 0 : code;
+}
+
 async function labGraph(lab: Lab, v: { svg?: string; mermaid?: boolean; results?: string }): Promise<number> {
   if (!v.svg && !v.mermaid) throw new LabUsage('lab graph needs --svg OUT or --mermaid');
   const state = readState(lab.name);
   let facts: Facts | undefined;
-  if (state && (await daemonAnswers(state.socket))) facts = await readFacts(lab, state.socket).catch(() => undefined);
+  if (state && (await daemonAnswers(state.socket))) facts = await labFacts(lab, state).catch(() => undefined);
   let report: CheckReport | undefined;
   const resultsFile = v.results ?? (state ? lastCheckFile(lab.name) : undefined);
   if (resultsFile) {

@@ -1,6 +1,8 @@
 // The lab as netloom understands it once the file is parsed and checked: typed, readonly, with
 // every name already turned into the sandbox and network names netloomd will know. Pure.
 
+import { describeNetem, type Netem } from './netem.js';
+
 export const BUILTIN_NETWORKS = ['bridge', 'host', 'none'] as const;
 
 export interface NetSpec {
@@ -22,6 +24,8 @@ export interface Attachment {
   readonly network: string; // NetSpec.key
   readonly ip?: string;
   readonly aliases: readonly string[];
+  /** Impairment: a is the node, b the network (see lab/netem.ts). */
+  readonly netem?: Netem;
 }
 
 export type NodeMode =
@@ -37,6 +41,8 @@ export interface Served {
 
 export interface NodeSpec {
   readonly key: string;
+  /** Its host in a multi-host lab (`hosts:`); undefined in a single-host lab. */
+  readonly host?: string;
   /** The sandbox's name: `<lab>-<key>`. */
   readonly sandbox: string;
   readonly mode: NodeMode;
@@ -59,6 +65,7 @@ export interface LinkEnd {
 export interface LinkSpec {
   readonly a: LinkEnd;
   readonly b: LinkEnd;
+  readonly netem?: Netem;
 }
 
 export type Probe = { readonly kind: 'icmp' } | { readonly kind: 'tcp' | 'udp'; readonly port: number };
@@ -100,16 +107,62 @@ export interface CommandSpec {
   readonly contains?: string;
 }
 
+/** Round trip time from one node to another, measured with ping. */
+export interface RttSpec {
+  readonly from: string;
+  readonly to: string;
+  readonly p50: string;
+  readonly p50Ms: number;
+  readonly tolerance: string;
+  /** As a fraction of p50 (25% -> 0.25). */
+  readonly toleranceFrac: number;
+}
+
+/** Packet loss from one node to another (echo requests without a reply), measured with ping. */
+export interface LossSpec {
+  readonly from: string;
+  readonly to: string;
+  readonly max: string;
+  readonly maxFrac: number;
+}
+
 export interface Expectations {
   readonly reach: readonly ReachSpec[];
   readonly dns: readonly DnsSpec[];
   readonly ports: readonly PortSpec[];
   readonly files: readonly FileSpec[];
   readonly commands: readonly CommandSpec[];
+  readonly rtt: readonly RttSpec[];
+  readonly loss: readonly LossSpec[];
+}
+
+/** One fault or change a step makes, in the order written. */
+export type Action =
+  | { readonly kind: 'link'; readonly node: string; readonly ifname: string; readonly state: 'up' | 'down' }
+  | { readonly kind: 'netem'; readonly target: string; readonly netem: Partial<Netem>; readonly clear: boolean }
+  | { readonly kind: 'connect' | 'disconnect'; readonly node: string; readonly network: string }
+  | { readonly kind: 'node'; readonly node: string; readonly state: 'stop' | 'start' }
+  | { readonly kind: 'daemon'; readonly op: 'kill' | 'stop' | 'start' | 'restart'; readonly host?: string }
+  | { readonly kind: 'etcd'; readonly op: 'stop' | 'start'; readonly member?: number }
+  | { readonly kind: 'partition'; readonly hosts: readonly string[] }
+  | { readonly kind: 'heal' }
+  | { readonly kind: 'iptables'; readonly table: string; readonly chain?: string }
+  | { readonly kind: 'exec'; readonly node: string; readonly run: string }
+  | { readonly kind: 'wait'; readonly ms: number; readonly text: string };
+
+export interface StepSpec {
+  readonly name: string;
+  readonly actions: readonly Action[];
+  /** The step's expectations; `reach: same` puts the top-level reach blocks here. */
+  readonly expect: Expectations;
+  readonly withinMs: number;
+  readonly within: string;
+  readonly repeat: number;
+  readonly everyMs: number;
 }
 
 /** Settings the lab needs from netloomd that an older daemon would silently drop. */
-export type Requirement = 'hostname' | 'links' | 'add_hosts' | 'daemon' | 'dns';
+export type Requirement = 'hostname' | 'links' | 'add_hosts' | 'daemon' | 'dns' | 'netem';
 
 export interface Lab {
   readonly name: string;
@@ -121,6 +174,16 @@ export interface Lab {
   readonly nodes: readonly NodeSpec[];
   readonly links: readonly LinkSpec[];
   readonly expect: Expectations;
+  readonly steps: readonly StepSpec[];
+  /** Multi-host labs: each host its own namespace and netloomd, on an underlay with etcd. */
+  readonly hosts: readonly string[];
+  readonly cluster: ClusterSpec;
+}
+
+export interface ClusterSpec {
+  readonly etcdMembers: 1 | 3;
+  /** The underlay's subnet: .1 (.2, .3) are etcd members, .11 onwards the hosts. */
+  readonly underlay: string;
 }
 
 export const nodeByKey = (lab: Lab, key: string): NodeSpec | undefined => lab.nodes.find((n) => n.key === key);
@@ -144,6 +207,7 @@ export function attachmentsOf(lab: Lab, key: string): readonly Attachment[] {
 export function requirementsOf(lab: Lab): Requirement[] {
   const r = new Set<Requirement>(lab.requires);
   if (Object.keys(lab.daemon).length) r.add('daemon');
+  if (lab.links.some((l) => l.netem) || lab.nodes.some((n) => n.mode.kind === 'networks' && n.mode.attach.some((a) => a.netem))) r.add('netem');
   for (const n of lab.nodes) {
     if (n.hostname) r.add('hostname');
     if (n.links.length) r.add('links');
@@ -156,5 +220,34 @@ export function requirementsOf(lab: Lab): Requirement[] {
 /** Number of checks in the expectations (a reach block counts its ordered pairs). */
 export function checkCount(e: Expectations): number {
   const pairs = e.reach.reduce((s, r) => s + r.nodes.length * (r.nodes.length - 1), 0);
-  return pairs + e.dns.length + e.ports.length + e.files.length + e.commands.length;
+  return pairs + e.dns.length + e.ports.length + e.files.length + e.commands.length + e.rtt.length + e.loss.length;
+}
+
+/** An action as one line (reports, progress). */
+export function describeAction(a: Action): string {
+  switch (a.kind) {
+    case 'link':
+      return `link ${a.node}:${a.ifname} ${a.state}`;
+    case 'netem':
+      return `netem ${a.target} ${a.clear ? 'clear' : describeNetem(a.netem)}`;
+    case 'connect':
+    case 'disconnect':
+      return `${a.kind} ${a.node} ${a.network}`;
+    case 'node':
+      return `node ${a.node} ${a.state}`;
+    case 'daemon':
+      return `daemon ${a.op}${a.host ? ` on ${a.host}` : ''}`;
+    case 'etcd':
+      return `etcd ${a.op}${a.member !== undefined ? ` member ${a.member}` : ''}`;
+    case 'partition':
+      return `partition ${a.hosts.join(', ')}`;
+    case 'heal':
+      return 'heal';
+    case 'iptables':
+      return `iptables flush ${a.table}${a.chain ? ` ${a.chain}` : ''}`;
+    case 'exec':
+      return `exec ${a.node}: ${a.run}`;
+    case 'wait':
+      return `wait ${a.text}`;
+  }
 }

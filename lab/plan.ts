@@ -58,6 +58,15 @@ export function connectBodies(lab: Lab, node: NodeSpec): { network: string; body
   }));
 }
 
+/** Connect body for a node joining a network in a step: the file's settings for that attachment
+ *  when it declares one, else the node's name as its alias. */
+export function attachBody(lab: Lab, node: NodeSpec, net: string): Record<string, unknown> {
+  const i = node.mode.kind === 'networks' ? node.mode.attach.findIndex((a) => a.network === net) : -1;
+  if (i >= 0) return { Container: node.sandbox, EndpointConfig: { ...endpoint(lab, node, i), Publish: undefined } };
+  const builtin = netByKey(lab, net)?.builtin;
+  return { Container: node.sandbox, EndpointConfig: { Aliases: builtin ? [] : [node.key] } };
+}
+
 /** Nodes in creation order: a container-mode node after the node whose namespace it shares. */
 export function creationOrder(lab: Lab): NodeSpec[] {
   const done = new Set<string>();

@@ -1,6 +1,6 @@
 // What a check found, for people (tables and one line per problem) and for CI (JUnit XML, TAP,
 // JSON), and the exit code. Pure.
-import { mismatchLines, renderTable, summaryLine, verdict, type ReachResult } from './truth.js';
+import { mismatchLines, renderTable, summaryLine, verdict, type Flaky, type ReachResult } from './truth.js';
 
 export type Status = 'pass' | 'fail' | 'error';
 
@@ -11,15 +11,32 @@ export interface CaseResult {
   readonly message?: string;
   /** The lab nodes the case involves (the picture colours them). */
   readonly nodes?: readonly string[];
+  /** For rtt and loss: the measured value beside the declared one (shown pass or fail). */
+  readonly measured?: string;
+  /** Passed only on a retry (`check --retry`): flaky, never a plain pass. */
+  readonly flaky?: Flaky;
 }
 
-export type SuiteKind = 'reach' | 'dns' | 'ports' | 'files' | 'commands';
+export type SuiteKind = 'reach' | 'dns' | 'ports' | 'files' | 'commands' | 'rtt' | 'loss' | 'step';
 
 export interface Suite {
   readonly kind: SuiteKind;
   readonly name: string;
   readonly cases: readonly CaseResult[];
   readonly reach?: ReachResult;
+  /** A step of the timeline (kind 'step'): its cases are its actions, then its expectations. */
+  readonly step?: StepInfo;
+}
+
+export interface StepInfo {
+  readonly index: number;
+  readonly name: string;
+  readonly run: number;
+  readonly runs: number;
+  readonly withinMs: number;
+  /** When the expectations first all held, after the actions: the time to heal. */
+  readonly healedMs?: number;
+  readonly polls: number;
 }
 
 export interface CheckReport {
@@ -36,7 +53,7 @@ export function reachSuite(r: ReachResult): Suite {
     const v = verdict(c);
     const name = `${c.from} -> ${c.to} (expected ${c.expected ? 'reached' : 'denied'})`;
     const nodes = [c.from, c.to];
-    if (v === 'correct') return { name, status: 'pass', nodes };
+    if (v === 'correct') return { name, status: 'pass', nodes, ...(c.flaky ? { flaky: c.flaky } : {}) };
     if (v === 'unprobed') return { name, status: 'error', message: `not probed: ${c.error ?? 'unknown error'}`, nodes };
     const what = c.actual ? `reached via ${c.answered.join(', ')}` : `denied${c.tried.length ? ` (tried ${c.tried.join(', ')})` : ' (no address to try)'}`;
     return { name, status: 'fail', message: `${what}${c.why ? `: ${c.why}` : ''}`, nodes };
@@ -44,9 +61,19 @@ export function reachSuite(r: ReachResult): Suite {
   return { kind: 'reach', name: `reach ${r.probe}`, cases, reach: r };
 }
 
-export function counts(rep: CheckReport): Record<Status, number> & { total: number } {
-  const c = { pass: 0, fail: 0, error: 0, total: 0 };
-  for (const s of rep.suites) for (const k of s.cases) (c[k.status]++, c.total++);
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+
+/** A step's headline: when its expectations first held after its actions (time to heal), or not. */
+export function stepLine(name: string, st: StepInfo): string {
+  const deadline = seconds(st.withinMs);
+  return st.healedMs !== undefined
+    ? `${name}: held after ${seconds(st.healedMs)} (deadline ${deadline}, ${st.polls} poll(s))`
+    : `${name}: did not hold within ${deadline} (${st.polls} poll(s))`;
+}
+
+export function counts(rep: CheckReport): Record<Status, number> & { total: number; flaky: number } {
+  const c = { pass: 0, fail: 0, error: 0, total: 0, flaky: 0 };
+  for (const s of rep.suites) for (const k of s.cases) (c[k.status]++, c.total++, k.flaky && c.flaky++);
   return c;
 }
 
@@ -67,19 +94,23 @@ export function renderText(rep: CheckReport, verbose = false): string {
       out.push(renderTable(s.reach, verbose), ...mismatchLines(s.reach), summaryLine(s.reach), '');
       continue;
     }
+    if (s.step) out.push(stepLine(s.name, s.step));
     for (const k of s.cases) {
-      if (k.status === 'pass' && !verbose) continue;
-      out.push(`  ${k.status === 'pass' ? '✓' : k.status === 'fail' ? 'X' : '?'} ${s.kind} ${k.name}${k.message ? `: ${k.message}` : ''}`);
+      if (k.status === 'pass' && !verbose && !k.measured && !k.flaky) continue;
+      const mark = k.flaky ? '~' : k.status === 'pass' ? '✓' : k.status === 'fail' ? 'X' : '?';
+      const flaky = k.flaky ? ` (flaky: passed only on try ${k.flaky.attempt}; first ${k.flaky.first})` : '';
+      out.push(`  ${mark} ${s.kind} ${k.name}${k.message ? `: ${k.message}` : k.measured ? `: ${k.measured}` : ''}${flaky}`);
     }
     const t = { pass: 0, fail: 0, error: 0 };
     for (const k of s.cases) t[k.status]++;
     out.push(`${s.name}: ${t.pass} correct, ${t.fail} wrong${t.error ? `, ${t.error} not checked` : ''}`);
+    if (s.step) out.push('');
   }
   const c = counts(rep);
   out.push(
     c.total === 0
       ? `lab ${rep.lab}: no expectations, nothing checked (exit 4)`
-      : `lab ${rep.lab}: ${c.pass} of ${c.total} as expected${c.fail ? `, ${c.fail} not` : ''}${c.error ? `, ${c.error} could not be checked` : ''}`,
+      : `lab ${rep.lab}: ${c.pass} of ${c.total} as expected${c.flaky ? ` (${c.flaky} only on a retry: flaky)` : ''}${c.fail ? `, ${c.fail} not` : ''}${c.error ? `, ${c.error} could not be checked` : ''}`,
   );
   return out.join('\n');
 }
@@ -99,10 +130,18 @@ export function renderJUnit(rep: CheckReport): string {
   for (const s of rep.suites) {
     const f = s.cases.filter((k) => k.status === 'fail').length;
     const e = s.cases.filter((k) => k.status === 'error').length;
-    lines.push(`  <testsuite name="${xml(s.name)}" tests="${s.cases.length}" failures="${f}" errors="${e}">`);
+    const heal = s.step?.healedMs;
+    lines.push(`  <testsuite name="${xml(s.name)}" tests="${s.cases.length}" failures="${f}" errors="${e}"${heal !== undefined ? ` time="${(heal / 1000).toFixed(3)}"` : ''}>`);
+    if (s.step) {
+      lines.push('    <properties>', `      <property name="deadline" value="${(s.step.withinMs / 1000).toFixed(3)}"/>`, `      <property name="time_to_heal" value="${heal !== undefined ? (heal / 1000).toFixed(3) : 'never'}"/>`, '    </properties>');
+    }
     for (const k of s.cases) {
       const open = `    <testcase classname="${xml(`${rep.lab}.${s.kind}`)}" name="${xml(k.name)}"`;
-      if (k.status === 'pass') lines.push(`${open}/>`);
+      if (k.status === 'pass' && k.flaky) {
+        // Surefire's rerun convention: a pass after failures carries them as <flakyFailure>.
+        const m = xml(`passed only on try ${k.flaky.attempt}; first ${k.flaky.first}`);
+        lines.push(`${open}>`, `      <flakyFailure message="${m}">${m}</flakyFailure>`, '    </testcase>');
+      } else if (k.status === 'pass') lines.push(k.measured ? `${open}>\n      <system-out>${xml(k.measured)}</system-out>\n    </testcase>` : `${open}/>`);
       else {
         const tag = k.status === 'fail' ? 'failure' : 'error';
         lines.push(`${open}>`, `      <${tag} message="${xml(k.message ?? '')}">${xml(k.message ?? '')}</${tag}>`, '    </testcase>');
@@ -118,8 +157,10 @@ export function renderJUnit(rep: CheckReport): string {
 export function renderTap(rep: CheckReport): string {
   const all = rep.suites.flatMap((s) => s.cases.map((k) => ({ s, k })));
   const lines = ['TAP version 13', `1..${all.length}`];
+  let stepShown: Suite | undefined;
   all.forEach(({ s, k }, i) => {
-    lines.push(`${k.status === 'pass' ? 'ok' : 'not ok'} ${i + 1} - ${s.name}: ${k.name.replace(/#/g, '\\#')}`);
+    if (s.step && stepShown !== s) (stepShown = s), lines.push(`# ${stepLine(s.name, s.step)}`);
+    lines.push(`${k.status === 'pass' ? 'ok' : 'not ok'} ${i + 1} - ${s.name}: ${k.name.replace(/#/g, '\\#')}${k.flaky ? ` (flaky: passed only on try ${k.flaky.attempt})` : ''}`);
     if (k.status !== 'pass') lines.push('  ---', `  status: ${k.status}`, `  message: ${JSON.stringify(k.message ?? '')}`, '  ...');
   });
   if (!all.length) lines.push('# no expectations: nothing checked');

@@ -11,6 +11,7 @@ import { run, type RunResult } from '../system/exec.js';
 import { spawnDetachedProgram } from '../system/process.js';
 import { utsPath } from '../system/uts.js';
 import type { Lab } from './model.js';
+import type { Netem } from './netem.js';
 
 export const LAB_RUN_ROOT = process.env.NETLOOM_LAB_DIR ?? '/run/netloom-lab';
 
@@ -31,6 +32,27 @@ export interface LabState {
   readonly started: string;
   /** Responder PIDs per node, stopped by PID at down. */
   readonly serve: Record<string, number>;
+  /** Impairments in force per target (lab/impair.ts targetKey), as the file and the steps set them. */
+  readonly netem?: Record<string, Partial<Netem>>;
+  /** A multi-host lab's hosts (lab/cluster.ts); `socket` and `daemonPid` are then the first's. */
+  readonly hosts?: Readonly<Record<string, HostState>>;
+  /** A multi-host lab's etcd members' PIDs, in member order (undefined: stopped). */
+  readonly etcd?: readonly (number | undefined)[];
+}
+
+export interface HostState {
+  readonly ns: string;
+  readonly socket: string;
+  readonly daemonPid?: number;
+  readonly address: string;
+  /** Its link to the underlay bridge, in the lab's namespace. */
+  readonly uplink: string;
+}
+
+/** The netloomd that knows a node: its host's in a multi-host lab. */
+export function socketFor(lab: Lab, s: LabState, key: string): string {
+  const h = lab.nodes.find((n) => n.key === key)?.host;
+  return (h && s.hosts?.[h]?.socket) || s.socket;
 }
 
 export class LabFailure extends Error {}

@@ -15,6 +15,15 @@ export interface Cell {
   readonly error?: string;
   /** Why the outcome differs from the expectation, from netloom's own knowledge. */
   readonly why?: string;
+  /** As expected only on a retry (`check --retry`): reported as flaky, never as a plain pass. */
+  readonly flaky?: Flaky;
+}
+
+export interface Flaky {
+  /** The try on which it was first as expected (2 = the first retry). */
+  readonly attempt: number;
+  /** What went wrong before. */
+  readonly first: string;
 }
 
 export interface ReachResult {
@@ -58,7 +67,8 @@ export function tally(r: ReachResult): Record<Verdict, number> {
 
 export function summaryLine(r: ReachResult): string {
   const t = tally(r);
-  return `reach ${r.probe}: ${t.correct} correct, ${t.wrong} wrong${t.unprobed ? `, ${t.unprobed} not probed` : ''}`;
+  const flaky = r.cells.filter((c) => c.flaky).length;
+  return `reach ${r.probe}: ${t.correct} correct${flaky ? ` (${flaky} flaky)` : ''}, ${t.wrong} wrong${t.unprobed ? `, ${t.unprobed} not probed` : ''}`;
 }
 
 const width = (s: string): number => [...s].length;
@@ -74,13 +84,15 @@ export function renderTable(r: ReachResult, verbose = false): string {
     const c = cell.get(`${from}\u0000${to}`);
     if (!c) return ' ';
     const v = verdict(c);
+    if (c.flaky && v === 'correct') return verbose ? `${c.actual ? '✓' : '✗'}~` : '~';
     if (!verbose) return v === 'correct' ? '.' : v === 'wrong' ? 'X' : '?';
     if (v === 'unprobed') return '?';
     return `${c.actual ? '✓' : '✗'}${v === 'wrong' ? 'X' : ''}`;
   };
   const rowHead = Math.max(4, ...r.nodes.map(width));
   const colW = Math.max(3, ...r.nodes.map(width)) + 1;
-  const lines = [`reach ${r.probe} (rows from, columns to; ${verbose ? '✓ reached, ✗ not, X not as expected' : '. as expected, X not as expected'})`];
+  const flaky = r.cells.some((c) => c.flaky) ? ', ~ as expected only on retry (flaky)' : '';
+  const lines = [`reach ${r.probe} (rows from, columns to; ${verbose ? '✓ reached, ✗ not, X not as expected' : '. as expected, X not as expected'}${flaky})`];
   lines.push(pad('', rowHead) + r.nodes.map((n) => padStart(n, colW)).join(''));
   for (const from of r.nodes) lines.push(pad(from, rowHead) + r.nodes.map((to) => padStart(mark(from, to), colW)).join(''));
   return lines.join('\n');
@@ -89,8 +101,9 @@ export function renderTable(r: ReachResult, verbose = false): string {
 /** One line per cell not as expected, saying what happened and why. */
 export function mismatchLines(r: ReachResult): string[] {
   return r.cells
-    .filter((c) => verdict(c) !== 'correct')
+    .filter((c) => verdict(c) !== 'correct' || c.flaky)
     .map((c) => {
+      if (c.flaky && verdict(c) === 'correct') return `  ~ ${c.from} -> ${c.to}: flaky: as expected only on try ${c.flaky.attempt}; first ${c.flaky.first}`;
       if (c.actual === undefined) return `  ? ${c.from} -> ${c.to}: not probed: ${c.error ?? 'unknown error'}`;
       const what = c.actual
         ? `reached (${c.answered.join(', ')}) but should be denied`

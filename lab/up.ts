@@ -1,4 +1,4 @@
-// `netloom lab up`: idempotent, phase by phase (host, networks, nodes, links, services, commands,
+// `netloom lab up`: idempotent, phase by phase (host, networks, nodes, links, netem, services, commands,
 // settings check). Anything already there is kept; what is missing is made.
 import { canonicalCidr } from '../common/cidr.js';
 import { api, ApiError } from '../common/client.js';
@@ -6,8 +6,11 @@ import { run } from '../system/exec.js';
 import { spawnDetachedProgram } from '../system/process.js';
 import { attachmentsOf, nsOwner, requirementsOf, type Lab, type LinkEnd } from './model.js';
 import { connectBodies, creationOrder, networkBody, sandboxBody } from './plan.js';
-import { alive, attachHost, inNode, LabFailure, runDir, startIsolated, writeState, type LabState, type Programs } from './runtime.js';
+import { alive, attachHost, inNode, LabFailure, runDir, socketFor, startIsolated, writeState, type LabState, type Programs } from './runtime.js';
 import { join } from 'node:path';
+import { labFacts } from './facts.js';
+import { clusterHostNs, startCluster } from './cluster.js';
+import { applyNetem, declared } from './impair.js';
 
 export type Say = (line: string) => void;
 
@@ -47,15 +50,17 @@ export interface UpOptions {
 }
 
 export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say): Promise<LabState> {
-  const T = 7;
+  const T = 8;
   let state!: LabState;
   await phase(say, 1, T, 'host', async () => {
+    if (opts.host && lab.hosts.length) throw new LabFailure('a multi-host lab makes its own hosts: drop --host');
     if (opts.host) {
       state = await attachHost(lab, opts.socket);
       return `the machine's netloomd (${state.socket})`;
     }
-    const r = await startIsolated(lab, progs);
+    const r = lab.hosts.length ? await startCluster(lab, progs) : await startIsolated(lab, progs);
     state = r.state;
+    if (lab.hosts.length) return `${r.reused ? 'reusing' : 'made'} ${lab.hosts.length} host namespace(s) (${lab.hosts.map((h) => clusterHostNs(lab, h)).join(', ')}), each with its own netloomd, on an underlay with etcd (${lab.cluster.etcdMembers} member(s)) in ${state.hostNs}`;
     return `${r.reused ? 'reusing' : 'made'} namespace ${state.hostNs} with its own netloomd (pid ${state.daemonPid})`;
   });
   const socket = state.socket;
@@ -71,13 +76,14 @@ export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say
   const fresh = new Set<string>();
   await phase(say, 3, T, 'nodes', async () => {
     for (const node of creationOrder(lab)) {
-      if (!(await exists(socket, `/sandboxes/${enc(node.sandbox)}`))) {
-        await api(socket, 'POST', '/sandboxes/create', sandboxBody(lab, node));
+      const mine = socketFor(lab, state, node.key);
+      if (!(await exists(mine, `/sandboxes/${enc(node.sandbox)}`))) {
+        await api(mine, 'POST', '/sandboxes/create', sandboxBody(lab, node));
         fresh.add(node.key);
       }
-      const view = await api<SandboxView>(socket, 'GET', `/sandboxes/${enc(node.sandbox)}`);
+      const view = await api<SandboxView>(mine, 'GET', `/sandboxes/${enc(node.sandbox)}`);
       for (const c of connectBodies(lab, node)) {
-        if (!view.Networks[c.network]) await api(socket, 'POST', `/networks/${enc(c.network)}/connect`, c.body);
+        if (!view.Networks[c.network]) await api(mine, 'POST', `/networks/${enc(c.network)}/connect`, c.body);
       }
     }
     return `${fresh.size} made, ${lab.nodes.length - fresh.size} already there`;
@@ -87,7 +93,13 @@ export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say
     for (const l of lab.links) if (await ensureLink(lab, l.a, l.b)) made++;
     return `${made} veth pair(s) made, ${lab.links.length - made} already there`;
   });
-  await phase(say, 5, T, 'services', async () => {
+  await phase(say, 5, T, 'netem', async () => {
+    const items = declared(lab);
+    if (!items.length) return 'none declared';
+    const lines = await applyNetem(lab, state, await labFacts(lab, state), items);
+    return `${items.length} impairment(s), ${lines} tc qdisc(s)`;
+  });
+  await phase(say, 6, T, 'services', async () => {
     const serve = { ...state.serve };
     let started = 0;
     for (const node of lab.nodes.filter((n) => n.serve.length)) {
@@ -106,7 +118,7 @@ export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say
     if (started) await waitListening(lab, serve);
     return `${started} responder(s) started`;
   });
-  await phase(say, 6, T, 'commands', async () => {
+  await phase(say, 7, T, 'commands', async () => {
     let ran = 0;
     for (const node of lab.nodes.filter((n) => fresh.has(n.key))) {
       for (const cmd of node.exec) {
@@ -117,8 +129,8 @@ export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say
     }
     return `${ran} ran`;
   });
-  await phase(say, 7, T, 'settings', async () => {
-    const missing = await unappliedSettings(lab, socket);
+  await phase(say, 8, T, 'settings', async () => {
+    const missing = await unappliedSettings(lab, state);
     if (missing.length) {
       throw new LabFailure(
         `this netloomd does not apply ${missing.join('; ')}: the lab cannot run as written (netloom lab down ${lab.file} removes what was made)`,
@@ -159,12 +171,13 @@ async function ensureLink(lab: Lab, a: LinkEnd, b: LinkEnd): Promise<boolean> {
 const embeddedDns = (lab: Lab, key: string): boolean => attachmentsOf(lab, key).some((a) => a.network !== 'bridge');
 
 /** Settings an older netloomd accepts and silently drops: each is looked for where it must show. */
-async function unappliedSettings(lab: Lab, socket: string): Promise<string[]> {
+async function unappliedSettings(lab: Lab, state: LabState): Promise<string[]> {
+  const socket = state.socket;
   const missing: string[] = [];
   for (const node of lab.nodes) {
     const files = async (path: string) => (await inNode(node.sandbox, ['cat', path])).stdout;
     if (node.hostname) {
-      const view = await api<Record<string, unknown>>(socket, 'GET', `/sandboxes/${enc(node.sandbox)}`);
+      const view = await api<Record<string, unknown>>(socketFor(lab, state, node.key), 'GET', `/sandboxes/${enc(node.sandbox)}`);
       const shown = JSON.stringify(view).includes(`"${node.hostname}"`) || (await files('/etc/hostname')).trim() === node.hostname;
       if (!shown) missing.push(`hostname ${node.hostname} (node ${node.key})`);
     }

@@ -25,7 +25,7 @@ for f in "${files[@]}"; do
   echo "\$ netloom lab up $f" >&2
   if ! up=$(node bin/netloom.mjs lab up "$f" 2>&1); then
     lab down "$f" >/dev/null || true
-    if grep -q '^requires:' "$f" && grep -qE 'this netloomd does not (apply|accept)|need netloomd --config-file' <<<"$up"; then
+    if grep -q '^requires:' "$f" && grep -qE 'this netloomd does not (apply|accept)|need netloomd --config-file|this kernel has no netem' <<<"$up"; then
       echo "skipped: needs $(sed -n 's/^requires: *//p' "$f"); $(grep '^Error' <<<"$up" | head -1)"
     else
       echo "$up" >&2; echo "lab $base: up failed" >&2; status=1

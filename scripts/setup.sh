@@ -17,6 +17,8 @@ command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 [ -f /usr/include/node/node_api.h ] || pkgs+=(libnode-dev)
 # fping: the lab's ICMP probe (one process per source node; plain ping is the fallback).
 pkgs+=(fping)
+# tcpdump: netloom lab capture and check --capture-failures (run inside a lab node).
+pkgs+=(tcpdump)
 
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
