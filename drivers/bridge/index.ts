@@ -52,7 +52,8 @@ function keptRules(keep: KeptLines | undefined, family: 4 | 6): Rule[] {
   );
 }
 
-/** Our jumps first in each built-in chain, in JUMPS order; repaired only when they are not. */
+/** Our jumps first in each built-in chain, in JUMPS order (other netloom jumps may sit among
+ *  them); repaired only when they are not. */
 async function ensureJumps(env: DriverEnv, family: 4 | 6): Promise<void> {
   for (const table of ['filter', 'nat'] as Table[]) {
     const want = JUMPS.filter((j) => j.table === table);
@@ -62,7 +63,11 @@ async function ensureJumps(env: DriverEnv, family: 4 | 6): Promise<void> {
       const targets = want.filter((j) => j.chain === chain).map((j) => j.target);
       const mine = targets.map((t) => `-A ${chain} -j ${t}`);
       const inChain = rules.filter((l) => l.startsWith(`-A ${chain} `));
-      if (inChain.slice(0, mine.length).join('\n') === mine.join('\n')) continue;
+      // Other drivers' jumps into NETLOOM-* chains (the overlay's) may sit among ours.
+      const other = inChain.findIndex((l) => !/ -j NETLOOM\S*$/.test(l));
+      const lead = other < 0 ? inChain : inChain.slice(0, other);
+      const ours = (ls: readonly string[]) => ls.filter((l) => mine.includes(l)).join('\n');
+      if (ours(lead) === mine.join('\n') && ours(inChain) === mine.join('\n')) continue;
       for (const t of targets) await env.sys.firewall.removeJump(family, table, chain, t);
       for (const t of [...targets].reverse()) await env.sys.firewall.ensureJump(family, table, chain, t);
     }

@@ -6,7 +6,8 @@
 // Sandboxes join exactly as on a bridge network (the bridge driver's join), without a default
 // route: an overlay network reaches only its own members. Its frames cross the bridge through
 // FORWARD (br_netfilter), so it accepts them in its own chain (rules.ts): hosts whose FORWARD
-// policy is DROP (every host running Docker) pass overlay traffic too.
+// policy is DROP (every host running Docker) pass overlay traffic too; the same chain, jumped
+// before the bridge driver's, drops anything routed between the overlay and another network.
 import { invalid } from '../../common/errors.js';
 import { macFromIPv4 } from '../../common/cidr.js';
 import { createBridgeDriver } from '../bridge/index.js';
@@ -14,7 +15,7 @@ import { DEFAULT_MTU, type BridgeConfig } from '../bridge/options.js';
 import { hostVethName, undoAll, type Driver, type DriverEnv, type Finding, type NetworkInfo } from '../driver.js';
 import type { NeighEntry } from '../../system/types.js';
 import { renderAdd, type Rule } from '../bridge/rules.js';
-import { OVERLAY_CHAIN, overlayExpectedLines, overlayJumpPosition, overlayNetworkRules, overlayOwnLines, renderOverlayAll } from './rules.js';
+import { OVERLAY_CHAIN, overlayExpectedLines, overlayJumpFix, overlayNetworkRules, overlayOwnLines, renderOverlayAll } from './rules.js';
 import type { KeptLines } from '../driver.js';
 
 /** Lines of NETLOOM-OVERLAY a salvage keeps although no record explains them. */
@@ -24,8 +25,8 @@ const keptRules = (keep: KeptLines | undefined): Rule[] =>
 /** The chain and the jump to it, made when missing (a first overlay network, a flushed table). */
 async function ensureOverlayChain(env: DriverEnv): Promise<void> {
   await env.sys.firewall.ensureChain(4, 'filter', OVERLAY_CHAIN);
-  const at = overlayJumpPosition(await env.sys.firewall.save(4, 'filter'));
-  if (at !== undefined) await env.sys.firewall.restore(4, `*filter\n-I FORWARD ${at} -j ${OVERLAY_CHAIN}\nCOMMIT\n`);
+  const fix = overlayJumpFix(await env.sys.firewall.save(4, 'filter'));
+  if (fix.length) await env.sys.firewall.restore(4, `*filter\n${fix.join('\n')}\nCOMMIT\n`);
 }
 
 export const OVERLAY_OPT = {
@@ -116,7 +117,7 @@ export function createOverlayDriver(host: () => OverlayHost, { iptables = true }
       applied.clear();
       if (!iptables) return;
       const rules = [...nets.flatMap((n) => overlayNetworkRules(n.config.bridgeName)), ...keptRules(keep)];
-      await env.sys.firewall.restore(4, renderOverlayAll(rules, overlayJumpPosition(await env.sys.firewall.save(4, 'filter'))));
+      await env.sys.firewall.restore(4, renderOverlayAll(rules, overlayJumpFix(await env.sys.firewall.save(4, 'filter'))));
       for (const n of nets) applied.add(n.net.id);
     },
 
@@ -150,11 +151,10 @@ export function createOverlayDriver(host: () => OverlayHost, { iptables = true }
 
     async deleteNetwork(env, net, c) {
       applied.delete(net.id);
-      const [rule] = overlayNetworkRules(c.bridgeName);
       await undoAll([
         () => env.sys.host.delLink(c.vxlanName),
         () => env.sys.host.delLink(c.bridgeName),
-        ...(iptables ? [() => env.sys.firewall.deleteRule(4, 'filter', rule.chain, rule.spec)] : []),
+        ...(iptables ? overlayNetworkRules(c.bridgeName).map((rule) => () => env.sys.firewall.deleteRule(4, 'filter', rule.chain, rule.spec)) : []),
       ]);
     },
 

@@ -1,40 +1,57 @@
 // The overlay driver's firewall, as data. Pure: golden-tested; the driver applies it.
 //
-// filter FORWARD -> NETLOOM-OVERLAY (placed after the bridge driver's jumps): per network
-//   -i <bridge> -o <bridge> -j ACCEPT
+// filter FORWARD -> NETLOOM-OVERLAY, placed first (after the admin's NETLOOM-USER only), so
+// before the bridge driver's NETLOOM-FORWARD and its outbound accept: per network
+//   -i <bridge> -o <bridge> -j ACCEPT     its own members, bridged
+//   -i <bridge> -j DROP                   nothing routed out of the overlay ...
+//   -o <bridge> -j DROP                   ... nor into it, from any other network
 //
 // An overlay network's frames (VXLAN device <-> veths, all ports of one bridge) cross the
 // bridge; with br_netfilter (bridge-nf-call-iptables=1, as Docker sets it) they traverse
-// FORWARD, which Docker leaves with policy DROP. Nothing else is accepted: an overlay network
-// reaches only its own members. Its own chain, not the bridge driver's, because each driver's
-// full restore declares (so flushes) exactly the chains it owns.
+// FORWARD, which Docker leaves with policy DROP. The bridge holds the gateway (for the embedded
+// DNS), so the host could route between an overlay and a bridge network; the drops stop that in
+// both directions (Docker keeps overlays in their own namespace: nothing local reaches them).
+// Traffic to and from the host itself (INPUT, OUTPUT: the DNS) is not FORWARD and not touched.
+// Its own chain, not the bridge driver's, because each driver's full restore declares (so
+// flushes) exactly the chains it owns.
 import type { Table } from '../../system/types.js';
 import { ruleLine, type Rule } from '../bridge/rules.js';
 
 export const OVERLAY_CHAIN = 'NETLOOM-OVERLAY';
 export const OVERLAY_JUMP = `-A FORWARD -j ${OVERLAY_CHAIN}`;
+/** The admin's chain, the only rule allowed before the overlay's jump. */
+const ADMIN_JUMP = '-A FORWARD -j NETLOOM-USER';
+/** What ownLines reports for a jump that is there but after other rules (so compares unequal). */
+export const MISPLACED_JUMP = `${OVERLAY_JUMP} (misplaced: after other FORWARD rules)`;
 
 export function overlayNetworkRules(bridge: string): Rule[] {
-  return [{ table: 'filter', chain: OVERLAY_CHAIN, spec: ['-i', bridge, '-o', bridge, '-j', 'ACCEPT'] }];
+  const rule = (...spec: string[]): Rule => ({ table: 'filter', chain: OVERLAY_CHAIN, spec });
+  return [rule('-i', bridge, '-o', bridge, '-j', 'ACCEPT'), rule('-i', bridge, '-j', 'DROP'), rule('-o', bridge, '-j', 'DROP')];
 }
 
 /** iptables-restore --noflush input that makes NETLOOM-OVERLAY hold exactly `rules` (declaring
- *  the chain flushes it), and adds the jump at `jumpAt` (1-based) when it is missing. */
-export function renderOverlayAll(rules: readonly Rule[], jumpAt?: number): string {
-  const jump = jumpAt === undefined ? [] : [`-I FORWARD ${jumpAt} -j ${OVERLAY_CHAIN}`];
-  return `*filter\n:${OVERLAY_CHAIN} - [0:0]\n${[...rules.map(ruleLine), ...jump].join('\n')}\nCOMMIT\n`;
+ *  the chain flushes it), and places the jump (`jumpFix`, from overlayJumpFix) when it is not. */
+export function renderOverlayAll(rules: readonly Rule[], jumpFix: readonly string[] = []): string {
+  return `*filter\n:${OVERLAY_CHAIN} - [0:0]\n${[...rules.map(ruleLine), ...jumpFix].join('\n')}\nCOMMIT\n`;
 }
 
-/** Where the jump goes in FORWARD: right after netloom's other jumps (the admin's NETLOOM-USER
- *  comes first), before anyone else's rules. `undefined` when it is already there. */
-export function overlayJumpPosition(filterSave: string): number | undefined {
-  const forward = filterSave.split('\n').filter((l) => l.startsWith('-A FORWARD '));
-  if (forward.includes(OVERLAY_JUMP)) return undefined;
-  let last = 0;
-  forward.forEach((l, i) => {
-    if (/ -j NETLOOM\S*$/.test(l)) last = i + 1;
-  });
-  return last + 1;
+const forwardLines = (filterSave: string): string[] => filterSave.split('\n').filter((l) => l.startsWith('-A FORWARD '));
+
+/** Whether the jump is in FORWARD once, with nothing but the admin's jump before it. */
+function wellPlaced(forward: readonly string[]): boolean {
+  const at = forward.indexOf(OVERLAY_JUMP);
+  return at >= 0 && forward.lastIndexOf(OVERLAY_JUMP) === at && forward.slice(0, at).every((l) => l === ADMIN_JUMP);
+}
+
+/** Restore lines that put the jump first in FORWARD, right after the admin's NETLOOM-USER when
+ *  that is first (so before the bridge driver's jumps and anyone else's rules); none when it is
+ *  already there. A misplaced jump is deleted first. */
+export function overlayJumpFix(filterSave: string): string[] {
+  const forward = forwardLines(filterSave);
+  if (wellPlaced(forward)) return [];
+  const rest = forward.filter((l) => l !== OVERLAY_JUMP);
+  const dels = forward.filter((l) => l === OVERLAY_JUMP).map(() => `-D FORWARD -j ${OVERLAY_CHAIN}`);
+  return [...dels, `-I FORWARD ${rest[0] === ADMIN_JUMP ? 2 : 1} -j ${OVERLAY_CHAIN}`];
 }
 
 /** What iptables-save shows of the overlay firewall (IPv4 only: overlay networks are IPv4). */
@@ -42,8 +59,10 @@ export function overlayExpectedLines(rules: readonly Rule[]): Record<4 | 6, Reco
   return { 4: { filter: [OVERLAY_JUMP, ...rules.map(ruleLine)], nat: [] }, 6: { filter: [], nat: [] } };
 }
 
-/** The overlay part of one table of an iptables-save. */
+/** The overlay part of one table of an iptables-save; a jump in the wrong place shows as
+ *  MISPLACED_JUMP, so the guard and doctor see it (and a restore moves it). */
 export function overlayOwnLines(save: string, table: Table): string[] {
   if (table !== 'filter') return [];
-  return save.split('\n').filter((l) => l === OVERLAY_JUMP || l.startsWith(`-A ${OVERLAY_CHAIN} `));
+  const jump = wellPlaced(forwardLines(save)) ? OVERLAY_JUMP : MISPLACED_JUMP;
+  return save.split('\n').flatMap((l) => (l === OVERLAY_JUMP ? [jump] : l.startsWith(`-A ${OVERLAY_CHAIN} `) ? [l] : []));
 }

@@ -59,7 +59,7 @@ describe('controller: start and the happy path', () => {
     assert.deepEqual(ctl.listNetworks().map((n) => [n.Name, n.Driver]).sort(), [['bridge', 'bridge'], ['host', 'host'], ['none', 'null']]);
     const s = sys.snapshot();
     assert.deepEqual(s.namespaces.self.addrs.find((a) => a.link === 'netloom0'), { link: 'netloom0', cidr: '172.17.0.1/16' });
-    assert.deepEqual(s.firewall.ipv4.filter.FORWARD.rules, ['-j NETLOOM-USER', '-j NETLOOM-FORWARD', '-j NETLOOM-OVERLAY']);
+    assert.deepEqual(s.firewall.ipv4.filter.FORWARD.rules, ['-j NETLOOM-USER', '-j NETLOOM-OVERLAY', '-j NETLOOM-FORWARD']);
     assert.deepEqual(s.firewall.ipv4.nat.POSTROUTING.rules, ['-j NETLOOM-POSTROUTING']);
     for (const c of ['NETLOOM-FORWARD', 'NETLOOM-ISOLATION-1', 'NETLOOM-ISOLATION-2']) assert.ok(s.firewall.ipv4.filter[c], c);
     assert.ok(s.firewall.ipv4.nat['NETLOOM-POSTROUTING'].rules.includes('-s 172.17.0.0/16 ! -o netloom0 -j MASQUERADE'));

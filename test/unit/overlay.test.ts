@@ -7,7 +7,7 @@ import { silentLogger } from '../../common/log.js';
 import { Controller } from '../../controller/index.js';
 import { compareLines } from '../../controller/firewall.js';
 import { parseOverlayOptions, VXLAN_OVERHEAD } from '../../drivers/overlay/index.js';
-import { overlayJumpPosition, overlayNetworkRules, renderOverlayAll } from '../../drivers/overlay/rules.js';
+import { MISPLACED_JUMP, overlayJumpFix, overlayNetworkRules, overlayOwnLines, renderOverlayAll } from '../../drivers/overlay/rules.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseClusterStore } from '../../store/etcd.js';
@@ -81,18 +81,25 @@ describe('firewall comparison', () => {
 
 describe('overlay firewall (FORWARD policy DROP hosts)', () => {
   test('two networks render exactly test/golden/overlay.rules', () => {
-    const text = renderOverlayAll([...overlayNetworkRules('nlo-0123456789a'), ...overlayNetworkRules('nlo-fedcba98765')], 3);
+    const text = renderOverlayAll([...overlayNetworkRules('nlo-0123456789a'), ...overlayNetworkRules('nlo-fedcba98765')], overlayJumpFix('-A FORWARD -j NETLOOM-USER\n-A FORWARD -j NETLOOM-FORWARD\n'));
     const file = join(process.cwd(), 'test', 'golden', 'overlay.rules');
     if (process.env.NETLOOM_UPDATE_GOLDEN === '1') writeFileSync(file, text);
     assert.ok(existsSync(file), `${file} is missing: run the tests with NETLOOM_UPDATE_GOLDEN=1 to write it`);
     assert.equal(text, readFileSync(file, 'utf8'));
   });
 
-  test('the jump goes right after netloom\'s other jumps, before anyone else\'s rules; none when present', () => {
+  test('the jump goes first in FORWARD, after the admin\'s NETLOOM-USER only (before the bridge driver\'s jumps); a misplaced one is moved and shows in ownLines', () => {
     const save = (...fwd: string[]) => ['*filter', ':FORWARD DROP [0:0]', ...fwd.map((r) => `-A FORWARD ${r}`), 'COMMIT'].join('\n');
-    assert.equal(overlayJumpPosition(save('-j DOCKER-USER', '-j NETLOOM-USER', '-j NETLOOM-FORWARD', '-o docker0 -j DOCKER')), 4);
-    assert.equal(overlayJumpPosition(save('-j DOCKER-USER')), 1);
-    assert.equal(overlayJumpPosition(save('-j NETLOOM-USER', '-j NETLOOM-FORWARD', '-j NETLOOM-OVERLAY')), undefined);
+    assert.deepEqual(overlayJumpFix(save('-j NETLOOM-USER', '-j NETLOOM-FORWARD', '-o docker0 -j DOCKER')), ['-I FORWARD 2 -j NETLOOM-OVERLAY']);
+    assert.deepEqual(overlayJumpFix(save('-j DOCKER-USER', '-j NETLOOM-USER')), ['-I FORWARD 1 -j NETLOOM-OVERLAY']);
+    assert.deepEqual(overlayJumpFix(save()), ['-I FORWARD 1 -j NETLOOM-OVERLAY']);
+    assert.deepEqual(overlayJumpFix(save('-j NETLOOM-USER', '-j NETLOOM-OVERLAY', '-j NETLOOM-FORWARD')), []);
+    assert.deepEqual(overlayJumpFix(save('-j NETLOOM-OVERLAY', '-j NETLOOM-USER', '-j NETLOOM-FORWARD')), []);
+    const late = save('-j NETLOOM-USER', '-j NETLOOM-FORWARD', '-j NETLOOM-OVERLAY');
+    assert.deepEqual(overlayJumpFix(late), ['-D FORWARD -j NETLOOM-OVERLAY', '-I FORWARD 2 -j NETLOOM-OVERLAY']);
+    assert.deepEqual(overlayOwnLines(late, 'filter'), [MISPLACED_JUMP]);
+    assert.deepEqual(overlayOwnLines(save('-j NETLOOM-USER', '-j NETLOOM-OVERLAY', '-j NETLOOM-OVERLAY'), 'filter'), [MISPLACED_JUMP, MISPLACED_JUMP]);
+    assert.deepEqual(overlayOwnLines(save('-j NETLOOM-USER', '-j NETLOOM-OVERLAY', '-j NETLOOM-FORWARD'), 'filter'), ['-A FORWARD -j NETLOOM-OVERLAY']);
   });
 
   test('an overlay network accepts its own bridge\'s traffic; a flushed rule is found by the guard and healed; a restart adds no copy', async () => {
@@ -104,18 +111,25 @@ describe('overlay firewall (FORWARD policy DROP hosts)', () => {
     const a = await ctl.createNetwork({ name: 'ov1', driver: 'overlay', ipam: [{ subnet: '10.60.0.0/24' }] });
     const br = `nlo-${a.id.slice(0, 11)}`;
     const fw = () => sys.snapshot().firewall.ipv4.filter;
-    assert.deepEqual(fw()['NETLOOM-OVERLAY'].rules, [`-i ${br} -o ${br} -j ACCEPT`]);
-    assert.deepEqual(fw().FORWARD.rules, ['-j NETLOOM-USER', '-j NETLOOM-FORWARD', '-j NETLOOM-OVERLAY', '-j DOCKER-USER']);
+    const own = [`-i ${br} -o ${br} -j ACCEPT`, `-i ${br} -j DROP`, `-o ${br} -j DROP`];
+    assert.deepEqual(fw()['NETLOOM-OVERLAY'].rules, own);
+    assert.deepEqual(fw().FORWARD.rules, ['-j NETLOOM-USER', '-j NETLOOM-OVERLAY', '-j NETLOOM-FORWARD', '-j DOCKER-USER']);
     assert.deepEqual(await ctl.checkFirewall(), []);
     await sys.firewall.restore(4, '*filter\n-F NETLOOM-OVERLAY\nCOMMIT\n');
     const drift = await ctl.checkFirewall();
-    assert.deepEqual(drift.map((d) => d.missing), [[`-A NETLOOM-OVERLAY -i ${br} -o ${br} -j ACCEPT`]]);
-    assert.deepEqual(fw()['NETLOOM-OVERLAY'].rules, [`-i ${br} -o ${br} -j ACCEPT`], 'healed');
+    assert.deepEqual(drift.map((d) => d.missing), [own.map((r) => `-A NETLOOM-OVERLAY ${r}`)]);
+    assert.deepEqual(fw()['NETLOOM-OVERLAY'].rules, own, 'healed');
+    // A jump that slipped behind the bridge driver's (someone re-inserted theirs first) is seen and moved.
+    await sys.firewall.restore(4, '*filter\n-D FORWARD -j NETLOOM-OVERLAY\n-A FORWARD -j NETLOOM-OVERLAY\nCOMMIT\n');
+    const moved = await ctl.checkFirewall();
+    assert.deepEqual(moved.map((d) => [d.missing, d.extra]), [[['-A FORWARD -j NETLOOM-OVERLAY'], [MISPLACED_JUMP]]]);
+    assert.deepEqual(fw().FORWARD.rules, ['-j NETLOOM-USER', '-j NETLOOM-OVERLAY', '-j NETLOOM-FORWARD', '-j DOCKER-USER'], 'moved back');
     assert.equal((await ctl.doctor()).findings.length, 0);
     await ctl.close();
     ctl = new Controller({ store, sys, log: silentLogger });
     await ctl.start();
-    assert.deepEqual(fw()['NETLOOM-OVERLAY'].rules, [`-i ${br} -o ${br} -j ACCEPT`], 'one copy after a restart');
+    assert.deepEqual(fw()['NETLOOM-OVERLAY'].rules, own, 'one copy after a restart');
+    assert.deepEqual(fw().FORWARD.rules, ['-j NETLOOM-USER', '-j NETLOOM-OVERLAY', '-j NETLOOM-FORWARD', '-j DOCKER-USER'], 'the bridge driver leaves the overlay\'s jump among its own');
     await ctl.removeNetwork('ov1');
     assert.deepEqual(fw()['NETLOOM-OVERLAY'].rules, []);
     assert.deepEqual(await ctl.checkFirewall(), []);
