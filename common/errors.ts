@@ -48,3 +48,7 @@ export function wrap(err: unknown, doing: string): NetloomError {
 export function isNetloomError(err: unknown): err is NetloomError {
   return err instanceof NetloomError;
 }
+
+/** etcd refused a write under a lease it no longer has (it expired while this host was slow or
+ *  away): the cluster registers again under a new lease and retries. */
+export const isLeaseLost = (err: unknown): boolean => isNetloomError(err) && err.code === 'NL_CLUSTER_LEASE_LOST';

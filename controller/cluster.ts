@@ -19,7 +19,7 @@
 // watches its own heartbeat come back, and when etcd takes its writes but the watch has shown
 // none of them for a TTL, it resyncs (so a stall is caught within 2x the TTL).
 import { hostname } from 'node:os';
-import { conflict, forbidden, invalid, unavailable } from '../common/errors.js';
+import { conflict, forbidden, invalid, isLeaseLost, unavailable } from '../common/errors.js';
 import { contains, nthHost, overlaps, parseCidr, cidrSize, formatCidr } from '../common/cidr.js';
 import type { Logger } from '../common/log.js';
 import type { EtcdClient, WatchEvent } from '../store/etcd.js';
@@ -176,17 +176,40 @@ export class Cluster {
         this.beatWritten = Date.now();
         return;
       }
-      // Expired (etcd was away longer than the TTL): register again, endpoints included.
+      await this.renewLease();
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'cluster keepalive failed (programmed traffic keeps flowing)');
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  private renewal?: Promise<void>;
+
+  /** The lease expired (etcd was away, or this host was too slow to renew it within the TTL):
+   *  register again under a new one, endpoints included. One renewal at a time; callers that
+   *  meet the expiry meanwhile wait for it. */
+  private renewLease(): Promise<void> {
+    this.renewal ??= (async () => {
       this.log.warn({ host: this.host }, 'cluster lease expired: registering this host again');
       this.lease = await this.kv.grantLease(this.ttl);
       await this.kv.txn([], this.registration(), this.lease);
       for (const { ep } of [...this.mine.values()]) {
         await this.register(ep).catch((err: unknown) => this.log.error({ endpoint: ep.name, err: String(err) }, 'cluster: endpoint not registered again'));
       }
+    })().finally(() => (this.renewal = undefined));
+    return this.renewal;
+  }
+
+  /** Runs a write under this host's lease; if etcd no longer knows the lease, registers again
+   *  and runs it once more, so an operation never fails only because a keepalive came late. */
+  private async leased<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
     } catch (err) {
-      this.log.warn({ err: String(err) }, 'cluster keepalive failed (programmed traffic keeps flowing)');
-    } finally {
-      this.renewing = false;
+      if (!isLeaseLost(err)) throw err;
+      await this.renewLease();
+      return write();
     }
   }
 
@@ -355,7 +378,7 @@ export class Cluster {
         if (ip === undefined) throw unavailable('NL_IPAM_EXHAUSTED', `no free address left in ${subnet}`);
       }
       const key = `ov/alloc/${networkId}/${ip}`;
-      if (await this.kv.txn([{ key, version: 0 }], [{ op: 'put', key, value: { host: this.host, ep: epId } }], this.lease)) return ip;
+      if (await this.leased(() => this.kv.txn([{ key, version: 0 }], [{ op: 'put', key, value: { host: this.host, ep: epId } }], this.lease))) return ip;
       if (wanted !== undefined) throw conflict('NL_IPAM_ADDR_IN_USE', `address ${ip} was just taken by another host`);
     }
     throw unavailable('NL_STORE_CONFLICT', `allocating in ${subnet}: ${MAX_TRIES} concurrent allocations won the race`);
@@ -385,10 +408,12 @@ export class Cluster {
         this.mine.delete(rec.id);
         throw conflict('NL_IPAM_ADDR_IN_USE', `address ${rec.ip} of ${rec.name} was taken by ${cur.value?.host ? this.hostName(cur.value.host) : 'another host'} while this host was away: disconnect and reconnect ${rec.name}`);
       }
-      const ok = await this.kv.txn(
-        [{ key: alloc, version: cur?.version ?? 0 }],
-        [{ op: 'put', key: alloc, value: { host: this.host, ep: rec.id } }, { op: 'put', key: `ov/ep/${rec.network}/${rec.id}`, value: rec }],
-        this.lease,
+      const ok = await this.leased(() =>
+        this.kv.txn(
+          [{ key: alloc, version: cur?.version ?? 0 }],
+          [{ op: 'put', key: alloc, value: { host: this.host, ep: rec.id } }, { op: 'put', key: `ov/ep/${rec.network}/${rec.id}`, value: rec }],
+          this.lease,
+        ),
       );
       if (ok) return;
     }

@@ -3,7 +3,7 @@
 // gRPC stack: every call is one small JSON request, a watch one long chunked response.
 // Keys live under a prefix (default /netloom/); values are JSON.
 import { request, type IncomingMessage } from 'node:http';
-import { unavailable, invalid } from '../common/errors.js';
+import { isLeaseLost, unavailable, invalid } from '../common/errors.js';
 import type { Compare, KvEntry, Store, TxnOp } from './types.js';
 
 function parseJson(text: string): unknown {
@@ -82,6 +82,8 @@ export class EtcdClient implements Store {
         this.current = (this.current + i) % this.endpoints.length;
         return r as T;
       } catch (err) {
+        // etcd answered: asking another member would get the same answer.
+        if (isLeaseLost(err)) throw err;
         last = err;
         // A write that timed out may have been applied: sending it to another member would
         // make its own success look like a lost race. Let the caller decide.
@@ -101,7 +103,12 @@ export class EtcdClient implements Store {
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
-            if ((res.statusCode ?? 0) >= 300) return reject(new Error(`${path}: HTTP ${res.statusCode} ${text.slice(0, 200)}`));
+            if ((res.statusCode ?? 0) >= 300) {
+              if (text.includes('requested lease not found')) {
+                return reject(unavailable('NL_CLUSTER_LEASE_LOST', `cluster store etcd://${this.where} no longer knows this host's lease (it expired): ${path}`));
+              }
+              return reject(new Error(`${path}: HTTP ${res.statusCode} ${text.slice(0, 200)}`));
+            }
             try {
               resolve(JSON.parse(text || '{}'));
             } catch {

@@ -2,7 +2,7 @@
 // while etcd still takes writes, and doctor's FDB/neighbour check against the mirror.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { NetloomError } from '../../common/errors.js';
+import { NetloomError, unavailable } from '../../common/errors.js';
 import { silentLogger } from '../../common/log.js';
 import { Cluster, nodeIdOf } from '../../controller/cluster.js';
 import { Controller } from '../../controller/index.js';
@@ -30,6 +30,7 @@ class FakeEtcd {
     return { entries, revision: this.rev };
   }
   async txn(compares: readonly Compare[], ops: readonly TxnOp[], lease?: string): Promise<boolean> {
+    if (lease && this.expired.has(lease)) throw unavailable('NL_CLUSTER_LEASE_LOST', `lease ${lease} not found`);
     if (!compares.every((c) => (this.data.get(c.key)?.version ?? 0) === c.version)) return false;
     this.rev++;
     const evs: WatchEvent[] = [];
@@ -48,8 +49,14 @@ class FakeEtcd {
   async grantLease(): Promise<string> {
     return `L${++this.leases}`;
   }
-  async keepAlive(): Promise<boolean> {
-    return true;
+  async keepAlive(lease: string): Promise<boolean> {
+    return !this.expired.has(lease);
+  }
+  /** What etcd does when a lease is not renewed within its TTL. */
+  readonly expired = new Set<string>();
+  async expire(lease: string): Promise<void> {
+    this.expired.add(lease);
+    await this.revoke(lease);
   }
   async revoke(lease: string): Promise<void> {
     for (const [k, e] of this.data) if (e.lease === lease) this.data.delete(k);
@@ -83,6 +90,24 @@ describe('cluster node identity', () => {
     await assert.rejects(thief.claim(), /advertise address 10\.0\.0\.1 is already claimed by live host "vm" \(node id aaaa\)/);
     await new Cluster(asEtcd(kv), '10.0.0.1', silentLogger, 'aaaa', 2, 'vm').claim();
     assert.deepEqual(kv.data.get('ov/host/aaaa')?.value, { vtep: '10.0.0.1', name: 'vm' });
+  });
+});
+
+describe('cluster lease', () => {
+  test('a write that meets an expired lease registers the host again under a new one and succeeds', async () => {
+    const kv = new FakeEtcd();
+    const cl = new Cluster(asEtcd(kv), '10.0.0.1', silentLogger, 'aaaa', 30);
+    await cl.claim();
+    const old = kv.data.get('ov/host/aaaa')?.lease;
+    assert.ok(old, 'registered under a lease');
+    await kv.expire(old);
+    assert.equal(kv.data.get('ov/host/aaaa'), undefined, 'the expiry took the host key');
+    const ip = await cl.allocate('n1', '10.60.0.0/24', '10.60.0.1', 'ep1');
+    assert.equal(ip, '10.60.0.2');
+    const now = kv.data.get('ov/host/aaaa');
+    assert.ok(now && now.lease !== old, 'the host is registered again under a new lease');
+    assert.equal(kv.data.get('ov/alloc/n1/10.60.0.2')?.lease, now.lease, 'the address is under the new lease');
+    await cl.close();
   });
 });
 
