@@ -37,21 +37,26 @@ export function renderOverlayAll(rules: readonly Rule[], jumpFix: readonly strin
 
 const forwardLines = (filterSave: string): string[] => filterSave.split('\n').filter((l) => l.startsWith('-A FORWARD '));
 
-/** Whether the jump is in FORWARD once, with nothing but the admin's jump before it. */
+/** Whether the jump is in FORWARD once, right after the admin's NETLOOM-USER (which the bridge
+ *  driver keeps just before its own jumps), or first when there is no NETLOOM-USER. Rules of
+ *  others before NETLOOM-USER (dockerd's DOCKER-USER, say) stay before it. */
 function wellPlaced(forward: readonly string[]): boolean {
   const at = forward.indexOf(OVERLAY_JUMP);
-  return at >= 0 && forward.lastIndexOf(OVERLAY_JUMP) === at && forward.slice(0, at).every((l) => l === ADMIN_JUMP);
+  if (at < 0 || forward.lastIndexOf(OVERLAY_JUMP) !== at) return false;
+  const admin = forward.indexOf(ADMIN_JUMP);
+  return admin >= 0 ? at === admin + 1 : at === 0;
 }
 
-/** Restore lines that put the jump first in FORWARD, right after the admin's NETLOOM-USER when
- *  that is first (so before the bridge driver's jumps and anyone else's rules); none when it is
- *  already there. A misplaced jump is deleted first. */
+/** Restore lines that put the jump right after the admin's NETLOOM-USER (so before the bridge
+ *  driver's jumps), or first without one; none when it is already there. A misplaced jump is
+ *  deleted first. */
 export function overlayJumpFix(filterSave: string): string[] {
   const forward = forwardLines(filterSave);
   if (wellPlaced(forward)) return [];
   const rest = forward.filter((l) => l !== OVERLAY_JUMP);
+  const admin = rest.indexOf(ADMIN_JUMP);
   const dels = forward.filter((l) => l === OVERLAY_JUMP).map(() => `-D FORWARD -j ${OVERLAY_CHAIN}`);
-  return [...dels, `-I FORWARD ${rest[0] === ADMIN_JUMP ? 2 : 1} -j ${OVERLAY_CHAIN}`];
+  return [...dels, `-I FORWARD ${admin >= 0 ? admin + 2 : 1} -j ${OVERLAY_CHAIN}`];
 }
 
 /** What iptables-save shows of the overlay firewall (IPv4 only: overlay networks are IPv4). */

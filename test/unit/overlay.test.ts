@@ -88,13 +88,14 @@ describe('overlay firewall (FORWARD policy DROP hosts)', () => {
     assert.equal(text, readFileSync(file, 'utf8'));
   });
 
-  test('the jump goes first in FORWARD, after the admin\'s NETLOOM-USER only (before the bridge driver\'s jumps); a misplaced one is moved and shows in ownLines', () => {
+  test('the jump goes right after the admin\'s NETLOOM-USER (before the bridge driver\'s jumps; others\' rules above it stay above), first without one; a misplaced one is moved and shows in ownLines', () => {
     const save = (...fwd: string[]) => ['*filter', ':FORWARD DROP [0:0]', ...fwd.map((r) => `-A FORWARD ${r}`), 'COMMIT'].join('\n');
     assert.deepEqual(overlayJumpFix(save('-j NETLOOM-USER', '-j NETLOOM-FORWARD', '-o docker0 -j DOCKER')), ['-I FORWARD 2 -j NETLOOM-OVERLAY']);
-    assert.deepEqual(overlayJumpFix(save('-j DOCKER-USER', '-j NETLOOM-USER')), ['-I FORWARD 1 -j NETLOOM-OVERLAY']);
+    assert.deepEqual(overlayJumpFix(save('-j DOCKER-USER', '-j NETLOOM-USER')), ['-I FORWARD 3 -j NETLOOM-OVERLAY']);
+    assert.deepEqual(overlayJumpFix(save('-j DOCKER-USER', '-j NETLOOM-USER', '-j NETLOOM-OVERLAY', '-j NETLOOM-FORWARD')), [], 'dockerd inserting its jump above later moves nothing');
     assert.deepEqual(overlayJumpFix(save()), ['-I FORWARD 1 -j NETLOOM-OVERLAY']);
     assert.deepEqual(overlayJumpFix(save('-j NETLOOM-USER', '-j NETLOOM-OVERLAY', '-j NETLOOM-FORWARD')), []);
-    assert.deepEqual(overlayJumpFix(save('-j NETLOOM-OVERLAY', '-j NETLOOM-USER', '-j NETLOOM-FORWARD')), []);
+    assert.deepEqual(overlayJumpFix(save('-j NETLOOM-OVERLAY', '-j NETLOOM-USER', '-j NETLOOM-FORWARD')), ['-D FORWARD -j NETLOOM-OVERLAY', '-I FORWARD 2 -j NETLOOM-OVERLAY']);
     const late = save('-j NETLOOM-USER', '-j NETLOOM-FORWARD', '-j NETLOOM-OVERLAY');
     assert.deepEqual(overlayJumpFix(late), ['-D FORWARD -j NETLOOM-OVERLAY', '-I FORWARD 2 -j NETLOOM-OVERLAY']);
     assert.deepEqual(overlayOwnLines(late, 'filter'), [MISPLACED_JUMP]);
