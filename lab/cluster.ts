@@ -58,11 +58,15 @@ export async function startHostDaemon(lab: Lab, progs: Programs, h: string, host
   writeFileSync(resolv, 'nameserver 127.0.0.1\n');
   const args = ['--socket', host.socket, '--data-dir', join(dir, 'data'), '--log-file', join(dir, 'netloomd.log'), '--resolv-conf', resolv, '--no-plugin',
     '--cluster-store', `etcd://${endpoints(lab).join(',')}`, '--advertise-addr', host.address, '--node-name', h];
-  const pid = spawnDetachedProgram('nsenter', [`--net=/run/netns/${host.ns}`, process.execPath, progs.daemonScript, ...args], join(dir, 'netloomd.out'));
+  const spawn = (): number => spawnDetachedProgram('nsenter', [`--net=/run/netns/${host.ns}`, process.execPath, progs.daemonScript, ...args], join(dir, 'netloomd.out'));
+  // netloomd refuses to start while etcd is unreachable (one line in its log), as it may be for a
+  // moment after a `heal` (the underlay's neighbours are learnt again): start it again, within
+  // the same 15 s bound.
+  let pid = spawn();
   for (let i = 0; i < 300; i++) {
     if (await daemonAnswers(host.socket)) return { ...host, daemonPid: pid };
-    if (!alive(pid)) break;
     await sleep(50);
+    if (!alive(pid) && i < 280) pid = spawn();
   }
   throw new LabFailure(`host ${h}: its netloomd did not answer on ${host.socket} (see ${dir}/netloomd.log)`);
 }
