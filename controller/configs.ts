@@ -5,7 +5,7 @@
 // are libnetwork's (network.go validateConfiguration, controller.go NewNetwork).
 import { forbidden, invalid, notFound } from '../common/errors.js';
 import { toCidr } from '../common/cidr.js';
-import type { Driver } from '../drivers/driver.js';
+import type { LoadedDriver } from '../drivers/handle.js';
 import { absent, put } from '../store/types.js';
 import { opLog, type Ctx } from './context.js';
 import { newId, nowIso } from './ids.js';
@@ -13,12 +13,12 @@ import type { CreateNetworkRequest } from './networks.js';
 import { key, type NetworkRecord } from './records.js';
 
 /** --scope: local (or global for a driver that is) is accepted; swarm is refused, naming it. */
-export function checkScope(scope: string | undefined, driver: Driver): void {
-  if (!scope || scope === 'local' || (scope === 'global' && driver.scope === 'global')) return;
+export function checkScope(scope: string | undefined, driver: LoadedDriver): void {
+  if (!scope || scope === 'local' || (scope === 'global' && driver.caps.scope === 'global')) return;
   if (scope === 'swarm') {
     throw forbidden('NL_SWARM_SCOPE', 'cannot create a swarm scoped network when swarm is not active: netloom has no swarm mode (use --scope local)');
   }
-  throw invalid('NL_BAD_SCOPE', `invalid scope "${scope}" for driver ${driver.name}: expected local${driver.scope === 'global' ? ' or global' : ''}`);
+  throw invalid('NL_BAD_SCOPE', `invalid scope "${scope}" for driver ${driver.name}: expected local${driver.caps.scope === 'global' ? ' or global' : ''}`);
 }
 
 const hasEntries = (m: Readonly<Record<string, string>> | undefined | null): boolean => Object.keys(m ?? {}).length > 0;

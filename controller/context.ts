@@ -2,7 +2,8 @@
 import type { Logger } from '../common/log.js';
 import type { NameService } from '../dns/service.js';
 import type { Cluster } from './cluster.js';
-import type { Driver, DriverEnv, DriverNetwork, LinkPeer, NetworkInfo } from '../drivers/driver.js';
+import type { DriverEnv, EndpointInfo, LinkPeer, NetworkInfo } from '../drivers/driver.js';
+import type { BoundNetwork, LoadedDriver, NetworkHandle } from '../drivers/handle.js';
 import { linkedAddress } from './names.js';
 import { lookupDriver, type DriverRegistry } from '../drivers/registry.js';
 import type { Ipam } from '../ipam/allocator.js';
@@ -31,7 +32,7 @@ export interface Ctx {
   readonly iptables?: boolean;
 }
 
-export const driverOf = (ctx: Ctx, n: NetworkRecord): Driver => lookupDriver(ctx.drivers, n.driver);
+export const driverOf = (ctx: Ctx, n: NetworkRecord): LoadedDriver => lookupDriver(ctx.drivers, n.driver);
 
 export function poolsOf(ctx: Ctx, n: NetworkRecord): PoolRecord[] {
   return n.pools.map((id) => ctx.ipam.pool(id)).filter((p): p is PoolRecord => p !== undefined);
@@ -41,9 +42,27 @@ export function netInfo(ctx: Ctx, n: NetworkRecord): NetworkInfo {
   return { id: n.id, name: n.name, internal: n.internal, enableIPv6: n.enableIPv6, pools: poolsOf(ctx, n) };
 }
 
-export function configOf(ctx: Ctx, n: NetworkRecord): unknown {
-  return driverOf(ctx, n).parseOptions(n.options, { id: n.id, name: n.name, internal: n.internal });
+/** Each network's handle, parsed once from its record's options, per controller state. */
+const handles = new WeakMap<State, Map<string, { readonly from: NetworkRecord; readonly handle: NetworkHandle }>>();
+
+/** Whether two versions of a network record parse the same (a commit stores a copy). */
+const sameBinding = (a: NetworkRecord, b: NetworkRecord): boolean =>
+  a === b || (a.driver === b.driver && a.name === b.name && a.internal === b.internal && JSON.stringify(a.options) === JSON.stringify(b.options));
+
+/** The network bound to its driver (options parsed once, cached by id; a record with other
+ *  options, name or internal flag, as after a remake, is parsed again). */
+export function handleOf(ctx: Ctx, n: NetworkRecord): NetworkHandle {
+  let byId = handles.get(ctx.state);
+  if (!byId) handles.set(ctx.state, (byId = new Map()));
+  const hit = byId.get(n.id);
+  if (hit && sameBinding(hit.from, n)) return hit.handle;
+  const handle = driverOf(ctx, n).open(n.options, { id: n.id, name: n.name, internal: n.internal });
+  byId.set(n.id, { from: n, handle });
+  return handle;
 }
+
+/** Forgets a deleted network's handle. */
+export const dropHandle = (ctx: Ctx, id: string): void => void handles.get(ctx.state)?.delete(id);
 
 /** The sandbox whose endpoints a sandbox uses: container:<x> sandboxes have none of their own. */
 export const endpointOwner = (sb: SandboxRecord): string => (sb.mode.kind === 'container' ? sb.mode.target : sb.name);
@@ -54,8 +73,9 @@ export function sandboxNs(ctx: Ctx, sb: SandboxRecord): NsRef {
   return { kind: 'named', name: sb.name };
 }
 
-export function endpointInfo(ctx: Ctx, ep: EndpointRecord): Parameters<NonNullable<Driver['join']>>[3] {
+export function endpointInfo(ctx: Ctx, ep: EndpointRecord): EndpointInfo {
   const sb = ctx.state.sandboxes.get(ep.sandbox);
+  const n = ctx.state.networks.get(ep.network);
   return {
     id: ep.id,
     sandboxNs: ep.external ? { kind: 'self' } : sb ? sandboxNs(ctx, sb) : { kind: 'named', name: ep.sandbox },
@@ -63,7 +83,9 @@ export function endpointInfo(ctx: Ctx, ep: EndpointRecord): Parameters<NonNullab
     mac: ep.mac,
     ipv4: ep.ipv4,
     ipv6: ep.ipv6,
-    defaultRoute: ep.defaultRoute,
+    // The record keeps Docker's rule (first network that can route out); a driver whose networks
+    // route nowhere (overlay) is told no.
+    defaultRoute: ep.defaultRoute && (!n || handleOf(ctx, n).caps.defaultRoute),
     external: ep.external !== undefined,
     ...(ep.ports?.length ? { ports: ep.ports } : {}),
     ...(sb?.links?.length ? { links: linkPeers(ctx, sb) } : {}),
@@ -80,13 +102,13 @@ function linkPeers(ctx: Ctx, sb: SandboxRecord): LinkPeer[] {
 
 /** A driver's ready networks in creation order (the order its global rules are built in), each
  *  with its ready endpoints (a Docker endpoint only while joined). */
-export function driverNetworks(ctx: Ctx, driver: string): DriverNetwork[] {
+export function driverNetworks(ctx: Ctx, driver: string): BoundNetwork[] {
   return [...ctx.state.networks.values()]
     .filter((n) => n.driver === driver && n.state === 'ready')
     .sort((x, y) => x.created.localeCompare(y.created) || x.id.localeCompare(y.id))
     .map((n) => ({
       net: netInfo(ctx, n),
-      config: configOf(ctx, n),
+      handle: handleOf(ctx, n),
       endpoints: ctx.state
         .endpointsOf({ network: n.id })
         .filter((e) => e.state === 'ready' && (!e.external || e.external.sandboxKey))
@@ -98,3 +120,12 @@ export function driverNetworks(ctx: Ctx, driver: string): DriverNetwork[] {
 export function opLog(ctx: Ctx, bindings: Record<string, string>): Logger {
   return ctx.log.child(bindings);
 }
+
+/** Driver verbs on one network record and its endpoint records. */
+export const netVerbs = {
+  create: (ctx: Ctx, n: NetworkRecord) => handleOf(ctx, n).createNetwork(ctx.env, netInfo(ctx, n)),
+  delete: (ctx: Ctx, n: NetworkRecord) => handleOf(ctx, n).deleteNetwork(ctx.env, netInfo(ctx, n)),
+  join: (ctx: Ctx, n: NetworkRecord, ep: EndpointRecord) => handleOf(ctx, n).join(ctx.env, netInfo(ctx, n), endpointInfo(ctx, ep)),
+  leave: (ctx: Ctx, n: NetworkRecord, ep: EndpointRecord) => handleOf(ctx, n).leave(ctx.env, netInfo(ctx, n), endpointInfo(ctx, ep)),
+  unpublish: (ctx: Ctx, n: NetworkRecord, ep: EndpointRecord) => handleOf(ctx, n).unpublish(ctx.env, netInfo(ctx, n), endpointInfo(ctx, ep)),
+} as const;

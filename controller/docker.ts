@@ -14,7 +14,7 @@ import { canonicalCidr, contains, macFromIPv4, parseIp } from '../common/cidr.js
 import { conflict, invalid, notFound } from '../common/errors.js';
 import type { PoolRecord } from '../ipam/types.js';
 import { absent, del, put } from '../store/types.js';
-import { configOf, driverOf, endpointInfo, netInfo, opLog, poolsOf, type Ctx } from './context.js';
+import { netVerbs, opLog, poolsOf, type Ctx } from './context.js';
 import { forgetEndpoint, saveCursors } from './endpoints.js';
 import { resolvePorts } from './ports.js';
 import { parsePublish } from '../common/ports.js';
@@ -290,7 +290,7 @@ export async function joinDocker(ctx: Ctx, networkId: string, endpointId: string
   const ep = dockerEndpoint(ctx, endpointId);
   if (ep.network !== n.id) throw conflict('NL_ENDPOINT_NOT_FOUND', `endpoint ${endpointId} is not on network ${networkId}`);
   if (!sandboxKey.startsWith('/')) throw invalid('NL_BAD_SANDBOX_KEY', `invalid SandboxKey "${sandboxKey}": expected the path of a network namespace`);
-  await driverOf(ctx, n).join?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep));
+  await netVerbs.join(ctx, n, ep);
   await ctx.state.commit([put(key.ep(ep.id), { ...ep, external: { ...ep.external, sandboxKey } })]);
   const pools = poolsOf(ctx, n);
   // Internal: no gateway, so the engine installs no default route (and makes no docker_gwbridge).
@@ -306,7 +306,7 @@ export async function leaveDocker(ctx: Ctx, endpointId: string): Promise<void> {
   const ep = ctx.state.endpoints.get(endpointId);
   if (!ep?.external) return;
   const n = ctx.state.networks.get(ep.network);
-  if (n) await driverOf(ctx, n).leave?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep));
+  if (n) await netVerbs.leave(ctx, n, ep);
   if (ep.external.sandboxKey || ep.ports) {
     const { ports: _gone, ...rest } = ep;
     await ctx.state.commit([put(key.ep(ep.id), { ...rest, external: { ...ep.external, sandboxKey: undefined } })]);
@@ -325,7 +325,7 @@ export async function programDocker(ctx: Ctx, endpointId: string): Promise<void>
   await ctx.state.commit([put(key.ep(ep.id), published)]);
   try {
     // join is idempotent: the veth exists, so this only adds hairpin mode and the port rules.
-    await driverOf(ctx, n).join?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, published));
+    await netVerbs.join(ctx, n, published);
   } catch (err) {
     await ctx.state.commit([put(key.ep(ep.id), ep)]);
     throw err;
@@ -337,7 +337,7 @@ export async function revokeDocker(ctx: Ctx, endpointId: string): Promise<void> 
   const ep = ctx.state.endpoints.get(endpointId);
   const n = ep && ctx.state.networks.get(ep.network);
   if (!ep?.external || !ep.ports?.length || !n) return;
-  await driverOf(ctx, n).unpublish?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep));
+  await netVerbs.unpublish(ctx, n, ep);
   const { ports: _gone, ...rest } = ep;
   await ctx.state.commit([put(key.ep(ep.id), rest)]);
 }

@@ -8,8 +8,6 @@ import { firewallDiff } from './firewall.js';
 import { orphanLinks } from './reconcile.js';
 import { checkOverlayPeers } from './overlay.js';
 
-const isPortRule = (line: string): boolean => /^-A NETLOOM .*--dport/.test(line);
-
 export async function diagnose(ctx: Ctx, tagPrefix: string): Promise<Finding[]> {
   const out: Finding[] = [];
   for (const sb of ctx.state.sandboxes.values()) {
@@ -17,10 +15,11 @@ export async function diagnose(ctx: Ctx, tagPrefix: string): Promise<Finding[]> 
       out.push({ kind: 'namespace', object: `sandbox ${sb.name}`, problem: `/run/netns/${sb.name} is missing` });
     }
   }
-  for (const [name, driver] of ctx.drivers) {
-    if (!driver.check) continue;
-    for (const dn of driverNetworks(ctx, name)) out.push(...(await driver.check(ctx.env, dn)));
+  for (const name of ctx.drivers.keys()) {
+    for (const dn of driverNetworks(ctx, name)) out.push(...(await dn.handle.check(ctx.env, dn.net, dn.endpoints)));
   }
+  // A published port's rule is a "port" finding: the firewaller that wrote the line says which.
+  const isPortRule = (line: string): boolean => [...ctx.drivers.values()].some((d) => d.firewall?.isPortLine(line));
   for (const d of await firewallDiff(ctx)) {
     const where = `${d.family === 4 ? 'iptables' : 'ip6tables'} -t ${d.table}`;
     for (const l of d.missing) out.push({ kind: isPortRule(l) ? 'port' : 'rule', object: `${where} ${l}`, problem: 'missing' });

@@ -7,7 +7,7 @@ import { conflict, forbidden, invalid, notFound, wrap } from '../common/errors.j
 import { macFromIPv4 } from '../common/cidr.js';
 import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type Compare, type TxnOp } from '../store/types.js';
-import { configOf, driverOf, endpointInfo, netInfo, opLog, poolsOf, type Ctx } from './context.js';
+import { handleOf, netVerbs, opLog, poolsOf, type Ctx } from './context.js';
 import { newId, nextIfname, nowIso, randomMac } from './ids.js';
 import { refuseConfigOnly } from './configs.js';
 import { key, type EndpointRecord, type NetworkRecord, type SandboxRecord } from './records.js';
@@ -36,10 +36,10 @@ function checkConnectable(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord): void {
   if (mode.kind === 'container') {
     throw invalid('NL_SHARED_NAMESPACE', `sandbox ${sb.name} shares the namespace of ${mode.target}: connect ${mode.target} instead`);
   }
-  if (mode.kind === 'host' || driverOf(ctx, n).sandboxMode === 'host') {
+  if (mode.kind === 'host' || handleOf(ctx, n).caps.sandboxMode === 'host') {
     throw invalid('NL_HOST_MODE', 'sandbox cannot be disconnected from host network or connected to host network');
   }
-  if (mode.kind === 'none' || driverOf(ctx, n).sandboxMode === 'none') {
+  if (mode.kind === 'none' || handleOf(ctx, n).caps.sandboxMode === 'none') {
     throw invalid('NL_NONE_MODE', `sandbox ${sb.name} cannot be connected to multiple networks with one of the networks in private (none) mode`);
   }
   if (n.state !== 'ready') throw conflict('NL_NETWORK_BUSY', `network ${n.name} is being ${n.state === 'creating' ? 'created' : 'deleted'}`);
@@ -115,7 +115,7 @@ async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: st
     id,
     network: n.id,
     sandbox: sb.name,
-    ifname: nextIfname(mine.map((e) => e.ifname), driverOf(ctx, n).ifnamePrefix?.(configOf(ctx, n))),
+    ifname: nextIfname(mine.map((e) => e.ifname), handleOf(ctx, n).ifnamePrefix),
     mac: req.macAddress ?? (addrs.ipv4 ? macFromIPv4(addrs.ipv4.split('/')[0]) : randomMac()),
     ...addrs,
     aliases,
@@ -143,9 +143,9 @@ async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: st
 
   const log = opLog(ctx, { op: 'connect', network: n.name, sandbox: sb.name, endpoint: id.slice(0, 12) });
   try {
-    await driverOf(ctx, n).join?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep));
+    await netVerbs.join(ctx, n, ep);
   } catch (err) {
-    await driverOf(ctx, n).leave?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep)).catch(() => undefined);
+    await netVerbs.leave(ctx, n, ep).catch(() => undefined);
     await forgetEndpoint(ctx, ep);
     await withdraw(ctx, ep).catch(() => undefined);
     throw wrap(err, `connect sandbox "${sb.name}" to network "${n.name}"`);
@@ -193,7 +193,7 @@ export async function deleteEndpointNow(ctx: Ctx, ep: EndpointRecord): Promise<v
   if (ep.state !== 'deleting') await ctx.state.commit([put(key.ep(ep.id), { ...ep, state: 'deleting' })]);
   const n = ctx.state.networks.get(ep.network);
   failpoint('disconnect:marked');
-  if (n) await driverOf(ctx, n).leave?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep));
+  if (n) await netVerbs.leave(ctx, n, ep);
   failpoint('disconnect:left');
   await withdraw(ctx, ep).catch((err: unknown) => ctx.log.warn({ err: String(err) }, 'cluster: endpoint not withdrawn (store unreachable?); its lease ends it'));
   await forgetEndpoint(ctx, ep);
@@ -205,7 +205,7 @@ export async function disconnect(ctx: Ctx, netRef: string, sbRef: string, _force
   const sb = ctx.state.findSandbox(sbRef);
   const ep = ctx.state.endpointsOf({ network: n.id }).find((e) => e.sandbox === (sb?.name ?? sbRef));
   if (!ep) {
-    if (n.predefined && n.driver !== 'bridge') {
+    if (n.predefined && handleOf(ctx, n).caps.sandboxMode) {
       throw invalid('NL_HOST_MODE', 'sandbox cannot be disconnected from host network or connected to host network');
     }
     // Docker: an unknown container is 404, a known one that is not connected is not.
@@ -229,7 +229,7 @@ export async function moveDefaultRoute(ctx: Ctx, sandbox: string): Promise<void>
   await ctx.state.commit([put(key.ep(next.id), moved)]);
   // join is idempotent: the veth exists, so this only (re)applies addresses and the default route.
   // The disconnect itself has happened: a failure here is logged (and redone by reconcile), not returned.
-  await driverOf(ctx, n)
-    .join?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, moved))
+  await netVerbs
+    .join(ctx, n, moved)
     .catch((err: unknown) => ctx.log.error({ sandbox, network: n.name, err: String(err) }, 'default route not moved'));
 }

@@ -4,7 +4,8 @@
 // are not in the records, so they never come back.
 import type { Table } from '../system/types.js';
 import { driverNetworks, type Ctx } from './context.js';
-import type { Driver, KeptLines } from '../drivers/driver.js';
+import type { KeptLines } from '../drivers/driver.js';
+import type { LoadedDriver } from '../drivers/handle.js';
 
 export interface RuleDiff {
   readonly family: 4 | 6;
@@ -19,11 +20,13 @@ export interface RuleDiff {
 
 const chainOf = (line: string): string => line.split(' ')[1] ?? '';
 
-/** Chains where order carries no meaning (one rule per published port, none overlapping): all
+/** `unordered`: chains where order carries no meaning (the driver's firewaller names them): all
  *  but their first rule compare as a multiset, so ports published in any order agree. */
-const UNORDERED_AFTER_FIRST = new Set(['NETLOOM']);
-
-export function compareLines(expected: readonly string[], actual: readonly string[]): { missing: string[]; extra: string[]; misordered: string[] } {
+export function compareLines(
+  expected: readonly string[],
+  actual: readonly string[],
+  unordered: ReadonlySet<string> = new Set(),
+): { missing: string[]; extra: string[]; misordered: string[] } {
   const count = (xs: readonly string[]): Map<string, number> => {
     const m = new Map<string, number>();
     for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
@@ -38,7 +41,7 @@ export function compareLines(expected: readonly string[], actual: readonly strin
     for (const chain of new Set(expected.map(chainOf))) {
       const ex = expected.filter((l) => chainOf(l) === chain);
       const ac = actual.filter((l) => chainOf(l) === chain);
-      const same = UNORDERED_AFTER_FIRST.has(chain) ? ex[0] === ac[0] : ex.join('\n') === ac.join('\n');
+      const same = unordered.has(chain) ? ex[0] === ac[0] : ex.join('\n') === ac.join('\n');
       if (!same) misordered.push(chain);
     }
   }
@@ -52,11 +55,12 @@ export async function firewallDiff(ctx: Ctx): Promise<RuleDiff[]> {
   return out;
 }
 
-async function driverDiff(ctx: Ctx, name: string, driver: Driver): Promise<RuleDiff[]> {
+async function driverDiff(ctx: Ctx, name: string, driver: LoadedDriver): Promise<RuleDiff[]> {
   const out: RuleDiff[] = [];
-  if (!driver.firewallLines || !driver.ownFirewallLines) return out;
+  const fw = driver.firewall;
+  if (!fw) return out;
   const nets = driverNetworks(ctx, name);
-  const expected = driver.firewallLines(nets);
+  const expected = fw.lines(nets);
   for (const family of [4, 6] as const) {
     const hasV6 = nets.some((n) => n.net.pools.some((p) => p.family === 6));
     for (const table of ['filter', 'nat'] as const) {
@@ -68,7 +72,7 @@ async function driverDiff(ctx: Ctx, name: string, driver: Driver): Promise<RuleD
         if (family === 6 && !hasV6) continue;
         throw err;
       }
-      const d = compareLines(expected[family][table], driver.ownFirewallLines(save, table));
+      const d = compareLines(expected[family][table], fw.ownLines(save, table), fw.unorderedChains);
       if (d.missing.length || d.extra.length || d.misordered.length) out.push({ family, table, ...d });
     }
   }
@@ -77,14 +81,14 @@ async function driverDiff(ctx: Ctx, name: string, driver: Driver): Promise<RuleD
 
 /** Rebuilds one driver's global firewall state from the records (full restore); after a salvage
  *  the lines no record explains are kept as they are. */
-export async function restoreDriver(ctx: Ctx, name: string, driver: Driver): Promise<void> {
-  if (!driver.restore) return;
+export async function restoreDriver(ctx: Ctx, name: string, driver: LoadedDriver): Promise<void> {
+  if (!driver.firewall) return;
   let keep: KeptLines | undefined;
   if (ctx.keepUnexplained) {
     keep = {};
     for (const d of await driverDiff(ctx, name, driver)) (keep[d.family] ??= {})[d.table] = d.extra;
   }
-  await driver.restore(ctx.env, driverNetworks(ctx, name), keep);
+  await driver.firewall.restore(ctx.env, driverNetworks(ctx, name), keep);
 }
 
 /** Rebuilds every driver's global firewall state from the records (full restore). */

@@ -304,7 +304,7 @@ export class Controller {
   }
 
   private view(n: NetworkRecord, withContainers: boolean): NetworkView {
-    const scope = driverOf(this.ctx, n).scope;
+    const scope = driverOf(this.ctx, n).caps.scope;
     const v = networkView(n, poolsOf(this.ctx, n), this.state.endpointsOf({ network: n.id }), this.state.sandboxes, scope, withContainers);
     const cl = this.ctx.cluster;
     if (!cl || n.driver !== 'overlay' || !withContainers) return v;

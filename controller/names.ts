@@ -3,18 +3,17 @@
 // (Docker's default bridge has none either).
 import { parseUpstream } from '../common/upstream.js';
 import { invalid } from '../common/errors.js';
-import { inhibitsIpv4 } from '../drivers/bridge/options.js';
 import type { DnsEndpoint } from '../dns/types.js';
 import type { DnsNetwork } from '../dns/service.js';
-import { endpointOwner, poolsOf, type Ctx } from './context.js';
+import { endpointOwner, handleOf, poolsOf, type Ctx } from './context.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './records.js';
 import type { HostsEntry } from '../dns/files.js';
 import { ownHostNames } from './sandboxopts.js';
 
 // Docker networks get names from Docker's own resolver (127.0.0.11 in each container).
-// inhibit_ipv4 leaves the IPv4 gateway address, where the embedded DNS listens, off the bridge.
-export const dnsEnabled = (n: NetworkRecord): boolean =>
-  (n.driver === 'bridge' || n.driver === 'overlay') && !n.predefined && n.origin !== 'docker' && !inhibitsIpv4(n.options);
+// The driver says whether the network can have DNS (bridge inhibit_ipv4: no gateway address).
+export const dnsEnabled = (ctx: Ctx, n: NetworkRecord): boolean =>
+  !n.predefined && n.origin !== 'docker' && ctx.drivers.has(n.driver) && handleOf(ctx, n).caps.dns;
 
 /** --dns values: an address, optionally with a port (10.0.0.53, 10.0.0.53:5353, [fd00::53]:53). */
 export function checkDnsServers(flag: string, servers: readonly string[] | undefined): void {
@@ -31,7 +30,7 @@ function dnsNetwork(ctx: Ctx, n: NetworkRecord): DnsNetwork {
 }
 
 export async function networkUp(ctx: Ctx, n: NetworkRecord): Promise<void> {
-  if (ctx.names && dnsEnabled(n)) await ctx.names.addNetwork(dnsNetwork(ctx, n));
+  if (ctx.names && dnsEnabled(ctx, n)) await ctx.names.addNetwork(dnsNetwork(ctx, n));
 }
 
 export function networkDown(ctx: Ctx, n: NetworkRecord): void {
@@ -57,7 +56,7 @@ function dnsEndpoint(ctx: Ctx, ep: EndpointRecord, n: NetworkRecord): DnsEndpoin
 export function endpointUp(ctx: Ctx, ep: EndpointRecord): void {
   const n = ctx.state.networks.get(ep.network);
   if (!ctx.names || !n) return;
-  if (dnsEnabled(n)) ctx.names.addEndpoint(dnsEndpoint(ctx, ep, n));
+  if (dnsEnabled(ctx, n)) ctx.names.addEndpoint(dnsEndpoint(ctx, ep, n));
   sandboxFiles(ctx, ep.sandbox);
 }
 
@@ -73,7 +72,7 @@ export function sandboxFiles(ctx: Ctx, name: string): void {
   if (!ctx.names || !sb || sb.mode.kind === 'host') return;
   const owner = endpointOwner(sb);
   const eps = ctx.state.endpointsOf({ sandbox: owner }).filter((e) => e.state !== 'deleting');
-  const nets = eps.map((e) => ctx.state.networks.get(e.network)).filter((n): n is NetworkRecord => !!n && dnsEnabled(n));
+  const nets = eps.map((e) => ctx.state.networks.get(e.network)).filter((n): n is NetworkRecord => !!n && dnsEnabled(ctx, n));
   const sharing = [...ctx.state.sandboxes.values()].filter((s) => s.name === owner || (s.mode.kind === 'container' && s.mode.target === owner));
   const owned = ctx.state.sandboxes.get(owner) ?? sb;
   for (const s of sharing) {

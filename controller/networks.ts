@@ -4,7 +4,7 @@ import { lookupDriver } from '../drivers/registry.js';
 import type { PoolRecord } from '../ipam/types.js';
 import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type TxnOp } from '../store/types.js';
-import { configOf, driverOf, netInfo, opLog, type Ctx } from './context.js';
+import { dropHandle, driverOf, handleOf, netInfo, netVerbs, opLog, type Ctx } from './context.js';
 import { checkNetworkName, newId, nowIso } from './ids.js';
 import { key, type IpamConfigSpec, type NetworkRecord } from './records.js';
 import { checkScope, createConfigOnly, refuseConfigInUse, resolveConfigFrom } from './configs.js';
@@ -90,7 +90,7 @@ function checkUnique(ctx: Ctx, req: CreateNetworkRequest, driverName: string, un
   for (const n of ctx.state.networks.values()) {
     if (n.name === req.name) throw conflict('NL_NETWORK_EXISTS', `network with name ${req.name} already exists`);
     if (n.driver !== driverName) continue;
-    const other = (driverOf(ctx, n).uniqueOptions?.(configOf(ctx, n)) ?? {}) as Record<string, string>;
+    const other = handleOf(ctx, n).unique;
     for (const [k, v] of Object.entries(unique)) {
       if (other[k] === v) throw conflict('NL_OPTION_IN_USE', `--opt ${k}=${v} is already used by network "${n.name}"`);
     }
@@ -109,8 +109,8 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
     checkUnique(ctx, req, driver.name, {});
     return createConfigOnly(ctx, req);
   }
-  if (driver.sandboxMode && !predefined) {
-    throw forbidden('NL_PREDEFINED', `only one ${driver.name} network can exist: use the predefined network "${driver.sandboxMode}"`);
+  if (driver.caps.sandboxMode && !predefined) {
+    throw forbidden('NL_PREDEFINED', `only one ${driver.name} network can exist: use the predefined network "${driver.caps.sandboxMode}"`);
   }
   const ipamDriver = req.ipamDriver ?? 'default';
   if (!IPAM_DRIVERS.includes(ipamDriver)) {
@@ -119,18 +119,18 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
   checkDnsServers('--dns', req.dns);
   const id = preset?.id ?? newId();
   let options = req.options ?? {};
-  let config = driver.parseOptions(options, { id, name: req.name, internal: req.internal ?? false });
-  checkUnique(ctx, req, driver.name, driver.uniqueOptions?.(config) ?? {});
+  let handle = driver.open(options, { id, name: req.name, internal: req.internal ?? false });
+  checkUnique(ctx, req, driver.name, handle.unique);
   // Host routes only matter for a default pick: skip the two dumps when every family has a --subnet.
   const needsDefault = (req.ipam ?? []).filter((c) => c.subnet).length < (req.enableIPv6 ? 2 : 1);
-  const pools = preset?.pools ?? (driver.usesIpam ? planPools(ctx, id, req, needsDefault ? await hostAvoid(ctx) : []) : []);
+  const pools = preset?.pools ?? (driver.caps.usesIpam ? planPools(ctx, id, req, needsDefault ? await hostAvoid(ctx) : []) : []);
 
   const created = nowIso();
   // Overlay: the VNI is fixed now (cluster-wide, in one transaction, with a cluster store).
   const defined = driver.name === 'overlay' && !preset;
   if (defined) {
     options = await defineOverlay(ctx, { id, name: req.name, created }, pools, options);
-    config = driver.parseOptions(options, { id, name: req.name, internal: req.internal ?? false });
+    handle = driver.open(options, { id, name: req.name, internal: req.internal ?? false });
   }
   const rec: NetworkRecord = {
     id,
@@ -168,12 +168,12 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
   }
   failpoint('create:recorded');
   try {
-    await driver.createNetwork?.(ctx.env, netInfo(ctx, rec), config);
+    await handle.createNetwork(ctx.env, netInfo(ctx, rec));
     try {
       await networkUp(ctx, rec);
     } catch (err) {
       networkDown(ctx, rec);
-      await driver.deleteNetwork?.(ctx.env, netInfo(ctx, rec), config).catch(() => undefined);
+      await handle.deleteNetwork(ctx.env, netInfo(ctx, rec)).catch(() => undefined);
       throw err;
     }
   } catch (err) {
@@ -190,7 +190,7 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
 
 /** The create response's Warning: options the driver keeps but ignores (Docker says nothing). */
 export function optionWarning(ctx: Ctx, n: NetworkRecord): string {
-  const unknown = driverOf(ctx, n).unknownOptions?.(n.options) ?? [];
+  const unknown = driverOf(ctx, n).unknownOptions(n.options);
   if (!unknown.length) return '';
   return `driver ${n.driver} does not know option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}: kept in the network's Options, but it changes nothing`;
 }
@@ -204,6 +204,7 @@ export function poolDeletes(ctx: Ctx, poolId: string): TxnOp[] {
 export async function forgetNetwork(ctx: Ctx, n: NetworkRecord): Promise<void> {
   const ops: TxnOp[] = [del(key.net(n.id)), del(key.netName(n.name)), ...n.pools.flatMap((p) => poolDeletes(ctx, p))];
   await ctx.state.commit(ops);
+  dropHandle(ctx, n.id);
   for (const poolId of n.pools) ctx.ipam.removePool(poolId);
 }
 
@@ -234,7 +235,7 @@ export async function removeNetwork(ctx: Ctx, ref: string): Promise<void> {
 export async function deleteNetworkNow(ctx: Ctx, n: NetworkRecord): Promise<void> {
   if (n.state !== 'deleting') await ctx.state.commit([put(key.net(n.id), { ...n, state: 'deleting' })]);
   networkDown(ctx, n);
-  await driverOf(ctx, n).deleteNetwork?.(ctx.env, netInfo(ctx, n), configOf(ctx, n));
+  await netVerbs.delete(ctx, n);
   await forgetNetwork(ctx, n);
 }
 

@@ -6,7 +6,7 @@ import type { PoolRecord } from '../ipam/types.js';
 import { OVERLAY_OPT } from '../drivers/overlay/index.js';
 import { FIRST_VNI, type Cluster, type OvEndpoint, type OvNet } from './cluster.js';
 import type { Finding } from '../drivers/driver.js';
-import { configOf, driverOf, netInfo, type Ctx } from './context.js';
+import { handleOf, netInfo, type Ctx } from './context.js';
 import type { EndpointRecord, NetworkRecord } from './records.js';
 import { createNetwork, deleteNetworkNow } from './networks.js';
 
@@ -79,7 +79,7 @@ export async function applyCluster(ctx: Ctx): Promise<void> {
     if (!isOverlay(n) || n.state !== 'ready') continue;
     const remote = remoteEndpoints(cl, n.id);
     // One network's failure must not keep the others from their peers.
-    await attempt(ctx, `peers of ${n.name}`, async () => driverOf(ctx, n).setPeers?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), asPeers(remote)));
+    await attempt(ctx, `peers of ${n.name}`, async () => handleOf(ctx, n).setPeers(ctx.env, netInfo(ctx, n), asPeers(remote)));
     if (!ctx.names) continue;
     const had = dns.get(n.id) ?? new Set<string>();
     const now = new Set(remote.map((e) => e.id));
@@ -103,7 +103,7 @@ export async function checkOverlayPeers(ctx: Ctx): Promise<Finding[]> {
   const out: Finding[] = [];
   for (const n of ctx.state.networks.values()) {
     if (!isOverlay(n) || n.state !== 'ready') continue;
-    out.push(...((await driverOf(ctx, n).checkPeers?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), asPeers(remoteEndpoints(cl, n.id)))) ?? []));
+    out.push(...(await handleOf(ctx, n).checkPeers(ctx.env, netInfo(ctx, n), asPeers(remoteEndpoints(cl, n.id)))));
   }
   return out;
 }

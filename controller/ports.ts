@@ -4,7 +4,7 @@
 import { conflict, invalid, unavailable } from '../common/errors.js';
 import { bindingsClash, hostFamily, parsePublish, type PortBinding, type PortSpec } from '../common/ports.js';
 import type { Listener } from '../system/types.js';
-import { configOf, type Ctx } from './context.js';
+import { handleOf, type Ctx } from './context.js';
 import type { NetworkRecord } from './records.js';
 
 const DEFAULT_EPHEMERAL: [number, number] = [32768, 60999];
@@ -54,10 +54,11 @@ export async function resolvePorts(
 ): Promise<PortBinding[]> {
   const parsed = specs.map(parsePublish);
   if (!parsed.length) return [];
-  if (n.driver !== 'bridge') throw invalid('NL_PUBLISH_UNSUPPORTED', `network ${n.name} (driver ${n.driver}) cannot publish ports: only bridge networks do`);
+  const net = handleOf(ctx, n);
+  if (!net.caps.publish) throw invalid('NL_PUBLISH_UNSUPPORTED', `network ${n.name} (driver ${n.driver}) cannot publish ports: only bridge networks do`);
   if (n.internal) throw invalid('NL_PUBLISH_UNSUPPORTED', `network ${n.name} is internal: nothing outside it can reach a published port`);
   if (ctx.iptables === false) throw invalid('NL_PUBLISH_UNSUPPORTED', `cannot publish ${specs.join(', ')}: netloomd runs with --iptables=false, and published ports are iptables rules`);
-  const hostBinding = (configOf(ctx, n) as { hostBindingIpv4?: string }).hostBindingIpv4 ?? '0.0.0.0';
+  const hostBinding = net.hostBinding;
   const taken: Holder[] = netloomHolders(ctx);
   const listeners = await ctx.env.sys.listeners();
   const [lo, hi] = await ephemeralRange(ctx);

@@ -4,7 +4,7 @@
 //   ready     -> re-apply (idempotent driver verbs recreate whatever is missing)
 // then delete every link tagged as this instance's that no record explains.
 import type { Logger } from '../common/log.js';
-import { configOf, driverNetworks, driverOf, endpointInfo, netInfo, type Ctx } from './context.js';
+import { handleOf, netInfo, netVerbs, type Ctx } from './context.js';
 import { deleteEndpointNow, forgetEndpoint, moveDefaultRoute } from './endpoints.js';
 import { deleteNetworkNow, forgetNetwork } from './networks.js';
 import { deleteSandboxNow, ensureSandbox } from './sandboxes.js';
@@ -70,14 +70,14 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
     });
   }
   for (const n of nets()) {
-    await attempt(report, log, `network ${n.name}`, async () => driverOf(ctx, n).createNetwork?.(ctx.env, netInfo(ctx, n), configOf(ctx, n)));
+    await attempt(report, log, `network ${n.name}`, async () => netVerbs.create(ctx, n));
   }
   for (const ep of [...state.endpoints.values()]) {
     const n = state.networks.get(ep.network);
     // A Docker endpoint has a veth only between Join and Leave.
     if (!n || (ep.external && !ep.external.sandboxKey)) continue;
     await attempt(report, log, `endpoint ${ep.sandbox}/${ep.ifname}`, async () =>
-      driverOf(ctx, n).join?.(ctx.env, netInfo(ctx, n), configOf(ctx, n), endpointInfo(ctx, ep)),
+      netVerbs.join(ctx, n, ep),
     );
   }
   // A crash between a disconnect and the default route's move leaves a sandbox without one.
@@ -95,7 +95,7 @@ export function expectedLinks(ctx: Ctx, nets: readonly NetworkRecord[]): Set<str
   const expected = new Set<string>();
   for (const n of nets) {
     const eps = ctx.state.endpointsOf({ network: n.id }).map((e) => e.id);
-    for (const l of driverOf(ctx, n).hostLinks?.(netInfo(ctx, n), configOf(ctx, n), eps) ?? []) expected.add(l);
+    for (const l of handleOf(ctx, n).hostLinks(netInfo(ctx, n), eps)) expected.add(l);
   }
   return expected;
 }

@@ -5,7 +5,7 @@ import { parseContainerMode } from '../drivers/container/index.js';
 import { failpoint } from '../common/failpoint.js';
 import { del, put, absent } from '../store/types.js';
 import type { NsRef } from '../system/types.js';
-import { opLog, type Ctx } from './context.js';
+import { handleOf, opLog, type Ctx } from './context.js';
 import { connect, deleteEndpointNow, type ConnectRequest } from './endpoints.js';
 import { checkName, newId, nowIso } from './ids.js';
 import { key, type SandboxMode, type SandboxRecord } from './records.js';
@@ -120,8 +120,8 @@ function modeFor(ctx: Ctx, network: string | undefined): { mode: SandboxMode; jo
   }
   const n = ctx.state.network(network ?? 'bridge');
   refuseConfigOnly(n);
-  if (n.driver === 'host') return { mode: { kind: 'host' } };
-  if (n.driver === 'null') return { mode: { kind: 'none' } };
+  const sandboxMode = handleOf(ctx, n).caps.sandboxMode;
+  if (sandboxMode) return { mode: { kind: sandboxMode } };
   return { mode: { kind: 'own' }, join: n.id };
 }
 

@@ -64,47 +64,107 @@ export interface DriverNetwork<C = unknown> {
   readonly endpoints: readonly EndpointInfo[];
 }
 
-export interface Driver<C = unknown> {
+/** The identity of a network its options are parsed against. */
+export interface NetworkMeta {
+  readonly id: string;
   readonly name: string;
+  readonly internal: boolean;
+}
+
+/** A remote endpoint as a multi-host driver programs it. */
+export interface Peer {
+  readonly ip: string;
+  readonly mac: string;
+  readonly vtep: string;
+}
+
+/** What a driver supports. The controller tests these, never a driver's name. */
+export interface Capabilities {
   readonly scope: 'local' | 'global';
-  /** Whether networks of this driver get IPAM pools and endpoints get addresses. */
+  /** Networks get IPAM pools and endpoints get addresses. */
   readonly usesIpam: boolean;
-  /** Whether sandboxes join it as a mode (host, none) rather than through an endpoint. */
+  /** Sandboxes join it as a mode (host, none) rather than through an endpoint. */
   readonly sandboxMode?: 'host' | 'none';
-  /** Called by the controller before anything is stored: throws NetloomError naming the bad option. */
-  parseOptions(options: Readonly<Record<string, string>>, net: { id: string; name: string; internal: boolean }): C;
+  /** The embedded DNS serves its user-defined networks (it listens on the gateway address). */
+  readonly dns: boolean;
+  /** Endpoints may publish ports (-p). */
+  readonly publish: boolean;
+  /** An endpoint may give its sandbox the default route (else the network reaches only its members). */
+  readonly defaultRoute: boolean;
+}
+
+/** Docker's option strings, parsed once per network into the driver's typed config. */
+export interface DriverOptions<C> {
+  /** Called before anything is stored: throws NetloomError naming the bad option. */
+  parse(options: Readonly<Record<string, string>>, net: NetworkMeta): C;
   /** Option keys the driver does not know: kept and ignored, as Docker does; the API names them in
-   *  the create response's Warning. Absent: parseOptions refuses unknown keys itself. */
-  unknownOptions?(options: Readonly<Record<string, string>>): string[];
+   *  the create response's Warning. Absent: parse refuses unknown keys itself. */
+  unknown?(options: Readonly<Record<string, string>>): string[];
+  /** Options whose values must be unique across networks of this driver (e.g. the bridge name). */
+  unique?(config: C): Readonly<Record<string, string>>;
   /** Prefix of the sandbox interface names of this network's endpoints (eth when undefined). */
   ifnamePrefix?(config: C): string | undefined;
-  /** Options whose values must be unique across networks of this driver (e.g. the bridge name). */
-  uniqueOptions?(config: C): Readonly<Record<string, string>>;
-  /** Called once at daemon start, before any network verb. */
-  init?(env: DriverEnv): Promise<void>;
-  /** Rebuilds everything global the driver owns (firewall chains) from the full set of networks
-   *  and their endpoints. `keep`: lines of its own chains (as ownFirewallLines gives them) no
-   *  record explains, kept as they are after a salvage. */
-  restore?(env: DriverEnv, nets: readonly DriverNetwork<C>[], keep?: KeptLines): Promise<void>;
-  /** Its firewall rules as iptables-save prints them, per family and table, for the firewall
-   *  guard and `netloom doctor` to compare with the kernel. */
-  firewallLines?(nets: readonly DriverNetwork<C>[]): Record<4 | 6, Record<Table, string[]>>;
-  /** Compares one network's kernel objects (links, addresses, routes) with what it should have. */
-  check?(env: DriverEnv, net: DriverNetwork<C>): Promise<Finding[]>;
+  /** Host address a published port binds to when --publish names none ('0.0.0.0': every address). */
+  hostBinding?(config: C): string;
+  /** Capabilities one network's options take away (bridge inhibit_ipv4: no gateway, so no DNS). */
+  capabilities?(config: C): Partial<Capabilities>;
+}
+
+/** Network and endpoint verbs: each idempotent, each delete undoing exactly its create. */
+export interface Lifecycle<C> {
+  createNetwork(env: DriverEnv, net: NetworkInfo, config: C): Promise<void>;
+  deleteNetwork(env: DriverEnv, net: NetworkInfo, config: C): Promise<void>;
+  join(env: DriverEnv, net: NetworkInfo, config: C, ep: EndpointInfo): Promise<void>;
+  leave(env: DriverEnv, net: NetworkInfo, config: C, ep: EndpointInfo): Promise<void>;
+  /** Names of host links the driver made for a network and its endpoints (reconcile keeps these). */
+  hostLinks(net: NetworkInfo, config: C, endpointIds: readonly string[]): string[];
+}
+
+/** A driver's firewall (netavark's FirewallDriver): it renders its rules, owns its chains (their
+ *  names never leave the driver) and rebuilds them whole. */
+export interface Firewaller<C> {
+  /** Rebuilds every chain the driver owns from the full set of its networks and their endpoints.
+   *  `keep`: lines of its own chains (as ownLines gives them) no record explains, kept as they
+   *  are after a salvage. */
+  restore(env: DriverEnv, nets: readonly DriverNetwork<C>[], keep?: KeptLines): Promise<void>;
+  /** Its rules as iptables-save prints them, per family and table, for the firewall guard and
+   *  `netloom doctor` to compare with the kernel. */
+  lines(nets: readonly DriverNetwork<C>[]): Record<4 | 6, Record<Table, string[]>>;
   /** The driver's part of an iptables-save of one table (its chains and jumps). */
-  ownFirewallLines?(save: string, table: Table): string[];
-  createNetwork?(env: DriverEnv, net: NetworkInfo, config: C): Promise<void>;
-  deleteNetwork?(env: DriverEnv, net: NetworkInfo, config: C): Promise<void>;
-  join?(env: DriverEnv, net: NetworkInfo, config: C, ep: EndpointInfo): Promise<void>;
-  leave?(env: DriverEnv, net: NetworkInfo, config: C, ep: EndpointInfo): Promise<void>;
-  /** Programs exactly these remote endpoints (multi-host drivers): FDB and neighbour entries. */
-  setPeers?(env: DriverEnv, net: NetworkInfo, config: C, peers: readonly { ip: string; mac: string; vtep: string }[]): Promise<void>;
-  /** `netloom doctor`: the FDB and neighbour entries the kernel holds against these peers. */
-  checkPeers?(env: DriverEnv, net: NetworkInfo, config: C, peers: readonly { ip: string; mac: string; vtep: string }[]): Promise<Finding[]>;
+  ownLines(save: string, table: Table): string[];
   /** Removes an endpoint's published ports and nothing else (Docker's RevokeExternalConnectivity). */
   unpublish?(env: DriverEnv, net: NetworkInfo, config: C, ep: EndpointInfo): Promise<void>;
-  /** Names of host links the driver made for a network and its endpoints (reconcile keeps these). */
-  hostLinks?(net: NetworkInfo, config: C, endpointIds: readonly string[]): string[];
+  /** Chains whose rules after the first compare as a multiset (order carries no meaning). */
+  readonly unorderedChains?: ReadonlySet<string>;
+  /** Whether one of its lines is a published port's (doctor says "port" rather than "rule"). */
+  isPortLine?(line: string): boolean;
+}
+
+/** `netloom doctor`: one network's kernel objects (links, addresses, routes) against the records. */
+export interface Doctor<C> {
+  check(env: DriverEnv, net: DriverNetwork<C>): Promise<Finding[]>;
+}
+
+/** Multi-host drivers: the remote endpoints of a network. */
+export interface Peers<C> {
+  /** Programs exactly these remote endpoints: FDB and neighbour entries. */
+  set(env: DriverEnv, net: NetworkInfo, config: C, peers: readonly Peer[]): Promise<void>;
+  /** `netloom doctor`: the entries the kernel holds against these peers. */
+  check(env: DriverEnv, net: NetworkInfo, config: C, peers: readonly Peer[]): Promise<Finding[]>;
+}
+
+export interface Driver<C = unknown> {
+  readonly name: string;
+  readonly caps: Capabilities;
+  readonly options: DriverOptions<C>;
+  /** Called once at daemon start, before any network verb. */
+  init?(env: DriverEnv): Promise<void>;
+  /** Absent: the driver makes no kernel objects (host, null). */
+  readonly lifecycle?: Lifecycle<C>;
+  /** Absent: no rules (and, with netloomd --iptables=false, none compared). */
+  readonly firewall?: Firewaller<C>;
+  readonly doctor?: Doctor<C>;
+  readonly peers?: Peers<C>;
 }
 
 /** Host-side veth name of an endpoint: deterministic, so a crash never loses track of it. */

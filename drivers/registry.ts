@@ -1,26 +1,25 @@
 // The drivers a controller knows, by name. Docker's "null" is also reachable as "none".
 import { notFound } from '../common/errors.js';
 import { createBridgeDriver, type BridgeHost } from './bridge/index.js';
-import type { Driver } from './driver.js';
+import { loadDriver, type LoadedDriver } from './handle.js';
 import { hostDriver } from './host/index.js';
 import { noneDriver } from './none/index.js';
 import { createOverlayDriver, type OverlayHost } from './overlay/index.js';
 
-export type DriverRegistry = ReadonlyMap<string, Driver>;
+export type DriverRegistry = ReadonlyMap<string, LoadedDriver>;
 
 const SINGLE_HOST: OverlayHost = { port: 4789, underlayMtu: 1500 };
 
 export function defaultDrivers(overlay: () => OverlayHost = () => SINGLE_HOST, bridgeHost?: BridgeHost): DriverRegistry {
-  const bridge = createBridgeDriver(bridgeHost) as Driver;
-  return new Map<string, Driver>([
-    ['bridge', bridge],
-    ['host', hostDriver as Driver],
-    ['null', noneDriver as Driver],
-    ['overlay', createOverlayDriver(overlay, { iptables: bridgeHost?.iptables ?? true }) as Driver],
+  return new Map<string, LoadedDriver>([
+    ['bridge', loadDriver(createBridgeDriver(bridgeHost))],
+    ['host', loadDriver(hostDriver)],
+    ['null', loadDriver(noneDriver)],
+    ['overlay', loadDriver(createOverlayDriver(overlay, { iptables: bridgeHost?.iptables ?? true }))],
   ]);
 }
 
-export function lookupDriver(reg: DriverRegistry, name: string): Driver {
+export function lookupDriver(reg: DriverRegistry, name: string): LoadedDriver {
   const d = reg.get(name === 'none' ? 'null' : name);
   if (!d) throw notFound('NL_UNKNOWN_DRIVER', `unknown driver "${name}": available drivers are ${[...reg.keys()].join(', ')}`);
   return d;

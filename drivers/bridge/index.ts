@@ -1,20 +1,17 @@
 // The bridge driver: one Linux bridge per network, a veth pair per endpoint, the gateway address
 // on the bridge, NAT and isolation in netloom's own iptables chains.
 import { conflict } from '../../common/errors.js';
-import { macFromIPv4 } from '../../common/cidr.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
-import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type EndpointInfo, type Finding, type KeptLines, type NetworkInfo } from '../driver.js';
+import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type EndpointInfo, type Firewaller, type KeptLines, type Lifecycle, type NetworkInfo } from '../driver.js';
 import { OPT, generatedBridgeName, parseBridgeOptions, unknownBridgeOptions, type BridgeConfig } from './options.js';
-import { ADMIN_CHAINS, JUMPS, expectedLines, linkRules, networkRules, ownLines, publishRules, renderAdd, renderAll, renderDel, type Rule } from './rules.js';
+import { ADMIN_CHAINS, JUMPS, UNORDERED_CHAINS, expectedLines, isPortLine, linkRules, networkRules, ownLines, publishRules, renderAdd, renderAll, renderDel, type Rule } from './rules.js';
 import { hostFamily } from '../../common/ports.js';
 import type { Table } from '../../system/types.js';
+import { keptRules as keptLines } from '../shared/iptables.js';
+import { addBridgeDevice, addGatewayAddrs, checkBridge, gatewayCidr, joinBridge, leaveBridge, type BridgePort } from '../shared/linuxbridge.js';
 
 const families = [4, 6] as const;
-
-function prefixOf(cidr: string): string {
-  return cidr.split('/')[1];
-}
 
 function rulesFor(net: NetworkInfo, c: BridgeConfig, family: 4 | 6): Rule[] {
   return net.pools
@@ -44,12 +41,7 @@ function allRules(nets: readonly DriverNetwork<BridgeConfig>[], family: 4 | 6): 
 
 /** Lines of netloom's own chains that a salvage keeps although no record explains them. */
 function keptRules(keep: KeptLines | undefined, family: 4 | 6): Rule[] {
-  return (['filter', 'nat'] as const).flatMap((table) =>
-    (keep?.[family]?.[table] ?? []).flatMap((l) => {
-      const m = /^-A (NETLOOM\S*) (.*)$/.exec(l);
-      return m ? [{ table, chain: m[1], spec: [m[2]] }] : [];
-    }),
-  );
+  return (['filter', 'nat'] as const).flatMap((table) => keptLines(keep?.[family]?.[table] ?? [], table, /^NETLOOM/));
 }
 
 /** Our jumps first in each built-in chain, in JUMPS order (other netloom jumps may sit among
@@ -84,14 +76,11 @@ async function deleteRules(env: DriverEnv, family: 4 | 6, rules: readonly Rule[]
   }
 }
 
-const gatewayCidr = (p: PoolRecord): string => `${p.gateway}/${prefixOf(p.subnet)}`;
-
 /** The pools whose gateway address goes on the bridge: not IPv4 with inhibit_ipv4. */
 const bridgeAddressed = (net: NetworkInfo, c: BridgeConfig): PoolRecord[] => net.pools.filter((p) => !(c.inhibitIpv4 && p.family === 4));
 
-/** The sandboxes' default gateway: the bridge, unless the pool names another (dockerd
- *  --default-gateway, Docker's DefaultGatewayIPv4 auxiliary address). */
-const routeVia = (p: PoolRecord): string => (p.family === 4 ? p.aux.DefaultGatewayIPv4 : undefined) ?? p.gateway;
+/** The bridge as the shared plumbing sees it: no default route out of an internal network. */
+const portOf = (net: NetworkInfo, c: BridgeConfig): BridgePort => ({ bridge: c.bridgeName, mtu: c.mtu, addressed: bridgeAddressed(net, c), routes: !c.internal });
 
 /** Host-wide settings of the bridge driver (netloomd's --iptables and --ip-forward). */
 export interface BridgeHost {
@@ -106,23 +95,33 @@ export function createBridgeDriver(hostCfg: BridgeHost = { iptables: true, ipFor
   // every reconcile and must not append a second copy.
   const applied = new Set<string>();
   const fw = hostCfg.iptables;
-
-  const driver: Driver<BridgeConfig> = {
+  return {
     name: 'bridge',
-    scope: 'local',
-    usesIpam: true,
-    parseOptions: parseBridgeOptions,
-    unknownOptions: unknownBridgeOptions,
-    ifnamePrefix: (c) => c.ifacePrefix,
-    uniqueOptions: (c) => ({ [OPT.name]: c.bridgeName }),
-
+    caps: { scope: 'local', usesIpam: true, dns: true, publish: true, defaultRoute: true },
+    options: {
+      parse: parseBridgeOptions,
+      unknown: unknownBridgeOptions,
+      unique: (c) => ({ [OPT.name]: c.bridgeName }),
+      ifnamePrefix: (c) => c.ifacePrefix,
+      hostBinding: (c) => c.hostBindingIpv4,
+      // inhibit_ipv4 leaves the IPv4 gateway address, where the embedded DNS listens, off the bridge.
+      capabilities: (c) => (c.inhibitIpv4 ? { dns: false } : {}),
+    },
     async init(env) {
       if (hostCfg.ipForward) await env.sys.sysctl('net.ipv4.ip_forward', '1');
     },
+    lifecycle: bridgeLifecycle(applied, fw),
+    // --iptables=false: no rules are written, so none are compared (the guard and doctor skip them).
+    ...(fw ? { firewall: bridgeFirewaller(applied) } : {}),
+    doctor: { check: (env, dn) => checkBridge(env, dn, portOf(dn.net, dn.config)) },
+  };
+}
 
+/** The bridge driver's firewall: NETLOOM-* chains, rebuilt whole from every bridge network. */
+function bridgeFirewaller(applied: Set<string>): Firewaller<BridgeConfig> {
+  return {
     async restore(env, nets, keep) {
       applied.clear();
-      if (!fw) return;
       for (const family of families) {
         const rules = [...allRules(nets, family), ...keptRules(keep, family)];
         try {
@@ -137,17 +136,21 @@ export function createBridgeDriver(hostCfg: BridgeHost = { iptables: true, ipFor
       }
       for (const { net } of nets) applied.add(net.id);
     },
-
-    firewallLines(nets) {
+    lines(nets) {
       const out = {} as Record<4 | 6, Record<Table, string[]>>;
       for (const family of families) out[family] = expectedLines(allRules(nets, family));
       return out;
     },
+    ownLines,
+    unpublish: (env, _net, c, ep) => unpublish(env, c, ep),
+    unorderedChains: UNORDERED_CHAINS,
+    isPortLine,
+  };
+}
 
-    ownFirewallLines: ownLines,
-
-    check: checkNetwork,
-
+/** With --iptables=false (`fw` false) the restore never runs and no rule is written. */
+function bridgeLifecycle(applied: Set<string>, fw: boolean): Lifecycle<BridgeConfig> {
+  return {
     async createNetwork(env, net, c) {
       const host = env.sys.host;
       const undo: (() => Promise<void>)[] = [];
@@ -158,10 +161,9 @@ export function createBridgeDriver(hostCfg: BridgeHost = { iptables: true, ipFor
         }
         // Registered before addBridge: it creates, tags and sets up, and may fail after creating.
         if (!existed) undo.unshift(() => host.delLink(c.bridgeName));
-        const gw4 = net.pools.find((p) => p.family === 4)?.gateway;
-        await host.addBridge(c.bridgeName, { mtu: existed && !c.mtuExplicit ? undefined : c.mtu, alias: env.tag('net', net.id), mac: gw4 ? macFromIPv4(gw4) : undefined });
+        await addBridgeDevice(env, net, c.bridgeName, existed && !c.mtuExplicit ? undefined : c.mtu);
         failpoint('create:bridge');
-        for (const p of bridgeAddressed(net, c)) await host.addAddr(c.bridgeName, gatewayCidr(p));
+        await addGatewayAddrs(env, portOf(net, c));
         if (net.pools.some((p) => p.family === 6)) await env.sys.sysctl('net.ipv6.conf.all.forwarding', '1');
         // Published ports reached on 127.0.0.1 are DNATed out of this bridge: allow loopback sources on it.
         if (!c.internal) await env.sys.sysctl(`net/ipv4/conf/${c.bridgeName}/route_localnet`, '1');
@@ -196,96 +198,15 @@ export function createBridgeDriver(hostCfg: BridgeHost = { iptables: true, ipFor
       await undoAll(steps);
     },
 
-    async join(env, net, c, ep) {
-      const veth = hostVethName(ep.id);
-      await env.sys.host.addVeth({
-        hostName: veth,
-        peerName: ep.ifname,
-        peerNs: ep.sandboxNs,
-        peerMac: ep.mac || undefined,
-        mtu: c.mtu,
-        master: c.bridgeName,
-        alias: env.tag('ep', ep.id),
-      });
-      failpoint('join:veth');
-      try {
-        // A sandbox reaching its own published port comes back out the port it went in by.
-        if (ep.ports?.length) await env.sys.host.setHairpin(veth, true);
-        if (!ep.external) await configureSandboxSide(env, net, c, ep); // else the engine does it
-        if (fw) await publish(env, c, ep);
-      } catch (err) {
-        await env.sys.host.delLink(veth).catch(() => undefined);
-        throw err;
-      }
-    },
+    join: (env, net, c, ep) => joinBridge(env, net, portOf(net, c), ep, fw ? () => publish(env, c, ep) : undefined),
 
     async leave(env, _net, c, ep) {
-      // Deleting the host end deletes the sandbox end (and its addresses and routes) with it.
-      await env.sys.host.delLink(hostVethName(ep.id));
+      await leaveBridge(env, ep);
       if (fw) await unpublish(env, c, ep);
     },
 
-    unpublish: (env, _net, c, ep) => (fw ? unpublish(env, c, ep) : Promise.resolve()),
-
     hostLinks: (_net, c, endpointIds) => [c.bridgeName, ...endpointIds.map(hostVethName)],
   };
-  if (fw) return driver;
-  // --iptables=false: no rules are written, so none are compared (the guard and doctor skip them).
-  const { firewallLines: _lines, ownFirewallLines: _own, ...noFirewall } = driver;
-  return noFirewall;
-}
-
-/** Links, addresses and routes of one network and its endpoints, against the records. */
-async function checkNetwork(env: DriverEnv, { net, config: c, endpoints }: DriverNetwork<BridgeConfig>): Promise<Finding[]> {
-  const out: Finding[] = [];
-  const add = (kind: Finding['kind'], object: string, problem: string) => out.push({ kind, object, problem });
-  const host = env.sys.host;
-  const bridge = await host.link(c.bridgeName);
-  const what = `bridge ${c.bridgeName} (network ${net.name})`;
-  if (!bridge) add('link', what, 'missing');
-  else {
-    if (bridge.kind !== 'bridge') add('link', what, `is a ${bridge.kind ?? 'plain'} device, not a bridge`);
-    if (!bridge.up) add('link', what, 'is down');
-    const have = new Set((await host.addrs(c.bridgeName)).map((a) => a.cidr));
-    for (const p of bridgeAddressed(net, c)) if (!have.has(gatewayCidr(p))) add('address', what, `lacks gateway ${gatewayCidr(p)}`);
-  }
-  for (const ep of endpoints) {
-    const veth = hostVethName(ep.id);
-    const l = await host.link(veth);
-    const who = ep.external ? `Docker endpoint ${ep.id.slice(0, 12)}` : `sandbox ${ep.sandboxNs.kind === 'named' ? ep.sandboxNs.name : '?'}`;
-    if (!l) {
-      add('link', `${veth} (${who}, network ${net.name})`, 'missing');
-      continue;
-    }
-    if (bridge && l.master !== bridge.index) add('link', `${veth} (${who})`, `is not a port of ${c.bridgeName}`);
-    if (!l.up) add('link', `${veth} (${who})`, 'is down');
-    if (ep.external) continue; // the container side belongs to the engine
-    const sb = await env.sys.open(ep.sandboxNs).catch(() => undefined);
-    if (!sb) {
-      add('link', `${who}`, 'its namespace is gone');
-      continue;
-    }
-    try {
-      const inner = await sb.link(ep.ifname);
-      const obj = `${ep.ifname} of ${who} (network ${net.name})`;
-      if (!inner) add('link', obj, 'missing');
-      else {
-        if (!inner.up) add('link', obj, 'is down');
-        const have = new Set((await sb.addrs(ep.ifname)).map((a) => a.cidr));
-        for (const a of [ep.ipv4, ep.ipv6]) if (a && !have.has(a)) add('address', obj, `lacks ${a}`);
-        if (ep.defaultRoute && !c.internal) {
-          const routes = await sb.routes();
-          for (const p of net.pools) {
-            const ok = routes.some((r) => r.dst === 'default' && r.family === p.family && r.gateway === routeVia(p));
-            if (!ok) add('route', obj, `lacks the default route via ${routeVia(p)}`);
-          }
-        }
-      }
-    } finally {
-      sb.close();
-    }
-  }
-  return out;
 }
 
 /** Removes the endpoint's port rules (both families). */
@@ -302,20 +223,5 @@ async function publish(env: DriverEnv, c: BridgeConfig, ep: EndpointInfo): Promi
     const have = new Set([...ownLines(await env.sys.firewall.save(family, 'nat'), 'nat'), ...ownLines(await env.sys.firewall.save(family, 'filter'), 'filter')]);
     const missing = rules.filter((r) => !have.has(`-A ${r.chain} ${r.spec.join(' ')}`));
     if (missing.length) await env.sys.firewall.restore(family, renderAdd(missing));
-  }
-}
-
-async function configureSandboxSide(env: DriverEnv, net: NetworkInfo, c: BridgeConfig, ep: EndpointInfo): Promise<void> {
-  const sb = await env.sys.open(ep.sandboxNs);
-  try {
-    if (ep.ipv4) await sb.addAddr(ep.ifname, ep.ipv4);
-    if (ep.ipv6) await sb.addAddr(ep.ifname, ep.ipv6);
-    await sb.setUp(ep.ifname);
-    if (!ep.defaultRoute || c.internal) return; // internal: no route out
-    for (const p of net.pools) {
-      await sb.addRoute({ dst: 'default', gateway: routeVia(p), link: ep.ifname, family: p.family });
-    }
-  } finally {
-    sb.close();
   }
 }

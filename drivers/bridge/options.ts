@@ -1,5 +1,6 @@
 // Docker's bridge driver options (`-o key=value`), parsed once into a typed config.
 import { invalid } from '../../common/errors.js';
+import { DEFAULT_MTU } from '../shared/linuxbridge.js';
 
 export const OPT = {
   name: 'com.docker.network.bridge.name',
@@ -31,8 +32,6 @@ export interface BridgeConfig {
   readonly ifacePrefix?: string;
 }
 
-export const DEFAULT_MTU = 1500;
-
 /** Generated bridge names carry the netloom prefix and the network id, never a user's name. */
 export const generatedBridgeName = (networkId: string): string => `nlb-${networkId.slice(0, 11)}`;
 
@@ -41,9 +40,6 @@ export const generatedBridgeName = (networkId: string): string => `nlb-${network
 export function unknownBridgeOptions(opts: Readonly<Record<string, string>>): string[] {
   return Object.keys(opts).filter((k) => !KNOWN.has(k));
 }
-
-/** Whether a stored (already validated) network's options turn inhibit_ipv4 on. */
-export const inhibitsIpv4 = (opts: Readonly<Record<string, string>>): boolean => /^(true|1)$/i.test(opts[OPT.inhibitIpv4] ?? '');
 
 function parseBool(key: string, v: string | undefined, dflt: boolean): boolean {
   if (v === undefined) return dflt;

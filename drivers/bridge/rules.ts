@@ -18,6 +18,9 @@
 // test checks the two spellings agree).
 import type { PortBinding } from '../../common/ports.js';
 import type { Table } from '../../system/types.js';
+import { renderAdd, renderDel, renderRules, ruleLine, type Rule } from '../shared/iptables.js';
+
+export { renderAdd, renderDel, ruleLine, type Rule };
 
 export const CHAIN = {
   input: 'NETLOOM-INPUT',
@@ -49,12 +52,6 @@ export const OWN_CHAINS: Readonly<Record<Table, readonly string[]>> = {
 
 /** Chains created when missing and otherwise left alone. */
 export const ADMIN_CHAINS: readonly { table: Table; chain: string }[] = [{ table: 'filter', chain: CHAIN.user }];
-
-export interface Rule {
-  readonly table: Table;
-  readonly chain: string;
-  readonly spec: readonly string[];
-}
 
 export interface BridgeRuleInput {
   readonly bridge: string;
@@ -166,35 +163,9 @@ export function linkRules(l: LinkRuleInput): Rule[] {
   });
 }
 
-/** One rule as iptables-save prints it: `-A CHAIN spec...`. */
-export const ruleLine = (rule: Rule): string => `-A ${rule.chain} ${rule.spec.join(' ')}`;
-
-const line = (verb: '-A' | '-D', rule: Rule): string => `${verb} ${rule.chain} ${rule.spec.join(' ')}`;
-
-function render(tables: Map<Table, string[]>): string {
-  let out = '';
-  for (const [table, lines] of tables) {
-    if (lines.length) out += `*${table}\n${lines.join('\n')}\nCOMMIT\n`;
-  }
-  return out;
-}
-
-function byTable(rules: readonly Rule[], verb: '-A' | '-D', declare = false): Map<Table, string[]> {
-  const t = new Map<Table, string[]>([
-    ['filter', declare ? OWN_CHAINS.filter.map((c) => `:${c} - [0:0]`) : []],
-    ['nat', declare ? OWN_CHAINS.nat.map((c) => `:${c} - [0:0]`) : []],
-  ]);
-  for (const rule of rules) t.get(rule.table)!.push(line(verb, rule));
-  return t;
-}
-
-/** iptables-restore --noflush input that appends these rules. */
-export const renderAdd = (rules: readonly Rule[]): string => render(byTable(rules, '-A'));
-/** iptables-restore --noflush input that deletes these rules (fails as a whole if one is missing). */
-export const renderDel = (rules: readonly Rule[]): string => render(byTable(rules, '-D'));
 /** The complete contents of netloom's chains (baseRules first, then `rules`): declaring a chain
  *  with --noflush flushes it, so this replaces exactly netloom's rules and nobody else's. */
-export const renderAll = (rules: readonly Rule[]): string => render(byTable([...baseRules(), ...rules], '-A', true));
+export const renderAll = (rules: readonly Rule[]): string => renderRules([...baseRules(), ...rules], '-A', OWN_CHAINS);
 
 /** What iptables-save shows of netloom for one family, given its rules: the lines of its own
  *  chains (in order) and its jumps from built-in chains. */
@@ -220,3 +191,10 @@ export function ownLines(save: string, table: Table): string[] {
       return !m[1].startsWith('NETLOOM') && jump !== null && targets.has(jump[1]);
     });
 }
+
+/** Chains where order carries no meaning (one rule per published port, none overlapping): all
+ *  but their first rule compare as a multiset, so ports published in any order agree. */
+export const UNORDERED_CHAINS: ReadonlySet<string> = new Set([CHAIN.published, CHAIN.dnat]);
+
+/** A published port's rule (DNAT or accept), as a line of ownLines. */
+export const isPortLine = (line: string): boolean => new RegExp(`^-A ${CHAIN.dnat} .*--dport`).test(line);

@@ -3,24 +3,22 @@
 // no multicast group, no all-zero FDB entry, so nothing is ever flooded. Every remote endpoint
 // is a static FDB entry (MAC -> its host's VTEP) and a static neighbour entry (IP -> MAC) on the
 // VXLAN device, programmed from the cluster store (controller/cluster.ts) through setPeers.
-// Sandboxes join exactly as on a bridge network (the bridge driver's join), without a default
-// route: an overlay network reaches only its own members. Its frames cross the bridge through
+// Sandboxes join as on a bridge network (the shared Linux-bridge plumbing), without a default
+// route: an overlay network reaches only its own members (capability defaultRoute false). Its frames cross the bridge through
 // FORWARD (br_netfilter), so it accepts them in its own chain (rules.ts): hosts whose FORWARD
 // policy is DROP (every host running Docker) pass overlay traffic too; the same chain, jumped
 // before the bridge driver's, drops anything routed between the overlay and another network.
 import { invalid } from '../../common/errors.js';
-import { macFromIPv4 } from '../../common/cidr.js';
-import { createBridgeDriver } from '../bridge/index.js';
-import { DEFAULT_MTU, type BridgeConfig } from '../bridge/options.js';
-import { hostVethName, undoAll, type Driver, type DriverEnv, type Finding, type NetworkInfo } from '../driver.js';
+import { hostVethName, undoAll, type Driver, type DriverEnv, type Finding, type KeptLines, type NetworkInfo, type Peer } from '../driver.js';
 import type { NeighEntry } from '../../system/types.js';
-import { renderAdd, type Rule } from '../bridge/rules.js';
+import { keptRules as keptLines, renderAdd, type Rule } from '../shared/iptables.js';
+import { DEFAULT_MTU, addBridgeDevice, addGatewayAddrs, checkBridge, joinBridge, leaveBridge, type BridgePort } from '../shared/linuxbridge.js';
 import { OVERLAY_CHAIN, overlayExpectedLines, overlayJumpFix, overlayNetworkRules, overlayOwnLines, renderOverlayAll } from './rules.js';
-import type { KeptLines } from '../driver.js';
+
+export type { Peer };
 
 /** Lines of NETLOOM-OVERLAY a salvage keeps although no record explains them. */
-const keptRules = (keep: KeptLines | undefined): Rule[] =>
-  (keep?.[4]?.filter ?? []).filter((l) => l.startsWith(`-A ${OVERLAY_CHAIN} `)).map((l) => ({ table: 'filter', chain: OVERLAY_CHAIN, spec: [l.slice(OVERLAY_CHAIN.length + 4)] }));
+const keptRules = (keep: KeptLines | undefined): Rule[] => keptLines(keep?.[4]?.filter ?? [], 'filter', new RegExp(`^${OVERLAY_CHAIN}$`));
 
 /** The chain and the jump to it, made when missing (a first overlay network, a flushed table). */
 async function ensureOverlayChain(env: DriverEnv): Promise<void> {
@@ -45,17 +43,18 @@ export interface OverlayHost {
   readonly underlayMtu: number;
 }
 
-export interface OverlayConfig extends BridgeConfig {
-  readonly vni: number;
+export interface OverlayConfig {
+  readonly bridgeName: string;
   readonly vxlanName: string;
+  readonly vni: number;
+  readonly mtu: number;
+  /** Whether the user set the MTU (else: the underlay's less the VXLAN overhead). */
+  readonly mtuExplicit: boolean;
 }
 
-/** A remote endpoint as this host programs it. */
-export interface Peer {
-  readonly ip: string;
-  readonly mac: string;
-  readonly vtep: string;
-}
+/** The bridge as the shared plumbing sees it: every pool's gateway on it (the embedded DNS
+ *  listens there), and no default route in sandboxes: nothing beyond the overlay is routed. */
+const portOf = (net: NetworkInfo, c: OverlayConfig): BridgePort => ({ bridge: c.bridgeName, mtu: c.mtu, addressed: net.pools, routes: false });
 
 export function parseOverlayOptions(opts: Readonly<Record<string, string>>, net: { id: string; name: string; internal: boolean }, host: OverlayHost): OverlayConfig {
   const known = new Set<string>(Object.values(OVERLAY_OPT));
@@ -78,12 +77,6 @@ export function parseOverlayOptions(opts: Readonly<Record<string, string>>, net:
     vni,
     mtu,
     mtuExplicit: rawMtu !== undefined,
-    icc: true,
-    masquerade: false,
-    // The bridge driver's join then adds no default route: nothing beyond the overlay is routed.
-    internal: true,
-    hostBindingIpv4: '0.0.0.0',
-    defaultBridge: false,
   };
 }
 
@@ -103,97 +96,97 @@ async function peerDiff(env: DriverEnv, c: OverlayConfig, peers: readonly Peer[]
 
 /** `iptables: false` is netloomd --iptables=false: the overlay writes no accept rules either. */
 export function createOverlayDriver(host: () => OverlayHost, { iptables = true }: { readonly iptables?: boolean } = {}): Driver<OverlayConfig> {
-  const bridge = createBridgeDriver();
   // Networks whose accept rule is in the kernel since the last restore(): createNetwork runs
   // again on every reconcile and must not append a second copy.
   const applied = new Set<string>();
-  const driver: Driver<OverlayConfig> = {
+  return {
     name: 'overlay',
-    scope: 'global',
-    usesIpam: true,
-    parseOptions: (opts, net) => parseOverlayOptions(opts, net, host()),
-
-    async restore(env, nets, keep) {
-      applied.clear();
-      if (!iptables) return;
-      const rules = [...nets.flatMap((n) => overlayNetworkRules(n.config.bridgeName)), ...keptRules(keep)];
-      await env.sys.firewall.restore(4, renderOverlayAll(rules, overlayJumpFix(await env.sys.firewall.save(4, 'filter'))));
-      for (const n of nets) applied.add(n.net.id);
-    },
-
-    firewallLines: (nets) => overlayExpectedLines(nets.flatMap((n) => overlayNetworkRules(n.config.bridgeName))),
-
-    ownFirewallLines: overlayOwnLines,
-
-    async createNetwork(env, net, c) {
-      if (!c.vni) throw invalid('NL_BAD_VNI', `overlay network ${net.name} has no VNI`);
-      const h = env.sys.host;
-      const steps: (() => Promise<void>)[] = [];
-      try {
-        if (!(await h.link(c.bridgeName))) steps.unshift(() => h.delLink(c.bridgeName));
-        const gw4 = net.pools.find((p) => p.family === 4)?.gateway;
-        await h.addBridge(c.bridgeName, { mtu: c.mtu, alias: env.tag('net', net.id), mac: gw4 ? macFromIPv4(gw4) : undefined });
-        for (const p of net.pools) await h.addAddr(c.bridgeName, `${p.gateway}/${p.subnet.split('/')[1]}`);
-        const o = host();
-        steps.unshift(() => h.delLink(c.vxlanName));
-        await h.addVxlan({ name: c.vxlanName, vni: c.vni, local: o.vtep ?? '', port: o.port, mtu: c.mtu, master: c.bridgeName, alias: env.tag('net', net.id) });
-        if (iptables && !applied.has(net.id)) {
-          await ensureOverlayChain(env);
-          await env.sys.firewall.restore(4, renderAdd(overlayNetworkRules(c.bridgeName)));
-          applied.add(net.id);
+    caps: { scope: 'global', usesIpam: true, dns: true, publish: false, defaultRoute: false },
+    options: { parse: (opts, net) => parseOverlayOptions(opts, net, host()) },
+    lifecycle: {
+      async createNetwork(env, net, c) {
+        if (!c.vni) throw invalid('NL_BAD_VNI', `overlay network ${net.name} has no VNI`);
+        const h = env.sys.host;
+        const steps: (() => Promise<void>)[] = [];
+        try {
+          if (!(await h.link(c.bridgeName))) steps.unshift(() => h.delLink(c.bridgeName));
+          await addBridgeDevice(env, net, c.bridgeName, c.mtu);
+          await addGatewayAddrs(env, portOf(net, c));
+          const o = host();
+          steps.unshift(() => h.delLink(c.vxlanName));
+          await h.addVxlan({ name: c.vxlanName, vni: c.vni, local: o.vtep ?? '', port: o.port, mtu: c.mtu, master: c.bridgeName, alias: env.tag('net', net.id) });
+          if (iptables && !applied.has(net.id)) {
+            await ensureOverlayChain(env);
+            await env.sys.firewall.restore(4, renderAdd(overlayNetworkRules(c.bridgeName)));
+            applied.add(net.id);
+          }
+        } catch (err) {
+          applied.delete(net.id);
+          await undoAll(steps).catch(() => undefined);
+          throw err;
         }
-      } catch (err) {
+      },
+
+      async deleteNetwork(env, net, c) {
         applied.delete(net.id);
-        await undoAll(steps).catch(() => undefined);
-        throw err;
-      }
+        await undoAll([
+          () => env.sys.host.delLink(c.vxlanName),
+          () => env.sys.host.delLink(c.bridgeName),
+          ...(iptables ? overlayNetworkRules(c.bridgeName).map((rule) => () => env.sys.firewall.deleteRule(4, 'filter', rule.chain, rule.spec)) : []),
+        ]);
+      },
+
+      join: (env, net, c, ep) => joinBridge(env, net, portOf(net, c), ep),
+      leave: (env, _net, _c, ep) => leaveBridge(env, ep),
+      hostLinks: (_net, c, endpointIds) => [c.bridgeName, c.vxlanName, ...endpointIds.map(hostVethName)],
     },
 
-    async deleteNetwork(env, net, c) {
-      applied.delete(net.id);
-      await undoAll([
-        () => env.sys.host.delLink(c.vxlanName),
-        () => env.sys.host.delLink(c.bridgeName),
-        ...(iptables ? overlayNetworkRules(c.bridgeName).map((rule) => () => env.sys.firewall.deleteRule(4, 'filter', rule.chain, rule.spec)) : []),
-      ]);
+    // --iptables=false: no rules are written, so none are compared (the guard and doctor skip them).
+    ...(iptables
+      ? {
+          firewall: {
+            async restore(env, nets, keep) {
+              applied.clear();
+              const rules = [...nets.flatMap((n) => overlayNetworkRules(n.config.bridgeName)), ...keptRules(keep)];
+              await env.sys.firewall.restore(4, renderOverlayAll(rules, overlayJumpFix(await env.sys.firewall.save(4, 'filter'))));
+              for (const n of nets) applied.add(n.net.id);
+            },
+            lines: (nets) => overlayExpectedLines(nets.flatMap((n) => overlayNetworkRules(n.config.bridgeName))),
+            ownLines: overlayOwnLines,
+          },
+        }
+      : {}),
+
+    doctor: {
+      async check(env, dn) {
+        const c = dn.config;
+        const out = await checkBridge(env, dn, portOf(dn.net, c));
+        const vx = await env.sys.host.link(c.vxlanName);
+        const what = `vxlan ${c.vxlanName} (network ${dn.net.name})`;
+        if (!vx) out.push({ kind: 'link', object: what, problem: 'missing' });
+        else {
+          const br = await env.sys.host.link(c.bridgeName);
+          if (!vx.up) out.push({ kind: 'link', object: what, problem: 'is down' });
+          if (br && vx.master !== br.index) out.push({ kind: 'link', object: what, problem: `is not a port of ${c.bridgeName}` });
+        }
+        return out;
+      },
     },
 
-    join: (env, net, c, ep) => bridge.join!(env, net, c, ep),
-    leave: (env, net, c, ep) => bridge.leave!(env, net, c, ep),
-
-    async check(env, dn) {
-      const out = await bridge.check!(env, dn);
-      const c = dn.config;
-      const vx = await env.sys.host.link(c.vxlanName);
-      const what = `vxlan ${c.vxlanName} (network ${dn.net.name})`;
-      if (!vx) out.push({ kind: 'link', object: what, problem: 'missing' });
-      else {
-        const br = await env.sys.host.link(c.bridgeName);
-        if (!vx.up) out.push({ kind: 'link', object: what, problem: 'is down' });
-        if (br && vx.master !== br.index) out.push({ kind: 'link', object: what, problem: `is not a port of ${c.bridgeName}` });
-      }
-      return out;
-    },
-
-    hostLinks: (_net, c, endpointIds) => [c.bridgeName, c.vxlanName, ...endpointIds.map(hostVethName)],
-
-    async setPeers(env: DriverEnv, _net: NetworkInfo, c: OverlayConfig, peers: readonly Peer[]) {
-      const { extra, missing } = await peerDiff(env, c, peers);
-      for (const e of extra) await env.sys.host.delNeighbour(e);
-      for (const e of missing) await env.sys.host.addNeighbour(e);
-    },
-
-    async checkPeers(env: DriverEnv, net: NetworkInfo, c: OverlayConfig, peers: readonly Peer[]) {
-      const { extra, missing } = await peerDiff(env, c, peers);
-      const what = (e: NeighEntry): string => (e.fdb ? `fdb ${e.mac} dst ${e.ip} dev ${e.link}` : `neigh ${e.ip} lladdr ${e.mac} dev ${e.link}`) + ` (network ${net.name})`;
-      return [
-        ...missing.map((e): Finding => ({ kind: 'peer', object: what(e), problem: 'missing: the cluster has this endpoint' })),
-        ...extra.map((e): Finding => ({ kind: 'peer', object: what(e), problem: 'not in the cluster mirror' })),
-      ];
+    peers: {
+      async set(env: DriverEnv, _net: NetworkInfo, c: OverlayConfig, peers: readonly Peer[]) {
+        const { extra, missing } = await peerDiff(env, c, peers);
+        for (const e of extra) await env.sys.host.delNeighbour(e);
+        for (const e of missing) await env.sys.host.addNeighbour(e);
+      },
+      async check(env: DriverEnv, net: NetworkInfo, c: OverlayConfig, peers: readonly Peer[]) {
+        const { extra, missing } = await peerDiff(env, c, peers);
+        const what = (e: NeighEntry): string => (e.fdb ? `fdb ${e.mac} dst ${e.ip} dev ${e.link}` : `neigh ${e.ip} lladdr ${e.mac} dev ${e.link}`) + ` (network ${net.name})`;
+        return [
+          ...missing.map((e): Finding => ({ kind: 'peer', object: what(e), problem: 'missing: the cluster has this endpoint' })),
+          ...extra.map((e): Finding => ({ kind: 'peer', object: what(e), problem: 'not in the cluster mirror' })),
+        ];
+      },
     },
   };
-  if (iptables) return driver;
-  // --iptables=false: no rules are written, so none are compared (the guard and doctor skip them).
-  const { firewallLines: _lines, ownFirewallLines: _own, ...noFirewall } = driver;
-  return noFirewall;
 }

@@ -15,7 +15,7 @@
 // Its own chain, not the bridge driver's, because each driver's full restore declares (so
 // flushes) exactly the chains it owns.
 import type { Table } from '../../system/types.js';
-import { ruleLine, type Rule } from '../bridge/rules.js';
+import { ruleLine, type Rule } from '../shared/iptables.js';
 
 export const OVERLAY_CHAIN = 'NETLOOM-OVERLAY';
 export const OVERLAY_JUMP = `-A FORWARD -j ${OVERLAY_CHAIN}`;

@@ -6,7 +6,8 @@ import { NetloomError } from '../../common/errors.js';
 import { silentLogger } from '../../common/log.js';
 import { Controller } from '../../controller/index.js';
 import { compareLines } from '../../controller/firewall.js';
-import { parseOverlayOptions, VXLAN_OVERHEAD } from '../../drivers/overlay/index.js';
+import { createOverlayDriver, parseOverlayOptions, VXLAN_OVERHEAD } from '../../drivers/overlay/index.js';
+import { UNORDERED_CHAINS } from '../../drivers/bridge/rules.js';
 import { MISPLACED_JUMP, overlayJumpFix, overlayNetworkRules, overlayOwnLines, renderOverlayAll } from '../../drivers/overlay/rules.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,7 +35,7 @@ describe('overlay options', () => {
     assert.equal(c.mtu, 1500 - VXLAN_OVERHEAD);
     assert.equal(parseOverlayOptions({}, net, { port: 4789, underlayMtu: 9000 }).mtu, 1450, 'never above a normal sandbox MTU by default');
     assert.equal(parseOverlayOptions({ 'com.docker.network.driver.mtu': '1400' }, net, host).mtu, 1400);
-    assert.deepEqual([c.bridgeName, c.vxlanName, c.vni, c.internal], ['nlo-0123456789a', 'nlx-0123456789a', 4096, true]);
+    assert.deepEqual([c.bridgeName, c.vxlanName, c.vni, createOverlayDriver(() => host).caps.defaultRoute], ['nlo-0123456789a', 'nlx-0123456789a', 4096, false]);
   });
   test('bad VNI, bad MTU and unknown options are refused naming them', () => {
     assert.throws(() => parseOverlayOptions({ 'com.docker.network.driver.overlay.vxlanid_list': '0' }, net, host), /invalid VNI "0"/);
@@ -73,9 +74,9 @@ describe('overlay on one host (no cluster store)', () => {
 describe('firewall comparison', () => {
   test('missing and extra lines; order matters except among published-port rules', () => {
     const e = ['-A FORWARD -j NETLOOM-USER', '-A FORWARD -j NETLOOM-FORWARD', '-A NETLOOM -m addrtype ! --dst-type LOCAL -j RETURN', '-A NETLOOM -p tcp -m tcp --dport 1 -j DNAT --to-destination 10.0.0.2:1', '-A NETLOOM -p tcp -m tcp --dport 2 -j DNAT --to-destination 10.0.0.2:2'];
-    assert.deepEqual(compareLines(e, [e[0], e[1], e[2], e[4], e[3]]), { missing: [], extra: [], misordered: [] });
-    assert.deepEqual(compareLines(e, [e[1], e[0], e[2], e[3], e[4]]).misordered, ['FORWARD']);
-    assert.deepEqual(compareLines(e, [e[0], e[1], e[2], e[3], e[3]]), { missing: [e[4]], extra: [e[3]], misordered: [] });
+    assert.deepEqual(compareLines(e, [e[0], e[1], e[2], e[4], e[3]], UNORDERED_CHAINS), { missing: [], extra: [], misordered: [] });
+    assert.deepEqual(compareLines(e, [e[1], e[0], e[2], e[3], e[4]], UNORDERED_CHAINS).misordered, ['FORWARD']);
+    assert.deepEqual(compareLines(e, [e[0], e[1], e[2], e[3], e[3]], UNORDERED_CHAINS), { missing: [e[4]], extra: [e[3]], misordered: [] });
   });
 });
 
