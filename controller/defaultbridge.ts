@@ -4,7 +4,7 @@
 // saying why) while sandboxes do.
 import { canonicalCidr } from '../common/cidr.js';
 import { invalid } from '../common/errors.js';
-import { OPT } from '../drivers/bridge/options.js';
+import type { LoadedDriver } from '../drivers/handle.js';
 import { poolsOf, type Ctx } from './context.js';
 import type { CreateNetworkRequest } from './networks.js';
 import type { NetworkRecord } from './records.js';
@@ -29,24 +29,18 @@ export const DEFAULT_BRIDGE_NAME = 'netloom0';
 
 export const DEFAULT_SETTINGS: DefaultBridgeSettings = { icc: true, ipMasq: true };
 
-/** The create request of the default bridge; `bridgeAddr` is the IPv4 address an existing -b
- *  bridge already has (Docker takes its subnet when --bip is not given). */
-export function defaultBridgeRequest(s: DefaultBridgeSettings, bridgeAddr?: string): CreateNetworkRequest {
+/** The create request of the default bridge, its options as `driver` (bridge) makes them from
+ *  the settings; `bridgeAddr` is the IPv4 address an existing -b bridge already has (Docker
+ *  takes its subnet when --bip is not given). */
+export function defaultBridgeRequest(s: DefaultBridgeSettings, driver: LoadedDriver, bridgeAddr?: string): CreateNetworkRequest {
   const bip = s.bip ?? bridgeAddr;
   if (!bip && (s.fixedCidr || s.defaultGateway)) {
     throw invalid('NL_BAD_DAEMON_CONFIG', `--${s.fixedCidr ? 'fixed-cidr' : 'default-gateway'} ${s.fixedCidr ?? s.defaultGateway} needs --bip (or a --bridge with an address): it must lie inside the default bridge's subnet`);
   }
   return {
     name: 'bridge',
-    driver: 'bridge',
-    options: {
-      [OPT.defaultBridge]: 'true',
-      [OPT.icc]: String(s.icc),
-      [OPT.masquerade]: String(s.ipMasq),
-      [OPT.hostBindingIpv4]: '0.0.0.0',
-      [OPT.name]: s.bridge ?? DEFAULT_BRIDGE_NAME,
-      [OPT.mtu]: String(s.mtu ?? 1500),
-    },
+    driver: driver.name,
+    options: driver.predefinedOptions({ name: s.bridge ?? DEFAULT_BRIDGE_NAME, mtu: s.mtu ?? 1500, icc: s.icc, masquerade: s.ipMasq }),
     ...(bip
       ? {
           ipam: [{

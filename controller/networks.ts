@@ -271,7 +271,7 @@ async function ensureDefaultBridge(ctx: Ctx): Promise<void> {
     // Its address (the one netloom gave it on an earlier start included) is the subnet.
     addr = (await ctx.env.sys.host.addrs(s.bridge)).map((a) => a.cidr).find((c) => !c.includes(':'));
   }
-  const want = s.bridge === 'none' ? undefined : defaultBridgeRequest(s, s.bip ? undefined : addr);
+  const want = s.bridge === 'none' ? undefined : defaultBridgeRequest(s, lookupDriver(ctx.drivers, 'bridge'), s.bip ? undefined : addr);
   const changes = old && want ? bridgeChanges(ctx, old, want) : old ? ['--bridge none'] : [];
   if (old && !changes.length) return;
   if (old) {

@@ -1,6 +1,6 @@
 // The driver interface. A driver turns the controller's records into kernel state and back;
 // it knows nothing of the CLI, the HTTP APIs or the store. Options are parsed once, in
-// parseOptions, into a typed readonly config; every apply verb is idempotent (create what
+// options.parse, into a typed readonly config; every apply verb is idempotent (create what
 // exists is success, delete what is gone is success) because reconcile after a crash calls
 // them again.
 import type { Logger } from '../common/log.js';
@@ -108,6 +108,17 @@ export interface DriverOptions<C> {
   hostBinding?(config: C): string;
   /** Capabilities one network's options take away (bridge inhibit_ipv4: no gateway, so no DNS). */
   capabilities?(config: C): Partial<Capabilities>;
+  /** The options of the driver's predefined network as the daemon's flags describe it (the
+   *  default bridge: dockerd's -b, --mtu, --icc, --ip-masq). */
+  predefined?(s: PredefinedSettings): Record<string, string>;
+}
+
+/** Daemon settings a predefined network's options are made from. */
+export interface PredefinedSettings {
+  readonly name: string;
+  readonly mtu: number;
+  readonly icc: boolean;
+  readonly masquerade: boolean;
 }
 
 /** Network and endpoint verbs: each idempotent, each delete undoing exactly its create. */

@@ -5,7 +5,7 @@
 // the configs of the handles it made. Nothing here has side effects.
 import { invalid } from '../common/errors.js';
 import type { Table } from '../system/types.js';
-import type { Capabilities, Driver, DriverEnv, DriverNetwork, EndpointInfo, Finding, KeptLines, NetworkInfo, NetworkMeta, Peer } from './driver.js';
+import type { Capabilities, Driver, DriverEnv, DriverNetwork, EndpointInfo, Finding, KeptLines, NetworkInfo, NetworkMeta, Peer, PredefinedSettings } from './driver.js';
 
 /** One network as its driver parsed it: the typed config stays inside. Cache it per network id
  *  (the options of a stored network never change) and drop it when the network is deleted. */
@@ -57,6 +57,8 @@ export interface LoadedDriver {
   open(options: Readonly<Record<string, string>>, net: NetworkMeta): NetworkHandle;
   /** Option keys the driver keeps but ignores (for the create response's Warning). */
   unknownOptions(options: Readonly<Record<string, string>>): string[];
+  /** The options of its predefined network ({} for a driver without options). */
+  predefinedOptions(s: PredefinedSettings): Record<string, string>;
   init?(env: DriverEnv): Promise<void>;
   readonly firewall?: LoadedFirewaller;
 }
@@ -100,11 +102,12 @@ export function loadDriver<C>(d: Driver<C>): LoadedDriver {
     caps: d.caps,
     open,
     unknownOptions: (options) => o.unknown?.(options) ?? [],
+    predefinedOptions: (s) => o.predefined?.(s) ?? {},
     ...(init ? { init: (env: DriverEnv) => init(env) } : {}),
     ...(fw
       ? {
           firewall: {
-            restore: (env, nets, keep) => fw.restore(env, typed(nets), keep),
+            restore: async (env, nets, keep) => fw.restore(env, typed(nets), keep),
             lines: (nets) => fw.lines(typed(nets)),
             ownLines: (save, table) => fw.ownLines(save, table),
             unorderedChains: fw.unorderedChains ?? NONE,

@@ -4,7 +4,7 @@ import { conflict } from '../../common/errors.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
 import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type EndpointInfo, type Firewaller, type KeptLines, type Lifecycle, type NetworkInfo } from '../driver.js';
-import { OPT, generatedBridgeName, parseBridgeOptions, unknownBridgeOptions, type BridgeConfig } from './options.js';
+import { OPT, generatedBridgeName, parseBridgeOptions, predefinedBridgeOptions, unknownBridgeOptions, type BridgeConfig } from './options.js';
 import { ADMIN_CHAINS, JUMPS, UNORDERED_CHAINS, expectedLines, isPortLine, linkRules, networkRules, ownLines, publishRules, renderAdd, renderAll, renderDel, type Rule } from './rules.js';
 import { hostFamily } from '../../common/ports.js';
 import type { Table } from '../../system/types.js';
@@ -106,6 +106,7 @@ export function createBridgeDriver(hostCfg: BridgeHost = { iptables: true, ipFor
       hostBinding: (c) => c.hostBindingIpv4,
       // inhibit_ipv4 leaves the IPv4 gateway address, where the embedded DNS listens, off the bridge.
       capabilities: (c) => (c.inhibitIpv4 ? { dns: false } : {}),
+      predefined: predefinedBridgeOptions,
     },
     async init(env) {
       if (hostCfg.ipForward) await env.sys.sysctl('net.ipv4.ip_forward', '1');

@@ -1,6 +1,7 @@
 // Docker's bridge driver options (`-o key=value`), parsed once into a typed config.
 import { invalid } from '../../common/errors.js';
 import { DEFAULT_MTU } from '../shared/linuxbridge.js';
+import type { PredefinedSettings } from '../driver.js';
 
 export const OPT = {
   name: 'com.docker.network.bridge.name',
@@ -92,3 +93,13 @@ export function parseBridgeOptions(
     ...(ifacePrefix !== undefined ? { ifacePrefix } : {}),
   };
 }
+
+/** The default bridge's options (like docker0's) from netloomd's flags. */
+export const predefinedBridgeOptions = (s: PredefinedSettings): Record<string, string> => ({
+  [OPT.defaultBridge]: 'true',
+  [OPT.icc]: String(s.icc),
+  [OPT.masquerade]: String(s.masquerade),
+  [OPT.hostBindingIpv4]: '0.0.0.0',
+  [OPT.name]: s.name,
+  [OPT.mtu]: String(s.mtu),
+});
