@@ -2,14 +2,14 @@
 // address, for the embedded DNS) and a VXLAN device enslaved to it: learning off, ARP proxy on,
 // no multicast group, no all-zero FDB entry, so nothing is ever flooded. Every remote endpoint
 // is a static FDB entry (MAC -> its host's VTEP) and a static neighbour entry (IP -> MAC) on the
-// VXLAN device, programmed from the cluster store (controller/cluster.ts) through setPeers.
+// VXLAN device, programmed from the cluster store through the driver's peers.set.
 // Sandboxes join as on a bridge network (the shared Linux-bridge plumbing), without a default
 // route: an overlay network reaches only its own members (capability defaultRoute false). Its frames cross the bridge through
 // FORWARD (br_netfilter), so it accepts them in its own chain (rules.ts): hosts whose FORWARD
 // policy is DROP (every host running Docker) pass overlay traffic too; the same chain, jumped
 // before the bridge driver's, drops anything routed between the overlay and another network.
 import { invalid } from '../../common/errors.js';
-import { hostVethName, undoAll, type Driver, type DriverEnv, type Finding, type KeptLines, type NetworkInfo, type Peer } from '../driver.js';
+import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type Finding, type Firewaller, type KeptLines, type Lifecycle, type NetworkInfo, type Peer } from '../driver.js';
 import type { NeighEntry } from '../../system/types.js';
 import { keptRules as keptLines, renderAdd, type Rule } from '../shared/iptables.js';
 import { DEFAULT_MTU, addBridgeDevice, addGatewayAddrs, checkBridge, joinBridge, leaveBridge, type BridgePort } from '../shared/linuxbridge.js';
@@ -103,90 +103,94 @@ export function createOverlayDriver(host: () => OverlayHost, { iptables = true }
     name: 'overlay',
     caps: { scope: 'global', usesIpam: true, dns: true, publish: false, defaultRoute: false },
     options: { parse: (opts, net) => parseOverlayOptions(opts, net, host()) },
-    lifecycle: {
-      async createNetwork(env, net, c) {
-        if (!c.vni) throw invalid('NL_BAD_VNI', `overlay network ${net.name} has no VNI`);
-        const h = env.sys.host;
-        const steps: (() => Promise<void>)[] = [];
-        try {
-          if (!(await h.link(c.bridgeName))) steps.unshift(() => h.delLink(c.bridgeName));
-          await addBridgeDevice(env, net, c.bridgeName, c.mtu);
-          await addGatewayAddrs(env, portOf(net, c));
-          const o = host();
-          steps.unshift(() => h.delLink(c.vxlanName));
-          await h.addVxlan({ name: c.vxlanName, vni: c.vni, local: o.vtep ?? '', port: o.port, mtu: c.mtu, master: c.bridgeName, alias: env.tag('net', net.id) });
-          if (iptables && !applied.has(net.id)) {
-            await ensureOverlayChain(env);
-            await env.sys.firewall.restore(4, renderAdd(overlayNetworkRules(c.bridgeName)));
-            applied.add(net.id);
-          }
-        } catch (err) {
-          applied.delete(net.id);
-          await undoAll(steps).catch(() => undefined);
-          throw err;
-        }
-      },
-
-      async deleteNetwork(env, net, c) {
-        applied.delete(net.id);
-        await undoAll([
-          () => env.sys.host.delLink(c.vxlanName),
-          () => env.sys.host.delLink(c.bridgeName),
-          ...(iptables ? overlayNetworkRules(c.bridgeName).map((rule) => () => env.sys.firewall.deleteRule(4, 'filter', rule.chain, rule.spec)) : []),
-        ]);
-      },
-
-      join: (env, net, c, ep) => joinBridge(env, net, portOf(net, c), ep),
-      leave: (env, _net, _c, ep) => leaveBridge(env, ep),
-      hostLinks: (_net, c, endpointIds) => [c.bridgeName, c.vxlanName, ...endpointIds.map(hostVethName)],
-    },
-
+    lifecycle: overlayLifecycle(host, applied, iptables),
     // --iptables=false: no rules are written, so none are compared (the guard and doctor skip them).
-    ...(iptables
-      ? {
-          firewall: {
-            async restore(env, nets, keep) {
-              applied.clear();
-              const rules = [...nets.flatMap((n) => overlayNetworkRules(n.config.bridgeName)), ...keptRules(keep)];
-              await env.sys.firewall.restore(4, renderOverlayAll(rules, overlayJumpFix(await env.sys.firewall.save(4, 'filter'))));
-              for (const n of nets) applied.add(n.net.id);
-            },
-            lines: (nets) => overlayExpectedLines(nets.flatMap((n) => overlayNetworkRules(n.config.bridgeName))),
-            ownLines: overlayOwnLines,
-          },
-        }
-      : {}),
-
-    doctor: {
-      async check(env, dn) {
-        const c = dn.config;
-        const out = await checkBridge(env, dn, portOf(dn.net, c));
-        const vx = await env.sys.host.link(c.vxlanName);
-        const what = `vxlan ${c.vxlanName} (network ${dn.net.name})`;
-        if (!vx) out.push({ kind: 'link', object: what, problem: 'missing' });
-        else {
-          const br = await env.sys.host.link(c.bridgeName);
-          if (!vx.up) out.push({ kind: 'link', object: what, problem: 'is down' });
-          if (br && vx.master !== br.index) out.push({ kind: 'link', object: what, problem: `is not a port of ${c.bridgeName}` });
-        }
-        return out;
-      },
-    },
-
-    peers: {
-      async set(env: DriverEnv, _net: NetworkInfo, c: OverlayConfig, peers: readonly Peer[]) {
-        const { extra, missing } = await peerDiff(env, c, peers);
-        for (const e of extra) await env.sys.host.delNeighbour(e);
-        for (const e of missing) await env.sys.host.addNeighbour(e);
-      },
-      async check(env: DriverEnv, net: NetworkInfo, c: OverlayConfig, peers: readonly Peer[]) {
-        const { extra, missing } = await peerDiff(env, c, peers);
-        const what = (e: NeighEntry): string => (e.fdb ? `fdb ${e.mac} dst ${e.ip} dev ${e.link}` : `neigh ${e.ip} lladdr ${e.mac} dev ${e.link}`) + ` (network ${net.name})`;
-        return [
-          ...missing.map((e): Finding => ({ kind: 'peer', object: what(e), problem: 'missing: the cluster has this endpoint' })),
-          ...extra.map((e): Finding => ({ kind: 'peer', object: what(e), problem: 'not in the cluster mirror' })),
-        ];
-      },
-    },
+    ...(iptables ? { firewall: overlayFirewaller(applied) } : {}),
+    doctor: { check: checkOverlay },
+    peers: { set: setPeers, check: checkPeers },
   };
+}
+
+function overlayLifecycle(host: () => OverlayHost, applied: Set<string>, iptables: boolean): Lifecycle<OverlayConfig> {
+  return {
+    async createNetwork(env, net, c) {
+      if (!c.vni) throw invalid('NL_BAD_VNI', `overlay network ${net.name} has no VNI`);
+      const h = env.sys.host;
+      const steps: (() => Promise<void>)[] = [];
+      try {
+        if (!(await h.link(c.bridgeName))) steps.unshift(() => h.delLink(c.bridgeName));
+        await addBridgeDevice(env, net, c.bridgeName, c.mtu);
+        await addGatewayAddrs(env, portOf(net, c));
+        const o = host();
+        steps.unshift(() => h.delLink(c.vxlanName));
+        await h.addVxlan({ name: c.vxlanName, vni: c.vni, local: o.vtep ?? '', port: o.port, mtu: c.mtu, master: c.bridgeName, alias: env.tag('net', net.id) });
+        if (iptables && !applied.has(net.id)) {
+          await ensureOverlayChain(env);
+          await env.sys.firewall.restore(4, renderAdd(overlayNetworkRules(c.bridgeName)));
+          applied.add(net.id);
+        }
+      } catch (err) {
+        applied.delete(net.id);
+        await undoAll(steps).catch(() => undefined);
+        throw err;
+      }
+    },
+
+    async deleteNetwork(env, net, c) {
+      applied.delete(net.id);
+      await undoAll([
+        () => env.sys.host.delLink(c.vxlanName),
+        () => env.sys.host.delLink(c.bridgeName),
+        ...(iptables ? overlayNetworkRules(c.bridgeName).map((rule) => () => env.sys.firewall.deleteRule(4, 'filter', rule.chain, rule.spec)) : []),
+      ]);
+    },
+
+    join: (env, net, c, ep) => joinBridge(env, net, portOf(net, c), ep),
+    leave: (env, _net, _c, ep) => leaveBridge(env, ep),
+    hostLinks: (_net, c, endpointIds) => [c.bridgeName, c.vxlanName, ...endpointIds.map(hostVethName)],
+  };
+}
+
+/** NETLOOM-OVERLAY: its own chain, rebuilt whole from every overlay network. */
+function overlayFirewaller(applied: Set<string>): Firewaller<OverlayConfig> {
+  return {
+    async restore(env, nets, keep) {
+      applied.clear();
+      const rules = [...nets.flatMap((n) => overlayNetworkRules(n.config.bridgeName)), ...keptRules(keep)];
+      await env.sys.firewall.restore(4, renderOverlayAll(rules, overlayJumpFix(await env.sys.firewall.save(4, 'filter'))));
+      for (const n of nets) applied.add(n.net.id);
+    },
+    lines: (nets) => overlayExpectedLines(nets.flatMap((n) => overlayNetworkRules(n.config.bridgeName))),
+    ownLines: overlayOwnLines,
+  };
+}
+
+/** The bridge and its endpoints (shared plumbing), and the VXLAN device a port of the bridge. */
+async function checkOverlay(env: DriverEnv, dn: DriverNetwork<OverlayConfig>): Promise<Finding[]> {
+  const c = dn.config;
+  const out = await checkBridge(env, dn, portOf(dn.net, c));
+  const vx = await env.sys.host.link(c.vxlanName);
+  const what = `vxlan ${c.vxlanName} (network ${dn.net.name})`;
+  if (!vx) out.push({ kind: 'link', object: what, problem: 'missing' });
+  else {
+    const br = await env.sys.host.link(c.bridgeName);
+    if (!vx.up) out.push({ kind: 'link', object: what, problem: 'is down' });
+    if (br && vx.master !== br.index) out.push({ kind: 'link', object: what, problem: `is not a port of ${c.bridgeName}` });
+  }
+  return out;
+}
+
+async function setPeers(env: DriverEnv, _net: NetworkInfo, c: OverlayConfig, peers: readonly Peer[]): Promise<void> {
+  const { extra, missing } = await peerDiff(env, c, peers);
+  for (const e of extra) await env.sys.host.delNeighbour(e);
+  for (const e of missing) await env.sys.host.addNeighbour(e);
+}
+
+async function checkPeers(env: DriverEnv, net: NetworkInfo, c: OverlayConfig, peers: readonly Peer[]): Promise<Finding[]> {
+  const { extra, missing } = await peerDiff(env, c, peers);
+  const what = (e: NeighEntry): string => (e.fdb ? `fdb ${e.mac} dst ${e.ip} dev ${e.link}` : `neigh ${e.ip} lladdr ${e.mac} dev ${e.link}`) + ` (network ${net.name})`;
+  return [
+    ...missing.map((e): Finding => ({ kind: 'peer', object: what(e), problem: 'missing: the cluster has this endpoint' })),
+    ...extra.map((e): Finding => ({ kind: 'peer', object: what(e), problem: 'not in the cluster mirror' })),
+  ];
 }
