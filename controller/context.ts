@@ -4,6 +4,7 @@ import type { NameService } from '../dns/service.js';
 import type { Cluster } from './cluster.js';
 import type { Driver, DriverEnv, DriverNetwork, LinkPeer, NetworkInfo } from '../drivers/driver.js';
 import { linkedAddress } from './names.js';
+import { isPlumbed } from './attachment.js';
 import { lookupDriver, type DriverRegistry } from '../drivers/registry.js';
 import type { Ipam } from '../ipam/allocator.js';
 import type { PoolRecord } from '../ipam/types.js';
@@ -55,16 +56,17 @@ export function sandboxNs(ctx: Ctx, sb: SandboxRecord): NsRef {
 }
 
 export function endpointInfo(ctx: Ctx, ep: EndpointRecord): Parameters<NonNullable<Driver['join']>>[3] {
-  const sb = ctx.state.sandboxes.get(ep.sandbox);
+  // An engine's endpoint has no netloom sandbox: its `sandbox` is only a label.
+  const sb = ep.attachment ? undefined : ctx.state.sandboxes.get(ep.sandbox);
   return {
     id: ep.id,
-    sandboxNs: ep.external ? { kind: 'self' } : sb ? sandboxNs(ctx, sb) : { kind: 'named', name: ep.sandbox },
+    sandboxNs: ep.attachment ? { kind: 'self' } : sb ? sandboxNs(ctx, sb) : { kind: 'named', name: ep.sandbox },
     ifname: ep.ifname,
     mac: ep.mac,
     ipv4: ep.ipv4,
     ipv6: ep.ipv6,
     defaultRoute: ep.defaultRoute,
-    external: ep.external !== undefined,
+    external: ep.attachment?.kind === 'engine',
     ...(ep.ports?.length ? { ports: ep.ports } : {}),
     ...(sb?.links?.length ? { links: linkPeers(ctx, sb) } : {}),
   };
@@ -79,7 +81,7 @@ function linkPeers(ctx: Ctx, sb: SandboxRecord): LinkPeer[] {
 }
 
 /** A driver's ready networks in creation order (the order its global rules are built in), each
- *  with its ready endpoints (a Docker endpoint only while joined). */
+ *  with its ready endpoints (an engine's only while attached). */
 export function driverNetworks(ctx: Ctx, driver: string): DriverNetwork[] {
   return [...ctx.state.networks.values()]
     .filter((n) => n.driver === driver && n.state === 'ready')
@@ -89,7 +91,7 @@ export function driverNetworks(ctx: Ctx, driver: string): DriverNetwork[] {
       config: configOf(ctx, n),
       endpoints: ctx.state
         .endpointsOf({ network: n.id })
-        .filter((e) => e.state === 'ready' && (!e.external || e.external.sandboxKey))
+        .filter((e) => e.state === 'ready' && isPlumbed(e))
         .map((e) => endpointInfo(ctx, e)),
     }));
 }
