@@ -24,6 +24,8 @@ import { invalid } from '../common/errors.js';
 import * as rs from './reserved.js';
 import * as ex from './external.js';
 import { upgradeEndpoint } from './attachment.js';
+export type { Attached, ExternalEndpointRequest, ExternalNetworkRequest, ExternalPool } from './external.js';
+export type { PoolReservation } from './reserved.js';
 import { firewallDiff, needsHeal, restoreFirewall, type GuardStats, type RuleDiff } from './firewall.js';
 import { diagnose } from './doctor.js';
 import type { Cluster } from './cluster.js';

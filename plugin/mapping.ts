@@ -6,8 +6,7 @@
 //   ProgramExternalConnectivity..RevokeExternalConnectivity its published ports.
 // What is Docker's own stays here: its IDs, the names netloom shows for them, its option keys.
 import { invalid } from '../common/errors.js';
-import type { Controller } from '../controller/index.js';
-import type { ExternalNetworkRequest, ExternalPool } from '../controller/external.js';
+import type { Controller, ExternalNetworkRequest, ExternalPool } from '../controller/index.js';
 
 /** One IPv4Data/IPv6Data entry: Pool, Gateway and AuxAddresses as the engine sends them. */
 export type IpamData = ExternalPool;
