@@ -194,7 +194,7 @@ describe('controller: records main wrote before engine attachments', () => {
     await w.ctl.external.attach(net.id, ep.id, '/var/run/docker/netns/c1');
     const links = (x: World) => x.sys.snapshot().namespaces.self.links.map((l) => [l.name, l.kind, l.master, l.alias]);
     const kernel = links(w);
-    // The record exactly as main wrote it (controller/docker.ts): no attachment, `external` instead.
+    // The record exactly as main wrote it (by controller/docker.ts, before EngineAttachment): no attachment, `external` instead.
     const { attachment: _a, ...rest } = w.ctl.state.endpoints.get(ep.id)!;
     const old = { ...rest, external: { publish: ['8080:80/tcp'], sandboxKey: '/var/run/docker/netns/c1' } };
     await w.store.txn([], [put(key.ep(ep.id), old)]);
