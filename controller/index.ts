@@ -24,8 +24,6 @@ import { invalid } from '../common/errors.js';
 import * as rs from './reserved.js';
 import * as ex from './external.js';
 import { upgradeEndpoint } from './attachment.js';
-export type { Attached, ExternalEndpointRequest, ExternalNetworkRequest, ExternalPool } from './external.js';
-export type { PoolReservation } from './reserved.js';
 import { firewallDiff, needsHeal, restoreFirewall, type GuardStats, type RuleDiff } from './firewall.js';
 import { diagnose } from './doctor.js';
 import type { Cluster } from './cluster.js';
@@ -35,6 +33,9 @@ import type { Finding } from '../drivers/driver.js';
 import { QTYPE } from '../dns/types.js';
 import { checkBridgeExists, type DefaultBridgeSettings } from './defaultbridge.js';
 import type { DefaultPool } from '../ipam/types.js';
+
+export type { Attached, ExternalEndpointRequest, ExternalNetworkRequest, ExternalPool } from './external.js';
+export type { PoolReservation } from './reserved.js';
 
 export interface ExplainView {
   sandbox: string;
