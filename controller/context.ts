@@ -5,6 +5,7 @@ import type { Cluster } from './cluster.js';
 import type { DriverEnv, EndpointInfo, LinkPeer, NetworkInfo } from '../drivers/driver.js';
 import type { BoundNetwork, LoadedDriver, NetworkHandle } from '../drivers/handle.js';
 import { linkedAddress } from './names.js';
+import { isPlumbed } from './attachment.js';
 import { lookupDriver, type DriverRegistry } from '../drivers/registry.js';
 import type { Ipam } from '../ipam/allocator.js';
 import type { PoolRecord } from '../ipam/types.js';
@@ -74,11 +75,12 @@ export function sandboxNs(ctx: Ctx, sb: SandboxRecord): NsRef {
 }
 
 export function endpointInfo(ctx: Ctx, ep: EndpointRecord): EndpointInfo {
-  const sb = ctx.state.sandboxes.get(ep.sandbox);
+  // An engine's endpoint has no netloom sandbox: its `sandbox` is only a label.
+  const sb = ep.attachment ? undefined : ctx.state.sandboxes.get(ep.sandbox);
   const n = ctx.state.networks.get(ep.network);
   return {
     id: ep.id,
-    sandboxNs: ep.external ? { kind: 'self' } : sb ? sandboxNs(ctx, sb) : { kind: 'named', name: ep.sandbox },
+    sandboxNs: ep.attachment ? { kind: 'self' } : sb ? sandboxNs(ctx, sb) : { kind: 'named', name: ep.sandbox },
     ifname: ep.ifname,
     mac: ep.mac,
     ipv4: ep.ipv4,
@@ -86,7 +88,7 @@ export function endpointInfo(ctx: Ctx, ep: EndpointRecord): EndpointInfo {
     // The record keeps Docker's rule (first network that can route out); a driver whose networks
     // route nowhere (overlay) is told no.
     defaultRoute: ep.defaultRoute && (!n || handleOf(ctx, n).caps.defaultRoute),
-    external: ep.external !== undefined,
+    external: ep.attachment?.kind === 'engine',
     ...(ep.ports?.length ? { ports: ep.ports } : {}),
     ...(sb?.links?.length ? { links: linkPeers(ctx, sb) } : {}),
   };
@@ -101,7 +103,7 @@ function linkPeers(ctx: Ctx, sb: SandboxRecord): LinkPeer[] {
 }
 
 /** A driver's ready networks in creation order (the order its global rules are built in), each
- *  with its ready endpoints (a Docker endpoint only while joined). */
+ *  with its ready endpoints (an engine's only while attached). */
 export function driverNetworks(ctx: Ctx, driver: string): BoundNetwork[] {
   return [...ctx.state.networks.values()]
     .filter((n) => n.driver === driver && n.state === 'ready')
@@ -111,7 +113,7 @@ export function driverNetworks(ctx: Ctx, driver: string): BoundNetwork[] {
       handle: handleOf(ctx, n),
       endpoints: ctx.state
         .endpointsOf({ network: n.id })
-        .filter((e) => e.state === 'ready' && (!e.external || e.external.sandboxKey))
+        .filter((e) => e.state === 'ready' && isPlumbed(e))
         .map((e) => endpointInfo(ctx, e)),
     }));
 }

@@ -21,7 +21,9 @@ import { key, type NetworkRecord } from './records.js';
 import { createSandbox, removeSandbox, type CreateSandboxRequest } from './sandboxes.js';
 import { State } from './state.js';
 import { invalid } from '../common/errors.js';
-import * as dk from './docker.js';
+import * as rs from './reserved.js';
+import * as ex from './external.js';
+import { upgradeEndpoint } from './attachment.js';
 import { firewallDiff, needsHeal, restoreFirewall, type GuardStats, type RuleDiff } from './firewall.js';
 import { diagnose } from './doctor.js';
 import type { Cluster } from './cluster.js';
@@ -31,6 +33,9 @@ import type { Finding } from '../drivers/driver.js';
 import { QTYPE } from '../dns/types.js';
 import { checkBridgeExists, type DefaultBridgeSettings } from './defaultbridge.js';
 import type { DefaultPool } from '../ipam/types.js';
+
+export type { Attached, ExternalEndpointRequest, ExternalNetworkRequest, ExternalPool } from './external.js';
+export type { PoolReservation } from './reserved.js';
 
 export interface ExplainView {
   sandbox: string;
@@ -107,6 +112,7 @@ export class Controller {
     return this.serial(async () => {
       const { store, sys, log } = this.opts;
       await this.state.load();
+      for (const ep of this.state.endpoints.values()) this.state.endpoints.set(ep.id, upgradeEndpoint(ep));
       this.instance = (await store.get<string>(key.instance))?.value ?? '';
       if (!this.instance) {
         this.instance = randomBytes(4).toString('hex');
@@ -241,21 +247,24 @@ export class Controller {
     });
   }
 
-  /** The Docker plugin's verbs (controller/docker.ts), serialised with every other operation. */
-  readonly docker = {
-    requestPool: (req: dk.PoolRequest) => this.serial(() => dk.requestPool(this.ctx, req)),
-    releasePool: (poolId: string) => this.serial(() => dk.releasePool(this.ctx, poolId)),
-    requestAddress: (req: dk.AddressRequest) => this.serial(() => dk.requestAddress(this.ctx, req)),
-    releaseAddress: (poolId: string, address: string) => this.serial(() => dk.releaseAddress(this.ctx, poolId, address)),
-    createNetwork: (req: dk.DockerNetworkRequest) => this.serial(() => dk.createDockerNetwork(this.ctx, req)),
-    deleteNetwork: (networkId: string) => this.serial(() => dk.deleteDockerNetwork(this.ctx, networkId)),
-    createEndpoint: (req: dk.DockerEndpointRequest) => this.serial(() => dk.createDockerEndpoint(this.ctx, req)),
-    deleteEndpoint: (endpointId: string) => this.serial(() => dk.deleteDockerEndpoint(this.ctx, endpointId)),
-    join: (networkId: string, endpointId: string, sandboxKey: string) => this.serial(() => dk.joinDocker(this.ctx, networkId, endpointId, sandboxKey)),
-    leave: (endpointId: string) => this.serial(() => dk.leaveDocker(this.ctx, endpointId)),
-    program: (endpointId: string) => this.serial(() => dk.programDocker(this.ctx, endpointId)),
-    revoke: (endpointId: string) => this.serial(() => dk.revokeDocker(this.ctx, endpointId)),
-    endpointExists: (endpointId: string): void => dk.endpointExists(this.ctx, endpointId),
+  /** Operations for what a container engine manages (the Docker plugin, plugin/): reserved pools
+   *  and addresses (reserved.ts), its networks and engine-attached endpoints (external.ts),
+   *  serialised with every other operation. */
+  readonly external = {
+    reservePool: (req: rs.PoolReservation) => this.serial(() => rs.reservePool(this.ctx, req)),
+    releasePool: (poolId: string) => this.serial(() => rs.releasePool(this.ctx, poolId)),
+    reserveAddress: (poolId: string, address?: string) => this.serial(() => rs.reserveAddress(this.ctx, poolId, address)),
+    setPoolGateway: (poolId: string, gateway?: string) => this.serial(() => rs.setPoolGateway(this.ctx, poolId, gateway)),
+    releaseAddress: (poolId: string, address: string) => this.serial(() => rs.releaseAddress(this.ctx, poolId, address)),
+    createNetwork: (req: ex.ExternalNetworkRequest) => this.serial(() => ex.createExternalNetwork(this.ctx, req)),
+    deleteNetwork: (networkId: string) => this.serial(() => ex.deleteExternalNetwork(this.ctx, networkId)),
+    createEndpoint: (req: ex.ExternalEndpointRequest) => this.serial(() => ex.createExternalEndpoint(this.ctx, req)),
+    deleteEndpoint: (endpointId: string) => this.serial(() => ex.deleteExternalEndpoint(this.ctx, endpointId)),
+    attach: (networkId: string, endpointId: string, sandboxKey: string) => this.serial(() => ex.attachExternal(this.ctx, networkId, endpointId, sandboxKey)),
+    detach: (endpointId: string) => this.serial(() => ex.detachExternal(this.ctx, endpointId)),
+    publish: (endpointId: string) => this.serial(() => ex.publishExternal(this.ctx, endpointId)),
+    unpublish: (endpointId: string) => this.serial(() => ex.unpublishExternal(this.ctx, endpointId)),
+    endpoint: (endpointId: string) => ex.externalEndpoint(this.ctx, endpointId),
   };
 
   /** `netloom dns explain`: asks as the sandbox's resolver would, through its first DNS network. */

@@ -35,7 +35,7 @@ export interface CreateNetworkRequest {
   readonly configFrom?: string;
 }
 
-/** What the Docker plugin fixes itself instead of letting create choose (controller/docker.ts). */
+/** What the Docker plugin fixes itself instead of letting create choose (controller/external.ts). */
 export interface NetworkPreset {
   /** Docker's NetworkID. */
   readonly id: string;

@@ -10,6 +10,7 @@ import { deleteNetworkNow, forgetNetwork } from './networks.js';
 import { deleteSandboxNow, ensureSandbox } from './sandboxes.js';
 import type { NetworkRecord } from './records.js';
 import { restoreDriver } from './firewall.js';
+import { isPlumbed } from './attachment.js';
 
 export interface ReconcileReport {
   rolledBack: string[];
@@ -74,8 +75,7 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   }
   for (const ep of [...state.endpoints.values()]) {
     const n = state.networks.get(ep.network);
-    // A Docker endpoint has a veth only between Join and Leave.
-    if (!n || (ep.external && !ep.external.sandboxKey)) continue;
+    if (!n || !isPlumbed(ep)) continue;
     await attempt(report, log, `endpoint ${ep.sandbox}/${ep.ifname}`, async () =>
       netVerbs.join(ctx, n, ep),
     );

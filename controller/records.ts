@@ -52,13 +52,24 @@ export interface EndpointRecord {
   readonly defaultRoute: boolean;
   /** Upstream DNS servers for this endpoint (--dns at connect). */
   readonly dns?: readonly string[];
-  /** A Docker endpoint: the sandbox is a Docker container's namespace, which the engine plumbs
-   *  itself; ifname is the host-side name of the interface the engine moves into it. */
-  readonly external?: { readonly sandboxKey?: string; readonly publish?: readonly string[] };
+  /** Who plumbs the sandbox side: absent, netloom does, into the netloom sandbox named `sandbox`;
+   *  an engine attachment, an outside container engine does (controller/attachment.ts). */
+  readonly attachment?: EngineAttachment;
   /** Published ports, host ports resolved (--publish). */
   readonly ports?: readonly PortBinding[];
   readonly created: string;
   readonly state: RecState;
+}
+
+/** An endpoint whose sandbox side a container engine plumbs (Docker, through plugin/): netloom
+ *  makes the veth and leaves its container end, named `ifname`, unconfigured in the host
+ *  namespace; the engine moves it into a namespace of its own. `sandbox` is then only a label. */
+export interface EngineAttachment {
+  readonly kind: 'engine';
+  /** The engine's namespace (a path), from attach to detach: the veth exists only meanwhile. */
+  readonly sandboxKey?: string;
+  /** Ports to publish when the engine asks (--publish specs). */
+  readonly publish?: readonly string[];
 }
 
 export type SandboxMode =

@@ -1,6 +1,6 @@
 // `netloom plugin check SOCKET`: a conformance kit for any Docker remote network + IPAM plugin.
 // It plays the engine: the calls, bodies and order a real dockerd 20.10 sends
-// (../shared/specs/docker-remote-plugin.md, section 4), plus what an engine never sends but a
+// (docs/plugin-protocol.md, "Call sequences"), plus what an engine never sends but a
 // plugin must survive (repeats, unknown IDs, malformed and oversized bodies, a restart), and
 // reports one PASS/FAIL line per check.
 import { randomBytes } from 'node:crypto';

@@ -1,8 +1,8 @@
 // The Docker remote network-driver and remote IPAM plugin face: HTTP on a unix socket (by default
 // /run/docker/plugins/netloom.sock, where dockerd finds a plugin named "netloom"). Routes only
-// translate the wire (wire.ts) to the controller's Docker verbs (controller/docker.ts).
+// translate the wire (wire.ts) into the driver mapping (mapping.ts) and the IPAM mapping (ipam.ts).
 //
-// Engine rules this follows (../shared/specs/docker-remote-plugin.md): requests carry no
+// Engine rules this follows (docs/plugin-protocol.md): requests carry no
 // Content-Type and may have an empty body; every answer is 200 with a JSON object, errors as
 // {"Err"} for NetworkDriver and {"Error"} for IpamDriver; unknown methods 404; EndpointOperInfo
 // answers {"Value":{}}; Join returns the host-side interface and a Gateway, or
@@ -11,7 +11,8 @@ import { acceptAnyJson } from '../common/http.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../common/log.js';
 import type { Controller } from '../controller/index.js';
-import { ADDRESS_SPACES } from '../controller/docker.js';
+import * as ipam from './ipam.js';
+import * as mapping from './mapping.js';
 import * as wire from './wire.js';
 
 // Defined beside the instance paths so netloomd knows the socket without loading this module.
@@ -28,35 +29,35 @@ const errorKey = (url: string): 'Err' | 'Error' => (url.startsWith('/IpamDriver.
 const TEARDOWN = new Set(['NetworkDriver.Leave', 'NetworkDriver.DeleteEndpoint', 'NetworkDriver.DeleteNetwork', 'NetworkDriver.RevokeExternalConnectivity', 'IpamDriver.ReleaseAddress', 'IpamDriver.ReleasePool']);
 
 export function pluginRoutes(ctl: Controller): Record<string, Handler> {
-  const d = ctl.docker;
+  const x = ctl.external;
   return {
     'Plugin.Activate': () => ({ Implements: ['NetworkDriver', 'IpamDriver'] }),
 
     'NetworkDriver.GetCapabilities': () => ({ Scope: 'local', ConnectivityScope: 'local' }),
     'NetworkDriver.CreateNetwork': async (b) => {
-      await d.createNetwork(wire.createNetworkRequest(b));
+      await mapping.createNetwork(ctl, wire.createNetworkRequest(b));
       return {};
     },
     'NetworkDriver.DeleteNetwork': async (b) => {
-      await d.deleteNetwork(wire.id(b, 'NetworkID'));
+      await x.deleteNetwork(wire.id(b, 'NetworkID'));
       return {};
     },
     'NetworkDriver.CreateEndpoint': async (b) => {
-      const mac = await d.createEndpoint(wire.createEndpointRequest(b));
+      const mac = await mapping.createEndpoint(ctl, wire.createEndpointRequest(b));
       // Only what the engine left empty may come back (an echoed address fails the create).
       return mac ? { Interface: { MacAddress: mac } } : {};
     },
     'NetworkDriver.DeleteEndpoint': async (b) => {
-      await d.deleteEndpoint(wire.endpointIds(b).endpointId);
+      await x.deleteEndpoint(wire.endpointIds(b).endpointId);
       return {};
     },
     'NetworkDriver.EndpointOperInfo': (b) => {
-      d.endpointExists(wire.endpointIds(b).endpointId);
+      x.endpoint(wire.endpointIds(b).endpointId);
       return { Value: {} };
     },
     'NetworkDriver.Join': async (b) => {
       const r = wire.joinRequest(b);
-      const j = await d.join(r.networkId, r.endpointId, r.sandboxKey);
+      const j = await mapping.join(ctl, r.networkId, r.endpointId, r.sandboxKey);
       return {
         InterfaceName: { SrcName: j.srcName, DstPrefix: 'eth' },
         ...(j.gateway ? { Gateway: j.gateway } : {}),
@@ -65,16 +66,16 @@ export function pluginRoutes(ctl: Controller): Record<string, Handler> {
       };
     },
     'NetworkDriver.Leave': async (b) => {
-      await d.leave(wire.endpointIds(b).endpointId);
+      await x.detach(wire.endpointIds(b).endpointId);
       return {};
     },
     // -p/-P: the engine calls these for the sandbox's gateway endpoint only.
     'NetworkDriver.ProgramExternalConnectivity': async (b) => {
-      await d.program(wire.endpointIds(b).endpointId);
+      await x.publish(wire.endpointIds(b).endpointId);
       return {};
     },
     'NetworkDriver.RevokeExternalConnectivity': async (b) => {
-      await d.revoke(wire.endpointIds(b).endpointId);
+      await x.unpublish(wire.endpointIds(b).endpointId);
       return {};
     },
     // Swarm-only verbs: trivial successes, as the protocol asks.
@@ -86,23 +87,22 @@ export function pluginRoutes(ctl: Controller): Record<string, Handler> {
     // State is persisted: the engine must not replay allocations after its restart.
     'IpamDriver.GetCapabilities': () => ({ RequiresMACAddress: false, RequiresRequestReplay: false }),
     'IpamDriver.GetDefaultAddressSpaces': () => ({
-      LocalDefaultAddressSpace: ADDRESS_SPACES.local,
-      GlobalDefaultAddressSpace: ADDRESS_SPACES.global,
+      LocalDefaultAddressSpace: ipam.ADDRESS_SPACES.local,
+      GlobalDefaultAddressSpace: ipam.ADDRESS_SPACES.global,
     }),
     'IpamDriver.RequestPool': async (b) => {
-      const p = await d.requestPool(wire.poolRequest(b));
-      const prefix = p.subnet.split('/')[1];
+      const p = await ipam.requestPool(ctl, wire.poolRequest(b));
       // Handing the gateway over here spares the engine a RequestAddress (unless --gateway).
-      return { PoolID: p.id, Pool: p.subnet, Data: { 'com.docker.network.gateway': `${p.gateway}/${prefix}` } };
+      return { PoolID: p.poolId, Pool: p.pool, Data: { 'com.docker.network.gateway': p.gateway } };
     },
     'IpamDriver.ReleasePool': async (b) => {
-      await d.releasePool(wire.id(b, 'PoolID'));
+      await ipam.releasePool(ctl, wire.id(b, 'PoolID'));
       return {};
     },
-    'IpamDriver.RequestAddress': async (b) => ({ Address: await d.requestAddress(wire.addressRequest(b)), Data: {} }),
+    'IpamDriver.RequestAddress': async (b) => ({ Address: await ipam.requestAddress(ctl, wire.addressRequest(b)), Data: {} }),
     'IpamDriver.ReleaseAddress': async (b) => {
       const r = wire.releaseAddressRequest(b);
-      await d.releaseAddress(r.poolId, r.address);
+      await ipam.releaseAddress(ctl, r.poolId, r.address);
       return {};
     },
   };

@@ -1,8 +1,9 @@
 // The Docker plugin protocol's request bodies, checked field by field into the controller's
 // request types. Pure: every bad body becomes one NetloomError naming the field and the value.
-// Field names and shapes: ../shared/specs/docker-remote-plugin.md (sections 2 and 3).
+// Field names and shapes: docs/plugin-protocol.md.
 import { invalid } from '../common/errors.js';
-import type { AddressRequest, DockerEndpointRequest, DockerNetworkRequest, IpamData, PoolRequest } from '../controller/docker.js';
+import type { AddressRequest, PoolRequest } from './ipam.js';
+import type { DockerEndpointRequest, DockerNetworkRequest, IpamData } from './mapping.js';
 
 type Obj = Record<string, unknown>;
 
@@ -94,8 +95,8 @@ export function releaseAddressRequest(o: Obj): { poolId: string; address: string
 function ipamData(v: unknown, field: string): IpamData {
   if (!isObj(v)) throw bad(field, 'an object', v);
   return {
-    pool: str(v, 'Pool', { required: true, path: field }),
-    gateway: str(v, 'Gateway', { path: field }),
+    subnet: str(v, 'Pool', { required: true, path: field }),
+    gateway: str(v, 'Gateway', { path: field }) || undefined,
     auxAddresses: strMap(v.AuxAddresses, `${field}.AuxAddresses`),
   };
 }

@@ -11,7 +11,8 @@ import { key, type EndpointRecord } from '../../controller/records.js';
 import { generatedBridgeName } from '../../drivers/bridge/options.js';
 import { hostVethName } from '../../drivers/driver.js';
 import { MemoryStore } from '../../store/memory.js';
-import { put, type Compare, type Store, type TxnOp } from '../../store/types.js';
+import { put } from '../../store/types.js';
+import { CrashStore } from '../helpers/crashstore.js';
 import { createFakeSystem, type FakeSnapshot, type FakeSystem } from '../../system/fake/index.js';
 
 interface World {
@@ -121,36 +122,6 @@ describe('controller: a kernel failure anywhere in an operation rolls it back co
     assert.deepEqual(await everything(after), before);
   });
 });
-
-/** A store that dies at the k-th transaction: before or after writing it, every later call hangs,
- *  like netloomd killed with SIGKILL at that point. */
-class CrashStore implements Store {
-  private n = 0;
-  private dead = false;
-  private signal!: () => void;
-  readonly crashed = new Promise<void>((r) => (this.signal = r));
-  constructor(private readonly inner: Store, private readonly at: number, private readonly mode: 'before' | 'after') {}
-  private hang<T>(): Promise<T> {
-    return new Promise<T>(() => undefined);
-  }
-  get<T>(k: string) {
-    return this.dead ? this.hang<undefined>() : this.inner.get<T>(k);
-  }
-  list<T>(p: string) {
-    return this.dead ? this.hang<never[]>() : this.inner.list<T>(p);
-  }
-  async txn(c: readonly Compare[], o: readonly TxnOp[]): Promise<boolean> {
-    if (this.dead) return this.hang();
-    if (++this.n !== this.at) return this.inner.txn(c, o);
-    if (this.mode === 'after') await this.inner.txn(c, o);
-    this.dead = true;
-    this.signal();
-    return this.hang();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 /** Runs `op` on a controller whose store dies at transaction k; returns the world after a restart,
  *  or undefined when the operation finished before reaching transaction k. */

@@ -1,4 +1,4 @@
-// The Docker plugin face (plugin/server.ts over controller/docker.ts) through fastify inject(),
+// The Docker plugin face (plugin/server.ts, mapping.ts and ipam.ts over the controller) through fastify inject(),
 // on system/fake and MemoryStore: the engine's call sequences from the wire spec, the error
 // shapes it reads, the two faces sharing one IPAM, a restart, and fuzzed bodies.
 import assert from 'node:assert/strict';
