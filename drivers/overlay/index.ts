@@ -2,7 +2,7 @@
 // address, for the embedded DNS) and a VXLAN device enslaved to it: learning off, ARP proxy on,
 // no multicast group, no all-zero FDB entry, so nothing is ever flooded. Every remote endpoint
 // is a static FDB entry (MAC -> its host's VTEP) and a static neighbour entry (IP -> MAC) on the
-// VXLAN device, programmed from the cluster store (controller/cluster.ts) through setPeers.
+// VXLAN device, programmed from the cluster store (cluster.ts, member.ts) through setPeers.
 // Sandboxes join exactly as on a bridge network (the bridge driver's join), without a default
 // route: an overlay network reaches only its own members. Its frames cross the bridge through
 // FORWARD (br_netfilter), so it accepts them in its own chain (rules.ts): hosts whose FORWARD
@@ -16,7 +16,9 @@ import { hostVethName, undoAll, type Driver, type DriverEnv, type Finding, type 
 import type { NeighEntry } from '../../system/types.js';
 import { renderAdd, type Rule } from '../bridge/rules.js';
 import { OVERLAY_CHAIN, overlayExpectedLines, overlayJumpFix, overlayNetworkRules, overlayOwnLines, renderOverlayAll } from './rules.js';
-import type { KeptLines } from '../driver.js';
+import type { ClusterDriver, KeptLines } from '../driver.js';
+import type { Cluster } from './cluster.js';
+import { overlayClusterHooks } from './member.js';
 
 /** Lines of NETLOOM-OVERLAY a salvage keeps although no record explains them. */
 const keptRules = (keep: KeptLines | undefined): Rule[] =>
@@ -43,6 +45,8 @@ export interface OverlayHost {
   readonly port: number;
   /** MTU of the underlay interface that holds the VTEP address. */
   readonly underlayMtu: number;
+  /** This host's cluster membership (--cluster-store); absent on a single host. */
+  readonly cluster?: Cluster;
 }
 
 export interface OverlayConfig extends BridgeConfig {
@@ -107,8 +111,9 @@ export function createOverlayDriver(host: () => OverlayHost, { iptables = true }
   // Networks whose accept rule is in the kernel since the last restore(): createNetwork runs
   // again on every reconcile and must not append a second copy.
   const applied = new Set<string>();
-  const driver: Driver<OverlayConfig> = {
+  const driver: Driver<OverlayConfig> & ClusterDriver = {
     name: 'overlay',
+    ...overlayClusterHooks(() => host().cluster, OVERLAY_OPT),
     scope: 'global',
     usesIpam: true,
     parseOptions: (opts, net) => parseOverlayOptions(opts, net, host()),
