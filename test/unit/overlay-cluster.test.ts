@@ -1,7 +1,7 @@
 // The overlay cluster's own logic (drivers/overlay/cluster.ts, pick.ts) on the in-memory
 // ClusterStore: two hosts claiming the same address or VNI at once, a dead host's lease running
 // out, a watch that misses a window and resyncs, and this host's records put back after its own
-// lease was lost.
+// lease was lost. Last, the controller's side with a made-up multi-host driver: it names none.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -11,7 +11,8 @@ import { silentLogger } from '../../common/log.js';
 import { Controller } from '../../controller/index.js';
 import { Cluster } from '../../drivers/overlay/cluster.js';
 import { FIRST_VNI, pickAddress, pickVni } from '../../drivers/overlay/pick.js';
-import type { LocalEndpoint } from '../../drivers/driver.js';
+import type { ClusterDriver, ClusterEndpoint, ClusterNetwork, ClusterEvents, ClusterMember, Driver, LocalEndpoint } from '../../drivers/driver.js';
+import { defaultDrivers } from '../../drivers/registry.js';
 import type { PoolRecord } from '../../ipam/types.js';
 import { MemoryClusterStore } from '../../store/memorycluster.js';
 import { MemoryStore } from '../../store/memory.js';
@@ -198,5 +199,67 @@ describe('overlay picks (pure)', () => {
     assert.throws(() => pickAddress(SUBNET, GW, new Set(), '10.61.0.5'), code('NL_IPAM_ADDR_OUTSIDE'));
     assert.throws(() => pickAddress(SUBNET, GW, new Set(), GW), code('NL_IPAM_ADDR_IN_USE'));
     assert.throws(() => pickAddress('10.60.0.0/30', '10.60.0.1', new Set(['10.60.0.2'])), code('NL_IPAM_EXHAUSTED'));
+  });
+});
+
+describe('controller: any driver with a cluster member, not just the overlay', () => {
+  test('a made-up "mesh" driver gets its networks mirrored, its addresses from the cluster, its peers, inspect view, prune and remove hooks', async () => {
+    const calls: string[] = [];
+    const peers: unknown[] = [];
+    let events: ClusterEvents | undefined;
+    const defs: ClusterNetwork[] = [{ id: 'f'.repeat(64), name: 'shared', subnet: '10.70.0.0/24', gateway: '10.70.0.1', options: { 'mesh.id': '7' } }];
+    const remote: ClusterEndpoint = { id: 'r1', name: 'far', ip: '10.70.0.9/24', mac: '02:42:0a:46:00:09', aliases: [], hostId: 'h2', hostName: 'two', vtep: '192.0.2.2' };
+    const member: ClusterMember = {
+      hostId: 'h1',
+      // As the overlay's Cluster does: a first read, then the controller is told.
+      start: async (ev) => {
+        events = ev;
+        await ev.serial(() => ev.changed());
+      },
+      close: async () => void calls.push('close'),
+      allocate: async (net, ep, wanted) => (calls.push(`allocate ${net.name} ${wanted ?? '-'}`), '10.70.0.33'),
+      release: async () => undefined,
+      announce: async (ep) => void calls.push(`announce ${ep.sandbox} ${ep.ipv4}`),
+      withdraw: async (ep) => void calls.push(`withdraw ${ep.sandbox}`),
+      undefine: async (net, force) => {
+        calls.push(`undefine ${net.name}${force ? ' force' : ''}`);
+        defs.splice(defs.findIndex((d) => d.id === net.id), 1);
+      },
+      syncLocal: async (eps) => void calls.push(`sync ${eps.map((e) => e.sandbox).join(',')}`),
+      networks: () => defs,
+      endpoints: (id) => (id === 'f'.repeat(64) ? [remote] : []),
+      hosts: () => [{ id: 'h1', name: 'one', address: '192.0.2.1' }, { id: 'h2', name: 'two', address: '192.0.2.2' }],
+    };
+    const mesh: Driver & ClusterDriver = {
+      name: 'mesh',
+      scope: 'global',
+      usesIpam: true,
+      parseOptions: (o) => ({ ...o }),
+      setPeers: async (_env, net, _c, p) => void peers.push([net.name, ...p]),
+      defineNetwork: async (net, pools, options, others) => {
+        const fixed = { ...options, 'mesh.id': String(others.length + 100) };
+        defs.push({ id: net.id, name: net.name, subnet: pools[0].subnet, gateway: pools[0].gateway, options: fixed });
+        return fixed;
+      },
+      clusterMember: () => member,
+    };
+    const drivers = new Map([...defaultDrivers(), ['mesh', mesh as Driver]]);
+    const ctl = new Controller({ store: new MemoryStore(), sys: createFakeSystem(), log: silentLogger, drivers });
+    await ctl.start();
+    assert.ok(events, 'the member was started with the controller\'s events');
+    assert.equal(ctl.inspectNetwork('shared').Driver, 'mesh', 'the cluster\'s network is mirrored');
+    assert.deepEqual(peers, [['shared', { ip: '10.70.0.9', mac: remote.mac, vtep: '192.0.2.2' }]]);
+    const own = await ctl.createNetwork({ name: 'mine', driver: 'mesh', ipam: [{ subnet: '10.71.0.0/24' }] });
+    assert.equal(own.options['mesh.id'], '101', 'defineNetwork fixed the option, seeing the other mesh network');
+    await ctl.createSandbox({ name: 'web', network: 'shared' });
+    const v = ctl.inspectNetwork('shared');
+    assert.deepEqual(v.Peers?.map((p) => p.Name).sort(), ['one', 'two']);
+    assert.deepEqual(Object.keys(v.RemoteEndpoints ?? {}), ['r1']);
+    assert.deepEqual(await ctl.pruneNetworks(), [], 'cluster networks are not pruned');
+    await events!.serial(() => events!.changed());
+    await ctl.removeSandbox('web');
+    await ctl.removeNetwork('mine');
+    await ctl.close();
+    assert.deepEqual(calls, ['sync ', 'allocate shared -', 'announce web 10.70.0.33/24', 'sync web', 'withdraw web', 'undefine mine', 'close']);
   });
 });
