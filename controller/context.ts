@@ -1,7 +1,6 @@
 // What every controller operation works with, and the small lookups they share.
 import type { Logger } from '../common/log.js';
 import type { NameService } from '../dns/service.js';
-import type { Cluster } from './cluster.js';
 import type { DriverEnv, EndpointInfo, LinkPeer, NetworkInfo } from '../drivers/driver.js';
 import type { BoundNetwork, LoadedDriver, NetworkHandle } from '../drivers/handle.js';
 import { linkedAddress } from './names.js';
@@ -22,8 +21,6 @@ export interface Ctx {
   readonly log: Logger;
   /** The embedded DNS; absent in unit tests that run without sockets. */
   readonly names?: NameService;
-  /** Multi-host state for overlay networks (--cluster-store); absent on a single host. */
-  readonly cluster?: Cluster;
   /** After `netloomd --salvage` (until `netloom doctor --fix`): the records may have lost what
    *  explains a kernel object, so nothing unexplained is removed — links, rules, namespaces. */
   keepUnexplained?: boolean;

@@ -6,7 +6,7 @@ import type { Finding } from '../drivers/driver.js';
 import { driverNetworks, driverOf, type Ctx } from './context.js';
 import { firewallDiff } from './firewall.js';
 import { orphanLinks } from './reconcile.js';
-import { checkOverlayPeers } from './overlay.js';
+import { checkClusterPeers } from './clustersync.js';
 
 export async function diagnose(ctx: Ctx, tagPrefix: string): Promise<Finding[]> {
   const out: Finding[] = [];
@@ -26,7 +26,7 @@ export async function diagnose(ctx: Ctx, tagPrefix: string): Promise<Finding[]> 
     for (const l of d.extra) out.push({ kind: isPortRule(l) ? 'port' : 'rule', object: `${where} ${l}`, problem: 'unexplained: not in the records' });
     for (const c of d.misordered) out.push({ kind: 'rule', object: `${where} chain ${c}`, problem: 'rules out of order' });
   }
-  out.push(...(await checkOverlayPeers(ctx)));
+  out.push(...(await checkClusterPeers(ctx)));
   const nets = [...ctx.state.networks.values()];
   for (const l of await orphanLinks(ctx, tagPrefix, nets)) out.push({ kind: 'orphan', object: `link ${l}`, problem: 'unexplained: tagged as netloom\'s but no record explains it' });
   if (ctx.keepUnexplained) {

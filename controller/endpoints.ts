@@ -7,14 +7,14 @@ import { conflict, forbidden, invalid, notFound, wrap } from '../common/errors.j
 import { macFromIPv4 } from '../common/cidr.js';
 import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type Compare, type TxnOp } from '../store/types.js';
-import { handleOf, netVerbs, opLog, poolsOf, type Ctx } from './context.js';
+import { handleOf, netInfo, netVerbs, opLog, poolsOf, type Ctx } from './context.js';
 import { newId, nextIfname, nowIso, randomMac } from './ids.js';
 import { refuseConfigOnly } from './configs.js';
 import { key, type EndpointRecord, type NetworkRecord, type SandboxRecord } from './records.js';
 import { checkDnsServers, endpointDown, endpointUp } from './names.js';
 import { refuseDockerNetwork } from './networks.js';
 import { resolvePorts } from './ports.js';
-import { announce, overlayAddress, withdraw } from './overlay.js';
+import { announce, memberOf, withdraw } from './clustersync.js';
 import { parseMac } from './sandboxopts.js';
 
 export interface ConnectRequest {
@@ -94,14 +94,15 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, request: 
   checkDnsServers('--dns', req.dns);
   if (req.macAddress) req = { ...req, macAddress: parseMac(req.macAddress) };
   const id = newId();
-  // Overlay with a cluster store: the address is taken cluster-wide first (an etcd transaction),
-  // and given back if anything below fails before the endpoint is recorded.
-  const clusterIp = await overlayAddress(ctx, n, id, req.ipv4Address);
+  // A cluster network: the address is taken cluster-wide first (a store transaction), and given
+  // back if anything below fails before the endpoint is recorded.
+  const member = memberOf(ctx, n);
+  const clusterIp = await member?.allocate(netInfo(ctx, n), id, req.ipv4Address || undefined);
   if (clusterIp) req = { ...req, ipv4Address: clusterIp };
   try {
     return await connectWith(ctx, n, sb, id, req, aliases);
   } catch (err) {
-    if (clusterIp) await ctx.cluster?.release(n.id, clusterIp).catch(() => undefined);
+    if (clusterIp) await member?.release(n.id, clusterIp).catch(() => undefined);
     throw err;
   }
 }

@@ -26,8 +26,7 @@ import * as ex from './external.js';
 import { upgradeEndpoint } from './attachment.js';
 import { firewallDiff, needsHeal, restoreFirewall, type GuardStats, type RuleDiff } from './firewall.js';
 import { diagnose } from './doctor.js';
-import type { Cluster } from './cluster.js';
-import { applyCluster } from './overlay.js';
+import { clusterView, closeClusters, startClusters, syncClusters } from './clustersync.js';
 import type { OverlayHost } from '../drivers/overlay/index.js';
 import type { Finding } from '../drivers/driver.js';
 import { QTYPE } from '../dns/types.js';
@@ -57,9 +56,7 @@ export interface ControllerOptions {
   readonly names?: NameService;
   /** How often the firewall guard compares netloom's rules with the kernel's; 0 = never. */
   readonly firewallCheckMs?: number;
-  /** Multi-host state for overlay networks (--cluster-store). */
-  readonly cluster?: Cluster;
-  /** What the overlay driver needs of this host (VTEP, VXLAN port, underlay MTU). */
+  /** What the overlay driver needs of this host (VTEP, VXLAN port, underlay MTU, cluster). */
   readonly overlayHost?: OverlayHost;
   /** The default bridge as netloomd's flags describe it (--bip, -b, --icc, ...). */
   readonly defaultBridge?: DefaultBridgeSettings;
@@ -104,7 +101,7 @@ export class Controller {
   async start(): Promise<ReconcileReport> {
     const report = await this.startLocal();
     // After the local start (and outside its queue slot: the cluster applies through the queue).
-    await this.opts.cluster?.start({ serial: (fn) => this.serial(fn), apply: () => applyCluster(this.ctx) });
+    await startClusters(this.ctx, (fn) => this.serial(fn));
     return report;
   }
 
@@ -132,7 +129,7 @@ export class Controller {
       const iptables = this.opts.iptables ?? true;
       const bridgeHost = { iptables, ipForward: this.opts.ipForward ?? true };
       this.ctx = {
-        state: this.state, ipam, drivers: this.opts.drivers ?? defaultDrivers(overlayHost && (() => overlayHost), bridgeHost), env, log, names: this.opts.names, cluster: this.opts.cluster,
+        state: this.state, ipam, drivers: this.opts.drivers ?? defaultDrivers(overlayHost && (() => overlayHost), bridgeHost), env, log, names: this.opts.names,
         defaultBridge: this.opts.defaultBridge, iptables,
         keepUnexplained: (await store.get(SALVAGED_KEY)) !== undefined,
       };
@@ -193,8 +190,8 @@ export class Controller {
       }
       const report = before.length ? await reconcile(this.ctx, this.tagPrefix) : { rolledBack: [], finished: [], repaired: [], orphansRemoved: [], errors: [] };
       if (before.length) await restoreNames(this.ctx);
-      // FDB and neighbour entries come from the cluster mirror, not from the records.
-      if (before.length && this.ctx.cluster) await applyCluster(this.ctx);
+      // Peer entries come from the cluster, not from the records.
+      if (before.length) await syncClusters(this.ctx);
       return { before, after: await diagnose(this.ctx, this.tagPrefix), report };
     });
   }
@@ -315,17 +312,9 @@ export class Controller {
   private view(n: NetworkRecord, withContainers: boolean): NetworkView {
     const scope = driverOf(this.ctx, n).caps.scope;
     const v = networkView(n, poolsOf(this.ctx, n), this.state.endpointsOf({ network: n.id }), this.state.sandboxes, scope, withContainers);
-    const cl = this.ctx.cluster;
-    if (!cl || n.driver !== 'overlay' || !withContainers) return v;
     // Docker's overlay shows Peers; netloom also lists the endpoints on other hosts.
-    const eps = cl.endpoints(n.id);
-    const hosts = new Set(eps.map((e) => e.host).concat(cl.host));
-    // Name is the display name (--node-name); ID the node ID hosts are told apart by.
-    v.Peers = cl.hosts().filter((h) => hosts.has(h.id)).map((h) => ({ Name: h.name, IP: h.vtep, ID: h.id }));
-    v.RemoteEndpoints = Object.fromEntries(
-      eps.filter((e) => e.host !== cl.host).map((e) => [e.id, { Name: e.name, Host: cl.hostName(e.host), HostID: e.host, IPv4Address: e.ip, MacAddress: e.mac }]),
-    );
-    return v;
+    const cv = withContainers ? clusterView(this.ctx, n) : undefined;
+    return cv ? Object.assign(v, cv) : v;
   }
 
   sandboxView(ref: string): SandboxView {
@@ -339,7 +328,7 @@ export class Controller {
 
   async close(): Promise<void> {
     if (this.guardTimer) clearInterval(this.guardTimer);
-    await this.opts.cluster?.close();
+    await closeClusters(this.ctx);
     await this.queue;
   }
 }

@@ -1,6 +1,7 @@
 // Network create / remove / prune, and the predefined networks (bridge, host, none).
 import { conflict, forbidden, invalid, wrap } from '../common/errors.js';
 import { lookupDriver } from '../drivers/registry.js';
+import { clusterDriverOf, clusterMemberOf } from '../drivers/driver.js';
 import type { PoolRecord } from '../ipam/types.js';
 import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type TxnOp } from '../store/types.js';
@@ -9,7 +10,6 @@ import { checkNetworkName, newId, nowIso } from './ids.js';
 import { key, type IpamConfigSpec, type NetworkRecord } from './records.js';
 import { checkScope, createConfigOnly, refuseConfigInUse, resolveConfigFrom } from './configs.js';
 import { checkDnsServers, networkDown, networkUp } from './names.js';
-import { defineOverlay, isOverlay } from './overlay.js';
 import { DEFAULT_SETTINGS, bridgeChanges, checkBridgeExists, defaultBridgeRequest } from './defaultbridge.js';
 
 export type IpamConfigRequest = IpamConfigSpec;
@@ -126,10 +126,12 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
   const pools = preset?.pools ?? (driver.caps.usesIpam ? planPools(ctx, id, req, needsDefault ? await hostAvoid(ctx) : []) : []);
 
   const created = nowIso();
-  // Overlay: the VNI is fixed now (cluster-wide, in one transaction, with a cluster store).
-  const defined = driver.name === 'overlay' && !preset;
+  // What the driver fixes itself (an overlay's VNI), cluster-wide in one transaction with a cluster.
+  const define = clusterDriverOf(driver).defineNetwork;
+  const defined = define !== undefined && !preset;
   if (defined) {
-    options = await defineOverlay(ctx, { id, name: req.name, created }, pools, options);
+    const others = [...ctx.state.networks.values()].filter((x) => x.driver === driver.name).map((x) => x.options);
+    options = await define({ id, name: req.name, created }, pools, options, others);
     handle = driver.open(options, { id, name: req.name, internal: req.internal ?? false });
   }
   const rec: NetworkRecord = {
@@ -159,7 +161,7 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
       [absent(key.netName(rec.name))],
     );
   } catch (err) {
-    if (defined) await ctx.cluster?.undefine(rec, true).catch(() => undefined);
+    if (defined) await clusterMemberOf(driver)?.undefine(rec, true).catch(() => undefined);
     throw err;
   }
   for (const p of pools) {
@@ -178,7 +180,7 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
     }
   } catch (err) {
     await forgetNetwork(ctx, rec);
-    if (defined) await ctx.cluster?.undefine(rec, true).catch(() => undefined);
+    if (defined) await clusterMemberOf(driver)?.undefine(rec, true).catch(() => undefined);
     throw wrap(err, `create network "${req.name}"`);
   }
   failpoint('create:applied');
@@ -225,8 +227,8 @@ export async function removeNetwork(ctx: Ctx, ref: string): Promise<void> {
   if (eps.length) {
     throw forbidden('NL_NETWORK_IN_USE', `network ${n.name} has active endpoints (${eps.map((e) => e.sandbox).join(', ')}): disconnect them first`);
   }
-  // Every host removes its copy when the definition goes (controller/overlay.ts).
-  if (isOverlay(n) && ctx.cluster) await ctx.cluster.undefine(n);
+  // Every host removes its copy when the definition goes (controller/clustersync.ts).
+  await clusterMemberOf(driverOf(ctx, n))?.undefine(n);
   await deleteNetworkNow(ctx, n);
   opLog(ctx, { op: 'network rm', network: n.name }).info('network removed');
 }
@@ -243,7 +245,7 @@ export async function pruneNetworks(ctx: Ctx, keep: (n: NetworkRecord) => boolea
   const deleted: string[] = [];
   for (const n of [...ctx.state.networks.values()]) {
     // Config-only networks are never pruned (Docker's rule).
-    if (n.predefined || n.configOnly || n.origin === 'docker' || (isOverlay(n) && ctx.cluster) || n.state !== 'ready' || keep(n) || ctx.state.endpointsOf({ network: n.id }).length) continue;
+    if (n.predefined || n.configOnly || n.origin === 'docker' || n.state !== 'ready' || keep(n) || ctx.state.endpointsOf({ network: n.id }).length || clusterMemberOf(driverOf(ctx, n))) continue;
     await deleteNetworkNow(ctx, n);
     deleted.push(n.name);
   }

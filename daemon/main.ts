@@ -14,7 +14,6 @@ import type { FastifyInstance } from 'fastify';
 import { hostname } from 'node:os';
 // Loaded only by a daemon that uses them (bench/daemon-rss.sh): the Docker plugin face (not with
 // --no-plugin) and the cluster with its etcd client (only with --cluster-store).
-import type { Cluster } from '../controller/cluster.js';
 import { ipFamily } from '../common/cidr.js';
 import type { OverlayHost } from '../drivers/overlay/index.js';
 import type { System } from '../system/types.js';
@@ -171,9 +170,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const names = values['no-dns'] ? undefined : nameService({ ...values, 'dns-upstream': [...(values['dns-upstream'] ?? []), ...settings.dns] }, log, settings);
   const every = Number(values['firewall-check'] ?? 2);
   if (!Number.isFinite(every) || every < 0 || every > 3600) throw new Error(`invalid --firewall-check "${values['firewall-check']}": expected seconds from 0 to 3600`);
-  const { cluster, overlayHost } = await clusterOf(values, sys, log, store);
+  const { overlayHost } = await clusterOf(values, sys, log, store);
   const ctl = new Controller({
-    store, sys, log, names, firewallCheckMs: every * 1000, cluster, overlayHost,
+    store, sys, log, names, firewallCheckMs: every * 1000, overlayHost,
     defaultBridge: settings.defaultBridge, iptables: settings.iptables, ipForward: settings.ipForward, defaultPools: settings.defaultPools,
   });
   if (!settings.iptables) log.warn('--iptables=false: netloom writes no iptables rules (no isolation between networks, no NAT, no published ports)');
@@ -209,14 +208,14 @@ async function clusterOf(
   sys: System,
   log: ReturnType<typeof createLogger>,
   store: FileStore,
-): Promise<{ cluster?: Cluster; overlayHost?: OverlayHost }> {
+): Promise<{ overlayHost?: OverlayHost }> {
   const port = Number(v['vxlan-port'] ?? 4789);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid --vxlan-port "${v['vxlan-port']}": expected 1 to 65535`);
   if (!v['cluster-store']) {
     if (v['advertise-addr']) throw new Error('--advertise-addr needs --cluster-store: without one, overlay networks are local to this host');
     return { overlayHost: { port, underlayMtu: 1500 } };
   }
-  const [{ Cluster, nodeIdOf }, { EtcdClient, parseClusterStore }] = await Promise.all([import('../controller/cluster.js'), import('../store/etcd.js')]);
+  const [{ Cluster, nodeIdOf }, { EtcdClient, etcdClusterStore, parseClusterStore }] = await Promise.all([import('../drivers/overlay/cluster.js'), import('../store/etcd.js')]);
   const endpoints = parseClusterStore(v['cluster-store']);
   const adv = v['advertise-addr'];
   if (!adv) throw new Error('--cluster-store needs --advertise-addr: the underlay address other hosts reach this one on');
@@ -231,9 +230,9 @@ async function clusterOf(
   const kv = new EtcdClient(endpoints);
   await kv.get('ov/seq'); // unreachable: one line naming it, before anything local is created
   // Known in the cluster by a node ID kept in the data dir; --node-name is only displayed.
-  const cluster = new Cluster(kv, adv, log, await nodeIdOf(store), ttl, node);
+  const cluster = new Cluster(etcdClusterStore(kv), adv, log, await nodeIdOf(store), ttl, node);
   await cluster.claim(); // another live host with this ID or address: refused before reconcile
-  return { cluster, overlayHost: { vtep: adv, port, underlayMtu } };
+  return { overlayHost: { vtep: adv, port, underlayMtu, cluster } };
 }
 
 /** Listens on a unix socket only root can use: created 0600 (umask), not chmod'ed after, so no

@@ -176,6 +176,8 @@ export interface Driver<C = unknown> {
   readonly firewall?: Firewaller<C>;
   readonly doctor?: Doctor<C>;
   readonly peers?: Peers<C>;
+  /** Multi-host drivers: the cluster they keep (absent on local drivers). */
+  readonly cluster?: ClusterDriver;
 }
 
 /** Host-side veth name of an endpoint: deterministic, so a crash never loses track of it. */
@@ -196,3 +198,80 @@ export async function undoAll(steps: readonly (() => Promise<void>)[]): Promise<
 
 /** Firewall lines (`-A CHAIN spec`) per family and table. */
 export type KeptLines = Partial<Record<4 | 6, Partial<Record<Table, readonly string[]>>>>;
+
+// Multi-host drivers (libnetwork's EventNotify idea). A driver whose networks span hosts keeps
+// the cluster state itself, tells the controller when it changed, and answers what the
+// controller needs to know; the controller has no driver-specific branch. Optional: a driver
+// without these is local to this host.
+
+/** What the controller gives a cluster member when it starts it. */
+export interface ClusterEvents {
+  /** Runs fn in the controller's serial queue. */
+  serial<T>(fn: () => Promise<T>): Promise<T>;
+  /** Cluster state changed: the controller makes its records, peers and DNS match (run in serial). */
+  changed(): Promise<void>;
+}
+
+/** A local endpoint as a cluster announces it. */
+export interface LocalEndpoint {
+  readonly id: string;
+  readonly network: string;
+  readonly sandbox: string;
+  readonly ipv4?: string; // address/prefix
+  readonly mac: string;
+  readonly aliases: readonly string[];
+}
+
+/** A network defined cluster-wide, which every host mirrors in its own records. */
+export interface ClusterNetwork {
+  readonly id: string;
+  readonly name: string;
+  readonly subnet: string;
+  readonly gateway: string;
+  /** Driver options as the defining host fixed them. */
+  readonly options: Readonly<Record<string, string>>;
+}
+
+/** An endpoint as the cluster holds it; `vtep`: the underlay address of its host. */
+export interface ClusterEndpoint {
+  readonly id: string;
+  readonly name: string;
+  readonly ip: string; // address/prefix
+  readonly mac: string;
+  readonly aliases: readonly string[];
+  readonly hostId: string;
+  readonly hostName: string;
+  readonly vtep: string;
+}
+
+/** This host's membership of a cluster, as the controller uses it. */
+export interface ClusterMember {
+  readonly hostId: string;
+  start(events: ClusterEvents): Promise<void>;
+  close(): Promise<void>;
+  /** Takes a new endpoint's address cluster-wide; undefined when the network has no IPv4 pool. */
+  allocate(net: NetworkInfo, endpointId: string, wanted?: string): Promise<string | undefined>;
+  release(networkId: string, ip: string): Promise<void>;
+  announce(ep: LocalEndpoint): Promise<void>;
+  withdraw(ep: LocalEndpoint): Promise<void>;
+  /** Removes a network's definition (refused while any host has an endpoint on it, unless force). */
+  undefine(net: { readonly id: string; readonly name: string }, force?: boolean): Promise<void>;
+  /** Announces these local endpoints where the cluster lacks them; drops own records none explains. */
+  syncLocal(eps: readonly LocalEndpoint[]): Promise<void>;
+  networks(): ClusterNetwork[];
+  /** Every endpoint of a network, this host's included. */
+  endpoints(networkId: string): ClusterEndpoint[];
+  /** Hosts by node ID: display name and underlay address. */
+  hosts(): { readonly id: string; readonly name: string; readonly address: string }[];
+}
+
+export interface ClusterDriver {
+  /** Fixes what a new network's options leave to the driver (e.g. a VNI), cluster-wide when there
+   *  is a cluster; `others`: the options of this host's other networks of the driver. */
+  defineNetwork?(net: { readonly id: string; readonly name: string; readonly created: string }, pools: readonly PoolRecord[], options: Readonly<Record<string, string>>, others: readonly Readonly<Record<string, string>>[]): Promise<Record<string, string>>;
+  /** This host's cluster membership; undefined on a single host. */
+  clusterMember?(): ClusterMember | undefined;
+}
+
+export const clusterDriverOf = (d: { readonly cluster?: ClusterDriver }): ClusterDriver => d.cluster ?? {};
+export const clusterMemberOf = (d: { readonly cluster?: ClusterDriver }): ClusterMember | undefined => d.cluster?.clusterMember?.();

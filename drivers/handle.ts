@@ -5,7 +5,7 @@
 // the configs of the handles it made. Nothing here has side effects.
 import { invalid } from '../common/errors.js';
 import type { Table } from '../system/types.js';
-import type { Capabilities, Driver, DriverEnv, DriverNetwork, EndpointInfo, Finding, KeptLines, NetworkInfo, NetworkMeta, Peer, PredefinedSettings } from './driver.js';
+import type { Capabilities, ClusterDriver, Driver, DriverEnv, DriverNetwork, EndpointInfo, Finding, KeptLines, NetworkInfo, NetworkMeta, Peer, PredefinedSettings } from './driver.js';
 
 /** One network as its driver parsed it: the typed config stays inside. Cache it per network id
  *  (the options of a stored network never change) and drop it when the network is deleted. */
@@ -61,6 +61,7 @@ export interface LoadedDriver {
   predefinedOptions(s: PredefinedSettings): Record<string, string>;
   init?(env: DriverEnv): Promise<void>;
   readonly firewall?: LoadedFirewaller;
+  readonly cluster?: ClusterDriver;
 }
 
 const NONE: ReadonlySet<string> = new Set();
@@ -104,6 +105,7 @@ export function loadDriver<C>(d: Driver<C>): LoadedDriver {
     unknownOptions: (options) => o.unknown?.(options) ?? [],
     predefinedOptions: (s) => o.predefined?.(s) ?? {},
     ...(init ? { init: (env: DriverEnv) => init(env) } : {}),
+    ...(d.cluster ? { cluster: d.cluster } : {}),
     ...(fw
       ? {
           firewall: {

@@ -1,10 +1,14 @@
 // etcd v3 through its JSON gateway (POST /v3/kv/range, /v3/kv/txn, /v3/lease/*, /v3/watch):
 // the Store interface for a cluster, plus leases and watches. Plain HTTP/1.1 from node:http, no
 // gRPC stack: every call is one small JSON request, a watch one long chunked response.
-// Keys live under a prefix (default /netloom/); values are JSON.
+// Keys live under a prefix (default /netloom/); values are JSON. etcdClusterStore adapts the
+// client to the ClusterStore interface the overlay driver's cluster uses (store/cluster.ts).
 import { request, type IncomingMessage } from 'node:http';
 import { isLeaseLost, unavailable, invalid } from '../common/errors.js';
+import type { ClusterStore, WatchEvent } from './cluster.js';
 import type { Compare, KvEntry, Store, TxnOp } from './types.js';
+
+export type { WatchEvent } from './cluster.js';
 
 function parseJson(text: string): unknown {
   try {
@@ -51,12 +55,6 @@ interface RawKv {
   value?: string;
   version?: string;
   mod_revision?: string;
-}
-
-export interface WatchEvent {
-  readonly type: 'put' | 'del';
-  readonly key: string;
-  readonly value?: unknown;
 }
 
 export class EtcdClient implements Store {
@@ -221,4 +219,18 @@ export class EtcdClient implements Store {
   async close(): Promise<void> {
     /* nothing pooled */
   }
+}
+
+/** The ClusterStore over an etcd client: the same calls, named etcd://host:port in messages. */
+export function etcdClusterStore(kv: EtcdClient): ClusterStore {
+  return {
+    where: `etcd://${kv.where}`,
+    get: <T>(key: string) => kv.get<T>(key),
+    listAt: <T>(prefix: string) => kv.listAt<T>(prefix),
+    txn: (compares, ops, lease) => kv.txn(compares, ops, lease),
+    grantLease: (ttl) => kv.grantLease(ttl),
+    keepAlive: (lease) => kv.keepAlive(lease),
+    revoke: (lease) => kv.revoke(lease),
+    watch: (prefix, from, onEvents, onEnd) => kv.watch(prefix, from, onEvents, onEnd),
+  };
 }

@@ -2,7 +2,7 @@
 // address, for the embedded DNS) and a VXLAN device enslaved to it: learning off, ARP proxy on,
 // no multicast group, no all-zero FDB entry, so nothing is ever flooded. Every remote endpoint
 // is a static FDB entry (MAC -> its host's VTEP) and a static neighbour entry (IP -> MAC) on the
-// VXLAN device, programmed from the cluster store through the driver's peers.set.
+// VXLAN device, programmed from the cluster store (cluster.ts, member.ts) through the driver's peers.set.
 // Sandboxes join as on a bridge network (the shared Linux-bridge plumbing), without a default
 // route: an overlay network reaches only its own members (capability defaultRoute false). Its frames cross the bridge through
 // FORWARD (br_netfilter), so it accepts them in its own chain (rules.ts): hosts whose FORWARD
@@ -14,6 +14,8 @@ import type { NeighEntry } from '../../system/types.js';
 import { keptRules as keptLines, renderAdd, type Rule } from '../shared/iptables.js';
 import { DEFAULT_MTU, addBridgeDevice, addGatewayAddrs, checkBridge, joinBridge, leaveBridge, type BridgePort } from '../shared/linuxbridge.js';
 import { OVERLAY_CHAIN, overlayExpectedLines, overlayJumpFix, overlayNetworkRules, overlayOwnLines, renderOverlayAll } from './rules.js';
+import type { Cluster } from './cluster.js';
+import { overlayClusterHooks } from './member.js';
 
 export type { Peer };
 
@@ -41,6 +43,8 @@ export interface OverlayHost {
   readonly port: number;
   /** MTU of the underlay interface that holds the VTEP address. */
   readonly underlayMtu: number;
+  /** This host's cluster membership (--cluster-store); absent on a single host. */
+  readonly cluster?: Cluster;
 }
 
 export interface OverlayConfig {
@@ -108,6 +112,7 @@ export function createOverlayDriver(host: () => OverlayHost, { iptables = true }
     ...(iptables ? { firewall: overlayFirewaller(applied) } : {}),
     doctor: { check: checkOverlay },
     peers: { set: setPeers, check: checkPeers },
+    cluster: overlayClusterHooks(() => host().cluster, OVERLAY_OPT),
   };
 }
 

@@ -1,73 +1,15 @@
-// controller/cluster.ts against an in-memory etcd: node identity claims, a watch that goes silent
+// drivers/overlay/cluster.ts against the in-memory ClusterStore (store/memorycluster.ts): node identity claims, a watch that goes silent
 // while etcd still takes writes, and doctor's FDB/neighbour check against the mirror.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { NetloomError, unavailable } from '../../common/errors.js';
+import { NetloomError } from '../../common/errors.js';
 import { silentLogger } from '../../common/log.js';
-import { Cluster, nodeIdOf } from '../../controller/cluster.js';
+import { Cluster, nodeIdOf } from '../../drivers/overlay/cluster.js';
 import { Controller } from '../../controller/index.js';
-import type { EtcdClient, WatchEvent } from '../../store/etcd.js';
+import { MemoryClusterStore } from '../../store/memorycluster.js';
 import { MemoryStore } from '../../store/memory.js';
-import type { Compare, KvEntry, TxnOp } from '../../store/types.js';
 import { createFakeSystem } from '../../system/fake/index.js';
 
-/** etcd as the cluster uses it: versions, leases (revoke deletes their keys), a prefix watch
- *  that can be made to go silent without ending. */
-class FakeEtcd {
-  readonly where = 'fake:2379';
-  readonly data = new Map<string, { value: unknown; version: number; lease?: string }>();
-  rev = 0;
-  silent = false;
-  private leases = 0;
-  private watchers = new Set<(evs: WatchEvent[]) => void>();
-
-  async get<T>(key: string): Promise<KvEntry<T> | undefined> {
-    const e = this.data.get(key);
-    return e && { key, value: e.value as T, version: e.version };
-  }
-  async listAt<T>(prefix: string): Promise<{ entries: KvEntry<T>[]; revision: number }> {
-    const entries = [...this.data].filter(([k]) => k.startsWith(prefix)).map(([key, e]) => ({ key, value: e.value as T, version: e.version }));
-    return { entries, revision: this.rev };
-  }
-  async txn(compares: readonly Compare[], ops: readonly TxnOp[], lease?: string): Promise<boolean> {
-    if (lease && this.expired.has(lease)) throw unavailable('NL_CLUSTER_LEASE_LOST', `lease ${lease} not found`);
-    if (!compares.every((c) => (this.data.get(c.key)?.version ?? 0) === c.version)) return false;
-    this.rev++;
-    const evs: WatchEvent[] = [];
-    for (const o of ops) {
-      if (o.op === 'del') {
-        this.data.delete(o.key);
-        evs.push({ type: 'del', key: o.key });
-      } else {
-        this.data.set(o.key, { value: structuredClone(o.value), version: (this.data.get(o.key)?.version ?? 0) + 1, lease });
-        evs.push({ type: 'put', key: o.key, value: o.value });
-      }
-    }
-    if (!this.silent) for (const w of this.watchers) w(evs);
-    return true;
-  }
-  async grantLease(): Promise<string> {
-    return `L${++this.leases}`;
-  }
-  async keepAlive(lease: string): Promise<boolean> {
-    return !this.expired.has(lease);
-  }
-  /** What etcd does when a lease is not renewed within its TTL. */
-  readonly expired = new Set<string>();
-  async expire(lease: string): Promise<void> {
-    this.expired.add(lease);
-    await this.revoke(lease);
-  }
-  async revoke(lease: string): Promise<void> {
-    for (const [k, e] of this.data) if (e.lease === lease) this.data.delete(k);
-  }
-  watch(_prefix: string, _from: number, onEvents: (evs: WatchEvent[]) => void): () => void {
-    this.watchers.add(onEvents);
-    return () => this.watchers.delete(onEvents);
-  }
-}
-
-const asEtcd = (f: FakeEtcd): EtcdClient => f as unknown as EtcdClient;
 const until = async (what: string, cond: () => boolean | Promise<boolean>, ms: number): Promise<void> => {
   for (const end = Date.now() + ms; !(await cond()); await new Promise((r) => setTimeout(r, 50))) if (Date.now() > end) assert.fail(`${what} did not happen`);
 };
@@ -81,22 +23,22 @@ describe('cluster node identity', () => {
   });
 
   test('a live host\'s node ID on another address, or its address under another ID, is refused naming it; its own restart is not', async () => {
-    const kv = new FakeEtcd();
-    const a = new Cluster(asEtcd(kv), '10.0.0.1', silentLogger, 'aaaa', 2, 'vm');
+    const kv = new MemoryClusterStore();
+    const a = new Cluster(kv, '10.0.0.1', silentLogger, 'aaaa', 2, 'vm');
     await a.claim();
-    const clone = new Cluster(asEtcd(kv), '10.0.0.2', silentLogger, 'aaaa', 1, 'vm');
+    const clone = new Cluster(kv, '10.0.0.2', silentLogger, 'aaaa', 1, 'vm');
     await assert.rejects(clone.claim(), (e: unknown) => e instanceof NetloomError && e.code === 'NL_NODE_CONFLICT' && /node id aaaa is already claimed by live host "vm" \(10\.0\.0\.1\)/.test(e.message));
-    const thief = new Cluster(asEtcd(kv), '10.0.0.1', silentLogger, 'bbbb', 1, 'other');
+    const thief = new Cluster(kv, '10.0.0.1', silentLogger, 'bbbb', 1, 'other');
     await assert.rejects(thief.claim(), /advertise address 10\.0\.0\.1 is already claimed by live host "vm" \(node id aaaa\)/);
-    await new Cluster(asEtcd(kv), '10.0.0.1', silentLogger, 'aaaa', 2, 'vm').claim();
+    await new Cluster(kv, '10.0.0.1', silentLogger, 'aaaa', 2, 'vm').claim();
     assert.deepEqual(kv.data.get('ov/host/aaaa')?.value, { vtep: '10.0.0.1', name: 'vm' });
   });
 });
 
 describe('cluster lease', () => {
   test('a write that meets an expired lease registers the host again under a new one and succeeds', async () => {
-    const kv = new FakeEtcd();
-    const cl = new Cluster(asEtcd(kv), '10.0.0.1', silentLogger, 'aaaa', 30);
+    const kv = new MemoryClusterStore();
+    const cl = new Cluster(kv, '10.0.0.1', silentLogger, 'aaaa', 30);
     await cl.claim();
     const old = kv.data.get('ov/host/aaaa')?.lease;
     assert.ok(old, 'registered under a lease');
@@ -113,10 +55,10 @@ describe('cluster lease', () => {
 
 describe('cluster watch heartbeat', () => {
   test('a watch that goes silent while etcd takes writes is noticed and resynced; a live one never is', async () => {
-    const kv = new FakeEtcd();
+    const kv = new MemoryClusterStore();
     let applies = 0;
-    const cl = new Cluster(asEtcd(kv), '10.0.0.1', silentLogger, 'aaaa', 2);
-    await cl.start({ serial: (fn) => fn(), apply: async () => void applies++ });
+    const cl = new Cluster(kv, '10.0.0.1', silentLogger, 'aaaa', 2);
+    await cl.start({ serial: (fn) => fn(), changed: async () => void applies++ });
     await new Promise((r) => setTimeout(r, 3000)); // heartbeats come back through the watch
     assert.equal(cl.stalls, 0);
     kv.silent = true;
@@ -131,10 +73,10 @@ describe('cluster watch heartbeat', () => {
 
 describe('doctor: FDB and neighbour entries against the cluster mirror', () => {
   test('a deleted FDB entry and a stray neighbour entry are listed; doctor --fix programs the mirror again', async () => {
-    const kv = new FakeEtcd();
+    const kv = new MemoryClusterStore();
     const sys = createFakeSystem();
-    const cluster = new Cluster(asEtcd(kv), '10.0.0.1', silentLogger, 'aaaa', 30);
-    const ctl = new Controller({ store: new MemoryStore(), sys, log: silentLogger, cluster, overlayHost: { vtep: '10.0.0.1', port: 4789, underlayMtu: 1500 } });
+    const cluster = new Cluster(kv, '10.0.0.1', silentLogger, 'aaaa', 30);
+    const ctl = new Controller({ store: new MemoryStore(), sys, log: silentLogger, overlayHost: { vtep: '10.0.0.1', port: 4789, underlayMtu: 1500, cluster } });
     await ctl.start();
     const n = await ctl.createNetwork({ name: 'ov', driver: 'overlay', ipam: [{ subnet: '10.60.0.0/24' }] });
     await kv.txn([], [{ op: 'put', key: `ov/ep/${n.id}/ep2`, value: { id: 'ep2', network: n.id, host: 'bbbb', vtep: '10.0.0.2', ip: '10.60.0.7/24', mac: '02:42:0a:3c:00:07', name: 'far', aliases: [] } }]);

@@ -1,4 +1,5 @@
-// Multi-host state for overlay networks, in etcd (store/etcd.ts). Keys under the cluster prefix:
+// Multi-host state for overlay networks, in a ClusterStore (etcd: store/etcd.ts; in memory for
+// unit tests: store/memorycluster.ts). Keys under the cluster prefix (read back by peers.ts):
 //   ov/seq                 bumped by every network definition (serialises subnet/VNI checks)
 //   ov/net/<id>            {id, name, subnet, gateway, vni, mtu?, created}
 //   ov/netname/<name>      id (name URI-encoded: Docker allows any name)
@@ -18,15 +19,18 @@
 // go silent without breaking (a proxy holding the stream, a half-open connection): each host
 // watches its own heartbeat come back, and when etcd takes its writes but the watch has shown
 // none of them for a TTL, it resyncs (so a stall is caught within 2x the TTL).
-import { hostname } from 'node:os';
-import { conflict, forbidden, invalid, isLeaseLost, unavailable } from '../common/errors.js';
-import { contains, nthHost, overlaps, parseCidr, cidrSize, formatCidr } from '../common/cidr.js';
-import type { Logger } from '../common/log.js';
-import type { EtcdClient, WatchEvent } from '../store/etcd.js';
-import type { PoolRecord } from '../ipam/types.js';
-import type { EndpointRecord, NetworkRecord } from './records.js';
 import { randomBytes } from 'node:crypto';
-import type { Store, TxnOp } from '../store/types.js';
+import { conflict, forbidden, isLeaseLost, unavailable } from '../../common/errors.js';
+import { overlaps } from '../../common/cidr.js';
+import type { Logger } from '../../common/log.js';
+import type { PoolRecord } from '../../ipam/types.js';
+import type { ClusterStore, WatchEvent } from '../../store/cluster.js';
+import type { Store, TxnOp } from '../../store/types.js';
+import type { ClusterEvents, LocalEndpoint } from '../driver.js';
+import { mirroredEndpoints, mirroredHosts, mirroredNetworks, type OvEndpoint, type OvHost, type OvNet } from './peers.js';
+import { pickAddress, pickVni } from './pick.js';
+
+export type { OvEndpoint, OvNet } from './peers.js';
 
 const NODE_ID_KEY = 'meta/node-id';
 
@@ -39,44 +43,7 @@ export async function nodeIdOf(store: Store): Promise<string> {
   return (await store.get<string>(NODE_ID_KEY))?.value ?? id;
 }
 
-export interface ClusterHost {
-  readonly id: string;
-  readonly name: string;
-  readonly vtep: string;
-}
-
-export interface OvNet {
-  readonly id: string;
-  readonly name: string;
-  readonly subnet: string;
-  readonly gateway: string;
-  readonly vni: number;
-  readonly mtu?: string;
-  readonly created: string;
-}
-
-export interface OvEndpoint {
-  readonly id: string;
-  readonly network: string;
-  readonly host: string;
-  readonly vtep: string;
-  readonly ip: string; // cidr
-  readonly mac: string;
-  readonly name: string;
-  readonly aliases: readonly string[];
-}
-
-export const FIRST_VNI = 4096;
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const MAX_TRIES = 20;
-
-export interface ClusterHooks {
-  /** Runs fn in the controller's serial queue. */
-  serial<T>(fn: () => Promise<T>): Promise<T>;
-  /** Makes the local records and kernel match the mirrored networks and endpoints. */
-  apply(): Promise<void>;
-}
 
 export class Cluster {
   /** ov/ keys as last read or watched. */
@@ -92,22 +59,22 @@ export class Cluster {
   private beatWritten = 0;
   /** Resyncs started because the watch went silent (for tests and logs). */
   stalls = 0;
-  private hooks?: ClusterHooks;
+  private hooks?: ClusterEvents;
   /** Local endpoints to keep registered (re-put under a new lease after an expiry). */
   private readonly mine = new Map<string, { ep: OvEndpoint; alloc: string }>();
 
   /** `host` is the node ID; `name` the display name. */
   constructor(
-    readonly kv: EtcdClient,
+    readonly kv: ClusterStore,
     readonly vtep: string,
     private readonly log: Logger,
-    readonly host = hostname(),
+    readonly host: string,
     private readonly ttl = 10,
     readonly name = host,
   ) {}
 
   get where(): string {
-    return `etcd://${this.kv.where}`;
+    return this.kv.where;
   }
 
   private registration(): TxnOp[] {
@@ -158,7 +125,7 @@ export class Cluster {
     return `"${h?.value.name ?? '?'}" (node id ${id})`;
   }
 
-  async start(hooks: ClusterHooks): Promise<void> {
+  async start(hooks: ClusterEvents): Promise<void> {
     this.hooks = hooks;
     await this.claim();
     await this.resync();
@@ -243,7 +210,7 @@ export class Cluster {
     // Watch first: an apply that fails must not leave this host deaf to later changes.
     this.stopWatch?.();
     this.stopWatch = this.kv.watch('ov/', revision + 1, (evs) => void this.onEvents(evs), (err) => this.onWatchEnd(err));
-    await this.hooks!.serial(() => this.hooks!.apply()).catch((err: unknown) => this.log.error({ err: String(err) }, 'cluster: applying the fresh read failed'));
+    await this.hooks!.serial(() => this.hooks!.changed()).catch((err: unknown) => this.log.error({ err: String(err) }, 'cluster: applying the fresh read failed'));
   }
 
   private applyQueued = false;
@@ -265,7 +232,7 @@ export class Cluster {
     await this.hooks!
       .serial(() => {
         this.applyQueued = false;
-        return this.hooks!.apply();
+        return this.hooks!.changed();
       })
       .catch((err: unknown) => this.log.error({ err: String(err) }, 'cluster: applying changes failed'));
   }
@@ -285,27 +252,16 @@ export class Cluster {
   }
 
   networks(): OvNet[] {
-    return [...this.mirror]
-      .filter(([k, v]) => k.startsWith('ov/net/') && isObj(v) && typeof v.id === 'string' && typeof v.subnet === 'string' && typeof v.vni === 'number')
-      .map(([, v]) => v as unknown as OvNet);
+    return mirroredNetworks(this.mirror);
   }
 
   /** Well-formed endpoint records only: a hand-written or corrupt key is skipped, not fatal. */
   endpoints(networkId?: string): OvEndpoint[] {
-    const p = networkId ? `ov/ep/${networkId}/` : 'ov/ep/';
-    return [...this.mirror]
-      .filter(([k, v]) => k.startsWith(p) && isObj(v) && ['id', 'host', 'vtep', 'ip', 'mac', 'name'].every((f) => typeof v[f] === 'string'))
-      .map(([, v]) => ({ aliases: [], ...(v as object) }) as unknown as OvEndpoint);
+    return mirroredEndpoints(this.mirror, networkId);
   }
 
-  hosts(): ClusterHost[] {
-    return [...this.mirror]
-      .filter(([k, v]) => k.startsWith('ov/host/') && isObj(v) && typeof v.vtep === 'string')
-      .map(([k, v]) => {
-        const id = k.slice('ov/host/'.length);
-        const h = v as { vtep: string; name?: string };
-        return { id, name: h.name ?? id, vtep: h.vtep };
-      });
+  hosts(): OvHost[] {
+    return mirroredHosts(this.mirror);
   }
 
   /** A host's display name, from its node ID (the ID itself when the host is gone). */
@@ -324,10 +280,7 @@ export class Cluster {
       if (byName) throw conflict('NL_NETWORK_EXISTS', `network with name ${n.name} already exists in the cluster (${this.where})`);
       const clash = nets.find((x) => overlaps(x.subnet, pool.subnet));
       if (clash) throw forbidden('NL_IPAM_POOL_OVERLAP', `subnet ${pool.subnet} overlaps overlay network "${clash.name}" (${clash.subnet}) in the cluster`);
-      const used = new Set(nets.map((x) => x.vni));
-      if (wantVni !== undefined && used.has(wantVni)) throw conflict('NL_VNI_IN_USE', `VNI ${wantVni} is already used by overlay network "${nets.find((x) => x.vni === wantVni)?.name}"`);
-      let vni = wantVni ?? FIRST_VNI;
-      while (used.has(vni)) vni++;
+      const vni = pickVni(new Map(nets.map((x) => [x.vni, x.name])), wantVni);
       const def: OvNet = { id: n.id, name: n.name, subnet: pool.subnet, gateway: pool.gateway, vni, ...(mtu ? { mtu } : {}), created: n.created };
       const ok = await this.kv.txn(
         [{ key: 'ov/seq', version: seq?.version ?? 0 }],
@@ -361,22 +314,9 @@ export class Cluster {
 
   /** An address of the network's subnet no host holds, taken in one transaction. */
   async allocate(networkId: string, subnet: string, gateway: string, epId: string, wanted?: string): Promise<string> {
-    const c = parseCidr(subnet);
-    if (!c) throw invalid('NL_IPAM_INVALID_CIDR', `invalid subnet ${subnet}`);
-    const size = Number(cidrSize(c) > 65536n ? 65536n : cidrSize(c));
     for (let i = 0; i < MAX_TRIES; i++) {
-      const taken = new Set((await this.kv.listAt(`ov/alloc/${networkId}/`)).entries.map((e) => e.key.split('/').pop()));
-      let ip = wanted;
-      if (ip !== undefined) {
-        if (!contains(subnet, ip)) throw invalid('NL_IPAM_ADDR_OUTSIDE', `address ${ip} is outside subnet ${subnet}`);
-        if (taken.has(ip) || ip === gateway) throw conflict('NL_IPAM_ADDR_IN_USE', `address ${ip} is already in use in overlay network ${formatCidr(c)}`);
-      } else {
-        for (let k = 1; k < size - 1 && ip === undefined; k++) {
-          const cand = nthHost(subnet, k);
-          if (cand !== gateway && !taken.has(cand)) ip = cand;
-        }
-        if (ip === undefined) throw unavailable('NL_IPAM_EXHAUSTED', `no free address left in ${subnet}`);
-      }
+      const taken = new Set((await this.kv.listAt(`ov/alloc/${networkId}/`)).entries.map((e) => e.key.split('/').pop() ?? ''));
+      const ip = pickAddress(subnet, gateway, taken, wanted);
       const key = `ov/alloc/${networkId}/${ip}`;
       if (await this.leased(() => this.kv.txn([{ key, version: 0 }], [{ op: 'put', key, value: { host: this.host, ep: epId } }], this.lease))) return ip;
       if (wanted !== undefined) throw conflict('NL_IPAM_ADDR_IN_USE', `address ${ip} was just taken by another host`);
@@ -389,8 +329,8 @@ export class Cluster {
   }
 
   /** Announces a local endpoint to every host (under this host's lease). */
-  async publish(ep: EndpointRecord, name: string): Promise<void> {
-    const rec: OvEndpoint = { id: ep.id, network: ep.network, host: this.host, vtep: this.vtep, ip: ep.ipv4 ?? '', mac: ep.mac, name, aliases: ep.aliases };
+  async publish(ep: LocalEndpoint): Promise<void> {
+    const rec: OvEndpoint = { id: ep.id, network: ep.network, host: this.host, vtep: this.vtep, ip: ep.ipv4 ?? '', mac: ep.mac, name: ep.sandbox, aliases: ep.aliases };
     const alloc = `ov/alloc/${ep.network}/${(ep.ipv4 ?? '').split('/')[0]}`;
     this.mine.set(ep.id, { ep: rec, alloc });
     await this.register(rec);
@@ -429,10 +369,32 @@ export class Cluster {
     this.mirror.delete(`ov/ep/${e.network}/${e.id}`);
   }
 
-  async withdraw(ep: EndpointRecord): Promise<void> {
+  async withdraw(ep: LocalEndpoint): Promise<void> {
     this.mine.delete(ep.id);
     await this.kv.txn([], [{ op: 'del', key: `ov/ep/${ep.network}/${ep.id}` }, { op: 'del', key: `ov/alloc/${ep.network}/${(ep.ipv4 ?? '').split('/')[0]}` }]);
     this.mirror.delete(`ov/ep/${ep.network}/${ep.id}`);
+  }
+
+  /** Local endpoints are announced (again after a restart or an expired lease), and records of
+   *  this host that no local endpoint explains (a withdraw that failed) go. Each failure is
+   *  logged and retried at the next change or resync. */
+  async syncLocal(local: readonly LocalEndpoint[]): Promise<void> {
+    for (const ep of local) {
+      const m = this.mirror.get(`ov/ep/${ep.network}/${ep.id}`) as { vtep?: string } | undefined;
+      if (!m || m.vtep !== this.vtep) await this.attempt(`announce ${ep.sandbox}`, () => this.publish(ep));
+    }
+    const ids = new Set(local.map((e) => e.id));
+    for (const e of this.endpoints()) {
+      if (e.host === this.host && !ids.has(e.id)) await this.attempt(`forget stale ${e.name}`, () => this.forget(e));
+    }
+  }
+
+  private async attempt(what: string, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.log.error({ err: String(err) }, `cluster: ${what} failed (retried at the next change or resync)`);
+    }
   }
 
   async close(): Promise<void> {
