@@ -1,5 +1,5 @@
 // Network create / remove / prune, and the predefined networks (bridge, host, none).
-import { conflict, forbidden, invalid, wrap } from '../common/errors.js';
+import { conflict, forbidden, invalid, rollback, wrap } from '../common/errors.js';
 import { lookupDriver } from '../drivers/registry.js';
 import type { PoolRecord } from '../ipam/types.js';
 import { failpoint } from '../common/failpoint.js';
@@ -159,7 +159,7 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
       [absent(key.netName(rec.name))],
     );
   } catch (err) {
-    if (defined) await ctx.cluster?.undefine(rec, true).catch(() => undefined);
+    if (defined) await rollback(log, 'network create: rollback step failed', [async () => ctx.cluster?.undefine(rec, true)]);
     throw err;
   }
   for (const p of pools) {
@@ -173,12 +173,12 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
       await networkUp(ctx, rec);
     } catch (err) {
       networkDown(ctx, rec);
-      await driver.deleteNetwork?.(ctx.env, netInfo(ctx, rec), config).catch(() => undefined);
+      await rollback(log, 'network create: rollback step failed', [async () => driver.deleteNetwork?.(ctx.env, netInfo(ctx, rec), config)]);
       throw err;
     }
   } catch (err) {
     await forgetNetwork(ctx, rec);
-    if (defined) await ctx.cluster?.undefine(rec, true).catch(() => undefined);
+    if (defined) await rollback(log, 'network create: rollback step failed', [async () => ctx.cluster?.undefine(rec, true)]);
     throw wrap(err, `create network "${req.name}"`);
   }
   failpoint('create:applied');

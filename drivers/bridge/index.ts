@@ -1,6 +1,6 @@
 // The bridge driver: one Linux bridge per network, a veth pair per endpoint, the gateway address
 // on the bridge, NAT and isolation in netloom's own iptables chains.
-import { conflict } from '../../common/errors.js';
+import { conflict, logFailures } from '../../common/errors.js';
 import { macFromIPv4 } from '../../common/cidr.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
@@ -176,7 +176,7 @@ export function createBridgeDriver(hostCfg: BridgeHost = { iptables: true, ipFor
         }
       } catch (err) {
         applied.delete(net.id);
-        await undoAll(undo).catch(() => undefined);
+        await undoAll(undo).catch((e: unknown) => logFailures(env.log, e, 'bridge network create: rollback step failed'));
         throw err;
       }
     },

@@ -8,7 +8,7 @@
 // FORWARD (br_netfilter), so it accepts them in its own chain (rules.ts): hosts whose FORWARD
 // policy is DROP (every host running Docker) pass overlay traffic too; the same chain, jumped
 // before the bridge driver's, drops anything routed between the overlay and another network.
-import { invalid } from '../../common/errors.js';
+import { invalid, logFailures } from '../../common/errors.js';
 import { macFromIPv4 } from '../../common/cidr.js';
 import { createBridgeDriver } from '../bridge/index.js';
 import { DEFAULT_MTU, type BridgeConfig } from '../bridge/options.js';
@@ -144,7 +144,7 @@ export function createOverlayDriver(host: () => OverlayHost, { iptables = true }
         }
       } catch (err) {
         applied.delete(net.id);
-        await undoAll(steps).catch(() => undefined);
+        await undoAll(steps).catch((e: unknown) => logFailures(env.log, e, 'overlay network setup: rollback step failed'));
         throw err;
       }
     },
