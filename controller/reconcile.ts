@@ -4,6 +4,7 @@
 //   ready     -> re-apply (idempotent driver verbs recreate whatever is missing)
 // then delete every link tagged as this instance's that no record explains.
 import type { Logger } from '../common/log.js';
+import { errorFields } from '../common/errors.js';
 import { configOf, driverNetworks, driverOf, endpointInfo, netInfo, type Ctx } from './context.js';
 import { deleteEndpointNow, forgetEndpoint, moveDefaultRoute } from './endpoints.js';
 import { deleteNetworkNow, forgetNetwork } from './networks.js';
@@ -25,7 +26,7 @@ async function attempt(report: ReconcileReport, log: Logger, what: string, fn: (
   } catch (err) {
     const msg = `${what}: ${err instanceof Error ? err.message : String(err)}`;
     report.errors.push(msg);
-    log.error(msg);
+    log.error(errorFields(err), msg);
   }
 }
 
