@@ -78,7 +78,9 @@ export class SystemError extends Error {
   readonly exitCode?: number;
   constructor(init: SystemErrorInit) {
     super(init.message ?? `${init.step} ${init.object}: ${init.errno || 'failed'}`, init.cause === undefined ? undefined : { cause: init.cause });
-    this.name = 'SystemError';
+    // 'Error', as when system failures were plain Errors: String(err) reaches API output (the
+    // firewall guard's lastError in doctor) and must read as before. Tell it apart by instanceof.
+    this.name = 'Error';
     this.step = init.step;
     this.object = init.object;
     this.errno = init.errno ?? '';
@@ -110,7 +112,7 @@ const messageOf = (err: unknown): string => (err instanceof Error ? err.message 
 export class ErrorList extends AggregateError {
   constructor(errors: readonly unknown[]) {
     super(errors, errors.map(messageOf).join('; '));
-    this.name = 'ErrorList';
+    this.name = 'Error'; // String(err) as before (see SystemError)
   }
 }
 

@@ -199,3 +199,11 @@ describe('the controller tests the field, and its errors keep the cause', () => 
     assert.deepEqual(await sys.netns.list(), ['db']);
   });
 });
+
+describe('String(err) reads as before', () => {
+  test('a SystemError and an ErrorList print as the plain Errors they replace', () => {
+    const sys = new SystemError({ step: 'run', object: 'iptables-restore -w --noflush', errno: '', message: 'iptables-restore -w --noflush: line 2 failed' });
+    assert.equal(String(sys), 'Error: iptables-restore -w --noflush: line 2 failed');
+    assert.equal(String(new ErrorList([sys, new Error('b')])), 'Error: iptables-restore -w --noflush: line 2 failed; b');
+  });
+});
