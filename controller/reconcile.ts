@@ -4,7 +4,7 @@
 //   ready     -> re-apply (idempotent driver verbs recreate whatever is missing)
 // then delete every link tagged as this instance's that no record explains.
 import type { Logger } from '../common/log.js';
-import { errorFields } from '../common/errors.js';
+import { errorFields, logFailures } from '../common/errors.js';
 import { configOf, driverNetworks, driverOf, endpointInfo, netInfo, type Ctx } from './context.js';
 import { deleteEndpointNow, forgetEndpoint, moveDefaultRoute } from './endpoints.js';
 import { deleteNetworkNow, forgetNetwork } from './networks.js';
@@ -46,7 +46,7 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   const unfinished = <T extends { state: string }>(xs: Iterable<T>): T[] => (ctx.keepUnexplained ? [] : [...xs].filter((x) => x.state !== 'ready'));
   for (const ep of unfinished(state.endpoints.values())) {
     await attempt(report, log, `endpoint ${ep.id.slice(0, 12)}`, async () => {
-      await deleteEndpointNow(ctx, ep).catch(() => forgetEndpoint(ctx, ep));
+      await deleteEndpointNow(ctx, ep).catch((e: unknown) => (logFailures(log, e, `endpoint ${ep.id.slice(0, 12)}: teardown incomplete, record dropped`), forgetEndpoint(ctx, ep)));
       (ep.state === 'creating' ? report.rolledBack : report.finished).push(`endpoint ${ep.sandbox}/${ep.ifname}`);
     });
   }
@@ -66,7 +66,7 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   }
   for (const n of unfinished(nets())) {
     await attempt(report, log, `network ${n.name}`, async () => {
-      await deleteNetworkNow(ctx, n).catch(() => forgetNetwork(ctx, n));
+      await deleteNetworkNow(ctx, n).catch((e: unknown) => (logFailures(log, e, `network ${n.name}: teardown incomplete, record dropped`), forgetNetwork(ctx, n)));
       (n.state === 'creating' ? report.rolledBack : report.finished).push(`network ${n.name}`);
     });
   }
