@@ -214,7 +214,7 @@ export function createBridgeDriver(hostCfg: BridgeHost = { iptables: true, ipFor
         if (!ep.external) await configureSandboxSide(env, net, c, ep); // else the engine does it
         if (fw) await publish(env, c, ep);
       } catch (err) {
-        await env.sys.host.delLink(veth).catch(() => undefined);
+        await env.sys.host.delLink(veth).catch((e: unknown) => logFailures(env.log, e, 'bridge join: rollback step failed'));
         throw err;
       }
     },

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ErrorList, NetloomError, SystemError, attemptAll, errnoOf, errorFields, logFailures, rollback, systemCause, wrap } from '../../common/errors.js';
 import { silentLogger } from '../../common/log.js';
+import { pino } from 'pino';
 import { Controller } from '../../controller/index.js';
 import { undoAll } from '../../drivers/driver.js';
 import { MemoryStore } from '../../store/memory.js';
@@ -181,6 +182,24 @@ describe('the controller tests the field, and its errors keep the cause', () => 
     assert.ok(err instanceof NetloomError && err.code === 'NL_SYSTEM' && err.kind === 'internal', String(err));
     assert.match(err.message, /^connect sandbox "web" to network "back": addAddr /);
     assert.deepEqual(shape(err), { isSystemError: true, errno: 'EIO', step: 'add address', object: '10.2.0.2/24 on eth1 in netns web' });
+  });
+
+  test('a rollback step that fails too is logged with its cause; the caller still gets the first error', async () => {
+    const sys = createFakeSystem();
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+    const ctl = new Controller({ store: new MemoryStore(), sys, log });
+    await ctl.start();
+    await ctl.createNetwork({ name: 'front', ipam: [{ subnet: '10.1.0.0/24' }] });
+    await ctl.createNetwork({ name: 'back', ipam: [{ subnet: '10.2.0.0/24' }] });
+    await ctl.createSandbox({ name: 'web', network: 'front' });
+    sys.failNext('addAddr');
+    sys.failNext('delLink'); // the join's own undo of its veth
+    await assert.rejects(ctl.connect('back', 'web'), /^NetloomError: connect sandbox "web" to network "back": addAddr /);
+    const rolled = lines.filter((l) => l.msg === 'bridge join: rollback step failed');
+    assert.equal(rolled.length, 1, JSON.stringify(lines));
+    assert.deepEqual([rolled[0].errno, rolled[0].step, String(rolled[0].object).startsWith('nlv')], ['EIO', 'delete link', true]);
+    assert.match(String(rolled[0].err), /^delLink self nlv\w+: injected failure: EIO$/);
   });
 
   test('sandbox create over a namespace that appeared meanwhile (EEXIST) leaves that namespace alone', async () => {
