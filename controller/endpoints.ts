@@ -3,7 +3,7 @@
 // Connect writes the endpoint as "creating" together with its address reservations (one
 // transaction whose compares make a duplicate address impossible), then plumbs the kernel, then
 // marks it "ready". A kill -9 anywhere in between leaves a record that reconcile rolls back.
-import { conflict, forbidden, invalid, notFound, wrap } from '../common/errors.js';
+import { conflict, forbidden, invalid, notFound, rollback, wrap } from '../common/errors.js';
 import { macFromIPv4 } from '../common/cidr.js';
 import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type Compare, type TxnOp } from '../store/types.js';
@@ -102,7 +102,7 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, request: 
   try {
     return await connectWith(ctx, n, sb, id, req, aliases);
   } catch (err) {
-    if (clusterIp) await member?.release(n.id, clusterIp).catch(() => undefined);
+    if (clusterIp) await rollback(ctx.log, 'connect: cluster address not given back', [() => member!.release(n.id, clusterIp)]);
     throw err;
   }
 }
@@ -146,9 +146,9 @@ async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: st
   try {
     await netVerbs.join(ctx, n, ep);
   } catch (err) {
-    await netVerbs.leave(ctx, n, ep).catch(() => undefined);
+    await rollback(log, 'connect: rollback step failed', [async () => netVerbs.leave(ctx, n, ep)]);
     await forgetEndpoint(ctx, ep);
-    await withdraw(ctx, ep).catch(() => undefined);
+    await rollback(log, 'connect: rollback step failed', [() => withdraw(ctx, ep)]);
     throw wrap(err, `connect sandbox "${sb.name}" to network "${n.name}"`);
   }
   failpoint('connect:joined');

@@ -1,5 +1,5 @@
 // Network create / remove / prune, and the predefined networks (bridge, host, none).
-import { conflict, forbidden, invalid, wrap } from '../common/errors.js';
+import { conflict, forbidden, invalid, rollback, wrap } from '../common/errors.js';
 import { lookupDriver } from '../drivers/registry.js';
 import { clusterDriverOf, clusterMemberOf } from '../drivers/driver.js';
 import type { PoolRecord } from '../ipam/types.js';
@@ -161,7 +161,7 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
       [absent(key.netName(rec.name))],
     );
   } catch (err) {
-    if (defined) await clusterMemberOf(driver)?.undefine(rec, true).catch(() => undefined);
+    if (defined) await rollback(log, 'network create: rollback step failed', [async () => clusterMemberOf(driver)?.undefine(rec, true)]);
     throw err;
   }
   for (const p of pools) {
@@ -175,12 +175,12 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
       await networkUp(ctx, rec);
     } catch (err) {
       networkDown(ctx, rec);
-      await handle.deleteNetwork(ctx.env, netInfo(ctx, rec)).catch(() => undefined);
+      await rollback(log, 'network create: rollback step failed', [async () => handle.deleteNetwork(ctx.env, netInfo(ctx, rec))]);
       throw err;
     }
   } catch (err) {
     await forgetNetwork(ctx, rec);
-    if (defined) await clusterMemberOf(driver)?.undefine(rec, true).catch(() => undefined);
+    if (defined) await rollback(log, 'network create: rollback step failed', [async () => clusterMemberOf(driver)?.undefine(rec, true)]);
     throw wrap(err, `create network "${req.name}"`);
   }
   failpoint('create:applied');

@@ -4,6 +4,7 @@
 //   ready     -> re-apply (idempotent driver verbs recreate whatever is missing)
 // then delete every link tagged as this instance's that no record explains.
 import type { Logger } from '../common/log.js';
+import { errorFields, logFailures } from '../common/errors.js';
 import { handleOf, netInfo, netVerbs, type Ctx } from './context.js';
 import { deleteEndpointNow, forgetEndpoint, moveDefaultRoute } from './endpoints.js';
 import { deleteNetworkNow, forgetNetwork } from './networks.js';
@@ -26,7 +27,7 @@ async function attempt(report: ReconcileReport, log: Logger, what: string, fn: (
   } catch (err) {
     const msg = `${what}: ${err instanceof Error ? err.message : String(err)}`;
     report.errors.push(msg);
-    log.error(msg);
+    log.error(errorFields(err), msg);
   }
 }
 
@@ -46,7 +47,7 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   const unfinished = <T extends { state: string }>(xs: Iterable<T>): T[] => (ctx.keepUnexplained ? [] : [...xs].filter((x) => x.state !== 'ready'));
   for (const ep of unfinished(state.endpoints.values())) {
     await attempt(report, log, `endpoint ${ep.id.slice(0, 12)}`, async () => {
-      await deleteEndpointNow(ctx, ep).catch(() => forgetEndpoint(ctx, ep));
+      await deleteEndpointNow(ctx, ep).catch((e: unknown) => (logFailures(log, e, `endpoint ${ep.id.slice(0, 12)}: teardown incomplete, record dropped`), forgetEndpoint(ctx, ep)));
       (ep.state === 'creating' ? report.rolledBack : report.finished).push(`endpoint ${ep.sandbox}/${ep.ifname}`);
     });
   }
@@ -66,7 +67,7 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   }
   for (const n of unfinished(nets())) {
     await attempt(report, log, `network ${n.name}`, async () => {
-      await deleteNetworkNow(ctx, n).catch(() => forgetNetwork(ctx, n));
+      await deleteNetworkNow(ctx, n).catch((e: unknown) => (logFailures(log, e, `network ${n.name}: teardown incomplete, record dropped`), forgetNetwork(ctx, n)));
       (n.state === 'creating' ? report.rolledBack : report.finished).push(`network ${n.name}`);
     });
   }

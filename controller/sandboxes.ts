@@ -1,6 +1,6 @@
 // Sandboxes: named network namespaces that play the container.
 import { refuseConfigOnly } from './configs.js';
-import { conflict, invalid, notFound, wrap } from '../common/errors.js';
+import { conflict, errnoOf, invalid, notFound, rollback, wrap } from '../common/errors.js';
 import { parseContainerMode } from '../drivers/container/index.js';
 import { failpoint } from '../common/failpoint.js';
 import { del, put, absent } from '../store/types.js';
@@ -128,6 +128,7 @@ function modeFor(ctx: Ctx, network: string | undefined): { mode: SandboxMode; jo
 /** Creates the sandbox's /run/netns entry for its mode. */
 export async function makeNamespace(ctx: Ctx, sb: SandboxRecord): Promise<void> {
   const netns = ctx.env.sys.netns;
+  const undoing = `sandbox create "${sb.name}": rollback step failed`;
   switch (sb.mode.kind) {
     case 'own':
     case 'none': {
@@ -135,17 +136,19 @@ export async function makeNamespace(ctx: Ctx, sb: SandboxRecord): Promise<void> 
         try {
           await ctx.env.sys.uts.add(sb.name, sb.hostname, sb.domainname ?? '');
         } catch (err) {
-          await ctx.env.sys.uts.del(sb.name).catch(() => undefined); // it may have failed after making it
+          await rollback(ctx.log, undoing, [() => ctx.env.sys.uts.del(sb.name)]); // it may have failed after making it
           throw err;
         }
       }
       try {
         await netns.add(sb.name);
       } catch (err) {
-        // "File exists": someone else's namespace appeared meanwhile; anything else may have
-        // left ours half-made.
-        if (!/exists/i.test(String(err))) await netns.del(sb.name).catch(() => undefined);
-        if (sb.hostname) await ctx.env.sys.uts.del(sb.name).catch(() => undefined);
+        // EEXIST: someone else's namespace appeared meanwhile; anything else may have left ours
+        // half-made.
+        await rollback(ctx.log, undoing, [
+          async () => (errnoOf(err) === 'EEXIST' ? undefined : netns.del(sb.name)),
+          async () => (sb.hostname ? ctx.env.sys.uts.del(sb.name) : undefined),
+        ]);
         throw err;
       }
       try {
@@ -156,8 +159,8 @@ export async function makeNamespace(ctx: Ctx, sb: SandboxRecord): Promise<void> 
           h.close();
         }
       } catch (err) {
-        await netns.del(sb.name).catch(() => undefined); // only what this call created
-        if (sb.hostname) await ctx.env.sys.uts.del(sb.name).catch(() => undefined);
+        // only what this call created
+        await rollback(ctx.log, undoing, [() => netns.del(sb.name), async () => (sb.hostname ? ctx.env.sys.uts.del(sb.name) : undefined)]);
         throw err;
       }
       return;

@@ -7,6 +7,7 @@ import type { Logger } from '../common/log.js';
 import type { PoolRecord } from '../ipam/types.js';
 import type { PortBinding } from '../common/ports.js';
 import type { NsRef, System, Table } from '../system/types.js';
+import { attemptAll } from '../common/errors.js';
 
 export interface DriverEnv {
   readonly sys: System;
@@ -183,17 +184,11 @@ export interface Driver<C = unknown> {
 /** Host-side veth name of an endpoint: deterministic, so a crash never loses track of it. */
 export const hostVethName = (endpointId: string): string => `nlv${endpointId.slice(0, 10)}`;
 
-/** Runs every undo even when some fail, then reports all failures together. */
+/** Runs every undo even when some fail, then reports all failures together: an ErrorList (each
+ *  failure kept with its cause; the message is theirs joined with '; '). */
 export async function undoAll(steps: readonly (() => Promise<void>)[]): Promise<void> {
-  const errors: string[] = [];
-  for (const s of steps) {
-    try {
-      await s();
-    } catch (err) {
-      errors.push(err instanceof Error ? err.message : String(err));
-    }
-  }
-  if (errors.length) throw new Error(errors.join('; '));
+  const failed = await attemptAll(steps);
+  if (failed) throw failed;
 }
 
 /** Firewall lines (`-A CHAIN spec`) per family and table. */

@@ -2,24 +2,20 @@
 // node:child_process directly: execa and its dependencies cost netloomd ~8 MiB of heap for what
 // this function needs (bench/daemon-rss.sh).
 import { spawn } from 'node:child_process';
+import { runError, type ProgramOutcome } from './errors.js';
 
-export interface RunResult {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly exitCode: number;
-}
+export type RunResult = ProgramOutcome;
 
-/** Runs a program without a shell; rejects with its stderr on a non-zero exit unless `allowFail`. */
+/** Runs a program without a shell; on a non-zero exit (unless `allowFail`) rejects with a
+ *  SystemError (errors.ts runError): `step` (default 'run') and `object` (default the command),
+ *  errno and exit code; its message is the command and the program's first error line. */
 export async function run(
   file: string,
   args: readonly string[],
-  opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {},
+  opts: { input?: string; allowFail?: boolean; timeoutMs?: number; step?: string; object?: string } = {},
 ): Promise<RunResult> {
   const res = await spawnCollect(file, args, opts.input, opts.timeoutMs ?? 30_000);
-  if (res.exitCode !== 0 && !opts.allowFail) {
-    const why = res.stderr.trim() || res.stdout.trim() || `exit code ${res.exitCode}`;
-    throw new Error(`${file} ${args.join(' ')}: ${why.split('\n')[0]}`);
-  }
+  if (res.exitCode !== 0 && !opts.allowFail) throw runError(file, args, res, opts.step, opts.object);
   return res;
 }
 
@@ -30,14 +26,15 @@ function spawnCollect(file: string, args: readonly string[], input: string | und
     const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGTERM' });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    let failed: Error | undefined;
+    let failed: NodeJS.ErrnoException | undefined;
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.stdin.on('error', () => undefined); // a program that exits without reading its input
     child.on('error', (e) => (failed = e));
     child.on('close', (code) => {
       const stderr = Buffer.concat(err).toString('utf8');
-      resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: failed && !stderr ? failed.message : stderr, exitCode: failed ? -1 : (code ?? -1) });
+      const stdout = Buffer.concat(out).toString('utf8');
+      resolve({ stdout, stderr: failed && !stderr ? failed.message : stderr, exitCode: failed ? -1 : (code ?? -1), ...(failed ? { spawnError: failed } : {}) });
     });
     child.stdin.end(input);
   });

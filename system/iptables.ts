@@ -1,28 +1,30 @@
 // iptables through iptables-restore batches (one process per change) and, for the few jump
 // rules netloom places in built-in chains, single -C/-I/-D calls. Always -w.
 import { run } from './exec.js';
+import { errnoOfRun, obj, runError, stepOf } from './errors.js';
 import type { Firewall, Table } from './types.js';
 
 const bin = (family: 4 | 6, tool: '' | '-save' | '-restore'): string => `${family === 4 ? 'iptables' : 'ip6tables'}${tool}`;
 
 export class Iptables implements Firewall {
   async restore(family: 4 | 6, text: string): Promise<void> {
-    await run(bin(family, '-restore'), ['-w', '--noflush'], { input: text });
+    await run(bin(family, '-restore'), ['-w', '--noflush'], { input: text, step: stepOf('restore'), object: obj.fw(family) });
   }
 
   async save(family: 4 | 6, table: Table): Promise<string> {
-    return (await run(bin(family, '-save'), ['-t', table])).stdout;
+    return (await run(bin(family, '-save'), ['-t', table], { step: stepOf('save'), object: obj.fw(family, table) })).stdout;
   }
 
   async ensureJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void> {
     const check = await run(bin(family, ''), ['-w', '-t', table, '-C', chain, '-j', target], { allowFail: true });
     if (check.exitCode === 0) return;
-    await run(bin(family, ''), ['-w', '-t', table, '-I', chain, '1', '-j', target]);
+    await run(bin(family, ''), ['-w', '-t', table, '-I', chain, '1', '-j', target], { step: stepOf('ensureJump'), object: obj.fw(family, table, chain) });
   }
 
   async ensureChain(family: 4 | 6, table: Table, chain: string): Promise<void> {
-    const r = await run(bin(family, ''), ['-w', '-t', table, '-N', chain], { allowFail: true });
-    if (r.exitCode !== 0 && !/exists/i.test(r.stderr)) throw new Error(`${bin(family, '')} -t ${table} -N ${chain}: ${r.stderr.trim()}`);
+    const args = ['-w', '-t', table, '-N', chain];
+    const r = await run(bin(family, ''), args, { allowFail: true });
+    if (r.exitCode !== 0 && errnoOfRun(r) !== 'EEXIST') throw runError(bin(family, ''), args, r, stepOf('ensureChain'), obj.fw(family, table, chain));
   }
 
   async removeJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void> {

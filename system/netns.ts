@@ -6,6 +6,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync } from 'node:fs
 import { join } from 'node:path';
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import { run } from './exec.js';
+import { aliasTaken, keepMessage, notThere, obj, stepOf } from './errors.js';
 import type { Namespaces, NsRef } from './types.js';
 
 export const NETNS_DIR = '/run/netns';
@@ -50,7 +51,7 @@ export function rtnetlinkIn(ns: NsRef): RtNetlinkSocket {
     target = openNsFd(ns);
   } catch (err) {
     closeSync(back);
-    throw new Error(`network namespace ${nsPath(ns)} is not there`, { cause: err });
+    throw notThere(nsPath(ns), err);
   }
   try {
     setns(target);
@@ -67,16 +68,20 @@ export function rtnetlinkIn(ns: NsRef): RtNetlinkSocket {
 
 export class IpNetns implements Namespaces {
   async add(name: string): Promise<void> {
-    await run('ip', ['netns', 'add', name]);
+    await run('ip', ['netns', 'add', name], { step: stepOf('netns.add'), object: obj.netns(name) });
   }
 
   async alias(name: string, target: NsRef): Promise<void> {
-    mkdirSync(NETNS_DIR, { recursive: true });
     const file = join(NETNS_DIR, name);
-    if (existsSync(file)) throw new Error(`network namespace "${name}" already exists`);
-    closeSync(openSync(file, 'wx'));
+    if (existsSync(file)) throw aliasTaken(name);
     try {
-      await run('mount', ['--bind', nsPath(target), file]);
+      mkdirSync(NETNS_DIR, { recursive: true });
+      closeSync(openSync(file, 'wx'));
+    } catch (err) {
+      throw keepMessage(stepOf('netns.alias'), obj.netns(name), err);
+    }
+    try {
+      await run('mount', ['--bind', nsPath(target), file], { step: stepOf('netns.alias'), object: obj.netns(name) });
     } catch (err) {
       await run('rm', ['-f', file], { allowFail: true });
       throw err;
@@ -85,7 +90,7 @@ export class IpNetns implements Namespaces {
 
   async del(name: string): Promise<void> {
     if (!existsSync(join(NETNS_DIR, name))) return;
-    await run('ip', ['netns', 'del', name]);
+    await run('ip', ['netns', 'del', name], { step: stepOf('netns.del'), object: obj.netns(name) });
   }
 
   async exists(name: string): Promise<boolean> {

@@ -6,6 +6,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
+import { keepMessage, stepOf } from './errors.js';
 import type { UtsNamespaces } from './types.js';
 
 export const UTS_DIR = '/run/netloom/uts';
@@ -14,10 +15,15 @@ export const utsPath = (sandbox: string): string => join(UTS_DIR, sandbox);
 
 export class UnshareUts implements UtsNamespaces {
   async add(sandbox: string, hostname: string, domainname: string): Promise<void> {
-    mkdirSync(UTS_DIR, { recursive: true, mode: 0o755 });
+    const step = stepOf('uts.add');
     const file = utsPath(sandbox);
     if (existsSync(file)) await this.del(sandbox);
-    closeSync(openSync(file, 'wx'));
+    try {
+      mkdirSync(UTS_DIR, { recursive: true, mode: 0o755 });
+      closeSync(openSync(file, 'wx'));
+    } catch (err) {
+      throw keepMessage(step, `sandbox ${sandbox}`, err);
+    }
     try {
       await run('unshare', [
         `--uts=${file}`,
@@ -27,7 +33,7 @@ export class UnshareUts implements UtsNamespaces {
         'sh',
         hostname,
         domainname || '(none)',
-      ]);
+      ], { step, object: `sandbox ${sandbox}` });
     } catch (err) {
       await run('umount', [file], { allowFail: true });
       rmSync(file, { force: true });
@@ -40,7 +46,11 @@ export class UnshareUts implements UtsNamespaces {
     if (!existsSync(file)) return;
     // Not mounted (a crash between the file and the mount) is fine: the file goes either way.
     await run('umount', [file], { allowFail: true });
-    rmSync(file, { force: true });
+    try {
+      rmSync(file, { force: true });
+    } catch (err) {
+      throw keepMessage(stepOf('uts.del'), `sandbox ${sandbox}`, err);
+    }
   }
 
   async exists(sandbox: string): Promise<boolean> {

@@ -1,6 +1,6 @@
 // The bridge driver: one Linux bridge per network, a veth pair per endpoint, the gateway address
 // on the bridge, NAT and isolation in netloom's own iptables chains.
-import { conflict } from '../../common/errors.js';
+import { conflict, logFailures } from '../../common/errors.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
 import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type EndpointInfo, type Firewaller, type KeptLines, type Lifecycle, type NetworkInfo } from '../driver.js';
@@ -179,7 +179,7 @@ function bridgeLifecycle(applied: Set<string>, fw: boolean): Lifecycle<BridgeCon
         }
       } catch (err) {
         applied.delete(net.id);
-        await undoAll(undo).catch(() => undefined);
+        await undoAll(undo).catch((e: unknown) => logFailures(env.log, e, 'bridge network create: rollback step failed'));
         throw err;
       }
     },

@@ -8,7 +8,7 @@
 // FORWARD (br_netfilter), so it accepts them in its own chain (rules.ts): hosts whose FORWARD
 // policy is DROP (every host running Docker) pass overlay traffic too; the same chain, jumped
 // before the bridge driver's, drops anything routed between the overlay and another network.
-import { invalid } from '../../common/errors.js';
+import { invalid, logFailures } from '../../common/errors.js';
 import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type Finding, type Firewaller, type KeptLines, type Lifecycle, type NetworkInfo, type Peer } from '../driver.js';
 import type { NeighEntry } from '../../system/types.js';
 import { keptRules as keptLines, renderAdd, type Rule } from '../shared/iptables.js';
@@ -136,7 +136,7 @@ function overlayLifecycle(host: () => OverlayHost, applied: Set<string>, iptable
         }
       } catch (err) {
         applied.delete(net.id);
-        await undoAll(steps).catch(() => undefined);
+        await undoAll(steps).catch((e: unknown) => logFailures(env.log, e, 'overlay network setup: rollback step failed'));
         throw err;
       }
     },

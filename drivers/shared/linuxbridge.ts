@@ -2,6 +2,7 @@
 // overlay): the bridge device with the gateway addresses, a veth pair per endpoint with the
 // sandbox side addressed and routed, and the doctor's look at all of it. Each driver keeps what
 // is its own (firewall, VXLAN device, which addresses and routes it wants).
+import { logFailures } from '../../common/errors.js';
 import { macFromIPv4 } from '../../common/cidr.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
@@ -58,7 +59,7 @@ export async function joinBridge(env: DriverEnv, net: NetworkInfo, port: BridgeP
     if (!ep.external) await configureSandboxSide(env, net, port, ep); // else the engine does it
     await more?.();
   } catch (err) {
-    await env.sys.host.delLink(veth).catch(() => undefined);
+    await env.sys.host.delLink(veth).catch((e: unknown) => logFailures(env.log, e, 'bridge join: rollback step failed'));
     throw err;
   }
 }

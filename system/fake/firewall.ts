@@ -4,6 +4,7 @@
 // Declaring a user chain (":NAME - [0:0]") creates or flushes it; declaring a built-in chain only
 // sets its policy, as --noflush does.
 import type { Firewall, Table } from '../types.js';
+import { obj, runError, stepOf } from '../errors.js';
 
 interface Chain {
   policy: string; // ACCEPT/DROP for built-in chains, '-' for user chains
@@ -126,10 +127,28 @@ export class FakeFirewall implements Firewall {
   private readonly fam: Record<4 | 6, Tables> = { 4: emptyTables(), 6: emptyTables() };
 
   /** `call` records the call and throws an armed failure (FakeSystem.failNext, failAfter). */
-  constructor(private readonly call: <T>(method: string, detail: string, effect: () => T) => T) {}
+  constructor(private readonly call: <T>(method: string, detail: string, effect: () => T, object?: string) => T) {}
+
+  /** Runs `effect` as the real firewall runs `file args`: a refusal becomes the same
+   *  SystemError the real program's exit 1 with that error line would. */
+  private program<T>(method: string, detail: string, object: string, file: string, args: readonly string[], effect: () => T): T {
+    return this.call(
+      method,
+      detail,
+      () => {
+        try {
+          return effect();
+        } catch (err) {
+          throw runError(file, args, { stdout: '', stderr: (err as Error).message, exitCode: 1 }, stepOf(method), object);
+        }
+      },
+      object,
+    );
+  }
 
   async restore(family: 4 | 6, text: string): Promise<void> {
-    this.call('restore', `ipv${family}`, () => {
+    const file = family === 4 ? 'iptables-restore' : 'ip6tables-restore';
+    this.program('restore', `ipv${family}`, obj.fw(family), file, ['-w', '--noflush'], () => {
       const work = cloneTables(this.fam[family]);
       applyRestore(work, text);
       this.fam[family] = work;
@@ -145,14 +164,16 @@ export class FakeFirewall implements Firewall {
       for (const c of order) for (const r of chains.get(c)!.rules) out.push(`-A ${c} ${r}`);
       out.push('COMMIT', '');
       return out.join('\n');
-    });
+    }, obj.fw(family, table));
   }
 
   async ensureJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void> {
-    this.call('ensureJump', `ipv${family} ${table} ${chain} -> ${target}`, () => {
+    const args = ['-w', '-t', table, '-I', chain, '1', '-j', target];
+    const file = family === 4 ? 'iptables' : 'ip6tables';
+    this.program('ensureJump', `ipv${family} ${table} ${chain} -> ${target}`, obj.fw(family, table, chain), file, args, () => {
       const chains = this.fam[family][table];
       const c = chains.get(chain);
-      if (!c) throw new Error(`iptables -t ${table} -I ${chain} 1 -j ${target}: No chain/target/match by that name`);
+      if (!c) throw new Error(`${file}: No chain/target/match by that name.`);
       if (c.rules.includes(`-j ${target}`)) return;
       checkTarget(chains, ['-j', target]);
       c.rules.unshift(`-j ${target}`);
@@ -163,15 +184,15 @@ export class FakeFirewall implements Firewall {
     this.call('ensureChain', `ipv${family} ${table} ${chain}`, () => {
       const chains = this.fam[family][table];
       if (!chains.has(chain)) chains.set(chain, { policy: '-', rules: [] });
-    });
+    }, obj.fw(family, table, chain));
   }
 
   async removeJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void> {
-    this.call('removeJump', `ipv${family} ${table} ${chain} -> ${target}`, () => this.remove(family, table, chain, ['-j', target]));
+    this.call('removeJump', `ipv${family} ${table} ${chain} -> ${target}`, () => this.remove(family, table, chain, ['-j', target]), obj.fw(family, table, chain));
   }
 
   async deleteRule(family: 4 | 6, table: Table, chain: string, spec: readonly string[]): Promise<void> {
-    this.call('deleteRule', `ipv${family} ${table} ${chain} ${spec.join(' ')}`, () => this.remove(family, table, chain, spec));
+    this.call('deleteRule', `ipv${family} ${table} ${chain} ${spec.join(' ')}`, () => this.remove(family, table, chain, spec), obj.fw(family, table, chain));
   }
 
   private remove(family: 4 | 6, table: Table, chain: string, spec: readonly string[]): void {

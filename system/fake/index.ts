@@ -6,6 +6,8 @@
 import type { AddrInfo, Listener, Namespaces, NetHandle, NsRef, RouteInfo, System, UtsNamespaces } from '../types.js';
 import { FakeFirewall, type FirewallSnapshot } from './firewall.js';
 import { FakeHandle, Ns, addConnected, nsPath, removeLink, type HandleOwner } from './kernel.js';
+import { SystemError } from '../../common/errors.js';
+import { aliasTaken, keepMessage, notThere, obj, stepOf, systemError } from '../errors.js';
 
 export interface FakeCall {
   readonly method: string;
@@ -61,11 +63,11 @@ export class FakeSystem implements System, HandleOwner {
       this.self.routes.push({ dst: 'default', gateway: '10.0.2.2', link: 'eth0', family: 4 });
     }
     this.host = new FakeHandle(this, { kind: 'self' }, this.self);
-    this.firewall = new FakeFirewall((method, detail, effect) => this.call(method, detail, effect));
+    this.firewall = new FakeFirewall((method, detail, effect, object) => this.call(method, detail, effect, object));
     this.netns = this.namespaces();
     this.uts = {
-      add: async (sb, hostname, domainname) => this.call('uts.add', sb, () => void this.utsNames.set(sb, [hostname, domainname])),
-      del: async (sb) => this.call('uts.del', sb, () => void this.utsNames.delete(sb)),
+      add: async (sb, hostname, domainname) => this.call('uts.add', sb, () => void this.utsNames.set(sb, [hostname, domainname]), `sandbox ${sb}`),
+      del: async (sb) => this.call('uts.del', sb, () => void this.utsNames.delete(sb), `sandbox ${sb}`),
       exists: async (sb) => this.call('uts.exists', sb, () => this.utsNames.has(sb)),
     };
   }
@@ -88,8 +90,10 @@ export class FakeSystem implements System, HandleOwner {
     this.failures.set(m, [...(this.failures.get(m) ?? []), f]);
   }
 
-  /** Runs one system call: records it, and throws an armed failure before or after `effect`. */
-  call<T>(method: string, detail: string, effect: () => T): T {
+  /** Runs one system call: records it, and throws an armed failure before or after `effect`.
+   *  Failures are SystemErrors naming the step (system/errors.ts STEP) and `object` (what the
+   *  real system names), as the real system's are; an injected one has errno EIO. */
+  call<T>(method: string, detail: string, effect: () => T, object = detail): T {
     this.calls.push({ method, detail });
     const queue = this.failures.get(method);
     let f = queue?.[0];
@@ -97,9 +101,14 @@ export class FakeSystem implements System, HandleOwner {
       f.skip -= 1;
       f = undefined;
     } else if (f) queue!.shift();
-    const err = f && (f.err ?? new Error(`${method} ${detail}: injected failure: EIO`));
+    const err = f && (f.err ?? new SystemError({ step: stepOf(method), object, errno: 'EIO', message: `${method} ${detail}: injected failure: EIO` }));
     if (f && !f.after) throw err;
-    const v = effect();
+    let v: T;
+    try {
+      v = effect();
+    } catch (e) {
+      throw e instanceof SystemError ? e : keepMessage(stepOf(method), object, e);
+    }
     if (f) throw err;
     return v;
   }
@@ -119,7 +128,7 @@ export class FakeSystem implements System, HandleOwner {
     const path = nsPath(ref);
     if (path === '/proc/self/ns/net' || path === `/proc/${process.pid}/ns/net`) return this.self;
     const ns = path.startsWith('/run/netns/') ? this.find(path.slice('/run/netns/'.length)) : undefined;
-    if (!ns) throw new Error(`network namespace ${path} is not there`);
+    if (!ns) throw notThere(path);
     return ns;
   }
 
@@ -129,7 +138,7 @@ export class FakeSystem implements System, HandleOwner {
 
   async open(ref: NsRef): Promise<NetHandle> {
     // Counted only once handed out: an open that fails late never gave the caller a handle.
-    const h: FakeHandle = this.call('open', JSON.stringify(ref), () => new FakeHandle(this, ref, this.resolve(ref), () => this.handles.delete(h)));
+    const h: FakeHandle = this.call('open', JSON.stringify(ref), () => new FakeHandle(this, ref, this.resolve(ref), () => this.handles.delete(h)), obj.netns(nsPath(ref)));
     this.handles.add(h);
     return h;
   }
@@ -154,7 +163,7 @@ export class FakeSystem implements System, HandleOwner {
       const perLink = /^net\/ipv[46]\/conf\/([^/]+)\/(.+)$/.exec(key);
       if (perLink && perLink[1] !== 'all' && perLink[1] !== 'default') {
         const link = this.self.links.get(perLink[1]);
-        if (!link) throw new Error(`sysctl ${key}: no such file or directory`);
+        if (!link) throw systemError(stepOf('sysctl'), `${key}=${value}`, 'ENOENT', `sysctl ${key}: no such file or directory`);
         link.conf = { ...link.conf, [perLink[2]]: value };
         return;
       }
@@ -169,17 +178,27 @@ export class FakeSystem implements System, HandleOwner {
   private namespaces(): Namespaces {
     return {
       add: async (name) =>
-        this.call('netns.add', name, () => {
-          if (this.find(name)) throw new Error(`ip netns add ${name}: Cannot create namespace file "/run/netns/${name}": File exists`);
-          const ns = new Ns(false);
-          ns.names.add(name);
-          this.spaces.add(ns);
-        }),
+        this.call(
+          'netns.add',
+          name,
+          () => {
+            if (this.find(name)) throw new SystemError({ step: stepOf('netns.add'), object: obj.netns(name), errno: 'EEXIST', exitCode: 1, message: `ip netns add ${name}: Cannot create namespace file "/run/netns/${name}": File exists` });
+            const ns = new Ns(false);
+            ns.names.add(name);
+            this.spaces.add(ns);
+          },
+          obj.netns(name),
+        ),
       alias: async (name, target) =>
-        this.call('netns.alias', `${name} -> ${JSON.stringify(target)}`, () => {
-          if (this.find(name)) throw new Error(`network namespace "${name}" already exists`);
-          this.resolve(target).names.add(name);
-        }),
+        this.call(
+          'netns.alias',
+          `${name} -> ${JSON.stringify(target)}`,
+          () => {
+            if (this.find(name)) throw aliasTaken(name);
+            this.resolve(target).names.add(name);
+          },
+          obj.netns(name),
+        ),
       del: async (name) =>
         this.call('netns.del', name, () => {
           const ns = this.find(name);
@@ -190,7 +209,7 @@ export class FakeSystem implements System, HandleOwner {
           ns.alive = false;
           for (const l of [...ns.links.values()]) removeLink(l);
           this.spaces.delete(ns);
-        }),
+        }, obj.netns(name)),
       exists: async (name) => this.call('netns.exists', name, () => this.find(name) !== undefined),
       list: async () => this.call('netns.list', '', () => [...this.spaces].flatMap((s) => [...s.names]).sort()),
     };

@@ -1,6 +1,7 @@
 // The fake's kernel objects: namespaces, links, addresses and routes, and the NetHandle over
 // them. Only system/fake/index.ts builds these; tests see them through the System interfaces.
 import { cidrOf, contains, formatCidr, parseIp } from '../../common/cidr.js';
+import { notABridge, obj, stepOf, systemError, systemFailure } from '../errors.js';
 import type { AddrInfo, LinkInfo, NeighEntry, NetHandle, NsRef, RouteInfo, VethSpec, VxlanSpec } from '../types.js';
 
 export interface Link {
@@ -41,8 +42,8 @@ export class Ns {
 
 /** What a handle needs from the system that made it. */
 export interface HandleOwner {
-  /** Records the call and throws an armed failure before or after `effect`. */
-  call<T>(method: string, detail: string, effect: () => T): T;
+  /** Records the call and throws an armed failure before or after `effect`; failures name `object`. */
+  call<T>(method: string, detail: string, effect: () => T, object?: string): T;
   nextMac(): string;
   resolve(ref: NsRef): Ns;
 }
@@ -61,7 +62,12 @@ export function nsPath(ref: NsRef): string {
   }
 }
 
-const linkNotFound = (name: string): Error => new Error(`link "${name}" not found: ENODEV`);
+/** What a fake kernel object refuses with (the kernel's errno); run() names the step and object. */
+class Fault extends Error {
+  constructor(readonly errno: string, why: string) {
+    super(why);
+  }
+}
 const familyOf = (ip: string): 4 | 6 => (ip.includes(':') ? 6 : 4);
 
 /** The prefix route the kernel adds for an address on an up link (none for /32, /128 and lo). */
@@ -101,15 +107,28 @@ export class FakeHandle implements NetHandle {
     private readonly onClose?: () => void,
   ) {}
 
-  private run<T>(method: string, detail: string, fn: (ns: Ns) => T): Promise<T> {
+  /** One call on this handle: a Fault its effect throws leaves as a SystemError naming the
+   *  method's step and `object`, as the real handle names it. */
+  private run<T>(method: string, detail: string, object: string, fn: (ns: Ns) => T): Promise<T> {
     const where = this.ns.kind === 'named' ? this.ns.name : this.ns.kind === 'self' ? 'self' : nsPath(this.ns);
+    const step = stepOf(method);
     try {
       return Promise.resolve(
-        this.sys.call(method, `${where} ${detail}`.trim(), () => {
-          if (this.closed) throw new Error(`${method}: the handle on ${where} is closed`);
-          if (!this.space.alive) throw new Error(`${method}: network namespace ${where} is gone`);
-          return fn(this.space);
-        }),
+        this.sys.call(
+          method,
+          `${where} ${detail}`.trim(),
+          () => {
+            try {
+              if (this.closed) throw new Fault('EBADF', `the handle on ${where} is closed`);
+              if (!this.space.alive) throw new Fault('ENOENT', `network namespace ${where} is gone`);
+              return fn(this.space);
+            } catch (err) {
+              if (err instanceof Fault) throw systemError(step, object, err.errno, err.message);
+              throw systemFailure(step, object, err);
+            }
+          },
+          object,
+        ),
       );
     } catch (err) {
       return Promise.reject(err);
@@ -118,25 +137,25 @@ export class FakeHandle implements NetHandle {
 
   private must(ns: Ns, name: string): Link {
     const l = ns.links.get(name);
-    if (!l) throw linkNotFound(name);
+    if (!l) throw new Fault('ENODEV', `link "${name}" not found: ENODEV`);
     return l;
   }
 
   links(): Promise<LinkInfo[]> {
-    return this.run('links', '', (ns) => [...ns.links.values()].map(info));
+    return this.run('links', '', obj.where(this.ns), (ns) => [...ns.links.values()].map(info));
   }
 
   link(name: string): Promise<LinkInfo | undefined> {
-    return this.run('link', name, (ns) => {
+    return this.run('link', name, obj.link(name, this.ns), (ns) => {
       const l = ns.links.get(name);
       return l && info(l);
     });
   }
 
   addBridge(name: string, opts: { mtu?: number; alias: string }): Promise<void> {
-    return this.run('addBridge', name, (ns) => {
+    return this.run('addBridge', name, obj.link(name, this.ns), (ns) => {
       const l = ns.links.get(name) ?? ns.add({ name, kind: 'bridge', mtu: opts.mtu ?? 1500, mac: this.sys.nextMac(), up: false, alias: opts.alias });
-      if (l.kind !== 'bridge') throw new Error(`link "${name}" exists and is a ${l.kind ?? 'device'}, not a bridge`);
+      if (l.kind !== 'bridge') throw notABridge(name, this.ns, l.kind);
       if (opts.mtu) l.mtu = opts.mtu;
       l.up = true;
       addConnected(ns, l);
@@ -144,21 +163,21 @@ export class FakeHandle implements NetHandle {
   }
 
   addVxlan(spec: VxlanSpec): Promise<void> {
-    return this.run('addVxlan', spec.name, (ns) => {
+    return this.run('addVxlan', spec.name, obj.link(spec.name, this.ns), (ns) => {
       const master = this.must(ns, spec.master);
       const l = ns.links.get(spec.name) ?? ns.add({ name: spec.name, kind: 'vxlan', mtu: spec.mtu, mac: this.sys.nextMac(), up: false, alias: spec.alias });
-      if (l.kind !== 'vxlan') throw new Error(`link "${spec.name}" exists and is a ${l.kind ?? 'device'}, not a vxlan`);
+      if (l.kind !== 'vxlan') throw new Fault('EEXIST', `link "${spec.name}" exists and is a ${l.kind ?? 'device'}, not a vxlan`);
       l.master = master;
       l.up = true;
     });
   }
 
   neighbours(link: string, fdb: boolean): Promise<NeighEntry[]> {
-    return this.run('neighbours', link, (ns) => ns.neigh.filter((e) => e.link === link && e.fdb === fdb).map((e) => ({ ...e })));
+    return this.run('neighbours', link, obj.link(link, this.ns), (ns) => ns.neigh.filter((e) => e.link === link && e.fdb === fdb).map((e) => ({ ...e })));
   }
 
   addNeighbour(e: NeighEntry): Promise<void> {
-    return this.run('addNeighbour', `${e.link} ${e.ip} ${e.mac}`, (ns) => {
+    return this.run('addNeighbour', `${e.link} ${e.ip} ${e.mac}`, obj.neigh(e, this.ns), (ns) => {
       this.must(ns, e.link);
       ns.neigh = ns.neigh.filter((x) => !(x.link === e.link && x.fdb === e.fdb && (e.fdb ? x.mac === e.mac : x.ip === e.ip)));
       ns.neigh.push({ ...e });
@@ -166,13 +185,13 @@ export class FakeHandle implements NetHandle {
   }
 
   delNeighbour(e: NeighEntry): Promise<void> {
-    return this.run('delNeighbour', `${e.link} ${e.ip} ${e.mac}`, (ns) => {
+    return this.run('delNeighbour', `${e.link} ${e.ip} ${e.mac}`, obj.neigh(e, this.ns), (ns) => {
       ns.neigh = ns.neigh.filter((x) => !(x.link === e.link && x.fdb === e.fdb && (e.fdb ? x.mac === e.mac : x.ip === e.ip)));
     });
   }
 
   addVeth(spec: VethSpec): Promise<void> {
-    return this.run('addVeth', `${spec.hostName} ${spec.peerName}`, (ns) => {
+    return this.run('addVeth', `${spec.hostName} ${spec.peerName}`, obj.link(spec.hostName, this.ns), (ns) => {
       const master = spec.master === undefined ? undefined : this.must(ns, spec.master);
       const existing = ns.links.get(spec.hostName);
       if (existing) {
@@ -183,7 +202,7 @@ export class FakeHandle implements NetHandle {
       }
       const peerNs = this.sys.resolve(spec.peerNs);
       if (peerNs.links.has(spec.peerName) || (peerNs === ns && spec.peerName === spec.hostName)) {
-        throw new Error(`create veth "${spec.hostName}": peer "${spec.peerName}" exists: EEXIST`);
+        throw new Fault('EEXIST', `peer "${spec.peerName}" exists: EEXIST`);
       }
       const mtu = spec.mtu ?? 1500;
       const host = ns.add({ name: spec.hostName, kind: 'veth', master, mtu, mac: this.sys.nextMac(), up: true, alias: spec.alias });
@@ -193,14 +212,14 @@ export class FakeHandle implements NetHandle {
   }
 
   delLink(name: string): Promise<void> {
-    return this.run('delLink', name, (ns) => {
+    return this.run('delLink', name, obj.link(name, this.ns), (ns) => {
       const l = ns.links.get(name);
       if (l) removeLink(l);
     });
   }
 
   setUp(name: string): Promise<void> {
-    return this.run('setUp', name, (ns) => {
+    return this.run('setUp', name, obj.link(name, this.ns), (ns) => {
       const l = this.must(ns, name);
       l.up = true;
       if (name === 'lo' && !ns.addrs.some((a) => a.link === 'lo')) ns.addrs.push({ link: 'lo', cidr: '127.0.0.1/8' });
@@ -209,34 +228,34 @@ export class FakeHandle implements NetHandle {
   }
 
   setMtu(name: string, mtu: number): Promise<void> {
-    return this.run('setMtu', `${name} ${mtu}`, (ns) => {
+    return this.run('setMtu', `${name} ${mtu}`, obj.link(name, this.ns), (ns) => {
       this.must(ns, name).mtu = mtu;
     });
   }
 
   setHairpin(name: string, on: boolean): Promise<void> {
-    return this.run('setHairpin', `${name} ${on}`, (ns) => {
+    return this.run('setHairpin', `${name} ${on}`, obj.link(name, this.ns), (ns) => {
       const l = this.must(ns, name);
-      if (!l.master) throw new Error(`set hairpin on "${name}": EOPNOTSUPP (not a bridge port)`);
+      if (!l.master) throw new Fault('EOPNOTSUPP', 'EOPNOTSUPP (not a bridge port)');
       l.hairpin = on;
     });
   }
 
   addrs(link?: string): Promise<AddrInfo[]> {
-    return this.run('addrs', link ?? '', (ns) => ns.addrs.filter((a) => link === undefined || a.link === link).map((a) => ({ ...a })));
+    return this.run('addrs', link ?? '', obj.where(this.ns), (ns) => ns.addrs.filter((a) => link === undefined || a.link === link).map((a) => ({ ...a })));
   }
 
   addAddr(link: string, cidr: string): Promise<void> {
-    return this.run('addAddr', `${link} ${cidr}`, (ns) => {
+    return this.run('addAddr', `${link} ${cidr}`, obj.addr(link, cidr, this.ns), (ns) => {
       const l = this.must(ns, link);
-      if (!parseIp(cidr.split('/')[0])) throw new Error(`add address ${cidr} to "${link}": EINVAL`);
+      if (!parseIp(cidr.split('/')[0])) throw new Fault('EINVAL', 'EINVAL');
       if (!ns.addrs.some((a) => a.link === link && a.cidr === cidr)) ns.addrs.push({ link, cidr });
       addConnected(ns, l);
     });
   }
 
   delAddr(link: string, cidr: string): Promise<void> {
-    return this.run('delAddr', `${link} ${cidr}`, (ns) => {
+    return this.run('delAddr', `${link} ${cidr}`, obj.addr(link, cidr, this.ns), (ns) => {
       const before = ns.addrs.length;
       ns.addrs = ns.addrs.filter((a) => !(a.link === link && a.cidr === cidr));
       const l = ns.links.get(link);
@@ -247,11 +266,11 @@ export class FakeHandle implements NetHandle {
   }
 
   routes(): Promise<RouteInfo[]> {
-    return this.run('routes', '', (ns) => ns.routes.map((r) => ({ ...r })));
+    return this.run('routes', '', obj.where(this.ns), (ns) => ns.routes.map((r) => ({ ...r })));
   }
 
   addRoute(route: RouteInfo): Promise<void> {
-    return this.run('addRoute', `${route.dst} via ${route.gateway ?? '-'} dev ${route.link ?? '-'}`, (ns) => {
+    return this.run('addRoute', `${route.dst} via ${route.gateway ?? '-'} dev ${route.link ?? '-'}`, obj.route(route, this.ns), (ns) => {
       if (route.link !== undefined) this.must(ns, route.link);
       let link = route.link;
       if (route.gateway !== undefined) {
@@ -260,16 +279,16 @@ export class FakeHandle implements NetHandle {
         const via = ns.routes.find(
           (r) => !r.gateway && r.dst !== 'default' && r.family === familyOf(gw) && contains(r.dst, gw) && (!route.link || r.link === route.link),
         );
-        if (!via) throw new Error(`add route ${route.dst} via ${gw}: ENETUNREACH`);
+        if (!via) throw new Fault('ENETUNREACH', 'ENETUNREACH');
         link = via.link;
-      } else if (link === undefined) throw new Error(`add route ${route.dst}: neither gateway nor link: EINVAL`);
+      } else if (link === undefined) throw new Fault('EINVAL', 'neither gateway nor link: EINVAL');
       if (ns.routes.some((r) => r.family === route.family && r.dst === route.dst)) return; // EEXIST is success
       ns.routes.push({ dst: route.dst, gateway: route.gateway, link, family: route.family });
     });
   }
 
   delRoute(route: RouteInfo): Promise<void> {
-    return this.run('delRoute', `${route.dst} via ${route.gateway ?? '-'} dev ${route.link ?? '-'}`, (ns) => {
+    return this.run('delRoute', `${route.dst} via ${route.gateway ?? '-'} dev ${route.link ?? '-'}`, obj.route(route, this.ns), (ns) => {
       ns.routes = ns.routes.filter(
         (r) =>
           !(r.family === route.family && r.dst === route.dst &&
