@@ -5,7 +5,7 @@ import type { Cluster } from './cluster.js';
 import type { Driver, DriverEnv, DriverNetwork, LinkPeer, NetworkInfo } from '../drivers/driver.js';
 import { linkedAddress } from './names.js';
 import { lookupDriver, type DriverRegistry } from '../drivers/registry.js';
-import type { Ipam } from '../ipam/allocator.js';
+import type { Ipam } from '../ipam/index.js';
 import type { PoolRecord } from '../ipam/types.js';
 import type { NsRef } from '../system/types.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './records.js';

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { canonicalCidr, contains, macFromIPv4, parseIp } from '../common/cidr.js';
 import { conflict, invalid, notFound } from '../common/errors.js';
 import type { PoolRecord } from '../ipam/types.js';
-import { absent, del, put } from '../store/types.js';
+import { absent, put } from '../store/types.js';
 import { configOf, driverOf, endpointInfo, netInfo, opLog, poolsOf, type Ctx } from './context.js';
 import { forgetEndpoint, saveCursors } from './endpoints.js';
 import { resolvePorts } from './ports.js';
@@ -114,7 +114,8 @@ export async function requestPool(ctx: Ctx, req: PoolRequest): Promise<PoolRecor
     { id, owner: DOCKER_IPAM, ownerName: `docker pool ${id}`, family, subnet: req.pool || undefined, ipRange: req.subPool || undefined },
     avoid,
   );
-  await ctx.state.commit([put(key.pool(id), rec)], [absent(key.pool(id))]);
+  const w = ctx.ipam.addPoolOps(rec);
+  await ctx.state.commit(w.ops, w.compares);
   ctx.ipam.addPool(rec);
   opLog(ctx, { op: 'docker RequestPool', pool: id }).info({ subnet: rec.subnet, ipRange: rec.ipRange }, 'pool requested');
   return rec;
@@ -138,7 +139,8 @@ export async function requestAddress(ctx: Ctx, req: AddressRequest): Promise<str
     return `${req.address}/${prefix}`;
   }
   const ip = ctx.ipam.planAddress(p.id, DOCKER_IPAM, req.address || undefined);
-  await ctx.state.commit([put(key.alloc(p.id, ip), { pool: p.id, ip, owner: DOCKER_IPAM })], [absent(key.alloc(p.id, ip))]);
+  const w = ctx.ipam.allocateOps(p.id, ip, DOCKER_IPAM);
+  await ctx.state.commit(w.ops, w.compares);
   ctx.ipam.allocate(p.id, ip, DOCKER_IPAM);
   await saveCursors(ctx, [p.id]);
   return `${ip}/${prefix}`;
@@ -158,7 +160,7 @@ async function moveGateway(ctx: Ctx, p: PoolRecord, gateway: string): Promise<vo
     for (const a of allocs) ctx.ipam.allocate(p.id, a.ip, a.owner);
   }
   const rec: PoolRecord = { ...moved, userSubnet: p.userSubnet, userGateway: true };
-  await ctx.state.commit([put(key.pool(p.id), rec)]);
+  await ctx.state.commit(ctx.ipam.addPoolOps(rec).ops);
   ctx.ipam.removePool(p.id);
   ctx.ipam.addPool(rec);
   for (const a of allocs) ctx.ipam.allocate(p.id, a.ip, a.owner);
@@ -176,7 +178,7 @@ export async function releaseAddress(ctx: Ctx, poolId: string, address: string):
     ctx.log.warn({ pool: poolId, address, holder }, 'docker ReleaseAddress: address held by a netloom endpoint, kept');
     return;
   }
-  await ctx.state.commit([del(key.alloc(poolId, address))]);
+  await ctx.state.commit(ctx.ipam.releaseOps(poolId, address).ops);
   ctx.ipam.release(poolId, address);
   await saveCursors(ctx, [poolId]);
 }

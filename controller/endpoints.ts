@@ -6,7 +6,7 @@
 import { conflict, forbidden, invalid, notFound, wrap } from '../common/errors.js';
 import { macFromIPv4 } from '../common/cidr.js';
 import { failpoint } from '../common/failpoint.js';
-import { absent, del, put, type Compare, type TxnOp } from '../store/types.js';
+import { del, put, type Compare, type TxnOp } from '../store/types.js';
 import { configOf, driverOf, endpointInfo, netInfo, opLog, poolsOf, type Ctx } from './context.js';
 import { newId, nextIfname, nowIso, randomMac } from './ids.js';
 import { refuseConfigOnly } from './configs.js';
@@ -132,8 +132,9 @@ async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: st
   for (const p of poolsOf(ctx, n)) {
     const ip = (p.family === 4 ? ep.ipv4 : ep.ipv6)?.split('/')[0];
     if (!ip) continue;
-    ops.push(put(key.alloc(p.id, ip), { pool: p.id, ip, owner: id }));
-    compares.push(absent(key.alloc(p.id, ip)));
+    const w = ctx.ipam.allocateOps(p.id, ip, id);
+    ops.push(...w.ops);
+    compares.push(...w.compares);
     reserved.push([p.id, ip]);
   }
   await ctx.state.commit(ops, compares);
@@ -167,7 +168,7 @@ export async function forgetEndpoint(ctx: Ctx, ep: EndpointRecord): Promise<void
   for (const poolId of n?.pools ?? []) {
     for (const a of ctx.ipam.allocations(poolId)) {
       if (a.owner !== ep.id) continue;
-      ops.push(del(key.alloc(poolId, a.ip)));
+      ops.push(...ctx.ipam.releaseOps(poolId, a.ip).ops);
       released.push([poolId, a.ip]);
     }
   }
@@ -180,11 +181,7 @@ export async function forgetEndpoint(ctx: Ctx, ep: EndpointRecord): Promise<void
 /** Persists the IPAM's own rotation cursor (allocate and release both may move it), so a
  *  restarted daemon hands out addresses in exactly the order this one would have. */
 export async function saveCursors(ctx: Ctx, pools: readonly string[]): Promise<void> {
-  const ops: TxnOp[] = [];
-  for (const pool of new Set(pools)) {
-    const c = ctx.ipam.cursor(pool);
-    if (c !== undefined && ctx.ipam.pool(pool)) ops.push(put(key.cursor(pool), c));
-  }
+  const { ops } = ctx.ipam.cursorOps(pools);
   if (ops.length) await ctx.state.commit(ops);
 }
 

@@ -2,6 +2,7 @@
 import { conflict, forbidden, invalid, wrap } from '../common/errors.js';
 import { lookupDriver } from '../drivers/registry.js';
 import type { PoolRecord } from '../ipam/types.js';
+import { joinOps } from '../ipam/index.js';
 import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type TxnOp } from '../store/types.js';
 import { configOf, driverOf, netInfo, opLog, type Ctx } from './context.js';
@@ -153,10 +154,11 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
     state: 'creating',
   };
   const log = opLog(ctx, { op: 'network create', network: req.name });
+  const poolWrites = joinOps(pools.map((p) => ctx.ipam.addPoolOps(p)));
   try {
     await ctx.state.commit(
-      [put(key.net(id), rec), put(key.netName(rec.name), id), ...pools.map((p) => put(key.pool(p.id), p))],
-      [absent(key.netName(rec.name))],
+      [put(key.net(id), rec), put(key.netName(rec.name), id), ...poolWrites.ops],
+      [absent(key.netName(rec.name)), ...poolWrites.compares],
     );
   } catch (err) {
     if (defined) await ctx.cluster?.undefine(rec, true).catch(() => undefined);
@@ -197,7 +199,7 @@ export function optionWarning(ctx: Ctx, n: NetworkRecord): string {
 
 /** Store deletes that drop a pool with its cursor and every allocation in it. */
 export function poolDeletes(ctx: Ctx, poolId: string): TxnOp[] {
-  return [del(key.pool(poolId)), del(key.cursor(poolId)), ...ctx.ipam.allocations(poolId).map((a) => del(key.alloc(poolId, a.ip)))];
+  return [...ctx.ipam.removePoolOps(poolId).ops];
 }
 
 /** Drops a network's records and pools (the kernel side is already gone). */

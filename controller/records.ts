@@ -94,8 +94,5 @@ export const key = {
   netName: (name: string) => `netname/${name}`,
   ep: (id: string) => `ep/${id}`,
   sb: (name: string) => `sb/${name}`,
-  pool: (id: string) => `pool/${id}`,
-  alloc: (pool: string, ip: string) => `alloc/${pool}/${ip}`,
-  cursor: (pool: string) => `cursor/${pool}`,
   instance: 'meta/instance',
 } as const;
