@@ -4,7 +4,7 @@
 // transaction whose compares make a duplicate address impossible), then plumbs the kernel, then
 // marks it "ready". A kill -9 anywhere in between leaves a record that reconcile rolls back.
 import { conflict, forbidden, invalid, notFound, wrap } from '../common/errors.js';
-import { macFromIPv4 } from '../common/cidr.js';
+import { addressOf, formatIfAddr, ifAddrIn, macFromIPv4 } from '../common/cidr.js';
 import { failpoint } from '../common/failpoint.js';
 import { del, put, type Compare, type TxnOp } from '../store/types.js';
 import { configOf, driverOf, endpointInfo, netInfo, opLog, poolsOf, type Ctx } from './context.js';
@@ -72,7 +72,7 @@ function planAddresses(ctx: Ctx, n: NetworkRecord, epId: string, req: ConnectReq
       throw conflict('NL_IPAM_ADDR_IN_USE', `address ${wanted} is already in use by sandbox ${holder.sandbox} in network "${n.name}"`);
     }
     const ip = ctx.ipam.planAddress(p.id, epId, wanted || undefined);
-    const cidr = `${ip}/${p.subnet.split('/')[1]}`;
+    const cidr = formatIfAddr(ifAddrIn(ip, p.subnet));
     if (p.family === 4) out.ipv4 = cidr;
     else out.ipv6 = cidr;
   }
@@ -116,7 +116,7 @@ async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: st
     network: n.id,
     sandbox: sb.name,
     ifname: nextIfname(mine.map((e) => e.ifname), driverOf(ctx, n).ifnamePrefix?.(configOf(ctx, n))),
-    mac: req.macAddress ?? (addrs.ipv4 ? macFromIPv4(addrs.ipv4.split('/')[0]) : randomMac()),
+    mac: req.macAddress ?? (addrs.ipv4 ? macFromIPv4(addressOf(addrs.ipv4)) : randomMac()),
     ...addrs,
     aliases,
     // The first network that can route out gives the sandbox its default route (Docker's rule).
@@ -130,7 +130,8 @@ async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: st
   const compares: Compare[] = [];
   const reserved: [string, string][] = [];
   for (const p of poolsOf(ctx, n)) {
-    const ip = (p.family === 4 ? ep.ipv4 : ep.ipv6)?.split('/')[0];
+    const a = p.family === 4 ? ep.ipv4 : ep.ipv6;
+    const ip = a && addressOf(a);
     if (!ip) continue;
     const w = ctx.ipam.allocateOps(p.id, ip, id);
     ops.push(...w.ops);

@@ -20,6 +20,7 @@ import { key, type NetworkRecord } from './records.js';
 import { createSandbox, removeSandbox, type CreateSandboxRequest } from './sandboxes.js';
 import { State } from './state.js';
 import { invalid } from '../common/errors.js';
+import { addressOf } from '../common/cidr.js';
 import * as dk from './docker.js';
 import { firewallDiff, needsHeal, restoreFirewall, type GuardStats, type RuleDiff } from './firewall.js';
 import { diagnose } from './doctor.js';
@@ -268,7 +269,7 @@ export class Controller {
     if (!ep) {
       return { sandbox: sb.name, name, type: qtype, answeredBy: 'host', why: `${sb.name} is on no user-defined network: its resolv.conf lists the host's upstream servers, netloom answers nothing for it` };
     }
-    const ip = (ep.ipv4 ?? ep.ipv6 ?? '').split('/')[0];
+    const ip = addressOf(ep.ipv4 ?? ep.ipv6 ?? '');
     const e = await names.explain(ip, ep.network, name, qtype as keyof typeof QTYPE);
     const d = e.decision;
     return {

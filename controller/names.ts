@@ -2,6 +2,7 @@
 // before the API answers. User-defined bridge networks have DNS; the predefined ones do not
 // (Docker's default bridge has none either).
 import { parseUpstream } from '../common/upstream.js';
+import { addressOf } from '../common/cidr.js';
 import { invalid } from '../common/errors.js';
 import { inhibitsIpv4 } from '../drivers/bridge/options.js';
 import type { DnsEndpoint } from '../dns/types.js';
@@ -46,8 +47,8 @@ function dnsEndpoint(ctx: Ctx, ep: EndpointRecord, n: NetworkRecord): DnsEndpoin
     networkId: n.id,
     network: n.name,
     internal: n.internal,
-    ipv4: ep.ipv4?.split('/')[0],
-    ipv6: ep.ipv6?.split('/')[0],
+    ipv4: ep.ipv4 && addressOf(ep.ipv4),
+    ipv6: ep.ipv6 && addressOf(ep.ipv6),
     aliases: ep.aliases,
     dns: ep.dns?.length ? ep.dns : sb?.dns?.length ? sb.dns : undefined,
     networkDns: n.dns?.length ? n.dns : undefined,
@@ -82,7 +83,7 @@ export function sandboxFiles(ctx: Ctx, name: string): void {
       search: s.dnsSearch ?? [],
       options: s.dnsOptions ?? [],
       dnsNetworks: nets.map((n) => dnsNetwork(ctx, n)),
-      addresses: eps.flatMap((e) => [e.ipv4, e.ipv6]).filter((a): a is string => !!a).map((a) => a.split('/')[0]),
+      addresses: eps.flatMap((e) => [e.ipv4, e.ipv6]).filter((a): a is string => !!a).map(addressOf),
       ...(s.dns?.length ? { servers: s.dns } : {}),
       ...(owned.hostname ? { hostNames: ownHostNames(owned.hostname, owned.domainname), hostname: owned.hostname } : {}),
       extraHosts: [...(s.extraHosts ?? []).map((h) => ({ ip: h.ip, names: [h.name] })), ...linkHosts(ctx, s)],
@@ -110,7 +111,7 @@ export function linkedAddress(ctx: Ctx, sb: SandboxRecord, name: string): string
   if (!t || t.state !== 'ready') return undefined;
   const mine = new Set(ctx.state.endpointsOf({ sandbox: sb.name }).map((e) => e.network));
   const ep = ctx.state.endpointsOf({ sandbox: t.name }).find((e) => e.state === 'ready' && e.ipv4 && mine.has(e.network) && ctx.state.networks.get(e.network)?.predefined);
-  return ep?.ipv4?.split('/')[0];
+  return ep?.ipv4 && addressOf(ep.ipv4);
 }
 
 export function sandboxFilesGone(ctx: Ctx, name: string): void {

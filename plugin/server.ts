@@ -8,6 +8,7 @@
 // answers {"Value":{}}; Join returns the host-side interface and a Gateway, or
 // DisableGatewayService for internal networks.
 import { acceptAnyJson } from '../common/http.js';
+import { formatIfAddr, ifAddrIn } from '../common/cidr.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../common/log.js';
 import type { Controller } from '../controller/index.js';
@@ -91,9 +92,8 @@ export function pluginRoutes(ctl: Controller): Record<string, Handler> {
     }),
     'IpamDriver.RequestPool': async (b) => {
       const p = await d.requestPool(wire.poolRequest(b));
-      const prefix = p.subnet.split('/')[1];
       // Handing the gateway over here spares the engine a RequestAddress (unless --gateway).
-      return { PoolID: p.id, Pool: p.subnet, Data: { 'com.docker.network.gateway': `${p.gateway}/${prefix}` } };
+      return { PoolID: p.id, Pool: p.subnet, Data: { 'com.docker.network.gateway': formatIfAddr(ifAddrIn(p.gateway, p.subnet)) } };
     },
     'IpamDriver.ReleasePool': async (b) => {
       await d.releasePool(wire.id(b, 'PoolID'));

@@ -9,7 +9,7 @@
 // policy is DROP (every host running Docker) pass overlay traffic too; the same chain, jumped
 // before the bridge driver's, drops anything routed between the overlay and another network.
 import { invalid } from '../../common/errors.js';
-import { macFromIPv4 } from '../../common/cidr.js';
+import { formatIfAddr, ifAddrIn, macFromIPv4 } from '../../common/cidr.js';
 import { createBridgeDriver } from '../bridge/index.js';
 import { DEFAULT_MTU, type BridgeConfig } from '../bridge/options.js';
 import { hostVethName, undoAll, type Driver, type DriverEnv, type Finding, type NetworkInfo } from '../driver.js';
@@ -133,7 +133,7 @@ export function createOverlayDriver(host: () => OverlayHost, { iptables = true }
         if (!(await h.link(c.bridgeName))) steps.unshift(() => h.delLink(c.bridgeName));
         const gw4 = net.pools.find((p) => p.family === 4)?.gateway;
         await h.addBridge(c.bridgeName, { mtu: c.mtu, alias: env.tag('net', net.id), mac: gw4 ? macFromIPv4(gw4) : undefined });
-        for (const p of net.pools) await h.addAddr(c.bridgeName, `${p.gateway}/${p.subnet.split('/')[1]}`);
+        for (const p of net.pools) await h.addAddr(c.bridgeName, formatIfAddr(ifAddrIn(p.gateway, p.subnet)));
         const o = host();
         steps.unshift(() => h.delLink(c.vxlanName));
         await h.addVxlan({ name: c.vxlanName, vni: c.vni, local: o.vtep ?? '', port: o.port, mtu: c.mtu, master: c.bridgeName, alias: env.tag('net', net.id) });
