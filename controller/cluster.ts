@@ -20,7 +20,7 @@
 // none of them for a TTL, it resyncs (so a stall is caught within 2x the TTL).
 import { hostname } from 'node:os';
 import { conflict, forbidden, invalid, isLeaseLost, unavailable } from '../common/errors.js';
-import { contains, nthHost, overlaps, parseCidr, cidrSize, formatCidr } from '../common/cidr.js';
+import { contains, nthHost, overlaps, parseCidr, cidrSize, formatCidr, formatIfAddr } from '../common/cidr.js';
 import type { Logger } from '../common/log.js';
 import type { EtcdClient, WatchEvent } from '../store/etcd.js';
 import type { PoolRecord } from '../ipam/types.js';
@@ -390,8 +390,8 @@ export class Cluster {
 
   /** Announces a local endpoint to every host (under this host's lease). */
   async publish(ep: EndpointRecord, name: string): Promise<void> {
-    const rec: OvEndpoint = { id: ep.id, network: ep.network, host: this.host, vtep: this.vtep, ip: ep.ipv4 ?? '', mac: ep.mac, name, aliases: ep.aliases };
-    const alloc = `ov/alloc/${ep.network}/${(ep.ipv4 ?? '').split('/')[0]}`;
+    const rec: OvEndpoint = { id: ep.id, network: ep.network, host: this.host, vtep: this.vtep, ip: ep.ipv4 ? formatIfAddr(ep.ipv4) : '', mac: ep.mac, name, aliases: ep.aliases };
+    const alloc = `ov/alloc/${ep.network}/${ep.ipv4?.ip ?? ''}`;
     this.mine.set(ep.id, { ep: rec, alloc });
     await this.register(rec);
     this.mirror.set(`ov/ep/${ep.network}/${ep.id}`, rec);
@@ -431,7 +431,7 @@ export class Cluster {
 
   async withdraw(ep: EndpointRecord): Promise<void> {
     this.mine.delete(ep.id);
-    await this.kv.txn([], [{ op: 'del', key: `ov/ep/${ep.network}/${ep.id}` }, { op: 'del', key: `ov/alloc/${ep.network}/${(ep.ipv4 ?? '').split('/')[0]}` }]);
+    await this.kv.txn([], [{ op: 'del', key: `ov/ep/${ep.network}/${ep.id}` }, { op: 'del', key: `ov/alloc/${ep.network}/${ep.ipv4?.ip ?? ''}` }]);
     this.mirror.delete(`ov/ep/${ep.network}/${ep.id}`);
   }
 

@@ -9,6 +9,7 @@ import type { Ipam } from '../ipam/index.js';
 import type { PoolRecord } from '../ipam/types.js';
 import type { NsRef } from '../system/types.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './records.js';
+import { formatIfAddr } from '../common/cidr.js';
 import type { State } from './state.js';
 import type { DefaultBridgeSettings } from './defaultbridge.js';
 
@@ -55,14 +56,14 @@ export function sandboxNs(ctx: Ctx, sb: SandboxRecord): NsRef {
 }
 
 export function endpointInfo(ctx: Ctx, ep: EndpointRecord): Parameters<NonNullable<Driver['join']>>[3] {
-  const sb = ctx.state.sandboxes.get(ep.sandbox);
+  const sb = ctx.state.sandboxOf(ep);
   return {
     id: ep.id,
-    sandboxNs: ep.external ? { kind: 'self' } : sb ? sandboxNs(ctx, sb) : { kind: 'named', name: ep.sandbox },
+    sandboxNs: ep.external ? { kind: 'self' } : sb ? sandboxNs(ctx, sb) : { kind: 'named', name: ctx.state.sandboxName(ep) },
     ifname: ep.ifname,
     mac: ep.mac,
-    ipv4: ep.ipv4,
-    ipv6: ep.ipv6,
+    ipv4: ep.ipv4 && formatIfAddr(ep.ipv4),
+    ipv6: ep.ipv6 && formatIfAddr(ep.ipv6),
     defaultRoute: ep.defaultRoute,
     external: ep.external !== undefined,
     ...(ep.ports?.length ? { ports: ep.ports } : {}),

@@ -10,7 +10,7 @@
 // Deletes of what is gone succeed (the engine repeats them and only logs errors); every other
 // verb names an unknown ID in its error.
 import { randomBytes } from 'node:crypto';
-import { canonicalCidr, contains, macFromIPv4, parseIp } from '../common/cidr.js';
+import { canonicalCidr, contains, formatIfAddr, ifAddrIn, macFromIPv4, parseIp, type IfAddr } from '../common/cidr.js';
 import { conflict, invalid, notFound } from '../common/errors.js';
 import type { PoolRecord } from '../ipam/types.js';
 import { absent, put } from '../store/types.js';
@@ -20,7 +20,7 @@ import { resolvePorts } from './ports.js';
 import { parsePublish } from '../common/ports.js';
 import { nowIso, randomMac } from './ids.js';
 import { createNetwork, deleteNetworkNow, hostAvoid, poolDeletes } from './networks.js';
-import { key, type EndpointRecord, type NetworkRecord } from './records.js';
+import { key, sameAddr, type EndpointRecord, type NetworkRecord } from './records.js';
 
 /** Owner of a pool Docker requested and no network has bound yet, and of every address Docker requested. */
 export const DOCKER_IPAM = 'docker-ipam';
@@ -236,7 +236,7 @@ export async function deleteDockerNetwork(ctx: Ctx, networkId: string): Promise<
   opLog(ctx, { op: 'docker DeleteNetwork', network: n.name }).info('network removed');
 }
 
-function checkInPool(n: NetworkRecord, pools: readonly PoolRecord[], family: 4 | 6, cidr: string): string | undefined {
+function checkInPool(n: NetworkRecord, pools: readonly PoolRecord[], family: 4 | 6, cidr: string): IfAddr | undefined {
   const p = pools.find((x) => x.family === family);
   if (!cidr) {
     if (p) throw invalid('NL_IPAM_NO_ADDRESS', `no IPv${family} address given for network ${n.name}: its IPAM must supply one`);
@@ -245,7 +245,7 @@ function checkInPool(n: NetworkRecord, pools: readonly PoolRecord[], family: 4 |
   const ip = parseIp(plain(cidr));
   if (!ip || ip.family !== family) throw invalid('NL_IPAM_INVALID_ADDRESS', `invalid IPv${family} address "${cidr}": expected address/prefix`);
   if (!p || !contains(p.subnet, ip)) throw invalid('NL_IPAM_ADDR_OUTSIDE', `address ${cidr} is outside network ${n.name} (${p?.subnet ?? `no IPv${family} subnet`})`);
-  return `${plain(cidr)}/${prefixOf(p.subnet)}`;
+  return ifAddrIn(plain(cidr), p.subnet);
 }
 
 /** Records the endpoint; returns the MAC netloom chose when the request had none. */
@@ -259,14 +259,14 @@ export async function createDockerEndpoint(ctx: Ctx, req: DockerEndpointRequest)
   const ipv6 = checkInPool(n, pools, 6, req.addressIPv6);
   const existing = ctx.state.endpoints.get(req.endpointId);
   if (existing) {
-    if (existing.network === n.id && existing.ipv4 === ipv4 && existing.ipv6 === ipv6) return undefined;
+    if (existing.network === n.id && sameAddr(existing.ipv4, ipv4) && sameAddr(existing.ipv6, ipv6)) return undefined;
     throw conflict('NL_ENDPOINT_EXISTS', `endpoint ${req.endpointId} already exists`);
   }
   for (const other of ctx.state.endpointsOf({ network: n.id })) {
-    const clash = [ipv4, ipv6].find((a) => a && (a === other.ipv4 || a === other.ipv6));
-    if (clash) throw conflict('NL_IPAM_ADDR_IN_USE', `address ${clash} is already used by endpoint ${other.id.slice(0, 12)} on network ${n.name}`);
+    const clash = [ipv4, ipv6].find((a) => a && (sameAddr(a, other.ipv4) || sameAddr(a, other.ipv6)));
+    if (clash) throw conflict('NL_IPAM_ADDR_IN_USE', `address ${formatIfAddr(clash)} is already used by endpoint ${other.id.slice(0, 12)} on network ${n.name}`);
   }
-  const mac = req.mac || (ipv4 ? macFromIPv4(plain(ipv4)) : randomMac());
+  const mac = req.mac || (ipv4 ? macFromIPv4(ipv4.ip) : randomMac());
   const ep: EndpointRecord = {
     id: req.endpointId,
     network: n.id,

@@ -20,7 +20,6 @@ import { key, type NetworkRecord } from './records.js';
 import { createSandbox, removeSandbox, type CreateSandboxRequest } from './sandboxes.js';
 import { State } from './state.js';
 import { invalid } from '../common/errors.js';
-import { addressOf } from '../common/cidr.js';
 import * as dk from './docker.js';
 import { firewallDiff, needsHeal, restoreFirewall, type GuardStats, type RuleDiff } from './firewall.js';
 import { diagnose } from './doctor.js';
@@ -263,13 +262,13 @@ export class Controller {
     if (!names) throw invalid('NL_NO_DNS', 'this daemon runs without embedded DNS');
     const qtype = type.toUpperCase();
     if (!(qtype in QTYPE)) throw invalid('NL_BAD_DNS', `unknown query type "${type}": expected one of ${Object.keys(QTYPE).join(', ')}`);
-    const eps = this.state.endpointsOf({ sandbox: owner }).filter((e) => names.hasNetwork(e.network));
+    const eps = this.state.endpointsOf({ sandbox: this.state.sandboxes.get(owner)?.id ?? owner }).filter((e) => names.hasNetwork(e.network));
     eps.sort((a, b) => Number(this.state.networks.get(a.network)?.internal) - Number(this.state.networks.get(b.network)?.internal));
     const ep = eps[0];
     if (!ep) {
       return { sandbox: sb.name, name, type: qtype, answeredBy: 'host', why: `${sb.name} is on no user-defined network: its resolv.conf lists the host's upstream servers, netloom answers nothing for it` };
     }
-    const ip = addressOf(ep.ipv4 ?? ep.ipv6 ?? '');
+    const ip = (ep.ipv4 ?? ep.ipv6)?.ip ?? '';
     const e = await names.explain(ip, ep.network, name, qtype as keyof typeof QTYPE);
     const d = e.decision;
     return {
@@ -302,7 +301,7 @@ export class Controller {
 
   private view(n: NetworkRecord, withContainers: boolean): NetworkView {
     const scope = driverOf(this.ctx, n).scope;
-    const v = networkView(n, poolsOf(this.ctx, n), this.state.endpointsOf({ network: n.id }), this.state.sandboxes, scope, withContainers);
+    const v = networkView(n, poolsOf(this.ctx, n), this.state.endpointsOf({ network: n.id }), this.state.sandboxesById, scope, withContainers);
     const cl = this.ctx.cluster;
     if (!cl || n.driver !== 'overlay' || !withContainers) return v;
     // Docker's overlay shows Peers; netloom also lists the endpoints on other hosts.
@@ -318,7 +317,7 @@ export class Controller {
 
   sandboxView(ref: string): SandboxView {
     const sb = this.state.sandbox(ref);
-    return sandboxView(sb, this.state.endpointsOf({ sandbox: sb.name }), this.state.networks, (n, family) => poolsOf(this.ctx, n).find((p) => p.family === family)?.gateway);
+    return sandboxView(sb, this.state.endpointsOf({ sandbox: sb.id }), this.state.networks, (n, family) => poolsOf(this.ctx, n).find((p) => p.family === family)?.gateway);
   }
 
   listSandboxes(): SandboxView[] {

@@ -224,7 +224,7 @@ export async function removeNetwork(ctx: Ctx, ref: string): Promise<void> {
   refuseConfigInUse(ctx, n);
   const eps = ctx.state.endpointsOf({ network: n.id });
   if (eps.length) {
-    throw forbidden('NL_NETWORK_IN_USE', `network ${n.name} has active endpoints (${eps.map((e) => e.sandbox).join(', ')}): disconnect them first`);
+    throw forbidden('NL_NETWORK_IN_USE', `network ${n.name} has active endpoints (${eps.map((e) => ctx.state.sandboxName(e)).join(', ')}): disconnect them first`);
   }
   // Every host removes its copy when the definition goes (controller/overlay.ts).
   if (isOverlay(n) && ctx.cluster) await ctx.cluster.undefine(n);
@@ -276,7 +276,7 @@ async function ensureDefaultBridge(ctx: Ctx): Promise<void> {
   const changes = old && want ? bridgeChanges(ctx, old, want) : old ? ['--bridge none'] : [];
   if (old && !changes.length) return;
   if (old) {
-    const users = ctx.state.endpointsOf({ network: old.id }).map((e) => e.sandbox);
+    const users = ctx.state.endpointsOf({ network: old.id }).map((e) => ctx.state.sandboxName(e));
     if (users.length) {
       log.warn({ changes, sandboxes: users }, `default bridge settings changed (${changes.join(', ')}) but sandboxes ${users.join(', ')} use it: keeping the old settings until they leave and netloomd restarts`);
       return;

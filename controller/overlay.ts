@@ -67,7 +67,7 @@ export async function applyCluster(ctx: Ctx): Promise<void> {
     const n = ctx.state.networks.get(ep.network);
     if (!n || !isOverlay(n) || ep.state !== 'ready') continue;
     const m = cl.mirror.get(`ov/ep/${ep.network}/${ep.id}`) as { vtep?: string } | undefined;
-    if (!m || m.vtep !== cl.vtep) await attempt(ctx, `announce ${ep.sandbox}`, () => cl.publish(ep, ep.sandbox));
+    if (!m || m.vtep !== cl.vtep) await attempt(ctx, `announce ${ctx.state.sandboxName(ep)}`, () => cl.publish(ep, ctx.state.sandboxName(ep)));
   }
   // ...and records of this host that no local endpoint explains (a withdraw that failed) go.
   for (const e of cl.endpoints()) {
@@ -129,7 +129,7 @@ async function mirrorNetwork(ctx: Ctx, d: OvNet): Promise<void> {
 /** After a local endpoint is ready / before it is forgotten. */
 export async function announce(ctx: Ctx, ep: EndpointRecord): Promise<void> {
   const n = ctx.state.networks.get(ep.network);
-  if (ctx.cluster && n && isOverlay(n)) await ctx.cluster.publish(ep, ep.sandbox);
+  if (ctx.cluster && n && isOverlay(n)) await ctx.cluster.publish(ep, ctx.state.sandboxName(ep));
 }
 
 export async function withdraw(ctx: Ctx, ep: EndpointRecord): Promise<void> {

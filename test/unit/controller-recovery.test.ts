@@ -195,7 +195,7 @@ describe('controller: a crash between store writes is resolved by the next start
     const back = w.ctl.inspectNetwork('back').Id;
     const id = 'e'.repeat(64);
     const ep: EndpointRecord = {
-      id, network: back, sandbox: 'web', ifname: 'eth1', mac: '02:42:0a:02:00:02', ipv4: '10.2.0.2/24', aliases: [],
+      id, network: back, sandbox: w.ctl.sandboxView('web').Id, ifname: 'eth1', mac: '02:42:0a:02:00:02', ipv4: { ip: '10.2.0.2', prefix: 24 }, aliases: [],
       defaultRoute: false, created: new Date().toISOString(), state: 'creating',
     };
     await w.store.txn([], [put(key.ep(id), ep), put(ipamKey.alloc(`${back}:4`, '10.2.0.2'), { pool: `${back}:4`, ip: '10.2.0.2', owner: id })]);
