@@ -1,6 +1,6 @@
 // Turning `netloom network create ...` flags into API request bodies. Pure: unit-tested.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { contains, ipFamily } from '../common/cidr.js';
+import { addressOf, contains, ipFamily } from '../common/cidr.js';
 
 export class UsageError extends Error {}
 
@@ -72,7 +72,7 @@ interface PoolBody {
 function poolsFrom(v: Parsed['values']): PoolBody[] {
   const pools: PoolBody[] = list(v.subnet).map((s) => ({ Subnet: s }));
   const owner = (flag: string, value: string): PoolBody => {
-    const addr = value.split('/')[0];
+    const addr = addressOf(value);
     if (!ipFamily(addr)) throw new UsageError(`invalid ${flag} "${value}": expected an IP address`);
     const p = pools.find((x) => {
       try {

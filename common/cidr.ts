@@ -113,12 +113,18 @@ export function formatIp(ip: IpAddr): string {
 
 /** Strict CIDR parse; host bits are cleared (Docker accepts 10.1.0.5/24 as 10.1.0.0/24). */
 export function parseCidr(s: string): Cidr | undefined {
+  const parts = splitPrefixed(s);
+  return parts && cidrOf(parts[0], parts[1]);
+}
+
+/** "address/prefix" parsed strictly: a valid address and a decimal prefix that fits its family. */
+function splitPrefixed(s: string): [IpAddr, number] | undefined {
   const slash = s.indexOf('/');
   if (slash < 0) return undefined;
   const ip = parseIp(s.slice(0, slash));
   const p = s.slice(slash + 1);
   if (!ip || !/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > BITS[ip.family]) return undefined;
-  return cidrOf(ip, Number(p));
+  return [ip, Number(p)];
 }
 
 /** The CIDR of the given prefix length that contains `ip`. */
@@ -252,4 +258,33 @@ export function macFromIPv4(ip: string | number): string {
   }
   const hex = (x: number): string => x.toString(16).padStart(2, '0');
   return `02:42:${hex(n >>> 24)}:${hex((n >>> 16) & 255)}:${hex((n >>> 8) & 255)}:${hex(n & 255)}`;
+}
+
+/** An address on an interface: a host address and the prefix length of its subnet (10.1.0.2/24).
+ *  Unlike a Cidr the host bits are the point; `ip` is canonical text, so the value is plain JSON. */
+export interface IfAddr {
+  readonly ip: string;
+  readonly prefix: number;
+}
+
+/** Strict parse of "address/prefix"; the address comes back in canonical text, host bits kept. */
+export function parseIfAddr(s: string): IfAddr | undefined {
+  const parts = splitPrefixed(s);
+  return parts && { ip: formatIp(parts[0]), prefix: parts[1] };
+}
+
+export function formatIfAddr(a: IfAddr): string {
+  return `${a.ip}/${a.prefix}`;
+}
+
+/** `ip` as an address on an interface of `subnet`: with the subnet's prefix length. */
+export function ifAddrIn(ip: string, subnet: Cidr | string): IfAddr {
+  return { ip, prefix: prefixLength(subnet) };
+}
+
+/** The address of "address/prefix" text, or the text itself when it has no prefix. Not checked:
+ *  for text netloom wrote itself (records, the kernel's address dumps). */
+export function addressOf(s: string): string {
+  const slash = s.indexOf('/');
+  return slash < 0 ? s : s.slice(0, slash);
 }

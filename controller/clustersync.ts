@@ -5,6 +5,7 @@
 // remote names (embedded DNS). No driver is named here.
 import { clusterMemberOf, type ClusterEndpoint, type ClusterMember, type ClusterNetwork, type Finding, type LocalEndpoint } from '../drivers/driver.js';
 import { handleOf, netInfo, type Ctx } from './context.js';
+import { addressOf, formatIfAddr } from '../common/cidr.js';
 import type { LoadedDriver as Driver } from '../drivers/handle.js';
 import type { EndpointRecord, NetworkRecord } from './records.js';
 import { createNetwork, deleteNetworkNow } from './networks.js';
@@ -37,22 +38,29 @@ export async function syncClusters(ctx: Ctx): Promise<void> {
   for (const [d, m] of clusterDrivers(ctx)) await syncCluster(ctx, d, m);
 }
 
-const localEndpoint = (ep: EndpointRecord): LocalEndpoint => ({ id: ep.id, network: ep.network, sandbox: ep.sandbox, ipv4: ep.ipv4, mac: ep.mac, aliases: ep.aliases });
+const localEndpoint = (ctx: Ctx, ep: EndpointRecord): LocalEndpoint => ({
+  id: ep.id,
+  network: ep.network,
+  sandbox: ctx.state.sandboxName(ep),
+  ipv4: ep.ipv4 && formatIfAddr(ep.ipv4),
+  mac: ep.mac,
+  aliases: ep.aliases,
+});
 
 /** After a local endpoint is ready / before it is forgotten. */
 export async function announce(ctx: Ctx, ep: EndpointRecord): Promise<void> {
-  await memberOf(ctx, ctx.state.networks.get(ep.network))?.announce(localEndpoint(ep));
+  await memberOf(ctx, ctx.state.networks.get(ep.network))?.announce(localEndpoint(ctx, ep));
 }
 
 export async function withdraw(ctx: Ctx, ep: EndpointRecord): Promise<void> {
-  await memberOf(ctx, ctx.state.networks.get(ep.network))?.withdraw(localEndpoint(ep));
+  await memberOf(ctx, ctx.state.networks.get(ep.network))?.withdraw(localEndpoint(ctx, ep));
 }
 
 const remoteDns = new WeakMap<object, Map<string, Set<string>>>();
 const readyOf = (ctx: Ctx, d: Driver): NetworkRecord[] => [...ctx.state.networks.values()].filter((n) => n.driver === d.name && n.state === 'ready');
 /** Endpoints of a network on other hosts. */
 const remoteEndpoints = (m: ClusterMember, networkId: string): ClusterEndpoint[] => m.endpoints(networkId).filter((e) => e.hostId !== m.hostId && e.ip);
-const asPeers = (eps: readonly ClusterEndpoint[]) => eps.map((e) => ({ ip: e.ip.split('/')[0], mac: e.mac, vtep: e.vtep }));
+const asPeers = (eps: readonly ClusterEndpoint[]) => eps.map((e) => ({ ip: addressOf(e.ip), mac: e.mac, vtep: e.vtep }));
 
 /** Makes local records, peers and DNS match what the driver's cluster holds. Runs in the serial queue. */
 export async function syncCluster(ctx: Ctx, d: Driver, m: ClusterMember): Promise<void> {
@@ -67,7 +75,7 @@ export async function syncCluster(ctx: Ctx, d: Driver, m: ClusterMember): Promis
     await attempt(ctx, `remove ${n.name}`, () => deleteNetworkNow(ctx, n));
   }
   const local = [...ctx.state.endpoints.values()].filter((ep) => ep.state === 'ready' && ctx.state.networks.get(ep.network)?.driver === d.name);
-  await m.syncLocal(local.map(localEndpoint));
+  await m.syncLocal(local.map((ep) => localEndpoint(ctx, ep)));
   let dns = remoteDns.get(m);
   if (!dns) remoteDns.set(m, (dns = new Map()));
   for (const n of readyOf(ctx, d)) {
@@ -80,7 +88,7 @@ export async function syncCluster(ctx: Ctx, d: Driver, m: ClusterMember): Promis
     for (const id of had) if (!now.has(id)) ctx.names.removeEndpoint(id);
     for (const e of remote) {
       if (had.has(e.id)) continue; // endpoint records never change: an id names one address
-      ctx.names.addEndpoint({ endpointId: e.id, sandbox: e.name, networkId: n.id, network: n.name, internal: n.internal, ipv4: e.ip.split('/')[0], aliases: e.aliases });
+      ctx.names.addEndpoint({ endpointId: e.id, sandbox: e.name, networkId: n.id, network: n.name, internal: n.internal, ipv4: addressOf(e.ip), aliases: e.aliases });
     }
     dns.set(n.id, now);
   }

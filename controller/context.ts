@@ -6,10 +6,11 @@ import type { BoundNetwork, LoadedDriver, NetworkHandle } from '../drivers/handl
 import { linkedAddress } from './names.js';
 import { isPlumbed } from './attachment.js';
 import { lookupDriver, type DriverRegistry } from '../drivers/registry.js';
-import type { Ipam } from '../ipam/allocator.js';
+import type { Ipam } from '../ipam/index.js';
 import type { PoolRecord } from '../ipam/types.js';
 import type { NsRef } from '../system/types.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './records.js';
+import { formatIfAddr } from '../common/cidr.js';
 import type { State } from './state.js';
 import type { DefaultBridgeSettings } from './defaultbridge.js';
 
@@ -73,15 +74,15 @@ export function sandboxNs(ctx: Ctx, sb: SandboxRecord): NsRef {
 
 export function endpointInfo(ctx: Ctx, ep: EndpointRecord): EndpointInfo {
   // An engine's endpoint has no netloom sandbox: its `sandbox` is only a label.
-  const sb = ep.attachment ? undefined : ctx.state.sandboxes.get(ep.sandbox);
+  const sb = ep.attachment ? undefined : ctx.state.sandboxOf(ep);
   const n = ctx.state.networks.get(ep.network);
   return {
     id: ep.id,
-    sandboxNs: ep.attachment ? { kind: 'self' } : sb ? sandboxNs(ctx, sb) : { kind: 'named', name: ep.sandbox },
+    sandboxNs: ep.attachment ? { kind: 'self' } : sb ? sandboxNs(ctx, sb) : { kind: 'named', name: ctx.state.sandboxName(ep) },
     ifname: ep.ifname,
     mac: ep.mac,
-    ipv4: ep.ipv4,
-    ipv6: ep.ipv6,
+    ipv4: ep.ipv4 && formatIfAddr(ep.ipv4),
+    ipv6: ep.ipv6 && formatIfAddr(ep.ipv6),
     // The record keeps Docker's rule (first network that can route out); a driver whose networks
     // route nowhere (overlay) is told no.
     defaultRoute: ep.defaultRoute && (!n || handleOf(ctx, n).caps.defaultRoute),

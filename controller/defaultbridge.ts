@@ -2,7 +2,7 @@
 // --fixed-cidr, --default-gateway, --mtu, --icc, --ip-masq), and applying a changed description
 // at start: the default bridge is remade when nothing uses it, and kept as it is (with a warning
 // saying why) while sandboxes do.
-import { canonicalCidr } from '../common/cidr.js';
+import { addressOf, canonicalCidr, formatIfAddr, ifAddrIn, prefixLength } from '../common/cidr.js';
 import { invalid } from '../common/errors.js';
 import type { LoadedDriver } from '../drivers/handle.js';
 import { poolsOf, type Ctx } from './context.js';
@@ -45,7 +45,7 @@ export function defaultBridgeRequest(s: DefaultBridgeSettings, driver: LoadedDri
       ? {
           ipam: [{
             subnet: canonicalCidr(bip),
-            gateway: bip.split('/')[0],
+            gateway: addressOf(bip),
             ...(s.fixedCidr ? { ipRange: s.fixedCidr } : {}),
             ...(s.defaultGateway ? { auxAddresses: { [DEFAULT_GATEWAY_AUX]: s.defaultGateway } } : {}),
           }],
@@ -64,7 +64,7 @@ export function bridgeChanges(ctx: Ctx, n: NetworkRecord, want: CreateNetworkReq
     if (p?.userSubnet) out.push(`subnet ${p.subnet} -> one from the default pools`);
     return out;
   }
-  if (p?.subnet !== w.subnet || p?.gateway !== w.gateway) out.push(`bip ${p?.gateway}/${p?.subnet.split('/')[1]} -> ${w.gateway}/${w.subnet?.split('/')[1]}`);
+  if (p?.subnet !== w.subnet || p?.gateway !== w.gateway) out.push(`bip ${p && formatIfAddr(ifAddrIn(p.gateway, p.subnet))} -> ${w.gateway}/${w.subnet && prefixLength(w.subnet)}`);
   if ((p?.ipRange ?? '') !== (w.ipRange ?? '')) out.push(`fixed-cidr ${p?.ipRange ?? '(none)'} -> ${w.ipRange ?? '(none)'}`);
   const gw = (a?: Readonly<Record<string, string>>) => a?.[DEFAULT_GATEWAY_AUX] ?? '(none)';
   if (gw(p?.aux) !== gw(w.auxAddresses)) out.push(`default-gateway ${gw(p?.aux)} -> ${gw(w.auxAddresses)}`);

@@ -4,9 +4,9 @@
 // transaction whose compares make a duplicate address impossible), then plumbs the kernel, then
 // marks it "ready". A kill -9 anywhere in between leaves a record that reconcile rolls back.
 import { conflict, forbidden, invalid, notFound, rollback, wrap } from '../common/errors.js';
-import { macFromIPv4 } from '../common/cidr.js';
+import { ifAddrIn, macFromIPv4, type IfAddr } from '../common/cidr.js';
 import { failpoint } from '../common/failpoint.js';
-import { absent, del, put, type Compare, type TxnOp } from '../store/types.js';
+import { del, put, type Compare, type TxnOp } from '../store/types.js';
 import { handleOf, netInfo, netVerbs, opLog, poolsOf, type Ctx } from './context.js';
 import { newId, nextIfname, nowIso, randomMac } from './ids.js';
 import { refuseConfigOnly } from './configs.js';
@@ -46,7 +46,7 @@ function checkConnectable(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord): void {
   // A "creating" sandbox is only ever seen by its own createSandbox (operations are serialised;
   // after a crash, reconcile removes it before the API serves anything).
   if (sb.state === 'deleting') throw conflict('NL_SANDBOX_BUSY', `sandbox ${sb.name} is being deleted`);
-  if (ctx.state.endpointsOf({ network: n.id, sandbox: sb.name }).length) {
+  if (ctx.state.endpointsOf({ network: n.id, sandbox: sb.id }).length) {
     throw forbidden('NL_ALREADY_CONNECTED', `endpoint with name ${sb.name} already exists in network ${n.name}`);
   }
 }
@@ -60,8 +60,8 @@ function checkAliases(aliases: readonly string[]): void {
 }
 
 /** Plans addresses for every pool of the network; pure apart from reading the IPAM. */
-function planAddresses(ctx: Ctx, n: NetworkRecord, epId: string, req: ConnectRequest): { ipv4?: string; ipv6?: string } {
-  const out: { ipv4?: string; ipv6?: string } = {};
+function planAddresses(ctx: Ctx, n: NetworkRecord, epId: string, req: ConnectRequest): { ipv4?: IfAddr; ipv6?: IfAddr } {
+  const out: { ipv4?: IfAddr; ipv6?: IfAddr } = {};
   for (const p of poolsOf(ctx, n)) {
     const wanted = p.family === 4 ? req.ipv4Address : req.ipv6Address;
     if (wanted && !p.userSubnet) {
@@ -69,10 +69,10 @@ function planAddresses(ctx: Ctx, n: NetworkRecord, epId: string, req: ConnectReq
     }
     const holder = wanted ? ctx.state.endpoints.get(ctx.ipam.holder(p.id, wanted) ?? '') : undefined;
     if (holder) {
-      throw conflict('NL_IPAM_ADDR_IN_USE', `address ${wanted} is already in use by sandbox ${holder.sandbox} in network "${n.name}"`);
+      throw conflict('NL_IPAM_ADDR_IN_USE', `address ${wanted} is already in use by sandbox ${ctx.state.sandboxName(holder)} in network "${n.name}"`);
     }
     const ip = ctx.ipam.planAddress(p.id, epId, wanted || undefined);
-    const cidr = `${ip}/${p.subnet.split('/')[1]}`;
+    const cidr = ifAddrIn(ip, p.subnet);
     if (p.family === 4) out.ipv4 = cidr;
     else out.ipv6 = cidr;
   }
@@ -111,13 +111,13 @@ export async function connect(ctx: Ctx, netRef: string, sbRef: string, request: 
 async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: string, req: ConnectRequest, aliases: string[]): Promise<EndpointRecord> {
   const addrs = planAddresses(ctx, n, id, req);
   const ports = req.publish?.length ? await resolvePorts(ctx, n, req.publish, addrs) : [];
-  const mine = ctx.state.endpointsOf({ sandbox: sb.name });
+  const mine = ctx.state.endpointsOf({ sandbox: sb.id });
   const ep: EndpointRecord = {
     id,
     network: n.id,
-    sandbox: sb.name,
+    sandbox: sb.id,
     ifname: nextIfname(mine.map((e) => e.ifname), handleOf(ctx, n).ifnamePrefix),
-    mac: req.macAddress ?? (addrs.ipv4 ? macFromIPv4(addrs.ipv4.split('/')[0]) : randomMac()),
+    mac: req.macAddress ?? (addrs.ipv4 ? macFromIPv4(addrs.ipv4.ip) : randomMac()),
     ...addrs,
     aliases,
     // The first network that can route out gives the sandbox its default route (Docker's rule).
@@ -131,10 +131,11 @@ async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: st
   const compares: Compare[] = [];
   const reserved: [string, string][] = [];
   for (const p of poolsOf(ctx, n)) {
-    const ip = (p.family === 4 ? ep.ipv4 : ep.ipv6)?.split('/')[0];
+    const ip = (p.family === 4 ? ep.ipv4 : ep.ipv6)?.ip;
     if (!ip) continue;
-    ops.push(put(key.alloc(p.id, ip), { pool: p.id, ip, owner: id }));
-    compares.push(absent(key.alloc(p.id, ip)));
+    const w = ctx.ipam.allocateOps(p.id, ip, id);
+    ops.push(...w.ops);
+    compares.push(...w.compares);
     reserved.push([p.id, ip]);
   }
   await ctx.state.commit(ops, compares);
@@ -168,7 +169,7 @@ export async function forgetEndpoint(ctx: Ctx, ep: EndpointRecord): Promise<void
   for (const poolId of n?.pools ?? []) {
     for (const a of ctx.ipam.allocations(poolId)) {
       if (a.owner !== ep.id) continue;
-      ops.push(del(key.alloc(poolId, a.ip)));
+      ops.push(...ctx.ipam.releaseOps(poolId, a.ip).ops);
       released.push([poolId, a.ip]);
     }
   }
@@ -181,11 +182,7 @@ export async function forgetEndpoint(ctx: Ctx, ep: EndpointRecord): Promise<void
 /** Persists the IPAM's own rotation cursor (allocate and release both may move it), so a
  *  restarted daemon hands out addresses in exactly the order this one would have. */
 export async function saveCursors(ctx: Ctx, pools: readonly string[]): Promise<void> {
-  const ops: TxnOp[] = [];
-  for (const pool of new Set(pools)) {
-    const c = ctx.ipam.cursor(pool);
-    if (c !== undefined && ctx.ipam.pool(pool)) ops.push(put(key.cursor(pool), c));
-  }
+  const { ops } = ctx.ipam.cursorOps(pools);
   if (ops.length) await ctx.state.commit(ops);
 }
 
@@ -204,7 +201,7 @@ export async function disconnect(ctx: Ctx, netRef: string, sbRef: string, _force
   const n = ctx.state.network(netRef);
   refuseDockerNetwork(n, 'disconnect containers from');
   const sb = ctx.state.findSandbox(sbRef);
-  const ep = ctx.state.endpointsOf({ network: n.id }).find((e) => e.sandbox === (sb?.name ?? sbRef));
+  const ep = ctx.state.endpointsOf({ network: n.id }).find((e) => e.sandbox === (sb?.id ?? sbRef));
   if (!ep) {
     if (n.predefined && handleOf(ctx, n).caps.sandboxMode) {
       throw invalid('NL_HOST_MODE', 'sandbox cannot be disconnected from host network or connected to host network');
@@ -215,11 +212,11 @@ export async function disconnect(ctx: Ctx, netRef: string, sbRef: string, _force
   }
   await deleteEndpointNow(ctx, ep);
   if (ep.defaultRoute) await moveDefaultRoute(ctx, ep.sandbox);
-  opLog(ctx, { op: 'disconnect', network: n.name, sandbox: ep.sandbox }).info('sandbox disconnected');
+  opLog(ctx, { op: 'disconnect', network: n.name, sandbox: ctx.state.sandboxName(ep) }).info('sandbox disconnected');
 }
 
 /** Docker's rule: when the network that gave a sandbox its default route goes, the next network
- *  (in connection order) that can route out gives it instead. */
+ *  (in connection order) that can route out gives it instead. `sandbox` is the sandbox's id. */
 export async function moveDefaultRoute(ctx: Ctx, sandbox: string): Promise<void> {
   const next = ctx.state
     .endpointsOf({ sandbox })
@@ -232,5 +229,5 @@ export async function moveDefaultRoute(ctx: Ctx, sandbox: string): Promise<void>
   // The disconnect itself has happened: a failure here is logged (and redone by reconcile), not returned.
   await netVerbs
     .join(ctx, n, moved)
-    .catch((err: unknown) => ctx.log.error({ sandbox, network: n.name, err: String(err) }, 'default route not moved'));
+    .catch((err: unknown) => ctx.log.error({ sandbox: ctx.state.sandboxName(moved), network: n.name, err: String(err) }, 'default route not moved'));
 }

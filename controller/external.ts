@@ -8,7 +8,7 @@
 // "ready"; so a crash anywhere is resolved by reconcile as for any other endpoint or network.
 // Only the engine may change what it made (networks.ts refuseDockerNetwork); removals of what is
 // gone succeed (the engine repeats them and only logs errors), other operations name unknown IDs.
-import { canonicalCidr, contains, macFromIPv4, parseIp } from '../common/cidr.js';
+import { addressOf, canonicalCidr, contains, formatIfAddr, ifAddrIn, macFromIPv4, parseIp, type IfAddr } from '../common/cidr.js';
 import { conflict, invalid, notFound } from '../common/errors.js';
 import { failpoint } from '../common/failpoint.js';
 import { parsePublish } from '../common/ports.js';
@@ -66,7 +66,8 @@ export interface Attached {
   readonly internal: boolean;
 }
 
-const plain = (cidr: string): string => cidr.split('/')[0];
+const plain = (cidr: string): string => addressOf(cidr);
+const sameAddr = (a: IfAddr | undefined, b: IfAddr | undefined): boolean => a?.ip === b?.ip && a?.prefix === b?.prefix;
 
 function externalNetwork(ctx: Ctx, id: string): NetworkRecord {
   const n = ctx.state.networks.get(id);
@@ -130,7 +131,7 @@ export async function deleteExternalNetwork(ctx: Ctx, networkId: string): Promis
 }
 
 /** An address the engine gives, as address/prefix of the network's pool of that family. */
-function checkInPool(n: NetworkRecord, pools: readonly PoolRecord[], family: 4 | 6, cidr: string): string | undefined {
+function checkInPool(n: NetworkRecord, pools: readonly PoolRecord[], family: 4 | 6, cidr: string): IfAddr | undefined {
   const p = pools.find((x) => x.family === family);
   if (!cidr) {
     if (p) throw invalid('NL_IPAM_NO_ADDRESS', `no IPv${family} address given for network ${n.name}: its IPAM must supply one`);
@@ -139,7 +140,7 @@ function checkInPool(n: NetworkRecord, pools: readonly PoolRecord[], family: 4 |
   const ip = parseIp(plain(cidr));
   if (!ip || ip.family !== family) throw invalid('NL_IPAM_INVALID_ADDRESS', `invalid IPv${family} address "${cidr}": expected address/prefix`);
   if (!p || !contains(p.subnet, ip)) throw invalid('NL_IPAM_ADDR_OUTSIDE', `address ${cidr} is outside network ${n.name} (${p?.subnet ?? `no IPv${family} subnet`})`);
-  return `${plain(cidr)}/${p.subnet.split('/')[1]}`;
+  return ifAddrIn(plain(cidr), p.subnet);
 }
 
 /** Records an engine's endpoint (no kernel work: the veth comes at attach). A repeat with the same
@@ -152,12 +153,12 @@ export async function createExternalEndpoint(ctx: Ctx, req: ExternalEndpointRequ
   const ipv6 = checkInPool(n, pools, 6, req.ipv6);
   const existing = ctx.state.endpoints.get(req.endpointId);
   if (existing) {
-    if (existing.network === n.id && existing.ipv4 === ipv4 && existing.ipv6 === ipv6) return { endpoint: existing, created: false };
+    if (existing.network === n.id && sameAddr(existing.ipv4, ipv4) && sameAddr(existing.ipv6, ipv6)) return { endpoint: existing, created: false };
     throw conflict('NL_ENDPOINT_EXISTS', `endpoint ${req.endpointId} already exists`);
   }
   for (const other of ctx.state.endpointsOf({ network: n.id })) {
-    const clash = [ipv4, ipv6].find((a) => a && (a === other.ipv4 || a === other.ipv6));
-    if (clash) throw conflict('NL_IPAM_ADDR_IN_USE', `address ${clash} is already used by endpoint ${other.id.slice(0, 12)} on network ${n.name}`);
+    const clash = [ipv4, ipv6].find((a) => a && (sameAddr(a, other.ipv4) || sameAddr(a, other.ipv6)));
+    if (clash) throw conflict('NL_IPAM_ADDR_IN_USE', `address ${formatIfAddr(clash)} is already used by endpoint ${other.id.slice(0, 12)} on network ${n.name}`);
   }
   const ep: EndpointRecord = {
     id: req.endpointId,
@@ -165,7 +166,7 @@ export async function createExternalEndpoint(ctx: Ctx, req: ExternalEndpointRequ
     sandbox: req.label,
     // Host-side name of the container end until the engine moves it (15 characters at most).
     ifname: `nlc${req.endpointId.slice(0, 10)}`,
-    mac: req.mac || (ipv4 ? macFromIPv4(plain(ipv4)) : randomMac()),
+    mac: req.mac || (ipv4 ? macFromIPv4(ipv4.ip) : randomMac()),
     ...(ipv4 ? { ipv4 } : {}),
     ...(ipv6 ? { ipv6 } : {}),
     aliases: [],

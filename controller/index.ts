@@ -7,8 +7,7 @@ import type { NameService } from '../dns/service.js';
 import { restoreNames } from './names.js';
 import type { DriverEnv } from '../drivers/driver.js';
 import { defaultDrivers, type DriverRegistry } from '../drivers/registry.js';
-import { Ipam } from '../ipam/allocator.js';
-import type { Allocation, PoolRecord } from '../ipam/types.js';
+import { Ipam } from '../ipam/index.js';
 import { del, put, type Store } from '../store/types.js';
 import { SALVAGED_KEY, type SalvageRecord } from '../store/file.js';
 import type { System } from '../system/types.js';
@@ -23,7 +22,6 @@ import { State } from './state.js';
 import { invalid } from '../common/errors.js';
 import * as rs from './reserved.js';
 import * as ex from './external.js';
-import { upgradeEndpoint } from './attachment.js';
 import { firewallDiff, needsHeal, restoreFirewall, type GuardStats, type RuleDiff } from './firewall.js';
 import { diagnose } from './doctor.js';
 import { clusterView, closeClusters, startClusters, syncClusters } from './clustersync.js';
@@ -109,7 +107,6 @@ export class Controller {
     return this.serial(async () => {
       const { store, sys, log } = this.opts;
       await this.state.load();
-      for (const ep of this.state.endpoints.values()) this.state.endpoints.set(ep.id, upgradeEndpoint(ep));
       this.instance = (await store.get<string>(key.instance))?.value ?? '';
       if (!this.instance) {
         this.instance = randomBytes(4).toString('hex');
@@ -121,10 +118,7 @@ export class Controller {
       const pools = this.opts.defaultPools ?? [];
       const fam = (f: 4 | 6) => pools.filter((p) => (p.base.includes(':') ? 6 : 4) === f);
       const ipam = new Ipam({ ...(fam(4).length ? { defaults4: fam(4) } : {}), ...(fam(6).length ? { defaults6: fam(6) } : {}) });
-      const records = (await store.list<PoolRecord>('pool/')).map((e) => e.value);
-      const allocs = (await store.list<Allocation>('alloc/')).map((e) => e.value);
-      const cursors = Object.fromEntries((await store.list<string>('cursor/')).map((e) => [e.key.slice('cursor/'.length), e.value]));
-      ipam.load(records, allocs, cursors);
+      await ipam.restore(store);
       const overlayHost = this.opts.overlayHost;
       const iptables = this.opts.iptables ?? true;
       const bridgeHost = { iptables, ipForward: this.opts.ipForward ?? true };
@@ -272,13 +266,13 @@ export class Controller {
     if (!names) throw invalid('NL_NO_DNS', 'this daemon runs without embedded DNS');
     const qtype = type.toUpperCase();
     if (!(qtype in QTYPE)) throw invalid('NL_BAD_DNS', `unknown query type "${type}": expected one of ${Object.keys(QTYPE).join(', ')}`);
-    const eps = this.state.endpointsOf({ sandbox: owner }).filter((e) => names.hasNetwork(e.network));
+    const eps = this.state.endpointsOf({ sandbox: this.state.sandboxes.get(owner)?.id ?? owner }).filter((e) => names.hasNetwork(e.network));
     eps.sort((a, b) => Number(this.state.networks.get(a.network)?.internal) - Number(this.state.networks.get(b.network)?.internal));
     const ep = eps[0];
     if (!ep) {
       return { sandbox: sb.name, name, type: qtype, answeredBy: 'host', why: `${sb.name} is on no user-defined network: its resolv.conf lists the host's upstream servers, netloom answers nothing for it` };
     }
-    const ip = (ep.ipv4 ?? ep.ipv6 ?? '').split('/')[0];
+    const ip = (ep.ipv4 ?? ep.ipv6)?.ip ?? '';
     const e = await names.explain(ip, ep.network, name, qtype as keyof typeof QTYPE);
     const d = e.decision;
     return {
@@ -311,7 +305,7 @@ export class Controller {
 
   private view(n: NetworkRecord, withContainers: boolean): NetworkView {
     const scope = driverOf(this.ctx, n).caps.scope;
-    const v = networkView(n, poolsOf(this.ctx, n), this.state.endpointsOf({ network: n.id }), this.state.sandboxes, scope, withContainers);
+    const v = networkView(n, poolsOf(this.ctx, n), this.state.endpointsOf({ network: n.id }), this.state.sandboxesById, scope, withContainers);
     // Docker's overlay shows Peers; netloom also lists the endpoints on other hosts.
     const cv = withContainers ? clusterView(this.ctx, n) : undefined;
     return cv ? Object.assign(v, cv) : v;
@@ -319,7 +313,7 @@ export class Controller {
 
   sandboxView(ref: string): SandboxView {
     const sb = this.state.sandbox(ref);
-    return sandboxView(sb, this.state.endpointsOf({ sandbox: sb.name }), this.state.networks, (n, family) => poolsOf(this.ctx, n).find((p) => p.family === family)?.gateway);
+    return sandboxView(sb, this.state.endpointsOf({ sandbox: sb.id }), this.state.networks, (n, family) => poolsOf(this.ctx, n).find((p) => p.family === family)?.gateway);
   }
 
   listSandboxes(): SandboxView[] {

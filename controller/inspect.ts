@@ -1,7 +1,7 @@
 // Docker-shaped views of the records (`docker network inspect` / `network ls` JSON). Pure.
 import type { PoolRecord } from '../ipam/types.js';
 import { bindingSummary, type PortBinding } from '../common/ports.js';
-import type { EndpointRecord, IpamConfigSpec, NetworkRecord, SandboxRecord } from './records.js';
+import { addrText, type EndpointRecord, type IpamConfigSpec, type NetworkRecord, type SandboxRecord } from './records.js';
 import { showExposed } from './sandboxopts.js';
 
 export interface IpamConfigView {
@@ -77,11 +77,11 @@ export function networkView(
       if (e.state !== 'ready') continue;
       const sb = sandboxes.get(e.sandbox);
       containers[sb?.id ?? e.sandbox] = {
-        Name: e.sandbox,
+        Name: sb?.name ?? e.sandbox,
         EndpointID: e.id,
         MacAddress: e.mac,
-        IPv4Address: e.ipv4 ?? '',
-        IPv6Address: e.ipv6 ?? '',
+        IPv4Address: addrText(e.ipv4),
+        IPv6Address: addrText(e.ipv6),
         ...(e.ports?.length ? { Ports: e.ports.map(bindingSummary) } : {}),
       };
     }
@@ -147,8 +147,8 @@ export function sandboxView(
       EndpointID: e.id,
       Interface: e.ifname,
       MacAddress: e.mac,
-      IPv4Address: e.ipv4 ?? '',
-      IPv6Address: e.ipv6 ?? '',
+      IPv4Address: addrText(e.ipv4),
+      IPv6Address: addrText(e.ipv6),
       Gateway: (e.ipv4 && n && gatewayOf(n, 4)) || '',
       IPv6Gateway: (e.ipv6 && n && gatewayOf(n, 6)) || '',
       Aliases: [...e.aliases],

@@ -38,15 +38,15 @@ export function networkDown(ctx: Ctx, n: NetworkRecord): void {
 }
 
 function dnsEndpoint(ctx: Ctx, ep: EndpointRecord, n: NetworkRecord): DnsEndpoint {
-  const sb = ctx.state.sandboxes.get(ep.sandbox);
+  const sb = ctx.state.sandboxOf(ep);
   return {
     endpointId: ep.id,
-    sandbox: ep.sandbox,
+    sandbox: ctx.state.sandboxName(ep),
     networkId: n.id,
     network: n.name,
     internal: n.internal,
-    ipv4: ep.ipv4?.split('/')[0],
-    ipv6: ep.ipv6?.split('/')[0],
+    ipv4: ep.ipv4?.ip,
+    ipv6: ep.ipv6?.ip,
     aliases: ep.aliases,
     dns: ep.dns?.length ? ep.dns : sb?.dns?.length ? sb.dns : undefined,
     networkDns: n.dns?.length ? n.dns : undefined,
@@ -57,13 +57,13 @@ export function endpointUp(ctx: Ctx, ep: EndpointRecord): void {
   const n = ctx.state.networks.get(ep.network);
   if (!ctx.names || !n) return;
   if (dnsEnabled(ctx, n)) ctx.names.addEndpoint(dnsEndpoint(ctx, ep, n));
-  sandboxFiles(ctx, ep.sandbox);
+  sandboxFiles(ctx, ctx.state.sandboxName(ep));
 }
 
 export function endpointDown(ctx: Ctx, ep: EndpointRecord): void {
   if (!ctx.names) return;
   ctx.names.removeEndpoint(ep.id);
-  if (ctx.state.sandboxes.get(ep.sandbox)?.state !== 'deleting') sandboxFiles(ctx, ep.sandbox);
+  if (ctx.state.sandboxOf(ep)?.state !== 'deleting') sandboxFiles(ctx, ctx.state.sandboxName(ep));
 }
 
 /** Rewrites resolv.conf and hosts of a sandbox and of every sandbox sharing its namespace. */
@@ -71,7 +71,7 @@ export function sandboxFiles(ctx: Ctx, name: string): void {
   const sb = ctx.state.sandboxes.get(name);
   if (!ctx.names || !sb || sb.mode.kind === 'host') return;
   const owner = endpointOwner(sb);
-  const eps = ctx.state.endpointsOf({ sandbox: owner }).filter((e) => e.state !== 'deleting');
+  const eps = ctx.state.endpointsOf({ sandbox: ctx.state.sandboxes.get(owner)?.id ?? owner }).filter((e) => e.state !== 'deleting');
   const nets = eps.map((e) => ctx.state.networks.get(e.network)).filter((n): n is NetworkRecord => !!n && dnsEnabled(ctx, n));
   const sharing = [...ctx.state.sandboxes.values()].filter((s) => s.name === owner || (s.mode.kind === 'container' && s.mode.target === owner));
   const owned = ctx.state.sandboxes.get(owner) ?? sb;
@@ -81,7 +81,7 @@ export function sandboxFiles(ctx: Ctx, name: string): void {
       search: s.dnsSearch ?? [],
       options: s.dnsOptions ?? [],
       dnsNetworks: nets.map((n) => dnsNetwork(ctx, n)),
-      addresses: eps.flatMap((e) => [e.ipv4, e.ipv6]).filter((a): a is string => !!a).map((a) => a.split('/')[0]),
+      addresses: eps.flatMap((e) => [e.ipv4?.ip, e.ipv6?.ip]).filter((a): a is string => !!a),
       ...(s.dns?.length ? { servers: s.dns } : {}),
       ...(owned.hostname ? { hostNames: ownHostNames(owned.hostname, owned.domainname), hostname: owned.hostname } : {}),
       extraHosts: [...(s.extraHosts ?? []).map((h) => ({ ip: h.ip, names: [h.name] })), ...linkHosts(ctx, s)],
@@ -107,9 +107,9 @@ export function linkHosts(ctx: Ctx, sb: SandboxRecord): HostsEntry[] {
 export function linkedAddress(ctx: Ctx, sb: SandboxRecord, name: string): string | undefined {
   const t = ctx.state.sandboxes.get(name);
   if (!t || t.state !== 'ready') return undefined;
-  const mine = new Set(ctx.state.endpointsOf({ sandbox: sb.name }).map((e) => e.network));
-  const ep = ctx.state.endpointsOf({ sandbox: t.name }).find((e) => e.state === 'ready' && e.ipv4 && mine.has(e.network) && ctx.state.networks.get(e.network)?.predefined);
-  return ep?.ipv4?.split('/')[0];
+  const mine = new Set(ctx.state.endpointsOf({ sandbox: sb.id }).map((e) => e.network));
+  const ep = ctx.state.endpointsOf({ sandbox: t.id }).find((e) => e.state === 'ready' && e.ipv4 && mine.has(e.network) && ctx.state.networks.get(e.network)?.predefined);
+  return ep?.ipv4?.ip;
 }
 
 export function sandboxFilesGone(ctx: Ctx, name: string): void {

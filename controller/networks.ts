@@ -3,6 +3,7 @@ import { conflict, forbidden, invalid, rollback, wrap } from '../common/errors.j
 import { lookupDriver } from '../drivers/registry.js';
 import { clusterDriverOf, clusterMemberOf } from '../drivers/driver.js';
 import type { PoolRecord } from '../ipam/types.js';
+import { joinOps } from '../ipam/index.js';
 import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type TxnOp } from '../store/types.js';
 import { dropHandle, driverOf, handleOf, netInfo, netVerbs, opLog, type Ctx } from './context.js';
@@ -155,10 +156,11 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
     state: 'creating',
   };
   const log = opLog(ctx, { op: 'network create', network: req.name });
+  const poolWrites = joinOps(pools.map((p) => ctx.ipam.addPoolOps(p)));
   try {
     await ctx.state.commit(
-      [put(key.net(id), rec), put(key.netName(rec.name), id), ...pools.map((p) => put(key.pool(p.id), p))],
-      [absent(key.netName(rec.name))],
+      [put(key.net(id), rec), put(key.netName(rec.name), id), ...poolWrites.ops],
+      [absent(key.netName(rec.name)), ...poolWrites.compares],
     );
   } catch (err) {
     if (defined) await rollback(log, 'network create: rollback step failed', [async () => clusterMemberOf(driver)?.undefine(rec, true)]);
@@ -199,7 +201,7 @@ export function optionWarning(ctx: Ctx, n: NetworkRecord): string {
 
 /** Store deletes that drop a pool with its cursor and every allocation in it. */
 export function poolDeletes(ctx: Ctx, poolId: string): TxnOp[] {
-  return [del(key.pool(poolId)), del(key.cursor(poolId)), ...ctx.ipam.allocations(poolId).map((a) => del(key.alloc(poolId, a.ip)))];
+  return [...ctx.ipam.removePoolOps(poolId).ops];
 }
 
 /** Drops a network's records and pools (the kernel side is already gone). */
@@ -225,7 +227,7 @@ export async function removeNetwork(ctx: Ctx, ref: string): Promise<void> {
   refuseConfigInUse(ctx, n);
   const eps = ctx.state.endpointsOf({ network: n.id });
   if (eps.length) {
-    throw forbidden('NL_NETWORK_IN_USE', `network ${n.name} has active endpoints (${eps.map((e) => e.sandbox).join(', ')}): disconnect them first`);
+    throw forbidden('NL_NETWORK_IN_USE', `network ${n.name} has active endpoints (${eps.map((e) => ctx.state.sandboxName(e)).join(', ')}): disconnect them first`);
   }
   // Every host removes its copy when the definition goes (controller/clustersync.ts).
   await clusterMemberOf(driverOf(ctx, n))?.undefine(n);
@@ -277,7 +279,7 @@ async function ensureDefaultBridge(ctx: Ctx): Promise<void> {
   const changes = old && want ? bridgeChanges(ctx, old, want) : old ? ['--bridge none'] : [];
   if (old && !changes.length) return;
   if (old) {
-    const users = ctx.state.endpointsOf({ network: old.id }).map((e) => e.sandbox);
+    const users = ctx.state.endpointsOf({ network: old.id }).map((e) => ctx.state.sandboxName(e));
     if (users.length) {
       log.warn({ changes, sandboxes: users }, `default bridge settings changed (${changes.join(', ')}) but sandboxes ${users.join(', ')} use it: keeping the old settings until they leave and netloomd restarts`);
       return;

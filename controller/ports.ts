@@ -1,6 +1,7 @@
 // Published ports: from the user's --publish specs to bindings with concrete host ports, checked
 // against every other binding netloom holds and every socket bound on the host. All or nothing:
 // nothing is applied unless every port of every spec is free.
+import type { IfAddr } from '../common/cidr.js';
 import { conflict, invalid, unavailable } from '../common/errors.js';
 import { bindingsClash, hostFamily, parsePublish, type PortBinding, type PortSpec } from '../common/ports.js';
 import type { Listener } from '../system/types.js';
@@ -19,7 +20,7 @@ function netloomHolders(ctx: Ctx): Holder[] {
   const out: Holder[] = [];
   for (const ep of ctx.state.endpoints.values()) {
     const n = ctx.state.networks.get(ep.network);
-    for (const b of ep.ports ?? []) out.push({ what: `sandbox ${ep.sandbox} (network ${n?.name ?? ep.network})`, binding: b });
+    for (const b of ep.ports ?? []) out.push({ what: `sandbox ${ctx.state.sandboxName(ep)} (network ${n?.name ?? ep.network})`, binding: b });
   }
   return out;
 }
@@ -50,7 +51,7 @@ export async function resolvePorts(
   ctx: Ctx,
   n: NetworkRecord,
   specs: readonly string[],
-  addrs: { readonly ipv4?: string; readonly ipv6?: string },
+  addrs: { readonly ipv4?: IfAddr; readonly ipv6?: IfAddr },
 ): Promise<PortBinding[]> {
   const parsed = specs.map(parsePublish);
   if (!parsed.length) return [];

@@ -48,7 +48,7 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   for (const ep of unfinished(state.endpoints.values())) {
     await attempt(report, log, `endpoint ${ep.id.slice(0, 12)}`, async () => {
       await deleteEndpointNow(ctx, ep).catch((e: unknown) => (logFailures(log, e, `endpoint ${ep.id.slice(0, 12)}: teardown incomplete, record dropped`), forgetEndpoint(ctx, ep)));
-      (ep.state === 'creating' ? report.rolledBack : report.finished).push(`endpoint ${ep.sandbox}/${ep.ifname}`);
+      (ep.state === 'creating' ? report.rolledBack : report.finished).push(`endpoint ${state.sandboxName(ep)}/${ep.ifname}`);
     });
   }
   // Namespaces of their own first: a container:<x> sandbox is a bind mount of x's.
@@ -77,14 +77,14 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   for (const ep of [...state.endpoints.values()]) {
     const n = state.networks.get(ep.network);
     if (!n || !isPlumbed(ep)) continue;
-    await attempt(report, log, `endpoint ${ep.sandbox}/${ep.ifname}`, async () =>
+    await attempt(report, log, `endpoint ${state.sandboxName(ep)}/${ep.ifname}`, async () =>
       netVerbs.join(ctx, n, ep),
     );
   }
   // A crash between a disconnect and the default route's move leaves a sandbox without one.
   for (const sb of state.sandboxes.values()) {
-    if (sb.state !== 'ready' || state.endpointsOf({ sandbox: sb.name }).some((e) => e.defaultRoute)) continue;
-    await attempt(report, log, `default route of ${sb.name}`, () => moveDefaultRoute(ctx, sb.name));
+    if (sb.state !== 'ready' || state.endpointsOf({ sandbox: sb.id }).some((e) => e.defaultRoute)) continue;
+    await attempt(report, log, `default route of ${sb.name}`, () => moveDefaultRoute(ctx, sb.id));
   }
   // After a salvage the records may have lost what explains a link: doctor lists it instead.
   if (!ctx.keepUnexplained) await removeOrphans(ctx, tagPrefix, nets(), report);

@@ -1,6 +1,7 @@
 // What the controller persists. Every record carries a state so that a crash between the store
 // write and the kernel work is always resolvable: "creating" is rolled back, "deleting" is
 // finished, "ready" is re-applied to the kernel (reconcile.ts).
+import { formatIfAddr, type IfAddr } from '../common/cidr.js';
 import type { PortBinding } from '../common/ports.js';
 import type { ExposedPort, ExtraHost, SandboxLink } from './sandboxopts.js';
 
@@ -43,11 +44,12 @@ export interface NetworkRecord {
 export interface EndpointRecord {
   readonly id: string;
   readonly network: string; // network id
-  readonly sandbox: string; // sandbox name
+  /** sandbox id; a Docker endpoint (external) has no sandbox record and keeps its own docker-<id> name here */
+  readonly sandbox: string;
   readonly ifname: string;
   readonly mac: string;
-  readonly ipv4?: string; // address/prefix
-  readonly ipv6?: string;
+  readonly ipv4?: IfAddr;
+  readonly ipv6?: IfAddr;
   readonly aliases: readonly string[];
   readonly defaultRoute: boolean;
   /** Upstream DNS servers for this endpoint (--dns at connect). */
@@ -100,13 +102,17 @@ export interface SandboxRecord {
   readonly state: RecState;
 }
 
+/** An endpoint address as the API shows it ("10.1.0.2/24"), or '' when there is none. */
+export const addrText = (a: IfAddr | undefined): string => (a ? formatIfAddr(a) : '');
+
+export const sameAddr = (a: IfAddr | undefined, b: IfAddr | undefined): boolean => addrText(a) === addrText(b);
+
 export const key = {
   net: (id: string) => `net/${id}`,
   netName: (name: string) => `netname/${name}`,
   ep: (id: string) => `ep/${id}`,
   sb: (name: string) => `sb/${name}`,
-  pool: (id: string) => `pool/${id}`,
-  alloc: (pool: string, ip: string) => `alloc/${pool}/${ip}`,
-  cursor: (pool: string) => `cursor/${pool}`,
   instance: 'meta/instance',
+  /** The shape of the records (absent: format 1, before typed records); see migrate.ts. */
+  recordFormat: 'meta/record-format',
 } as const;

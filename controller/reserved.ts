@@ -9,11 +9,10 @@
 import { randomBytes } from 'node:crypto';
 import { conflict, invalid, notFound } from '../common/errors.js';
 import type { PoolRecord } from '../ipam/types.js';
-import { absent, del, put } from '../store/types.js';
+import { formatIfAddr, ifAddrIn } from '../common/cidr.js';
 import { opLog, type Ctx } from './context.js';
 import { saveCursors } from './endpoints.js';
 import { hostAvoid, poolDeletes } from './networks.js';
-import { key } from './records.js';
 
 /** Owner of a reserved pool no network has bound yet, and of every reserved address. The value
  *  is persisted: stores written before this module keep meaning the same. */
@@ -25,8 +24,6 @@ export interface PoolReservation {
   readonly subnet?: string;
   readonly ipRange?: string;
 }
-
-const prefixOf = (p: PoolRecord): string => p.subnet.split('/')[1];
 
 export function mustPool(ctx: Ctx, poolId: string): PoolRecord {
   const p = ctx.ipam.pool(poolId);
@@ -40,7 +37,8 @@ export async function reservePool(ctx: Ctx, req: PoolReservation): Promise<PoolR
   // A pick never overlaps the host's routes: the engine's host-overlap check then passes at once.
   const avoid = req.subnet ? [] : await hostAvoid(ctx);
   const rec = ctx.ipam.planPool({ id, owner: RESERVED, ownerName: `docker pool ${id}`, family: req.family, subnet: req.subnet, ipRange: req.ipRange }, avoid);
-  await ctx.state.commit([put(key.pool(id), rec)], [absent(key.pool(id))]);
+  const w = ctx.ipam.addPoolOps(rec);
+  await ctx.state.commit(w.ops, w.compares);
   ctx.ipam.addPool(rec);
   opLog(ctx, { op: 'reserve pool', pool: id }).info({ subnet: rec.subnet, ipRange: rec.ipRange }, 'pool reserved');
   return rec;
@@ -59,10 +57,11 @@ export async function releasePool(ctx: Ctx, poolId: string): Promise<void> {
 export async function reserveAddress(ctx: Ctx, poolId: string, address?: string): Promise<string> {
   const p = mustPool(ctx, poolId);
   const ip = ctx.ipam.planAddress(p.id, RESERVED, address);
-  await ctx.state.commit([put(key.alloc(p.id, ip), { pool: p.id, ip, owner: RESERVED })], [absent(key.alloc(p.id, ip))]);
+  const w = ctx.ipam.allocateOps(p.id, ip, RESERVED);
+  await ctx.state.commit(w.ops, w.compares);
   ctx.ipam.allocate(p.id, ip, RESERVED);
   await saveCursors(ctx, [p.id]);
-  return `${ip}/${prefixOf(p)}`;
+  return formatIfAddr(ifAddrIn(ip, p.subnet));
 }
 
 /** Frees a reserved address; the gateway, an unknown pool and a free address are no-ops, and an
@@ -76,7 +75,7 @@ export async function releaseAddress(ctx: Ctx, poolId: string, address: string):
     ctx.log.warn({ pool: poolId, address, holder }, 'release of a reserved address: held by a netloom endpoint, kept');
     return;
   }
-  await ctx.state.commit([del(key.alloc(poolId, address))]);
+  await ctx.state.commit(ctx.ipam.releaseOps(poolId, address).ops);
   ctx.ipam.release(poolId, address);
   await saveCursors(ctx, [poolId]);
 }
@@ -105,7 +104,7 @@ export async function setPoolGateway(ctx: Ctx, poolId: string, gateway?: string)
     putBack(p);
   }
   const rec: PoolRecord = { ...moved, userSubnet: p.userSubnet, userGateway: true };
-  await ctx.state.commit([put(key.pool(p.id), rec)]);
+  await ctx.state.commit(ctx.ipam.addPoolOps(rec).ops);
   ctx.ipam.removePool(p.id);
   putBack(rec);
   return rec;

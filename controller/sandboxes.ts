@@ -46,7 +46,7 @@ function checkLinks(ctx: Ctx, req: CreateSandboxRequest, join: string | undefine
     const t = ctx.state.sandboxes.get(l.name);
     if (!t || t.state !== 'ready') throw invalid('NL_LINK_NO_SANDBOX', `invalid --link "${l.name}": no such sandbox ${l.name}`);
     if (t.name === req.name) throw invalid('NL_BAD_LINK', `invalid --link "${l.name}": a sandbox cannot link to itself`);
-    if (!ctx.state.endpointsOf({ network: n.id, sandbox: t.name }).some((e) => e.state === 'ready' && e.ipv4)) {
+    if (!ctx.state.endpointsOf({ network: n.id, sandbox: t.id }).some((e) => e.state === 'ready' && e.ipv4)) {
       throw invalid('NL_LINK_NOT_DEFAULT_BRIDGE', `invalid --link "${l.name}": sandbox ${l.name} is not on the default bridge network`);
     }
   }
@@ -226,7 +226,7 @@ const linkers = (ctx: Ctx, name: string): SandboxRecord[] => [...ctx.state.sandb
 
 /** Disconnects every endpoint, removes the namespace entry, forgets the record. */
 export async function deleteSandboxNow(ctx: Ctx, sb: SandboxRecord): Promise<void> {
-  for (const ep of ctx.state.endpointsOf({ sandbox: sb.name })) await deleteEndpointNow(ctx, ep);
+  for (const ep of ctx.state.endpointsOf({ sandbox: sb.id })) await deleteEndpointNow(ctx, ep);
   if (sb.state !== 'deleting') await ctx.state.commit([put(key.sb(sb.name), { ...sb, state: 'deleting' })]);
   await ctx.env.sys.netns.del(sb.name);
   await ctx.env.sys.uts.del(sb.name);

@@ -1,20 +1,47 @@
 // The controller's records in memory, kept equal to the store: every change is written to the
 // store first (one transaction) and only then applied to these maps.
 import { conflict, notFound } from '../common/errors.js';
-import type { Compare, Store, TxnOp } from '../store/types.js';
-import type { EndpointRecord, NetworkRecord, SandboxRecord } from './records.js';
+import { put, type Compare, type Store, type TxnOp } from '../store/types.js';
+import { RECORD_FORMAT, migrateEndpoint, type EndpointRecordV1 } from './migrate.js';
+import { key, type EndpointRecord, type NetworkRecord, type SandboxRecord } from './records.js';
 
 export class State {
   readonly networks = new Map<string, NetworkRecord>();
   readonly endpoints = new Map<string, EndpointRecord>();
+  /** by name, as they are stored */
   readonly sandboxes = new Map<string, SandboxRecord>();
+  /** the same records by id, as endpoints refer to them */
+  readonly sandboxesById = new Map<string, SandboxRecord>();
 
   constructor(readonly store: Store) {}
 
+  /** Reads the records; older records are migrated (migrate.ts) and written back in one transaction. */
   async load(): Promise<void> {
     for (const e of await this.store.list<NetworkRecord>('net/')) this.networks.set(e.value.id, e.value);
-    for (const e of await this.store.list<EndpointRecord>('ep/')) this.endpoints.set(e.value.id, e.value);
-    for (const e of await this.store.list<SandboxRecord>('sb/')) this.sandboxes.set(e.value.name, e.value);
+    for (const e of await this.store.list<SandboxRecord>('sb/')) this.setSandbox(e.value);
+    const stored = await this.store.list<EndpointRecordV1 | EndpointRecord>('ep/');
+    const format = (await this.store.get<number>(key.recordFormat))?.value ?? 1;
+    if (format >= RECORD_FORMAT) {
+      for (const e of stored) this.endpoints.set(e.value.id, e.value as EndpointRecord);
+      return;
+    }
+    const eps = stored.map((e) => migrateEndpoint(e.value, this.sandboxes));
+    await this.commit([...eps.map((ep) => put(key.ep(ep.id), ep)), put(key.recordFormat, RECORD_FORMAT)]);
+  }
+
+  /** The sandbox an endpoint is in; none for a Docker endpoint (the engine's container). */
+  sandboxOf(ep: EndpointRecord): SandboxRecord | undefined {
+    return this.sandboxesById.get(ep.sandbox);
+  }
+
+  /** What messages and DNS call an endpoint's sandbox: its name (a Docker endpoint's docker-<id>). */
+  sandboxName(ep: EndpointRecord): string {
+    return this.sandboxOf(ep)?.name ?? ep.sandbox;
+  }
+
+  private setSandbox(sb: SandboxRecord): void {
+    this.sandboxes.set(sb.name, sb);
+    this.sandboxesById.set(sb.id, sb);
   }
 
   /** Writes ops atomically (if compares hold), then mirrors net/ ep/ sb/ keys in memory. */
@@ -24,7 +51,14 @@ export class State {
     for (const o of ops) {
       const [kind, ...rest] = o.key.split('/');
       const id = rest.join('/');
-      const map = kind === 'net' ? this.networks : kind === 'ep' ? this.endpoints : kind === 'sb' ? this.sandboxes : undefined;
+      if (kind === 'sb') {
+        const old = this.sandboxes.get(id);
+        if (old) this.sandboxesById.delete(old.id);
+        if (o.op === 'del') this.sandboxes.delete(id);
+        else this.setSandbox(structuredClone(o.value) as SandboxRecord);
+        continue;
+      }
+      const map = kind === 'net' ? this.networks : kind === 'ep' ? this.endpoints : undefined;
       if (!map) continue;
       if (o.op === 'del') map.delete(id);
       else (map as Map<string, unknown>).set(id, structuredClone(o.value));
@@ -59,6 +93,7 @@ export class State {
     return s;
   }
 
+  /** Endpoints of a network id and/or a sandbox id, in interface order. */
   endpointsOf(filter: { network?: string; sandbox?: string }): EndpointRecord[] {
     return [...this.endpoints.values()]
       .filter((e) => (filter.network === undefined || e.network === filter.network) && (filter.sandbox === undefined || e.sandbox === filter.sandbox))

@@ -5,7 +5,7 @@
 // are read as strings here. A key set both by a flag and in the file must agree (Docker refuses
 // even equal values; agreeing values are accepted here so a generated file and a script's flags
 // can repeat each other); an unknown key in the file is refused naming it.
-import { canonicalCidr, contains, formatIp, ipFamily, parseCidr, parseIp } from '../common/cidr.js';
+import { canonicalCidr, contains, formatIfAddr, ipFamily, parseCidr, parseIfAddr, parseIp, prefixLength } from '../common/cidr.js';
 import { invalid } from '../common/errors.js';
 import { parseUpstream } from '../common/upstream.js';
 import type { DefaultPool } from '../ipam/types.js';
@@ -123,14 +123,13 @@ const many = (v: string | string[] | undefined): string[] => (v === undefined ? 
 /** --bip: a host address of an IPv4 subnet with room for sandboxes (prefix up to /30). */
 function parseBip(v: string): string {
   const c = parseCidr(v);
-  const [addr, prefix] = v.split('/');
-  const ip = parseIp(addr ?? '');
-  const net = c && canonicalCidr(v);
+  const a = parseIfAddr(v);
+  const ip = a && parseIp(a.ip);
   const broadcast = c && c.family === 4 ? c.base + 2 ** (32 - c.prefix) - 1 : undefined;
-  if (!c || !ip || c.family !== 4 || c.prefix > 30 || !net || ip.value === c.base || ip.value === broadcast || !/^\d+$/.test(prefix ?? '')) {
+  if (!c || !a || !ip || c.family !== 4 || c.prefix > 30 || ip.value === c.base || ip.value === broadcast) {
     throw bad(`invalid --bip "${v}": expected the default bridge's IPv4 address with its subnet's prefix (up to /30), such as 10.99.0.1/24`);
   }
-  return `${formatIp(ip)}/${c.prefix}`;
+  return formatIfAddr(a);
 }
 
 /** --default-address-pool base=CIDR,size=N (either order, as Docker's flag reads it). */
@@ -151,9 +150,9 @@ export function daemonSettings(v: ConfigValues): DaemonSettings {
   const subnet = bip && canonicalCidr(bip);
   const fixed = one(v['fixed-cidr']);
   if (fixed !== undefined) {
-    const c = canonicalCidr(fixed);
-    if (!c || ipFamily(c.split('/')[0]) !== 4) throw bad(`invalid --fixed-cidr "${fixed}": expected an IPv4 subnet such as 10.99.0.128/25`);
-    if (subnet && (!contains(subnet, c.split('/')[0]) || Number(c.split('/')[1]) < Number(subnet.split('/')[1]))) {
+    const c = parseCidr(fixed);
+    if (c?.family !== 4) throw bad(`invalid --fixed-cidr "${fixed}": expected an IPv4 subnet such as 10.99.0.128/25`);
+    if (subnet && (!contains(subnet, { family: 4, value: c.base }) || c.prefix < prefixLength(subnet))) {
       throw bad(`invalid --fixed-cidr "${fixed}": it is not inside the --bip subnet ${subnet}`);
     }
   }

@@ -14,7 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { hostname } from 'node:os';
 // Loaded only by a daemon that uses them (bench/daemon-rss.sh): the Docker plugin face (not with
 // --no-plugin) and the cluster with its etcd client (only with --cluster-store).
-import { ipFamily } from '../common/cidr.js';
+import { addressOf, ipFamily } from '../common/cidr.js';
 import type { OverlayHost } from '../drivers/overlay/index.js';
 import type { System } from '../system/types.js';
 import { NameService } from '../dns/service.js';
@@ -220,7 +220,7 @@ async function clusterOf(
   const adv = v['advertise-addr'];
   if (!adv) throw new Error('--cluster-store needs --advertise-addr: the underlay address other hosts reach this one on');
   if (ipFamily(adv) !== 4) throw new Error(`invalid --advertise-addr "${adv}": expected an IPv4 address`);
-  const addr = (await sys.host.addrs()).find((a) => a.cidr.split('/')[0] === adv);
+  const addr = (await sys.host.addrs()).find((a) => addressOf(a.cidr) === adv);
   if (!addr) throw new Error(`--advertise-addr ${adv} is not an address of this host`);
   const underlayMtu = (await sys.host.link(addr.link))?.mtu ?? 1500;
   const ttl = Number(v['cluster-ttl'] ?? 10);

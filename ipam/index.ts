@@ -1,8 +1,9 @@
 // The shared IPAM, pure: the controller plans and commits pools and addresses through `Ipam`
-// and persists what pools(), allocations() and cursor() return.
+// (book.ts), and commits the store writes its *Ops methods return (store.ts spells the keys).
 
-export { Ipam } from './allocator.js';
+export { Ipam } from './book.js';
 export { DEFAULT_POOLS4, DEFAULT_POOLS6 } from './defaults.js';
+export { type IpamOps, type IpamSnapshot, joinOps } from './store.js';
 export {
   type Allocation,
   type DefaultPool,

@@ -4,7 +4,7 @@
 // (--cluster-store etcd://..., --advertise-addr, --node-name HOST). Overlay networks span them.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatIPv4, parseCidr } from '../common/cidr.js';
+import { formatIfAddr, formatIPv4, type IfAddr, parseCidr } from '../common/cidr.js';
 import { run } from '../system/exec.js';
 import { spawnDetachedProgram } from '../system/process.js';
 import type { Lab } from './model.js';
@@ -14,7 +14,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const UNDERLAY_BRIDGE = 'ubr';
 
 /** Underlay addresses: etcd member m (1..3) is .m, host i (0..) is .(11+i); with the prefix. */
-export function underlayAddress(cidr: string, kind: 'etcd' | 'host', n: number): { ip: string; prefix: number } {
+export function underlayAddress(cidr: string, kind: 'etcd' | 'host', n: number): IfAddr {
   const c = parseCidr(cidr);
   if (!c || c.family !== 4) throw new LabFailure(`cluster underlay ${cidr} is not an IPv4 subnet`);
   return { ip: formatIPv4((c.base as number) + (kind === 'etcd' ? n : 11 + n)), prefix: c.prefix };
@@ -84,7 +84,7 @@ export async function startCluster(lab: Lab, progs: Programs): Promise<{ state: 
     await run('ip', ['-n', labNs, 'link', 'add', UNDERLAY_BRIDGE, 'type', 'bridge']);
     for (let m = 1; m <= lab.cluster.etcdMembers; m++) {
       const a = underlayAddress(lab.cluster.underlay, 'etcd', m);
-      await run('ip', ['-n', labNs, 'addr', 'add', `${a.ip}/${a.prefix}`, 'dev', UNDERLAY_BRIDGE]);
+      await run('ip', ['-n', labNs, 'addr', 'add', formatIfAddr(a), 'dev', UNDERLAY_BRIDGE]);
     }
     await run('ip', ['-n', labNs, 'link', 'set', UNDERLAY_BRIDGE, 'up']);
   }
@@ -104,7 +104,7 @@ export async function startCluster(lab: Lab, progs: Programs): Promise<{ state: 
     if ((await run('ip', ['-n', labNs, 'link', 'show', uplink], { allowFail: true })).exitCode !== 0) {
       await run('ip', ['-n', labNs, 'link', 'add', uplink, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
       await run('ip', ['-n', labNs, 'link', 'set', uplink, 'master', UNDERLAY_BRIDGE, 'up']);
-      await run('ip', ['-n', ns, 'addr', 'add', `${a.ip}/${a.prefix}`, 'dev', 'eth0']);
+      await run('ip', ['-n', ns, 'addr', 'add', formatIfAddr(a), 'dev', 'eth0']);
       await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
     }
     const before = hosts[h] ?? { ns, socket: join(dir, h, 'netloomd.sock'), address: a.ip, uplink };

@@ -1,6 +1,7 @@
 // What the running lab looks like, read from netloomd (sandboxes, networks) and, for the
 // point-to-point links netloomd does not know, from the file. Explanations and the picture use it.
 import { api } from '../common/client.js';
+import { addressOf } from '../common/cidr.js';
 import { attachmentsOf, nsOwner, type Lab } from './model.js';
 import { socketFor, type LabState } from './runtime.js';
 
@@ -77,7 +78,7 @@ export async function readFacts(lab: Lab, socket: string, socketOf: (node: strin
 export function targetAddresses(lab: Lab, facts: Facts, key: string): string[] {
   const owner = nsOwner(lab, key);
   if (owner.mode.kind === 'host') return Object.values(facts.networks).map((n) => n.gateway).filter((g): g is string => !!g);
-  return (facts.nodes[key]?.ifaces ?? []).map((i) => i.address.split('/')[0]);
+  return (facts.nodes[key]?.ifaces ?? []).map((i) => addressOf(i.address));
 }
 
 /** The facts of a running lab, each node asked of its own host's netloomd. */

@@ -1,6 +1,6 @@
 // RTT and loss expectations, pure: which address to probe, how many probes decide, what ping
 // printed, and the verdict with the measured value beside the declared one.
-import { contains } from '../common/cidr.js';
+import { addressOf, contains } from '../common/cidr.js';
 import type { LossSpec, RttSpec } from './model.js';
 
 const inSubnet = (ip: string, cidr: string): boolean => {
@@ -13,8 +13,9 @@ const inSubnet = (ip: string, cidr: string): boolean => {
 
 /** The target's address on a subnet the source shares (a network or a link), else its first. */
 export function pickAddress(fromAddrs: readonly string[], toAddrs: readonly string[]): string | undefined {
-  const shared = toAddrs.find((t) => fromAddrs.some((f) => inSubnet(t.split('/')[0], f)));
-  return (shared ?? toAddrs[0])?.split('/')[0];
+  const shared = toAddrs.find((t) => fromAddrs.some((f) => inSubnet(addressOf(t), f)));
+  const a = shared ?? toAddrs[0];
+  return a && addressOf(a);
 }
 
 /** RTT: enough echoes for a stable median under jitter. */

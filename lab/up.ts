@@ -1,6 +1,6 @@
 // `netloom lab up`: idempotent, phase by phase (host, networks, nodes, links, netem, services, commands,
 // settings check). Anything already there is kept; what is missing is made.
-import { canonicalCidr } from '../common/cidr.js';
+import { addressOf, canonicalCidr } from '../common/cidr.js';
 import { api, ApiError } from '../common/client.js';
 import { run } from '../system/exec.js';
 import { spawnDetachedProgram } from '../system/process.js';
@@ -202,7 +202,7 @@ async function unappliedSettings(lab: Lab, state: LabState): Promise<string[]> {
   if (typeof bip === 'string') {
     const br = await api<{ IPAM: { Config: { Subnet: string; Gateway?: string }[] } }>(socket, 'GET', '/networks/bridge');
     // Network inspect may show a gateway only when one was chosen (Docker 20.10): the subnet tells too.
-    if (!br.IPAM.Config.some((c) => c.Gateway === bip.split('/')[0] || c.Subnet === canonicalCidr(bip))) missing.push(`daemon bip ${bip} (the default bridge is ${br.IPAM.Config.map((c) => c.Subnet).join(', ')})`);
+    if (!br.IPAM.Config.some((c) => c.Gateway === addressOf(bip) || c.Subnet === canonicalCidr(bip))) missing.push(`daemon bip ${bip} (the default bridge is ${br.IPAM.Config.map((c) => c.Subnet).join(', ')})`);
   }
   return missing;
 }

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { contains, overlaps, parseCidr, parseIp } from '../common/cidr.js';
+import { addressOf, contains, formatIfAddr, ifAddrIn, overlaps, parseCidr, parseIfAddr, parseIp } from '../common/cidr.js';
 
 export interface CheckOptions {
   readonly socket: string;
@@ -176,7 +176,7 @@ export async function runChecks(opts: CheckOptions): Promise<CheckResult[]> {
     must(typeof j.PoolID === 'string' && j.PoolID, `PoolID ${JSON.stringify(j.PoolID)}`);
     must(parseCidr(String(j.Pool)), `Pool ${JSON.stringify(j.Pool)} is not a CIDR`);
     const gw = (j.Data as Record<string, string> | undefined)?.['com.docker.network.gateway'];
-    pool = { id: String(j.PoolID), cidr: String(j.Pool), gw: gw ? gw.split('/')[0] : '' };
+    pool = { id: String(j.PoolID), cidr: String(j.Pool), gw: gw ? addressOf(gw) : '' };
   }, true);
   await check('a second RequestPool never returns an allocated pool (the engine\'s host-overlap loop ends)', async () => {
     const j = ok(await call('IpamDriver.RequestPool', { AddressSpace: space, Pool: '', SubPool: '', Options: {}, V6: false }), 'RequestPool');
@@ -188,22 +188,23 @@ export async function runChecks(opts: CheckOptions): Promise<CheckResult[]> {
   });
   await check('gateway RequestAddress answers address/prefix inside the pool', async () => {
     const j = ok(await call('IpamDriver.RequestAddress', { PoolID: pool.id, Address: pool.gw, Options: { RequestAddressType: 'com.docker.network.gateway' } }), 'RequestAddress');
-    const [ip, len] = String(j.Address).split('/');
-    must(len && parseIp(ip) && contains(pool.cidr, ip), `Address ${JSON.stringify(j.Address)} is not an address/prefix in ${pool.cidr}`);
+    const a = parseIfAddr(String(j.Address));
+    const ip = a?.ip ?? '';
+    must(a && contains(pool.cidr, ip), `Address ${JSON.stringify(j.Address)} is not an address/prefix in ${pool.cidr}`);
     pool.gw = ip;
   }, true);
   await check('CreateNetwork', async () => {
     ok(await call('NetworkDriver.CreateNetwork', {
       NetworkID: netId,
       Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': {} },
-      IPv4Data: [{ AddressSpace: space, Gateway: `${pool.gw}/${pool.cidr.split('/')[1]}`, Pool: pool.cidr }],
+      IPv4Data: [{ AddressSpace: space, Gateway: formatIfAddr(ifAddrIn(pool.gw, pool.cidr)), Pool: pool.cidr }],
       IPv6Data: [],
     }), 'CreateNetwork');
   }, true);
   await check('RequestAddress hands out distinct addresses, never the gateway', async () => {
     for (let i = 0; i < 2; i++) {
       const j = ok(await call('IpamDriver.RequestAddress', { PoolID: pool.id, Address: '', Options: null }), 'RequestAddress');
-      const ip = String(j.Address).split('/')[0];
+      const ip = addressOf(String(j.Address));
       must(contains(pool.cidr, ip) && ip !== pool.gw && !addrs.includes(ip), `got ${String(j.Address)} (gateway ${pool.gw}, earlier ${addrs.join(', ') || 'none'})`);
       addrs.push(ip);
     }
@@ -214,7 +215,7 @@ export async function runChecks(opts: CheckOptions): Promise<CheckResult[]> {
   await check('CreateEndpoint accepts the IPAM address and does not echo it', async () => {
     const j = ok(await call('NetworkDriver.CreateEndpoint', {
       NetworkID: netId, EndpointID: epId,
-      Interface: { Address: `${addrs[0]}/${pool.cidr.split('/')[1]}`, AddressIPv6: '', MacAddress: '' },
+      Interface: { Address: formatIfAddr(ifAddrIn(addrs[0]!, pool.cidr)), AddressIPv6: '', MacAddress: '' },
       Options: { 'com.docker.network.endpoint.exposedports': [], 'com.docker.network.portmap': [] },
     }), 'CreateEndpoint');
     const iface = j.Interface as Record<string, string> | undefined;
@@ -245,7 +246,7 @@ export async function runChecks(opts: CheckOptions): Promise<CheckResult[]> {
       ok(await call('NetworkDriver.EndpointOperInfo', { NetworkID: netId, EndpointID: epId }), 'EndpointOperInfo after restart');
       if (opts.linkCheck !== false) must(linkExists(srcName), `${srcName} is gone after the restart`);
       const j = ok(await call('IpamDriver.RequestAddress', { PoolID: pool.id, Address: '', Options: null }), 'RequestAddress after restart');
-      const ip = String(j.Address).split('/')[0];
+      const ip = addressOf(String(j.Address));
       must(!addrs.includes(ip) && ip !== pool.gw, `after the restart the IPAM handed out ${ip} again`);
       addrs.push(ip);
     });

@@ -8,6 +8,7 @@
 // answers {"Value":{}}; Join returns the host-side interface and a Gateway, or
 // DisableGatewayService for internal networks.
 import { acceptAnyJson } from '../common/http.js';
+import { formatIfAddr, ifAddrIn } from '../common/cidr.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../common/log.js';
 import type { Controller } from '../controller/index.js';

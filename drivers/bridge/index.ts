@@ -1,6 +1,7 @@
 // The bridge driver: one Linux bridge per network, a veth pair per endpoint, the gateway address
 // on the bridge, NAT and isolation in netloom's own iptables chains.
 import { conflict, logFailures } from '../../common/errors.js';
+import { addressOf, formatIfAddr, ifAddrIn, macFromIPv4 } from '../../common/cidr.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
 import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type EndpointInfo, type Firewaller, type KeptLines, type Lifecycle, type NetworkInfo } from '../driver.js';
@@ -25,11 +26,11 @@ function rulesFor(net: NetworkInfo, c: BridgeConfig, family: 4 | 6): Rule[] {
  *  rules (IPv4, ICC off: with ICC on the pair talks anyway). */
 function portRulesFor(c: BridgeConfig, ep: EndpointInfo, family: 4 | 6): Rule[] {
   const cidr = family === 4 ? ep.ipv4 : ep.ipv6;
-  const from = cidr?.split('/')[0];
+  const from = cidr && addressOf(cidr);
   const links = family === 4 && !c.icc && from ? (ep.links ?? []).flatMap((l) => linkRules({ bridge: c.bridgeName, from, to: l.address, ports: l.ports })) : [];
   const bindings = (ep.ports ?? []).filter((b) => (hostFamily(b.hostIP) ?? family) === family);
   if (!cidr || !bindings.length || c.internal) return links;
-  return [...publishRules({ bridge: c.bridgeName, family, address: cidr.split('/')[0], bindings }), ...links];
+  return [...publishRules({ bridge: c.bridgeName, family, address: addressOf(cidr), bindings }), ...links];
 }
 
 function allRules(nets: readonly DriverNetwork<BridgeConfig>[], family: 4 | 6): Rule[] {

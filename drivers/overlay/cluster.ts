@@ -21,7 +21,7 @@
 // none of them for a TTL, it resyncs (so a stall is caught within 2x the TTL).
 import { randomBytes } from 'node:crypto';
 import { conflict, forbidden, isLeaseLost, unavailable } from '../../common/errors.js';
-import { overlaps } from '../../common/cidr.js';
+import { addressOf, overlaps } from '../../common/cidr.js';
 import type { Logger } from '../../common/log.js';
 import type { PoolRecord } from '../../ipam/types.js';
 import type { ClusterStore, WatchEvent } from '../../store/cluster.js';
@@ -331,7 +331,7 @@ export class Cluster {
   /** Announces a local endpoint to every host (under this host's lease). */
   async publish(ep: LocalEndpoint): Promise<void> {
     const rec: OvEndpoint = { id: ep.id, network: ep.network, host: this.host, vtep: this.vtep, ip: ep.ipv4 ?? '', mac: ep.mac, name: ep.sandbox, aliases: ep.aliases };
-    const alloc = `ov/alloc/${ep.network}/${(ep.ipv4 ?? '').split('/')[0]}`;
+    const alloc = `ov/alloc/${ep.network}/${ep.ipv4 ? addressOf(ep.ipv4) : ''}`;
     this.mine.set(ep.id, { ep: rec, alloc });
     await this.register(rec);
     this.mirror.set(`ov/ep/${ep.network}/${ep.id}`, rec);
@@ -341,7 +341,7 @@ export class Cluster {
    *  another endpoint took while this host was away (its lease had expired): that is refused
    *  and logged, not overwritten, so two hosts never share an address. */
   private async register(rec: OvEndpoint): Promise<void> {
-    const alloc = `ov/alloc/${rec.network}/${rec.ip.split('/')[0]}`;
+    const alloc = `ov/alloc/${rec.network}/${addressOf(rec.ip)}`;
     for (let i = 0; i < MAX_TRIES; i++) {
       const cur = await this.kv.get<{ host?: string; ep?: string }>(alloc);
       if (cur && cur.value?.ep !== rec.id) {
@@ -362,7 +362,7 @@ export class Cluster {
 
   /** Drops a record of this host that no local endpoint explains. */
   async forget(e: OvEndpoint): Promise<void> {
-    const alloc = `ov/alloc/${e.network}/${e.ip.split('/')[0]}`;
+    const alloc = `ov/alloc/${e.network}/${addressOf(e.ip)}`;
     const cur = await this.kv.get<{ ep?: string }>(alloc);
     const ops = [{ op: 'del' as const, key: `ov/ep/${e.network}/${e.id}` }, ...(cur?.value?.ep === e.id ? [{ op: 'del' as const, key: alloc }] : [])];
     await this.kv.txn(cur ? [{ key: alloc, version: cur.version }] : [], ops);
@@ -371,7 +371,7 @@ export class Cluster {
 
   async withdraw(ep: LocalEndpoint): Promise<void> {
     this.mine.delete(ep.id);
-    await this.kv.txn([], [{ op: 'del', key: `ov/ep/${ep.network}/${ep.id}` }, { op: 'del', key: `ov/alloc/${ep.network}/${(ep.ipv4 ?? '').split('/')[0]}` }]);
+    await this.kv.txn([], [{ op: 'del', key: `ov/ep/${ep.network}/${ep.id}` }, { op: 'del', key: `ov/alloc/${ep.network}/${ep.ipv4 ? addressOf(ep.ipv4) : ''}` }]);
     this.mirror.delete(`ov/ep/${ep.network}/${ep.id}`);
   }
 

@@ -9,6 +9,7 @@
 // policy is DROP (every host running Docker) pass overlay traffic too; the same chain, jumped
 // before the bridge driver's, drops anything routed between the overlay and another network.
 import { invalid, logFailures } from '../../common/errors.js';
+import { formatIfAddr, ifAddrIn, macFromIPv4 } from '../../common/cidr.js';
 import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type Finding, type Firewaller, type KeptLines, type Lifecycle, type NetworkInfo, type Peer } from '../driver.js';
 import type { NeighEntry } from '../../system/types.js';
 import { keptRules as keptLines, renderAdd, type Rule } from '../shared/iptables.js';

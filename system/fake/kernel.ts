@@ -1,6 +1,6 @@
 // The fake's kernel objects: namespaces, links, addresses and routes, and the NetHandle over
 // them. Only system/fake/index.ts builds these; tests see them through the System interfaces.
-import { cidrOf, contains, formatCidr, parseIp } from '../../common/cidr.js';
+import { addressOf, cidrOf, contains, formatCidr, parseIfAddr, parseIp } from '../../common/cidr.js';
 import { notABridge, obj, stepOf, systemError, systemFailure } from '../errors.js';
 import type { AddrInfo, LinkInfo, NeighEntry, NetHandle, NsRef, RouteInfo, VethSpec, VxlanSpec } from '../types.js';
 
@@ -72,10 +72,10 @@ const familyOf = (ip: string): 4 | 6 => (ip.includes(':') ? 6 : 4);
 
 /** The prefix route the kernel adds for an address on an up link (none for /32, /128 and lo). */
 export function connectedRoute(link: Link, cidr: string): RouteInfo | undefined {
-  const [ip, p] = cidr.split('/');
-  const addr = parseIp(ip);
-  if (!addr || link.name === 'lo' || Number(p) >= (addr.family === 4 ? 32 : 128)) return undefined;
-  return { dst: formatCidr(cidrOf(addr, Number(p))), link: link.name, family: addr.family };
+  const a = parseIfAddr(cidr);
+  const addr = a && parseIp(a.ip);
+  if (!a || !addr || link.name === 'lo' || a.prefix >= (addr.family === 4 ? 32 : 128)) return undefined;
+  return { dst: formatCidr(cidrOf(addr, a.prefix)), link: link.name, family: addr.family };
 }
 
 export function addConnected(ns: Ns, link: Link): void {
@@ -248,7 +248,7 @@ export class FakeHandle implements NetHandle {
   addAddr(link: string, cidr: string): Promise<void> {
     return this.run('addAddr', `${link} ${cidr}`, obj.addr(link, cidr, this.ns), (ns) => {
       const l = this.must(ns, link);
-      if (!parseIp(cidr.split('/')[0])) throw new Fault('EINVAL', 'EINVAL');
+      if (!parseIp(addressOf(cidr))) throw new Fault('EINVAL', 'EINVAL');
       if (!ns.addrs.some((a) => a.link === link && a.cidr === cidr)) ns.addrs.push({ link, cidr });
       addConnected(ns, l);
     });

@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import IPCIDR from 'ip-cidr';
 import {
-  bytesToIp, canonicalCidr, contains, formatIPv4, formatIPv6, ipFamily, ipToBytes, macFromIPv4, maskToPrefix, nthHost,
-  overlaps, parseCidr, parseIPv4, parseIPv6, prefixLength, prefixToMask,
+  addressOf, bytesToIp, canonicalCidr, contains, formatIfAddr, formatIPv4, formatIPv6, ifAddrIn, ipFamily, ipToBytes,
+  macFromIPv4, maskToPrefix, nthHost, overlaps, parseCidr, parseIfAddr, parseIPv4, parseIPv6, prefixLength, prefixToMask,
 } from '../../common/cidr.js';
 import { NetloomError } from '../../common/errors.js';
 
@@ -172,5 +172,30 @@ describe('masks, bytes and MACs', () => {
     assert.equal(macFromIPv4(0x0a0000ff), '02:42:0a:00:00:ff');
     throwsCode(() => macFromIPv4('fd00::1'), 'NL_IPAM_INVALID_ADDRESS');
     throwsCode(() => macFromIPv4(-1), 'NL_IPAM_INVALID_ADDRESS');
+  });
+});
+
+describe('interface addresses', () => {
+  test('parseIfAddr keeps the host bits, canonicalises the address and refuses what is not address/prefix', () => {
+    assert.deepEqual(parseIfAddr('10.1.0.5/24'), { ip: '10.1.0.5', prefix: 24 });
+    assert.deepEqual(parseIfAddr('FD00:0::2/64'), { ip: 'fd00::2', prefix: 64 });
+    for (const bad of ['10.1.0.5', '10.1.0.5/33', '10.1.0.5/024', '10.1.0.5/', 'fd00::1/129', 'x/24', '010.1.0.5/24', '']) {
+      assert.equal(parseIfAddr(bad), undefined, bad);
+    }
+  });
+
+  test('formatIfAddr and parseIfAddr round-trip any address and prefix of its family', () => {
+    const v4 = fc.tuple(fc.integer({ min: 0, max: 0xffffffff }).map(formatIPv4), fc.integer({ min: 0, max: 32 }));
+    const v6 = fc.tuple(fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }).map(formatIPv6), fc.integer({ min: 0, max: 128 }));
+    fc.assert(
+      fc.property(fc.oneof(v4, v6), ([ip, prefix]) => {
+        assert.deepEqual(parseIfAddr(formatIfAddr({ ip, prefix })), { ip, prefix });
+      }),
+    );
+  });
+
+  test('ifAddrIn takes the prefix of the subnet; addressOf drops any prefix', () => {
+    assert.equal(formatIfAddr(ifAddrIn('10.1.0.1', '10.1.0.0/20')), '10.1.0.1/20');
+    assert.deepEqual(['10.1.0.2/24', 'fd00::2/64', '10.1.0.2'].map(addressOf), ['10.1.0.2', 'fd00::2', '10.1.0.2']);
   });
 });

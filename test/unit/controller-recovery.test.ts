@@ -10,6 +10,7 @@ import type { ReconcileReport } from '../../controller/reconcile.js';
 import { key, type EndpointRecord } from '../../controller/records.js';
 import { generatedBridgeName } from '../../drivers/bridge/options.js';
 import { hostVethName } from '../../drivers/driver.js';
+import { ipamKey } from '../../ipam/store.js';
 import { MemoryStore } from '../../store/memory.js';
 import { put } from '../../store/types.js';
 import { CrashStore } from '../helpers/crashstore.js';
@@ -165,10 +166,10 @@ describe('controller: a crash between store writes is resolved by the next start
     const back = w.ctl.inspectNetwork('back').Id;
     const id = 'e'.repeat(64);
     const ep: EndpointRecord = {
-      id, network: back, sandbox: 'web', ifname: 'eth1', mac: '02:42:0a:02:00:02', ipv4: '10.2.0.2/24', aliases: [],
+      id, network: back, sandbox: w.ctl.sandboxView('web').Id, ifname: 'eth1', mac: '02:42:0a:02:00:02', ipv4: { ip: '10.2.0.2', prefix: 24 }, aliases: [],
       defaultRoute: false, created: new Date().toISOString(), state: 'creating',
     };
-    await w.store.txn([], [put(key.ep(id), ep), put(key.alloc(`${back}:4`, '10.2.0.2'), { pool: `${back}:4`, ip: '10.2.0.2', owner: id })]);
+    await w.store.txn([], [put(key.ep(id), ep), put(ipamKey.alloc(`${back}:4`, '10.2.0.2'), { pool: `${back}:4`, ip: '10.2.0.2', owner: id })]);
     const tag = (kind: string, x: string) => `netloom:${inst}:${kind}:${x.slice(0, 12)}`;
     const peerNs = { kind: 'named', name: 'web' } as const;
     await w.sys.host.addVeth({ hostName: hostVethName(id), peerName: 'eth1', peerNs, master: generatedBridgeName(back), alias: tag('ep', id) });

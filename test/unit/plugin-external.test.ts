@@ -81,7 +81,7 @@ describe('controller: engine-managed pools, networks and endpoints', () => {
     assert.deepEqual([detached.state, detached.attachment, detached.ports], ['ready', { kind: 'engine', publish: ['127.0.0.1:18081:80/tcp'] }, undefined]);
     await w.ctl.external.deleteEndpoint(ep.id);
     assert.throws(() => w.ctl.external.endpoint(ep.id), /endpoint [0-9a-f]{64} not found/);
-    await w.ctl.external.releaseAddress(net.poolId, ep.ipv4!.split('/')[0]);
+    await w.ctl.external.releaseAddress(net.poolId, ep.ipv4!.ip);
     await w.ctl.external.releasePool(net.poolId);
     await w.ctl.external.deleteNetwork(net.id);
     assert.deepEqual([w.sys.snapshot(), await dump(w.store)], before);
