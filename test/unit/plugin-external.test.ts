@@ -11,7 +11,8 @@ import type { ReconcileReport } from '../../controller/reconcile.js';
 import { key, type EndpointRecord } from '../../controller/records.js';
 import { hostVethName } from '../../drivers/driver.js';
 import { MemoryStore } from '../../store/memory.js';
-import { put } from '../../store/types.js';
+import { del, put } from '../../store/types.js';
+import { formatIfAddr } from '../../common/cidr.js';
 import { createFakeSystem, type FakeSystem } from '../../system/fake/index.js';
 import { CrashStore } from '../helpers/crashstore.js';
 
@@ -58,7 +59,7 @@ describe('controller: engine-managed pools, networks and endpoints', () => {
     const net = await engineNetwork(w.ctl);
     assert.equal(w.ctl.inspectNetwork(net.id).IPAM.Driver, 'netloom', 'a reserved pool was bound');
     const ep = await engineEndpoint(w.ctl, net, ['127.0.0.1:18081:80/tcp']);
-    assert.deepEqual([ep.state, ep.attachment, ep.ipv4], ['ready', { kind: 'engine', publish: ['127.0.0.1:18081:80/tcp'] }, '10.96.0.2/24']);
+    assert.deepEqual([ep.state, ep.attachment, ep.ipv4], ['ready', { kind: 'engine', publish: ['127.0.0.1:18081:80/tcp'] }, { ip: '10.96.0.2', prefix: 24 }]);
     assert.equal(veth(w, ep.id), undefined, 'no veth before attach');
     await assert.rejects(w.ctl.external.publish(ep.id), /has not joined a sandbox yet/);
 
@@ -194,10 +195,11 @@ describe('controller: records main wrote before engine attachments', () => {
     await w.ctl.external.attach(net.id, ep.id, '/var/run/docker/netns/c1');
     const links = (x: World) => x.sys.snapshot().namespaces.self.links.map((l) => [l.name, l.kind, l.master, l.alias]);
     const kernel = links(w);
-    // The record exactly as main wrote it (by controller/docker.ts, before EngineAttachment): no attachment, `external` instead.
-    const { attachment: _a, ...rest } = w.ctl.state.endpoints.get(ep.id)!;
-    const old = { ...rest, external: { publish: ['8080:80/tcp'], sandboxKey: '/var/run/docker/netns/c1' } };
-    await w.store.txn([], [put(key.ep(ep.id), old)]);
+    // The record exactly as main wrote it (by controller/docker.ts, before EngineAttachment): no attachment, `external` instead,
+    // the address as "ip/prefix", and no record format in the store (format 1).
+    const { attachment: _a, ipv4, ...rest } = w.ctl.state.endpoints.get(ep.id)!;
+    const old = { ...rest, ipv4: formatIfAddr(ipv4!), external: { publish: ['8080:80/tcp'], sandboxKey: '/var/run/docker/netns/c1' } };
+    await w.store.txn([], [put(key.ep(ep.id), old), del(key.recordFormat)]);
     await w.sys.host.delLink(hostVethName(ep.id));
     const after = await start(w.store, w.sys);
     assert.deepEqual(after.report.errors, []);
@@ -205,7 +207,7 @@ describe('controller: records main wrote before engine attachments', () => {
     assert.equal('external' in after.ctl.external.endpoint(ep.id), false);
     assert.deepEqual(links(after), kernel, 'reconcile re-made the veth of the attached endpoint, both ends in the host namespace');
     const unattached = { ...old, id: hex(), ifname: 'nlc0', ipv4: '10.96.0.9/24', external: {} };
-    await after.store.txn([], [put(key.ep(unattached.id), unattached)]);
+    await after.store.txn([], [put(key.ep(unattached.id), unattached), del(key.recordFormat)]);
     const again = await start(after.store, after.sys);
     assert.deepEqual(again.ctl.external.endpoint(unattached.id).attachment, { kind: 'engine' });
     assert.equal(veth(again, unattached.id), undefined, 'created but never joined: no veth');
