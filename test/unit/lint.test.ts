@@ -30,10 +30,10 @@ const FIXTURE: Record<string, string> = {
   'dns/answer.ts': `import { createSocket } from 'node:dgram';\nexport const s = createSocket;\n`,
   'drivers/driver.ts': `export interface Driver { name: string }\n`,
   'drivers/registry.ts': `import { bridge } from './bridge/index.js';\nimport { host } from './host/index.js';\nexport const all = [bridge, host];\n`,
-  'drivers/shared/veth.ts': `export const veth = 'veth';\n`,
+  'drivers/linuxbridge/veth.ts': `export const veth = 'veth';\n`,
   // Legal: its own folder, the interface (type-only), shared plumbing, ipam/, system/, common/.
   'drivers/bridge/index.ts':
-    `import type { Driver } from '../driver.js';\nimport { veth } from '../shared/veth.js';\nimport { opts } from './options.js';\n` +
+    `import type { Driver } from '../driver.js';\nimport { veth } from '../linuxbridge/veth.js';\nimport { opts } from './options.js';\n` +
     `import { pool } from '../../ipam/pool.js';\nimport { link } from '../../system/link.js';\nimport { prefix } from '../../common/names.js';\n` +
     `export const bridge: Driver = { name: [veth, opts, pool, link, prefix].join() };\n`,
   'drivers/bridge/options.ts': `export const opts = 'mtu';\n`,
@@ -70,7 +70,7 @@ const EXPECTED: Record<string, { errors: string[]; warnings?: string[] }> = {
   'dns/answer.ts': { errors: ['@typescript-eslint/no-restricted-imports'] },
   'drivers/driver.ts': { errors: [] },
   'drivers/registry.ts': { errors: [] },
-  'drivers/shared/veth.ts': { errors: [] },
+  'drivers/linuxbridge/veth.ts': { errors: [] },
   'drivers/bridge/index.ts': { errors: [] },
   'drivers/bridge/options.ts': { errors: [] },
   'drivers/host/index.ts': { errors: ['import-x/no-restricted-paths'] },
