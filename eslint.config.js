@@ -6,8 +6,10 @@
 // - Inside the middle layer drivers/ may use ipam/ (address types); ipam/ and dns/ use neither
 //   each other nor drivers/. Inside the lower layer store/ may use system/, not the reverse.
 // - A driver (drivers/X/) imports no other driver, not drivers/registry.ts and not controller/:
-//   only itself, drivers/driver.ts and the shared plumbing (drivers/shared/, drivers/linuxbridge/).
-//   The controller reaches drivers only through drivers/driver.ts and drivers/registry.ts.
+//   only itself, the top-level modules of drivers/ except registry.ts (driver.ts, the interface,
+//   and its helpers) and the shared plumbing (drivers/shared/, drivers/linuxbridge/).
+//   The controller reaches drivers only through those top-level modules (driver.ts, registry.ts,
+//   ...), never a driver's own folder.
 // - Modules with side effects (files, processes, sockets, netlink, the V8 flags) are imported only
 //   where the design allows it (SIDE_EFFECTS below). Type-only imports of them are fine; type-only
 //   imports between layers follow the layer rules like any other import.
@@ -87,14 +89,16 @@ const restrict = (names, where) => ({
   })),
 });
 
-/** Driver folders under root/drivers (each one a driver, except the shared plumbing). */
-function driverDirs(root) {
+/** Entries of root/drivers: its folders (each one a driver, except the shared plumbing) and its top-level modules. */
+function driversTree(root) {
   try {
-    return readdirSync(join(root, 'drivers'), { withFileTypes: true })
-      .filter((d) => d.isDirectory())
-      .map((d) => d.name);
+    const entries = readdirSync(join(root, 'drivers'), { withFileTypes: true });
+    return {
+      dirs: entries.filter((d) => d.isDirectory()).map((d) => d.name),
+      files: entries.filter((d) => d.isFile() && /\.ts$/.test(d.name) && d.name !== 'registry.ts').map((d) => d.name),
+    };
   } catch {
-    return [];
+    return { dirs: [], files: [] };
   }
 }
 
@@ -111,18 +115,21 @@ function layerZones(root) {
     zone(['./store', './system'], [...faces, './controller', './drivers', './ipam', './dns'], 'store/ and system/ never import a layer above them.'),
     zone('./system', ['./store'], 'system/ never imports store/.'),
     zone('./common', [...faces, './controller', './drivers', './ipam', './dns', './store', './system'], 'common/ imports no other layer.'),
-    zone('./controller', ['./drivers'], 'controller/ reaches drivers only through drivers/driver.ts and drivers/registry.ts.', [
-      './driver.ts',
-      './registry.ts',
-    ]),
-    zone('./drivers/driver.ts', ['./drivers'], 'drivers/driver.ts (the interface) imports no driver.', ['./driver.ts']),
+    zone(
+      './controller',
+      ['./drivers/*/**'],
+      "controller/ reaches drivers only through drivers/'s top-level modules (driver.ts, registry.ts, ...), never a driver's folder.",
+    ),
+    zone('./drivers/driver.ts', ['./drivers/*/**'], 'drivers/driver.ts (the interface) imports no driver.'),
   ];
-  for (const dir of driverDirs(root)) {
+  const { dirs, files } = driversTree(root);
+  const topLevel = files.map((f) => `./${f}`);
+  for (const dir of dirs) {
     const shared = SHARED_DRIVER_DIRS.includes(dir);
-    const allowed = shared ? [`./${dir}`, './driver.ts'] : [`./${dir}`, './driver.ts', ...SHARED_DRIVER_DIRS.map((s) => `./${s}`)];
+    const allowed = [`./${dir}`, ...topLevel, ...(shared ? [] : SHARED_DRIVER_DIRS.map((s) => `./${s}`))];
     const message = shared
       ? `drivers/${dir}/ is shared plumbing: it imports no driver.`
-      : `a driver imports no other driver: drivers/${dir}/ may use only itself, drivers/driver.ts and drivers/{${SHARED_DRIVER_DIRS.join(',')}}/.`;
+      : `a driver imports no other driver: drivers/${dir}/ may use only itself, drivers/*.ts but registry.ts, and drivers/{${SHARED_DRIVER_DIRS.join(',')}}/.`;
     zones.push(zone(`./drivers/${dir}`, ['./drivers'], message, allowed));
   }
   return zones;

@@ -30,20 +30,25 @@ const FIXTURE: Record<string, string> = {
   'dns/answer.ts': `import { createSocket } from 'node:dgram';\nexport const s = createSocket;\n`,
   'drivers/driver.ts': `export interface Driver { name: string }\n`,
   'drivers/registry.ts': `import { bridge } from './bridge/index.js';\nimport { host } from './host/index.js';\nexport const all = [bridge, host];\n`,
+  'drivers/handle.ts': `import type { Driver } from './driver.js';\nexport const handle = (d: Driver) => d.name;\n`,
   'drivers/linuxbridge/veth.ts': `export const veth = 'veth';\n`,
-  // Legal: its own folder, the interface (type-only), shared plumbing, ipam/, system/, common/.
+  // Legal: its own folder, drivers/'s top-level modules, shared plumbing, ipam/, system/, common/.
   'drivers/bridge/index.ts':
     `import type { Driver } from '../driver.js';\nimport { veth } from '../linuxbridge/veth.js';\nimport { opts } from './options.js';\n` +
-    `import { pool } from '../../ipam/pool.js';\nimport { link } from '../../system/link.js';\nimport { prefix } from '../../common/names.js';\n` +
-    `export const bridge: Driver = { name: [veth, opts, pool, link, prefix].join() };\n`,
+    `import { handle } from '../handle.js';\nimport { pool } from '../../ipam/pool.js';\nimport { link } from '../../system/link.js';\nimport { prefix } from '../../common/names.js';\n` +
+    `export const bridge: Driver = { name: [veth, opts, pool, link, prefix, String(handle)].join() };\n`,
   'drivers/bridge/options.ts': `export const opts = 'mtu';\n`,
   // Cross-driver imports: a value import and a type-only one.
   'drivers/host/index.ts': `import { bridge } from '../bridge/index.js';\nexport const host = { name: bridge.name };\n`,
   'drivers/none/index.ts': `import type { bridge } from '../bridge/index.js';\nexport type B = typeof bridge;\n`,
   // Upward: a driver importing the controller.
   'drivers/overlay/index.ts': `import { ctl } from '../../controller/index.js';\nexport const overlay = ctl;\n`,
-  // The controller: drivers only through driver.ts and registry.ts.
-  'controller/index.ts': `import { all } from '../drivers/registry.js';\nimport type { Driver } from '../drivers/driver.js';\nexport const ctl: Driver[] = all;\n`,
+  // A driver importing the registry (which knows every driver).
+  'drivers/overlay/peers.ts': `import { all } from '../registry.js';\nexport const peers = all;\n`,
+  // The controller: drivers only through drivers/'s top-level modules, never a driver's folder.
+  'controller/index.ts':
+    `import { all } from '../drivers/registry.js';\nimport type { Driver } from '../drivers/driver.js';\nimport { handle } from '../drivers/handle.js';\n` +
+    `export const ctl: Driver[] = all;\nexport const h = handle;\n`,
   'controller/names.ts': `import { opts } from '../drivers/bridge/options.js';\nexport const n = opts;\n`,
   // A cycle: a → b → a.
   'controller/a.ts': `import { b } from './b.js';\nexport const a = 1;\nexport const ab = () => b;\n`,
@@ -70,12 +75,14 @@ const EXPECTED: Record<string, { errors: string[]; warnings?: string[] }> = {
   'dns/answer.ts': { errors: ['@typescript-eslint/no-restricted-imports'] },
   'drivers/driver.ts': { errors: [] },
   'drivers/registry.ts': { errors: [] },
+  'drivers/handle.ts': { errors: [] },
   'drivers/linuxbridge/veth.ts': { errors: [] },
   'drivers/bridge/index.ts': { errors: [] },
   'drivers/bridge/options.ts': { errors: [] },
   'drivers/host/index.ts': { errors: ['import-x/no-restricted-paths'] },
   'drivers/none/index.ts': { errors: ['import-x/no-restricted-paths'] },
   'drivers/overlay/index.ts': { errors: ['import-x/no-restricted-paths'] },
+  'drivers/overlay/peers.ts': { errors: ['import-x/no-restricted-paths'] },
   'controller/index.ts': { errors: [] },
   'controller/names.ts': { errors: ['import-x/no-restricted-paths'] },
   'controller/a.ts': { errors: ['import-x/no-cycle'] },
