@@ -5,7 +5,7 @@ NPX   ?= npx
 ADDON := native/nsaddon.node
 UDP_ADDON := native/udpbatch.node
 
-.PHONY: help deps build addon typecheck bundle test test-unit test-priv demo bench clean lab
+.PHONY: help deps build addon typecheck bundle test test-unit test-priv demo bench clean lab lint format
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -26,13 +26,24 @@ $(UDP_ADDON): native/udpbatch.c
 typecheck: ## type-check without emitting
 	$(NPX) tsc -p . --noEmit
 
+lint: ## ESLint (layers, no cycles, sizes: eslint.config.js; baseline eslint-suppressions.json) and the Prettier check
+	$(NPX) eslint --pass-on-unpruned-suppressions .
+	@if [ -f .prettier-conforming ]; then \
+	  echo "prettier --check on the $$(grep -vc '^#' .prettier-conforming) files in .prettier-conforming (until make format)"; \
+	  $(NPX) prettier --check --no-error-on-unmatched-pattern $$(grep -v '^#' .prettier-conforming); \
+	else $(NPX) prettier --check .; fi
+
+format: ## Prettier on every source file (.prettierrc.json), then drop .prettier-conforming so make lint checks them all
+	$(NPX) prettier --write --log-level warn .
+	rm -f .prettier-conforming
+
 test-unit: build ## unit and property tests: no root, no network
 	$(NODE) --test --test-concurrency=4 build/test/unit/
 
 test-priv: build ## privileged tests (root): each in fresh namespaces, inside private mount, net and PID namespaces
 	bash test/helpers/run-priv.sh
 
-test: build ## everything CI runs: unit tests, then privileged tests, then the host-unchanged check
+test: build ## everything CI runs: make lint, unit tests, then privileged tests, then the host-unchanged check
 	bash test/helpers/run-all.sh
 
 demo: build ## the README demo: networks, sandboxes, names, ports, self-healing, doctor, modes, Docker on netloom, an overlay across two hosts

@@ -13,7 +13,7 @@ import { parseConnect, parseCreateNetwork, parseCreateSandbox, parseDisconnect }
 export { API_VERSION } from './engine.js';
 
 /** Refusals Docker 20.10 answers with 500 rather than a 4xx (its daemon does not type these
- *  errors; spec §5.1): its clients and the SDK's exception classes follow the status. */
+ *  errors; docs/engine-api.md §5.1): its clients and the SDK's exception classes follow the status. */
 const DOCKER_STATUS: Readonly<Record<string, number>> = { NL_IPAM_INVALID_CIDR: 500, NL_NOT_CONNECTED: 500 };
 
 export function buildServer(ctl: Controller, logger: boolean | object = false): FastifyInstance {

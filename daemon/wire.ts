@@ -1,6 +1,6 @@
 // Request bodies of netloomd's API, which speaks the network subset of Docker's Engine API
-// (../shared/specs/docker-engine-network-api.md) plus /sandboxes. Every field is type-checked
-// here, so a wrong type becomes a 400 naming the field, never a crash deeper down.
+// (docs/engine-api.md) plus /sandboxes. Every field is type-checked here, so a wrong type becomes
+// a 400 naming the field, never a crash deeper down.
 import { invalid } from '../common/errors.js';
 import type { ConnectRequest } from '../controller/endpoints.js';
 import type { CreateNetworkRequest, IpamConfigRequest } from '../controller/networks.js';

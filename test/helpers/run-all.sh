@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The README's test command (make test): unit tests, privileged tests in private namespaces,
-# then proof that the host's namespaces, links and iptables are as before.
+# The README's test command (make test): lint (make lint: ESLint's layer rules and the Prettier
+# check), unit tests, privileged tests in private namespaces, then proof that the host's
+# namespaces, links and iptables are as before.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 before=$(bash test/helpers/host-state.sh)
 status=0
+make --no-print-directory lint || status=1
 node --test --test-concurrency=4 build/test/unit/ || status=1
 bash test/helpers/run-priv.sh || status=1
 after=$(bash test/helpers/host-state.sh)

@@ -105,7 +105,7 @@ describe('Docker clients against netloomd (root, fresh namespaces)', { skip: ski
         const missing = await docker(bin, 'network', 'inspect', 'nosuch');
         assert.equal(missing.exitCode, 1);
         assert.equal(missing.stdout, '[]');
-        // The old client words a 404 itself (spec §5.2): proof the status is 404.
+        // The old client words a 404 itself (docs/engine-api.md §5.2): proof the status is 404.
         assert.equal(missing.stderr, old ? 'Error: No such network: nosuch' : 'Error response from daemon: network nosuch not found');
         const ps = await docker(bin, 'ps');
         assert.equal(ps.exitCode, 1);
