@@ -21,17 +21,13 @@ function insideRepo(file: string, ref: string): boolean {
 
 const mentionsOutside = (file: string, line: string): boolean => line.includes(OUTSIDE) || [...line.matchAll(RELATIVE)].some((m) => !insideRepo(file, m[0]));
 
-// TODO(lead): empty this list after merging r-plugin, whose branch points these comments at
-// docs/plugin-protocol.md (and moves controller/docker.ts into plugin/).
-const PENDING = new Set(['controller/docker.ts', 'plugin/check.ts', 'plugin/server.ts', 'plugin/wire.ts']);
-
 // Tests run from the repository root (make test-unit).
 function repoFiles(): string[] {
   const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { encoding: 'utf8' });
   return out.split('\0').filter(Boolean);
 }
 
-test('no file mentions the shared folder outside the repository', (t) => {
+test('no file mentions the shared folder outside the repository', () => {
   const files = repoFiles();
   assert.ok(files.includes('daemon/wire.ts'), 'git ls-files lists the repository');
   const hits: string[] = [];
@@ -46,13 +42,7 @@ test('no file mentions the shared folder outside the repository', (t) => {
       if (mentionsOutside(file, line)) hits.push(`${file}:${i + 1}: ${line.trim()}`);
     });
   }
-  const pending = hits.filter((h) => PENDING.has(h.slice(0, h.indexOf(':'))));
-  if (pending.length) t.diagnostic(`left to r-plugin: ${pending.join(' | ')}`);
-  assert.deepEqual(
-    hits.filter((h) => !pending.includes(h)),
-    [],
-    'point to docs/ in this repository instead',
-  );
+  assert.deepEqual(hits, [], 'point to docs/ in this repository instead');
 });
 
 test('the check finds a pointer outside and lets imports inside through', () => {
