@@ -1,21 +1,19 @@
 // Turning `netloom network create ...` flags into API request bodies. Pure: unit-tested.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+// The flags themselves are declared with their commands in cli/commands*.ts.
+import { parseArgs } from 'node:util';
 import { contains, ipFamily } from '../common/cidr.js';
+import type { ParseOptions as Options } from '../common/flags.js';
+import type { Parsed } from './command.js';
+
+export type { Parsed } from './command.js';
 
 export class UsageError extends Error {}
-
-type Options = NonNullable<ParseArgsConfig['options']>;
 
 export const GLOBAL_OPTIONS: Options = {
   socket: { type: 'string' },
   'data-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
-
-export interface Parsed {
-  values: Record<string, string | boolean | string[] | undefined>;
-  positionals: string[];
-}
 
 export function parse(args: readonly string[], options: Options): Parsed {
   try {
@@ -41,25 +39,6 @@ export function keyValues(flag: string, items: readonly string[], requireValue =
   }
   return out;
 }
-
-export const NETWORK_CREATE_OPTIONS: Options = {
-  driver: { type: 'string', short: 'd' },
-  subnet: { type: 'string', multiple: true },
-  gateway: { type: 'string', multiple: true },
-  'ip-range': { type: 'string', multiple: true },
-  'aux-address': { type: 'string', multiple: true },
-  ipv6: { type: 'boolean' },
-  internal: { type: 'boolean' },
-  attachable: { type: 'boolean' },
-  opt: { type: 'string', short: 'o', multiple: true },
-  label: { type: 'string', multiple: true },
-  'ipam-driver': { type: 'string' },
-  'ipam-opt': { type: 'string', multiple: true },
-  dns: { type: 'string', multiple: true },
-  scope: { type: 'string' },
-  'config-only': { type: 'boolean' },
-  'config-from': { type: 'string' },
-};
 
 interface PoolBody {
   Subnet: string;
@@ -120,14 +99,6 @@ export function networkCreateBody(p: Parsed): Record<string, unknown> {
   };
 }
 
-export const CONNECT_OPTIONS: Options = {
-  ip: { type: 'string' },
-  ip6: { type: 'string' },
-  alias: { type: 'string', multiple: true },
-  dns: { type: 'string', multiple: true },
-  publish: { type: 'string', multiple: true, short: 'p' },
-};
-
 export function endpointConfig(v: Parsed['values']): Record<string, unknown> {
   const ipam: Record<string, string> = {};
   if (v.ip) ipam.IPv4Address = v.ip as string;
@@ -141,22 +112,6 @@ export function endpointConfig(v: Parsed['values']): Record<string, unknown> {
 }
 
 export const list = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []);
-
-/** `sandbox create` flags: the network ones plus what `docker run` gives a container. -h is
- *  --hostname here, as in `docker run`; --help stays help. */
-export const SANDBOX_CREATE_OPTIONS: Options = {
-  network: { type: 'string' },
-  'dns-search': { type: 'string', multiple: true },
-  'dns-option': { type: 'string', multiple: true },
-  ...CONNECT_OPTIONS,
-  hostname: { type: 'string', short: 'h' },
-  domainname: { type: 'string' },
-  link: { type: 'string', multiple: true },
-  'add-host': { type: 'string', multiple: true },
-  'mac-address': { type: 'string' },
-  expose: { type: 'string', multiple: true },
-  'publish-all': { type: 'boolean', short: 'P' },
-};
 
 export function sandboxCreateBody(p: Parsed): Record<string, unknown> {
   if (p.positionals.length !== 1) throw new UsageError('sandbox create needs exactly one NAME');
