@@ -3,7 +3,7 @@
 import type { Flags } from '../common/flags.js';
 import type { Command } from './command.js';
 
-const network = () => import('./network.js');
+const network = async () => (await import('./handlers.js')).network;
 
 export const NETWORK_CREATE_FLAGS: Flags = {
   driver: {

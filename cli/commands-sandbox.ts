@@ -3,7 +3,7 @@ import type { Flags } from '../common/flags.js';
 import type { Command } from './command.js';
 import { CONNECT_FLAGS } from './commands-network.js';
 
-const sandbox = () => import('./sandbox.js');
+const sandbox = async () => (await import('./handlers.js')).sandbox;
 
 /** `sandbox create` flags: the network ones plus what `docker run` gives a container. -h is
  *  --hostname here, as in `docker run`; --help stays help. */

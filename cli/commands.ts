@@ -2,12 +2,11 @@
 // imported handler. cli/main.ts dispatches on this table and every --help is made from it; the
 // README's command list is checked against it (test/unit/commands.test.ts).
 import { DAEMON_V8_FLAGS } from '../common/config.js';
-import { parseOptions } from '../common/flags.js';
 import type { Command, Group } from './command.js';
 import { CONNECT_FLAGS, NETWORK_COMMANDS, NETWORK_CREATE_FLAGS } from './commands-network.js';
 import { SANDBOX_COMMANDS, SANDBOX_CREATE_FLAGS } from './commands-sandbox.js';
 
-const diagnose = () => import('./diagnose.js');
+const diagnose = async () => (await import('./handlers.js')).diagnose;
 
 export const GLOBAL_HELP = `Global options (before or after the command):
   --socket PATH     netloomd's API socket (env NETLOOM_SOCKET, default /run/netloom/netloom.sock)
@@ -40,7 +39,7 @@ const OTHER_COMMANDS: readonly Command[] = [
   {
     name: 'port', summary: "list a sandbox's published ports (like docker port)", usage: 'port SANDBOX [PORT[/PROTO]]',
     about: 'Lists the sandbox\'s published ports as docker port does ("80/tcp -> 0.0.0.0:8080"); with PORT,\nonly the host addresses that port is published on.',
-    kind: 'api', handler: async () => (await import('./sandbox.js')).port,
+    kind: 'api', handler: async () => (await import('./handlers.js')).sandbox.port,
   },
   {
     name: 'doctor', summary: 'compare the records with the kernel; --fix repairs (exit 1 while they differ)', usage: 'doctor [--fix] [--format json]',
@@ -140,7 +139,5 @@ export const COMMANDS: readonly Command[] = [...NETWORK_COMMANDS, ...SANDBOX_COM
 export const commandNamed = (name: string): Command | undefined => COMMANDS.find((c) => c.name === name);
 export const groupNamed = (name: string): Group | undefined => GROUPS.find((g) => g.name === name);
 
-/** The parser's options of the commands whose flags build request bodies (test/unit/args.test.ts). */
-export const NETWORK_CREATE_OPTIONS = parseOptions(NETWORK_CREATE_FLAGS);
-export const CONNECT_OPTIONS = parseOptions(CONNECT_FLAGS);
-export const SANDBOX_CREATE_OPTIONS = parseOptions(SANDBOX_CREATE_FLAGS);
+/** The flags of the commands whose flags build request bodies (test/unit/args.test.ts parses with them). */
+export { CONNECT_FLAGS as CONNECT_OPTIONS, NETWORK_CREATE_FLAGS as NETWORK_CREATE_OPTIONS, SANDBOX_CREATE_FLAGS as SANDBOX_CREATE_OPTIONS };

@@ -3,7 +3,6 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { resolvePaths, type InstancePaths } from '../common/config.js';
-import { parseOptions } from '../common/flags.js';
 import { UsageError, parse } from './args.js';
 import { call } from './client.js';
 import type { Command, Context, Globals } from './command.js';
@@ -99,7 +98,7 @@ async function runCommand(cmd: Command, args: string[], globals: Globals): Promi
   }
   // A local command shows its help whatever else is given; an API command's flags are checked first.
   if (cmd.kind === 'local' && asksHelp(args)) return showHelp();
-  const p = parse(args, parseOptions(cmd.flags ?? {}));
+  const p = parse(args, cmd.flags ?? {});
   if (p.values.help) return showHelp();
   if (cmd.kind === 'local') return (await cmd.handler())(p, ctx);
   const paths = resolvePaths({

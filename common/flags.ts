@@ -20,6 +20,10 @@ export interface Flag {
 
 export type Flags = Readonly<Record<string, Flag>>;
 
+type ValueOf<F> = F extends { type: 'boolean' } ? boolean : F extends { multiple: true } ? string[] : string;
+/** What the parser gives for a table declared `as const`. */
+export type ValuesOf<T> = { -readonly [K in keyof T]?: ValueOf<T[K]> };
+
 export type ParseOptions = NonNullable<ParseArgsConfig['options']>;
 
 /** node:util parseArgs options for a flag table. */
