@@ -1,34 +1,11 @@
 // Turning `netloom network create ...` flags into API request bodies. Pure: unit-tested.
-// The flags themselves are declared with their commands in cli/commands*.ts.
-import { parseArgs } from 'node:util';
+// The flags themselves are declared with their commands in cli/commands*.ts; cli/parse.ts reads them.
 import { contains, ipFamily } from '../common/cidr.js';
-import type { Flags, ParseOptions } from '../common/flags.js';
+import { UsageError } from '../common/errors.js';
 import type { Parsed } from './command.js';
 
 export type { Parsed } from './command.js';
-
-export class UsageError extends Error {}
-
-export const GLOBAL_OPTIONS: ParseOptions = {
-  socket: { type: 'string' },
-  'data-dir': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-};
-
-/** A flag table is also parseArgs' options: it reads type, short, multiple and default and
- *  ignores the rest (so the CLI's start loads no conversion). */
-export function parse(args: readonly string[], options: Flags | ParseOptions): Parsed {
-  try {
-    // A command may take -h for itself (sandbox create: --hostname, as `docker run`); --help stays.
-    const hTaken = Object.values(options).some((o) => o.short === 'h');
-    const globals = hTaken ? { ...GLOBAL_OPTIONS, help: { type: 'boolean' as const } } : GLOBAL_OPTIONS;
-    const r = parseArgs({ args: [...args], options: { ...globals, ...(options as ParseOptions) }, allowPositionals: true, strict: true });
-    return { values: r.values as Parsed['values'], positionals: r.positionals };
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/^Unknown option '([^']*)'.*/s, 'unknown flag: $1'));
-  }
-}
-
+export { UsageError };
 
 /** `k=v` pairs (-o, --label, --aux-address) into a map; a pair without "=" is an error naming it. */
 export function keyValues(flag: string, items: readonly string[], requireValue = true): Record<string, string> {

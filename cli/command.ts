@@ -18,6 +18,8 @@ export type ApiHandler = (p: Parsed, paths: InstancePaths) => Promise<number | v
 /** What the CLI gives a handler that runs without netloomd's API (or reaches it itself). */
 export interface Context {
   readonly globals: Globals;
+  /** Prints a line on stdout. */
+  out(s: string): void;
   /** Starts netloomd when nothing answers on paths.socket. */
   ensureDaemon(paths: InstancePaths): Promise<void>;
   /** The scripts of netloomd and of this CLI (bundled or built), for the commands that start them. */

@@ -3,15 +3,16 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { resolvePaths, type InstancePaths } from '../common/config.js';
-import { UsageError, parse } from './args.js';
+import { UsageError } from '../common/errors.js';
+import { parse } from './parse.js';
 import { call } from './client.js';
 import type { Command, Context, Globals } from './command.js';
 import { ABOUT, COMMANDS, GLOBAL_HELP, GROUPS, commandNamed, groupNamed } from './commands.js';
-import { out } from './out.js';
 // Only the command table and the parser are imported statically: each command's handler (and the
 // store reader, system reset, process spawning, the help renderer, the lab, the daemon) is imported
 // when that command runs, so a start evaluates nothing else (bench/cli-startup.sh measures it).
 const help = () => import('./help.js');
+const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const TABLE = { commands: COMMANDS, groups: GROUPS, about: ABOUT, globals: GLOBAL_HELP };
 
 async function daemonAnswers(socket: string): Promise<boolean> {
@@ -89,7 +90,7 @@ export async function main(argv: string[]): Promise<number> {
 const asksHelp = (args: readonly string[]): boolean => args.includes('-h') || args.includes('--help');
 
 async function runCommand(cmd: Command, args: string[], globals: Globals): Promise<number> {
-  const ctx: Context = { globals, ensureDaemon, daemonScript, cliScript };
+  const ctx: Context = { globals, out, ensureDaemon, daemonScript, cliScript };
   const showHelp = async (): Promise<number> => (out((await help()).commandHelp(cmd)), 0);
   if (cmd.kind === 'raw') {
     // The daemon and the lab answer --help themselves; sandbox exec's arguments after SANDBOX are the command's.

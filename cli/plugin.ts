@@ -1,10 +1,9 @@
 // `netloom plugin check SOCKET` handler (declared in cli/commands.ts): talks to any plugin's
 // socket, never to netloomd's API.
-import { UsageError } from './args.js';
+import { UsageError } from '../common/errors.js';
 import type { LocalHandler } from './command.js';
-import { out } from './out.js';
 
-export const pluginCheck: LocalHandler = async (p) => {
+export const pluginCheck: LocalHandler = async (p, { out }) => {
   const [socket] = p.positionals;
   if (!socket || p.positionals.length > 1) throw new UsageError('plugin check needs exactly one SOCKET');
   const { runChecks } = await import('../plugin/check.js');

@@ -14,15 +14,14 @@ import { ETC_NETNS, removeNetnsFiles } from '../system/files.js';
 import { createSystem } from '../system/index.js';
 import { tryLock, type FileLock } from '../system/lock.js';
 import { sameNetns } from '../system/process.js';
-import { UsageError } from './args.js';
+import { UsageError } from '../common/errors.js';
 import { api } from './client.js';
 import type { LocalHandler } from './command.js';
-import { out } from './out.js';
 
 type Out = (s: string) => void;
 
 /** The command (declared in cli/commands.ts). */
-export const systemResetCommand: LocalHandler = async (p, { globals }) => {
+export const systemResetCommand: LocalHandler = async (p, { globals, out }) => {
   if (p.positionals.length) throw new UsageError(`system reset takes no arguments, got "${p.positionals[0]}"`);
   const paths = resolvePaths({ socket: (p.values.socket as string | undefined) ?? globals.socket, dataDir: (p.values['data-dir'] as string | undefined) ?? globals.dataDir });
   return systemReset(Boolean(p.values.force), paths, out, (s) => void process.stderr.write(`${s}\n`));

@@ -52,3 +52,7 @@ export function isNetloomError(err: unknown): err is NetloomError {
 /** etcd refused a write under a lease it no longer has (it expired while this host was slow or
  *  away): the cluster registers again under a new lease and retries. */
 export const isLeaseLost = (err: unknown): boolean => isNetloomError(err) && err.code === 'NL_CLUSTER_LEASE_LOST';
+
+/** A command line the CLI cannot read (an unknown command or flag, a missing argument): exit 2.
+ *  Here, beside the error codes, because the CLI's start and its lazily loaded handlers share it. */
+export class UsageError extends Error {}
