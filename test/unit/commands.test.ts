@@ -14,7 +14,7 @@ import { commandHelp, groupHelp } from '../../cli/help.js';
 import { flagLabel, optionLines, parseOptions, renderFlags, type Flags } from '../../common/flags.js';
 import { CONFIG_KEYS } from '../../daemon/config.js';
 import { DAEMON_FLAGS, DOCKERD_FLAGS, daemonHelp } from '../../daemon/flags.js';
-import { LAB_COMMANDS } from '../../lab/commands.js';
+import { CAPTURE_FLAGS, LAB_COMMANDS, LAB_FLAGS } from '../../lab/commands.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -49,6 +49,11 @@ describe('the README against the command table', () => {
           const [, word, verb, rest] = m;
           if (word === 'lab') {
             if (verb) assert.ok(LAB_COMMANDS.some((c) => c.name === verb), `README: netloom lab ${verb}`);
+            const labFlags = { ...LAB_FLAGS, ...CAPTURE_FLAGS } as Flags;
+            for (const f of (rest ?? '').matchAll(/(?:^|[\s[])(--?[a-zA-Z][\w-]*)/g)) {
+              const known = Object.entries(labFlags).some(([k, d]) => f[1] === `--${k}` || f[1] === `-${d.short}`);
+              assert.ok(known || f[1] === '--', `README: "netloom lab ${verb} ... ${f[1]}": no such flag`);
+            }
             continue;
           }
           if (NOT_YET.includes(word) || (!fenced.has(block) && !groupNames.has(word) && !names.has(word))) continue;
