@@ -1,34 +1,11 @@
 // Turning `netloom network create ...` flags into API request bodies. Pure: unit-tested.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+// The flags themselves are declared with their commands in cli/commands*.ts; cli/parse.ts reads them.
 import { addressOf, contains, ipFamily } from '../common/cidr.js';
+import { UsageError } from '../common/errors.js';
+import type { Parsed } from './command.js';
 
-export class UsageError extends Error {}
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-export const GLOBAL_OPTIONS: Options = {
-  socket: { type: 'string' },
-  'data-dir': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-};
-
-export interface Parsed {
-  values: Record<string, string | boolean | string[] | undefined>;
-  positionals: string[];
-}
-
-export function parse(args: readonly string[], options: Options): Parsed {
-  try {
-    // A command may take -h for itself (sandbox create: --hostname, as `docker run`); --help stays.
-    const hTaken = Object.values(options).some((o) => o.short === 'h');
-    const globals = hTaken ? { ...GLOBAL_OPTIONS, help: { type: 'boolean' as const } } : GLOBAL_OPTIONS;
-    const r = parseArgs({ args: [...args], options: { ...globals, ...options }, allowPositionals: true, strict: true });
-    return { values: r.values as Parsed['values'], positionals: r.positionals };
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/^Unknown option '([^']*)'.*/s, 'unknown flag: $1'));
-  }
-}
-
+export type { Parsed } from './command.js';
+export { UsageError };
 
 /** `k=v` pairs (-o, --label, --aux-address) into a map; a pair without "=" is an error naming it. */
 export function keyValues(flag: string, items: readonly string[], requireValue = true): Record<string, string> {
@@ -41,25 +18,6 @@ export function keyValues(flag: string, items: readonly string[], requireValue =
   }
   return out;
 }
-
-export const NETWORK_CREATE_OPTIONS: Options = {
-  driver: { type: 'string', short: 'd' },
-  subnet: { type: 'string', multiple: true },
-  gateway: { type: 'string', multiple: true },
-  'ip-range': { type: 'string', multiple: true },
-  'aux-address': { type: 'string', multiple: true },
-  ipv6: { type: 'boolean' },
-  internal: { type: 'boolean' },
-  attachable: { type: 'boolean' },
-  opt: { type: 'string', short: 'o', multiple: true },
-  label: { type: 'string', multiple: true },
-  'ipam-driver': { type: 'string' },
-  'ipam-opt': { type: 'string', multiple: true },
-  dns: { type: 'string', multiple: true },
-  scope: { type: 'string' },
-  'config-only': { type: 'boolean' },
-  'config-from': { type: 'string' },
-};
 
 interface PoolBody {
   Subnet: string;
@@ -120,14 +78,6 @@ export function networkCreateBody(p: Parsed): Record<string, unknown> {
   };
 }
 
-export const CONNECT_OPTIONS: Options = {
-  ip: { type: 'string' },
-  ip6: { type: 'string' },
-  alias: { type: 'string', multiple: true },
-  dns: { type: 'string', multiple: true },
-  publish: { type: 'string', multiple: true, short: 'p' },
-};
-
 export function endpointConfig(v: Parsed['values']): Record<string, unknown> {
   const ipam: Record<string, string> = {};
   if (v.ip) ipam.IPv4Address = v.ip as string;
@@ -141,22 +91,6 @@ export function endpointConfig(v: Parsed['values']): Record<string, unknown> {
 }
 
 export const list = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []);
-
-/** `sandbox create` flags: the network ones plus what `docker run` gives a container. -h is
- *  --hostname here, as in `docker run`; --help stays help. */
-export const SANDBOX_CREATE_OPTIONS: Options = {
-  network: { type: 'string' },
-  'dns-search': { type: 'string', multiple: true },
-  'dns-option': { type: 'string', multiple: true },
-  ...CONNECT_OPTIONS,
-  hostname: { type: 'string', short: 'h' },
-  domainname: { type: 'string' },
-  link: { type: 'string', multiple: true },
-  'add-host': { type: 'string', multiple: true },
-  'mac-address': { type: 'string' },
-  expose: { type: 'string', multiple: true },
-  'publish-all': { type: 'boolean', short: 'P' },
-};
 
 export function sandboxCreateBody(p: Parsed): Record<string, unknown> {
   if (p.positionals.length !== 1) throw new UsageError('sandbox create needs exactly one NAME');

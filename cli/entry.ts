@@ -1,6 +1,6 @@
 // Entry point of the netloom bundle.
 import { main } from './main.js';
-import { UsageError } from './args.js';
+import { UsageError } from '../common/errors.js';
 import { ApiError } from './client.js';
 
 main(process.argv.slice(2)).then(

@@ -5,7 +5,7 @@
 import { existsSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import type { InstancePaths } from '../common/config.js';
+import { resolvePaths, type InstancePaths } from '../common/config.js';
 import { resetHost } from '../controller/reset.js';
 import { socketAlive } from '../daemon/main.js';
 import { DEFAULT_PLUGIN_SOCKET } from '../plugin/server.js';
@@ -14,9 +14,18 @@ import { ETC_NETNS, removeNetnsFiles } from '../system/files.js';
 import { createSystem } from '../system/index.js';
 import { tryLock, type FileLock } from '../system/lock.js';
 import { sameNetns } from '../system/process.js';
+import { UsageError } from '../common/errors.js';
 import { api } from './client.js';
+import type { LocalHandler } from './command.js';
 
 type Out = (s: string) => void;
+
+/** The command (declared in cli/commands.ts). */
+export const systemResetCommand: LocalHandler = async (p, { globals, out }) => {
+  if (p.positionals.length) throw new UsageError(`system reset takes no arguments, got "${p.positionals[0]}"`);
+  const paths = resolvePaths({ socket: (p.values.socket as string | undefined) ?? globals.socket, dataDir: (p.values['data-dir'] as string | undefined) ?? globals.dataDir });
+  return systemReset(Boolean(p.values.force), paths, out, (s) => void process.stderr.write(`${s}\n`));
+};
 
 async function confirmed(force: boolean, dataDir: string, err: Out): Promise<boolean> {
   if (force) return true;

@@ -2,8 +2,17 @@
 // is asked (a daemon refuses to start on a damaged store, which is when this is needed). The one
 // CLI command that reads the store directly rather than through netloomd's API.
 import { existsSync } from 'node:fs';
+import { resolvePaths } from '../common/config.js';
 import { checkStore } from '../store/file.js';
 import { describeDamage } from '../store/format.js';
+import { UsageError } from '../common/errors.js';
+import type { LocalHandler } from './command.js';
+
+/** The command (declared in cli/commands.ts): --data-dir here or before the command words. */
+export const storeVerifyCommand: LocalHandler = async (p, { globals, out }) => {
+  if (p.positionals.length) throw new UsageError(`store verify takes no arguments, got "${p.positionals[0]}"`);
+  return storeVerify(resolvePaths({ dataDir: (p.values['data-dir'] as string | undefined) ?? globals.dataDir }).dataDir, out);
+};
 
 export function storeVerify(dataDir: string, out: (s: string) => void): number {
   if (!existsSync(dataDir)) {

@@ -159,3 +159,7 @@ export async function rollback(log: { warn(obj: object, msg: string): void }, wh
   const failed = await attemptAll(steps);
   if (failed) logFailures(log, failed, what);
 }
+
+/** A command line the CLI cannot read (an unknown command or flag, a missing argument): exit 2.
+ *  Here, beside the error codes, because the CLI's start and its lazily loaded handlers share it. */
+export class UsageError extends Error {}

@@ -10,39 +10,15 @@ import { invalid } from '../common/errors.js';
 import { parseUpstream } from '../common/upstream.js';
 import type { DefaultPool } from '../ipam/types.js';
 import type { DefaultBridgeSettings } from '../controller/defaultbridge.js';
+import { CONFIG_FLAGS, type ConfigKind } from './flags.js';
 
-type Kind = 'string' | 'bool' | 'list' | 'pools';
+type Kind = ConfigKind;
 
-/** Settings that a flag and a daemon.json key can both give: name -> kind. */
-export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
-  bip: 'string',
-  bridge: 'string',
-  'fixed-cidr': 'string',
-  'default-gateway': 'string',
-  mtu: 'string',
-  icc: 'bool',
-  'ip-masq': 'bool',
-  'ip-forward': 'bool',
-  iptables: 'bool',
-  dns: 'list',
-  'dns-search': 'list',
-  'dns-opts': 'list',
-  'default-address-pools': 'pools',
-  // netloom's own daemon flags, also accepted in the file.
-  'log-level': 'string',
-  'dns-port': 'string',
-  'dns-upstream': 'list',
-  'resolv-conf': 'string',
-  'firewall-check': 'string',
-  'cluster-store': 'string',
-  'advertise-addr': 'string',
-  'node-name': 'string',
-  'vxlan-port': 'string',
-  'cluster-ttl': 'string',
-};
+/** Settings that a flag and a daemon.json key can both give: key -> kind (from daemon/flags.ts). */
+export const CONFIG_KEYS: Readonly<Record<string, Kind>> = Object.fromEntries(CONFIG_FLAGS.map((c) => [c.key, c.kind]));
 
 /** The flag that sets a key (Docker's repeatable --default-address-pool fills default-address-pools). */
-export const flagOf = (k: string): string => ({ 'default-address-pools': 'default-address-pool', 'dns-opts': 'dns-opt' })[k] ?? k;
+export const flagOf = (k: string): string => CONFIG_FLAGS.find((c) => c.key === k)?.flag ?? k;
 
 export type ConfigValues = Record<string, string | string[] | undefined>;
 

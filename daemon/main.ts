@@ -23,73 +23,13 @@ import { removeNetnsFiles, writeNetnsFile } from '../system/files.js';
 import { readFileSync } from 'node:fs';
 import { parseUpstream } from '../common/upstream.js';
 import { CONFIG_KEYS, daemonSettings, flagOf, mergeConfig, parseConfigFile, type ConfigValues, type DaemonSettings } from './config.js';
+import { DAEMON_FLAGS, daemonHelp, type DaemonValues } from './flags.js';
+import { parseOptions } from '../common/flags.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/netloom/daemon.json';
 
-export const DAEMON_HELP = `Usage: netloomd [OPTIONS]   (also: netloom daemon [OPTIONS])
-
-Runs the netloom daemon in the foreground: networks, endpoints and sandboxes, served on a unix socket.
-
-Options:
-  --socket PATH      API socket (env NETLOOM_SOCKET, default /run/netloom/netloom.sock): Docker's
-                     Engine API for networks (DOCKER_HOST=unix://PATH docker network ..., docker
-                     info, docker events, the Docker SDKs), plus /sandboxes
-  --data-dir DIR     state directory (env NETLOOM_DATA_DIR, default /var/lib/netloom)
-  --log-level LEVEL  trace, debug, info, warn, error (env NETLOOM_LOG_LEVEL, default info)
-  --log-file FILE    write logs there instead of stdout
-  --dns-port PORT    port of the embedded DNS on each user-defined network's gateway (default 53)
-  --dns-upstream IP[:PORT]  upstream for names netloom does not own (repeatable; default: the
-                     nameservers of --resolv-conf)
-  --resolv-conf FILE where the default upstreams come from (default /etc/resolv.conf); a loopback
-                     nameserver such as 127.0.0.53 works, the daemon forwards from the host namespace
-  --no-dns           run without the embedded DNS
-  --plugin-socket PATH  Docker remote network + IPAM plugin socket (default
-                     /run/docker/plugins/netloom.sock: dockerd then knows the plugin as "netloom";
-                     another file name is another plugin name); dockerd must run in this daemon's
-                     network namespace, as Join hands it a host-side interface
-  --no-plugin        do not serve the Docker plugin protocol
-  --cluster-store etcd://HOST:PORT[,HOST:PORT]  keep overlay networks in etcd, shared by every
-                     host pointing at it (default: overlay networks are local to this host)
-  --advertise-addr IP  this host's underlay address (its VXLAN endpoint); needed with a cluster store
-  --node-name NAME   this host's display name in the cluster (default: the hostname); hosts are
-                     told apart by a node ID made once and kept in --data-dir, so hosts sharing
-                     a hostname work; a live host with this node ID or --advertise-addr is refused
-  --vxlan-port PORT  UDP port of VXLAN (default 4789)
-  --cluster-ttl SECONDS  lease of this host's endpoints in the cluster (default 10): after a crash,
-                     peers forget them within this time
-  --firewall-check SECONDS  how often netloom's iptables rules are compared with the records and
-                     restored if they drifted (a flush, a firewall reload); default 2, 0 = never
-  --salvage          start on a damaged store: keep every record that verifies, move the damaged
-                     file aside (never deleted); kernel objects no surviving record explains are
-                     kept and listed by \`netloom doctor\` until \`netloom doctor --fix\`
-
-The default bridge and the host (dockerd's flags; changed values apply at the next start, once
-no sandbox uses the default bridge):
-  --bip CIDR         the default bridge's address and subnet, e.g. 10.99.0.1/24
-  -b, --bridge NAME  use this existing Linux bridge as the default bridge; none = no default bridge
-  --fixed-cidr CIDR  default-bridge sandboxes get addresses from this part of the subnet
-  --default-gateway IP  their default route goes via IP instead of the bridge
-  --mtu N            the default bridge's MTU (default 1500)
-  --icc=false        no traffic between default-bridge sandboxes except legacy --link pairs
-  --ip-masq=false    no masquerading of default-bridge traffic leaving the host
-  --ip-forward=false leave net.ipv4.ip_forward as it is
-  --iptables=false   write no iptables rules at all (no isolation, NAT or published ports)
-  --default-address-pool base=CIDR,size=N  where networks without --subnet get theirs (repeatable;
-                     default Docker's 172.17-31.0.0/16 and 192.168.0.0/16 as /20s)
-  --dns IP           upstream DNS server for sandboxes (repeatable; like --dns-upstream)
-  --dns-search DOMAIN  search domain of sandboxes without their own --dns-search (repeatable)
-  --dns-opt OPT      resolv.conf option of sandboxes without their own --dns-option (repeatable)
-  --config-file PATH settings as JSON, keys named as these flags (Docker's daemon.json): bip,
-                     bridge, fixed-cidr, default-gateway, mtu, icc, ip-masq, ip-forward, iptables,
-                     dns, dns-search, dns-opts, default-address-pools [{"base","size"}], and dns-upstream,
-                     dns-port, resolv-conf, log-level, firewall-check and the cluster flags
-                     (default /etc/netloom/daemon.json if it exists); a flag and the file giving
-                     different values, or an unknown key, is an error
-  -h, --help         show this help
-
-Environment: NETLOOMD_V8_FLAGS  V8 flags the daemon sets for itself at start (default
-                     --optimize-for-size --semi-space-growth-factor=1: a smaller heap; "" = V8's defaults)
-`;
+/** netloomd --help, made from the flag table (daemon/flags.ts). */
+export const DAEMON_HELP = daemonHelp();
 
 /** True when something answers on the socket (a live daemon); a stale socket file is not one. */
 export function socketAlive(path: string): Promise<boolean> {
@@ -105,48 +45,11 @@ export function socketAlive(path: string): Promise<boolean> {
 
 /** Docker's boolean daemon flags take `--icc=false`, which parseArgs refuses for a boolean: they
  *  are strings, and a bare `--icc` means true as in Docker. */
-const DOCKER_BOOLS = ['icc', 'ip-masq', 'ip-forward', 'iptables'];
+const DOCKER_BOOLS = Object.keys(DAEMON_FLAGS).filter((k) => DAEMON_FLAGS[k].config === 'bool');
 
 export async function runDaemon(argv: string[]): Promise<void> {
   const args = argv.map((a) => (DOCKER_BOOLS.includes(a.slice(2)) && a.startsWith('--') ? `${a}=true` : a));
-  const { values: flagValues } = parseArgs({
-    args,
-    options: {
-      bip: { type: 'string' },
-      bridge: { type: 'string', short: 'b' },
-      'fixed-cidr': { type: 'string' },
-      'default-gateway': { type: 'string' },
-      mtu: { type: 'string' },
-      icc: { type: 'string' },
-      'ip-masq': { type: 'string' },
-      'ip-forward': { type: 'string' },
-      iptables: { type: 'string' },
-      'default-address-pool': { type: 'string', multiple: true },
-      dns: { type: 'string', multiple: true },
-      'dns-search': { type: 'string', multiple: true },
-      'dns-opt': { type: 'string', multiple: true },
-      'config-file': { type: 'string' },
-      socket: { type: 'string' },
-      'data-dir': { type: 'string' },
-      'log-level': { type: 'string' },
-      'log-file': { type: 'string' },
-      'dns-port': { type: 'string' },
-      'dns-upstream': { type: 'string', multiple: true },
-      'resolv-conf': { type: 'string' },
-      'no-dns': { type: 'boolean' },
-      'plugin-socket': { type: 'string' },
-      'no-plugin': { type: 'boolean' },
-      'firewall-check': { type: 'string' },
-      'cluster-store': { type: 'string' },
-      'advertise-addr': { type: 'string' },
-      'node-name': { type: 'string' },
-      'vxlan-port': { type: 'string' },
-      'cluster-ttl': { type: 'string' },
-      salvage: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
+  const { values: flagValues } = parseArgs({ args, options: parseOptions(DAEMON_FLAGS), strict: true }) as { values: DaemonValues };
   if (flagValues.help) {
     process.stdout.write(DAEMON_HELP);
     return;

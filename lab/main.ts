@@ -16,7 +16,7 @@ import { labUp } from './up.js';
 import { runSteps } from './steps.js';
 import { mergeRetry, needsRetry } from './retry.js';
 import { captureArgv, captureFailures } from './capture.js';
-import { LAB_HELP } from './help.js';
+import { CAPTURE_OPTIONS, LAB_COMMANDS, LAB_HELP, LAB_OPTIONS, type CaptureValues, type LabValues } from './commands.js';
 
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const err = (s: string): void => void process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -33,21 +33,6 @@ export function loadLab(file: string): Lab {
   return parseLab(text, file);
 }
 
-const OPTIONS = {
-  help: { type: 'boolean', short: 'h' },
-  host: { type: 'boolean' },
-  socket: { type: 'string' },
-  junit: { type: 'string' },
-  json: { type: 'string' },
-  tap: { type: 'boolean' },
-  verbose: { type: 'boolean', short: 'v' },
-  svg: { type: 'string' },
-  mermaid: { type: 'boolean' },
-  results: { type: 'string' },
-  keep: { type: 'boolean' },
-  retry: { type: 'string' },
-  'capture-failures': { type: 'string' },
-} as const;
 
 export async function labMain(argv: string[], progs: Programs, globalSocket?: string): Promise<number> {
   const [verb, ...rest] = argv;
@@ -59,12 +44,13 @@ export async function labMain(argv: string[], progs: Programs, globalSocket?: st
     if (verb === 'capture') return await labCapture(rest);
     let p;
     try {
-      p = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
+      p = parseArgs({ args: rest, options: LAB_OPTIONS, allowPositionals: true, strict: true });
     } catch (e) {
       throw new LabUsage((e as Error).message.replace(/^Unknown option '([^']*)'.*/s, 'unknown flag: $1'));
     }
     if (p.values.help) return out(LAB_HELP), 0;
-    const v = p.values;
+    const v = p.values as LabValues;
+    if (!LAB_COMMANDS.some((c) => c.name === verb)) throw new LabUsage(`unknown command "lab ${verb}": see netloom lab --help`);
     const socket = v.socket ?? globalSocket;
     if (verb === 'ls') return labLs();
     const file = p.positionals[0];
@@ -192,7 +178,7 @@ async function labExec(rest: string[]): Promise<number> {
 async function labCapture(rest: string[]): Promise<number> {
   let p;
   try {
-    p = parseArgs({ args: rest, options: { w: { type: 'string', short: 'w' }, for: { type: 'string' } }, allowPositionals: true, strict: true });
+    p = parseArgs({ args: rest, options: CAPTURE_OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
     throw new LabUsage((e as Error).message.replace(/^Unknown option '([^']*)'.*/s, 'unknown flag: $1'));
   }
@@ -204,7 +190,8 @@ async function labCapture(rest: string[]): Promise<number> {
   if (!n) throw new LabUsage(`no node "${node}" in lab ${lab.name} (nodes: ${lab.nodes.map((x) => x.key).join(', ')})`);
   let argv: string[];
   try {
-    argv = captureArgv(iface, p.values.w === undefined ? undefined : resolve(p.values.w), p.values.for);
+    const v = p.values as CaptureValues;
+    argv = captureArgv(iface, v.w === undefined ? undefined : resolve(v.w), v.for);
   } catch (e) {
     throw new LabUsage(`--for: ${(e as Error).message}`);
   }

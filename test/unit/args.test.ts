@@ -1,9 +1,9 @@
 // cli/args.ts: `netloom network create` flags into the Engine API body, k=v lists, flag errors.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  CONNECT_OPTIONS, NETWORK_CREATE_OPTIONS, SANDBOX_CREATE_OPTIONS, UsageError, endpointConfig, keyValues, networkCreateBody, parse, sandboxCreateBody,
-} from '../../cli/args.js';
+import { UsageError, endpointConfig, keyValues, networkCreateBody, sandboxCreateBody } from '../../cli/args.js';
+import { parse } from '../../cli/parse.js';
+import { CONNECT_OPTIONS, NETWORK_CREATE_OPTIONS, SANDBOX_CREATE_OPTIONS } from '../../cli/commands.js';
 
 const body = (...argv: string[]) => networkCreateBody(parse(argv, NETWORK_CREATE_OPTIONS));
 
