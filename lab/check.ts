@@ -10,6 +10,9 @@ import { nsOwner, type LossSpec, type RttSpec, type DnsSpec, type Lab, type Port
 import { reachSuite, type CaseResult, type CheckReport, type Suite } from './report.js';
 import { inLabHost, inNode, socketFor, type LabState, type Programs } from './runtime.js';
 import { expectedPairs, type Cell } from './truth.js';
+import { DEFAULT_GC_THRESH3, entriesOf, nextWave, waveBudget, waveOrder, type WaveSource } from './waves.js';
+import { arpTableUse } from '../system/neigh-table.js';
+import { run } from '../system/exec.js';
 
 /** Checks run at once (dig, file reads, commands, port probes). */
 const PARALLEL = 12;
@@ -88,26 +91,61 @@ async function reach(lab: Lab, facts: Facts, progs: Programs, r: ReachSpec): Pro
   // One probe run per source node, to every address of every target at once: a denied pair costs
   // its timeout once per source, not once per pair.
   const sources = [...new Set(pairs.map((p) => p.from))];
-  // Without fping every source holds a ping process per target: fewer sources at once then.
-  const runs = await pool(sources, r.probe.kind === 'icmp' && !hasFping() ? 8 : SOURCES_AT_ONCE, async (from) => {
-    const addrs = [...new Set(pairs.filter((p) => p.from === from).flatMap((p) => targetAddresses(lab, facts, p.to)))];
+  const addrsOf = new Map(sources.map((from) => [from, [...new Set(pairs.filter((p) => p.from === from).flatMap((p) => targetAddresses(lab, facts, p.to)))]]));
+  const before = await arpTableUse();
+  const runs = await inWaves(lab, facts, sources, addrsOf, async (from) => {
     try {
-      return { answered: new Set(await probe(progs, nsOwner(lab, from).sandbox, r, addrs)) };
+      return { answered: new Set(await probe(progs, nsOwner(lab, from).sandbox, r, addrsOf.get(from) ?? [])) };
     } catch (err) {
       return { error: err instanceof Error ? err.message : String(err) };
     }
-  });
-  const bySource = new Map(sources.map((s, i) => [s, runs[i]]));
+  }, r.probe.kind === 'icmp' && !hasFping() ? 8 : SOURCES_AT_ONCE);
+  const after = await arpTableUse();
+  // Packets the kernel dropped for want of a neighbour entry: said beside every pair that should
+  // have answered and did not (it is the machine's table, so other namespaces may have filled it).
+  const overflows = before && after ? after.overflows - before.overflows : 0;
+  const full = overflows > 0 ? `; the kernel's neighbour table (one for every namespace, limit ${after!.limit}, net.ipv4.neigh.default.gc_thresh3) overflowed ${overflows} time(s) during the probe` : '';
   const cells = pairs.map((p): Cell => {
     const tried = targetAddresses(lab, facts, p.to);
-    const run = bySource.get(p.from);
-    if (!run?.answered) return { ...p, answered: [], tried, error: run?.error ?? 'not probed' };
-    const answered = tried.filter((a) => run.answered.has(a));
+    const got = runs.get(p.from);
+    if (!got?.answered) return { ...p, answered: [], tried, error: got?.error ?? 'not probed' };
+    const answered = tried.filter((a) => got.answered.has(a));
     const actual = answered.length > 0;
-    const why = actual === p.expected ? undefined : explainReach(lab, facts, r.probe, p.from, p.to, actual, tried);
+    const why = actual === p.expected ? undefined : explainReach(lab, facts, r.probe, p.from, p.to, actual, tried) + (p.expected ? full : '');
     return { ...p, actual, answered, tried, ...(why ? { why } : {}) };
   });
   return { probe: r.probeText, nodes: r.nodes, cells };
+}
+
+/** Runs `fn` for every source, `limit` at once, in waves whose neighbour entries fit what the
+ *  machine's table has free (lab/waves.ts), flushing the wave's namespaces' neighbour tables
+ *  before the next wave. One wave (no flush) when everything fits, as for any small lab. */
+async function inWaves<R>(lab: Lab, facts: Facts, sources: readonly string[], addrsOf: ReadonlyMap<string, readonly string[]>, fn: (from: string) => Promise<R>, limit: number): Promise<Map<string, R>> {
+  const nsOf = new Map<string, string>();
+  for (const n of lab.nodes) for (const i of facts.nodes[n.key]?.ifaces ?? []) nsOf.set(i.address.split('/')[0], nsOwner(lab, n.key).sandbox);
+  let remaining = waveOrder(
+    sources.map((key): WaveSource => ({
+      key,
+      ns: nsOwner(lab, key).sandbox,
+      ifaces: (facts.nodes[key]?.ifaces ?? []).map((i) => ({ address: i.address, gateway: facts.networks[i.network]?.gateway })),
+      targets: (addrsOf.get(key) ?? []).map((address) => ({ address, ns: nsOf.get(address) })),
+    })),
+  );
+  const out = new Map<string, R>();
+  while (remaining.length) {
+    // Inside a namespace other than the machine's, /proc does not show the table: the kernel's
+    // default limit is assumed, with nothing else in it.
+    const use = (await arpTableUse()) ?? { limit: DEFAULT_GC_THRESH3, entries: 0 };
+    const take = nextWave(remaining, waveBudget(use.limit, use.entries));
+    const wave = remaining.slice(0, take);
+    remaining = remaining.slice(take);
+    const res = await pool(wave, limit, (s) => fn(s.key));
+    wave.forEach((s, i) => out.set(s.key, res[i]));
+    if (!remaining.length) break;
+    const touched = [...new Set(wave.flatMap((s) => entriesOf(s).map((e) => e.split('|')[0])))].filter((ns) => !ns.startsWith('@'));
+    await pool(touched, PARALLEL, (ns) => run('ip', ['-4', '-n', ns, 'neigh', 'flush', 'all'], { allowFail: true }));
+  }
+  return out;
 }
 
 /** NETLOOM_LAB_NO_FPING=1 forces the plain-ping path (the tests run both). */
