@@ -11,8 +11,7 @@ import { reachSuite, type CaseResult, type CheckReport, type Suite } from './rep
 import { inLabHost, inNode, socketFor, type LabState, type Programs } from './runtime.js';
 import { expectedPairs, type Cell } from './truth.js';
 import { DEFAULT_GC_THRESH3, entriesOf, nextWave, waveBudget, waveOrder, type WaveSource } from './waves.js';
-import { arpTableUse } from '../system/neigh-table.js';
-import { run } from '../system/exec.js';
+import { arpTableUse, flushLearntNeighbours } from '../system/neigh-table.js';
 import { pool } from './pool.js';
 
 /** Checks run at once (dig, file reads, commands, port probes). */
@@ -28,7 +27,9 @@ const enc = encodeURIComponent;
 export async function labCheck(lab: Lab, state: LabState, progs: Programs, known?: Facts): Promise<CheckReport> {
   const facts = known ?? (await labFacts(lab, state));
   const suites: Suite[] = [];
-  for (const r of lab.expect.reach) suites.push(reachSuite(await reach(lab, facts, progs, r)));
+  // Where the gateways' neighbour entries are: the lab's own host namespaces (never the machine's).
+  const labNs = state.isolated ? (state.hosts ? Object.values(state.hosts).map((h) => h.ns) : state.hostNs ? [state.hostNs] : []) : [];
+  for (const r of lab.expect.reach) suites.push(reachSuite(await reach(lab, facts, labNs, progs, r)));
   const block = (kind: Suite['kind'], cases: CaseResult[]): void => void (cases.length && suites.push({ kind, name: kind, cases }));
   block('dns', await pool(lab.expect.dns, PARALLEL, (d) => dns(lab, state, facts, d)));
   block('ports', await pool(lab.expect.ports, PARALLEL, (p) => port(lab, state, facts, progs, p)));
@@ -79,14 +80,16 @@ async function measure(lab: Lab, facts: Facts, x: RttSpec | LossSpec, kind: 'rtt
 
 const nodes = (n: string[]): { nodes: string[] } => ({ nodes: n });
 
-async function reach(lab: Lab, facts: Facts, progs: Programs, r: ReachSpec): Promise<{ probe: string; nodes: readonly string[]; cells: Cell[] }> {
+async function reach(lab: Lab, facts: Facts, labNs: readonly string[], progs: Programs, r: ReachSpec): Promise<{ probe: string; nodes: readonly string[]; cells: Cell[] }> {
   const pairs = expectedPairs(r);
   // One probe run per source node, to every address of every target at once: a denied pair costs
   // its timeout once per source, not once per pair.
   const sources = [...new Set(pairs.map((p) => p.from))];
-  const addrsOf = new Map(sources.map((from) => [from, [...new Set(pairs.filter((p) => p.from === from).flatMap((p) => targetAddresses(lab, facts, p.to)))]]));
+  const addrsOf = new Map<string, string[]>(sources.map((s) => [s, []]));
+  for (const p of pairs) addrsOf.get(p.from)!.push(...targetAddresses(lab, facts, p.to));
+  for (const [s, a] of addrsOf) addrsOf.set(s, [...new Set(a)]);
   const before = await arpTableUse();
-  const runs = await inWaves(lab, facts, sources, addrsOf, async (from) => {
+  const runs = await inWaves(lab, facts, labNs, sources, addrsOf, async (from) => {
     try {
       return { answered: new Set(await probe(progs, nsOwner(lab, from).sandbox, r, addrsOf.get(from) ?? [])) };
     } catch (err) {
@@ -111,9 +114,17 @@ async function reach(lab: Lab, facts: Facts, progs: Programs, r: ReachSpec): Pro
 }
 
 /** Runs `fn` for every source, `limit` at once, in waves whose neighbour entries fit what the
- *  machine's table has free (lab/waves.ts), flushing the wave's namespaces' neighbour tables
- *  before the next wave. One wave (no flush) when everything fits, as for any small lab. */
-async function inWaves<R>(lab: Lab, facts: Facts, sources: readonly string[], addrsOf: ReadonlyMap<string, readonly string[]>, fn: (from: string) => Promise<R>, limit: number): Promise<Map<string, R>> {
+ *  machine's table has free (lab/waves.ts), flushing the learnt neighbours of the wave's
+ *  namespaces and of `labNs` after each wave. One wave (no flush) when everything fits. */
+async function inWaves<R>(
+  lab: Lab,
+  facts: Facts,
+  labNs: readonly string[],
+  sources: readonly string[],
+  addrsOf: ReadonlyMap<string, readonly string[]>,
+  fn: (from: string) => Promise<R>,
+  limit: number,
+): Promise<Map<string, R>> {
   const nsOf = new Map<string, string>();
   for (const n of lab.nodes) for (const i of facts.nodes[n.key]?.ifaces ?? []) nsOf.set(i.address.split('/')[0], nsOwner(lab, n.key).sandbox);
   let remaining = waveOrder(
@@ -125,18 +136,22 @@ async function inWaves<R>(lab: Lab, facts: Facts, sources: readonly string[], ad
     })),
   );
   const out = new Map<string, R>();
+  let first = true;
   while (remaining.length) {
     // Inside a namespace other than the machine's, /proc does not show the table: the kernel's
     // default limit is assumed, with nothing else in it.
     const use = (await arpTableUse()) ?? { limit: DEFAULT_GC_THRESH3, entries: 0 };
     const take = nextWave(remaining, waveBudget(use.limit, use.entries));
     const wave = remaining.slice(0, take);
+    const single = first && take === remaining.length;
+    first = false;
     remaining = remaining.slice(take);
     const res = await pool(wave, limit, (s) => fn(s.key));
     wave.forEach((s, i) => out.set(s.key, res[i]));
-    if (!remaining.length) break;
+    if (single) break;
+    // Free the wave's entries for the next wave (and, after the last, for the rest of the machine).
     const touched = [...new Set(wave.flatMap((s) => entriesOf(s).map((e) => e.split('|')[0])))].filter((ns) => !ns.startsWith('@'));
-    await pool(touched, PARALLEL, (ns) => run('ip', ['-4', '-n', ns, 'neigh', 'flush', 'all'], { allowFail: true }));
+    await pool([...touched, ...labNs], PARALLEL, (ns) => flushLearntNeighbours({ kind: 'named', name: ns }));
   }
   return out;
 }

@@ -1,9 +1,13 @@
 // The kernel's IPv4 neighbour (ARP) table is one for the whole machine, whatever namespace reads
 // it: /proc/net/stat/arp_cache gives its entry count and per-CPU overflow counts (table_fulls),
-// net.ipv4.neigh.default.gc_thresh3 its hard limit. Read only: netloom never changes the limit
-// (it is the machine's, for every namespace at once).
+// net.ipv4.neigh.default.gc_thresh3 its hard limit. netloom never changes the limit (it is the
+// machine's, for every namespace at once); a lab frees what it used (flushLearntNeighbours).
 import { readFile } from 'node:fs/promises';
+import { rtnetlinkIn } from './netns.js';
 import { readSysctl } from './sysctl.js';
+import type { NsRef } from './types.js';
+
+const AF_INET = 2;
 
 export interface NeighTableUse {
   /** Entries now, every namespace's. */
@@ -27,4 +31,28 @@ export async function arpTableUse(): Promise<NeighTableUse | undefined> {
     limit: Number(limit),
     overflows: rows.reduce((sum, r) => sum + parseInt(r[f] ?? '0', 16), 0),
   };
+}
+
+/** Deletes a namespace's learnt IPv4 neighbour entries, as `ip -4 neigh flush all` does (every
+ *  entry but permanent and noarp ones), over one rtnetlink socket opened in it: no process. A
+ *  namespace that is gone has nothing to flush. Returns how many went. */
+export async function flushLearntNeighbours(ns: NsRef): Promise<number> {
+  let sock: ReturnType<typeof rtnetlinkIn>;
+  try {
+    sock = rtnetlinkIn(ns);
+  } catch {
+    return 0;
+  }
+  try {
+    let n = 0;
+    for (const m of await sock.getNeighbors({ family: AF_INET })) {
+      const st = m.data.state;
+      if (!m.attrs.dst || st?.permanent || st?.noarp) continue;
+      // One that went meanwhile (ENOENT) is as good as deleted.
+      await sock.delNeighbor({ family: AF_INET, ifindex: m.data.ifindex }, { dst: m.attrs.dst }).then(() => n++, () => undefined);
+    }
+    return n;
+  } finally {
+    sock.socket.close();
+  }
 }
