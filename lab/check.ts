@@ -10,21 +10,16 @@ import { nsOwner, type LossSpec, type RttSpec, type DnsSpec, type Lab, type Port
 import { reachSuite, type CaseResult, type CheckReport, type Suite } from './report.js';
 import { inLabHost, inNode, socketFor, type LabState, type Programs } from './runtime.js';
 import { expectedPairs, type Cell } from './truth.js';
+import { DEFAULT_GC_THRESH3, entriesOf, nextWave, waveBudget, waveOrder, type WaveSource } from './waves.js';
+import { arpTableUse, flushLearntNeighbours } from '../system/neigh-table.js';
+import { pool } from './pool.js';
 
 /** Checks run at once (dig, file reads, commands, port probes). */
 const PARALLEL = 12;
-/** Reach probe runs at once: one per source node, each a single fping (or a ping per target). */
-const SOURCES_AT_ONCE = 32;
-
-async function pool<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
+/** Reach probe runs at once: one per source node, each a single fping (or a ping per target).
+ *  Each waits about a second for the denied targets, so a wave (lab/waves.ts: about 40 sources
+ *  at 1024 neighbour entries) should take one round, not two. */
+const SOURCES_AT_ONCE = 48;
 
 const enc = encodeURIComponent;
 
@@ -32,7 +27,9 @@ const enc = encodeURIComponent;
 export async function labCheck(lab: Lab, state: LabState, progs: Programs, known?: Facts): Promise<CheckReport> {
   const facts = known ?? (await labFacts(lab, state));
   const suites: Suite[] = [];
-  for (const r of lab.expect.reach) suites.push(reachSuite(await reach(lab, facts, progs, r)));
+  // Where the gateways' neighbour entries are: the lab's own host namespaces (never the machine's).
+  const labNs = state.isolated ? (state.hosts ? Object.values(state.hosts).map((h) => h.ns) : state.hostNs ? [state.hostNs] : []) : [];
+  for (const r of lab.expect.reach) suites.push(reachSuite(await reach(lab, facts, labNs, progs, r)));
   const block = (kind: Suite['kind'], cases: CaseResult[]): void => void (cases.length && suites.push({ kind, name: kind, cases }));
   block('dns', await pool(lab.expect.dns, PARALLEL, (d) => dns(lab, state, facts, d)));
   block('ports', await pool(lab.expect.ports, PARALLEL, (p) => port(lab, state, facts, progs, p)));
@@ -83,31 +80,80 @@ async function measure(lab: Lab, facts: Facts, x: RttSpec | LossSpec, kind: 'rtt
 
 const nodes = (n: string[]): { nodes: string[] } => ({ nodes: n });
 
-async function reach(lab: Lab, facts: Facts, progs: Programs, r: ReachSpec): Promise<{ probe: string; nodes: readonly string[]; cells: Cell[] }> {
+async function reach(lab: Lab, facts: Facts, labNs: readonly string[], progs: Programs, r: ReachSpec): Promise<{ probe: string; nodes: readonly string[]; cells: Cell[] }> {
   const pairs = expectedPairs(r);
   // One probe run per source node, to every address of every target at once: a denied pair costs
   // its timeout once per source, not once per pair.
   const sources = [...new Set(pairs.map((p) => p.from))];
-  // Without fping every source holds a ping process per target: fewer sources at once then.
-  const runs = await pool(sources, r.probe.kind === 'icmp' && !hasFping() ? 8 : SOURCES_AT_ONCE, async (from) => {
-    const addrs = [...new Set(pairs.filter((p) => p.from === from).flatMap((p) => targetAddresses(lab, facts, p.to)))];
+  const addrsOf = new Map<string, string[]>(sources.map((s) => [s, []]));
+  for (const p of pairs) addrsOf.get(p.from)!.push(...targetAddresses(lab, facts, p.to));
+  for (const [s, a] of addrsOf) addrsOf.set(s, [...new Set(a)]);
+  const before = await arpTableUse();
+  const runs = await inWaves(lab, facts, labNs, sources, addrsOf, async (from) => {
     try {
-      return { answered: new Set(await probe(progs, nsOwner(lab, from).sandbox, r, addrs)) };
+      return { answered: new Set(await probe(progs, nsOwner(lab, from).sandbox, r, addrsOf.get(from) ?? [])) };
     } catch (err) {
       return { error: err instanceof Error ? err.message : String(err) };
     }
-  });
-  const bySource = new Map(sources.map((s, i) => [s, runs[i]]));
+  }, r.probe.kind === 'icmp' && !hasFping() ? 8 : SOURCES_AT_ONCE);
+  const after = await arpTableUse();
+  // Packets the kernel dropped for want of a neighbour entry: said beside every pair that should
+  // have answered and did not (it is the machine's table, so other namespaces may have filled it).
+  const overflows = before && after ? after.overflows - before.overflows : 0;
+  const full = overflows > 0 ? `; the kernel's neighbour table (one for every namespace, limit ${after!.limit}, net.ipv4.neigh.default.gc_thresh3) overflowed ${overflows} time(s) during the probe` : '';
   const cells = pairs.map((p): Cell => {
     const tried = targetAddresses(lab, facts, p.to);
-    const run = bySource.get(p.from);
-    if (!run?.answered) return { ...p, answered: [], tried, error: run?.error ?? 'not probed' };
-    const answered = tried.filter((a) => run.answered.has(a));
+    const got = runs.get(p.from);
+    if (!got?.answered) return { ...p, answered: [], tried, error: got?.error ?? 'not probed' };
+    const answered = tried.filter((a) => got.answered.has(a));
     const actual = answered.length > 0;
-    const why = actual === p.expected ? undefined : explainReach(lab, facts, r.probe, p.from, p.to, actual, tried);
+    const why = actual === p.expected ? undefined : explainReach(lab, facts, r.probe, p.from, p.to, actual, tried) + (p.expected ? full : '');
     return { ...p, actual, answered, tried, ...(why ? { why } : {}) };
   });
   return { probe: r.probeText, nodes: r.nodes, cells };
+}
+
+/** Runs `fn` for every source, `limit` at once, in waves whose neighbour entries fit what the
+ *  machine's table has free (lab/waves.ts), flushing the learnt neighbours of the wave's
+ *  namespaces and of `labNs` after each wave. One wave (no flush) when everything fits. */
+async function inWaves<R>(
+  lab: Lab,
+  facts: Facts,
+  labNs: readonly string[],
+  sources: readonly string[],
+  addrsOf: ReadonlyMap<string, readonly string[]>,
+  fn: (from: string) => Promise<R>,
+  limit: number,
+): Promise<Map<string, R>> {
+  const nsOf = new Map<string, string>();
+  for (const n of lab.nodes) for (const i of facts.nodes[n.key]?.ifaces ?? []) nsOf.set(i.address.split('/')[0], nsOwner(lab, n.key).sandbox);
+  let remaining = waveOrder(
+    sources.map((key): WaveSource => ({
+      key,
+      ns: nsOwner(lab, key).sandbox,
+      ifaces: (facts.nodes[key]?.ifaces ?? []).map((i) => ({ address: i.address, gateway: facts.networks[i.network]?.gateway })),
+      targets: (addrsOf.get(key) ?? []).map((address) => ({ address, ns: nsOf.get(address) })),
+    })),
+  );
+  const out = new Map<string, R>();
+  let first = true;
+  while (remaining.length) {
+    // Inside a namespace other than the machine's, /proc does not show the table: the kernel's
+    // default limit is assumed, with nothing else in it.
+    const use = (await arpTableUse()) ?? { limit: DEFAULT_GC_THRESH3, entries: 0 };
+    const take = nextWave(remaining, waveBudget(use.limit, use.entries));
+    const wave = remaining.slice(0, take);
+    const single = first && take === remaining.length;
+    first = false;
+    remaining = remaining.slice(take);
+    const res = await pool(wave, limit, (s) => fn(s.key));
+    wave.forEach((s, i) => out.set(s.key, res[i]));
+    if (single) break;
+    // Free the wave's entries for the next wave (and, after the last, for the rest of the machine).
+    const touched = [...new Set(wave.flatMap((s) => entriesOf(s).map((e) => e.split('|')[0])))].filter((ns) => !ns.startsWith('@'));
+    await pool([...touched, ...labNs], PARALLEL, (ns) => flushLearntNeighbours({ kind: 'named', name: ns }));
+  }
+  return out;
 }
 
 /** NETLOOM_LAB_NO_FPING=1 forces the plain-ping path (the tests run both). */

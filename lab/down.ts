@@ -1,8 +1,12 @@
 // `netloom lab down`: removes responders (by PID), sandboxes, networks and, for an isolated lab,
 // its netloomd (by PID) and host namespace; then looks for anything of the lab still there.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { api, ApiError } from '../common/client.js';
 import { run } from '../system/exec.js';
+import { ETC_NETNS } from '../system/files.js';
+import { NETNS_DIR } from '../system/netns.js';
+import { utsPath } from '../system/uts.js';
 import type { Lab } from './model.js';
 import { creationOrder } from './plan.js';
 import { alive, daemonAnswers, hostNsName, readState, removeRunDir, socketFor, startIsolated, stopDaemon, type LabState, type Programs } from './runtime.js';
@@ -45,15 +49,20 @@ export async function labDown(lab: Lab, say: Say, progs: Programs, hostSocket?: 
       errors.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
-  for (const [node, pid] of Object.entries(state?.serve ?? {})) {
-    await step(`stop responder of ${node}`, async () => {
-      if (!alive(pid)) return;
-      process.kill(pid, 'SIGTERM');
-      for (let i = 0; i < 40 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
-    });
-  }
+  // Responders at once: each is given 2 s after SIGTERM.
+  await Promise.all(
+    Object.entries(state?.serve ?? {}).map(([node, pid]) =>
+      step(`stop responder of ${node}`, async () => {
+        if (!alive(pid)) return;
+        process.kill(pid, 'SIGTERM');
+        for (let i = 0; i < 40 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+      }),
+    ),
+  );
   const socket = state?.socket ?? hostSocket;
-  if (socket && (await daemonAnswers(socket))) {
+  const whole = state && (await ownsEverything(lab, state));
+  if (whole) await step('remove the lab wholesale', () => dropWhole(lab, whole));
+  else if (socket && (await daemonAnswers(socket))) {
     // Container-mode nodes first: they hold their target's namespace.
     for (const node of creationOrder(lab).reverse()) {
       const mine = state ? socketFor(lab, state, node.key) : socket;
@@ -76,6 +85,10 @@ export async function labDown(lab: Lab, say: Say, progs: Programs, hostSocket?: 
     if (existsSync(`/run/netns/${ns}`)) await step(`delete namespace ${ns}`, async () => void (await run('ip', ['netns', 'del', ns])));
   }
   const left = [...errors, ...(await leftovers(lab, state, socket))];
+  for (const n of lab.nodes) {
+    if (existsSync(join(ETC_NETNS, n.sandbox))) left.push(`files ${join(ETC_NETNS, n.sandbox)}`);
+    if (existsSync(utsPath(n.sandbox))) left.push(`UTS namespace ${utsPath(n.sandbox)}`);
+  }
   if (!left.length) removeRunDir(lab.name);
   say(left.length ? `lab ${lab.name}: ${left.length} thing(s) left` : `lab ${lab.name}: down, nothing of it left`);
   return left;
@@ -102,4 +115,27 @@ export async function leftovers(lab: Lab, state: LabState | undefined, socket: s
     for (const n of nets) if (mine.has(n.Name)) left.push(`network ${n.Name}`);
   }
   return left;
+}
+
+/** The sandboxes to remove when the lab's own netloomd (single host) holds nothing but the lab's:
+ *  then down need not ask it to remove them one by one. undefined otherwise (the machine's
+ *  netloomd, a multi-host lab, a sandbox someone else made there, which netloomd must refuse). */
+async function ownsEverything(lab: Lab, s: LabState): Promise<LabState & { sandboxes: string[] } | undefined> {
+  if (!s.isolated || s.hosts || !s.hostNs || s.hostNs !== hostNsName(lab.name) || !(await daemonAnswers(s.socket))) return undefined;
+  const mine = new Set(lab.nodes.map((n) => n.sandbox));
+  const there = (await api<{ Name: string }[]>(s.socket, 'GET', '/sandboxes')).map((x) => x.Name);
+  return there.every((n) => mine.has(n)) ? { ...s, sandboxes: [...mine] } : undefined;
+}
+
+/** Stops the lab's netloomd, then deletes every namespace of the lab: the nodes' (with their
+ *  /etc/netns files and UTS namespaces) and the lab host's, which takes the bridges, veths and
+ *  iptables netloomd made there with it. Its records go with the run dir. One umount for all. */
+async function dropWhole(lab: Lab, s: LabState & { sandboxes: string[] }): Promise<void> {
+  await stopDaemon(s);
+  if (alive(s.daemonPid)) throw new Error(`the lab's netloomd (pid ${s.daemonPid}) did not stop`);
+  const mounts = [...s.sandboxes.flatMap((sb) => [utsPath(sb), join(NETNS_DIR, sb)]), join(NETNS_DIR, hostNsName(lab.name))].filter((f) => existsSync(f));
+  // umount -l is what `ip netns del` does (MNT_DETACH); a file that is no mount is removed as well.
+  if (mounts.length) await run('umount', ['-l', ...mounts], { allowFail: true });
+  for (const f of mounts) rmSync(f, { force: true });
+  for (const sb of s.sandboxes) rmSync(join(ETC_NETNS, sb), { recursive: true, force: true });
 }

@@ -52,9 +52,15 @@ export async function readFacts(lab: Lab, socket: string, socketOf: (node: strin
   }
   const byName = new Map(lab.networks.map((n) => [n.name, n.key]));
   const nodes: Record<string, NodeFacts> = {};
+  // One list per netloomd rather than a request per node; one not listed (not ready) is asked for.
+  const listed = new Map<string, SandboxView>();
+  for (const sock of new Set(lab.nodes.map((n) => socketOf(nsOwner(lab, n.key).key)))) {
+    for (const v of await api<(SandboxView & { Name: string })[]>(sock, 'GET', '/sandboxes')) listed.set(`${sock}\u0000${v.Name}`, v);
+  }
   for (const node of lab.nodes) {
     const owner = nsOwner(lab, node.key);
-    const v = await api<SandboxView>(socketOf(owner.key), 'GET', `/sandboxes/${enc(owner.sandbox)}`);
+    const sock = socketOf(owner.key);
+    const v = listed.get(`${sock}\u0000${owner.sandbox}`) ?? (await api<SandboxView>(sock, 'GET', `/sandboxes/${enc(owner.sandbox)}`));
     const ifaces: Iface[] = Object.entries(v.Networks)
       .filter(([, e]) => e.IPv4Address)
       .map(([net, e]) => ({ ifname: e.Interface ?? '?', network: byName.get(net) ?? net, address: e.IPv4Address }));

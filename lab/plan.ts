@@ -83,3 +83,19 @@ export function creationOrder(lab: Lab): NodeSpec[] {
   lab.nodes.forEach(visit);
   return out;
 }
+
+/** Nodes in creation levels: those with a namespace of their own first (any order within a level,
+ *  so they may be made at once), then the container-mode nodes on them, and so on. */
+export function creationLevels(lab: Lab): NodeSpec[][] {
+  const depth = (n: NodeSpec): number => {
+    let d = 0;
+    for (let x: NodeSpec | undefined = n; x?.mode.kind === 'container' && d <= lab.nodes.length; d++) {
+      const target: string = x.mode.target;
+      x = lab.nodes.find((y) => y.key === target);
+    }
+    return d;
+  };
+  const levels: NodeSpec[][] = [];
+  for (const n of creationOrder(lab)) (levels[depth(n)] ??= []).push(n);
+  return levels.filter((l) => l?.length);
+}

@@ -2,10 +2,11 @@
 // settings check). Anything already there is kept; what is missing is made.
 import { addressOf, canonicalCidr } from '../common/cidr.js';
 import { api, ApiError } from '../common/client.js';
-import { run } from '../system/exec.js';
+import { openHandle } from '../system/index.js';
 import { spawnDetachedProgram } from '../system/process.js';
 import { attachmentsOf, nsOwner, requirementsOf, type Lab, type LinkEnd } from './model.js';
-import { connectBodies, creationOrder, networkBody, sandboxBody } from './plan.js';
+import { connectBodies, creationLevels, networkBody, sandboxBody } from './plan.js';
+import { pool } from './pool.js';
 import { alive, attachHost, inNode, LabFailure, runDir, socketFor, startIsolated, writeState, type LabState, type Programs } from './runtime.js';
 import { join } from 'node:path';
 import { labFacts } from './facts.js';
@@ -75,22 +76,11 @@ export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say
   });
   const fresh = new Set<string>();
   await phase(say, 3, T, 'nodes', async () => {
-    for (const node of creationOrder(lab)) {
-      const mine = socketFor(lab, state, node.key);
-      if (!(await exists(mine, `/sandboxes/${enc(node.sandbox)}`))) {
-        await api(mine, 'POST', '/sandboxes/create', sandboxBody(lab, node));
-        fresh.add(node.key);
-      }
-      const view = await api<SandboxView>(mine, 'GET', `/sandboxes/${enc(node.sandbox)}`);
-      for (const c of connectBodies(lab, node)) {
-        if (!view.Networks[c.network]) await api(mine, 'POST', `/networks/${enc(c.network)}/connect`, c.body);
-      }
-    }
+    await makeNodes(lab, state, fresh);
     return `${fresh.size} made, ${lab.nodes.length - fresh.size} already there`;
   });
   await phase(say, 4, T, 'links', async () => {
-    let made = 0;
-    for (const l of lab.links) if (await ensureLink(lab, l.a, l.b)) made++;
+    const made = (await pool(lab.links, AT_ONCE, (l) => ensureLink(lab, l.a, l.b))).filter(Boolean).length;
     return `${made} veth pair(s) made, ${lab.links.length - made} already there`;
   });
   await phase(say, 5, T, 'netem', async () => {
@@ -154,18 +144,59 @@ async function waitListening(lab: Lab, serve: Record<string, number>): Promise<v
   }
 }
 
-/** A point-to-point veth pair between two nodes' namespaces, outside any network. */
-async function ensureLink(lab: Lab, a: LinkEnd, b: LinkEnd): Promise<boolean> {
-  const sa = nsOwner(lab, a.node).sandbox;
-  const sb = nsOwner(lab, b.node).sandbox;
-  const there = await run('ip', ['-n', sa, 'link', 'show', a.ifname], { allowFail: true });
-  if (there.exitCode === 0) return false;
-  await run('ip', ['-n', sa, 'link', 'add', a.ifname, 'type', 'veth', 'peer', 'name', b.ifname, 'netns', sb]);
-  for (const [s, end] of [[sa, a], [sb, b]] as const) {
-    if (end.ip) await run('ip', ['-n', s, 'addr', 'add', end.ip, 'dev', end.ifname]);
-    await run('ip', ['-n', s, 'link', 'set', end.ifname, 'up']);
+/** Requests (or `ip` runs) in flight at once: netloomd runs its operations one at a time, so more
+ *  only hides the round trips; each `ip` is a process on a 2-core machine. */
+const AT_ONCE = 8;
+
+/** Sandboxes and their further networks: what netloomd already has (one list per netloomd) is
+ *  kept, the rest made, a level at a time (a container-mode node after its target), AT_ONCE
+ *  requests in flight. Fresh nodes' keys go into `fresh`. */
+async function makeNodes(lab: Lab, state: LabState, fresh: Set<string>): Promise<void> {
+  const known = new Map<string, SandboxView>();
+  for (const sock of new Set(lab.nodes.map((n) => socketFor(lab, state, n.key)))) {
+    for (const v of await api<SandboxView[]>(sock, 'GET', '/sandboxes')) known.set(`${sock}\u0000${v.Name}`, v);
   }
-  return true;
+  for (const level of creationLevels(lab)) {
+    await pool(level, AT_ONCE, async (node) => {
+      const mine = socketFor(lab, state, node.key);
+      let view = known.get(`${mine}\u0000${node.sandbox}`);
+      if (!view) {
+        // One that is not listed may still be there, half made (not ready): netloomd says 409.
+        const made = await api(mine, 'POST', '/sandboxes/create', sandboxBody(lab, node)).then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof ApiError && err.status === 409) return false;
+            throw err;
+          },
+        );
+        if (made) fresh.add(node.key);
+        else view = await api<SandboxView>(mine, 'GET', `/sandboxes/${enc(node.sandbox)}`);
+      }
+      // A fresh sandbox has its first network only.
+      for (const c of connectBodies(lab, node)) {
+        if (!view?.Networks[c.network]) await api(mine, 'POST', `/networks/${enc(c.network)}/connect`, c.body);
+      }
+    });
+  }
+}
+
+/** A point-to-point veth pair between two nodes' namespaces, outside any network, made over
+ *  rtnetlink from this process (no `ip` per step). A pair whose first end is there is kept as is. */
+async function ensureLink(lab: Lab, a: LinkEnd, b: LinkEnd): Promise<boolean> {
+  const ha = openHandle({ kind: 'named', name: nsOwner(lab, a.node).sandbox });
+  const hb = openHandle({ kind: 'named', name: nsOwner(lab, b.node).sandbox });
+  try {
+    if (await ha.link(a.ifname)) return false;
+    // addVeth sets the first end up; the alias is the lab's, not a netloom tag (netloom:...).
+    await ha.addVeth({ hostName: a.ifname, peerName: b.ifname, peerNs: hb.ns, alias: `lab ${lab.name} link` });
+    if (a.ip) await ha.addAddr(a.ifname, a.ip);
+    if (b.ip) await hb.addAddr(b.ifname, b.ip);
+    await hb.setUp(b.ifname);
+    return true;
+  } finally {
+    ha.close();
+    hb.close();
+  }
 }
 
 const embeddedDns = (lab: Lab, key: string): boolean => attachmentsOf(lab, key).some((a) => a.network !== 'bridge');

@@ -10,7 +10,7 @@ import { explainReach } from '../../lab/explain.js';
 import type { Facts } from '../../lab/facts.js';
 import { renderMermaid, renderSvg, nodeColours } from '../../lab/graph.js';
 import { checkCount, requirementsOf } from '../../lab/model.js';
-import { connectBodies, creationOrder, networkBody, sandboxBody } from '../../lab/plan.js';
+import { connectBodies, creationLevels, creationOrder, networkBody, sandboxBody } from '../../lab/plan.js';
 import { exitCode, reachSuite, renderJUnit, renderJson, renderTap, renderText, type CheckReport } from '../../lab/report.js';
 import { LabFileError, parseLab } from '../../lab/topology.js';
 import { allowed, expectedPairs, renderTable, summaryLine, type ReachResult } from '../../lab/truth.js';
@@ -237,6 +237,12 @@ describe('plan, explanations and picture', () => {
   test('a container-mode node is created after the node it shares', () => {
     const l = parseLab('name: x\nnodes:\n  a: {network_mode: "container:b"}\n  b: {}\n', 'f');
     assert.deepEqual(creationOrder(l).map((n) => n.key), ['b', 'a']);
+  });
+
+  test('creation levels: nodes with their own namespace first (made at once), then each container-mode level after its target', () => {
+    const l = parseLab('name: x\nnodes:\n  a: {network_mode: "container:b"}\n  b: {}\n  c: {network_mode: "container:a"}\n  d: {}\n', 'f');
+    assert.deepEqual(creationLevels(l).map((level) => level.map((n) => n.key)), [['b', 'd'], ['a'], ['c']]);
+    assert.deepEqual(creationLevels(l).flat().map((n) => n.key).sort(), ['a', 'b', 'c', 'd']);
   });
 
   const facts: Facts = {
