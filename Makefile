@@ -26,16 +26,12 @@ $(UDP_ADDON): native/udpbatch.c
 typecheck: ## type-check without emitting
 	$(NPX) tsc -p . --noEmit
 
-lint: ## ESLint (layers, no cycles, sizes: eslint.config.js; baseline eslint-suppressions.json) and the Prettier check
-	$(NPX) eslint --pass-on-unpruned-suppressions .
-	@if [ -f .prettier-conforming ]; then \
-	  echo "prettier --check on the $$(grep -vc '^#' .prettier-conforming) files in .prettier-conforming (until make format)"; \
-	  $(NPX) prettier --check --no-error-on-unmatched-pattern $$(grep -v '^#' .prettier-conforming); \
-	else $(NPX) prettier --check .; fi
+lint: ## ESLint (layers, no cycles, sizes: eslint.config.js) and the Prettier check
+	$(NPX) eslint .
+	$(NPX) prettier --check --log-level warn .
 
-format: ## Prettier on every source file (.prettierrc.json), then drop .prettier-conforming so make lint checks them all
+format: ## Prettier on every source file (.prettierrc.json)
 	$(NPX) prettier --write --log-level warn .
-	rm -f .prettier-conforming
 
 test-unit: build ## unit and property tests: no root, no network
 	$(NODE) --test --test-concurrency=4 build/test/unit/

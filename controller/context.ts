@@ -3,7 +3,6 @@ import type { Logger } from '../common/log.js';
 import type { NameService } from '../dns/service.js';
 import type { DriverEnv, EndpointInfo, LinkPeer, NetworkInfo } from '../drivers/driver.js';
 import type { BoundNetwork, LoadedDriver, NetworkHandle } from '../drivers/handle.js';
-import { linkedAddress } from './names.js';
 import { isPlumbed } from './attachment.js';
 import { lookupDriver, type DriverRegistry } from '../drivers/registry.js';
 import type { Ipam } from '../ipam/index.js';
@@ -90,6 +89,16 @@ export function endpointInfo(ctx: Ctx, ep: EndpointRecord): EndpointInfo {
     ...(ep.ports?.length ? { ports: ep.ports } : {}),
     ...(sb?.links?.length ? { links: linkPeers(ctx, sb) } : {}),
   };
+}
+
+/** The IPv4 address of linked sandbox `name` on the network `sb` shares with it through the
+ *  default bridge; undefined once it is gone or going. */
+export function linkedAddress(ctx: Ctx, sb: SandboxRecord, name: string): string | undefined {
+  const t = ctx.state.sandboxes.get(name);
+  if (!t || t.state !== 'ready') return undefined;
+  const mine = new Set(ctx.state.endpointsOf({ sandbox: sb.id }).map((e) => e.network));
+  const ep = ctx.state.endpointsOf({ sandbox: t.id }).find((e) => e.state === 'ready' && e.ipv4 && mine.has(e.network) && ctx.state.networks.get(e.network)?.predefined);
+  return ep?.ipv4?.ip;
 }
 
 /** The sandbox's links whose other end is still there, with that end's exposed ports. */

@@ -25,7 +25,7 @@ import * as ex from './external.js';
 import { firewallDiff, needsHeal, restoreFirewall, type GuardStats, type RuleDiff } from './firewall.js';
 import { diagnose } from './doctor.js';
 import { clusterView, closeClusters, startClusters, syncClusters } from './clustersync.js';
-import type { OverlayHost } from '../drivers/overlay/index.js';
+import type { OverlayHost } from '../drivers/registry.js';
 import type { Finding } from '../drivers/driver.js';
 import { QTYPE } from '../dns/types.js';
 import { checkBridgeExists, type DefaultBridgeSettings } from './defaultbridge.js';

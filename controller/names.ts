@@ -5,7 +5,7 @@ import { parseUpstream } from '../common/upstream.js';
 import { invalid } from '../common/errors.js';
 import type { DnsEndpoint } from '../dns/types.js';
 import type { DnsNetwork } from '../dns/service.js';
-import { endpointOwner, handleOf, poolsOf, type Ctx } from './context.js';
+import { endpointOwner, handleOf, linkedAddress, poolsOf, type Ctx } from './context.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './records.js';
 import type { HostsEntry } from '../dns/files.js';
 import { ownHostNames } from './sandboxopts.js';
@@ -100,16 +100,6 @@ export function linkHosts(ctx: Ctx, sb: SandboxRecord): HostsEntry[] {
     out.push({ ip, names: [...new Set([l.alias, ...(t.hostname ? [t.hostname] : []), t.name])] });
   }
   return out;
-}
-
-/** The IPv4 address of linked sandbox `name` on the network `sb` shares with it through the
- *  default bridge; undefined once it is gone or going. */
-export function linkedAddress(ctx: Ctx, sb: SandboxRecord, name: string): string | undefined {
-  const t = ctx.state.sandboxes.get(name);
-  if (!t || t.state !== 'ready') return undefined;
-  const mine = new Set(ctx.state.endpointsOf({ sandbox: sb.id }).map((e) => e.network));
-  const ep = ctx.state.endpointsOf({ sandbox: t.id }).find((e) => e.state === 'ready' && e.ipv4 && mine.has(e.network) && ctx.state.networks.get(e.network)?.predefined);
-  return ep?.ipv4?.ip;
 }
 
 export function sandboxFilesGone(ctx: Ctx, name: string): void {

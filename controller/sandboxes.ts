@@ -1,7 +1,7 @@
 // Sandboxes: named network namespaces that play the container.
 import { refuseConfigOnly } from './configs.js';
 import { conflict, errnoOf, invalid, notFound, rollback, wrap } from '../common/errors.js';
-import { parseContainerMode } from '../drivers/container/index.js';
+import { parseContainerMode } from './containermode.js';
 import { failpoint } from '../common/failpoint.js';
 import { del, put, absent } from '../store/types.js';
 import type { NsRef } from '../system/types.js';

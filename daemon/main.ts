@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_PLUGIN_SOCKET, resolvePaths } from '../common/config.js';
 import { armFailpoints } from '../common/failpoint.js';
-import { createLogger } from '../common/log.js';
+import { createLogger } from './log.js';
 import { Controller } from '../controller/index.js';
 import { FileStore, SOCKETS_KEY } from '../store/file.js';
 import { createSystem } from '../system/index.js';

@@ -4,7 +4,7 @@
 // for; without the addon (not built), node:dgram delivers batches of one. Either way the handler
 // answers synchronously with reply(), and a late answer (a forwarded query) goes out with send(),
 // from the same socket, so the client sees it come from the address and port it asked.
-import { loadNative } from '../common/native.js';
+import { loadNative } from '../system/native.js';
 import { createSocket, type Socket } from 'node:dgram';
 import { formatIPv4, formatIPv6 } from '../common/cidr.js';
 

@@ -6,6 +6,8 @@ import { hostDriver } from './host/index.js';
 import { noneDriver } from './none/index.js';
 import { createOverlayDriver, type OverlayHost } from './overlay/index.js';
 
+export type { OverlayHost };
+
 export type DriverRegistry = ReadonlyMap<string, LoadedDriver>;
 
 const SINGLE_HOST: OverlayHost = { port: 4789, underlayMtu: 1500 };

@@ -2,7 +2,7 @@
 // bounded timeouts, and returns a report. ICMP with `ping -c1 -W1`, TCP/UDP and DNS from inside the
 // asking node (`ip netns exec`), DNS only ever against the node's own nameserver inside the lab.
 import { existsSync } from 'node:fs';
-import { api } from '../common/client.js';
+import { api } from '../cli/client.js';
 import { explainPort, explainReach } from './explain.js';
 import { labFacts, targetAddresses, type Facts } from './facts.js';
 import { lossProbes, lossVerdict, parsePing, pickAddress, RTT_PROBES, rttVerdict } from './measure.js';

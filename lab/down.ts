@@ -2,7 +2,7 @@
 // its netloomd (by PID) and host namespace; then looks for anything of the lab still there.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, ApiError } from '../common/client.js';
+import { api, ApiError } from '../cli/client.js';
 import { run } from '../system/exec.js';
 import { ETC_NETNS } from '../system/files.js';
 import { NETNS_DIR } from '../system/netns.js';

@@ -1,6 +1,6 @@
 // What the running lab looks like, read from netloomd (sandboxes, networks) and, for the
 // point-to-point links netloomd does not know, from the file. Explanations and the picture use it.
-import { api } from '../common/client.js';
+import { api } from '../cli/client.js';
 import { addressOf } from '../common/cidr.js';
 import { attachmentsOf, nsOwner, type Lab } from './model.js';
 import { socketFor, type LabState } from './runtime.js';

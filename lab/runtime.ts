@@ -4,8 +4,8 @@
 // run at once. `--host` uses the machine's netloomd instead.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { call } from '../common/client.js';
-import { pidAlive } from '../common/pid.js';
+import { call } from '../cli/client.js';
+import { pidAlive } from './pid.js';
 import { resolvePaths } from '../common/config.js';
 import { run, type RunResult } from '../system/exec.js';
 import { spawnDetachedProgram } from '../system/process.js';

@@ -2,7 +2,7 @@
 // actions in order, then its expectations polled (never slept) until they all hold or its
 // deadline passes. The time at which they first held is the step's time to heal. A step with
 // `repeat: N` runs N times, `every` apart (start to start): flapping.
-import { api } from '../common/client.js';
+import { api } from '../cli/client.js';
 import { run } from '../system/exec.js';
 import { labCheck } from './check.js';
 import { labFacts, type Facts } from './facts.js';

@@ -1,7 +1,7 @@
 // `netloom lab up`: idempotent, phase by phase (host, networks, nodes, links, netem, services, commands,
 // settings check). Anything already there is kept; what is missing is made.
 import { addressOf, canonicalCidr } from '../common/cidr.js';
-import { api, ApiError } from '../common/client.js';
+import { api, ApiError } from '../cli/client.js';
 import { openHandle } from '../system/index.js';
 import { spawnDetachedProgram } from '../system/process.js';
 import { attachmentsOf, nsOwner, requirementsOf, type Lab, type LinkEnd } from './model.js';

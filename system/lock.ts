@@ -4,7 +4,7 @@
 // nobody reaps, a PID reused by another program). The file also carries the holder's PID, only to
 // name it in the refusal. Node opens files O_CLOEXEC, so commands the daemon runs do not inherit it.
 import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { loadNative } from '../common/native.js';
+import { loadNative } from './native.js';
 
 interface Addon {
   flockExclusive(fd: number): boolean;

@@ -1,7 +1,7 @@
 // Named network namespaces (/run/netns, as `ip netns` sees them) and the trick that gives code
 // in the daemon a netlink socket inside one: setns(2) on the main thread, create the socket,
 // setns back — all synchronous, so no other JavaScript runs in between (see native/nsaddon.c).
-import { loadNative } from '../common/native.js';
+import { loadNative } from './native.js';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';

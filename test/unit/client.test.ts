@@ -1,4 +1,4 @@
-// common/client.ts: HTTP/1.1 over a raw unix socket. The reply parser against any split of the
+// cli/client.ts: HTTP/1.1 over a raw unix socket. The reply parser against any split of the
 // bytes and any framing, and the client against real node:http servers (Content-Length, chunked,
 // close-delimited, keep-alive, errors). cli/print.ts naturalCompare: Docker's `network ls` order.
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { api, ApiError, call, encodeRequest, MalformedReply, parseReply } from '../../common/client.js';
+import { api, ApiError, call, encodeRequest, MalformedReply, parseReply } from '../../cli/client.js';
 import { naturalCompare } from '../../cli/print.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nl-client-'));

@@ -1,7 +1,7 @@
 // container:<name> — not a network but a sandbox mode: the new sandbox shares another
 // sandbox's namespace (Docker's --network container:x). It has no endpoint of its own; its
 // /run/netns entry is a bind mount of the other's, so `ip netns exec` works on either name.
-import { invalid } from '../../common/errors.js';
+import { invalid } from '../common/errors.js';
 
 export const CONTAINER_PREFIX = 'container:';
 
