@@ -74,7 +74,11 @@ async function countInstructions(): Promise<void> {
 
 type Op = 'ls' | 'create' | 'connect' | 'disconnect' | 'rm';
 const OPS: Op[] = ['ls', 'create', 'connect', 'disconnect', 'rm'];
-const s = { node: [] as number[], cli: Object.fromEntries(OPS.map((o) => [o, [] as number[]])) as Record<Op, number[]>, api: Object.fromEntries(OPS.map((o) => [o, [] as number[]])) as Record<Op, number[]> };
+const s = {
+  node: [] as number[],
+  cli: Object.fromEntries(OPS.map((o) => [o, [] as number[]])) as Record<Op, number[]>,
+  api: Object.fromEntries(OPS.map((o) => [o, [] as number[]])) as Record<Op, number[]>,
+};
 const sb = `${id}-sb`;
 const made: string[] = [];
 try {
@@ -90,17 +94,36 @@ try {
       add('cli', op, viaCli());
       if (!(i % 2)) add('api', op, await viaApi());
     };
-    await both('ls', () => cli('network', 'ls', '-q'), () => api('GET', '/networks'));
+    await both(
+      'ls',
+      () => cli('network', 'ls', '-q'),
+      () => api('GET', '/networks'),
+    );
     const c = subnet24('10.235.0.0/16', 2 * i);
     const a = subnet24('10.235.0.0/16', 2 * i + 1);
     const cn = `${id}-c${i}`;
     const an = `${id}-a${i}`;
     made.push(cn, an);
-    await both('create', () => cli('network', 'create', '--subnet', c.subnet, '--gateway', c.gateway, cn),
-      () => api('POST', '/networks/create', { Name: an, IPAM: { Config: [{ Subnet: a.subnet, Gateway: a.gateway }] } }));
-    await both('connect', () => cli('network', 'connect', cn, sb), () => api('POST', `/networks/${an}/connect`, { Container: sb }));
-    await both('disconnect', () => cli('network', 'disconnect', cn, sb), () => api('POST', `/networks/${an}/disconnect`, { Container: sb }));
-    await both('rm', () => cli('network', 'rm', cn), () => api('DELETE', `/networks/${an}`));
+    await both(
+      'create',
+      () => cli('network', 'create', '--subnet', c.subnet, '--gateway', c.gateway, cn),
+      () => api('POST', '/networks/create', { Name: an, IPAM: { Config: [{ Subnet: a.subnet, Gateway: a.gateway }] } }),
+    );
+    await both(
+      'connect',
+      () => cli('network', 'connect', cn, sb),
+      () => api('POST', `/networks/${an}/connect`, { Container: sb }),
+    );
+    await both(
+      'disconnect',
+      () => cli('network', 'disconnect', cn, sb),
+      () => api('POST', `/networks/${an}/disconnect`, { Container: sb }),
+    );
+    await both(
+      'rm',
+      () => cli('network', 'rm', cn),
+      () => api('DELETE', `/networks/${an}`),
+    );
     made.splice(made.indexOf(cn), 2);
   }
   if (values.callgrind) await countInstructions();
@@ -113,7 +136,9 @@ try {
 const node = stats(s.node);
 const rows: Record<Op, { cli: Stats; api: Stats; added: number }> = {} as never;
 const f = (x: number): string => x.toFixed(1);
-const load = loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 console.log(`\n${rounds} rounds, interleaved; load average ${load}; node -e 0: p50 ${f(node.p50)} ms (p95 ${f(node.p95)})\n`);
 console.log('| operation | CLI process p50 ms | API call p50 ms | CLI adds (CLI − node −e 0 − API) | goal |');
 console.log('|---|---:|---:|---:|---|');
@@ -128,12 +153,14 @@ for (const op of OPS) {
 if (values.callgrind) {
   const base = counts['node -e 0'];
   console.log(`\nInstructions (valgrind --tool=callgrind, one run each; the load does not change them): node -e 0 ${(base / 1e6).toFixed(0)} M`);
-  console.log('\n| command | instructions | above node -e 0 | as ms at node -e 0\'s rate | goal |');
+  console.log("\n| command | instructions | above node -e 0 | as ms at node -e 0's rate | goal |");
   console.log('|---|---:|---:|---:|---|');
   for (const [k, n] of Object.entries(counts)) {
     if (k === 'node -e 0') continue;
     const ms = ((n - base) / base) * node.p50;
-    console.log(`| ${k} | ${(n / 1e6).toFixed(0)} M | ${((n - base) / 1e6).toFixed(0)} M | ${ms.toFixed(1)} | ≤ ${GOAL_MS} ms: ${ms <= GOAL_MS ? 'met' : 'missed'} |`);
+    console.log(
+      `| ${k} | ${(n / 1e6).toFixed(0)} M | ${((n - base) / 1e6).toFixed(0)} M | ${ms.toFixed(1)} | ≤ ${GOAL_MS} ms: ${ms <= GOAL_MS ? 'met' : 'missed'} |`,
+    );
   }
 }
 mkdirSync(values.out, { recursive: true });

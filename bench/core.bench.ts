@@ -134,8 +134,7 @@ function log(msg: string): void {
 // Report
 
 const ms = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(1));
-const ratio = (a: number | undefined, b: number | undefined): string =>
-  a === undefined || b === undefined || !(b > 0) ? '—' : `${(a / b).toFixed(2)}×`;
+const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined || !(b > 0) ? '—' : `${(a / b).toFixed(2)}×`);
 
 /** Issue #16's goals for netloom/Docker (p50), per row label. */
 const GOALS: Record<string, number> = {
@@ -212,7 +211,9 @@ async function main(): Promise<void> {
   const versions = Object.entries(results)
     .map(([name, r]) => `${name}: engine ${r.engineVersion ?? '?'}${r.cli ? `, CLI ${r.cli.version ?? r.cli.command}` : ''} (${r.seconds} s)`)
     .join('; ');
-  console.log(`## core network operations, milliseconds (${o.rounds} rounds)\n\n${versions}; load average ${report.host.loadavg.join(' ')}\n\n${table(results)}\n\nJSON: ${file}`);
+  console.log(
+    `## core network operations, milliseconds (${o.rounds} rounds)\n\n${versions}; load average ${report.host.loadavg.join(' ')}\n\n${table(results)}\n\nJSON: ${file}`,
+  );
 }
 
 main().catch((err: unknown) => {

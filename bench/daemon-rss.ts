@@ -36,7 +36,11 @@ if (!socket || !Number.isInteger(pid) || !(nNets >= 1 && nNets <= 200) || !(nSbs
 }
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Rss { anon: number; file: number; total: number }
+interface Rss {
+  anon: number;
+  file: number;
+  total: number;
+}
 function rss(): Rss {
   const st = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(st)?.[1] ?? NaN);
@@ -53,9 +57,11 @@ async function ok(method: string, path: string, body?: unknown): Promise<void> {
 /** Runs fn over items, `limit` at a time. */
 async function each<T>(items: readonly T[], limit: number, fn: (x: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 const nets = Array.from({ length: nNets }, (_, i) => `nlbench-rss-n${i}`);
@@ -84,7 +90,11 @@ try {
   const gw = subnet24('10.160.0.0/16', 0).gateway;
   const qfile = `/tmp/nlbench-rss-queries-${process.pid}`;
   writeFileSync(qfile, `${sbs[1]} A\n`);
-  const perf = spawn('nsenter', [`--net=/run/netns/${sbs[0]}`, 'dnsperf', '-s', gw, '-d', qfile, '-c', '20', '-T', '1', '-q', '100', '-t', '1', '-l', values['dns-seconds']!], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const perf = spawn(
+    'nsenter',
+    [`--net=/run/netns/${sbs[0]}`, 'dnsperf', '-s', gw, '-d', qfile, '-c', '20', '-T', '1', '-q', '100', '-t', '1', '-l', values['dns-seconds']!],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let perfOut = '';
   perf.stdout.on('data', (c: Buffer) => (perfOut += c));
   const done = new Promise<number | null>((r) => perf.on('close', r));
@@ -104,11 +114,19 @@ try {
   const lost = /Queries lost:\s+(\d+)/.exec(perfOut)?.[1];
 
   const f = (x: number): string => x.toFixed(1);
-  console.log(`\nnetloomd PID ${pid}; ${nNets} networks × ${nSbs} sandboxes = ${nNets * nSbs} endpoints (made in ${populateS.toFixed(0)} s); dnsperf ${qps} QPS, ${lost} lost; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+  console.log(
+    `\nnetloomd PID ${pid}; ${nNets} networks × ${nSbs} sandboxes = ${nNets * nSbs} endpoints (made in ${populateS.toFixed(0)} s); dnsperf ${qps} QPS, ${lost} lost; load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}\n`,
+  );
   console.log('| phase | RssAnon MiB | RssFile MiB | RSS MiB | goal |');
   console.log('|---|---:|---:|---:|---|');
   const goal = (p: string, r: Rss): string =>
-    p === 'idle' ? `≤ ${IDLE_GOAL}: ${r.total <= IDLE_GOAL ? 'met' : 'missed'}` : p === 'dnsperfMax' ? `≤ ${LOAD_GOAL}: ${r.total <= LOAD_GOAL ? 'met' : 'missed'}` : '';
+    p === 'idle'
+      ? `≤ ${IDLE_GOAL}: ${r.total <= IDLE_GOAL ? 'met' : 'missed'}`
+      : p === 'dnsperfMax'
+        ? `≤ ${LOAD_GOAL}: ${r.total <= LOAD_GOAL ? 'met' : 'missed'}`
+        : '';
   for (const [p, r] of Object.entries(phases)) console.log(`| ${p} | ${f(r.anon)} | ${f(r.file)} | ${f(r.total)} | ${goal(p, r)} |`);
   mkdirSync(values.out!, { recursive: true });
   const file = `${values.out}/daemon-rss-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;

@@ -67,7 +67,10 @@ const phases: Phase[] = ['decode', 'encode', 'decode+encode'];
 const results = phases.map((phase) => {
   const dns2Ops = opsPerSec(theirs[phase]);
   const wireOps = opsPerSec(ours[phase]);
-  for (const [impl, ops] of [['dns2', dns2Ops], ['dns/wire', wireOps]] as const) {
+  for (const [impl, ops] of [
+    ['dns2', dns2Ops],
+    ['dns/wire', wireOps],
+  ] as const) {
     console.log(JSON.stringify({ bench: 'dns-codec', impl, phase, n: N, rounds: ROUNDS, opsPerSec: Math.round(ops) }));
   }
   return { phase, ratio: Math.round((wireOps / dns2Ops) * 10) / 10 };
@@ -77,12 +80,29 @@ for (const r of results) console.log(JSON.stringify({ bench: 'dns-codec', phase:
 // The whole pure path a UDP query takes in the server, among 2,000 endpoints: the ceiling sockets add to.
 const records = new Records();
 for (let i = 0; i < 2000; i++) {
-  records.add({ endpointId: `e${i}`, sandbox: i === 3 ? 'web' : `s${i}`, networkId: 'n-front', network: 'front', internal: false,
-    ipv4: `10.1.${i >> 8}.${i & 255}`, aliases: [] });
+  records.add({
+    endpointId: `e${i}`,
+    sandbox: i === 3 ? 'web' : `s${i}`,
+    networkId: 'n-front',
+    network: 'front',
+    internal: false,
+    ipv4: `10.1.${i >> 8}.${i & 255}`,
+    aliases: [],
+  });
 }
 const client = { ip: '10.1.0.2', via: 'n-front' };
 const respondOps = opsPerSec(() => {
   const r = respond(records, client, QUERY, { defaultUpstreams: [], ttl: 600 });
   return 'reply' in r ? r.reply.length : 0;
 });
-console.log(JSON.stringify({ bench: 'dns-codec', impl: 'dns/respond', phase: 'decode+decide+encode', endpoints: records.size, n: N, rounds: ROUNDS, opsPerSec: Math.round(respondOps) }));
+console.log(
+  JSON.stringify({
+    bench: 'dns-codec',
+    impl: 'dns/respond',
+    phase: 'decode+decide+encode',
+    endpoints: records.size,
+    n: N,
+    rounds: ROUNDS,
+    opsPerSec: Math.round(respondOps),
+  }),
+);

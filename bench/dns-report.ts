@@ -215,11 +215,24 @@ function main(): void {
   }
   console.log(lines.join('\n'));
 
-  const date = new Date().toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const date = new Date()
+    .toISOString()
+    .replace(/:/g, '-')
+    .replace(/\.\d+Z$/, 'Z');
   const file = join(values.out, `dns-${date}.json`);
   mkdirSync(values.out, { recursive: true });
   const machine = { cpus: cpus().length, kernel: release(), loadavg: loadavg() };
-  const json = { bench: 'dns', date, machine, versions: JSON.parse(values.versions) as unknown, config, rounds, servers: results, ratios: rs, targets: TARGETS };
+  const json = {
+    bench: 'dns',
+    date,
+    machine,
+    versions: JSON.parse(values.versions) as unknown,
+    config,
+    rounds,
+    servers: results,
+    ratios: rs,
+    targets: TARGETS,
+  };
   writeFileSync(file, JSON.stringify(json, null, 2) + '\n');
   console.log(`\nwritten: ${file}`);
 }

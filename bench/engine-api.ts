@@ -58,12 +58,7 @@ export function socketPath(hostOrPath: string): string {
   return hostOrPath.startsWith('unix://') ? hostOrPath.slice('unix://'.length) : hostOrPath;
 }
 
-export async function request(
-  socket: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: string }> {
+export async function request(socket: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const headers: Record<string, string> = {};
   if (payload !== undefined) {
@@ -233,8 +228,7 @@ async function deleteNetwork(t: Target, c: Cleanup, name: string): Promise<numbe
 async function connect(t: Target, c: Cleanup, net: string, ctr: string): Promise<number> {
   const ms = await timed(() => call(t.socket, 'POST', `/networks/${net}/connect`, { Container: ctr, EndpointConfig: {} }, [200, 204]));
   // Undone before the network is deleted: an engine refuses to delete a network with endpoints.
-  c.add(`endpoint ${ctr} on ${net}`, () =>
-    call(t.socket, 'POST', `/networks/${net}/disconnect`, { Container: ctr, Force: true }, [200, 204, 404]));
+  c.add(`endpoint ${ctr} on ${net}`, () => call(t.socket, 'POST', `/networks/${net}/disconnect`, { Container: ctr, Force: true }, [200, 204, 404]));
   return ms;
 }
 
@@ -266,10 +260,7 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (x: T) => 
  * connect the container, disconnect it, delete the network. `warmup` extra rounds run first and
  * are not counted (first-request costs: connection setup, lazy initialisation in the engine).
  */
-export async function measureApi(
-  t: Target,
-  opts: { rounds: number; subnetBase: string; warmup?: number },
-): Promise<Record<ApiOp, Stats>> {
+export async function measureApi(t: Target, opts: { rounds: number; subnetBase: string; warmup?: number }): Promise<Record<ApiOp, Stats>> {
   const warmup = opts.warmup ?? 2;
   const samples: Record<ApiOp, number[]> = { create: [], connect: [], disconnect: [], rm: [] };
   return withCleanup(async (c) => {

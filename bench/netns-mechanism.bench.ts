@@ -356,7 +356,8 @@ async function main(): Promise<void> {
   for (const r of results) {
     const mib = r.mechanism === 'addon' ? 'none started' : r.peakRssKiB === null ? '— (no /usr/bin/time)' : (r.peakRssKiB / 1024).toFixed(1);
     console.log(`| ${r.label} | ${r.total.p50.toFixed(2)} | ${r.total.p95.toFixed(2)} | ${r.total.mean.toFixed(2)} | ${mib} |`);
-    if (r.join) console.log(`| … of which join (open, setns, socket, setns back) | ${r.join.p50.toFixed(3)} | ${r.join.p95.toFixed(3)} | ${r.join.mean.toFixed(3)} | |`);
+    if (r.join)
+      console.log(`| … of which join (open, setns, socket, setns back) | ${r.join.p50.toFixed(3)} | ${r.join.p95.toFixed(3)} | ${r.join.mean.toFixed(3)} | |`);
   }
 
   mkdirSync(o.out, { recursive: true });

@@ -88,7 +88,11 @@ export function parseReply(buf: Buffer, ended: boolean): Reply | undefined {
     if (name === 'content-length') {
       length = Number(value);
       if (!value || !Number.isSafeInteger(length) || length < 0) throw malformed(`bad Content-Length "${value}"`);
-    } else if (name === 'transfer-encoding') chunked = value.toLowerCase().split(',').some((v) => v.trim() === 'chunked');
+    } else if (name === 'transfer-encoding')
+      chunked = value
+        .toLowerCase()
+        .split(',')
+        .some((v) => v.trim() === 'chunked');
   }
   const start = headEnd + 4;
   if (status === 204 || status === 304) return { status, body: '' };

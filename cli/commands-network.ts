@@ -7,11 +7,16 @@ const network = async () => (await import('./handlers.js')).network;
 
 export const NETWORK_CREATE_FLAGS: Flags = {
   driver: {
-    type: 'string', short: 'd', default: 'bridge', value: 'NAME',
+    type: 'string',
+    short: 'd',
+    default: 'bridge',
+    value: 'NAME',
     help: 'driver: bridge (default), or overlay (VXLAN across the hosts that share\nnetloomd --cluster-store; needs --subnet there; one host without it)',
   },
   subnet: {
-    type: 'string', multiple: true, value: 'CIDR',
+    type: 'string',
+    multiple: true,
+    value: 'CIDR',
     help: 'subnet (repeatable: one IPv4 and one IPv6); default: from the pools\n172.17-31.0.0/16, then 192.168.0.0/16 as /20s, skipping host routes',
   },
   gateway: { type: 'string', multiple: true, value: 'IP', help: 'gateway of the subnet that contains it (default: its first address)' },
@@ -21,7 +26,10 @@ export const NETWORK_CREATE_FLAGS: Flags = {
   internal: { type: 'boolean', help: 'no route out, no NAT' },
   attachable: { type: 'boolean', help: 'accepted for Docker compatibility' },
   opt: {
-    type: 'string', short: 'o', multiple: true, value: 'k=v',
+    type: 'string',
+    short: 'o',
+    multiple: true,
+    value: 'k=v',
     help: [
       'driver options: com.docker.network.bridge.name, .driver.mtu,',
       '.bridge.enable_icc, .bridge.enable_ip_masquerade, .bridge.host_binding_ipv4,',
@@ -36,12 +44,15 @@ export const NETWORK_CREATE_FLAGS: Flags = {
   'ipam-opt': { type: 'string', multiple: true, value: 'k=v', help: 'IPAM options (recorded)' },
   'config-only': { type: 'boolean', help: 'record a configuration network: no bridge, no addresses, never pruned' },
   'config-from': {
-    type: 'string', value: 'NAME',
+    type: 'string',
+    value: 'NAME',
     help: 'take subnets, options, labels and IPv6 from configuration network NAME\n(no --subnet/-o/--label/--ipv6 of its own, as Docker)',
   },
   scope: { type: 'string', value: 'local', help: 'accepted (global for overlay); swarm is refused: netloom has no swarm' },
   dns: {
-    type: 'string', multiple: true, value: 'IP[:PORT]',
+    type: 'string',
+    multiple: true,
+    value: 'IP[:PORT]',
     help: "upstream for names netloom does not own, for this network's sandboxes\n(repeatable; default: the daemon's, from the host's resolv.conf)",
   },
 };
@@ -52,7 +63,10 @@ export const CONNECT_FLAGS: Flags = {
   alias: { type: 'string', multiple: true, value: 'NAME', help: 'extra name on this network (repeatable)' },
   dns: { type: 'string', multiple: true, value: 'IP[:PORT]', help: "upstream for this endpoint's outside names (repeatable)" },
   publish: {
-    type: 'string', multiple: true, short: 'p', value: '[HOSTIP:][HOSTPORT[-END]:]PORT[-END][/tcp|/udp]',
+    type: 'string',
+    multiple: true,
+    short: 'p',
+    value: '[HOSTIP:][HOSTPORT[-END]:]PORT[-END][/tcp|/udp]',
     help: [
       'publish container ports on the host (repeatable), as docker run -p:',
       '8080:80, 127.0.0.1:8080:80, [2001:db8::1]:8080:80, 53:53/udp,',
@@ -71,48 +85,70 @@ const FILTER_HELP = [
 
 export const NETWORK_COMMANDS: readonly Command[] = [
   {
-    name: 'network create', summary: 'Create a network', usage: 'network create [OPTIONS] NETWORK',
-    flags: NETWORK_CREATE_FLAGS, layout: { width: 25, indentLong: true },
-    notes: "User-defined bridge networks get an embedded DNS server on their gateway address: sandboxes\nresolve each other's names and aliases (also as name.network), across the networks they share.",
-    kind: 'api', handler: async () => (await network()).create,
+    name: 'network create',
+    summary: 'Create a network',
+    usage: 'network create [OPTIONS] NETWORK',
+    flags: NETWORK_CREATE_FLAGS,
+    layout: { width: 25, indentLong: true },
+    notes:
+      "User-defined bridge networks get an embedded DNS server on their gateway address: sandboxes\nresolve each other's names and aliases (also as name.network), across the networks they share.",
+    kind: 'api',
+    handler: async () => (await network()).create,
   },
   {
-    name: 'network ls', summary: 'List networks', usage: 'network ls [--format table|json] [-q] [-f key=value]...',
+    name: 'network ls',
+    summary: 'List networks',
+    usage: 'network ls [--format table|json] [-q] [-f key=value]...',
     flags: {
       format: { type: 'string', value: 'json', help: 'print a JSON array (Name, Id, Driver, Scope, IPAM, ...)' },
       quiet: { type: 'boolean', short: 'q', help: 'print network IDs only' },
       filter: { type: 'string', short: 'f', multiple: true, value: 'k=v', help: FILTER_HELP },
     },
-    kind: 'api', handler: async () => (await network()).ls,
+    kind: 'api',
+    handler: async () => (await network()).ls,
   },
   {
-    name: 'network inspect', summary: 'Show networks as JSON (like docker network inspect)', usage: 'network inspect NETWORK [NETWORK...]',
+    name: 'network inspect',
+    summary: 'Show networks as JSON (like docker network inspect)',
+    usage: 'network inspect NETWORK [NETWORK...]',
     about: [
       'Prints a JSON array shaped like docker network inspect: Name, Id, Created, Scope, Driver,',
       'EnableIPv6, IPAM, Internal, Attachable, Containers (by sandbox id: Name, EndpointID, MacAddress,',
       'IPv4Address, IPv6Address), Options, Labels. NETWORK is a name, an ID or a unique ID prefix.',
     ].join('\n'),
-    kind: 'api', handler: async () => (await network()).inspect,
+    kind: 'api',
+    handler: async () => (await network()).inspect,
   },
   {
-    name: 'network connect', summary: 'Connect a sandbox to a network', usage: 'network connect [OPTIONS] NETWORK SANDBOX',
+    name: 'network connect',
+    summary: 'Connect a sandbox to a network',
+    usage: 'network connect [OPTIONS] NETWORK SANDBOX',
     about: 'The sandbox gets the next interface (eth0, eth1, ...) and an address from the network.',
-    flags: CONNECT_FLAGS, layout: { width: 15 },
-    kind: 'api', handler: async () => (await network()).connect,
+    flags: CONNECT_FLAGS,
+    layout: { width: 15 },
+    kind: 'api',
+    handler: async () => (await network()).connect,
   },
   {
-    name: 'network disconnect', summary: 'Disconnect a sandbox from a network', usage: 'network disconnect [-f] NETWORK SANDBOX',
+    name: 'network disconnect',
+    summary: 'Disconnect a sandbox from a network',
+    usage: 'network disconnect [-f] NETWORK SANDBOX',
     about: "Removes the sandbox's interface on that network and frees its addresses.",
     flags: { force: { type: 'boolean', short: 'f', help: 'accepted for Docker compatibility' } },
-    kind: 'api', handler: async () => (await network()).disconnect,
+    kind: 'api',
+    handler: async () => (await network()).disconnect,
   },
   {
-    name: 'network rm', summary: 'Remove networks', usage: 'network rm NETWORK [NETWORK...]',
+    name: 'network rm',
+    summary: 'Remove networks',
+    usage: 'network rm NETWORK [NETWORK...]',
     about: 'Fails for a network that still has endpoints, naming them.',
-    kind: 'api', handler: async () => (await network()).rm,
+    kind: 'api',
+    handler: async () => (await network()).rm,
   },
   {
-    name: 'network prune', summary: 'Remove all networks without endpoints',
+    name: 'network prune',
+    summary: 'Remove all networks without endpoints',
     usage: 'network prune [-f] [--filter until=T] [--filter label=k[=v]] [--filter label!=k[=v]]',
     about: [
       'Removes every user-defined network without endpoints and prints their names (never the',
@@ -127,6 +163,7 @@ export const NETWORK_COMMANDS: readonly Command[] = [
       force: { type: 'boolean', short: 'f', help: 'do not ask (netloom never asks: accepted for Docker compatibility)' },
       filter: { type: 'string', multiple: true, value: 'k=v', help: 'until=, label= or label!= (repeatable; above)' },
     },
-    kind: 'api', handler: async () => (await network()).prune,
+    kind: 'api',
+    handler: async () => (await network()).prune,
   },
 ];

@@ -28,21 +28,30 @@ export const GROUPS: readonly Group[] = [
 
 const OTHER_COMMANDS: readonly Command[] = [
   {
-    name: 'dns explain', summary: "Explain how a sandbox's name query is answered", usage: 'dns explain [-t A|AAAA|PTR|...] SANDBOX NAME',
+    name: 'dns explain',
+    summary: "Explain how a sandbox's name query is answered",
+    usage: 'dns explain [-t A|AAAA|PTR|...] SANDBOX NAME',
     about: [
       'Shows how NAME is answered when SANDBOX asks: which network, alias or upstream produced the',
       'answer, and why (a name on a network the sandbox does not share is never answered).',
     ].join('\n'),
     flags: { type: { type: 'string', short: 't', default: 'A', value: 'TYPE', help: 'the query type (default A)' } },
-    kind: 'api', handler: async () => (await diagnose()).dnsExplain,
+    kind: 'api',
+    handler: async () => (await diagnose()).dnsExplain,
   },
   {
-    name: 'port', summary: "list a sandbox's published ports (like docker port)", usage: 'port SANDBOX [PORT[/PROTO]]',
-    about: 'Lists the sandbox\'s published ports as docker port does ("80/tcp -> 0.0.0.0:8080"); with PORT,\nonly the host addresses that port is published on.',
-    kind: 'api', handler: async () => (await import('./handlers.js')).sandbox.port,
+    name: 'port',
+    summary: "list a sandbox's published ports (like docker port)",
+    usage: 'port SANDBOX [PORT[/PROTO]]',
+    about:
+      'Lists the sandbox\'s published ports as docker port does ("80/tcp -> 0.0.0.0:8080"); with PORT,\nonly the host addresses that port is published on.',
+    kind: 'api',
+    handler: async () => (await import('./handlers.js')).sandbox.port,
   },
   {
-    name: 'doctor', summary: 'compare the records with the kernel; --fix repairs (exit 1 while they differ)', usage: 'doctor [--fix] [--format json]',
+    name: 'doctor',
+    summary: 'compare the records with the kernel; --fix repairs (exit 1 while they differ)',
+    usage: 'doctor [--fix] [--format json]',
     about: [
       "Compares what netloom's records say with what the kernel has: sandbox namespaces, bridges and",
       "veths (present, up, enslaved), addresses, default routes, netloom's iptables chains and jumps",
@@ -59,10 +68,13 @@ const OTHER_COMMANDS: readonly Command[] = [
       fix: { type: 'boolean', help: 'repair the differences, then look again' },
       format: { type: 'string', value: 'json', help: 'print the findings as JSON' },
     },
-    kind: 'api', handler: async () => (await diagnose()).doctor,
+    kind: 'api',
+    handler: async () => (await diagnose()).doctor,
   },
   {
-    name: 'plugin check', summary: 'Check a Docker remote network + IPAM plugin', usage: 'plugin check [OPTIONS] SOCKET',
+    name: 'plugin check',
+    summary: 'Check a Docker remote network + IPAM plugin',
+    usage: 'plugin check [OPTIONS] SOCKET',
     about: [
       "Conformance kit for Docker remote network + IPAM plugins: plays the engine's calls in its order",
       '(pools, gateway, network, addresses, endpoint, join, leave, releases), then repeats, unknown IDs,',
@@ -71,7 +83,8 @@ const OTHER_COMMANDS: readonly Command[] = [
     ].join('\n'),
     flags: {
       'restart-cmd': {
-        type: 'string', value: 'CMD',
+        type: 'string',
+        value: 'CMD',
         help: 'shell command that restarts the plugin; run between Join and Leave to check\nthat state survives (skipped without it)',
       },
       'no-link-check': { type: 'boolean', help: "do not look for Join's interface here (the plugin runs in another netns)" },
@@ -83,10 +96,13 @@ const OTHER_COMMANDS: readonly Command[] = [
       "namespace, 'docker network create -d netloom --ipam-driver netloom NAME' uses netloom's bridge",
       "driver and IPAM. 'plugin check' drives any such plugin as an engine would and reports.",
     ].join('\n'),
-    kind: 'local', handler: async () => (await import('./plugin.js')).pluginCheck,
+    kind: 'local',
+    handler: async () => (await import('./plugin.js')).pluginCheck,
   },
   {
-    name: 'daemon', summary: 'run netloomd in the foreground (same as netloomd; see netloom daemon --help)', usage: 'daemon [OPTIONS]',
+    name: 'daemon',
+    summary: 'run netloomd in the foreground (same as netloomd; see netloom daemon --help)',
+    usage: 'daemon [OPTIONS]',
     kind: 'raw',
     async handler() {
       // As daemon/entry.ts does for netloomd (set later here: the CLI's few modules are loaded).
@@ -99,7 +115,9 @@ const OTHER_COMMANDS: readonly Command[] = [
     },
   },
   {
-    name: 'store verify', summary: "Verify the data dir's records offline", usage: 'store verify [--data-dir DIR]',
+    name: 'store verify',
+    summary: "Verify the data dir's records offline",
+    usage: 'store verify [--data-dir DIR]',
     about: [
       "Checks netloomd's store offline, without a daemon: every log record's checksum, that no revision",
       "is missing, the snapshot's checksum. Exits 0 when sound, 1 with each damaged place listed (file,",
@@ -107,24 +125,30 @@ const OTHER_COMMANDS: readonly Command[] = [
       'every record that verifies and moves the damaged file aside.',
     ].join('\n'),
     flags: { 'data-dir': { type: 'string', value: 'DIR', help: "netloomd's state directory (as the global --data-dir)" } },
-    kind: 'local', handler: async () => (await import('./store.js')).storeVerifyCommand,
+    kind: 'local',
+    handler: async () => (await import('./store.js')).storeVerifyCommand,
   },
   {
-    name: 'system reset', summary: 'Stop netloomd and remove everything netloom made on this host', usage: 'system reset [-f]',
+    name: 'system reset',
+    summary: 'Stop netloomd and remove everything netloom made on this host',
+    usage: 'system reset [-f]',
     about: [
       'Stops the netloomd answering on --socket (by the PID it reports), removes its sandboxes and this',
       "host's networks through it (overlay endpoints leave the cluster store; cluster-wide networks stay",
       'for the other hosts), then removes everything netloom made on this host even without a daemon:',
-      "sandbox namespaces and /etc/netns/<sandbox> entries (from the records), links tagged as",
+      'sandbox namespaces and /etc/netns/<sandbox> entries (from the records), links tagged as',
       "netloom's, the NETLOOM* iptables and ip6tables chains and the jumps to them, the API and plugin",
       "sockets, and the data dir. Nobody else's links or rules are touched. Asks first; -f does not ask",
       '(without a terminal, -f is required). Exits 1 if anything could not be removed (each listed).',
     ].join('\n'),
     flags: { force: { type: 'boolean', short: 'f', help: 'do not ask' } },
-    kind: 'local', handler: async () => (await import('./reset.js')).systemResetCommand,
+    kind: 'local',
+    handler: async () => (await import('./reset.js')).systemResetCommand,
   },
   {
-    name: 'lab', summary: 'bring up a topology file, check it against a truth table, draw it (netloom lab --help)', usage: 'lab COMMAND FILE [OPTIONS]',
+    name: 'lab',
+    summary: 'bring up a topology file, check it against a truth table, draw it (netloom lab --help)',
+    usage: 'lab COMMAND FILE [OPTIONS]',
     kind: 'raw',
     async handler() {
       const { labMain } = await import('../lab/main.js');

@@ -9,11 +9,15 @@ export const dnsExplain: ApiHandler = async (p, { socket }) => {
   const [sb, name] = p.positionals;
   const q = `name=${enc(name)}&type=${enc(String(p.values.type ?? 'A'))}`;
   const r = await api<{ answeredBy: string; rcode?: number; answers?: string[]; why: string; via?: string; upstreamsTried?: string[] }>(
-    socket, 'GET', `/sandboxes/${enc(sb)}/dns?${q}`);
+    socket,
+    'GET',
+    `/sandboxes/${enc(sb)}/dns?${q}`,
+  );
   const rcodes = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
   out(`${name} ${String(p.values.type ?? 'A').toUpperCase()} from ${sb}${r.via ? ` (asking the server on network ${r.via})` : ''}`);
   out(`  answered by: ${r.answeredBy}`);
-  if (r.rcode !== undefined) out(`  status:      ${rcodes[r.rcode] ?? r.rcode}${r.answers ? ` (${r.answers.length ? r.answers.join(', ') : 'no records'})` : ''}`);
+  if (r.rcode !== undefined)
+    out(`  status:      ${rcodes[r.rcode] ?? r.rcode}${r.answers ? ` (${r.answers.length ? r.answers.join(', ') : 'no records'})` : ''}`);
   if (r.upstreamsTried?.length) out(`  tried:       ${r.upstreamsTried.join(', ')}`);
   out(`  why:         ${r.why}`);
 };
@@ -25,8 +29,8 @@ export const doctor: ApiHandler = async (p, { socket }) => {
   if (p.positionals.length) throw new UsageError('doctor takes no arguments');
   if (p.values.fix) {
     const r = await api<{ before: Finding[]; after: Finding[] }>(socket, 'POST', '/doctor/fix');
-    if (p.values.format === 'json') return json(r), r.after.length ? 1 : 0;
-    if (!r.before.length) return out('doctor: the kernel matches the records; nothing to fix'), 0;
+    if (p.values.format === 'json') return (json(r), r.after.length ? 1 : 0);
+    if (!r.before.length) return (out('doctor: the kernel matches the records; nothing to fix'), 0);
     out(`doctor: repaired ${r.before.length - r.after.length} of ${r.before.length} difference(s):`);
     show(r.before);
     if (r.after.length) {
@@ -35,8 +39,13 @@ export const doctor: ApiHandler = async (p, { socket }) => {
     }
     return r.after.length ? 1 : 0;
   }
-  const r = await api<{ findings: Finding[]; firewallGuard: { checks: number; heals: number; lastHeal?: string }; salvage?: { at: string }; iptables?: boolean }>(socket, 'GET', '/doctor');
-  if (p.values.format === 'json') return json(r), r.findings.length ? 1 : 0;
+  const r = await api<{
+    findings: Finding[];
+    firewallGuard: { checks: number; heals: number; lastHeal?: string };
+    salvage?: { at: string };
+    iptables?: boolean;
+  }>(socket, 'GET', '/doctor');
+  if (p.values.format === 'json') return (json(r), r.findings.length ? 1 : 0);
   if (r.salvage) out(`store salvaged at ${r.salvage.at}: unexplained objects are kept until netloom doctor --fix removes them`);
   if (!r.findings.length) out('doctor: the kernel matches the records (namespaces, links, addresses, routes, rules, published ports)');
   else {

@@ -72,14 +72,14 @@ function splitGlobals(argv: string[]): { flags: Globals; rest: string[] } {
 export async function main(argv: string[]): Promise<number> {
   const { flags, rest } = splitGlobals(argv);
   const [group, verb, ...args] = rest;
-  if (!group || group === '-h' || group === '--help' || group === 'help') return out((await help()).mainHelp(TABLE)), 0;
+  if (!group || group === '-h' || group === '--help' || group === 'help') return (out((await help()).mainHelp(TABLE)), 0);
   // One-word commands (netloom port, netloom doctor, netloom lab): everything after the word is arguments.
   const single = commandNamed(group);
   if (single) return runCommand(single, rest.slice(1), flags);
   if (!verb || verb === '-h' || verb === '--help') {
     const g = groupNamed(group);
     if (!g) throw new UsageError(`unknown command "${group}": see netloom --help`);
-    return out((await help()).groupHelp(g, COMMANDS)), verb ? 0 : 2;
+    return (out((await help()).groupHelp(g, COMMANDS)), verb ? 0 : 2);
   }
   const name = `${group} ${verb}`;
   const cmd = commandNamed(name);

@@ -23,7 +23,10 @@ type Out = (s: string) => void;
 /** The command (declared in cli/commands.ts). */
 export const systemResetCommand: LocalHandler = async (p, { globals, out }) => {
   if (p.positionals.length) throw new UsageError(`system reset takes no arguments, got "${p.positionals[0]}"`);
-  const paths = resolvePaths({ socket: (p.values.socket as string | undefined) ?? globals.socket, dataDir: (p.values['data-dir'] as string | undefined) ?? globals.dataDir });
+  const paths = resolvePaths({
+    socket: (p.values.socket as string | undefined) ?? globals.socket,
+    dataDir: (p.values['data-dir'] as string | undefined) ?? globals.dataDir,
+  });
   return systemReset(Boolean(p.values.force), paths, out, (s) => void process.stderr.write(`${s}\n`));
 };
 
@@ -90,7 +93,11 @@ export async function systemReset(force: boolean, paths: InstancePaths, out: Out
     const records = lock ? readRecords(paths.dataDir) : new Map<string, unknown>();
     const sandboxes = [...records].filter(([k]) => k.startsWith('sb/')).map(([k]) => k.slice(3));
     // Container-mode sandboxes are bind mounts of another's namespace: those go first.
-    sandboxes.sort((a, b) => Number((records.get(`sb/${b}`) as { mode?: { kind?: string } })?.mode?.kind === 'container') - Number((records.get(`sb/${a}`) as { mode?: { kind?: string } })?.mode?.kind === 'container'));
+    sandboxes.sort(
+      (a, b) =>
+        Number((records.get(`sb/${b}`) as { mode?: { kind?: string } })?.mode?.kind === 'container') -
+        Number((records.get(`sb/${a}`) as { mode?: { kind?: string } })?.mode?.kind === 'container'),
+    );
     const sys = createSystem();
     const report = await resetHost(sys, {
       sandboxes,
@@ -109,7 +116,9 @@ export async function systemReset(force: boolean, paths: InstancePaths, out: Out
     }
     if (lock) rmSync(paths.dataDir, { recursive: true, force: true });
     out(`netloomd: ${daemon ? `pid ${daemon.pid} stopped` : 'none was running'}`);
-    out(`removed: ${report.namespaces.length} namespace(s), ${report.netnsFiles.length} /etc/netns entr(ies), ${report.links.length} link(s), ${report.chains.length} iptables chain(s), ${sockets.length} socket(s)${lock ? `, ${paths.dataDir}` : ''}`);
+    out(
+      `removed: ${report.namespaces.length} namespace(s), ${report.netnsFiles.length} /etc/netns entr(ies), ${report.links.length} link(s), ${report.chains.length} iptables chain(s), ${sockets.length} socket(s)${lock ? `, ${paths.dataDir}` : ''}`,
+    );
     for (const e of report.errors) err(`not removed: ${e}`);
     return report.errors.length ? 1 : 0;
   } finally {

@@ -10,8 +10,7 @@ export type Family = 4 | 6;
 export type IpAddr = { readonly family: 4; readonly value: number } | { readonly family: 6; readonly value: bigint };
 /** A parsed CIDR with its host bits cleared: `base` is the network address. */
 export type Cidr =
-  | { readonly family: 4; readonly base: number; readonly prefix: number }
-  | { readonly family: 6; readonly base: bigint; readonly prefix: number };
+  { readonly family: 4; readonly base: number; readonly prefix: number } | { readonly family: 6; readonly base: bigint; readonly prefix: number };
 
 const ALL128 = (1n << 128n) - 1n;
 export const BITS: Readonly<Record<Family, number>> = { 4: 32, 6: 128 };
@@ -87,7 +86,7 @@ export function formatIPv6(v: bigint): string {
   if (v >> 32n === 0xffffn) return `::ffff:${formatIPv4(Number(v & 0xffffffffn))}`;
   let best = -1;
   let bestLen = 1; // a single zero group is never compressed
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && g[j] === 0) j++;
     if (j - i > bestLen) [best, bestLen] = [i, j - i];
@@ -185,7 +184,7 @@ export function contains(c: Cidr | string, ip: IpAddr | string): boolean {
   const a = toIp(ip);
   if (a.family !== cidr.family) return false;
   // IPv4 compares the leading bits with 32-bit integer ops: this runs for every allocation.
-  if (a.family === 4) return cidr.prefix === 0 || ((a.value ^ (cidr.base as number)) >>> (32 - cidr.prefix)) === 0;
+  if (a.family === 4) return cidr.prefix === 0 || (a.value ^ (cidr.base as number)) >>> (32 - cidr.prefix) === 0;
   return a.value >> BigInt(128 - cidr.prefix) === (cidr.base as bigint) >> BigInt(128 - cidr.prefix);
 }
 

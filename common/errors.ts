@@ -35,8 +35,7 @@ export const invalid = (code: string, message: string): NetloomError => new Netl
 export const notFound = (code: string, message: string): NetloomError => new NetloomError('notFound', code, message);
 export const conflict = (code: string, message: string): NetloomError => new NetloomError('conflict', code, message);
 export const forbidden = (code: string, message: string): NetloomError => new NetloomError('forbidden', code, message);
-export const unavailable = (code: string, message: string): NetloomError =>
-  new NetloomError('unavailable', code, message);
+export const unavailable = (code: string, message: string): NetloomError => new NetloomError('unavailable', code, message);
 
 /** Adds what the caller was doing to an error, keeping its code and kind: `connect "web" to "front": ...`. */
 export function wrap(err: unknown, doing: string): NetloomError {

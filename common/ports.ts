@@ -91,8 +91,7 @@ export function parsePublish(spec: string): PortSpec {
 }
 
 /** The family a host address publishes on (undefined: both). */
-export const hostFamily = (hostIP: string): 4 | 6 | undefined =>
-  hostIP === '' ? undefined : hostIP.includes(':') ? 6 : 4;
+export const hostFamily = (hostIP: string): 4 | 6 | undefined => (hostIP === '' ? undefined : hostIP.includes(':') ? 6 : 4);
 
 /** Whether two bindings would claim one host port: same protocol, overlapping ports, and host
  *  addresses that can receive the same packet (equal, or one of them a wildcard of that family). */

@@ -88,7 +88,15 @@ export async function syncCluster(ctx: Ctx, d: Driver, m: ClusterMember): Promis
     for (const id of had) if (!now.has(id)) ctx.names.removeEndpoint(id);
     for (const e of remote) {
       if (had.has(e.id)) continue; // endpoint records never change: an id names one address
-      ctx.names.addEndpoint({ endpointId: e.id, sandbox: e.name, networkId: n.id, network: n.name, internal: n.internal, ipv4: addressOf(e.ip), aliases: e.aliases });
+      ctx.names.addEndpoint({
+        endpointId: e.id,
+        sandbox: e.name,
+        networkId: n.id,
+        network: n.name,
+        internal: n.internal,
+        ipv4: addressOf(e.ip),
+        aliases: e.aliases,
+      });
     }
     dns.set(n.id, now);
   }
@@ -105,14 +113,25 @@ export async function checkClusterPeers(ctx: Ctx): Promise<Finding[]> {
 
 /** What `network inspect` adds for a cluster network: Docker's Peers (hosts with endpoints on
  *  it, this one included) and netloom's RemoteEndpoints. */
-export function clusterView(ctx: Ctx, n: NetworkRecord): { Peers: { Name: string; IP: string; ID: string }[]; RemoteEndpoints: Record<string, { Name: string; Host: string; HostID: string; IPv4Address: string; MacAddress: string }> } | undefined {
+export function clusterView(
+  ctx: Ctx,
+  n: NetworkRecord,
+):
+  | {
+      Peers: { Name: string; IP: string; ID: string }[];
+      RemoteEndpoints: Record<string, { Name: string; Host: string; HostID: string; IPv4Address: string; MacAddress: string }>;
+    }
+  | undefined {
   const m = memberOf(ctx, n);
   if (!m) return undefined;
   const eps = m.endpoints(n.id);
   const hosts = new Set(eps.map((e) => e.hostId).concat(m.hostId));
   // Name is the display name (--node-name); ID the node ID hosts are told apart by.
   return {
-    Peers: m.hosts().filter((h) => hosts.has(h.id)).map((h) => ({ Name: h.name, IP: h.address, ID: h.id })),
+    Peers: m
+      .hosts()
+      .filter((h) => hosts.has(h.id))
+      .map((h) => ({ Name: h.name, IP: h.address, ID: h.id })),
     RemoteEndpoints: Object.fromEntries(
       eps.filter((e) => e.hostId !== m.hostId).map((e) => [e.id, { Name: e.name, Host: e.hostName, HostID: e.hostId, IPv4Address: e.ip, MacAddress: e.mac }]),
     ),
@@ -130,7 +149,11 @@ async function attempt(ctx: Ctx, what: string, fn: () => Promise<unknown>): Prom
 async function mirrorNetwork(ctx: Ctx, d: Driver, def: ClusterNetwork): Promise<void> {
   try {
     const pool = ctx.ipam.planPool({ id: `${def.id}:4`, owner: def.id, ownerName: def.name, family: 4, subnet: def.subnet, gateway: def.gateway });
-    await createNetwork(ctx, { name: def.name, driver: d.name, ipam: [{ subnet: def.subnet, gateway: def.gateway }], options: def.options }, false, { id: def.id, origin: 'cluster', pools: [{ ...pool, userGateway: true }] });
+    await createNetwork(ctx, { name: def.name, driver: d.name, ipam: [{ subnet: def.subnet, gateway: def.gateway }], options: def.options }, false, {
+      id: def.id,
+      origin: 'cluster',
+      pools: [{ ...pool, userGateway: true }],
+    });
   } catch (err) {
     ctx.log.error({ network: def.name, err: String(err) }, `cluster: cannot mirror ${d.name} network on this host`);
   }

@@ -103,7 +103,10 @@ export function refuseConfigInUse(ctx: Ctx, n: NetworkRecord): void {
   if (!n.configOnly) return;
   const users = [...ctx.state.networks.values()].filter((x) => x.configFrom === n.name);
   if (users.length) {
-    throw forbidden('NL_CONFIG_IN_USE', `configuration network "${n.name}" is in use by ${users.map((u) => `"${u.name}"`).join(', ')}: remove ${users.length > 1 ? 'them' : 'it'} first`);
+    throw forbidden(
+      'NL_CONFIG_IN_USE',
+      `configuration network "${n.name}" is in use by ${users.map((u) => `"${u.name}"`).join(', ')}: remove ${users.length > 1 ? 'them' : 'it'} first`,
+    );
   }
 }
 

@@ -97,7 +97,9 @@ export function linkedAddress(ctx: Ctx, sb: SandboxRecord, name: string): string
   const t = ctx.state.sandboxes.get(name);
   if (!t || t.state !== 'ready') return undefined;
   const mine = new Set(ctx.state.endpointsOf({ sandbox: sb.id }).map((e) => e.network));
-  const ep = ctx.state.endpointsOf({ sandbox: t.id }).find((e) => e.state === 'ready' && e.ipv4 && mine.has(e.network) && ctx.state.networks.get(e.network)?.predefined);
+  const ep = ctx.state
+    .endpointsOf({ sandbox: t.id })
+    .find((e) => e.state === 'ready' && e.ipv4 && mine.has(e.network) && ctx.state.networks.get(e.network)?.predefined);
   return ep?.ipv4?.ip;
 }
 

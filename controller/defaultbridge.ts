@@ -35,7 +35,10 @@ export const DEFAULT_SETTINGS: DefaultBridgeSettings = { icc: true, ipMasq: true
 export function defaultBridgeRequest(s: DefaultBridgeSettings, driver: LoadedDriver, bridgeAddr?: string): CreateNetworkRequest {
   const bip = s.bip ?? bridgeAddr;
   if (!bip && (s.fixedCidr || s.defaultGateway)) {
-    throw invalid('NL_BAD_DAEMON_CONFIG', `--${s.fixedCidr ? 'fixed-cidr' : 'default-gateway'} ${s.fixedCidr ?? s.defaultGateway} needs --bip (or a --bridge with an address): it must lie inside the default bridge's subnet`);
+    throw invalid(
+      'NL_BAD_DAEMON_CONFIG',
+      `--${s.fixedCidr ? 'fixed-cidr' : 'default-gateway'} ${s.fixedCidr ?? s.defaultGateway} needs --bip (or a --bridge with an address): it must lie inside the default bridge's subnet`,
+    );
   }
   return {
     name: 'bridge',
@@ -43,12 +46,14 @@ export function defaultBridgeRequest(s: DefaultBridgeSettings, driver: LoadedDri
     options: driver.predefinedOptions({ name: s.bridge ?? DEFAULT_BRIDGE_NAME, mtu: s.mtu ?? 1500, icc: s.icc, masquerade: s.ipMasq }),
     ...(bip
       ? {
-          ipam: [{
-            subnet: canonicalCidr(bip),
-            gateway: addressOf(bip),
-            ...(s.fixedCidr ? { ipRange: s.fixedCidr } : {}),
-            ...(s.defaultGateway ? { auxAddresses: { [DEFAULT_GATEWAY_AUX]: s.defaultGateway } } : {}),
-          }],
+          ipam: [
+            {
+              subnet: canonicalCidr(bip),
+              gateway: addressOf(bip),
+              ...(s.fixedCidr ? { ipRange: s.fixedCidr } : {}),
+              ...(s.defaultGateway ? { auxAddresses: { [DEFAULT_GATEWAY_AUX]: s.defaultGateway } } : {}),
+            },
+          ],
         }
       : {}),
   };
@@ -64,7 +69,8 @@ export function bridgeChanges(ctx: Ctx, n: NetworkRecord, want: CreateNetworkReq
     if (p?.userSubnet) out.push(`subnet ${p.subnet} -> one from the default pools`);
     return out;
   }
-  if (p?.subnet !== w.subnet || p?.gateway !== w.gateway) out.push(`bip ${p && formatIfAddr(ifAddrIn(p.gateway, p.subnet))} -> ${w.gateway}/${w.subnet && prefixLength(w.subnet)}`);
+  if (p?.subnet !== w.subnet || p?.gateway !== w.gateway)
+    out.push(`bip ${p && formatIfAddr(ifAddrIn(p.gateway, p.subnet))} -> ${w.gateway}/${w.subnet && prefixLength(w.subnet)}`);
   if ((p?.ipRange ?? '') !== (w.ipRange ?? '')) out.push(`fixed-cidr ${p?.ipRange ?? '(none)'} -> ${w.ipRange ?? '(none)'}`);
   const gw = (a?: Readonly<Record<string, string>>) => a?.[DEFAULT_GATEWAY_AUX] ?? '(none)';
   if (gw(p?.aux) !== gw(w.auxAddresses)) out.push(`default-gateway ${gw(p?.aux)} -> ${gw(w.auxAddresses)}`);
@@ -78,6 +84,9 @@ export async function checkBridgeExists(ctx: Ctx): Promise<void> {
   if (!name || name === 'none') return;
   const l = await ctx.env.sys.host.link(name);
   if (l?.kind !== 'bridge') {
-    throw invalid('NL_BAD_DAEMON_CONFIG', `--bridge ${name}: ${l ? `${name} is not a bridge` : 'no such bridge'}: create it first (ip link add ${name} type bridge) or leave --bridge out`);
+    throw invalid(
+      'NL_BAD_DAEMON_CONFIG',
+      `--bridge ${name}: ${l ? `${name} is not a bridge` : 'no such bridge'}: create it first (ip link add ${name} type bridge) or leave --bridge out`,
+    );
   }
 }

@@ -28,9 +28,14 @@ export async function diagnose(ctx: Ctx, tagPrefix: string): Promise<Finding[]> 
   }
   out.push(...(await checkClusterPeers(ctx)));
   const nets = [...ctx.state.networks.values()];
-  for (const l of await orphanLinks(ctx, tagPrefix, nets)) out.push({ kind: 'orphan', object: `link ${l}`, problem: 'unexplained: tagged as netloom\'s but no record explains it' });
+  for (const l of await orphanLinks(ctx, tagPrefix, nets))
+    out.push({ kind: 'orphan', object: `link ${l}`, problem: "unexplained: tagged as netloom's but no record explains it" });
   if (ctx.keepUnexplained) {
-    const left = [...[...ctx.state.networks.values()].map((n) => ['network', n.name, n.state]), ...[...ctx.state.endpoints.values()].map((e) => ['endpoint', `${ctx.state.sandboxName(e)}/${e.ifname}`, e.state]), ...[...ctx.state.sandboxes.values()].map((s) => ['sandbox', s.name, s.state])];
+    const left = [
+      ...[...ctx.state.networks.values()].map((n) => ['network', n.name, n.state]),
+      ...[...ctx.state.endpoints.values()].map((e) => ['endpoint', `${ctx.state.sandboxName(e)}/${e.ifname}`, e.state]),
+      ...[...ctx.state.sandboxes.values()].map((s) => ['sandbox', s.name, s.state]),
+    ];
     for (const [what, name, st] of left.filter((x) => x[2] !== 'ready')) {
       out.push({ kind: 'record', object: `${what} ${name}`, problem: `unexplained: left "${st}" by a salvage (doctor --fix finishes it)` });
     }

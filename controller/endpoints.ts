@@ -76,7 +76,10 @@ function planAddresses(ctx: Ctx, n: NetworkRecord, epId: string, req: ConnectReq
     if (p.family === 4) out.ipv4 = cidr;
     else out.ipv6 = cidr;
   }
-  for (const [fam, wanted] of [[4, req.ipv4Address], [6, req.ipv6Address]] as const) {
+  for (const [fam, wanted] of [
+    [4, req.ipv4Address],
+    [6, req.ipv6Address],
+  ] as const) {
     if (wanted && !poolsOf(ctx, n).some((p) => p.family === fam)) {
       throw invalid('NL_IPAM_FAMILY_MISMATCH', `network ${n.name} has no IPv${fam} subnet for address ${wanted}`);
     }
@@ -116,7 +119,10 @@ async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: st
     id,
     network: n.id,
     sandbox: sb.id,
-    ifname: nextIfname(mine.map((e) => e.ifname), handleOf(ctx, n).ifnamePrefix),
+    ifname: nextIfname(
+      mine.map((e) => e.ifname),
+      handleOf(ctx, n).ifnamePrefix,
+    ),
     mac: req.macAddress ?? (addrs.ipv4 ? macFromIPv4(addrs.ipv4.ip) : randomMac()),
     ...addrs,
     aliases,
@@ -140,7 +146,10 @@ async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: st
   }
   await ctx.state.commit(ops, compares);
   for (const [pool, ip] of reserved) ctx.ipam.allocate(pool, ip, id);
-  await saveCursors(ctx, reserved.map(([pool]) => pool));
+  await saveCursors(
+    ctx,
+    reserved.map(([pool]) => pool),
+  );
   failpoint('connect:recorded');
 
   const log = opLog(ctx, { op: 'connect', network: n.name, sandbox: sb.name, endpoint: id.slice(0, 12) });
@@ -156,7 +165,9 @@ async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: st
   const ready: EndpointRecord = { ...ep, state: 'ready' };
   await ctx.state.commit([put(key.ep(id), ready)]);
   endpointUp(ctx, ready);
-  await announce(ctx, ready).catch((err: unknown) => ctx.log.warn({ err: String(err) }, 'cluster: endpoint not announced yet (store unreachable?); retried on resync'));
+  await announce(ctx, ready).catch((err: unknown) =>
+    ctx.log.warn({ err: String(err) }, 'cluster: endpoint not announced yet (store unreachable?); retried on resync'),
+  );
   log.info({ ifname: ep.ifname, ipv4: ep.ipv4, ipv6: ep.ipv6 }, 'sandbox connected');
   return ready;
 }
@@ -175,7 +186,10 @@ export async function forgetEndpoint(ctx: Ctx, ep: EndpointRecord): Promise<void
   }
   await ctx.state.commit(ops);
   for (const [pool, ip] of released) ctx.ipam.release(pool, ip);
-  await saveCursors(ctx, released.map(([pool]) => pool));
+  await saveCursors(
+    ctx,
+    released.map(([pool]) => pool),
+  );
   endpointDown(ctx, ep);
 }
 
@@ -193,7 +207,9 @@ export async function deleteEndpointNow(ctx: Ctx, ep: EndpointRecord): Promise<v
   failpoint('disconnect:marked');
   if (n) await netVerbs.leave(ctx, n, ep);
   failpoint('disconnect:left');
-  await withdraw(ctx, ep).catch((err: unknown) => ctx.log.warn({ err: String(err) }, 'cluster: endpoint not withdrawn (store unreachable?); its lease ends it'));
+  await withdraw(ctx, ep).catch((err: unknown) =>
+    ctx.log.warn({ err: String(err) }, 'cluster: endpoint not withdrawn (store unreachable?); its lease ends it'),
+  );
   await forgetEndpoint(ctx, ep);
 }
 
@@ -218,9 +234,7 @@ export async function disconnect(ctx: Ctx, netRef: string, sbRef: string, _force
 /** Docker's rule: when the network that gave a sandbox its default route goes, the next network
  *  (in connection order) that can route out gives it instead. `sandbox` is the sandbox's id. */
 export async function moveDefaultRoute(ctx: Ctx, sandbox: string): Promise<void> {
-  const next = ctx.state
-    .endpointsOf({ sandbox })
-    .find((e) => e.state === 'ready' && !ctx.state.networks.get(e.network)?.internal);
+  const next = ctx.state.endpointsOf({ sandbox }).find((e) => e.state === 'ready' && !ctx.state.networks.get(e.network)?.internal);
   const n = next && ctx.state.networks.get(next.network);
   if (!next || !n) return;
   const moved: EndpointRecord = { ...next, defaultRoute: true };

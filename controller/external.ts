@@ -106,15 +106,29 @@ export async function createExternalNetwork(ctx: Ctx, req: ExternalNetworkReques
   const existing = ctx.state.networks.get(req.id);
   if (existing?.origin === 'docker' && existing.state === 'ready') return existing;
   if (existing) throw conflict('NL_NETWORK_EXISTS', `network ${req.id} already exists`);
-  for (const [fam, list] of [[4, req.ipv4], [6, req.ipv6]] as const) {
-    if (list.length > 1) throw invalid('NL_IPAM_MULTIPLE_SUBNETS', `more than one IPv${fam} subnet (${list.map((d) => d.subnet).join(', ')}) is not supported: give one per family`);
+  for (const [fam, list] of [
+    [4, req.ipv4],
+    [6, req.ipv6],
+  ] as const) {
+    if (list.length > 1)
+      throw invalid(
+        'NL_IPAM_MULTIPLE_SUBNETS',
+        `more than one IPv${fam} subnet (${list.map((d) => d.subnet).join(', ')}) is not supported: give one per family`,
+      );
   }
   if (!req.ipv4.length) throw invalid('NL_IPAM_NO_SUBNET', `network ${req.id} has no IPv4 pool: netloom's bridge needs one`);
   const pools = [...req.ipv4.map((d) => poolFor(ctx, req, 4, d)), ...req.ipv6.map((d) => poolFor(ctx, req, 6, d))];
   const reserved = pools.some((p) => ctx.ipam.pool(p.id));
   return createNetwork(
     ctx,
-    { name: req.name, driver: req.driver, internal: req.internal, enableIPv6: req.enableIPv6, options: req.options, ipamDriver: reserved ? 'netloom' : 'default' },
+    {
+      name: req.name,
+      driver: req.driver,
+      internal: req.internal,
+      enableIPv6: req.enableIPv6,
+      options: req.options,
+      ipamDriver: reserved ? 'netloom' : 'default',
+    },
     false,
     { id: req.id, origin: 'docker', pools },
   );
@@ -139,7 +153,8 @@ function checkInPool(n: NetworkRecord, pools: readonly PoolRecord[], family: 4 |
   }
   const ip = parseIp(plain(cidr));
   if (!ip || ip.family !== family) throw invalid('NL_IPAM_INVALID_ADDRESS', `invalid IPv${family} address "${cidr}": expected address/prefix`);
-  if (!p || !contains(p.subnet, ip)) throw invalid('NL_IPAM_ADDR_OUTSIDE', `address ${cidr} is outside network ${n.name} (${p?.subnet ?? `no IPv${family} subnet`})`);
+  if (!p || !contains(p.subnet, ip))
+    throw invalid('NL_IPAM_ADDR_OUTSIDE', `address ${cidr} is outside network ${n.name} (${p?.subnet ?? `no IPv${family} subnet`})`);
   return ifAddrIn(plain(cidr), p.subnet);
 }
 
@@ -158,7 +173,8 @@ export async function createExternalEndpoint(ctx: Ctx, req: ExternalEndpointRequ
   }
   for (const other of ctx.state.endpointsOf({ network: n.id })) {
     const clash = [ipv4, ipv6].find((a) => a && (sameAddr(a, other.ipv4) || sameAddr(a, other.ipv6)));
-    if (clash) throw conflict('NL_IPAM_ADDR_IN_USE', `address ${formatIfAddr(clash)} is already used by endpoint ${other.id.slice(0, 12)} on network ${n.name}`);
+    if (clash)
+      throw conflict('NL_IPAM_ADDR_IN_USE', `address ${formatIfAddr(clash)} is already used by endpoint ${other.id.slice(0, 12)} on network ${n.name}`);
   }
   const ep: EndpointRecord = {
     id: req.endpointId,

@@ -25,10 +25,7 @@ export function checkNetworkName(name: string): void {
 /** Docker's rule for container names; sandbox names also become /run/netns file names. */
 export function checkName(what: 'sandbox', name: string): void {
   if (!NAME.test(name) || name.length > 64) {
-    throw invalid(
-      'NL_BAD_NAME',
-      `invalid ${what} name "${name}": expected 1 to 64 characters [a-zA-Z0-9_.-], starting with a letter or digit`,
-    );
+    throw invalid('NL_BAD_NAME', `invalid ${what} name "${name}": expected 1 to 64 characters [a-zA-Z0-9_.-], starting with a letter or digit`);
   }
 }
 

@@ -123,11 +123,18 @@ export class Controller {
       const iptables = this.opts.iptables ?? true;
       const bridgeHost = { iptables, ipForward: this.opts.ipForward ?? true };
       this.ctx = {
-        state: this.state, ipam, drivers: this.opts.drivers ?? defaultDrivers(overlayHost && (() => overlayHost), bridgeHost), env, log, names: this.opts.names,
-        defaultBridge: this.opts.defaultBridge, iptables,
+        state: this.state,
+        ipam,
+        drivers: this.opts.drivers ?? defaultDrivers(overlayHost && (() => overlayHost), bridgeHost),
+        env,
+        log,
+        names: this.opts.names,
+        defaultBridge: this.opts.defaultBridge,
+        iptables,
         keepUnexplained: (await store.get(SALVAGED_KEY)) !== undefined,
       };
-      if (this.ctx.keepUnexplained) log.warn('the store was salvaged: kernel objects no record explains are kept; `netloom doctor` lists them, `netloom doctor --fix` removes them');
+      if (this.ctx.keepUnexplained)
+        log.warn('the store was salvaged: kernel objects no record explains are kept; `netloom doctor` lists them, `netloom doctor --fix` removes them');
       await checkBridgeExists(this.ctx);
       for (const d of this.ctx.drivers.values()) await d.init?.(env);
       const report = await reconcile(this.ctx, tagPrefix);
@@ -149,7 +156,7 @@ export class Controller {
         if (!drift.length) return drift;
         this.opts.log.warn(
           { drift: drift.map((d) => ({ family: d.family, table: d.table, missing: d.missing.length, extra: d.extra.length, misordered: d.misordered })) },
-          'firewall drift (a flush or a reload?): restoring netloom\'s rules',
+          "firewall drift (a flush or a reload?): restoring netloom's rules",
         );
         await restoreFirewall(this.ctx);
         this.guard.heals++;
@@ -270,7 +277,13 @@ export class Controller {
     eps.sort((a, b) => Number(this.state.networks.get(a.network)?.internal) - Number(this.state.networks.get(b.network)?.internal));
     const ep = eps[0];
     if (!ep) {
-      return { sandbox: sb.name, name, type: qtype, answeredBy: 'host', why: `${sb.name} is on no user-defined network: its resolv.conf lists the host's upstream servers, netloom answers nothing for it` };
+      return {
+        sandbox: sb.name,
+        name,
+        type: qtype,
+        answeredBy: 'host',
+        why: `${sb.name} is on no user-defined network: its resolv.conf lists the host's upstream servers, netloom answers nothing for it`,
+      };
     }
     const ip = (ep.ipv4 ?? ep.ipv6)?.ip ?? '';
     const e = await names.explain(ip, ep.network, name, qtype as keyof typeof QTYPE);
@@ -280,7 +293,8 @@ export class Controller {
       name,
       type: qtype,
       via: this.state.networks.get(ep.network)?.name,
-      answeredBy: d.kind === 'forward' ? (e.upstream ? `upstream ${e.upstream}` : 'nobody (every upstream failed)') : d.kind === 'refuse' ? 'nobody' : 'netloom',
+      answeredBy:
+        d.kind === 'forward' ? (e.upstream ? `upstream ${e.upstream}` : 'nobody (every upstream failed)') : d.kind === 'refuse' ? 'nobody' : 'netloom',
       rcode: d.kind === 'answer' ? d.rcode : e.rcode,
       answers: d.kind === 'answer' ? d.answers.map((a) => ('address' in a.data ? a.data.address : a.data.target)) : undefined,
       upstreamsTried: e.tried,
@@ -313,7 +327,12 @@ export class Controller {
 
   sandboxView(ref: string): SandboxView {
     const sb = this.state.sandbox(ref);
-    return sandboxView(sb, this.state.endpointsOf({ sandbox: sb.id }), this.state.networks, (n, family) => poolsOf(this.ctx, n).find((p) => p.family === family)?.gateway);
+    return sandboxView(
+      sb,
+      this.state.endpointsOf({ sandbox: sb.id }),
+      this.state.networks,
+      (n, family) => poolsOf(this.ctx, n).find((p) => p.family === family)?.gateway,
+    );
   }
 
   listSandboxes(): SandboxView[] {

@@ -116,7 +116,21 @@ export interface SandboxView {
   NetworkMode: string;
   /** Per network, as Docker's container inspect (NetworkSettings.Networks): Gateway and
    *  IPv6Gateway are the network's gateways even where network inspect hides an automatic one. */
-  Networks: Record<string, { NetworkID: string; EndpointID: string; Interface: string; MacAddress: string; IPv4Address: string; IPv6Address: string; Gateway: string; IPv6Gateway: string; Aliases: string[]; Ports?: PortBinding[] }>;
+  Networks: Record<
+    string,
+    {
+      NetworkID: string;
+      EndpointID: string;
+      Interface: string;
+      MacAddress: string;
+      IPv4Address: string;
+      IPv6Address: string;
+      Gateway: string;
+      IPv6Gateway: string;
+      Aliases: string[];
+      Ports?: PortBinding[];
+    }
+  >;
   /** What `docker run` flags gave it (Docker's Config and HostConfig fields of these names). */
   Hostname: string;
   Domainname: string;

@@ -25,7 +25,9 @@ export function checkDnsServers(flag: string, servers: readonly string[] | undef
 }
 
 function dnsNetwork(ctx: Ctx, n: NetworkRecord): DnsNetwork {
-  const gws = poolsOf(ctx, n).sort((a, b) => a.family - b.family).map((p) => p.gateway);
+  const gws = poolsOf(ctx, n)
+    .sort((a, b) => a.family - b.family)
+    .map((p) => p.gateway);
   return { id: n.id, name: n.name, internal: n.internal, gateways: gws };
 }
 

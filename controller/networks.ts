@@ -158,10 +158,7 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
   const log = opLog(ctx, { op: 'network create', network: req.name });
   const poolWrites = joinOps(pools.map((p) => ctx.ipam.addPoolOps(p)));
   try {
-    await ctx.state.commit(
-      [put(key.net(id), rec), put(key.netName(rec.name), id), ...poolWrites.ops],
-      [absent(key.netName(rec.name)), ...poolWrites.compares],
-    );
+    await ctx.state.commit([put(key.net(id), rec), put(key.netName(rec.name), id), ...poolWrites.ops], [absent(key.netName(rec.name)), ...poolWrites.compares]);
   } catch (err) {
     if (defined) await rollback(log, 'network create: rollback step failed', [async () => clusterMemberOf(driver)?.undefine(rec, true)]);
     throw err;
@@ -227,7 +224,10 @@ export async function removeNetwork(ctx: Ctx, ref: string): Promise<void> {
   refuseConfigInUse(ctx, n);
   const eps = ctx.state.endpointsOf({ network: n.id });
   if (eps.length) {
-    throw forbidden('NL_NETWORK_IN_USE', `network ${n.name} has active endpoints (${eps.map((e) => ctx.state.sandboxName(e)).join(', ')}): disconnect them first`);
+    throw forbidden(
+      'NL_NETWORK_IN_USE',
+      `network ${n.name} has active endpoints (${eps.map((e) => ctx.state.sandboxName(e)).join(', ')}): disconnect them first`,
+    );
   }
   // Every host removes its copy when the definition goes (controller/clustersync.ts).
   await clusterMemberOf(driverOf(ctx, n))?.undefine(n);
@@ -247,7 +247,16 @@ export async function pruneNetworks(ctx: Ctx, keep: (n: NetworkRecord) => boolea
   const deleted: string[] = [];
   for (const n of [...ctx.state.networks.values()]) {
     // Config-only networks are never pruned (Docker's rule).
-    if (n.predefined || n.configOnly || n.origin === 'docker' || n.state !== 'ready' || keep(n) || ctx.state.endpointsOf({ network: n.id }).length || clusterMemberOf(driverOf(ctx, n))) continue;
+    if (
+      n.predefined ||
+      n.configOnly ||
+      n.origin === 'docker' ||
+      n.state !== 'ready' ||
+      keep(n) ||
+      ctx.state.endpointsOf({ network: n.id }).length ||
+      clusterMemberOf(driverOf(ctx, n))
+    )
+      continue;
     await deleteNetworkNow(ctx, n);
     deleted.push(n.name);
   }
@@ -281,7 +290,10 @@ async function ensureDefaultBridge(ctx: Ctx): Promise<void> {
   if (old) {
     const users = ctx.state.endpointsOf({ network: old.id }).map((e) => ctx.state.sandboxName(e));
     if (users.length) {
-      log.warn({ changes, sandboxes: users }, `default bridge settings changed (${changes.join(', ')}) but sandboxes ${users.join(', ')} use it: keeping the old settings until they leave and netloomd restarts`);
+      log.warn(
+        { changes, sandboxes: users },
+        `default bridge settings changed (${changes.join(', ')}) but sandboxes ${users.join(', ')} use it: keeping the old settings until they leave and netloomd restarts`,
+      );
       return;
     }
     log.info({ changes }, 'default bridge settings changed: remaking it');

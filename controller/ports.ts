@@ -58,7 +58,8 @@ export async function resolvePorts(
   const net = handleOf(ctx, n);
   if (!net.caps.publish) throw invalid('NL_PUBLISH_UNSUPPORTED', `network ${n.name} (driver ${n.driver}) cannot publish ports: only bridge networks do`);
   if (n.internal) throw invalid('NL_PUBLISH_UNSUPPORTED', `network ${n.name} is internal: nothing outside it can reach a published port`);
-  if (ctx.iptables === false) throw invalid('NL_PUBLISH_UNSUPPORTED', `cannot publish ${specs.join(', ')}: netloomd runs with --iptables=false, and published ports are iptables rules`);
+  if (ctx.iptables === false)
+    throw invalid('NL_PUBLISH_UNSUPPORTED', `cannot publish ${specs.join(', ')}: netloomd runs with --iptables=false, and published ports are iptables rules`);
   const hostBinding = net.hostBinding;
   const taken: Holder[] = netloomHolders(ctx);
   const listeners = await ctx.env.sys.listeners();
@@ -78,7 +79,11 @@ export async function resolvePorts(
   for (const [i, spec] of parsed.entries()) {
     const raw = specs[i];
     let hostIP = spec.hostIP || (hostBinding === '0.0.0.0' ? '' : hostBinding);
-    if (hostIP === '::1') throw invalid('NL_BAD_PUBLISH', `invalid --publish "${raw}": [::1] cannot be published without a proxy process (IPv6 has no route_localnet); use 127.0.0.1 or an address of the host`);
+    if (hostIP === '::1')
+      throw invalid(
+        'NL_BAD_PUBLISH',
+        `invalid --publish "${raw}": [::1] cannot be published without a proxy process (IPv6 has no route_localnet); use 127.0.0.1 or an address of the host`,
+      );
     const fam = hostFamily(hostIP);
     if (fam === 4 && !addrs.ipv4) throw invalid('NL_BAD_PUBLISH', `invalid --publish "${raw}": the endpoint on ${n.name} has no IPv4 address`);
     if (fam === 6 && !addrs.ipv6) throw invalid('NL_BAD_PUBLISH', `invalid --publish "${raw}": the endpoint on ${n.name} has no IPv6 address`);
@@ -98,10 +103,19 @@ export async function resolvePorts(
     }
     if (!chosen) {
       if (spec.hostPort !== undefined) {
-        const want = show({ proto: spec.proto, hostIP, hostPort: spec.hostPort, containerPort: 0, count: (spec.hostPortEnd ?? spec.hostPort) - spec.hostPort + 1 });
+        const want = show({
+          proto: spec.proto,
+          hostIP,
+          hostPort: spec.hostPort,
+          containerPort: 0,
+          count: (spec.hostPortEnd ?? spec.hostPort) - spec.hostPort + 1,
+        });
         throw conflict('NL_PORT_IN_USE', `host port ${want} is already in use: ${firstHolder}`);
       }
-      throw unavailable('NL_PORT_EXHAUSTED', `no ${count} free consecutive ${spec.proto} port(s) left in ${lo}-${hi} (net.ipv4.ip_local_port_range) for --publish "${raw}"`);
+      throw unavailable(
+        'NL_PORT_EXHAUSTED',
+        `no ${count} free consecutive ${spec.proto} port(s) left in ${lo}-${hi} (net.ipv4.ip_local_port_range) for --publish "${raw}"`,
+      );
     }
     out.push(chosen);
     taken.push({ what: `--publish "${raw}" of this same request`, binding: chosen });
@@ -120,4 +134,3 @@ function hostCandidates(spec: PortSpec, count: number, lo: number, hi: number): 
   const n = hi - count + 1 - lo + 1;
   return n > 0 ? Array.from({ length: n }, (_, i) => lo + i) : [];
 }
-

@@ -47,7 +47,9 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   const unfinished = <T extends { state: string }>(xs: Iterable<T>): T[] => (ctx.keepUnexplained ? [] : [...xs].filter((x) => x.state !== 'ready'));
   for (const ep of unfinished(state.endpoints.values())) {
     await attempt(report, log, `endpoint ${ep.id.slice(0, 12)}`, async () => {
-      await deleteEndpointNow(ctx, ep).catch((e: unknown) => (logFailures(log, e, `endpoint ${ep.id.slice(0, 12)}: teardown incomplete, record dropped`), forgetEndpoint(ctx, ep)));
+      await deleteEndpointNow(ctx, ep).catch(
+        (e: unknown) => (logFailures(log, e, `endpoint ${ep.id.slice(0, 12)}: teardown incomplete, record dropped`), forgetEndpoint(ctx, ep)),
+      );
       (ep.state === 'creating' ? report.rolledBack : report.finished).push(`endpoint ${state.sandboxName(ep)}/${ep.ifname}`);
     });
   }
@@ -67,7 +69,9 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   }
   for (const n of unfinished(nets())) {
     await attempt(report, log, `network ${n.name}`, async () => {
-      await deleteNetworkNow(ctx, n).catch((e: unknown) => (logFailures(log, e, `network ${n.name}: teardown incomplete, record dropped`), forgetNetwork(ctx, n)));
+      await deleteNetworkNow(ctx, n).catch(
+        (e: unknown) => (logFailures(log, e, `network ${n.name}: teardown incomplete, record dropped`), forgetNetwork(ctx, n)),
+      );
       (n.state === 'creating' ? report.rolledBack : report.finished).push(`network ${n.name}`);
     });
   }
@@ -77,9 +81,7 @@ export async function reconcile(ctx: Ctx, tagPrefix: string): Promise<ReconcileR
   for (const ep of [...state.endpoints.values()]) {
     const n = state.networks.get(ep.network);
     if (!n || !isPlumbed(ep)) continue;
-    await attempt(report, log, `endpoint ${state.sandboxName(ep)}/${ep.ifname}`, async () =>
-      netVerbs.join(ctx, n, ep),
-    );
+    await attempt(report, log, `endpoint ${state.sandboxName(ep)}/${ep.ifname}`, async () => netVerbs.join(ctx, n, ep));
   }
   // A crash between a disconnect and the default route's move leaves a sandbox without one.
   for (const sb of state.sandboxes.values()) {

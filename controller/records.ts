@@ -75,10 +75,7 @@ export interface EngineAttachment {
 }
 
 export type SandboxMode =
-  | { readonly kind: 'own' }
-  | { readonly kind: 'none' }
-  | { readonly kind: 'host' }
-  | { readonly kind: 'container'; readonly target: string };
+  { readonly kind: 'own' } | { readonly kind: 'none' } | { readonly kind: 'host' } | { readonly kind: 'container'; readonly target: string };
 
 export interface SandboxRecord {
   readonly id: string;

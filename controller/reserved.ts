@@ -85,7 +85,8 @@ export async function releaseAddress(ctx: Ctx, poolId: string, address: string):
 export async function setPoolGateway(ctx: Ctx, poolId: string, gateway?: string): Promise<PoolRecord> {
   const p = mustPool(ctx, poolId);
   if (!gateway || gateway === p.gateway) return p;
-  if (p.owner !== RESERVED) throw conflict('NL_IPAM_GATEWAY_FIXED', `the gateway of pool ${p.id} is ${p.gateway}: its network exists, it cannot move to ${gateway}`);
+  if (p.owner !== RESERVED)
+    throw conflict('NL_IPAM_GATEWAY_FIXED', `the gateway of pool ${p.id} is ${p.gateway}: its network exists, it cannot move to ${gateway}`);
   const holder = ctx.ipam.holder(p.id, gateway);
   if (holder !== undefined) throw conflict('NL_IPAM_ADDR_IN_USE', `address ${gateway} of pool ${p.id} is already in use: it cannot be the gateway`);
   // The IPAM has no in-place edit: the pool is planned again beside itself, then swapped in with

@@ -40,7 +40,10 @@ function checkLinks(ctx: Ctx, req: CreateSandboxRequest, join: string | undefine
   const n = join ? ctx.state.networks.get(join) : undefined;
   if (!n || !n.predefined || n.name !== 'bridge') {
     const where = req.network ?? 'bridge';
-    throw invalid('NL_LINK_NOT_DEFAULT_BRIDGE', `--link works only on the default bridge network, not network "${where}": on a user-defined network, sandboxes reach each other by name through its DNS`);
+    throw invalid(
+      'NL_LINK_NOT_DEFAULT_BRIDGE',
+      `--link works only on the default bridge network, not network "${where}": on a user-defined network, sandboxes reach each other by name through its DNS`,
+    );
   }
   for (const l of links) {
     const t = ctx.state.sandboxes.get(l.name);
@@ -64,7 +67,8 @@ function resolveExtraHosts(ctx: Ctx, specs: readonly string[], join: string | un
   };
   const bridge = [...ctx.state.networks.values()].find((n) => n.predefined && n.name === 'bridge');
   const ip = gw(bridge?.id) ?? gw(join);
-  if (!ip) throw invalid('NL_BAD_ADD_HOST', '--add-host NAME:host-gateway needs a gateway: this daemon has no default bridge and the sandbox joins no IPv4 network');
+  if (!ip)
+    throw invalid('NL_BAD_ADD_HOST', '--add-host NAME:host-gateway needs a gateway: this daemon has no default bridge and the sandbox joins no IPv4 network');
   return hosts.map((h) => (h.ip === HOST_GATEWAY ? { ...h, ip } : h));
 }
 
@@ -80,7 +84,10 @@ function checkCreate(ctx: Ctx, req: CreateSandboxRequest, mode: SandboxMode, joi
   if (req.hostname) checkHostname('--hostname', req.hostname);
   if (req.domainname) checkHostname('--domainname', req.domainname);
   if ((req.hostname || req.domainname) && (mode.kind === 'host' || mode.kind === 'container')) {
-    throw invalid('NL_BAD_NETWORK_MODE', `conflicting options: --hostname and --domainname cannot be used with network mode "${req.network}" (it shares another namespace's names)`);
+    throw invalid(
+      'NL_BAD_NETWORK_MODE',
+      `conflicting options: --hostname and --domainname cannot be used with network mode "${req.network}" (it shares another namespace's names)`,
+    );
   }
   if (!join && (req.macAddress || req.publishAll || req.publish?.length)) {
     throw invalid('NL_BAD_NETWORK_MODE', `--mac-address, --publish and --publish-all need a network to connect to, not network mode "${req.network}"`);

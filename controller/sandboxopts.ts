@@ -76,7 +76,8 @@ export function parseMac(v: string): string {
   if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac)) {
     throw invalid('NL_BAD_MAC', `invalid --mac-address "${v}": expected six hex octets such as 02:42:ac:11:00:02`);
   }
-  if (parseInt(mac.slice(0, 2), 16) & 1) throw invalid('NL_BAD_MAC', `invalid --mac-address "${v}": a multicast address (first octet odd) cannot be an interface's`);
+  if (parseInt(mac.slice(0, 2), 16) & 1)
+    throw invalid('NL_BAD_MAC', `invalid --mac-address "${v}": a multicast address (first octet odd) cannot be an interface's`);
   return mac;
 }
 
@@ -95,7 +96,10 @@ export const showExposed = (e: ExposedPort): string => `${e.port === e.end ? e.p
 
 /** -P: a --publish spec (any free host port) for each exposed port that no explicit --publish
  *  already maps (Docker publishes each exposed port once). */
-export function publishAllSpecs(exposed: readonly ExposedPort[], explicit: readonly { proto: Proto; containerPort: number; containerPortEnd: number }[]): string[] {
+export function publishAllSpecs(
+  exposed: readonly ExposedPort[],
+  explicit: readonly { proto: Proto; containerPort: number; containerPortEnd: number }[],
+): string[] {
   const out: string[] = [];
   for (const e of exposed) {
     for (let p = e.port; p <= e.end; p++) {

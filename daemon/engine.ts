@@ -73,7 +73,13 @@ function info(ctl: Controller, hub: EventHub): object {
     OSType: 'linux',
     Architecture: arch() === 'x64' ? 'x86_64' : arch(),
     IndexServerAddress: '',
-    RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: [], IndexConfigs: {}, Mirrors: [] },
+    RegistryConfig: {
+      AllowNondistributableArtifactsCIDRs: [],
+      AllowNondistributableArtifactsHostnames: [],
+      InsecureRegistryCIDRs: [],
+      IndexConfigs: {},
+      Mirrors: [],
+    },
     NCPU: cpus().length,
     MemTotal: totalmem(),
     GenericResources: null,
@@ -95,12 +101,20 @@ function info(ctl: Controller, hub: EventHub): object {
     RuncCommit: commit,
     InitCommit: commit,
     SecurityOptions: [],
-    Warnings: ['netloom serves Docker\'s network API only: containers, images and volumes are not available', ...ctl.settingsWarnings()],
+    Warnings: ["netloom serves Docker's network API only: containers, images and volumes are not available", ...ctl.settingsWarnings()],
   };
 }
 
 function version(ctl: Controller): object {
-  const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: GOARCH[process.arch] ?? process.arch, KernelVersion: release(), Instance: ctl.instanceId, Pid: String(process.pid) };
+  const details = {
+    ApiVersion: API_VERSION,
+    MinAPIVersion: MIN_API_VERSION,
+    Os: 'linux',
+    Arch: GOARCH[process.arch] ?? process.arch,
+    KernelVersion: release(),
+    Instance: ctl.instanceId,
+    Pid: String(process.pid),
+  };
   return {
     Platform: { Name: 'netloom' },
     Components: [{ Name: 'netloomd', Version: VERSION, Details: details }],
@@ -165,7 +179,12 @@ function streamEvents(app: FastifyInstance, hub: EventHub): void {
   });
 }
 
-export function engineRoutes(app: FastifyInstance, ctl: Controller, hub: EventHub, fail: (reply: FastifyReply, status: number, message: string, code: string) => FastifyReply): void {
+export function engineRoutes(
+  app: FastifyInstance,
+  ctl: Controller,
+  hub: EventHub,
+  fail: (reply: FastifyReply, status: number, message: string, code: string) => FastifyReply,
+): void {
   app.get('/_ping', async (_req, reply) =>
     reply.headers({ 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache' }).type('text/plain; charset=utf-8').send('OK'),
   );
@@ -181,7 +200,20 @@ export function engineRoutes(app: FastifyInstance, ctl: Controller, hub: EventHu
   app.post('/swarm/leave', async () => {
     throw unavailable('NL_NO_SWARM', 'This node is not part of a swarm');
   });
-  for (const path of ['/swarm', '/swarm/*', '/nodes', '/nodes/*', '/services', '/services/*', '/tasks', '/tasks/*', '/secrets', '/secrets/*', '/configs', '/configs/*']) {
+  for (const path of [
+    '/swarm',
+    '/swarm/*',
+    '/nodes',
+    '/nodes/*',
+    '/services',
+    '/services/*',
+    '/tasks',
+    '/tasks/*',
+    '/secrets',
+    '/secrets/*',
+    '/configs',
+    '/configs/*',
+  ]) {
     app.all(path, async () => {
       throw unavailable('NL_NO_SWARM', NOT_MANAGER);
     });

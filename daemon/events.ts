@@ -18,7 +18,22 @@ export interface EventMessage {
 }
 
 /** Docker's events filter keys (daemon/events/filter.go); anything else is `Invalid filter`. */
-export const EVENT_FILTERS = ['config', 'container', 'daemon', 'event', 'image', 'label', 'network', 'node', 'plugin', 'scope', 'secret', 'service', 'type', 'volume'];
+export const EVENT_FILTERS = [
+  'config',
+  'container',
+  'daemon',
+  'event',
+  'image',
+  'label',
+  'network',
+  'node',
+  'plugin',
+  'scope',
+  'secret',
+  'service',
+  'type',
+  'volume',
+];
 
 /** Args.FuzzyMatch: no filter matches all; else exact or prefix. */
 function fuzzy(f: Filters, key: string, source: string): boolean {
@@ -53,7 +68,7 @@ export class EventHub {
   constructor(private readonly keep = 256) {}
 
   publish(action: NetworkAction, net: { id: string; name: string; driver: string; scope: 'local' | 'global' }, container?: string): void {
-    const nowNs = BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n;
+    const nowNs = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
     const ev: EventMessage = {
       Type: 'network',
       Action: action,
@@ -82,5 +97,4 @@ export class EventHub {
   }
 }
 
-export const badEventTime = (what: string, v: string, err: unknown): Error =>
-  invalid('NL_BAD_FILTER', `invalid ${what} "${v}": ${(err as Error).message}`);
+export const badEventTime = (what: string, v: string, err: unknown): Error => invalid('NL_BAD_FILTER', `invalid ${what} "${v}": ${(err as Error).message}`);

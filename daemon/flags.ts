@@ -15,7 +15,8 @@ export interface DaemonFlag extends Flag {
 /** Netloom's own flags (the first --help section). */
 const OWN = {
   socket: {
-    type: 'string', value: 'PATH',
+    type: 'string',
+    value: 'PATH',
     help: "API socket (env NETLOOM_SOCKET, default /run/netloom/netloom.sock): Docker's\nEngine API for networks (DOCKER_HOST=unix://PATH docker network ..., docker\ninfo, docker events, the Docker SDKs), plus /sandboxes",
   },
   'data-dir': { type: 'string', value: 'DIR', help: 'state directory (env NETLOOM_DATA_DIR, default /var/lib/netloom)' },
@@ -23,16 +24,22 @@ const OWN = {
   'log-file': { type: 'string', value: 'FILE', help: 'write logs there instead of stdout' },
   'dns-port': { type: 'string', value: 'PORT', config: 'string', help: "port of the embedded DNS on each user-defined network's gateway (default 53)" },
   'dns-upstream': {
-    type: 'string', multiple: true, value: 'IP[:PORT]', config: 'list',
+    type: 'string',
+    multiple: true,
+    value: 'IP[:PORT]',
+    config: 'list',
     help: 'upstream for names netloom does not own (repeatable; default: the\nnameservers of --resolv-conf)',
   },
   'resolv-conf': {
-    type: 'string', value: 'FILE', config: 'string',
+    type: 'string',
+    value: 'FILE',
+    config: 'string',
     help: 'where the default upstreams come from (default /etc/resolv.conf); a loopback\nnameserver such as 127.0.0.53 works, the daemon forwards from the host namespace',
   },
   'no-dns': { type: 'boolean', help: 'run without the embedded DNS' },
   'plugin-socket': {
-    type: 'string', value: 'PATH',
+    type: 'string',
+    value: 'PATH',
     help: [
       'Docker remote network + IPAM plugin socket (default',
       '/run/docker/plugins/netloom.sock: dockerd then knows the plugin as "netloom";',
@@ -42,21 +49,29 @@ const OWN = {
   },
   'no-plugin': { type: 'boolean', help: 'do not serve the Docker plugin protocol' },
   'cluster-store': {
-    type: 'string', value: 'etcd://HOST:PORT[,HOST:PORT]', config: 'string',
+    type: 'string',
+    value: 'etcd://HOST:PORT[,HOST:PORT]',
+    config: 'string',
     help: 'keep overlay networks in etcd, shared by every\nhost pointing at it (default: overlay networks are local to this host)',
   },
   'advertise-addr': { type: 'string', value: 'IP', config: 'string', help: "this host's underlay address (its VXLAN endpoint); needed with a cluster store" },
   'node-name': {
-    type: 'string', value: 'NAME', config: 'string',
+    type: 'string',
+    value: 'NAME',
+    config: 'string',
     help: "this host's display name in the cluster (default: the hostname); hosts are\ntold apart by a node ID made once and kept in --data-dir, so hosts sharing\na hostname work; a live host with this node ID or --advertise-addr is refused",
   },
   'vxlan-port': { type: 'string', value: 'PORT', config: 'string', help: 'UDP port of VXLAN (default 4789)' },
   'cluster-ttl': {
-    type: 'string', value: 'SECONDS', config: 'string',
-    help: 'lease of this host\'s endpoints in the cluster (default 10): after a crash,\npeers forget them within this time',
+    type: 'string',
+    value: 'SECONDS',
+    config: 'string',
+    help: "lease of this host's endpoints in the cluster (default 10): after a crash,\npeers forget them within this time",
   },
   'firewall-check': {
-    type: 'string', value: 'SECONDS', config: 'string',
+    type: 'string',
+    value: 'SECONDS',
+    config: 'string',
     help: "how often netloom's iptables rules are compared with the records and\nrestored if they drifted (a flush, a firewall reload); default 2, 0 = never",
   },
   salvage: {
@@ -68,7 +83,13 @@ const OWN = {
 /** dockerd's flags (the second --help section). Its booleans take `--icc=false`: strings here. */
 const DOCKERD = {
   bip: { type: 'string', value: 'CIDR', config: 'string', help: "the default bridge's address and subnet, e.g. 10.99.0.1/24" },
-  bridge: { type: 'string', short: 'b', value: 'NAME', config: 'string', help: 'use this existing Linux bridge as the default bridge; none = no default bridge' },
+  bridge: {
+    type: 'string',
+    short: 'b',
+    value: 'NAME',
+    config: 'string',
+    help: 'use this existing Linux bridge as the default bridge; none = no default bridge',
+  },
   'fixed-cidr': { type: 'string', value: 'CIDR', config: 'string', help: 'default-bridge sandboxes get addresses from this part of the subnet' },
   'default-gateway': { type: 'string', value: 'IP', config: 'string', help: 'their default route goes via IP instead of the bridge' },
   mtu: { type: 'string', value: 'N', config: 'string', help: "the default bridge's MTU (default 1500)" },
@@ -77,12 +98,29 @@ const DOCKERD = {
   'ip-forward': { type: 'string', value: '=false', config: 'bool', help: 'leave net.ipv4.ip_forward as it is' },
   iptables: { type: 'string', value: '=false', config: 'bool', help: 'write no iptables rules at all (no isolation, NAT or published ports)' },
   'default-address-pool': {
-    type: 'string', multiple: true, value: 'base=CIDR,size=N', config: 'pools', key: 'default-address-pools',
+    type: 'string',
+    multiple: true,
+    value: 'base=CIDR,size=N',
+    config: 'pools',
+    key: 'default-address-pools',
     help: "where networks without --subnet get theirs (repeatable;\ndefault Docker's 172.17-31.0.0/16 and 192.168.0.0/16 as /20s)",
   },
   dns: { type: 'string', multiple: true, value: 'IP', config: 'list', help: 'upstream DNS server for sandboxes (repeatable; like --dns-upstream)' },
-  'dns-search': { type: 'string', multiple: true, value: 'DOMAIN', config: 'list', help: 'search domain of sandboxes without their own --dns-search (repeatable)' },
-  'dns-opt': { type: 'string', multiple: true, value: 'OPT', config: 'list', key: 'dns-opts', help: 'resolv.conf option of sandboxes without their own --dns-option (repeatable)' },
+  'dns-search': {
+    type: 'string',
+    multiple: true,
+    value: 'DOMAIN',
+    config: 'list',
+    help: 'search domain of sandboxes without their own --dns-search (repeatable)',
+  },
+  'dns-opt': {
+    type: 'string',
+    multiple: true,
+    value: 'OPT',
+    config: 'list',
+    key: 'dns-opts',
+    help: 'resolv.conf option of sandboxes without their own --dns-option (repeatable)',
+  },
   'config-file': { type: 'string', value: 'PATH', help: '' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 } as const satisfies Readonly<Record<string, DaemonFlag>>;
@@ -96,7 +134,8 @@ export type DaemonValues = ValuesOf<typeof OWN & typeof DOCKERD>;
 
 /** The daemon.json keys, dockerd's first (as --config-file lists them): key -> flag and kind. */
 export const CONFIG_FLAGS: readonly { key: string; flag: string; kind: ConfigKind }[] = [DOCKERD, OWN].flatMap((t) =>
-  Object.entries(t as Readonly<Record<string, DaemonFlag>>).flatMap(([flag, f]) => (f.config ? [{ key: f.key ?? flag, flag, kind: f.config }] : [])));
+  Object.entries(t as Readonly<Record<string, DaemonFlag>>).flatMap(([flag, f]) => (f.config ? [{ key: f.key ?? flag, flag, kind: f.config }] : [])),
+);
 
 const LAYOUT = { width: 19 };
 

@@ -5,7 +5,7 @@
 /** Go's quoteChar: 'x', with ' and control characters escaped. */
 function quoteChar(c: string): string {
   if (c === "'") return "'\\''";
-  if (c === '"') return '\'"\'';
+  if (c === '"') return "'\"'";
   const q = JSON.stringify(c);
   return `'${q.slice(1, -1)}'`;
 }

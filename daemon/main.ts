@@ -72,11 +72,20 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const sys = createSystem();
   const names = values['no-dns'] ? undefined : nameService({ ...values, 'dns-upstream': [...(values['dns-upstream'] ?? []), ...settings.dns] }, log, settings);
   const every = Number(values['firewall-check'] ?? 2);
-  if (!Number.isFinite(every) || every < 0 || every > 3600) throw new Error(`invalid --firewall-check "${values['firewall-check']}": expected seconds from 0 to 3600`);
+  if (!Number.isFinite(every) || every < 0 || every > 3600)
+    throw new Error(`invalid --firewall-check "${values['firewall-check']}": expected seconds from 0 to 3600`);
   const { overlayHost } = await clusterOf(values, sys, log, store);
   const ctl = new Controller({
-    store, sys, log, names, firewallCheckMs: every * 1000, overlayHost,
-    defaultBridge: settings.defaultBridge, iptables: settings.iptables, ipForward: settings.ipForward, defaultPools: settings.defaultPools,
+    store,
+    sys,
+    log,
+    names,
+    firewallCheckMs: every * 1000,
+    overlayHost,
+    defaultBridge: settings.defaultBridge,
+    iptables: settings.iptables,
+    ipForward: settings.ipForward,
+    defaultPools: settings.defaultPools,
   });
   if (!settings.iptables) log.warn('--iptables=false: netloom writes no iptables rules (no isolation between networks, no NAT, no published ports)');
   await ctl.start();
@@ -118,7 +127,10 @@ async function clusterOf(
     if (v['advertise-addr']) throw new Error('--advertise-addr needs --cluster-store: without one, overlay networks are local to this host');
     return { overlayHost: { port, underlayMtu: 1500 } };
   }
-  const [{ Cluster, nodeIdOf }, { EtcdClient, etcdClusterStore, parseClusterStore }] = await Promise.all([import('../drivers/overlay/cluster.js'), import('../store/etcd.js')]);
+  const [{ Cluster, nodeIdOf }, { EtcdClient, etcdClusterStore, parseClusterStore }] = await Promise.all([
+    import('../drivers/overlay/cluster.js'),
+    import('../store/etcd.js'),
+  ]);
   const endpoints = parseClusterStore(v['cluster-store']);
   const adv = v['advertise-addr'];
   if (!adv) throw new Error('--cluster-store needs --advertise-addr: the underlay address other hosts reach this one on');
@@ -180,7 +192,8 @@ function nameService(
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid --dns-port "${values['dns-port']}": expected 1 to 65535`);
   const fixed = values['dns-upstream'];
   for (const u of fixed ?? []) {
-    if (!parseUpstream(u)) throw new Error(`invalid --dns-upstream "${u}": expected an IP address, optionally with a port (10.0.0.53, 10.0.0.53:5353, [fd00::53]:53)`);
+    if (!parseUpstream(u))
+      throw new Error(`invalid --dns-upstream "${u}": expected an IP address, optionally with a port (10.0.0.53, 10.0.0.53:5353, [fd00::53]:53)`);
   }
   const resolvConf = values['resolv-conf'] ?? '/etc/resolv.conf';
   // Re-read at most once a second, so an edited resolv.conf takes effect without a restart.
@@ -198,7 +211,14 @@ function nameService(
     }
     return cached.list;
   };
-  return new NameService({ log, port, upstreams, defaultSearch: defaults.dnsSearch, defaultOptions: defaults.dnsOptions, files: { write: writeNetnsFile, remove: removeNetnsFiles } });
+  return new NameService({
+    log,
+    port,
+    upstreams,
+    defaultSearch: defaults.dnsSearch,
+    defaultOptions: defaults.dnsOptions,
+    files: { write: writeNetnsFile, remove: removeNetnsFiles },
+  });
 }
 
 export const daemonLogFile = (dataDir: string): string => join(dataDir, 'netloomd.log');

@@ -36,7 +36,10 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
   // Docker's client decodes an error body only when Content-Type is exactly application/json.
   const fail = (reply: FastifyReply, status: number, message: string, code: string): FastifyReply =>
     // (A Buffer body, or fastify would append "; charset=utf-8".)
-    reply.status(status).type('application/json').send(Buffer.from(JSON.stringify({ message, code })));
+    reply
+      .status(status)
+      .type('application/json')
+      .send(Buffer.from(JSON.stringify({ message, code })));
   app.setErrorHandler((err, _req, reply: FastifyReply) => {
     if (isNetloomError(err)) return fail(reply, DOCKER_STATUS[err.code] ?? err.status, err.message, err.code);
     const e = err as { statusCode?: number; message?: string };

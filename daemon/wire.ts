@@ -42,8 +42,7 @@ function strList(v: unknown, field: string): string[] | undefined {
 }
 
 /** netloom's own additions to Docker's bodies appear in the request only when given. */
-const optional = <K extends string, V>(k: K, v: V | undefined): Partial<Record<K, V>> =>
-  (v === undefined ? {} : { [k]: v }) as Partial<Record<K, V>>;
+const optional = <K extends string, V>(k: K, v: V | undefined): Partial<Record<K, V>> => (v === undefined ? {} : { [k]: v }) as Partial<Record<K, V>>;
 
 export function parseCreateNetwork(body: unknown): CreateNetworkRequest {
   const b = obj(body, 'body');

@@ -72,9 +72,10 @@ function decideName(ctx: Ctx): Decision {
   }
   const elsewhere = ctx.records.lookup(name);
   if (name !== '' && !name.includes('.')) {
-    const why = elsewhere.length > 0
-      ? `"${ctx.q.name}" exists only on ${networksOf(elsewhere)}, which ${view.sandbox} does not share`
-      : `${ctx.q.name} is a single-label name and no sandbox or alias on ${view.sandbox}'s ${networksOf(view.endpoints)} has it`;
+    const why =
+      elsewhere.length > 0
+        ? `"${ctx.q.name}" exists only on ${networksOf(elsewhere)}, which ${view.sandbox} does not share`
+        : `${ctx.q.name} is a single-label name and no sandbox or alias on ${view.sandbox}'s ${networksOf(view.endpoints)} has it`;
     return answer(RCODE.NXDOMAIN, [], why);
   }
   const note = elsewhere.length > 0 ? ` on ${view.sandbox}'s networks (it exists only on ${networksOf(elsewhere)})` : '';
@@ -121,7 +122,10 @@ function answerName(ctx: Ctx, eps: readonly DnsEndpoint[]): Decision {
 function decideReverse(ctx: Ctx, ip: string): Decision {
   const { q, view, opts } = ctx;
   const all = ctx.records.ptr(ip);
-  const shared = preferVia(ctx, all.filter((e) => view.networks.has(e.networkId)));
+  const shared = preferVia(
+    ctx,
+    all.filter((e) => view.networks.has(e.networkId)),
+  );
   if (shared.length > 0) {
     const names = shared.map((e) => `${e.sandbox}.${e.network}`);
     const owners = shared.map((e) => `sandbox "${e.sandbox}" on network "${e.network}"`).join(' and ');
@@ -146,9 +150,11 @@ function forward(ctx: Ctx, subject: string): Decision {
     return answer(RCODE.REFUSED, [], `${subject}, and network "${via.network}" is internal, so nothing is forwarded from it`);
   }
   const [upstreams, source] =
-    via.dns && via.dns.length > 0 ? [via.dns, `--dns of ${view.sandbox}'s endpoint on network "${via.network}"`]
-    : via.networkDns && via.networkDns.length > 0 ? [via.networkDns, `--dns of network "${via.network}"`]
-    : [opts.defaultUpstreams, `the host's resolv.conf`];
+    via.dns && via.dns.length > 0
+      ? [via.dns, `--dns of ${view.sandbox}'s endpoint on network "${via.network}"`]
+      : via.networkDns && via.networkDns.length > 0
+        ? [via.networkDns, `--dns of network "${via.network}"`]
+        : [opts.defaultUpstreams, `the host's resolv.conf`];
   if (upstreams.length === 0) {
     const none = `no --dns on network "${via.network}" or ${view.sandbox}'s endpoint there, and the host's resolv.conf lists no nameserver`;
     return answer(RCODE.SERVFAIL, [], `${subject}, and there is no upstream: ${none}`);

@@ -46,8 +46,10 @@ function canonical(ep: DnsEndpoint, ip: string | undefined, family: Family): str
   const a = parseIp(ip);
   if (a?.family === family) return formatIp(a);
   const example = family === 4 ? '10.1.0.2' : 'fd00::2';
-  throw invalid('NL_DNS_INVALID_ENDPOINT',
-    `invalid IPv${family} address "${ip}" for sandbox "${ep.sandbox}" on network "${ep.network}": expected an address such as ${example}`);
+  throw invalid(
+    'NL_DNS_INVALID_ENDPOINT',
+    `invalid IPv${family} address "${ip}" for sandbox "${ep.sandbox}" on network "${ep.network}": expected an address such as ${example}`,
+  );
 }
 
 /** Every name the endpoint answers to, lower case: sandbox, aliases, and each with ".<network>". */

@@ -41,8 +41,14 @@ export function respond(records: Records, client: DnsClient, buf: Buffer, opts: 
   if (d.kind === 'refuse') return DROP;
   if (d.kind === 'forward') return { forward: { upstreams: [...d.upstreams], query: buf, question: q.question, id: q.id } };
   const reply = encodeAnswer({
-    id: q.id, rd: q.rd, question: q.question, rcode: d.rcode, answers: d.answers, aa: isAuthoritative(d.rcode),
-    edns: q.edns, maxSize: opts.tcp ? MAX_MESSAGE : undefined,
+    id: q.id,
+    rd: q.rd,
+    question: q.question,
+    rcode: d.rcode,
+    answers: d.answers,
+    aa: isAuthoritative(d.rcode),
+    edns: q.edns,
+    maxSize: opts.tcp ? MAX_MESSAGE : undefined,
   });
   return { reply };
 }

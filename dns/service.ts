@@ -99,7 +99,7 @@ export class NameService {
     const given = sb.servers?.length ? sb.servers : this.opts.upstreams();
     const nameservers = embedded.length ? embedded : given.filter((u) => plainAddress(u) && !isLoopback(u));
     const options = sb.options.length ? sb.options : this.opts.defaultOptions?.length ? this.opts.defaultOptions : embedded.length ? ['ndots:0'] : [];
-    const why = embedded.length ? 'netloom embedded DNS (gateway of each user-defined network)' : 'netloom: the host\'s upstream servers';
+    const why = embedded.length ? 'netloom embedded DNS (gateway of each user-defined network)' : "netloom: the host's upstream servers";
     const search = sb.search.length ? sb.search : (this.opts.defaultSearch ?? []);
     this.opts.files.write(sb.name, 'resolv.conf', renderResolvConf({ nameservers, search, options }, why));
     this.opts.files.write(sb.name, 'hosts', renderHosts(sb.hostNames ?? sb.name, sb.addresses, sb.extraHosts));

@@ -182,7 +182,7 @@ export class BatchUdpSocket {
       address: () => from.address,
       port: () => from.port,
       reply: (_i, data) => {
-        if (!live) throw new RangeError('reply(): the datagram\'s handler has returned; use send()');
+        if (!live) throw new RangeError("reply(): the datagram's handler has returned; use send()");
         udp.send(data, from.port, from.address);
       },
     };

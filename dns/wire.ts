@@ -15,7 +15,9 @@ const PLAIN_UDP = 512; // RFC 1035 4.2.1, and the floor for an EDNS size (RFC 68
 export const EDNS_UDP_SIZE = 4096; // what we advertise, and the most we send over UDP
 export const MAX_MESSAGE = 65535; // TCP's two-byte length prefix
 
-export interface Edns { readonly udpSize: number }
+export interface Edns {
+  readonly udpSize: number;
+}
 
 export interface DecodedQuery {
   readonly ok: true;
@@ -55,7 +57,7 @@ function putChar(c: number, at: number): number {
     return at + 2;
   }
   text[at + 1] = 0x30 + ((c / 100) | 0);
-  text[at + 2] = 0x30 + ((c / 10) % 10 | 0);
+  text[at + 2] = 0x30 + (((c / 10) % 10) | 0);
   text[at + 3] = 0x30 + (c % 10);
   return at + 4;
 }
@@ -199,7 +201,8 @@ function encode(m: Message): Buffer {
   const opt = m.edns ? 11 : 0;
   let off = m.question ? writeName(m.question.name, HEADER) : -1;
   const qdcount = off < 0 ? 0 : 1;
-  if (off < 0) off = HEADER; // a name we cannot echo is left out rather than sent mangled
+  if (off < 0)
+    off = HEADER; // a name we cannot echo is left out rather than sent mangled
   else off = out.writeUInt16BE(m.question!.qclass, out.writeUInt16BE(m.question!.type, off));
   const afterQuestion = off;
   let ancount = 0;
@@ -232,9 +235,7 @@ function writeOpt(off: number, udpSize = EDNS_UDP_SIZE): number {
 }
 
 /** A reply with no answers, for FORMERR/NOTIMP (no question when it could not be read), REFUSED, SERVFAIL. */
-export function encodeError(
-  id: number, rcode: number, question?: Question, flags?: { readonly rd?: boolean; readonly opcode?: number },
-): Buffer {
+export function encodeError(id: number, rcode: number, question?: Question, flags?: { readonly rd?: boolean; readonly opcode?: number }): Buffer {
   return encode({ id, rcode, question, answers: [], aa: false, rd: flags?.rd ?? false, opcode: flags?.opcode });
 }
 

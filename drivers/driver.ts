@@ -263,7 +263,12 @@ export interface ClusterMember {
 export interface ClusterDriver {
   /** Fixes what a new network's options leave to the driver (e.g. a VNI), cluster-wide when there
    *  is a cluster; `others`: the options of this host's other networks of the driver. */
-  defineNetwork?(net: { readonly id: string; readonly name: string; readonly created: string }, pools: readonly PoolRecord[], options: Readonly<Record<string, string>>, others: readonly Readonly<Record<string, string>>[]): Promise<Record<string, string>>;
+  defineNetwork?(
+    net: { readonly id: string; readonly name: string; readonly created: string },
+    pools: readonly PoolRecord[],
+    options: Readonly<Record<string, string>>,
+    others: readonly Readonly<Record<string, string>>[],
+  ): Promise<Record<string, string>>;
   /** This host's cluster membership; undefined on a single host. */
   clusterMember?(): ClusterMember | undefined;
 }

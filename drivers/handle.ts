@@ -5,7 +5,20 @@
 // the configs of the handles it made. Nothing here has side effects.
 import { invalid } from '../common/errors.js';
 import type { Table } from '../system/types.js';
-import type { Capabilities, ClusterDriver, Driver, DriverEnv, DriverNetwork, EndpointInfo, Finding, KeptLines, NetworkInfo, NetworkMeta, Peer, PredefinedSettings } from './driver.js';
+import type {
+  Capabilities,
+  ClusterDriver,
+  Driver,
+  DriverEnv,
+  DriverNetwork,
+  EndpointInfo,
+  Finding,
+  KeptLines,
+  NetworkInfo,
+  NetworkMeta,
+  Peer,
+  PredefinedSettings,
+} from './driver.js';
 
 /** One network as its driver parsed it: the typed config stays inside. Cache it per network id
  *  (the options of a stored network never change) and drop it when the network is deleted. */

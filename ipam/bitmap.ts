@@ -99,7 +99,7 @@ class V4Book implements AddressBook {
   }
   /** First unmarked address in [from, to), or -1. A missing page is entirely free. */
   private scan(from: number, to: number): number {
-    for (let v = from; v < to; ) {
+    for (let v = from; v < to;) {
       const p = v >>> 16;
       const page = this.pages.get(p);
       if (!page) return v;

@@ -10,9 +10,7 @@ import type { Store } from '../store/types.js';
 import { type AddressBook, addressBook } from './bitmap.js';
 import { DEFAULT_POOLS4, DEFAULT_POOLS6, checkDefaults } from './defaults.js';
 import { edges, planRecord, requestOf } from './request.js';
-import {
-  type IpamOps, allocOps, cursorOps, dropPoolOps, poolOps, readSnapshot, releaseOps,
-} from './store.js';
+import { type IpamOps, allocOps, cursorOps, dropPoolOps, poolOps, readSnapshot, releaseOps } from './store.js';
 import type { Allocation, DefaultPool, Family, IpamOptions, PoolRecord, PoolRequest } from './types.js';
 
 interface Pool {

@@ -21,10 +21,7 @@ export function checkDefaults(pools: readonly DefaultPool[], family: Family): vo
       throw invalid('NL_IPAM_FAMILY_MISMATCH', `default pool ${p.base} is IPv${base.family}: expected an IPv${family} base`);
     }
     if (!Number.isInteger(p.size) || p.size < base.prefix || p.size > MAX_PREFIX[family]) {
-      throw invalid(
-        'NL_IPAM_PREFIX_TOO_LONG',
-        `default pool ${p.base} has size ${p.size}: expected a prefix from ${base.prefix} to ${MAX_PREFIX[family]}`,
-      );
+      throw invalid('NL_IPAM_PREFIX_TOO_LONG', `default pool ${p.base} has size ${p.size}: expected a prefix from ${base.prefix} to ${MAX_PREFIX[family]}`);
     }
   }
 }
@@ -41,8 +38,7 @@ export function pickDefault(pools: readonly DefaultPool[], family: Family, busy:
   const tried = pools.length ? pools.map((p) => `${p.base} as /${p.size}`).join(', ') : 'none (no default pools configured)';
   throw unavailable(
     'NL_IPAM_NO_DEFAULT_POOL',
-    `no default IPv${family} pool left for network "${who}": tried ${tried}; ` +
-      'each subnet overlaps an existing network or a host route, pass --subnet',
+    `no default IPv${family} pool left for network "${who}": tried ${tried}; ` + 'each subnet overlaps an existing network or a host route, pass --subnet',
   );
 }
 
@@ -50,7 +46,7 @@ function firstFree(base: Cidr, size: number, busy: readonly Cidr[]): Cidr | unde
   const bits = BITS[base.family];
   const step = 1n << BigInt(bits - size);
   const end = BigInt(base.base) + (1n << BigInt(bits - base.prefix));
-  for (let at = BigInt(base.base); at < end; ) {
+  for (let at = BigInt(base.base); at < end;) {
     const candidate = cidrAt(base.family, at, size);
     const hit = busy.find((b) => overlaps(b, candidate));
     if (!hit) return candidate;

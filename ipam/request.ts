@@ -40,15 +40,24 @@ export function planRecord(
 /** The request a stored record answers: re-planning it re-validates the record. */
 export function requestOf(rec: PoolRecord): PoolRequest {
   return {
-    id: rec.id, owner: rec.owner, ownerName: rec.ownerName, family: rec.family,
-    subnet: String(rec.subnet), ipRange: rec.ipRange, gateway: rec.gateway, auxAddresses: rec.aux,
+    id: rec.id,
+    owner: rec.owner,
+    ownerName: rec.ownerName,
+    family: rec.family,
+    subnet: String(rec.subnet),
+    ipRange: rec.ipRange,
+    gateway: rec.gateway,
+    auxAddresses: rec.aux,
   };
 }
 
 /** Addresses of a subnet no host may have: network (for IPv6 the subnet-router anycast) and broadcast. */
 export function edges(subnet: Cidr): Map<string, string> {
   if (subnet.family === 6) return new Map([[nthHost(subnet, 0), 'subnet-router anycast address']]);
-  return new Map([[nthHost(subnet, 0), 'network address'], [nthHost(subnet, -1), 'broadcast address']]);
+  return new Map([
+    [nthHost(subnet, 0), 'network address'],
+    [nthHost(subnet, -1), 'broadcast address'],
+  ]);
 }
 
 function userSubnet(req: PoolRequest, inUse: Iterable<PoolInUse>): Cidr {
@@ -58,8 +67,7 @@ function userSubnet(req: PoolRequest, inUse: Iterable<PoolInUse>): Cidr {
   if (c.prefix > MAX_PREFIX[c.family]) {
     throw invalid(
       'NL_IPAM_PREFIX_TOO_LONG',
-      `subnet ${shown} is too small for network "${req.ownerName}": ` +
-        `expected an IPv${c.family} prefix of /${MAX_PREFIX[c.family]} or shorter`,
+      `subnet ${shown} is too small for network "${req.ownerName}": ` + `expected an IPv${c.family} prefix of /${MAX_PREFIX[c.family]} or shorter`,
     );
   }
   for (const p of inUse) {
@@ -90,9 +98,16 @@ function buildRecord(req: PoolRequest, subnet: Cidr, userSubnet: boolean): PoolR
   const gateway = req.gateway === undefined ? nthHost(subnet, 1) : checkGateway(req, req.gateway, subnet);
   const aux = Object.freeze(checkAux(req, subnet, gateway));
   return Object.freeze({
-    id: req.id, owner: req.owner, ownerName: req.ownerName, family: req.family, subnet: formatCidr(subnet),
+    id: req.id,
+    owner: req.owner,
+    ownerName: req.ownerName,
+    family: req.family,
+    subnet: formatCidr(subnet),
     ...(ipRange === undefined ? {} : { ipRange }),
-    gateway, userGateway: req.gateway !== undefined, aux, userSubnet,
+    gateway,
+    userGateway: req.gateway !== undefined,
+    aux,
+    userSubnet,
   });
 }
 
@@ -114,10 +129,7 @@ function checkGateway(req: PoolRequest, text: string, subnet: Cidr): string {
   if (!contains(subnet, g)) throw invalid('NL_IPAM_GATEWAY_OUTSIDE', `gateway ${shown} is outside subnet ${formatCidr(subnet)}`);
   const edge = edges(subnet).get(shown);
   if (edge) {
-    throw invalid(
-      'NL_IPAM_INVALID_ADDRESS',
-      `gateway ${shown} is the ${edge} of ${formatCidr(subnet)}: expected a host address such as ${nthHost(subnet, 1)}`,
-    );
+    throw invalid('NL_IPAM_INVALID_ADDRESS', `gateway ${shown} is the ${edge} of ${formatCidr(subnet)}: expected a host address such as ${nthHost(subnet, 1)}`);
   }
   return shown;
 }
@@ -132,10 +144,7 @@ function checkAux(req: PoolRequest, subnet: Cidr, gateway: string): Record<strin
     if (!contains(subnet, ip)) throw invalid('NL_IPAM_AUX_OUTSIDE', `${what} is outside subnet ${formatCidr(subnet)}`);
     const clash = taken.get(formatIp(ip));
     if (clash) {
-      throw invalid(
-        'NL_IPAM_AUX_CONFLICT',
-        `${what} is already the ${clash} of subnet ${formatCidr(subnet)}: pick another address`,
-      );
+      throw invalid('NL_IPAM_AUX_CONFLICT', `${what} is already the ${clash} of subnet ${formatCidr(subnet)}: pick another address`);
     }
     taken.set(formatIp(ip), `aux address "${name}"`);
     out.push([name, formatIp(ip)]);

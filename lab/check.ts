@@ -33,26 +33,36 @@ export async function labCheck(lab: Lab, state: LabState, progs: Programs, known
   const block = (kind: Suite['kind'], cases: CaseResult[]): void => void (cases.length && suites.push({ kind, name: kind, cases }));
   block('dns', await pool(lab.expect.dns, PARALLEL, (d) => dns(lab, state, facts, d)));
   block('ports', await pool(lab.expect.ports, PARALLEL, (p) => port(lab, state, facts, progs, p)));
-  block('files', await pool(lab.expect.files, PARALLEL, async (f): Promise<CaseResult> => {
-    const name = `${f.node}:${f.path}${f.contains !== undefined ? ` contains "${f.contains}"` : ''}${f.lacks !== undefined ? ` lacks "${f.lacks}"` : ''}`;
-    const r = await inNode(lab.nodes.find((n) => n.key === f.node)!.sandbox, ['cat', f.path]);
-    if (r.exitCode !== 0) return { name, status: 'fail', message: `cannot read ${f.path}: ${r.stderr.trim()}`, ...nodes([f.node]) };
-    if (f.contains !== undefined && !r.stdout.includes(f.contains)) return { name, status: 'fail', message: `"${f.contains}" is not in ${f.path}`, ...nodes([f.node]) };
-    if (f.lacks !== undefined && r.stdout.includes(f.lacks)) return { name, status: 'fail', message: `"${f.lacks}" is in ${f.path}`, ...nodes([f.node]) };
-    return { name, status: 'pass', ...nodes([f.node]) };
-  }));
-  block('commands', await pool(lab.expect.commands, PARALLEL, async (c): Promise<CaseResult> => {
-    const name = `${c.node}: ${c.run}`;
-    const r = await inNode(lab.nodes.find((n) => n.key === c.node)!.sandbox, ['sh', '-c', c.run]);
-    const want = c.exit ?? 0;
-    const out = r.stdout.trim();
-    const bad =
-      r.exitCode !== want ? `exited ${r.exitCode}, expected ${want}${r.stderr.trim() ? ` (${r.stderr.trim().split('\n')[0]})` : ''}`
-      : c.stdout !== undefined && out !== c.stdout ? `printed "${out}", expected "${c.stdout}"`
-      : c.contains !== undefined && !out.includes(c.contains) ? `output lacks "${c.contains}"`
-      : undefined;
-    return { name, status: bad ? 'fail' : 'pass', ...(bad ? { message: bad } : {}), ...nodes([c.node]) };
-  }));
+  block(
+    'files',
+    await pool(lab.expect.files, PARALLEL, async (f): Promise<CaseResult> => {
+      const name = `${f.node}:${f.path}${f.contains !== undefined ? ` contains "${f.contains}"` : ''}${f.lacks !== undefined ? ` lacks "${f.lacks}"` : ''}`;
+      const r = await inNode(lab.nodes.find((n) => n.key === f.node)!.sandbox, ['cat', f.path]);
+      if (r.exitCode !== 0) return { name, status: 'fail', message: `cannot read ${f.path}: ${r.stderr.trim()}`, ...nodes([f.node]) };
+      if (f.contains !== undefined && !r.stdout.includes(f.contains))
+        return { name, status: 'fail', message: `"${f.contains}" is not in ${f.path}`, ...nodes([f.node]) };
+      if (f.lacks !== undefined && r.stdout.includes(f.lacks)) return { name, status: 'fail', message: `"${f.lacks}" is in ${f.path}`, ...nodes([f.node]) };
+      return { name, status: 'pass', ...nodes([f.node]) };
+    }),
+  );
+  block(
+    'commands',
+    await pool(lab.expect.commands, PARALLEL, async (c): Promise<CaseResult> => {
+      const name = `${c.node}: ${c.run}`;
+      const r = await inNode(lab.nodes.find((n) => n.key === c.node)!.sandbox, ['sh', '-c', c.run]);
+      const want = c.exit ?? 0;
+      const out = r.stdout.trim();
+      const bad =
+        r.exitCode !== want
+          ? `exited ${r.exitCode}, expected ${want}${r.stderr.trim() ? ` (${r.stderr.trim().split('\n')[0]})` : ''}`
+          : c.stdout !== undefined && out !== c.stdout
+            ? `printed "${out}", expected "${c.stdout}"`
+            : c.contains !== undefined && !out.includes(c.contains)
+              ? `output lacks "${c.contains}"`
+              : undefined;
+      return { name, status: bad ? 'fail' : 'pass', ...(bad ? { message: bad } : {}), ...nodes([c.node]) };
+    }),
+  );
   block('rtt', await pool(lab.expect.rtt, PARALLEL, (r) => measure(lab, facts, r, 'rtt')));
   block('loss', await pool(lab.expect.loss, PARALLEL, (l) => measure(lab, facts, l, 'loss')));
   return { lab: lab.name, file: lab.file, suites };
@@ -65,13 +75,24 @@ async function measure(lab: Lab, facts: Facts, x: RttSpec | LossSpec, kind: 'rtt
   const loss = kind === 'loss' ? (x as LossSpec) : undefined;
   const name = `${x.from} -> ${x.to} ${rtt ? `p50 ${rtt.p50} ±${rtt.tolerance}` : `max ${loss!.max}`}`;
   const mine = (facts.nodes[x.from]?.ifaces ?? []).map((i) => i.address);
-  const addr = /^(\d{1,3}\.){3}\d{1,3}$/.test(x.to) ? x.to : pickAddress(mine, (facts.nodes[x.to]?.ifaces ?? []).map((i) => i.address));
+  const addr = /^(\d{1,3}\.){3}\d{1,3}$/.test(x.to)
+    ? x.to
+    : pickAddress(
+        mine,
+        (facts.nodes[x.to]?.ifaces ?? []).map((i) => i.address),
+      );
   if (!addr) return { name, status: 'error', message: `node ${x.to} has no address to probe`, ...nodes([x.from]) };
   const count = rtt ? RTT_PROBES : lossProbes(loss!.maxFrac);
   const interval = rtt ? '0.05' : '0.005';
   const r = await inNode(nsOwner(lab, x.from).sandbox, ['ping', '-n', '-c', String(count), '-i', interval, '-W', '2', ...(rtt ? [] : ['-q']), addr], 60_000);
   const p = parsePing(r.stdout);
-  if (!p.sent) return { name, status: 'error', message: `ping ${addr} from ${x.from} failed: ${(r.stderr || `exit ${r.exitCode}`).trim().split('\n')[0]}`, ...nodes([x.from]) };
+  if (!p.sent)
+    return {
+      name,
+      status: 'error',
+      message: `ping ${addr} from ${x.from} failed: ${(r.stderr || `exit ${r.exitCode}`).trim().split('\n')[0]}`,
+      ...nodes([x.from]),
+    };
   const v = rtt ? rttVerdict(rtt, p) : lossVerdict(loss!, p);
   const involved = nodes([x.from, ...(lab.nodes.some((n) => n.key === x.to) ? [x.to] : [])]);
   const measured = `${v.measured} (to ${addr})`;
@@ -80,7 +101,13 @@ async function measure(lab: Lab, facts: Facts, x: RttSpec | LossSpec, kind: 'rtt
 
 const nodes = (n: string[]): { nodes: string[] } => ({ nodes: n });
 
-async function reach(lab: Lab, facts: Facts, labNs: readonly string[], progs: Programs, r: ReachSpec): Promise<{ probe: string; nodes: readonly string[]; cells: Cell[] }> {
+async function reach(
+  lab: Lab,
+  facts: Facts,
+  labNs: readonly string[],
+  progs: Programs,
+  r: ReachSpec,
+): Promise<{ probe: string; nodes: readonly string[]; cells: Cell[] }> {
   const pairs = expectedPairs(r);
   // One probe run per source node, to every address of every target at once: a denied pair costs
   // its timeout once per source, not once per pair.
@@ -89,18 +116,29 @@ async function reach(lab: Lab, facts: Facts, labNs: readonly string[], progs: Pr
   for (const p of pairs) addrsOf.get(p.from)!.push(...targetAddresses(lab, facts, p.to));
   for (const [s, a] of addrsOf) addrsOf.set(s, [...new Set(a)]);
   const before = await arpTableUse();
-  const runs = await inWaves(lab, facts, labNs, sources, addrsOf, async (from) => {
-    try {
-      return { answered: new Set(await probe(progs, nsOwner(lab, from).sandbox, r, addrsOf.get(from) ?? [])) };
-    } catch (err) {
-      return { error: err instanceof Error ? err.message : String(err) };
-    }
-  }, r.probe.kind === 'icmp' && !hasFping() ? 8 : SOURCES_AT_ONCE);
+  const runs = await inWaves(
+    lab,
+    facts,
+    labNs,
+    sources,
+    addrsOf,
+    async (from) => {
+      try {
+        return { answered: new Set(await probe(progs, nsOwner(lab, from).sandbox, r, addrsOf.get(from) ?? [])) };
+      } catch (err) {
+        return { error: err instanceof Error ? err.message : String(err) };
+      }
+    },
+    r.probe.kind === 'icmp' && !hasFping() ? 8 : SOURCES_AT_ONCE,
+  );
   const after = await arpTableUse();
   // Packets the kernel dropped for want of a neighbour entry: said beside every pair that should
   // have answered and did not (it is the machine's table, so other namespaces may have filled it).
   const overflows = before && after ? after.overflows - before.overflows : 0;
-  const full = overflows > 0 ? `; the kernel's neighbour table (one for every namespace, limit ${after!.limit}, net.ipv4.neigh.default.gc_thresh3) overflowed ${overflows} time(s) during the probe` : '';
+  const full =
+    overflows > 0
+      ? `; the kernel's neighbour table (one for every namespace, limit ${after!.limit}, net.ipv4.neigh.default.gc_thresh3) overflowed ${overflows} time(s) during the probe`
+      : '';
   const cells = pairs.map((p): Cell => {
     const tried = targetAddresses(lab, facts, p.to);
     const got = runs.get(p.from);
@@ -175,7 +213,12 @@ async function probe(progs: Programs, from: string, r: ReachSpec, addrs: readonl
     if (res.exitCode !== 0 && !(fping && res.exitCode === 1)) {
       throw new Error(`${argv[0]} from ${from} failed: ${(res.stderr || `exit ${res.exitCode}`).trim().split('\n')[0]}`);
     }
-    const ok = new Set(res.stdout.split('\n').map((l) => l.trim()).filter(Boolean));
+    const ok = new Set(
+      res.stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    );
     return addrs.filter((a) => ok.has(a));
   }
   const answers = await ask(progs, (argv) => inNode(from, argv, 5000), r.probe.kind, r.probe.port, addrs);
@@ -212,16 +255,28 @@ async function dns(lab: Lab, state: LabState, facts: Facts, d: DnsSpec): Promise
   else {
     const r = await inNode(sb, ['dig', '+time=1', '+tries=1', '+noall', '+comments', '+answer', `@${ns.server}`, '-t', d.type, d.name], 5000);
     const status = /status: (\w+)/.exec(r.stdout)?.[1];
-    const records = r.stdout.split('\n').filter((l) => l && !l.startsWith(';')).map((l) => l.trim().split(/\s+/).pop() ?? '');
+    const records = r.stdout
+      .split('\n')
+      .filter((l) => l && !l.startsWith(';'))
+      .map((l) => l.trim().split(/\s+/).pop() ?? '');
     got = !status ? 'no answer' : status !== 'NOERROR' ? status : records.length ? records.sort().join(', ') : 'NODATA';
   }
   const ok = d.answer === 'ANY' ? !['NXDOMAIN', 'NODATA', 'REFUSED', 'SERVFAIL', 'no answer', 'no nameserver'].includes(got) : got === want;
   if (ok) return { name, status: 'pass', ...nodes([d.from]) };
-  const why = await api<{ why: string }>(socketFor(lab, state, nsOwner(lab, d.from).key), 'GET', `/sandboxes/${enc(sb)}/dns?name=${enc(d.name)}&type=${d.type}`).then(
+  const why = await api<{ why: string }>(
+    socketFor(lab, state, nsOwner(lab, d.from).key),
+    'GET',
+    `/sandboxes/${enc(sb)}/dns?name=${enc(d.name)}&type=${d.type}`,
+  ).then(
     (e) => e.why,
     (err: Error) => err.message,
   );
-  return { name, status: 'fail', message: `got ${got}${ns.server ? ` from ${ns.server}` : ` (${d.from}'s resolv.conf lists none)`}: ${why}`, ...nodes([d.from]) };
+  return {
+    name,
+    status: 'fail',
+    message: `got ${got}${ns.server ? ` from ${ns.server}` : ` (${d.from}'s resolv.conf lists none)`}: ${why}`,
+    ...nodes([d.from]),
+  };
 }
 
 /** "ADDR:PORT[/proto]" or "NODE:PORT[/proto]" (each host binding of the node's published port). */
@@ -235,7 +290,9 @@ async function port(lab: Lab, state: LabState, facts: Facts, progs: Programs, p:
   let targets: string[];
   let published = true;
   if (node) {
-    const b = (facts.nodes[node.key]?.ports ?? []).filter((x) => x.proto === proto && Number(portText) >= x.containerPort && Number(portText) < x.containerPort + x.count);
+    const b = (facts.nodes[node.key]?.ports ?? []).filter(
+      (x) => x.proto === proto && Number(portText) >= x.containerPort && Number(portText) < x.containerPort + x.count,
+    );
     published = b.length > 0;
     targets = b.map((x) => `${x.hostIP === '' || x.hostIP === '0.0.0.0' ? '127.0.0.1' : x.hostIP}:${x.hostPort + Number(portText) - x.containerPort}`);
   } else targets = [`${host}:${portText}`];
@@ -254,5 +311,10 @@ async function port(lab: Lab, state: LabState, facts: Facts, progs: Programs, p:
   const involved = [...(p.from === 'host' ? [] : [p.from]), ...(node ? [node.key] : [])];
   if (open === p.open) return { name, status: 'pass', ...nodes(involved) };
   const tried = targets.length ? ` (tried ${targets.join(', ')})` : '';
-  return { name, status: 'fail', message: `${open ? `open at ${answered.join(', ')}` : `closed${tried}`}: ${explainPort(lab, facts, node?.key, Number(portText), proto, open, published)}`, ...nodes(involved) };
+  return {
+    name,
+    status: 'fail',
+    message: `${open ? `open at ${answered.join(', ')}` : `closed${tried}`}: ${explainPort(lab, facts, node?.key, Number(portText), proto, open, published)}`,
+    ...nodes(involved),
+  };
 }

@@ -21,7 +21,8 @@ export function underlayAddress(cidr: string, kind: 'etcd' | 'host', n: number):
 }
 
 export const clusterHostNs = (lab: Lab, h: string): string => `${hostNsName(lab.name)}-${h}`;
-const endpoints = (lab: Lab): string[] => Array.from({ length: lab.cluster.etcdMembers }, (_, m) => `${underlayAddress(lab.cluster.underlay, 'etcd', m + 1).ip}:2379`);
+const endpoints = (lab: Lab): string[] =>
+  Array.from({ length: lab.cluster.etcdMembers }, (_, m) => `${underlayAddress(lab.cluster.underlay, 'etcd', m + 1).ip}:2379`);
 
 async function ensureNs(ns: string): Promise<void> {
   if (existsSync(`/run/netns/${ns}`)) return;
@@ -32,20 +33,58 @@ async function ensureNs(ns: string): Promise<void> {
 /** Starts etcd member m (1-based) on the same data dir as before, if it is not running. */
 export function startEtcdMember(lab: Lab, m: number): number {
   const me = underlayAddress(lab.cluster.underlay, 'etcd', m).ip;
-  const peers = Array.from({ length: lab.cluster.etcdMembers }, (_, k) => `m${k + 1}=http://${underlayAddress(lab.cluster.underlay, 'etcd', k + 1).ip}:2380`).join(',');
+  const peers = Array.from(
+    { length: lab.cluster.etcdMembers },
+    (_, k) => `m${k + 1}=http://${underlayAddress(lab.cluster.underlay, 'etcd', k + 1).ip}:2380`,
+  ).join(',');
   const dir = runDir(lab.name);
   return spawnDetachedProgram(
     'ip',
-    ['netns', 'exec', hostNsName(lab.name), 'etcd', '--name', `m${m}`, '--data-dir', join(dir, `etcd-m${m}`),
-      '--listen-client-urls', `http://${me}:2379`, '--advertise-client-urls', `http://${me}:2379`,
-      '--listen-peer-urls', `http://${me}:2380`, '--initial-advertise-peer-urls', `http://${me}:2380`,
-      '--initial-cluster', peers, '--initial-cluster-state', 'new', '--initial-cluster-token', hostNsName(lab.name)],
+    [
+      'netns',
+      'exec',
+      hostNsName(lab.name),
+      'etcd',
+      '--name',
+      `m${m}`,
+      '--data-dir',
+      join(dir, `etcd-m${m}`),
+      '--listen-client-urls',
+      `http://${me}:2379`,
+      '--advertise-client-urls',
+      `http://${me}:2379`,
+      '--listen-peer-urls',
+      `http://${me}:2380`,
+      '--initial-advertise-peer-urls',
+      `http://${me}:2380`,
+      '--initial-cluster',
+      peers,
+      '--initial-cluster-state',
+      'new',
+      '--initial-cluster-token',
+      hostNsName(lab.name),
+    ],
     join(dir, `etcd-m${m}.log`),
   );
 }
 
 async function etcdHealthy(lab: Lab): Promise<boolean> {
-  const r = await run('ip', ['netns', 'exec', hostNsName(lab.name), 'etcdctl', '--endpoints', endpoints(lab).map((e) => `http://${e}`).join(','), 'endpoint', 'health'], { allowFail: true, timeoutMs: 5000 });
+  const r = await run(
+    'ip',
+    [
+      'netns',
+      'exec',
+      hostNsName(lab.name),
+      'etcdctl',
+      '--endpoints',
+      endpoints(lab)
+        .map((e) => `http://${e}`)
+        .join(','),
+      'endpoint',
+      'health',
+    ],
+    { allowFail: true, timeoutMs: 5000 },
+  );
   return r.exitCode === 0;
 }
 
@@ -56,9 +95,25 @@ export async function startHostDaemon(lab: Lab, progs: Programs, h: string, host
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const resolv = join(dir, 'resolv.conf');
   writeFileSync(resolv, 'nameserver 127.0.0.1\n');
-  const args = ['--socket', host.socket, '--data-dir', join(dir, 'data'), '--log-file', join(dir, 'netloomd.log'), '--resolv-conf', resolv, '--no-plugin',
-    '--cluster-store', `etcd://${endpoints(lab).join(',')}`, '--advertise-addr', host.address, '--node-name', h];
-  const spawn = (): number => spawnDetachedProgram('nsenter', [`--net=/run/netns/${host.ns}`, process.execPath, progs.daemonScript, ...args], join(dir, 'netloomd.out'));
+  const args = [
+    '--socket',
+    host.socket,
+    '--data-dir',
+    join(dir, 'data'),
+    '--log-file',
+    join(dir, 'netloomd.log'),
+    '--resolv-conf',
+    resolv,
+    '--no-plugin',
+    '--cluster-store',
+    `etcd://${endpoints(lab).join(',')}`,
+    '--advertise-addr',
+    host.address,
+    '--node-name',
+    h,
+  ];
+  const spawn = (): number =>
+    spawnDetachedProgram('nsenter', [`--net=/run/netns/${host.ns}`, process.execPath, progs.daemonScript, ...args], join(dir, 'netloomd.out'));
   // netloomd refuses to start while etcd is unreachable (one line in its log), as it may be for a
   // moment after a `heal` (the underlay's neighbours are learnt again): start it again, within
   // the same 15 s bound.
@@ -89,7 +144,18 @@ export async function startCluster(lab: Lab, progs: Programs): Promise<{ state: 
     await run('ip', ['-n', labNs, 'link', 'set', UNDERLAY_BRIDGE, 'up']);
   }
   const etcd = Array.from({ length: lab.cluster.etcdMembers }, (_, m) => (alive(old?.etcd?.[m]) ? old!.etcd![m] : startEtcdMember(lab, m + 1)));
-  let state: LabState = { name: lab.name, file: lab.file, isolated: true, hostNs: labNs, socket: '', started: old?.started ?? new Date().toISOString(), serve: old?.serve ?? {}, etcd, hosts: old?.hosts ?? {}, ...(old?.netem ? { netem: old.netem } : {}) };
+  let state: LabState = {
+    name: lab.name,
+    file: lab.file,
+    isolated: true,
+    hostNs: labNs,
+    socket: '',
+    started: old?.started ?? new Date().toISOString(),
+    serve: old?.serve ?? {},
+    etcd,
+    hosts: old?.hosts ?? {},
+    ...(old?.netem ? { netem: old.netem } : {}),
+  };
   writeState(state);
   let healthy = false;
   for (let i = 0; i < 100 && !(healthy = await etcdHealthy(lab)); i++) await sleep(100);

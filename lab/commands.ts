@@ -13,7 +13,8 @@ export const LAB_COMMANDS: readonly LabCommand[] = [
   { name: 'validate', usage: 'validate FILE', summary: 'check the file only (errors name FILE:LINE:COL)' },
   { name: 'up', usage: 'up FILE [--host]', summary: 'bring the lab up; idempotent; progress per phase' },
   {
-    name: 'check', usage: 'check FILE [--junit F] [--json F] [--tap] [-v] [--retry N] [--capture-failures DIR]',
+    name: 'check',
+    usage: 'check FILE [--junit F] [--json F] [--tap] [-v] [--retry N] [--capture-failures DIR]',
     summary: [
       "run the expectations: a truth table per reach block ('.' as expected,",
       "'X' not; -v shows ✓ reached / ✗ not), one line per other problem and",
@@ -30,7 +31,8 @@ export const LAB_COMMANDS: readonly LabCommand[] = [
   { name: 'inspect', usage: 'inspect FILE', summary: "each node's interfaces, addresses, names and published ports" },
   { name: 'exec', usage: 'exec FILE NODE -- CMD', summary: 'run CMD inside a node' },
   {
-    name: 'capture', usage: 'capture FILE NODE[:IFACE] [-w F.pcap] [--for DURATION]',
+    name: 'capture',
+    usage: 'capture FILE NODE[:IFACE] [-w F.pcap] [--for DURATION]',
     summary: 'tcpdump inside a node (every interface unless one is named), to F or\nto stdout, for DURATION (20s, 500ms) or until interrupted',
   },
   { name: 'graph', usage: 'graph FILE --svg OUT | --mermaid [--results F]', summary: 'draw the lab (coloured by the last check, or by F from check --json)' },
@@ -71,7 +73,10 @@ By default a lab runs in a host namespace of its own (nllab-NAME) with its own n
 touches this machine's links, routes or iptables; --host uses the machine's netloomd instead.
 
 Commands:
-${renderList(LAB_COMMANDS.map((c) => [c.usage, c.summary] as const), { width: 25, wrapAt: 24 })}
+${renderList(
+  LAB_COMMANDS.map((c) => [c.usage, c.summary] as const),
+  { width: 25, wrapAt: 24 },
+)}
 
 A file may declare impairments (netem: on an attachment or a link; one-way per direction, both =
 each way, so delay 20ms both is a 40 ms round trip) measured by expect rtt/loss, and steps: a

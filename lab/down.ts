@@ -34,12 +34,18 @@ export async function labDown(lab: Lab, say: Say, progs: Programs, hostSocket?: 
     // A partitioned host or a stopped etcd: the underlay and etcd come back first (startCluster).
     if (answering.some((a) => !a) || s.etcd?.some((p) => !alive(p)) || lab.hosts.some((h) => !s.hosts?.[h])) {
       for (const h of Object.values(s.hosts ?? {})) await run('ip', ['-n', hostNsName(lab.name), 'link', 'set', h.uplink, 'up'], { allowFail: true });
-      state = await startCluster(lab, progs).then((r) => r.state, () => state);
+      state = await startCluster(lab, progs).then(
+        (r) => r.state,
+        () => state,
+      );
     } else {
       for (const h of Object.values(s.hosts ?? {})) await run('ip', ['-n', hostNsName(lab.name), 'link', 'set', h.uplink, 'up'], { allowFail: true });
     }
   } else if (state?.isolated && !(await daemonAnswers(state.socket))) {
-    state = await startIsolated(lab, progs).then((r) => r.state, () => state);
+    state = await startIsolated(lab, progs).then(
+      (r) => r.state,
+      () => state,
+    );
   }
   const errors: string[] = [];
   const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
@@ -120,7 +126,7 @@ export async function leftovers(lab: Lab, state: LabState | undefined, socket: s
 /** The sandboxes to remove when the lab's own netloomd (single host) holds nothing but the lab's:
  *  then down need not ask it to remove them one by one. undefined otherwise (the machine's
  *  netloomd, a multi-host lab, a sandbox someone else made there, which netloomd must refuse). */
-async function ownsEverything(lab: Lab, s: LabState): Promise<LabState & { sandboxes: string[] } | undefined> {
+async function ownsEverything(lab: Lab, s: LabState): Promise<(LabState & { sandboxes: string[] }) | undefined> {
   if (!s.isolated || s.hosts || !s.hostNs || s.hostNs !== hostNsName(lab.name) || !(await daemonAnswers(s.socket))) return undefined;
   const mine = new Set(lab.nodes.map((n) => n.sandbox));
   const there = (await api<{ Name: string }[]>(s.socket, 'GET', '/sandboxes')).map((x) => x.Name);

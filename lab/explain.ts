@@ -4,8 +4,7 @@
 import { netByKey, nodeByKey, nsOwner, type Lab, type Probe } from './model.js';
 import { networksOf, type Facts } from './facts.js';
 
-const linked = (lab: Lab, a: string, b: string): boolean =>
-  lab.links.some((l) => (l.a.node === a && l.b.node === b) || (l.a.node === b && l.b.node === a));
+const linked = (lab: Lab, a: string, b: string): boolean => lab.links.some((l) => (l.a.node === a && l.b.node === b) || (l.a.node === b && l.b.node === a));
 
 const modeOf = (lab: Lab, key: string): string => nsOwner(lab, key).mode.kind;
 
@@ -16,9 +15,11 @@ export function explainReach(lab: Lab, facts: Facts, probe: Probe, from: string,
   const netsB = networksOf(lab, to);
   const shared = netsA.filter((n) => netsB.includes(n));
   const p2p = linked(lab, ownA, ownB);
-  if (ownA === ownB) return `${from} and ${to} share one namespace (network_mode container:…), so ${actual ? 'they reach each other over it' : 'only a listener can be missing'}`;
+  if (ownA === ownB)
+    return `${from} and ${to} share one namespace (network_mode container:…), so ${actual ? 'they reach each other over it' : 'only a listener can be missing'}`;
   if (actual) {
-    if (modeOf(lab, from) === 'host' || modeOf(lab, to) === 'host') return `${modeOf(lab, from) === 'host' ? from : to} has network_mode host: the host reaches every bridge it owns`;
+    if (modeOf(lab, from) === 'host' || modeOf(lab, to) === 'host')
+      return `${modeOf(lab, from) === 'host' ? from : to} has network_mode host: the host reaches every bridge it owns`;
     if (shared.length) return `${from} and ${to} share network ${shared.join(', ')}${shared.some((n) => !netByKey(lab, n)?.icc) ? '' : ' (ICC on)'}`;
     if (p2p) return `${from} and ${to} are wired by a point-to-point link`;
     return `${from} reached ${to} though they share no network: traffic crossed the host between networks`;

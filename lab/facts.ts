@@ -83,7 +83,10 @@ export async function readFacts(lab: Lab, socket: string, socketOf: (node: strin
  *  gateways on the lab's networks (it shares the host's stack). */
 export function targetAddresses(lab: Lab, facts: Facts, key: string): string[] {
   const owner = nsOwner(lab, key);
-  if (owner.mode.kind === 'host') return Object.values(facts.networks).map((n) => n.gateway).filter((g): g is string => !!g);
+  if (owner.mode.kind === 'host')
+    return Object.values(facts.networks)
+      .map((n) => n.gateway)
+      .filter((g): g is string => !!g);
   return (facts.nodes[key]?.ifaces ?? []).map((i) => addressOf(i.address));
 }
 

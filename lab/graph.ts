@@ -74,7 +74,9 @@ function busLabel(lab: Lab, key: string, facts?: Facts): string {
 function subtitle(lab: Lab, key: string): string {
   const node = lab.nodes.find((n) => n.key === key);
   if (!node) return key;
-  return node.mode.kind === 'networks' ? node.sandbox : `${node.sandbox} · ${node.mode.kind === 'container' ? `container:${nsOwner(lab, key).key}` : node.mode.kind}`;
+  return node.mode.kind === 'networks'
+    ? node.sandbox
+    : `${node.sandbox} · ${node.mode.kind === 'container' ? `container:${nsOwner(lab, key).key}` : node.mode.kind}`;
 }
 
 export function renderSvg(lab: Lab, facts?: Facts, report?: CheckReport): string {
@@ -100,7 +102,12 @@ export function renderSvg(lab: Lab, facts?: Facts, report?: CheckReport): string
   es.forEach((e, i) => {
     const ed = g.edge({ v: e.from, w: e.to, name: `e${i}` }) as { points: { x: number; y: number }[]; x: number; y: number };
     const pts = ed.points.map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
-    const style = e.kind === 'link' ? 'stroke="#1f5fbf" stroke-width="2.5"' : e.kind === 'shares' ? 'stroke="#777" stroke-dasharray="5,4"' : 'stroke="#444" stroke-width="1.5"';
+    const style =
+      e.kind === 'link'
+        ? 'stroke="#1f5fbf" stroke-width="2.5"'
+        : e.kind === 'shares'
+          ? 'stroke="#777" stroke-dasharray="5,4"'
+          : 'stroke="#444" stroke-width="1.5"';
     parts.push(`<polyline points="${pts}" fill="none" ${style}/>`);
     const w = textWidth(e.label, 10) + 6;
     parts.push(`<rect x="${(ed.x - w / 2).toFixed(1)}" y="${(ed.y - 8).toFixed(1)}" width="${w.toFixed(1)}" height="14" fill="#ffffff" opacity="0.9"/>`);
@@ -108,14 +115,20 @@ export function renderSvg(lab: Lab, facts?: Facts, report?: CheckReport): string
   });
   for (const b of buses) {
     const n = g.node(NET(b));
-    parts.push(`<rect x="${(n.x - n.width / 2).toFixed(1)}" y="${(n.y - n.height / 2).toFixed(1)}" width="${n.width.toFixed(1)}" height="${n.height}" rx="3" fill="#37474f"/>`);
-    parts.push(`<text x="${n.x.toFixed(1)}" y="${(n.y + 4).toFixed(1)}" font-size="11" text-anchor="middle" fill="#ffffff">${esc(busLabel(lab, b, facts))}</text>`);
+    parts.push(
+      `<rect x="${(n.x - n.width / 2).toFixed(1)}" y="${(n.y - n.height / 2).toFixed(1)}" width="${n.width.toFixed(1)}" height="${n.height}" rx="3" fill="#37474f"/>`,
+    );
+    parts.push(
+      `<text x="${n.x.toFixed(1)}" y="${(n.y + 4).toFixed(1)}" font-size="11" text-anchor="middle" fill="#ffffff">${esc(busLabel(lab, b, facts))}</text>`,
+    );
   }
   for (const node of lab.nodes) {
     const n = g.node(node.key);
     const c = colours[node.key];
     const sub = subtitle(lab, node.key);
-    parts.push(`<rect x="${(n.x - n.width / 2).toFixed(1)}" y="${(n.y - n.height / 2).toFixed(1)}" width="${n.width.toFixed(1)}" height="${n.height}" rx="6" fill="${FILL[c]}" stroke="${STROKE[c]}" stroke-width="2"/>`);
+    parts.push(
+      `<rect x="${(n.x - n.width / 2).toFixed(1)}" y="${(n.y - n.height / 2).toFixed(1)}" width="${n.width.toFixed(1)}" height="${n.height}" rx="6" fill="${FILL[c]}" stroke="${STROKE[c]}" stroke-width="2"/>`,
+    );
     parts.push(`<text x="${n.x.toFixed(1)}" y="${(n.y - 3).toFixed(1)}" font-size="13" font-weight="bold" text-anchor="middle">${esc(node.key)}</text>`);
     parts.push(`<text x="${n.x.toFixed(1)}" y="${(n.y + 12).toFixed(1)}" font-size="9" text-anchor="middle" fill="#444">${esc(sub)}</text>`);
   }
@@ -136,6 +149,10 @@ export function renderMermaid(lab: Lab, facts?: Facts, report?: CheckReport): st
     const arrow = e.kind === 'shares' ? '-.->' : e.kind === 'link' ? '===' : '---';
     lines.push(`  ${mid(e.from)} ${arrow}|"${e.label.replace(/"/g, "'")}"| ${mid(e.to)}`);
   }
-  lines.push(`  classDef ok fill:${FILL.ok},stroke:${STROKE.ok}`, `  classDef bad fill:${FILL.bad},stroke:${STROKE.bad}`, `  classDef unchecked fill:${FILL.unchecked},stroke:${STROKE.unchecked}`);
+  lines.push(
+    `  classDef ok fill:${FILL.ok},stroke:${STROKE.ok}`,
+    `  classDef bad fill:${FILL.bad},stroke:${STROKE.bad}`,
+    `  classDef unchecked fill:${FILL.unchecked},stroke:${STROKE.unchecked}`,
+  );
   return `${lines.join('\n')}\n`;
 }

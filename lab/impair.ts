@@ -56,7 +56,9 @@ export async function applyNetem(
     const nsArgs = ns ? ['-n', ns] : [];
     // -force: a `qdisc del` where no netem is set must not stop the rest of the batch.
     const r = await run('tc', [...nsArgs, '-force', '-batch', '-'], { input: `${lines.join('\n')}\n`, allowFail: true });
-    const errors = r.stderr.split('\n').filter((l) => l.trim() && !/Cannot delete qdisc with handle of zero|No such file or directory|Command failed -:\d+$/.test(l));
+    const errors = r.stderr
+      .split('\n')
+      .filter((l) => l.trim() && !/Cannot delete qdisc with handle of zero|No such file or directory|Command failed -:\d+$/.test(l));
     if (errors.some((l) => /qdisc kind is unknown/.test(l))) {
       throw new LabFailure(`this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM, module sch_netem): impairments cannot be applied`);
     }

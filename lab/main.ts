@@ -33,12 +33,11 @@ export function loadLab(file: string): Lab {
   return parseLab(text, file);
 }
 
-
 export async function labMain(argv: string[], progs: Programs, globalSocket?: string): Promise<number> {
   const [verb, ...rest] = argv;
-  if (verb === '_serve') return serve(rest[0], rest.slice(1)), -1;
-  if (verb === '_ask') return out(JSON.stringify(await ask(rest[0], Number(rest[1]), rest.slice(2)))), 0;
-  if (!verb || verb === '-h' || verb === '--help' || verb === 'help') return out(LAB_HELP), verb ? 0 : 2;
+  if (verb === '_serve') return (serve(rest[0], rest.slice(1)), -1);
+  if (verb === '_ask') return (out(JSON.stringify(await ask(rest[0], Number(rest[1]), rest.slice(2)))), 0);
+  if (!verb || verb === '-h' || verb === '--help' || verb === 'help') return (out(LAB_HELP), verb ? 0 : 2);
   try {
     if (verb === 'exec') return await labExec(rest);
     if (verb === 'capture') return await labCapture(rest);
@@ -48,7 +47,7 @@ export async function labMain(argv: string[], progs: Programs, globalSocket?: st
     } catch (e) {
       throw new LabUsage((e as Error).message.replace(/^Unknown option '([^']*)'.*/s, 'unknown flag: $1'));
     }
-    if (p.values.help) return out(LAB_HELP), 0;
+    if (p.values.help) return (out(LAB_HELP), 0);
     const v = p.values as LabValues;
     if (!LAB_COMMANDS.some((c) => c.name === verb)) throw new LabUsage(`unknown command "lab ${verb}": see netloom lab --help`);
     const socket = v.socket ?? globalSocket;
@@ -59,7 +58,9 @@ export async function labMain(argv: string[], progs: Programs, globalSocket?: st
     switch (verb) {
       case 'validate': {
         const req = requirementsOf(lab);
-        out(`${file}: lab ${lab.name}, ${lab.nodes.length} node(s), ${lab.networks.length - 1} network(s), ${lab.links.length} link(s), ${checkCount(lab.expect)} check(s)${lab.steps.length ? `, ${lab.steps.length} step(s)` : ''}${req.length ? `; needs ${req.join(', ')}` : ''}`);
+        out(
+          `${file}: lab ${lab.name}, ${lab.nodes.length} node(s), ${lab.networks.length - 1} network(s), ${lab.links.length} link(s), ${checkCount(lab.expect)} check(s)${lab.steps.length ? `, ${lab.steps.length} step(s)` : ''}${req.length ? `; needs ${req.join(', ')}` : ''}`,
+        );
         return 0;
       }
       case 'up':
@@ -69,7 +70,7 @@ export async function labMain(argv: string[], progs: Programs, globalSocket?: st
       case 'check':
         return await check(lab, progs, v);
       case 'down':
-        return (await labDown(lab, out, progs, v.host ? socket ?? (await hostSocket()) : undefined)).map((l) => err(`left: ${l}`)).length ? 1 : 0;
+        return (await labDown(lab, out, progs, v.host ? (socket ?? (await hostSocket())) : undefined)).map((l) => err(`left: ${l}`)).length ? 1 : 0;
       case 'run': {
         let code: number;
         try {
@@ -80,7 +81,7 @@ export async function labMain(argv: string[], progs: Programs, globalSocket?: st
           code = EXIT.broken;
         }
         if (v.keep) return code;
-        const left = await labDown(lab, out, progs, v.host ? socket ?? (await hostSocket()) : undefined);
+        const left = await labDown(lab, out, progs, v.host ? (socket ?? (await hostSocket())) : undefined);
         for (const l of left) err(`left: ${l}`);
         return left.length && code === 0 ? EXIT.broken : code;
       }
@@ -92,8 +93,8 @@ export async function labMain(argv: string[], progs: Programs, globalSocket?: st
         throw new LabUsage(`unknown command "lab ${verb}": see netloom lab --help`);
     }
   } catch (e) {
-    if (e instanceof LabFileError) return err(e.message), EXIT.invalid;
-    if (e instanceof LabUsage) return err(`Error: ${e.message}`), EXIT.invalid;
+    if (e instanceof LabFileError) return (err(e.message), EXIT.invalid);
+    if (e instanceof LabUsage) return (err(`Error: ${e.message}`), EXIT.invalid);
     err(`Error: ${e instanceof Error ? e.message : String(e)}`);
     return EXIT.broken;
   }
@@ -110,7 +111,11 @@ function upState(lab: Lab): LabState {
   return s;
 }
 
-async function check(lab: Lab, progs: Programs, v: { junit?: string; json?: string; tap?: boolean; verbose?: boolean; retry?: string; 'capture-failures'?: string }): Promise<number> {
+async function check(
+  lab: Lab,
+  progs: Programs,
+  v: { junit?: string; json?: string; tap?: boolean; verbose?: boolean; retry?: string; 'capture-failures'?: string },
+): Promise<number> {
   const retries = v.retry === undefined ? 0 : Number(v.retry);
   if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw new LabUsage(`invalid --retry "${v.retry}": expected a whole number from 0 to 10`);
   const state = upState(lab);
@@ -133,7 +138,7 @@ async function check(lab: Lab, progs: Programs, v: { junit?: string; json?: stri
 
 function labLs(): number {
   const states = listStates();
-  if (!states.length) return out('no lab is up'), 0;
+  if (!states.length) return (out('no lab is up'), 0);
   out(`${'NAME'.padEnd(22)}${'WHERE'.padEnd(26)}${'DAEMON'.padEnd(10)}FILE`);
   for (const s of states) {
     const where = s.isolated ? `namespace ${s.hostNs}` : 'machine (--host)';
@@ -147,14 +152,20 @@ async function labInspect(lab: Lab): Promise<number> {
   const state = upState(lab);
   const facts = await labFacts(lab, state);
   for (const n of lab.nodes) {
-    const mode = n.mode.kind === 'networks' ? '' : ` (network_mode ${n.mode.kind === 'container' ? `container:${n.mode.target}: ${nsOwner(lab, n.key).key}'s interfaces and names` : n.mode.kind})`;
+    const mode =
+      n.mode.kind === 'networks'
+        ? ''
+        : ` (network_mode ${n.mode.kind === 'container' ? `container:${n.mode.target}: ${nsOwner(lab, n.key).key}'s interfaces and names` : n.mode.kind})`;
     out(`${n.key}  sandbox ${n.sandbox}${mode}`);
     const f = facts.nodes[n.key];
     const aliases = new Map(attachmentsOf(lab, n.key).map((a) => [a.network, a.aliases]));
     if (nsOwner(lab, n.key).mode.kind === 'host') out(`  (the stack of the lab's host${state.hostNs ? `, namespace ${state.hostNs}` : ''})`);
     else if (!f?.ifaces.length) out('  (no interface but lo)');
     for (const i of f?.ifaces ?? []) {
-      const names = i.network === 'link' ? 'point-to-point' : `network ${i.network}${aliases.get(i.network)?.length ? `, names ${[nsOwner(lab, n.key).sandbox, ...(aliases.get(i.network) ?? [])].join(' ')}` : ''}`;
+      const names =
+        i.network === 'link'
+          ? 'point-to-point'
+          : `network ${i.network}${aliases.get(i.network)?.length ? `, names ${[nsOwner(lab, n.key).sandbox, ...(aliases.get(i.network) ?? [])].join(' ')}` : ''}`;
       out(`  ${i.ifname.padEnd(6)} ${i.address.padEnd(18)} ${names}`);
     }
     for (const b of f?.ports ?? []) out(`  port   ${b.hostIP || '*'}:${b.hostPort} -> ${b.containerPort}/${b.proto}${b.count > 1 ? ` (+${b.count - 1})` : ''}`);

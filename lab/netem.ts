@@ -69,7 +69,8 @@ export interface NetemSides {
   readonly bToA: Egress;
 }
 
-export const egressesFor = (sides: NetemSides, d: Direction): Egress[] => (d === 'both' ? [sides.aToB, sides.bToA] : [d === 'a-to-b' ? sides.aToB : sides.bToA]);
+export const egressesFor = (sides: NetemSides, d: Direction): Egress[] =>
+  d === 'both' ? [sides.aToB, sides.bToA] : [d === 'a-to-b' ? sides.aToB : sides.bToA];
 
 /** tc batch lines per namespace key ('' = the lab host): `qdisc replace ... root netem ...`, or
  *  with no parameters `qdisc del ... root` (back to the default qdisc). */

@@ -35,8 +35,7 @@ export const networkName = (lab: Lab, key: string): string => netByKey(lab, key)
  *  netloomd ignores them, which `lab up` detects afterwards. */
 export function sandboxBody(lab: Lab, node: NodeSpec): Record<string, unknown> {
   const m = node.mode;
-  const network =
-    m.kind === 'networks' ? networkName(lab, m.attach[0].network) : m.kind === 'container' ? `container:${lab.name}-${m.target}` : m.kind;
+  const network = m.kind === 'networks' ? networkName(lab, m.attach[0].network) : m.kind === 'container' ? `container:${lab.name}-${m.target}` : m.kind;
   return {
     Name: node.sandbox,
     Network: network,

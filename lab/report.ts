@@ -116,7 +116,8 @@ export function renderText(rep: CheckReport, verbose = false): string {
 }
 
 const xml = (s: string): string =>
-  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[ch] as string)
+  s
+    .replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[ch] as string)
     // XML 1.0 allows no control characters but tab, newline and carriage return.
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
 
@@ -131,9 +132,16 @@ export function renderJUnit(rep: CheckReport): string {
     const f = s.cases.filter((k) => k.status === 'fail').length;
     const e = s.cases.filter((k) => k.status === 'error').length;
     const heal = s.step?.healedMs;
-    lines.push(`  <testsuite name="${xml(s.name)}" tests="${s.cases.length}" failures="${f}" errors="${e}"${heal !== undefined ? ` time="${(heal / 1000).toFixed(3)}"` : ''}>`);
+    lines.push(
+      `  <testsuite name="${xml(s.name)}" tests="${s.cases.length}" failures="${f}" errors="${e}"${heal !== undefined ? ` time="${(heal / 1000).toFixed(3)}"` : ''}>`,
+    );
     if (s.step) {
-      lines.push('    <properties>', `      <property name="deadline" value="${(s.step.withinMs / 1000).toFixed(3)}"/>`, `      <property name="time_to_heal" value="${heal !== undefined ? (heal / 1000).toFixed(3) : 'never'}"/>`, '    </properties>');
+      lines.push(
+        '    <properties>',
+        `      <property name="deadline" value="${(s.step.withinMs / 1000).toFixed(3)}"/>`,
+        `      <property name="time_to_heal" value="${heal !== undefined ? (heal / 1000).toFixed(3) : 'never'}"/>`,
+        '    </properties>',
+      );
     }
     for (const k of s.cases) {
       const open = `    <testcase classname="${xml(`${rep.lab}.${s.kind}`)}" name="${xml(k.name)}"`;
@@ -159,8 +167,10 @@ export function renderTap(rep: CheckReport): string {
   const lines = ['TAP version 13', `1..${all.length}`];
   let stepShown: Suite | undefined;
   all.forEach(({ s, k }, i) => {
-    if (s.step && stepShown !== s) (stepShown = s), lines.push(`# ${stepLine(s.name, s.step)}`);
-    lines.push(`${k.status === 'pass' ? 'ok' : 'not ok'} ${i + 1} - ${s.name}: ${k.name.replace(/#/g, '\\#')}${k.flaky ? ` (flaky: passed only on try ${k.flaky.attempt})` : ''}`);
+    if (s.step && stepShown !== s) ((stepShown = s), lines.push(`# ${stepLine(s.name, s.step)}`));
+    lines.push(
+      `${k.status === 'pass' ? 'ok' : 'not ok'} ${i + 1} - ${s.name}: ${k.name.replace(/#/g, '\\#')}${k.flaky ? ` (flaky: passed only on try ${k.flaky.attempt})` : ''}`,
+    );
     if (k.status !== 'pass') lines.push('  ---', `  status: ${k.status}`, `  message: ${JSON.stringify(k.message ?? '')}`, '  ...');
   });
   if (!all.length) lines.push('# no expectations: nothing checked');

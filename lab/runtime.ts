@@ -126,7 +126,16 @@ export async function startIsolated(lab: Lab, progs: Programs): Promise<{ state:
   }
   const pid = spawnDetachedProgram('nsenter', [`--net=/run/netns/${ns}`, process.execPath, progs.daemonScript, ...args], join(dir, 'netloomd.out'));
   // Responders of a lab whose daemon died are still the lab's: keep their PIDs for down.
-  const state: LabState = { name: lab.name, file: lab.file, isolated: true, hostNs: ns, socket, daemonPid: pid, started: new Date().toISOString(), serve: old?.serve ?? {} };
+  const state: LabState = {
+    name: lab.name,
+    file: lab.file,
+    isolated: true,
+    hostNs: ns,
+    socket,
+    daemonPid: pid,
+    started: new Date().toISOString(),
+    serve: old?.serve ?? {},
+  };
   writeState(state);
   for (let i = 0; i < 200; i++) {
     if (await daemonAnswers(socket)) return { state, reused: false };
@@ -135,9 +144,7 @@ export async function startIsolated(lab: Lab, progs: Programs): Promise<{ state:
   }
   const out = [readTail(join(dir, 'netloomd.out')), readTail(log)].join('\n');
   if (/config-file/.test(out) && /unknown|Unknown/.test(out)) {
-    throw new LabFailure(
-      `the lab's daemon settings (${Object.keys(lab.daemon).join(', ')}) need netloomd --config-file, which this netloomd does not accept`,
-    );
+    throw new LabFailure(`the lab's daemon settings (${Object.keys(lab.daemon).join(', ')}) need netloomd --config-file, which this netloomd does not accept`);
   }
   throw new LabFailure(`the lab's netloomd did not answer on ${socket}: ${out.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
 }
@@ -184,6 +191,7 @@ export function inNode(sandbox: string, argv: readonly string[], timeoutMs = 10_
 
 /** A command in the lab's host namespace (or the machine's, with --host). */
 export function inLabHost(s: LabState, argv: readonly string[], timeoutMs = 10_000): Promise<RunResult> {
-  return s.hostNs ? run('ip', ['netns', 'exec', s.hostNs, ...argv], { allowFail: true, timeoutMs }) : run(argv[0], argv.slice(1), { allowFail: true, timeoutMs });
+  return s.hostNs
+    ? run('ip', ['netns', 'exec', s.hostNs, ...argv], { allowFail: true, timeoutMs })
+    : run(argv[0], argv.slice(1), { allowFail: true, timeoutMs });
 }
-

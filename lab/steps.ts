@@ -103,7 +103,9 @@ class Runner {
         // hosts nor etcd, and they do not reach it.
         const hosts = a.kind === 'heal' ? lab.hosts : a.hosts;
         for (const h of hosts) {
-          const r = await run('ip', ['-n', this.state.hostNs!, 'link', 'set', this.state.hosts![h].uplink, a.kind === 'heal' ? 'up' : 'down'], { allowFail: true });
+          const r = await run('ip', ['-n', this.state.hostNs!, 'link', 'set', this.state.hosts![h].uplink, a.kind === 'heal' ? 'up' : 'down'], {
+            allowFail: true,
+          });
           if (r.exitCode !== 0) throw new LabFailure(r.stderr.trim() || `exit ${r.exitCode}`);
         }
         return undefined;
@@ -142,7 +144,12 @@ class Runner {
     for (const n of [...sharing.filter((x) => x.key !== owner.key), owner]) {
       await api(socketFor(lab, this.state, n.key), 'DELETE', `/sandboxes/${enc(n.sandbox)}`);
     }
-    return sharing.length > 1 ? `with ${sharing.filter((n) => n.key !== owner.key).map((n) => n.key).join(', ')}` : undefined;
+    return sharing.length > 1
+      ? `with ${sharing
+          .filter((n) => n.key !== owner.key)
+          .map((n) => n.key)
+          .join(', ')}`
+      : undefined;
   }
 
   /** What is missing is made again as the file says (up is idempotent): the sandbox with the same

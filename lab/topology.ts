@@ -57,7 +57,13 @@ class Located {
 }
 
 const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1);
-const pointer = (p: string): string[] => (p ? p.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')) : []);
+const pointer = (p: string): string[] =>
+  p
+    ? p
+        .split('/')
+        .slice(1)
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    : [];
 
 /** The one ajv error worth showing: the deepest, and for oneOf the branch closest to the value. */
 function schemaMessage(e: ErrorObject, where: string[]): { message: string; atKey: boolean; path: string[] } {
@@ -161,7 +167,10 @@ interface RawLab {
   description?: string;
   requires?: Requirement[];
   daemon?: Record<string, unknown>;
-  networks?: Record<string, { driver?: string; subnet?: string; gateway?: string; ip_range?: string; internal?: boolean; icc?: boolean; options?: Record<string, string> }>;
+  networks?: Record<
+    string,
+    { driver?: string; subnet?: string; gateway?: string; ip_range?: string; internal?: boolean; icc?: boolean; options?: Record<string, string> }
+  >;
   nodes: Record<string, RawNode>;
   links?: RawLink[];
   steps?: RawStep[];
@@ -261,7 +270,8 @@ function buildStep(st: RawStep, i: number, lab: Lab, loc: Located): StepSpec {
     return key;
   };
   const network = (path: Path, key: string): string => {
-    if (!lab.networks.some((n) => n.key === key)) throw loc.error(path, `step "${st.name}": no network "${key}" (defined: ${lab.networks.map((n) => n.key).join(', ')})`);
+    if (!lab.networks.some((n) => n.key === key))
+      throw loc.error(path, `step "${st.name}": no network "${key}" (defined: ${lab.networks.map((n) => n.key).join(', ')})`);
     return key;
   };
   const actions = (st.do ?? []).map((raw, j): Action => {
@@ -278,28 +288,37 @@ function buildStep(st: RawStep, i: number, lab: Lab, loc: Located): StepSpec {
       const isLink = lab.links.some((l) => [l.a, l.b].some((e) => e.node === n && e.ifname === place));
       const isAtt = lab.nodes.find((x) => x.key === n)?.mode.kind === 'networks' && lab.networks.some((x) => x.key === place);
       if (isLink === isAtt) {
-        throw loc.error([...p('netem'), 'target'], isLink ? `netem target ${target} names both a link and a network: rename one` : `netem target ${target}: ${place} is neither a point-to-point interface of ${n} nor a network`);
+        throw loc.error(
+          [...p('netem'), 'target'],
+          isLink
+            ? `netem target ${target} names both a link and a network: rename one`
+            : `netem target ${target}: ${place} is neither a point-to-point interface of ${n} nor a network`,
+        );
       }
-      if (!clear && !Object.keys(params).some((k) => k !== 'direction')) throw loc.error(p('netem'), `netem ${target}: give parameters to change, or clear: true`);
+      if (!clear && !Object.keys(params).some((k) => k !== 'direction'))
+        throw loc.error(p('netem'), `netem ${target}: give parameters to change, or clear: true`);
       return { kind: 'netem', target, netem: params, clear: Boolean(clear) };
     }
     if ('connect' in a || 'disconnect' in a) {
       const kind = 'connect' in a ? 'connect' : 'disconnect';
       const n = node(p(kind), String(a[kind]));
       const net = network(p('network'), String(a.network));
-      if (lab.nodes.find((x) => x.key === n)?.mode.kind !== 'networks') throw loc.error(p(kind), `step "${st.name}": node ${n} has a network_mode: it cannot ${kind}`);
+      if (lab.nodes.find((x) => x.key === n)?.mode.kind !== 'networks')
+        throw loc.error(p(kind), `step "${st.name}": node ${n} has a network_mode: it cannot ${kind}`);
       return { kind, node: n, network: net };
     }
     if ('node' in a) return { kind: 'node', node: node(p('node'), String(a.node)), state: a.state };
     const host = (path: Path, h: string): string => {
-      if (!lab.hosts.includes(h)) throw loc.error(path, `step "${st.name}": no host "${h}" (${lab.hosts.length ? `hosts: ${lab.hosts.join(', ')}` : 'a single-host lab'})`);
+      if (!lab.hosts.includes(h))
+        throw loc.error(path, `step "${st.name}": no host "${h}" (${lab.hosts.length ? `hosts: ${lab.hosts.join(', ')}` : 'a single-host lab'})`);
       return h;
     };
     if ('daemon' in a) return { kind: 'daemon', op: a.daemon, ...(a.host ? { host: host(p('host'), a.host) } : {}) };
     if ('etcd' in a || 'partition' in a || 'heal' in a) {
       if (!lab.hosts.length) throw loc.error(at('do', j), `step "${st.name}": ${Object.keys(a)[0]} needs a multi-host lab (hosts:)`);
       if ('etcd' in a) {
-        if (a.member !== undefined && a.member > lab.cluster.etcdMembers) throw loc.error(p('member'), `step "${st.name}": etcd has ${lab.cluster.etcdMembers} member(s)`);
+        if (a.member !== undefined && a.member > lab.cluster.etcdMembers)
+          throw loc.error(p('member'), `step "${st.name}": etcd has ${lab.cluster.etcdMembers} member(s)`);
         return { kind: 'etcd', op: a.etcd, ...(a.member !== undefined ? { member: a.member } : {}) };
       }
       if ('partition' in a) return { kind: 'partition', hosts: (a.partition as string[]).map((h, k) => host([...p('partition'), k], h)) };
@@ -326,8 +345,14 @@ function buildStep(st: RawStep, i: number, lab: Lab, loc: Located): StepSpec {
  *  point-to-point link stays on one host; a single-host lab has no overlay network. */
 function checkHosts(raw: RawLab, hosts: readonly string[], networks: readonly NetSpec[], nodes: readonly NodeSpec[], loc: Located): void {
   for (const n of networks.filter((x) => !x.builtin)) {
-    if (hosts.length && n.driver !== 'overlay') throw loc.error(['networks', n.key], `network ${n.key}: a multi-host lab's networks are overlay networks (driver: overlay); each host has its own default bridge`, true);
-    if (!hosts.length && n.driver === 'overlay') throw loc.error(['networks', n.key, 'driver'], `network ${n.key}: an overlay network needs hosts: (a multi-host lab)`);
+    if (hosts.length && n.driver !== 'overlay')
+      throw loc.error(
+        ['networks', n.key],
+        `network ${n.key}: a multi-host lab's networks are overlay networks (driver: overlay); each host has its own default bridge`,
+        true,
+      );
+    if (!hosts.length && n.driver === 'overlay')
+      throw loc.error(['networks', n.key, 'driver'], `network ${n.key}: an overlay network needs hosts: (a multi-host lab)`);
   }
   for (const n of nodes) {
     const h = raw.nodes[n.key].host;
@@ -357,10 +382,12 @@ function buildNode(lab: string, key: string, n: RawNode, networks: readonly NetS
     const entries: [string, RawAttach | null][] = Array.isArray(n.networks) ? n.networks.map((k) => [k, null]) : Object.entries(n.networks ?? { bridge: null });
     const attach: Attachment[] = entries.map(([net, a], i) => {
       const where = Array.isArray(n.networks) ? at('networks', i) : at('networks', net);
-      if (net === 'host' || net === 'none') throw loc.error(where, `node ${key}: "${net}" is a network mode: write network_mode: ${net}`, !Array.isArray(n.networks));
+      if (net === 'host' || net === 'none')
+        throw loc.error(where, `node ${key}: "${net}" is a network mode: write network_mode: ${net}`, !Array.isArray(n.networks));
       const spec = networks.find((x) => x.key === net);
       if (!spec) throw loc.error(where, `node ${key}: no network "${net}" (defined: ${networks.map((x) => x.key).join(', ')})`, !Array.isArray(n.networks));
-      if (spec.builtin && a?.aliases?.length) throw loc.error(where, `node ${key}: the default bridge has no DNS, so aliases need a user-defined network`, true);
+      if (spec.builtin && a?.aliases?.length)
+        throw loc.error(where, `node ${key}: the default bridge has no DNS, so aliases need a user-defined network`, true);
       // The node's own name is an alias on every user-defined network, so nodes find each other by it.
       const aliases = spec.builtin ? [] : [...new Set([key, ...(a?.aliases ?? [])])];
       const netem = buildNetem(a?.netem, [...where, 'netem'], loc);
@@ -399,7 +426,8 @@ function checkContainerCycles(nodes: readonly NodeSpec[], loc: Located): void {
     let cur: NodeSpec | undefined = n;
     while (cur?.mode.kind === 'container') {
       const t: string = cur.mode.target;
-      if (seen.has(t)) throw loc.error(['nodes', n.key, 'network_mode'], `node ${n.key}: network_mode container:… goes round in a circle (${[...seen, t].join(' -> ')})`);
+      if (seen.has(t))
+        throw loc.error(['nodes', n.key, 'network_mode'], `node ${n.key}: network_mode container:… goes round in a circle (${[...seen, t].join(' -> ')})`);
       seen.add(t);
       cur = nodes.find((x) => x.key === t);
     }
@@ -412,7 +440,10 @@ function buildLink(l: RawLink, i: number, nodes: readonly NodeSpec[], loc: Locat
     const n = nodes.find((x) => x.key === node);
     if (!n) throw loc.error(['links', i, side], `link ${i + 1}: no node "${node}" (nodes: ${nodes.map((x) => x.key).join(', ')})`);
     if (n.mode.kind === 'host' || n.mode.kind === 'container') {
-      throw loc.error(['links', i, side], `link ${i + 1}: node ${node} has network_mode ${n.mode.kind}: a point-to-point link needs a namespace of the node's own`);
+      throw loc.error(
+        ['links', i, side],
+        `link ${i + 1}: node ${node} has network_mode ${n.mode.kind}: a point-to-point link needs a namespace of the node's own`,
+      );
     }
     const ip = side === 'a' ? l.a_ip : l.b_ip;
     return { node, ifname, ...(ip ? { ip } : {}) };
@@ -433,11 +464,12 @@ function buildExpect(e: RawExpect, nodeKeys: readonly string[], loc: Located, at
     if (allowHost && node === 'host') return;
     if (!nodeKeys.includes(node)) throw loc.error(path, `no node "${node}" (nodes: ${nodeKeys.join(', ')}${allowHost ? ', or host' : ''})`);
   };
-  const reach = (e.reach === 'same' ? [] : e.reach ?? []).map((r, i) => {
+  const reach = (e.reach === 'same' ? [] : (e.reach ?? [])).map((r, i) => {
     r.nodes.forEach((n, j) => need([...at, 'reach', i, 'nodes', j], n));
     for (const [j, a] of (r.allow ?? []).entries()) {
       for (const side of a.split(/<->|->/)) {
-        if (side !== '*' && !r.nodes.includes(side)) throw loc.error([...at, 'reach', i, 'allow', j], `allow "${a}": ${side} is not in this block's nodes (${r.nodes.join(', ')})`);
+        if (side !== '*' && !r.nodes.includes(side))
+          throw loc.error([...at, 'reach', i, 'allow', j], `allow "${a}": ${side} is not in this block's nodes (${r.nodes.join(', ')})`);
       }
     }
     const [kind, port] = r.probe.split('/');
@@ -455,7 +487,14 @@ function buildExpect(e: RawExpect, nodeKeys: readonly string[], loc: Located, at
   (e.rtt ?? []).forEach((r, i) => pair('rtt', r, i));
   (e.loss ?? []).forEach((r, i) => pair('loss', r, i));
   return {
-    rtt: (e.rtt ?? []).map((r) => ({ from: r.from, to: r.to, p50: r.p50, p50Ms: durationMs(r.p50), tolerance: r.tolerance ?? '25%', toleranceFrac: percent(r.tolerance ?? '25%') })),
+    rtt: (e.rtt ?? []).map((r) => ({
+      from: r.from,
+      to: r.to,
+      p50: r.p50,
+      p50Ms: durationMs(r.p50),
+      tolerance: r.tolerance ?? '25%',
+      toleranceFrac: percent(r.tolerance ?? '25%'),
+    })),
     loss: (e.loss ?? []).map((r) => ({ from: r.from, to: r.to, max: r.max, maxFrac: percent(r.max) })),
     reach,
     dns: (e.dns ?? []).map((d) => ({ from: d.from, name: d.name, type: d.type ?? 'A', answer: d.answer })),

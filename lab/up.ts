@@ -29,7 +29,15 @@ async function exists(socket: string, path: string): Promise<boolean> {
 
 interface SandboxView {
   Name: string;
-  Networks: Record<string, { Interface?: string; IPv4Address: string; Aliases?: string[]; Ports?: { proto: string; hostIP: string; hostPort: number; containerPort: number; count: number }[] }>;
+  Networks: Record<
+    string,
+    {
+      Interface?: string;
+      IPv4Address: string;
+      Aliases?: string[];
+      Ports?: { proto: string; hostIP: string; hostPort: number; containerPort: number; count: number }[];
+    }
+  >;
   [k: string]: unknown;
 }
 
@@ -61,7 +69,8 @@ export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say
     }
     const r = lab.hosts.length ? await startCluster(lab, progs) : await startIsolated(lab, progs);
     state = r.state;
-    if (lab.hosts.length) return `${r.reused ? 'reusing' : 'made'} ${lab.hosts.length} host namespace(s) (${lab.hosts.map((h) => clusterHostNs(lab, h)).join(', ')}), each with its own netloomd, on an underlay with etcd (${lab.cluster.etcdMembers} member(s)) in ${state.hostNs}`;
+    if (lab.hosts.length)
+      return `${r.reused ? 'reusing' : 'made'} ${lab.hosts.length} host namespace(s) (${lab.hosts.map((h) => clusterHostNs(lab, h)).join(', ')}), each with its own netloomd, on an underlay with etcd (${lab.cluster.etcdMembers} member(s)) in ${state.hostNs}`;
     return `${r.reused ? 'reusing' : 'made'} namespace ${state.hostNs} with its own netloomd (pid ${state.daemonPid})`;
   });
   const socket = state.socket;
@@ -138,7 +147,10 @@ async function waitListening(lab: Lab, serve: Record<string, number>): Promise<v
       const r = await inNode(node.sandbox, ['ss', '-Hlntu']);
       const ports = new Set([...r.stdout.matchAll(/:(\d+)\s/g)].map((m) => Number(m[1])));
       if (node.serve.every((s) => ports.has(s.port))) break;
-      if (!alive(serve[node.key])) throw new LabFailure(`node ${node.key}: the responder for ${node.serve.map((s) => `${s.proto}/${s.port}`).join(', ')} exited (see ${runDir(lab.name)}/serve-${node.key}.log)`);
+      if (!alive(serve[node.key]))
+        throw new LabFailure(
+          `node ${node.key}: the responder for ${node.serve.map((s) => `${s.proto}/${s.port}`).join(', ')} exited (see ${runDir(lab.name)}/serve-${node.key}.log)`,
+        );
       await new Promise((res) => setTimeout(res, 50));
     }
   }
@@ -217,12 +229,15 @@ async function unappliedSettings(lab: Lab, state: LabState): Promise<string[]> {
     // would mean asking them).
     if (node.dns.length && !embeddedDns(lab, node.key) && nsOwner(lab, node.key).mode.kind !== 'host') {
       const resolv = await files('/etc/resolv.conf');
-      for (const d of node.dns) if (!new RegExp(`^nameserver\\s+${d.replace(/[.]/g, '\\.')}\\s*$`, 'm').test(resolv)) missing.push(`dns ${d} (node ${node.key}: not in its resolv.conf)`);
+      for (const d of node.dns)
+        if (!new RegExp(`^nameserver\\s+${d.replace(/[.]/g, '\\.')}\\s*$`, 'm').test(resolv))
+          missing.push(`dns ${d} (node ${node.key}: not in its resolv.conf)`);
     }
     const hosts = node.links.length || node.addHosts.length ? await files('/etc/hosts') : '';
     for (const l of node.links) {
       const alias = l.split(':')[1];
-      if (!new RegExp(`\\s${alias.replace(/[.]/g, '\\.')}(\\s|$)`, 'm').test(hosts)) missing.push(`links (${l.replace(`${lab.name}-`, '')} on node ${node.key})`);
+      if (!new RegExp(`\\s${alias.replace(/[.]/g, '\\.')}(\\s|$)`, 'm').test(hosts))
+        missing.push(`links (${l.replace(`${lab.name}-`, '')} on node ${node.key})`);
     }
     for (const h of node.addHosts) {
       const [name, ip] = h.split(':');
@@ -233,7 +248,8 @@ async function unappliedSettings(lab: Lab, state: LabState): Promise<string[]> {
   if (typeof bip === 'string') {
     const br = await api<{ IPAM: { Config: { Subnet: string; Gateway?: string }[] } }>(socket, 'GET', '/networks/bridge');
     // Network inspect may show a gateway only when one was chosen (Docker 20.10): the subnet tells too.
-    if (!br.IPAM.Config.some((c) => c.Gateway === addressOf(bip) || c.Subnet === canonicalCidr(bip))) missing.push(`daemon bip ${bip} (the default bridge is ${br.IPAM.Config.map((c) => c.Subnet).join(', ')})`);
+    if (!br.IPAM.Config.some((c) => c.Gateway === addressOf(bip) || c.Subnet === canonicalCidr(bip)))
+      missing.push(`daemon bip ${bip} (the default bridge is ${br.IPAM.Config.map((c) => c.Subnet).join(', ')})`);
   }
   return missing;
 }

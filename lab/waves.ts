@@ -65,7 +65,10 @@ export function nextWave(remaining: readonly WaveSource[], budget: number): numb
  *  by their first address's network, then as given. */
 export function waveOrder(sources: readonly WaveSource[]): WaveSource[] {
   const net = (s: WaveSource): string => (s.ifaces[0] ? (canonicalCidr(s.ifaces[0].address) ?? '') : '');
-  return sources.map((s, i) => ({ s, i, k: net(s) })).sort((a, b) => a.k.localeCompare(b.k) || a.i - b.i).map((x) => x.s);
+  return sources
+    .map((s, i) => ({ s, i, k: net(s) }))
+    .sort((a, b) => a.k.localeCompare(b.k) || a.i - b.i)
+    .map((x) => x.s);
 }
 
 /** net.ipv4.neigh.default.gc_thresh3 unless the machine's administrator changed it. */

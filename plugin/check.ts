@@ -140,7 +140,9 @@ export async function runChecks(opts: CheckOptions): Promise<CheckResult[]> {
   };
   // /proc/net follows the reader's network namespace (/sys/class/net follows sysfs's mount).
   const linkExists = (name: string): boolean =>
-    readFileSync('/proc/net/dev', 'utf8').split('\n').some((l) => l.trim().startsWith(`${name}:`));
+    readFileSync('/proc/net/dev', 'utf8')
+      .split('\n')
+      .some((l) => l.trim().startsWith(`${name}:`));
 
   let space = '';
   let pool = { id: '', cidr: '', gw: '' };
@@ -149,36 +151,52 @@ export async function runChecks(opts: CheckOptions): Promise<CheckResult[]> {
   const addrs: string[] = [];
   let srcName = '';
 
-  await check('Plugin.Activate lists NetworkDriver and IpamDriver', async () => {
-    const j = ok(await call('Plugin.Activate'), 'Plugin.Activate');
-    const impl = j.Implements;
-    must(Array.isArray(impl) && impl.includes('NetworkDriver') && impl.includes('IpamDriver'), `Implements is ${JSON.stringify(impl)}`);
-  }, true);
-  await check('NetworkDriver.GetCapabilities: Scope is local or global', async () => {
-    const j = ok(await call('NetworkDriver.GetCapabilities'), 'NetworkDriver.GetCapabilities');
-    must(j.Scope === 'local' || j.Scope === 'global', `Scope ${JSON.stringify(j.Scope)} would make the engine refuse the driver`);
-    must([undefined, '', 'local', 'global'].includes(j.ConnectivityScope as string), `ConnectivityScope ${JSON.stringify(j.ConnectivityScope)}`);
-  }, true);
+  await check(
+    'Plugin.Activate lists NetworkDriver and IpamDriver',
+    async () => {
+      const j = ok(await call('Plugin.Activate'), 'Plugin.Activate');
+      const impl = j.Implements;
+      must(Array.isArray(impl) && impl.includes('NetworkDriver') && impl.includes('IpamDriver'), `Implements is ${JSON.stringify(impl)}`);
+    },
+    true,
+  );
+  await check(
+    'NetworkDriver.GetCapabilities: Scope is local or global',
+    async () => {
+      const j = ok(await call('NetworkDriver.GetCapabilities'), 'NetworkDriver.GetCapabilities');
+      must(j.Scope === 'local' || j.Scope === 'global', `Scope ${JSON.stringify(j.Scope)} would make the engine refuse the driver`);
+      must([undefined, '', 'local', 'global'].includes(j.ConnectivityScope as string), `ConnectivityScope ${JSON.stringify(j.ConnectivityScope)}`);
+    },
+    true,
+  );
   await check('IpamDriver.GetCapabilities answers JSON (or 404)', async () => {
     const r = await call('IpamDriver.GetCapabilities');
     if (r.status === 404) return;
     const j = ok(r, 'IpamDriver.GetCapabilities');
     for (const k of ['RequiresMACAddress', 'RequiresRequestReplay']) must(j[k] === undefined || typeof j[k] === 'boolean', `${k} is ${JSON.stringify(j[k])}`);
   });
-  await check('IpamDriver.GetDefaultAddressSpaces names both spaces', async () => {
-    const j = ok(await call('IpamDriver.GetDefaultAddressSpaces'), 'IpamDriver.GetDefaultAddressSpaces');
-    must(typeof j.LocalDefaultAddressSpace === 'string' && j.LocalDefaultAddressSpace, 'no LocalDefaultAddressSpace');
-    must(typeof j.GlobalDefaultAddressSpace === 'string', 'no GlobalDefaultAddressSpace');
-    space = String(j.LocalDefaultAddressSpace);
-  }, true);
-  await check('RequestPool without a subnet picks one and gives a gateway', async () => {
-    const j = ok(await call('IpamDriver.RequestPool', { AddressSpace: space, Pool: '', SubPool: '', Options: {}, V6: false }), 'RequestPool');
-    must(typeof j.PoolID === 'string' && j.PoolID, `PoolID ${JSON.stringify(j.PoolID)}`);
-    must(parseCidr(String(j.Pool)), `Pool ${JSON.stringify(j.Pool)} is not a CIDR`);
-    const gw = (j.Data as Record<string, string> | undefined)?.['com.docker.network.gateway'];
-    pool = { id: String(j.PoolID), cidr: String(j.Pool), gw: gw ? addressOf(gw) : '' };
-  }, true);
-  await check('a second RequestPool never returns an allocated pool (the engine\'s host-overlap loop ends)', async () => {
+  await check(
+    'IpamDriver.GetDefaultAddressSpaces names both spaces',
+    async () => {
+      const j = ok(await call('IpamDriver.GetDefaultAddressSpaces'), 'IpamDriver.GetDefaultAddressSpaces');
+      must(typeof j.LocalDefaultAddressSpace === 'string' && j.LocalDefaultAddressSpace, 'no LocalDefaultAddressSpace');
+      must(typeof j.GlobalDefaultAddressSpace === 'string', 'no GlobalDefaultAddressSpace');
+      space = String(j.LocalDefaultAddressSpace);
+    },
+    true,
+  );
+  await check(
+    'RequestPool without a subnet picks one and gives a gateway',
+    async () => {
+      const j = ok(await call('IpamDriver.RequestPool', { AddressSpace: space, Pool: '', SubPool: '', Options: {}, V6: false }), 'RequestPool');
+      must(typeof j.PoolID === 'string' && j.PoolID, `PoolID ${JSON.stringify(j.PoolID)}`);
+      must(parseCidr(String(j.Pool)), `Pool ${JSON.stringify(j.Pool)} is not a CIDR`);
+      const gw = (j.Data as Record<string, string> | undefined)?.['com.docker.network.gateway'];
+      pool = { id: String(j.PoolID), cidr: String(j.Pool), gw: gw ? addressOf(gw) : '' };
+    },
+    true,
+  );
+  await check("a second RequestPool never returns an allocated pool (the engine's host-overlap loop ends)", async () => {
     const j = ok(await call('IpamDriver.RequestPool', { AddressSpace: space, Pool: '', SubPool: '', Options: {}, V6: false }), 'RequestPool');
     must(!overlaps(String(j.Pool), pool.cidr), `${String(j.Pool)} overlaps ${pool.cidr}, still allocated`);
     ok(await call('IpamDriver.ReleasePool', { PoolID: j.PoolID }), 'ReleasePool');
@@ -186,50 +204,94 @@ export async function runChecks(opts: CheckOptions): Promise<CheckResult[]> {
   await check('RequestPool of an allocated subnet is refused with "Error"', async () => {
     refused(await call('IpamDriver.RequestPool', { AddressSpace: space, Pool: pool.cidr, SubPool: '', Options: {}, V6: false }), 'IpamDriver.RequestPool');
   });
-  await check('gateway RequestAddress answers address/prefix inside the pool', async () => {
-    const j = ok(await call('IpamDriver.RequestAddress', { PoolID: pool.id, Address: pool.gw, Options: { RequestAddressType: 'com.docker.network.gateway' } }), 'RequestAddress');
-    const a = parseIfAddr(String(j.Address));
-    const ip = a?.ip ?? '';
-    must(a && contains(pool.cidr, ip), `Address ${JSON.stringify(j.Address)} is not an address/prefix in ${pool.cidr}`);
-    pool.gw = ip;
-  }, true);
-  await check('CreateNetwork', async () => {
-    ok(await call('NetworkDriver.CreateNetwork', {
-      NetworkID: netId,
-      Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': {} },
-      IPv4Data: [{ AddressSpace: space, Gateway: formatIfAddr(ifAddrIn(pool.gw, pool.cidr)), Pool: pool.cidr }],
-      IPv6Data: [],
-    }), 'CreateNetwork');
-  }, true);
-  await check('RequestAddress hands out distinct addresses, never the gateway', async () => {
-    for (let i = 0; i < 2; i++) {
-      const j = ok(await call('IpamDriver.RequestAddress', { PoolID: pool.id, Address: '', Options: null }), 'RequestAddress');
-      const ip = addressOf(String(j.Address));
-      must(contains(pool.cidr, ip) && ip !== pool.gw && !addrs.includes(ip), `got ${String(j.Address)} (gateway ${pool.gw}, earlier ${addrs.join(', ') || 'none'})`);
-      addrs.push(ip);
-    }
-  }, true);
+  await check(
+    'gateway RequestAddress answers address/prefix inside the pool',
+    async () => {
+      const j = ok(
+        await call('IpamDriver.RequestAddress', { PoolID: pool.id, Address: pool.gw, Options: { RequestAddressType: 'com.docker.network.gateway' } }),
+        'RequestAddress',
+      );
+      const a = parseIfAddr(String(j.Address));
+      const ip = a?.ip ?? '';
+      must(a && contains(pool.cidr, ip), `Address ${JSON.stringify(j.Address)} is not an address/prefix in ${pool.cidr}`);
+      pool.gw = ip;
+    },
+    true,
+  );
+  await check(
+    'CreateNetwork',
+    async () => {
+      ok(
+        await call('NetworkDriver.CreateNetwork', {
+          NetworkID: netId,
+          Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': {} },
+          IPv4Data: [{ AddressSpace: space, Gateway: formatIfAddr(ifAddrIn(pool.gw, pool.cidr)), Pool: pool.cidr }],
+          IPv6Data: [],
+        }),
+        'CreateNetwork',
+      );
+    },
+    true,
+  );
+  await check(
+    'RequestAddress hands out distinct addresses, never the gateway',
+    async () => {
+      for (let i = 0; i < 2; i++) {
+        const j = ok(await call('IpamDriver.RequestAddress', { PoolID: pool.id, Address: '', Options: null }), 'RequestAddress');
+        const ip = addressOf(String(j.Address));
+        must(
+          contains(pool.cidr, ip) && ip !== pool.gw && !addrs.includes(ip),
+          `got ${String(j.Address)} (gateway ${pool.gw}, earlier ${addrs.join(', ') || 'none'})`,
+        );
+        addrs.push(ip);
+      }
+    },
+    true,
+  );
   await check('RequestAddress of an address in use is refused with "Error"', async () => {
     refused(await call('IpamDriver.RequestAddress', { PoolID: pool.id, Address: addrs[0], Options: null }), 'IpamDriver.RequestAddress');
   });
-  await check('CreateEndpoint accepts the IPAM address and does not echo it', async () => {
-    const j = ok(await call('NetworkDriver.CreateEndpoint', {
-      NetworkID: netId, EndpointID: epId,
-      Interface: { Address: formatIfAddr(ifAddrIn(addrs[0]!, pool.cidr)), AddressIPv6: '', MacAddress: '' },
-      Options: { 'com.docker.network.endpoint.exposedports': [], 'com.docker.network.portmap': [] },
-    }), 'CreateEndpoint');
-    const iface = j.Interface as Record<string, string> | undefined;
-    must(!iface?.Address && !iface?.AddressIPv6, `the engine fails a create whose reply sets an address: ${JSON.stringify(iface)}`);
-  }, true);
-  await check('Join returns an existing host interface and a gateway', async () => {
-    const j = ok(await call('NetworkDriver.Join', { NetworkID: netId, EndpointID: epId, SandboxKey: '/var/run/docker/netns/nlcheck', Options: { 'com.docker.network.endpoint.exposedports': [], 'com.docker.network.portmap': [] } }), 'Join');
-    const n = j.InterfaceName as Record<string, string> | undefined;
-    must(n?.SrcName && n.SrcName.length <= 15, `InterfaceName.SrcName ${JSON.stringify(n?.SrcName)}`);
-    must(n?.DstPrefix, 'InterfaceName.DstPrefix is empty: the interface would be named "0"');
-    must((j.Gateway && parseIp(String(j.Gateway))) || j.DisableGatewayService === true, 'neither a Gateway (plain IP) nor DisableGatewayService: the engine would add docker_gwbridge');
-    srcName = String(n?.SrcName);
-    if (opts.linkCheck !== false) must(linkExists(srcName), `SrcName ${srcName} does not exist in this network namespace`);
-  }, true);
+  await check(
+    'CreateEndpoint accepts the IPAM address and does not echo it',
+    async () => {
+      const j = ok(
+        await call('NetworkDriver.CreateEndpoint', {
+          NetworkID: netId,
+          EndpointID: epId,
+          Interface: { Address: formatIfAddr(ifAddrIn(addrs[0]!, pool.cidr)), AddressIPv6: '', MacAddress: '' },
+          Options: { 'com.docker.network.endpoint.exposedports': [], 'com.docker.network.portmap': [] },
+        }),
+        'CreateEndpoint',
+      );
+      const iface = j.Interface as Record<string, string> | undefined;
+      must(!iface?.Address && !iface?.AddressIPv6, `the engine fails a create whose reply sets an address: ${JSON.stringify(iface)}`);
+    },
+    true,
+  );
+  await check(
+    'Join returns an existing host interface and a gateway',
+    async () => {
+      const j = ok(
+        await call('NetworkDriver.Join', {
+          NetworkID: netId,
+          EndpointID: epId,
+          SandboxKey: '/var/run/docker/netns/nlcheck',
+          Options: { 'com.docker.network.endpoint.exposedports': [], 'com.docker.network.portmap': [] },
+        }),
+        'Join',
+      );
+      const n = j.InterfaceName as Record<string, string> | undefined;
+      must(n?.SrcName && n.SrcName.length <= 15, `InterfaceName.SrcName ${JSON.stringify(n?.SrcName)}`);
+      must(n?.DstPrefix, 'InterfaceName.DstPrefix is empty: the interface would be named "0"');
+      must(
+        (j.Gateway && parseIp(String(j.Gateway))) || j.DisableGatewayService === true,
+        'neither a Gateway (plain IP) nor DisableGatewayService: the engine would add docker_gwbridge',
+      );
+      srcName = String(n?.SrcName);
+      if (opts.linkCheck !== false) must(linkExists(srcName), `SrcName ${srcName} does not exist in this network namespace`);
+    },
+    true,
+  );
   await check('EndpointOperInfo answers a JSON object', async () => {
     ok(await call('NetworkDriver.EndpointOperInfo', { NetworkID: netId, EndpointID: epId }), 'EndpointOperInfo');
   });
@@ -255,9 +317,22 @@ export async function runChecks(opts: CheckOptions): Promise<CheckResult[]> {
   }
   await check('unknown IDs are refused, naming them', async () => {
     const other = hexId();
-    refused(await call('NetworkDriver.CreateEndpoint', { NetworkID: other, EndpointID: hexId(), Interface: { Address: '', AddressIPv6: '', MacAddress: '' }, Options: {} }), 'NetworkDriver.CreateEndpoint', other);
+    refused(
+      await call('NetworkDriver.CreateEndpoint', {
+        NetworkID: other,
+        EndpointID: hexId(),
+        Interface: { Address: '', AddressIPv6: '', MacAddress: '' },
+        Options: {},
+      }),
+      'NetworkDriver.CreateEndpoint',
+      other,
+    );
     refused(await call('NetworkDriver.Join', { NetworkID: netId, EndpointID: other, SandboxKey: '/x', Options: {} }), 'NetworkDriver.Join', other);
-    refused(await call('IpamDriver.RequestAddress', { PoolID: `nosuch-${other.slice(0, 8)}`, Address: '', Options: null }), 'IpamDriver.RequestAddress', `nosuch-${other.slice(0, 8)}`);
+    refused(
+      await call('IpamDriver.RequestAddress', { PoolID: `nosuch-${other.slice(0, 8)}`, Address: '', Options: null }),
+      'IpamDriver.RequestAddress',
+      `nosuch-${other.slice(0, 8)}`,
+    );
   });
   await check('malformed, mistyped and oversized bodies get an error the engine can read', async () => {
     const bodies: [string, string][] = [
@@ -294,7 +369,7 @@ export async function runChecks(opts: CheckOptions): Promise<CheckResult[]> {
       for (let i = 0; i < 2; i++) ok(await call('IpamDriver.ReleaseAddress', { PoolID: pool.id, Address: ip }), `ReleaseAddress ${ip}`);
     }
   });
-  await check('ReleasePool, DeleteNetwork (the engine\'s order), each twice, succeed', async () => {
+  await check("ReleasePool, DeleteNetwork (the engine's order), each twice, succeed", async () => {
     for (let i = 0; i < 2; i++) ok(await call('IpamDriver.ReleasePool', { PoolID: pool.id }), 'ReleasePool');
     for (let i = 0; i < 2; i++) ok(await call('NetworkDriver.DeleteNetwork', { NetworkID: netId }), 'DeleteNetwork');
   });
@@ -306,9 +381,11 @@ export async function runChecks(opts: CheckOptions): Promise<CheckResult[]> {
     // An essential check failed midway: undo what the kit made, as the engine's rollback would.
     const ids = { NetworkID: netId, EndpointID: epId };
     const steps: [string, unknown][] = [
-      ['NetworkDriver.Leave', ids], ['NetworkDriver.DeleteEndpoint', ids],
+      ['NetworkDriver.Leave', ids],
+      ['NetworkDriver.DeleteEndpoint', ids],
       ...[...addrs, pool.gw].map((ip): [string, unknown] => ['IpamDriver.ReleaseAddress', { PoolID: pool.id, Address: ip }]),
-      ['IpamDriver.ReleasePool', { PoolID: pool.id }], ['NetworkDriver.DeleteNetwork', { NetworkID: netId }],
+      ['IpamDriver.ReleasePool', { PoolID: pool.id }],
+      ['NetworkDriver.DeleteNetwork', { NetworkID: netId }],
     ];
     for (const [m, b] of steps) await call(m, b).catch(() => undefined);
   }

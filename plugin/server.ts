@@ -27,7 +27,14 @@ type Handler = (body: Record<string, unknown>) => Promise<object> | object;
 const errorKey = (url: string): 'Err' | 'Error' => (url.startsWith('/IpamDriver.') ? 'Error' : 'Err');
 
 /** Teardown verbs: the engine only logs their errors, so we log them too, where someone looks. */
-const TEARDOWN = new Set(['NetworkDriver.Leave', 'NetworkDriver.DeleteEndpoint', 'NetworkDriver.DeleteNetwork', 'NetworkDriver.RevokeExternalConnectivity', 'IpamDriver.ReleaseAddress', 'IpamDriver.ReleasePool']);
+const TEARDOWN = new Set([
+  'NetworkDriver.Leave',
+  'NetworkDriver.DeleteEndpoint',
+  'NetworkDriver.DeleteNetwork',
+  'NetworkDriver.RevokeExternalConnectivity',
+  'IpamDriver.ReleaseAddress',
+  'IpamDriver.ReleasePool',
+]);
 
 export function pluginRoutes(ctl: Controller): Record<string, Handler> {
   const x = ctl.external;
@@ -109,8 +116,7 @@ export function pluginRoutes(ctl: Controller): Record<string, Handler> {
   };
 }
 
-const json = (reply: FastifyReply, status: number, value: object): FastifyReply =>
-  reply.status(status).type(CONTENT_TYPE).send(JSON.stringify(value));
+const json = (reply: FastifyReply, status: number, value: object): FastifyReply => reply.status(status).type(CONTENT_TYPE).send(JSON.stringify(value));
 
 export function buildPluginServer(ctl: Controller, log: Logger): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: PLUGIN_BODY_LIMIT });

@@ -12,8 +12,7 @@ const show = (v: unknown): string => {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 };
 
-const bad = (field: string, want: string, got: unknown) =>
-  invalid('NL_BAD_REQUEST', `invalid ${field}: expected ${want}, got ${show(got)}`);
+const bad = (field: string, want: string, got: unknown) => invalid('NL_BAD_REQUEST', `invalid ${field}: expected ${want}, got ${show(got)}`);
 
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -95,7 +95,14 @@ export class EtcdClient implements Store {
     return new Promise((resolve, reject) => {
       const data = JSON.stringify(body);
       const req = request(
-        { host: ep.host, port: ep.port, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }, timeout: this.timeoutMs },
+        {
+          host: ep.host,
+          port: ep.port,
+          method: 'POST',
+          path,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+          timeout: this.timeoutMs,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -103,7 +110,9 @@ export class EtcdClient implements Store {
             const text = Buffer.concat(chunks).toString('utf8');
             if ((res.statusCode ?? 0) >= 300) {
               if (text.includes('requested lease not found')) {
-                return reject(unavailable('NL_CLUSTER_LEASE_LOST', `cluster store etcd://${this.where} no longer knows this host's lease (it expired): ${path}`));
+                return reject(
+                  unavailable('NL_CLUSTER_LEASE_LOST', `cluster store etcd://${this.where} no longer knows this host's lease (it expired): ${path}`),
+                );
               }
               return reject(new Error(`${path}: HTTP ${res.statusCode} ${text.slice(0, 200)}`));
             }
@@ -182,32 +191,41 @@ export class EtcdClient implements Store {
       ended = true;
       onEnd(err);
     };
-    const req = request({ host: ep.host, port: ep.port, method: 'POST', path: '/v3/watch', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res: IncomingMessage) => {
-      let buf = '';
-      res.on('data', (c: Buffer) => {
-        buf += c.toString('utf8');
-        // The gateway writes one JSON object per message, newline-separated.
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (!line) continue;
-          try {
-            const m = JSON.parse(line) as { result?: { events?: { type?: string; kv?: RawKv }[]; canceled?: boolean } };
-            if (m.result?.canceled) return end(new Error('watch canceled (compacted?)'));
-            const evs = (m.result?.events ?? []).map((e): WatchEvent => {
-              const key = unb64(e.kv?.key).slice(this.prefix.length);
-              return e.type === 'DELETE' ? { type: 'del', key } : { type: 'put', key, value: parseJson(unb64(e.kv?.value)) };
-            });
-            if (evs.length) onEvents(evs);
-          } catch (err) {
-            end(err as Error);
+    const req = request(
+      {
+        host: ep.host,
+        port: ep.port,
+        method: 'POST',
+        path: '/v3/watch',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res: IncomingMessage) => {
+        let buf = '';
+        res.on('data', (c: Buffer) => {
+          buf += c.toString('utf8');
+          // The gateway writes one JSON object per message, newline-separated.
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl).trim();
+            buf = buf.slice(nl + 1);
+            if (!line) continue;
+            try {
+              const m = JSON.parse(line) as { result?: { events?: { type?: string; kv?: RawKv }[]; canceled?: boolean } };
+              if (m.result?.canceled) return end(new Error('watch canceled (compacted?)'));
+              const evs = (m.result?.events ?? []).map((e): WatchEvent => {
+                const key = unb64(e.kv?.key).slice(this.prefix.length);
+                return e.type === 'DELETE' ? { type: 'del', key } : { type: 'put', key, value: parseJson(unb64(e.kv?.value)) };
+              });
+              if (evs.length) onEvents(evs);
+            } catch (err) {
+              end(err as Error);
+            }
           }
-        }
-      });
-      res.on('end', () => end(new Error('watch stream ended')));
-      res.on('error', end);
-    });
+        });
+        res.on('end', () => end(new Error('watch stream ended')));
+        res.on('error', end);
+      },
+    );
     req.on('error', end);
     req.end(body);
     return () => {

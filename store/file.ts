@@ -6,19 +6,7 @@
 // acknowledged transactions silently. The log is folded into a snapshot (write temp, fsync,
 // rename, fsync dir) every COMPACT_EVERY transactions, which keeps the cost of a write flat
 // however many networks exist; a compaction also upgrades a format-1 store.
-import {
-  closeSync,
-  existsSync,
-  fdatasyncSync,
-  fsyncSync,
-  fstatSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { unavailable } from '../common/errors.js';
 import { tryLock, type FileLock } from '../system/lock.js';
@@ -123,7 +111,10 @@ export class FileStore extends MemoryStore {
   private lock(): void {
     const got = tryLock(join(this.dir, LOCK_FILE));
     if ('heldBy' in got) {
-      throw unavailable('NL_STORE_LOCKED', `data dir ${this.dir} is in use by netloomd pid ${got.heldBy || '(unknown)'}: stop it first, or give this one another --data-dir`);
+      throw unavailable(
+        'NL_STORE_LOCKED',
+        `data dir ${this.dir} is in use by netloomd pid ${got.heldBy || '(unknown)'}: stop it first, or give this one another --data-dir`,
+      );
     }
     this.lockHandle = got;
   }

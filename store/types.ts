@@ -9,9 +9,7 @@ export interface KvEntry<T = unknown> {
   readonly version: number;
 }
 
-export type TxnOp =
-  | { readonly op: 'put'; readonly key: string; readonly value: unknown }
-  | { readonly op: 'del'; readonly key: string };
+export type TxnOp = { readonly op: 'put'; readonly key: string; readonly value: unknown } | { readonly op: 'del'; readonly key: string };
 
 /** The transaction applies only if every compared key has exactly this version (0 = absent). */
 export interface Compare {

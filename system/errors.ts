@@ -73,7 +73,6 @@ export const obj = {
   fw: (family: 4 | 6, table?: string, chain?: string): string =>
     `${family === 4 ? 'iptables' : 'ip6tables'}${table ? ` -t ${table}` : ''}${chain ? ` ${chain}` : ''}`,
   netns: (path: string): string => `netns ${path}`,
-
 };
 
 /** A failure of `step object` with this errno, its message `${step} ${object}: ${why}`. */
@@ -128,7 +127,14 @@ export function errnoOfRun(res: ProgramOutcome): string {
 export function runError(file: string, args: readonly string[], res: ProgramOutcome, step = 'run', object?: string): SystemError {
   const why = res.stderr.trim() || res.stdout.trim() || `exit code ${res.exitCode}`;
   const command = `${file} ${args.join(' ')}`;
-  return new SystemError({ step, object: object ?? command, errno: errnoOfRun(res), exitCode: res.exitCode, message: `${command}: ${why.split('\n')[0]}`, cause: res.spawnError });
+  return new SystemError({
+    step,
+    object: object ?? command,
+    errno: errnoOfRun(res),
+    exitCode: res.exitCode,
+    message: `${command}: ${why.split('\n')[0]}`,
+    cause: res.spawnError,
+  });
 }
 
 /** addBridge on a name another kind of link holds (the kernel's answer would be EEXIST). */
@@ -137,7 +143,13 @@ export const notABridge = (name: string, ns: NsRef, kind: string | undefined): S
 
 /** A namespace path that points nowhere (open, or a veth's peer namespace). */
 export const notThere = (path: string, cause?: unknown): SystemError =>
-  new SystemError({ step: stepOf('open'), object: obj.netns(path), errno: errnoOf(cause) || 'ENOENT', message: `network namespace ${path} is not there`, cause });
+  new SystemError({
+    step: stepOf('open'),
+    object: obj.netns(path),
+    errno: errnoOf(cause) || 'ENOENT',
+    message: `network namespace ${path} is not there`,
+    cause,
+  });
 
 /** netns.alias onto a name in use. */
 export const aliasTaken = (name: string): SystemError =>

@@ -22,7 +22,10 @@ export interface NeighTableUse {
  *  (the kernel shows neither file there), or not Linux. */
 export async function arpTableUse(): Promise<NeighTableUse | undefined> {
   const [text, limit] = await Promise.all([readFile('/proc/net/stat/arp_cache', 'utf8').catch(() => ''), readSysctl('net.ipv4.neigh.default.gc_thresh3')]);
-  const [head, ...rows] = text.trim().split('\n').map((l) => l.trim().split(/\s+/));
+  const [head, ...rows] = text
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/));
   const col = (name: string): number => head?.indexOf(name) ?? -1;
   const [e, f] = [col('entries'), col('table_fulls')];
   if (!rows.length || e < 0 || f < 0 || !limit) return undefined;
@@ -49,7 +52,10 @@ export async function flushLearntNeighbours(ns: NsRef): Promise<number> {
       const st = m.data.state;
       if (!m.attrs.dst || st?.permanent || st?.noarp) continue;
       // One that went meanwhile (ENOENT) is as good as deleted.
-      await sock.delNeighbor({ family: AF_INET, ifindex: m.data.ifindex }, { dst: m.attrs.dst }).then(() => n++, () => undefined);
+      await sock.delNeighbor({ family: AF_INET, ifindex: m.data.ifindex }, { dst: m.attrs.dst }).then(
+        () => n++,
+        () => undefined,
+      );
     }
     return n;
   } finally {

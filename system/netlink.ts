@@ -168,11 +168,7 @@ export class NetlinkHandle implements NetHandle {
           ),
         ]);
         const info = encode(ifla.formatInfo({ kind: 'veth', data: encode(ifla.formatVethInfo({ peer })) }));
-        await this.sock.newLink(
-          {},
-          { ifname: spec.hostName, mtu: spec.mtu, master, linkinfo: info },
-          { flags: CREATE_EXCL },
-        );
+        await this.sock.newLink({}, { ifname: spec.hostName, mtu: spec.mtu, master, linkinfo: info }, { flags: CREATE_EXCL });
       } finally {
         this.closeFd(fd);
       }
@@ -189,7 +185,18 @@ export class NetlinkHandle implements NetHandle {
         const port = Buffer.alloc(2);
         port.writeUInt16BE(spec.port);
         // No UDP checksum on transmit (as Docker's overlay): the inner packets carry their own.
-        const data = encode(ifla.formatVxlan({ id: spec.vni, ...(spec.local ? { local: ipToBytes(spec.local) } : {}), port, learning: 0, proxy: 1, l2miss: 0, l3miss: 0, udpCsum: 0 }));
+        const data = encode(
+          ifla.formatVxlan({
+            id: spec.vni,
+            ...(spec.local ? { local: ipToBytes(spec.local) } : {}),
+            port,
+            learning: 0,
+            proxy: 1,
+            l2miss: 0,
+            l3miss: 0,
+            udpCsum: 0,
+          }),
+        );
         const info = encode(ifla.formatInfo({ kind: 'vxlan', data }));
         await this.sock.newLink({}, { ifname: spec.name, mtu: spec.mtu, master, linkinfo: info }, { flags: CREATE_EXCL });
         await this.setAlias(spec.name, spec.alias);
@@ -227,7 +234,10 @@ export class NetlinkHandle implements NetHandle {
       const ifindex = await this.index(e.link);
       if (ifindex === undefined) return;
       await tolerate(
-        this.sock.delNeighbor({ family: e.fdb ? AF_BRIDGE : AF_INET, ifindex, flags: e.fdb ? { self: true } : {} }, { lladdr: macToBuf(e.mac), dst: ipToBytes(e.ip) }),
+        this.sock.delNeighbor(
+          { family: e.fdb ? AF_BRIDGE : AF_INET, ifindex, flags: e.fdb ? { self: true } : {} },
+          { lladdr: macToBuf(e.mac), dst: ipToBytes(e.ip) },
+        ),
         'ENOENT',
       );
     });

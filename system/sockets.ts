@@ -28,10 +28,18 @@ export function parseProcNet(text: string, proto: 'tcp' | 'udp', family: 4 | 6):
 }
 
 export async function listeners(): Promise<Listener[]> {
-  const files = [['tcp', 4], ['tcp6', 6], ['udp', 4], ['udp6', 6]] as const;
+  const files = [
+    ['tcp', 4],
+    ['tcp6', 6],
+    ['udp', 4],
+    ['udp6', 6],
+  ] as const;
   const all = await Promise.all(
     files.map(([f, family]) =>
-      readFile(`/proc/net/${f}`, 'utf8').then((t) => parseProcNet(t, f.startsWith('tcp') ? 'tcp' : 'udp', family), () => []),
+      readFile(`/proc/net/${f}`, 'utf8').then(
+        (t) => parseProcNet(t, f.startsWith('tcp') ? 'tcp' : 'udp', family),
+        () => [],
+      ),
     ),
   );
   return all.flat();

@@ -5,7 +5,10 @@ import { keepMessage, stepOf } from './errors.js';
 const path = (key: string): string => `/proc/sys/${key.includes('/') ? key : key.replace(/\./g, '/')}`;
 
 export async function readSysctl(key: string): Promise<string | undefined> {
-  return readFile(path(key), 'utf8').then((t) => t.trim(), () => undefined);
+  return readFile(path(key), 'utf8').then(
+    (t) => t.trim(),
+    () => undefined,
+  );
 }
 
 export async function setSysctl(key: string, value: string): Promise<void> {

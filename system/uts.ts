@@ -25,15 +25,19 @@ export class UnshareUts implements UtsNamespaces {
       throw keepMessage(step, `sandbox ${sandbox}`, err);
     }
     try {
-      await run('unshare', [
-        `--uts=${file}`,
-        'sh',
-        '-c',
-        'printf %s "$1" > /proc/sys/kernel/hostname && printf %s "$2" > /proc/sys/kernel/domainname',
-        'sh',
-        hostname,
-        domainname || '(none)',
-      ], { step, object: `sandbox ${sandbox}` });
+      await run(
+        'unshare',
+        [
+          `--uts=${file}`,
+          'sh',
+          '-c',
+          'printf %s "$1" > /proc/sys/kernel/hostname && printf %s "$2" > /proc/sys/kernel/domainname',
+          'sh',
+          hostname,
+          domainname || '(none)',
+        ],
+        { step, object: `sandbox ${sandbox}` },
+      );
     } catch (err) {
       await run('umount', [file], { allowFail: true });
       rmSync(file, { force: true });

@@ -4,9 +4,34 @@ import { conflict, logFailures } from '../../common/errors.js';
 import { addressOf, formatIfAddr, ifAddrIn, macFromIPv4 } from '../../common/cidr.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
-import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type EndpointInfo, type Firewaller, type KeptLines, type Lifecycle, type NetworkInfo } from '../driver.js';
+import {
+  hostVethName,
+  undoAll,
+  type Driver,
+  type DriverEnv,
+  type DriverNetwork,
+  type EndpointInfo,
+  type Firewaller,
+  type KeptLines,
+  type Lifecycle,
+  type NetworkInfo,
+} from '../driver.js';
 import { OPT, generatedBridgeName, parseBridgeOptions, predefinedBridgeOptions, unknownBridgeOptions, type BridgeConfig } from './options.js';
-import { ADMIN_CHAINS, JUMPS, UNORDERED_CHAINS, expectedLines, isPortLine, linkRules, networkRules, ownLines, publishRules, renderAdd, renderAll, renderDel, type Rule } from './rules.js';
+import {
+  ADMIN_CHAINS,
+  JUMPS,
+  UNORDERED_CHAINS,
+  expectedLines,
+  isPortLine,
+  linkRules,
+  networkRules,
+  ownLines,
+  publishRules,
+  renderAdd,
+  renderAll,
+  renderDel,
+  type Rule,
+} from './rules.js';
 import { hostFamily } from '../../common/ports.js';
 import type { Table } from '../../system/types.js';
 import { keptRules as keptLines } from '../shared/iptables.js';
@@ -17,9 +42,7 @@ const families = [4, 6] as const;
 function rulesFor(net: NetworkInfo, c: BridgeConfig, family: 4 | 6): Rule[] {
   return net.pools
     .filter((p) => p.family === family)
-    .flatMap((p) =>
-      networkRules({ bridge: c.bridgeName, family, subnet: p.subnet, internal: c.internal, icc: c.icc, masquerade: c.masquerade }),
-    );
+    .flatMap((p) => networkRules({ bridge: c.bridgeName, family, subnet: p.subnet, internal: c.internal, icc: c.icc, masquerade: c.masquerade }));
 }
 
 /** DNAT/accept rules of one endpoint's published ports for one family, and its links' accept
@@ -81,7 +104,12 @@ async function deleteRules(env: DriverEnv, family: 4 | 6, rules: readonly Rule[]
 const bridgeAddressed = (net: NetworkInfo, c: BridgeConfig): PoolRecord[] => net.pools.filter((p) => !(c.inhibitIpv4 && p.family === 4));
 
 /** The bridge as the shared plumbing sees it: no default route out of an internal network. */
-const portOf = (net: NetworkInfo, c: BridgeConfig): BridgePort => ({ bridge: c.bridgeName, mtu: c.mtu, addressed: bridgeAddressed(net, c), routes: !c.internal });
+const portOf = (net: NetworkInfo, c: BridgeConfig): BridgePort => ({
+  bridge: c.bridgeName,
+  mtu: c.mtu,
+  addressed: bridgeAddressed(net, c),
+  routes: !c.internal,
+});
 
 /** Host-wide settings of the bridge driver (netloomd's --iptables and --ip-forward). */
 export interface BridgeHost {
@@ -159,7 +187,10 @@ function bridgeLifecycle(applied: Set<string>, fw: boolean): Lifecycle<BridgeCon
       try {
         const existed = await host.link(c.bridgeName);
         if (existed && existed.kind !== 'bridge') {
-          throw conflict('NL_OPTION_IN_USE', `bridge name "${c.bridgeName}" is taken by a ${existed.kind ?? 'network'} device: choose another --opt ${OPT.name}`);
+          throw conflict(
+            'NL_OPTION_IN_USE',
+            `bridge name "${c.bridgeName}" is taken by a ${existed.kind ?? 'network'} device: choose another --opt ${OPT.name}`,
+          );
         }
         // Registered before addBridge: it creates, tags and sets up, and may fail after creating.
         if (!existed) undo.unshift(() => host.delLink(c.bridgeName));
@@ -222,7 +253,10 @@ async function publish(env: DriverEnv, c: BridgeConfig, ep: EndpointInfo): Promi
     const rules = portRulesFor(c, ep, family);
     if (!rules.length) continue;
     // join runs again on every reconcile: check first, so no rule is ever there twice.
-    const have = new Set([...ownLines(await env.sys.firewall.save(family, 'nat'), 'nat'), ...ownLines(await env.sys.firewall.save(family, 'filter'), 'filter')]);
+    const have = new Set([
+      ...ownLines(await env.sys.firewall.save(family, 'nat'), 'nat'),
+      ...ownLines(await env.sys.firewall.save(family, 'filter'), 'filter'),
+    ]);
     const missing = rules.filter((r) => !have.has(`-A ${r.chain} ${r.spec.join(' ')}`));
     if (missing.length) await env.sys.firewall.restore(family, renderAdd(missing));
   }

@@ -49,16 +49,10 @@ function parseBool(key: string, v: string | undefined, dflt: boolean): boolean {
   throw invalid('NL_BRIDGE_BAD_OPTION', `invalid value "${v}" for --opt ${key}: expected true or false`);
 }
 
-export function parseBridgeOptions(
-  opts: Readonly<Record<string, string>>,
-  net: { id: string; name: string; internal: boolean },
-): BridgeConfig {
+export function parseBridgeOptions(opts: Readonly<Record<string, string>>, net: { id: string; name: string; internal: boolean }): BridgeConfig {
   const name = opts[OPT.name] ?? generatedBridgeName(net.id);
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name) || name === '.' || name === '..') {
-    throw invalid(
-      'NL_BRIDGE_BAD_OPTION',
-      `invalid bridge name "${name}" in --opt ${OPT.name}: expected 1 to 15 letters, digits, "_", "." or "-"`,
-    );
+    throw invalid('NL_BRIDGE_BAD_OPTION', `invalid bridge name "${name}" in --opt ${OPT.name}: expected 1 to 15 letters, digits, "_", "." or "-"`);
   }
   let mtu = DEFAULT_MTU;
   const rawMtu = opts[OPT.mtu];

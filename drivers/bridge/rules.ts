@@ -86,10 +86,7 @@ export function baseRules(): Rule[] {
 
 export function networkRules(n: BridgeRuleInput): Rule[] {
   const br = n.bridge;
-  const rules: Rule[] = [
-    r('filter', CHAIN.iso1, '-i', br, '!', '-o', br, '-j', CHAIN.iso2),
-    r('filter', CHAIN.iso2, '-o', br, '-j', 'DROP'),
-  ];
+  const rules: Rule[] = [r('filter', CHAIN.iso1, '-i', br, '!', '-o', br, '-j', CHAIN.iso2), r('filter', CHAIN.iso2, '-o', br, '-j', 'DROP')];
   if (!n.internal) {
     rules.push(r('filter', CHAIN.forward, '-o', br, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'));
   }
@@ -132,7 +129,27 @@ export function publishRules(p: PublishRuleInput): Rule[] {
     for (const [hp, cp, count] of pieces) {
       const to = hp === cp && count > 1 ? (p.family === 4 ? p.address : `${p.address}`) : target(cp);
       rules.push(r('nat', CHAIN.dnat, ...dst, '-p', b.proto, '-m', b.proto, '--dport', ports(hp, count), '-j', 'DNAT', '--to-destination', to));
-      rules.push(r('filter', CHAIN.published, '-d', host(p.address, p.family), '!', '-i', p.bridge, '-o', p.bridge, '-p', b.proto, '-m', b.proto, '--dport', ports(cp, count), '-j', 'ACCEPT'));
+      rules.push(
+        r(
+          'filter',
+          CHAIN.published,
+          '-d',
+          host(p.address, p.family),
+          '!',
+          '-i',
+          p.bridge,
+          '-o',
+          p.bridge,
+          '-p',
+          b.proto,
+          '-m',
+          b.proto,
+          '--dport',
+          ports(cp, count),
+          '-j',
+          'ACCEPT',
+        ),
+      );
     }
   }
   return rules;
@@ -181,15 +198,13 @@ export function expectedLines(rules: readonly Rule[]): Record<Table, string[]> {
 export function ownLines(save: string, table: Table): string[] {
   const own = new Set(OWN_CHAINS[table]);
   const targets = new Set(JUMPS.filter((j) => j.table === table).map((j) => j.target));
-  return save
-    .split('\n')
-    .filter((l) => {
-      const m = /^-A (\S+) (.*)$/.exec(l);
-      if (!m) return false;
-      if (own.has(m[1])) return true;
-      const jump = /^-j (\S+)$/.exec(m[2]);
-      return !m[1].startsWith('NETLOOM') && jump !== null && targets.has(jump[1]);
-    });
+  return save.split('\n').filter((l) => {
+    const m = /^-A (\S+) (.*)$/.exec(l);
+    if (!m) return false;
+    if (own.has(m[1])) return true;
+    const jump = /^-j (\S+)$/.exec(m[2]);
+    return !m[1].startsWith('NETLOOM') && jump !== null && targets.has(jump[1]);
+  });
 }
 
 /** Chains where order carries no meaning (one rule per published port, none overlapping): all

@@ -94,15 +94,19 @@ export class Cluster {
     for (;;) {
       const byId = await this.kv.get<{ vtep?: string; name?: string }>(`ov/host/${this.host}`);
       const byVtep = await this.kv.get<string>(`ov/vtep/${this.vtep}`);
-      const other = byId && byId.value.vtep !== this.vtep
-        ? `node id ${this.host} is already claimed by live host "${byId.value.name ?? '?'}" (${byId.value.vtep ?? '?'}) in ${this.where}: is this data dir a copy of that host's? give each host its own --data-dir (the node id is kept there)`
-        : byVtep && byVtep.value !== this.host
-          ? `advertise address ${this.vtep} is already claimed by live host ${await this.describe(byVtep.value)} in ${this.where}: give each host its own --advertise-addr`
-          : undefined;
+      const other =
+        byId && byId.value.vtep !== this.vtep
+          ? `node id ${this.host} is already claimed by live host "${byId.value.name ?? '?'}" (${byId.value.vtep ?? '?'}) in ${this.where}: is this data dir a copy of that host's? give each host its own --data-dir (the node id is kept there)`
+          : byVtep && byVtep.value !== this.host
+            ? `advertise address ${this.vtep} is already claimed by live host ${await this.describe(byVtep.value)} in ${this.where}: give each host its own --advertise-addr`
+            : undefined;
       if (!other) {
         const lease = await this.kv.grantLease(this.ttl);
         const ok = await this.kv.txn(
-          [{ key: `ov/host/${this.host}`, version: byId?.version ?? 0 }, { key: `ov/vtep/${this.vtep}`, version: byVtep?.version ?? 0 }],
+          [
+            { key: `ov/host/${this.host}`, version: byId?.version ?? 0 },
+            { key: `ov/vtep/${this.vtep}`, version: byVtep?.version ?? 0 },
+          ],
           this.registration(),
           lease,
         );
@@ -209,8 +213,15 @@ export class Cluster {
     for (const e of entries) this.mirror.set(e.key, e.value);
     // Watch first: an apply that fails must not leave this host deaf to later changes.
     this.stopWatch?.();
-    this.stopWatch = this.kv.watch('ov/', revision + 1, (evs) => void this.onEvents(evs), (err) => this.onWatchEnd(err));
-    await this.hooks!.serial(() => this.hooks!.changed()).catch((err: unknown) => this.log.error({ err: String(err) }, 'cluster: applying the fresh read failed'));
+    this.stopWatch = this.kv.watch(
+      'ov/',
+      revision + 1,
+      (evs) => void this.onEvents(evs),
+      (err) => this.onWatchEnd(err),
+    );
+    await this.hooks!.serial(() => this.hooks!.changed()).catch((err: unknown) =>
+      this.log.error({ err: String(err) }, 'cluster: applying the fresh read failed'),
+    );
   }
 
   private applyQueued = false;
@@ -229,12 +240,10 @@ export class Cluster {
     // (a host with 1000 endpoints coming back) is applied once, not 1000 times.
     if (this.applyQueued) return;
     this.applyQueued = true;
-    await this.hooks!
-      .serial(() => {
-        this.applyQueued = false;
-        return this.hooks!.changed();
-      })
-      .catch((err: unknown) => this.log.error({ err: String(err) }, 'cluster: applying changes failed'));
+    await this.hooks!.serial(() => {
+      this.applyQueued = false;
+      return this.hooks!.changed();
+    }).catch((err: unknown) => this.log.error({ err: String(err) }, 'cluster: applying changes failed'));
   }
 
   private onWatchEnd(err?: Error): void {
@@ -271,7 +280,12 @@ export class Cluster {
 
   /** Defines a network cluster-wide: name, VNI and subnet checked against every other overlay
    *  network in one transaction (compare on ov/seq), so two hosts can never both win. */
-  async define(n: { readonly id: string; readonly name: string; readonly created: string }, pool: PoolRecord, wantVni: number | undefined, mtu: string | undefined): Promise<OvNet> {
+  async define(
+    n: { readonly id: string; readonly name: string; readonly created: string },
+    pool: PoolRecord,
+    wantVni: number | undefined,
+    mtu: string | undefined,
+  ): Promise<OvNet> {
     for (let i = 0; i < MAX_TRIES; i++) {
       const { entries } = await this.kv.listAt<unknown>('ov/');
       const seq = entries.find((e) => e.key === 'ov/seq');
@@ -307,7 +321,11 @@ export class Cluster {
       throw forbidden('NL_NETWORK_IN_USE', `network ${net.name} has active endpoints (${where}): disconnect them first`);
     }
     const def = this.mirror.get(`ov/net/${net.id}`) as OvNet | undefined;
-    const ops = [{ op: 'del' as const, key: `ov/net/${net.id}` }, { op: 'del' as const, key: `ov/netname/${encodeURIComponent(net.name)}` }, ...(def ? [{ op: 'del' as const, key: `ov/vni/${def.vni}` }] : [])];
+    const ops = [
+      { op: 'del' as const, key: `ov/net/${net.id}` },
+      { op: 'del' as const, key: `ov/netname/${encodeURIComponent(net.name)}` },
+      ...(def ? [{ op: 'del' as const, key: `ov/vni/${def.vni}` }] : []),
+    ];
     await this.kv.txn([], ops);
     this.mirror.delete(`ov/net/${net.id}`);
   }
@@ -330,7 +348,16 @@ export class Cluster {
 
   /** Announces a local endpoint to every host (under this host's lease). */
   async publish(ep: LocalEndpoint): Promise<void> {
-    const rec: OvEndpoint = { id: ep.id, network: ep.network, host: this.host, vtep: this.vtep, ip: ep.ipv4 ?? '', mac: ep.mac, name: ep.sandbox, aliases: ep.aliases };
+    const rec: OvEndpoint = {
+      id: ep.id,
+      network: ep.network,
+      host: this.host,
+      vtep: this.vtep,
+      ip: ep.ipv4 ?? '',
+      mac: ep.mac,
+      name: ep.sandbox,
+      aliases: ep.aliases,
+    };
     const alloc = `ov/alloc/${ep.network}/${ep.ipv4 ? addressOf(ep.ipv4) : ''}`;
     this.mine.set(ep.id, { ep: rec, alloc });
     await this.register(rec);
@@ -346,12 +373,18 @@ export class Cluster {
       const cur = await this.kv.get<{ host?: string; ep?: string }>(alloc);
       if (cur && cur.value?.ep !== rec.id) {
         this.mine.delete(rec.id);
-        throw conflict('NL_IPAM_ADDR_IN_USE', `address ${rec.ip} of ${rec.name} was taken by ${cur.value?.host ? this.hostName(cur.value.host) : 'another host'} while this host was away: disconnect and reconnect ${rec.name}`);
+        throw conflict(
+          'NL_IPAM_ADDR_IN_USE',
+          `address ${rec.ip} of ${rec.name} was taken by ${cur.value?.host ? this.hostName(cur.value.host) : 'another host'} while this host was away: disconnect and reconnect ${rec.name}`,
+        );
       }
       const ok = await this.leased(() =>
         this.kv.txn(
           [{ key: alloc, version: cur?.version ?? 0 }],
-          [{ op: 'put', key: alloc, value: { host: this.host, ep: rec.id } }, { op: 'put', key: `ov/ep/${rec.network}/${rec.id}`, value: rec }],
+          [
+            { op: 'put', key: alloc, value: { host: this.host, ep: rec.id } },
+            { op: 'put', key: `ov/ep/${rec.network}/${rec.id}`, value: rec },
+          ],
           this.lease,
         ),
       );
@@ -371,7 +404,13 @@ export class Cluster {
 
   async withdraw(ep: LocalEndpoint): Promise<void> {
     this.mine.delete(ep.id);
-    await this.kv.txn([], [{ op: 'del', key: `ov/ep/${ep.network}/${ep.id}` }, { op: 'del', key: `ov/alloc/${ep.network}/${ep.ipv4 ? addressOf(ep.ipv4) : ''}` }]);
+    await this.kv.txn(
+      [],
+      [
+        { op: 'del', key: `ov/ep/${ep.network}/${ep.id}` },
+        { op: 'del', key: `ov/alloc/${ep.network}/${ep.ipv4 ? addressOf(ep.ipv4) : ''}` },
+      ],
+    );
     this.mirror.delete(`ov/ep/${ep.network}/${ep.id}`);
   }
 

@@ -10,7 +10,19 @@
 // before the bridge driver's, drops anything routed between the overlay and another network.
 import { invalid, logFailures } from '../../common/errors.js';
 import { formatIfAddr, ifAddrIn, macFromIPv4 } from '../../common/cidr.js';
-import { hostVethName, undoAll, type Driver, type DriverEnv, type DriverNetwork, type Finding, type Firewaller, type KeptLines, type Lifecycle, type NetworkInfo, type Peer } from '../driver.js';
+import {
+  hostVethName,
+  undoAll,
+  type Driver,
+  type DriverEnv,
+  type DriverNetwork,
+  type Finding,
+  type Firewaller,
+  type KeptLines,
+  type Lifecycle,
+  type NetworkInfo,
+  type Peer,
+} from '../driver.js';
 import type { NeighEntry } from '../../system/types.js';
 import { keptRules as keptLines, renderAdd, type Rule } from '../shared/iptables.js';
 import { DEFAULT_MTU, addBridgeDevice, addGatewayAddrs, checkBridge, joinBridge, leaveBridge, type BridgePort } from '../shared/linuxbridge.js';
@@ -61,7 +73,11 @@ export interface OverlayConfig {
  *  listens there), and no default route in sandboxes: nothing beyond the overlay is routed. */
 const portOf = (net: NetworkInfo, c: OverlayConfig): BridgePort => ({ bridge: c.bridgeName, mtu: c.mtu, addressed: net.pools, routes: false });
 
-export function parseOverlayOptions(opts: Readonly<Record<string, string>>, net: { id: string; name: string; internal: boolean }, host: OverlayHost): OverlayConfig {
+export function parseOverlayOptions(
+  opts: Readonly<Record<string, string>>,
+  net: { id: string; name: string; internal: boolean },
+  host: OverlayHost,
+): OverlayConfig {
   const known = new Set<string>(Object.values(OVERLAY_OPT));
   for (const k of Object.keys(opts)) {
     if (!known.has(k)) throw invalid('NL_UNKNOWN_OPTION', `unknown option "${k}" for driver overlay: valid options are ${[...known].join(', ')}`);
@@ -194,7 +210,8 @@ async function setPeers(env: DriverEnv, _net: NetworkInfo, c: OverlayConfig, pee
 
 async function checkPeers(env: DriverEnv, net: NetworkInfo, c: OverlayConfig, peers: readonly Peer[]): Promise<Finding[]> {
   const { extra, missing } = await peerDiff(env, c, peers);
-  const what = (e: NeighEntry): string => (e.fdb ? `fdb ${e.mac} dst ${e.ip} dev ${e.link}` : `neigh ${e.ip} lladdr ${e.mac} dev ${e.link}`) + ` (network ${net.name})`;
+  const what = (e: NeighEntry): string =>
+    (e.fdb ? `fdb ${e.mac} dst ${e.ip} dev ${e.link}` : `neigh ${e.ip} lladdr ${e.mac} dev ${e.link}`) + ` (network ${net.name})`;
   return [
     ...missing.map((e): Finding => ({ kind: 'peer', object: what(e), problem: 'missing: the cluster has this endpoint' })),
     ...extra.map((e): Finding => ({ kind: 'peer', object: what(e), problem: 'not in the cluster mirror' })),

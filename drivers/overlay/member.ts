@@ -54,9 +54,17 @@ function memberOf(cl: Cluster, opt: OverlayOptionKeys): ClusterMember {
     undefine: (net, force) => cl.undefine(net, force),
     syncLocal: (eps) => cl.syncLocal(eps),
     networks: () =>
-      cl.networks().map((d) => ({ id: d.id, name: d.name, subnet: d.subnet, gateway: d.gateway, options: { [opt.vni]: String(d.vni), ...(d.mtu ? { [opt.mtu]: d.mtu } : {}) } })),
+      cl.networks().map((d) => ({
+        id: d.id,
+        name: d.name,
+        subnet: d.subnet,
+        gateway: d.gateway,
+        options: { [opt.vni]: String(d.vni), ...(d.mtu ? { [opt.mtu]: d.mtu } : {}) },
+      })),
     endpoints: (networkId) =>
-      cl.endpoints(networkId).map((e) => ({ id: e.id, name: e.name, ip: e.ip, mac: e.mac, aliases: e.aliases, hostId: e.host, hostName: cl.hostName(e.host), vtep: e.vtep })),
+      cl
+        .endpoints(networkId)
+        .map((e) => ({ id: e.id, name: e.name, ip: e.ip, mac: e.mac, aliases: e.aliases, hostId: e.host, hostName: cl.hostName(e.host), vtep: e.vtep })),
     hosts: () => cl.hosts().map((h) => ({ id: h.id, name: h.name, address: h.vtep })),
   };
 }

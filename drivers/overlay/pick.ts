@@ -25,7 +25,8 @@ export function pickAddress(subnet: string, gateway: string, taken: ReadonlySet<
   if (!c) throw invalid('NL_IPAM_INVALID_CIDR', `invalid subnet ${subnet}`);
   if (wanted !== undefined) {
     if (!contains(subnet, wanted)) throw invalid('NL_IPAM_ADDR_OUTSIDE', `address ${wanted} is outside subnet ${subnet}`);
-    if (taken.has(wanted) || wanted === gateway) throw conflict('NL_IPAM_ADDR_IN_USE', `address ${wanted} is already in use in overlay network ${formatCidr(c)}`);
+    if (taken.has(wanted) || wanted === gateway)
+      throw conflict('NL_IPAM_ADDR_IN_USE', `address ${wanted} is already in use in overlay network ${formatCidr(c)}`);
     return wanted;
   }
   const size = Number(cidrSize(c) > 65536n ? 65536n : cidrSize(c));

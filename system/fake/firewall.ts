@@ -156,15 +156,20 @@ export class FakeFirewall implements Firewall {
   }
 
   async save(family: 4 | 6, table: Table): Promise<string> {
-    return this.call('save', `ipv${family} ${table}`, () => {
-      const chains = this.fam[family][table];
-      const order = [...BUILTIN[table], ...[...chains.keys()].filter((c) => !BUILTIN[table].includes(c)).sort()];
-      const out = [`*${table}`];
-      for (const c of order) out.push(`:${c} ${chains.get(c)!.policy} [0:0]`);
-      for (const c of order) for (const r of chains.get(c)!.rules) out.push(`-A ${c} ${r}`);
-      out.push('COMMIT', '');
-      return out.join('\n');
-    }, obj.fw(family, table));
+    return this.call(
+      'save',
+      `ipv${family} ${table}`,
+      () => {
+        const chains = this.fam[family][table];
+        const order = [...BUILTIN[table], ...[...chains.keys()].filter((c) => !BUILTIN[table].includes(c)).sort()];
+        const out = [`*${table}`];
+        for (const c of order) out.push(`:${c} ${chains.get(c)!.policy} [0:0]`);
+        for (const c of order) for (const r of chains.get(c)!.rules) out.push(`-A ${c} ${r}`);
+        out.push('COMMIT', '');
+        return out.join('\n');
+      },
+      obj.fw(family, table),
+    );
   }
 
   async ensureJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void> {
@@ -181,14 +186,24 @@ export class FakeFirewall implements Firewall {
   }
 
   async ensureChain(family: 4 | 6, table: Table, chain: string): Promise<void> {
-    this.call('ensureChain', `ipv${family} ${table} ${chain}`, () => {
-      const chains = this.fam[family][table];
-      if (!chains.has(chain)) chains.set(chain, { policy: '-', rules: [] });
-    }, obj.fw(family, table, chain));
+    this.call(
+      'ensureChain',
+      `ipv${family} ${table} ${chain}`,
+      () => {
+        const chains = this.fam[family][table];
+        if (!chains.has(chain)) chains.set(chain, { policy: '-', rules: [] });
+      },
+      obj.fw(family, table, chain),
+    );
   }
 
   async removeJump(family: 4 | 6, table: Table, chain: string, target: string): Promise<void> {
-    this.call('removeJump', `ipv${family} ${table} ${chain} -> ${target}`, () => this.remove(family, table, chain, ['-j', target]), obj.fw(family, table, chain));
+    this.call(
+      'removeJump',
+      `ipv${family} ${table} ${chain} -> ${target}`,
+      () => this.remove(family, table, chain, ['-j', target]),
+      obj.fw(family, table, chain),
+    );
   }
 
   async deleteRule(family: 4 | 6, table: Table, chain: string, spec: readonly string[]): Promise<void> {

@@ -16,7 +16,18 @@ export interface FakeCall {
 
 export interface NamespaceSnapshot {
   names: string[];
-  links: { name: string; kind?: string; master?: string; mtu: number; mac: string; up: boolean; alias?: string; peer?: string; conf?: Record<string, string>; hairpin?: boolean }[];
+  links: {
+    name: string;
+    kind?: string;
+    master?: string;
+    mtu: number;
+    mac: string;
+    up: boolean;
+    alias?: string;
+    peer?: string;
+    conf?: Record<string, string>;
+    hairpin?: boolean;
+  }[];
   addrs: AddrInfo[];
   routes: RouteInfo[];
 }
@@ -138,7 +149,12 @@ export class FakeSystem implements System, HandleOwner {
 
   async open(ref: NsRef): Promise<NetHandle> {
     // Counted only once handed out: an open that fails late never gave the caller a handle.
-    const h: FakeHandle = this.call('open', JSON.stringify(ref), () => new FakeHandle(this, ref, this.resolve(ref), () => this.handles.delete(h)), obj.netns(nsPath(ref)));
+    const h: FakeHandle = this.call(
+      'open',
+      JSON.stringify(ref),
+      () => new FakeHandle(this, ref, this.resolve(ref), () => this.handles.delete(h)),
+      obj.netns(nsPath(ref)),
+    );
     this.handles.add(h);
     return h;
   }
@@ -182,7 +198,14 @@ export class FakeSystem implements System, HandleOwner {
           'netns.add',
           name,
           () => {
-            if (this.find(name)) throw new SystemError({ step: stepOf('netns.add'), object: obj.netns(name), errno: 'EEXIST', exitCode: 1, message: `ip netns add ${name}: Cannot create namespace file "/run/netns/${name}": File exists` });
+            if (this.find(name))
+              throw new SystemError({
+                step: stepOf('netns.add'),
+                object: obj.netns(name),
+                errno: 'EEXIST',
+                exitCode: 1,
+                message: `ip netns add ${name}: Cannot create namespace file "/run/netns/${name}": File exists`,
+              });
             const ns = new Ns(false);
             ns.names.add(name);
             this.spaces.add(ns);
@@ -200,16 +223,21 @@ export class FakeSystem implements System, HandleOwner {
           obj.netns(name),
         ),
       del: async (name) =>
-        this.call('netns.del', name, () => {
-          const ns = this.find(name);
-          if (!ns) return;
-          ns.names.delete(name);
-          if (ns.names.size || ns.pinned) return;
-          // The last name is gone: the namespace dies, and every veth in it takes its peer along.
-          ns.alive = false;
-          for (const l of [...ns.links.values()]) removeLink(l);
-          this.spaces.delete(ns);
-        }, obj.netns(name)),
+        this.call(
+          'netns.del',
+          name,
+          () => {
+            const ns = this.find(name);
+            if (!ns) return;
+            ns.names.delete(name);
+            if (ns.names.size || ns.pinned) return;
+            // The last name is gone: the namespace dies, and every veth in it takes its peer along.
+            ns.alive = false;
+            for (const l of [...ns.links.values()]) removeLink(l);
+            this.spaces.delete(ns);
+          },
+          obj.netns(name),
+        ),
       exists: async (name) => this.call('netns.exists', name, () => this.find(name) !== undefined),
       list: async () => this.call('netns.list', '', () => [...this.spaces].flatMap((s) => [...s.names]).sort()),
     };
@@ -225,7 +253,15 @@ export class FakeSystem implements System, HandleOwner {
         links: [...ns.links.values()]
           .sort((a, b) => a.name.localeCompare(b.name))
           .map((l) => ({
-            name: l.name, kind: l.kind, master: l.master?.name, mtu: l.mtu, mac: l.mac, up: l.up, alias: l.alias, conf: l.conf, hairpin: l.hairpin,
+            name: l.name,
+            kind: l.kind,
+            master: l.master?.name,
+            mtu: l.mtu,
+            mac: l.mac,
+            up: l.up,
+            alias: l.alias,
+            conf: l.conf,
+            hairpin: l.hairpin,
             peer: l.peer && `${label(l.peer.ns)}:${l.peer.name}`,
           })),
         addrs: sortBy([...ns.addrs]),

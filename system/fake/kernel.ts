@@ -64,7 +64,10 @@ export function nsPath(ref: NsRef): string {
 
 /** What a fake kernel object refuses with (the kernel's errno); run() names the step and object. */
 class Fault extends Error {
-  constructor(readonly errno: string, why: string) {
+  constructor(
+    readonly errno: string,
+    why: string,
+  ) {
     super(why);
   }
 }
@@ -291,8 +294,12 @@ export class FakeHandle implements NetHandle {
     return this.run('delRoute', `${route.dst} via ${route.gateway ?? '-'} dev ${route.link ?? '-'}`, obj.route(route, this.ns), (ns) => {
       ns.routes = ns.routes.filter(
         (r) =>
-          !(r.family === route.family && r.dst === route.dst &&
-            (route.gateway === undefined || r.gateway === route.gateway) && (route.link === undefined || r.link === route.link)),
+          !(
+            r.family === route.family &&
+            r.dst === route.dst &&
+            (route.gateway === undefined || r.gateway === route.gateway) &&
+            (route.link === undefined || r.link === route.link)
+          ),
       );
     });
   }

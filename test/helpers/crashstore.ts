@@ -7,7 +7,11 @@ export class CrashStore implements Store {
   private dead = false;
   private signal!: () => void;
   readonly crashed = new Promise<void>((r) => (this.signal = r));
-  constructor(private readonly inner: Store, private readonly at: number, private readonly mode: 'before' | 'after') {}
+  constructor(
+    private readonly inner: Store,
+    private readonly at: number,
+    private readonly mode: 'before' | 'after',
+  ) {}
   private hang<T>(): Promise<T> {
     return new Promise<T>(() => undefined);
   }

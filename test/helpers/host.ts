@@ -192,7 +192,9 @@ export class TestHost {
 
   sandboxNamespaces(): string[] {
     try {
-      return readdirSync('/run/netns').filter((n) => n.startsWith(`t${this.id}-`)).sort();
+      return readdirSync('/run/netns')
+        .filter((n) => n.startsWith(`t${this.id}-`))
+        .sort();
     } catch {
       return [];
     }

@@ -39,4 +39,3 @@ export async function machine(): Promise<string> {
   }
   return JSON.stringify({ links, routes, ipt, netns, labs }, null, 1);
 }
-

@@ -22,7 +22,9 @@ describe('bridge driver (root, fresh namespaces)', { skip: skipUnlessRoot }, () 
     assert.ok(await h.ping(b, '10.31.0.2'), 'api reaches web');
     assert.ok(await h.ping(a, '10.31.0.1'), 'web reaches the gateway');
     const net = await h.inspect('front');
-    const names = Object.values(net.Containers).map((c) => `${c.Name} ${c.IPv4Address} ${c.MacAddress}`).sort();
+    const names = Object.values(net.Containers)
+      .map((c) => `${c.Name} ${c.IPv4Address} ${c.MacAddress}`)
+      .sort();
     assert.deepEqual(names, [`${b} 10.31.0.50/24 02:42:0a:1f:00:32`, `${a} 10.31.0.2/24 02:42:0a:1f:00:02`].sort());
     const route = (await h.inSandbox(a, 'ip', 'route', 'show', 'default')).stdout.trim();
     assert.match(route, /^default via 10\.31\.0\.1 dev eth0/);
@@ -70,7 +72,11 @@ describe('bridge driver (root, fresh namespaces)', { skip: skipUnlessRoot }, () 
     assert.deepEqual(Object.keys((await h.inspect('two')).Containers), []);
     await h.ok('network', 'connect', 'two', s);
     await h.ok('network', 'disconnect', 'one', s);
-    assert.match((await h.inSandbox(s, 'ip', 'route', 'show', 'default')).stdout, /via 10\.37\.0\.1 dev eth\d/, 'the default route moved to the remaining network');
+    assert.match(
+      (await h.inSandbox(s, 'ip', 'route', 'show', 'default')).stdout,
+      /via 10\.37\.0\.1 dev eth\d/,
+      'the default route moved to the remaining network',
+    );
   });
 
   it('with ICC off, sandboxes on the network cannot talk but reach the gateway', async () => {
@@ -83,7 +89,17 @@ describe('bridge driver (root, fresh namespaces)', { skip: skipUnlessRoot }, () 
   });
 
   it('applies the MTU option to the bridge and to both veth ends, and names the bridge as asked', async () => {
-    await h.ok('network', 'create', '--subnet', '10.39.0.0/24', '-o', 'com.docker.network.driver.mtu=1400', '-o', 'com.docker.network.bridge.name=nltmtu0', 'mtu');
+    await h.ok(
+      'network',
+      'create',
+      '--subnet',
+      '10.39.0.0/24',
+      '-o',
+      'com.docker.network.driver.mtu=1400',
+      '-o',
+      'com.docker.network.bridge.name=nltmtu0',
+      'mtu',
+    );
     const s = h.sb('mtu');
     await h.ok('sandbox', 'create', '--network', 'mtu', s);
     const inside = JSON.parse((await h.inSandbox(s, 'ip', '-j', 'link', 'show', 'eth0')).stdout) as { mtu: number }[];

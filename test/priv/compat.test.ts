@@ -43,7 +43,7 @@ describe('Docker clients against netloomd (root, fresh namespaces)', { skip: ski
     }));
   const netNames = async (): Promise<string[]> => (JSON.parse(await h.ok('network', 'ls', '--format', 'json')) as { Name: string }[]).map((n) => n.Name).sort();
 
-  it('the Docker SDK for Python: every list filter, create option, get, reload, remove, prune filter, events; Docker\'s exception classes', async (t) => {
+  it("the Docker SDK for Python: every list filter, create option, get, reload, remove, prune filter, events; Docker's exception classes", async (t) => {
     const pythons = await sdkPythons();
     if (!pythons.length) return t.skip('no Python with the docker SDK (apt-get install python3-docker)');
     for (const { python, version } of pythons) {
@@ -64,11 +64,12 @@ describe('Docker clients against netloomd (root, fresh namespaces)', { skip: ski
         old = /^Docker version 20\./.test((await docker(bin, '--version')).stdout);
       });
 
-      it('create with a name Docker accepts, ls with filters, Docker\'s errors for bad filters and exit codes', async () => {
+      it("create with a name Docker accepts, ls with filters, Docker's errors for bad filters and exit codes", async () => {
         const id = await docker(bin, 'network', 'create', '--label', 'team=x', 'test 01');
         assert.equal(id.exitCode, 0, id.stderr);
         assert.match(id.stdout, /^[0-9a-f]{64}$/);
-        const ls = async (...f: string[]) => (await docker(bin, 'network', 'ls', '--format', '{{.Name}}', ...f.flatMap((x) => ['--filter', x]))).stdout.split('\n').filter(Boolean).sort();
+        const ls = async (...f: string[]) =>
+          (await docker(bin, 'network', 'ls', '--format', '{{.Name}}', ...f.flatMap((x) => ['--filter', x]))).stdout.split('\n').filter(Boolean).sort();
         assert.deepEqual(await ls('name=^test'), ['test 01']);
         assert.deepEqual(await ls('type=builtin'), ['bridge', 'host', 'none']);
         assert.deepEqual(await ls('type=custom'), ['test 01']);
@@ -98,7 +99,7 @@ describe('Docker clients against netloomd (root, fresh namespaces)', { skip: ski
         assert.deepEqual([rest.exitCode, rest.stdout], [0, 'Deleted Networks:\np2']);
       });
 
-      it('statuses reach the CLI as Docker\'s: rm bridge, inspect unknown, ps (not networks), --scope swarm', async () => {
+      it("statuses reach the CLI as Docker's: rm bridge, inspect unknown, ps (not networks), --scope swarm", async () => {
         const rmBridge = await docker(bin, 'network', 'rm', 'bridge');
         assert.equal(rmBridge.exitCode, 1);
         assert.match(rmBridge.stderr, /^Error response from daemon: bridge is a pre-defined network and cannot be removed/);
@@ -132,7 +133,10 @@ describe('Docker clients against netloomd (root, fresh namespaces)', { skip: ski
         assert.equal(cfg.exitCode, 0, cfg.stderr);
         const from = await docker(bin, 'network', 'create', '--config-from', 'cfg', 'fromcfg');
         assert.equal(from.exitCode, 0, from.stderr);
-        const view = JSON.parse((await docker(bin, 'network', 'inspect', 'fromcfg')).stdout) as { ConfigFrom: { Network: string }; IPAM: { Config: object[] } }[];
+        const view = JSON.parse((await docker(bin, 'network', 'inspect', 'fromcfg')).stdout) as {
+          ConfigFrom: { Network: string };
+          IPAM: { Config: object[] };
+        }[];
         assert.deepEqual([view[0].ConfigFrom, view[0].IPAM.Config], [{ Network: 'cfg' }, [{ Subnet: '10.73.0.0/24', Gateway: '10.73.0.1' }]]);
         const mixed = await docker(bin, 'network', 'create', '--config-from', 'cfg', '--label', 'a=b', 'x');
         assert.equal(mixed.exitCode, 1);
@@ -143,7 +147,10 @@ describe('Docker clients against netloomd (root, fresh namespaces)', { skip: ski
       });
 
       it('docker events --filter type=network shows network events live', async () => {
-        const child = spawn(bin, ['events', '--filter', 'type=network', '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(bin, ['events', '--filter', 'type=network', '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}'], {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         let seen = '';
         const got = new Promise<void>((resolve, reject) => {
           child.stdout.on('data', (d: Buffer) => {
@@ -154,7 +161,8 @@ describe('Docker clients against netloomd (root, fresh namespaces)', { skip: ski
         });
         try {
           // The stream is open once the engine has a listener (docker info's "Events listeners" is not printed by every client).
-          for (let i = 0; i < 100 && !(await api<{ NEventsListener: number }>(h.socket, 'GET', '/info')).NEventsListener; i++) await new Promise((r) => setTimeout(r, 50));
+          for (let i = 0; i < 100 && !(await api<{ NEventsListener: number }>(h.socket, 'GET', '/info')).NEventsListener; i++)
+            await new Promise((r) => setTimeout(r, 50));
           await docker(bin, 'network', 'create', 'evnet');
           await docker(bin, 'network', 'rm', 'evnet');
           await Promise.race([got, new Promise((_, rej) => setTimeout(() => rej(new Error(`no events in 30 s: ${seen}`)), 30_000))]);
@@ -169,14 +177,35 @@ describe('Docker clients against netloomd (root, fresh namespaces)', { skip: ski
   it('-o com.docker.network.container_iface_prefix and inhibit_ipv4 reach the kernel; an unknown -o is kept', async () => {
     const bin = CLIS[0];
     if (!bin) return;
-    const r = await docker(bin, 'network', 'create', '--subnet', '10.74.0.0/24', '-o', 'com.docker.network.container_iface_prefix=cx', '-o', 'com.docker.network.bridge.inhibit_ipv4=true', '-o', 'com.docker.network.bridge.name=nltinh0', '-o', 'foo=bar', 'opts');
+    const r = await docker(
+      bin,
+      'network',
+      'create',
+      '--subnet',
+      '10.74.0.0/24',
+      '-o',
+      'com.docker.network.container_iface_prefix=cx',
+      '-o',
+      'com.docker.network.bridge.inhibit_ipv4=true',
+      '-o',
+      'com.docker.network.bridge.name=nltinh0',
+      '-o',
+      'foo=bar',
+      'opts',
+    );
     assert.equal(r.exitCode, 0, r.stderr);
     const sb = h.sb('opt');
     await h.ok('sandbox', 'create', '--network', 'opts', sb);
     const links = JSON.parse((await sh('ip', ['-n', sb, '-j', 'link'])).stdout) as { ifname: string }[];
-    assert.ok(links.some((l) => l.ifname === 'cx0'), JSON.stringify(links));
+    assert.ok(
+      links.some((l) => l.ifname === 'cx0'),
+      JSON.stringify(links),
+    );
     const br = JSON.parse((await sh('ip', ['-n', h.ns, '-j', 'addr', 'show', 'nltinh0'])).stdout) as { addr_info: { family: string }[] }[];
-    assert.deepEqual(br[0].addr_info.filter((a) => a.family === 'inet'), []);
+    assert.deepEqual(
+      br[0].addr_info.filter((a) => a.family === 'inet'),
+      [],
+    );
     assert.equal((await h.inspect('opts')).Options.foo, 'bar');
     // netloom's CLI prints the Warning the docker CLIs do not.
     const warned = await h.cli('network', 'create', '-o', 'colour=red', 'warned');

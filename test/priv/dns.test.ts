@@ -31,7 +31,9 @@ describe('embedded DNS (root, fresh namespaces)', { skip: skipUnlessRoot }, () =
   const GW_FRONT = '10.60.0.1';
 
   async function fakeUpstream(port: number, ...args: string[]): Promise<void> {
-    const child = spawn('nsenter', [`--net=/run/netns/${h.ns}`, process.execPath, FAKE, '--port', String(port), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('nsenter', [`--net=/run/netns/${h.ns}`, process.execPath, FAKE, '--port', String(port), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     fakes.push(child);
     await new Promise<void>((res, rej) => {
       child.stdout?.once('data', () => res());
@@ -71,7 +73,7 @@ describe('embedded DNS (root, fresh namespaces)', { skip: skipUnlessRoot }, () =
     assert.deepEqual((await dig(h, api, GW_FRONT, web, 'AAAA')).answers, ['fd00:60::2']);
   });
 
-  it('glibc\'s own resolver in the sandbox finds names through resolv.conf', async () => {
+  it("glibc's own resolver in the sandbox finds names through resolv.conf", async () => {
     const r = await h.inSandbox(api, 'getent', 'ahostsv4', 'www');
     assert.equal(r.exitCode, 0, r.stderr);
     assert.match(r.stdout, /^10\.60\.0\.2\s/m);
@@ -123,7 +125,7 @@ describe('embedded DNS (root, fresh namespaces)', { skip: skipUnlessRoot }, () =
     await h.ok('sandbox', 'rm', r1, r2);
   });
 
-  it('forwards other names to the network\'s --dns upstream, and explains it', async () => {
+  it("forwards other names to the network's --dns upstream, and explains it", async () => {
     assert.deepEqual((await dig(h, api, GW_FRONT, 'example.test')).answers, ['192.0.2.10']);
     const out = await h.ok('dns', 'explain', api, 'example.test');
     assert.match(out, /answered by: upstream 127\.0\.0\.1:5353/);
@@ -131,7 +133,7 @@ describe('embedded DNS (root, fresh namespaces)', { skip: skipUnlessRoot }, () =
     assert.match(local, /alias of sandbox .*on network "front"/);
   });
 
-  it('a per-connect --dns wins over the network\'s; TCP is used when the upstream truncates', async () => {
+  it("a per-connect --dns wins over the network's; TCP is used when the upstream truncates", async () => {
     await fakeUpstream(5354, '--truncate', '--answer', '192.0.2.54');
     const s = h.sb('tc');
     await h.ok('sandbox', 'create', '--network', 'front', '--dns', '127.0.0.1:5354', s);
@@ -139,7 +141,7 @@ describe('embedded DNS (root, fresh namespaces)', { skip: skipUnlessRoot }, () =
     await h.ok('sandbox', 'rm', s);
   });
 
-  it('a slow upstream is still answered within a client\'s timeout; a dead one gives SERVFAIL without delaying local names', async () => {
+  it("a slow upstream is still answered within a client's timeout; a dead one gives SERVFAIL without delaying local names", async () => {
     await fakeUpstream(5355, '--delay', '1500', '--answer', '192.0.2.55');
     const [slow, dead] = [h.sb('slow'), h.sb('dead')];
     await h.ok('sandbox', 'create', '--network', 'front', '--dns', '127.0.0.1:5355', slow);
@@ -160,7 +162,7 @@ describe('embedded DNS (root, fresh namespaces)', { skip: skipUnlessRoot }, () =
     await h.ok('sandbox', 'rm', s);
   });
 
-  it('does not answer clients outside the sandboxes\' networks', async () => {
+  it("does not answer clients outside the sandboxes' networks", async () => {
     const r = await h.inHost('dig', `@${GW_FRONT}`, web, '+time=1', '+tries=1');
     assert.doesNotMatch(r.stdout, /status:/);
   });

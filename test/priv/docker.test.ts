@@ -43,13 +43,30 @@ describe('Docker engine on netloom networks (root, real dockerd)', { skip }, () 
     await h?.cleanup();
   });
 
-  it('docker network create uses netloom\'s driver and IPAM, with every IPAM option and the MTU', async () => {
-    await d.ok('network', 'create', '-d', 'netloom', '--ipam-driver', 'netloom', '--subnet', '10.91.0.0/24', '--gateway', '10.91.0.254',
-      '--ip-range', '10.91.0.128/25', '--aux-address', 'reserved=10.91.0.10', '-o', 'com.docker.network.driver.mtu=1400', 'n1');
+  it("docker network create uses netloom's driver and IPAM, with every IPAM option and the MTU", async () => {
+    await d.ok(
+      'network',
+      'create',
+      '-d',
+      'netloom',
+      '--ipam-driver',
+      'netloom',
+      '--subnet',
+      '10.91.0.0/24',
+      '--gateway',
+      '10.91.0.254',
+      '--ip-range',
+      '10.91.0.128/25',
+      '--aux-address',
+      'reserved=10.91.0.10',
+      '-o',
+      'com.docker.network.driver.mtu=1400',
+      'n1',
+    );
     const id = await d.ok('network', 'inspect', '-f', '{{.Id}}', 'n1');
     n1 = `docker-${id.slice(0, 12)}`;
     const mine = await h.inspect(n1);
-    assert.equal(mine.Id, id, 'the network appears in netloom network ls/inspect under Docker\'s ID');
+    assert.equal(mine.Id, id, "the network appears in netloom network ls/inspect under Docker's ID");
     assert.deepEqual(mine.IPAM.Config[0], { Subnet: '10.91.0.0/24', IPRange: '10.91.0.128/25', Gateway: '10.91.0.254' });
     const cli = await h.cli('network', 'create', '--subnet', '10.91.0.0/25', 'clash');
     assert.notEqual(cli.exitCode, 0);
@@ -85,7 +102,7 @@ describe('Docker engine on netloom networks (root, real dockerd)', { skip }, () 
     assert.equal((await exec('c1', 'ping', '-c1', '-W2', 'c2')).exitCode, 0, 'n1 is untouched');
   });
 
-  it('--ipv6: both families from netloom\'s pools, IPv6 ping; --internal: no default route', async () => {
+  it("--ipv6: both families from netloom's pools, IPv6 ping; --internal: no default route", async () => {
     await d.ok('network', 'create', '-d', 'netloom', '--ipam-driver', 'netloom', '--ipv6', 'n6');
     await run('v1', '--network', 'n6');
     const v6 = await d.ok('inspect', '-f', '{{(index .NetworkSettings.Networks "n6").GlobalIPv6Address}}', 'v1');
@@ -115,8 +132,28 @@ describe('Docker engine on netloom networks (root, real dockerd)', { skip }, () 
     });
   }
 
-  it('docker run -p publishes through netloom: reachable on the host\'s 127.0.0.1 and address, gone with the container', async () => {
-    await d.ok('run', '-d', '--name', 'web', '--network', 'n1', ...NO_OUTSIDE_DNS, '-p', '127.0.0.1:18080:80', '-p', '18081:80', IMAGE, 'nc', '-ll', '-p', '80', '-e', 'echo', 'hello-from-docker');
+  it("docker run -p publishes through netloom: reachable on the host's 127.0.0.1 and address, gone with the container", async () => {
+    await d.ok(
+      'run',
+      '-d',
+      '--name',
+      'web',
+      '--network',
+      'n1',
+      ...NO_OUTSIDE_DNS,
+      '-p',
+      '127.0.0.1:18080:80',
+      '-p',
+      '18081:80',
+      IMAGE,
+      'nc',
+      '-ll',
+      '-p',
+      '80',
+      '-e',
+      'echo',
+      'hello-from-docker',
+    );
     const get = async (host: string, port: number) => (await h.inHost('sh', '-c', `echo | timeout 3 busybox nc ${host} ${port}`)).stdout.trim();
     let got = '';
     for (let i = 0; i < 20 && got !== 'hello-from-docker'; i++, await new Promise((r) => setTimeout(r, 250))) got = await get('127.0.0.1', 18080);
@@ -127,7 +164,7 @@ describe('Docker engine on netloom networks (root, real dockerd)', { skip }, () 
     assert.ok(!(await h.inHost('iptables-save', '-t', 'nat')).stdout.includes('--dport 18080'));
   });
 
-  it('docker rm -f removes the container\'s veth', async () => {
+  it("docker rm -f removes the container's veth", async () => {
     const veths = async () => (await h.kernel()).links.filter((l) => l.startsWith('nlv'));
     const withC2 = await veths();
     await d.ok('rm', '-f', 'c2');
@@ -151,7 +188,21 @@ describe('Docker engine on netloom networks (root, real dockerd)', { skip }, () 
     const nets = JSON.parse(await h.ok('network', 'ls', '--format', 'json')) as { Name: string }[];
     assert.deepEqual(nets.map((n) => n.Name).sort(), ['bridge', 'host', 'none']);
     // Every address and pool is free again: the same subnet, gateway and aux address can be taken.
-    await d.ok('network', 'create', '-d', 'netloom', '--ipam-driver', 'netloom', '--subnet', '10.91.0.0/24', '--gateway', '10.91.0.254', '--aux-address', 'reserved=10.91.0.10', 'n3');
+    await d.ok(
+      'network',
+      'create',
+      '-d',
+      'netloom',
+      '--ipam-driver',
+      'netloom',
+      '--subnet',
+      '10.91.0.0/24',
+      '--gateway',
+      '10.91.0.254',
+      '--aux-address',
+      'reserved=10.91.0.10',
+      'n3',
+    );
     await d.ok('network', 'rm', 'n3');
   });
 

@@ -44,8 +44,7 @@ describe('bad input changes nothing (root, fresh namespaces)', { skip: skipUnles
 
   for (const [what, args, msg] of cases) {
     it(`${what}: exit non-zero, one line naming the value, nothing changed`, async () => {
-      const fill = (s: string): string =>
-        s.replace('PLACEHOLDER_WEB', web).replace('PLACEHOLDER_SPARE', h.sb('spare')).replace('PLACEHOLDER_NEW', h.sb('new'));
+      const fill = (s: string): string => s.replace('PLACEHOLDER_WEB', web).replace('PLACEHOLDER_SPARE', h.sb('spare')).replace('PLACEHOLDER_NEW', h.sb('new'));
       const before = await state();
       const r = await h.cli(...args.map(fill));
       assert.notEqual(r.exitCode, 0, `expected failure, got: ${r.stdout}`);

@@ -55,7 +55,7 @@ describe('sandbox flags: hostname, hosts, DNS, MAC, IPv6, links (root, fresh nam
     assert.equal(v.Domainname, 'example.com');
     const shared = h.sb('shared');
     await h.ok('sandbox', 'create', '--network', `container:${web}`, shared);
-    assert.equal((await h.ok('sandbox', 'exec', shared, '--', 'hostname')).trim(), 'web1', 'container:<x> shares x\'s host name');
+    assert.equal((await h.ok('sandbox', 'exec', shared, '--', 'hostname')).trim(), 'web1', "container:<x> shares x's host name");
     await h.ok('sandbox', 'rm', shared);
     // A reboot empties /run: the namespace file goes; the restarted daemon makes it again.
     await h.stop();
@@ -69,8 +69,23 @@ describe('sandbox flags: hostname, hosts, DNS, MAC, IPv6, links (root, fresh nam
 
   it('--add-host (host-gateway = the default bridge gateway) and --dns, --dns-search, --dns-option land in the files and in inspect', async () => {
     const c = h.sb('dnsc');
-    await h.ok('sandbox', 'create', '--add-host', 'db:10.1.2.3', '--add-host', 'gw:host-gateway', '--add-host', 'v6:fd00::7',
-      '--dns', '10.9.9.9', '--dns-search', 'corp.example', '--dns-option', 'ndots:2', c);
+    await h.ok(
+      'sandbox',
+      'create',
+      '--add-host',
+      'db:10.1.2.3',
+      '--add-host',
+      'gw:host-gateway',
+      '--add-host',
+      'v6:fd00::7',
+      '--dns',
+      '10.9.9.9',
+      '--dns-search',
+      'corp.example',
+      '--dns-option',
+      'ndots:2',
+      c,
+    );
     const gw = (await h.inspect('bridge')).IPAM.Config[0].Gateway;
     assert.ok(gw);
     const hosts = hostsOf(c);
@@ -83,7 +98,10 @@ describe('sandbox flags: hostname, hosts, DNS, MAC, IPv6, links (root, fresh nam
     assert.match(resolv, /^search corp\.example$/m);
     assert.match(resolv, /^options ndots:2$/m);
     const v = await sandbox(h, c);
-    assert.deepEqual([v.Dns, v.DnsSearch, v.DnsOptions, v.ExtraHosts], [['10.9.9.9'], ['corp.example'], ['ndots:2'], ['db:10.1.2.3', `gw:${gw}`, 'v6:fd00::7']]);
+    assert.deepEqual(
+      [v.Dns, v.DnsSearch, v.DnsOptions, v.ExtraHosts],
+      [['10.9.9.9'], ['corp.example'], ['ndots:2'], ['db:10.1.2.3', `gw:${gw}`, 'v6:fd00::7']],
+    );
   });
 
   it('--mac-address and --ip6 set the interface', async () => {
@@ -117,7 +135,13 @@ describe('sandbox flags: hostname, hosts, DNS, MAC, IPv6, links (root, fresh nam
     await h.ok('sandbox', 'create', other);
     await refused(h, ['sandbox', 'create', '--link', 'nosuch', h.sb('x')], /--link "nosuch".*no such sandbox nosuch/, 'bridge');
     await refused(h, ['sandbox', 'create', '--add-host', 'x', h.sb('x')], /--add-host "x"/, 'bridge');
-    await refused(h, ['sandbox', 'create', '--network', 'user', '--link', other, h.sb('x')], /--link works only on the default bridge network, not network "user"/, 'bridge', 'user');
+    await refused(
+      h,
+      ['sandbox', 'create', '--network', 'user', '--link', other, h.sb('x')],
+      /--link works only on the default bridge network, not network "user"/,
+      'bridge',
+      'user',
+    );
     await refused(h, ['sandbox', 'create', '-h', 'bad_name!', h.sb('x')], /--hostname "bad_name!"/, 'bridge');
     await refused(h, ['sandbox', 'create', '--mac-address', '01:00:5e:00:00:01', h.sb('x')], /--mac-address "01:00:5e:00:00:01"/, 'bridge');
     await refused(h, ['sandbox', 'create', '--expose', '70000', h.sb('x')], /--expose "70000"/, 'bridge');
@@ -139,7 +163,8 @@ describe('daemon --bip and --icc=false with --link, --expose and -P (root, fresh
     for (let i = 0; i < 50; i++, await new Promise((r) => setTimeout(r, 100))) if (await fn()) return true;
     return false;
   };
-  const linkRules = async (): Promise<string[]> => (await h.inHost('iptables-save', '-t', 'filter')).stdout.split('\n').filter((l) => l.startsWith('-A NETLOOM -s '));
+  const linkRules = async (): Promise<string[]> =>
+    (await h.inHost('iptables-save', '-t', 'filter')).stdout.split('\n').filter((l) => l.startsWith('-A NETLOOM -s '));
 
   let srv: string;
   let cli: string;
@@ -164,9 +189,14 @@ describe('daemon --bip and --icc=false with --link, --expose and -P (root, fresh
   });
 
   it('--bip 10.99.0.1/24 gives the default bridge that address and subnet', async () => {
-    const addrs = JSON.parse((await sh('ip', ['-n', h.ns, '-j', 'addr', 'show', 'netloom0'])).stdout) as { addr_info: { local: string; prefixlen: number }[] }[];
+    const addrs = JSON.parse((await sh('ip', ['-n', h.ns, '-j', 'addr', 'show', 'netloom0'])).stdout) as {
+      addr_info: { local: string; prefixlen: number }[];
+    }[];
     assert.ok(addrs[0].addr_info.some((a) => `${a.local}/${a.prefixlen}` === '10.99.0.1/24'));
-    assert.deepEqual((await h.inspect('bridge')).IPAM.Config.map((c) => [c.Subnet, c.Gateway]), [['10.99.0.0/24', '10.99.0.1']]);
+    assert.deepEqual(
+      (await h.inspect('bridge')).IPAM.Config.map((c) => [c.Subnet, c.Gateway]),
+      [['10.99.0.0/24', '10.99.0.1']],
+    );
     assert.match(srvIp, /^10\.99\.0\./);
   });
 
@@ -214,7 +244,13 @@ describe('daemon --bip and --icc=false with --link, --expose and -P (root, fresh
     serve(pub, 53, 'udp53');
     const lines = (await h.ok('port', pub)).trim().split('\n');
     assert.equal(lines.length, 2, lines.join('\n'));
-    const port = (spec: string): number => Number(lines.find((l) => l.startsWith(`${spec} -> `))?.split(':').pop());
+    const port = (spec: string): number =>
+      Number(
+        lines
+          .find((l) => l.startsWith(`${spec} -> `))
+          ?.split(':')
+          .pop(),
+      );
     const [tcp, udp] = [port('80/tcp'), port('53/udp')];
     const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
     for (const p of [tcp, udp]) assert.ok(p >= lo && p <= hi, `${p} in ${lo}-${hi}`);
@@ -250,11 +286,18 @@ describe('daemon settings: -b, daemon.json, a changed --bip, --iptables=false, b
     await h.start();
     const b = await h.inspect('bridge');
     assert.equal(b.Options['com.docker.network.bridge.name'], 'br-mine');
-    assert.deepEqual(b.IPAM.Config.map((c) => c.Subnet), ['10.98.0.0/24']);
+    assert.deepEqual(
+      b.IPAM.Config.map((c) => c.Subnet),
+      ['10.98.0.0/24'],
+    );
     const s = h.sb('s');
     await h.ok('sandbox', 'create', s);
     assert.ok(await h.ping(s, '10.98.0.1'));
-    assert.deepEqual((await h.kernel()).links.filter((l) => l === 'netloom0'), [], 'no bridge of its own');
+    assert.deepEqual(
+      (await h.kernel()).links.filter((l) => l === 'netloom0'),
+      [],
+      'no bridge of its own',
+    );
   });
 
   it('--fixed-cidr and --default-gateway: addresses from the range, the default route via the gateway; -b none: no default bridge', async () => {
@@ -277,23 +320,48 @@ describe('daemon settings: -b, daemon.json, a changed --bip, --iptables=false, b
 
   it('daemon.json gives exactly what the same flags give', async () => {
     const [a, b] = [await host(), await host()];
-    a.daemonArgs = ['--bip', '10.97.0.1/24', '--icc=false', '--ip-masq=false', '--mtu', '1400', '--default-address-pool', 'base=10.200.0.0/16,size=24',
-      '--dns-search', 'corp.example', '--dns-opt', 'ndots:3'];
+    a.daemonArgs = [
+      '--bip',
+      '10.97.0.1/24',
+      '--icc=false',
+      '--ip-masq=false',
+      '--mtu',
+      '1400',
+      '--default-address-pool',
+      'base=10.200.0.0/16,size=24',
+      '--dns-search',
+      'corp.example',
+      '--dns-opt',
+      'ndots:3',
+    ];
     const file = join(b.dir, 'daemon.json');
-    writeFileSync(file, JSON.stringify({
-      bip: '10.97.0.1/24', icc: false, 'ip-masq': false, mtu: 1400, 'default-address-pools': [{ base: '10.200.0.0/16', size: 24 }],
-      'dns-search': ['corp.example'], 'dns-opts': ['ndots:3'],
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        bip: '10.97.0.1/24',
+        icc: false,
+        'ip-masq': false,
+        mtu: 1400,
+        'default-address-pools': [{ base: '10.200.0.0/16', size: 24 }],
+        'dns-search': ['corp.example'],
+        'dns-opts': ['ndots:3'],
+      }),
+    );
     b.daemonArgs = ['--config-file', file];
     const seen: unknown[] = [];
     for (const h of [a, b]) {
       await h.start();
       await h.ok('network', 'create', 'pooled');
       const { Id: _i, Created: _c, Containers: _k, ...bridge } = (await h.inspect('bridge')) as unknown as Record<string, unknown>;
-      const rules = (await h.inHost('iptables-save')).stdout.split('\n').filter((l) => l.startsWith('-A ')).map((l) => l.replace(/nlb-[0-9a-f]+/g, 'nlb-X'));
+      const rules = (await h.inHost('iptables-save')).stdout
+        .split('\n')
+        .filter((l) => l.startsWith('-A '))
+        .map((l) => l.replace(/nlb-[0-9a-f]+/g, 'nlb-X'));
       const sb = h.sb('j');
       await h.ok('sandbox', 'create', '--network', 'pooled', sb);
-      const resolv = resolvOf(sb).split('\n').filter((l) => !l.startsWith('nameserver'));
+      const resolv = resolvOf(sb)
+        .split('\n')
+        .filter((l) => !l.startsWith('nameserver'));
       seen.push({ bridge, pooled: (await h.inspect('pooled')).IPAM.Config, rules, resolv });
     }
     assert.deepEqual(seen[1], seen[0]);
@@ -307,12 +375,19 @@ describe('daemon settings: -b, daemon.json, a changed --bip, --iptables=false, b
     await h.stop();
     h.daemonArgs = ['--bip', '10.96.0.1/24'];
     await h.start();
-    assert.deepEqual((await h.inspect('bridge')).IPAM.Config.map((c) => c.Subnet), ['10.96.0.0/24']);
+    assert.deepEqual(
+      (await h.inspect('bridge')).IPAM.Config.map((c) => c.Subnet),
+      ['10.96.0.0/24'],
+    );
     await h.ok('sandbox', 'create', h.sb('user'));
     await h.stop();
     h.daemonArgs = ['--bip', '10.95.0.1/24'];
     await h.start();
-    assert.deepEqual((await h.inspect('bridge')).IPAM.Config.map((c) => c.Subnet), ['10.96.0.0/24'], 'kept while a sandbox uses it');
+    assert.deepEqual(
+      (await h.inspect('bridge')).IPAM.Config.map((c) => c.Subnet),
+      ['10.96.0.0/24'],
+      'kept while a sandbox uses it',
+    );
     assert.match(h.log(), /default bridge settings changed \(bip 10\.96\.0\.1\/24 -> 10\.95\.0\.1\/24\) but sandboxes .*user use it/);
   });
 
@@ -322,7 +397,10 @@ describe('daemon settings: -b, daemon.json, a changed --bip, --iptables=false, b
     await h.start();
     await h.ok('network', 'create', '--subnet', '10.94.0.0/24', 'quiet');
     await h.ok('sandbox', 'create', '--network', 'quiet', h.sb('q'));
-    assert.deepEqual((await h.inHost('iptables-save')).stdout.split('\n').filter((l) => l.includes('NETLOOM')), []);
+    assert.deepEqual(
+      (await h.inHost('iptables-save')).stdout.split('\n').filter((l) => l.includes('NETLOOM')),
+      [],
+    );
     const d = await h.cli('doctor');
     assert.equal(d.exitCode, 0, d.stdout);
     assert.match(d.stdout, /iptables: off/);
@@ -345,7 +423,19 @@ describe('daemon settings: -b, daemon.json, a changed --bip, --iptables=false, b
         writeFileSync(join(h.dir, 'daemon.json'), JSON.stringify(file));
         extra.push('--config-file', join(h.dir, 'daemon.json'));
       }
-      const r = await sh('nsenter', [`--net=/run/netns/${h.ns}`, process.execPath, DAEMON, '--socket', h.socket, '--data-dir', h.dataDir, '--no-plugin', '--resolv-conf', '/dev/null', ...extra]);
+      const r = await sh('nsenter', [
+        `--net=/run/netns/${h.ns}`,
+        process.execPath,
+        DAEMON,
+        '--socket',
+        h.socket,
+        '--data-dir',
+        h.dataDir,
+        '--no-plugin',
+        '--resolv-conf',
+        '/dev/null',
+        ...extra,
+      ]);
       assert.notEqual(r.exitCode, 0);
       const lines = r.stderr.trim().split('\n');
       assert.equal(lines.length, 1, r.stderr);

@@ -233,7 +233,10 @@ expect:
     try {
       assert.equal((await lab('up', f)).exitCode, 0);
       const pcap = join(dir, 'b.pcap');
-      const capture = execa(process.execPath, [CLI, 'lab', 'capture', f, 'b:eth0', '-w', pcap, '--for', '3s'], { reject: false, env: { NETLOOM_NO_AUTOSTART: '1' } });
+      const capture = execa(process.execPath, [CLI, 'lab', 'capture', f, 'b:eth0', '-w', pcap, '--for', '3s'], {
+        reject: false,
+        env: { NETLOOM_NO_AUTOSTART: '1' },
+      });
       // Once tcpdump listens, a ping from a to b.
       await new Promise<void>((res) => {
         const t = setTimeout(res, 5000);

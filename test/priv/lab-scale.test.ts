@@ -52,7 +52,17 @@ describe('netloom lab at the neighbour table limit', { skip: skipUnlessRoot }, (
     const file = join(dir, 'arp.loom.yaml');
     writeFileSync(
       file,
-      ['name: arpfull', 'networks:', '  big: {subnet: 10.77.0.0/24}', 'nodes:', ...names.map((s) => `  ${s}: {networks: [big]}`), 'expect:', '  reach:', `    - {probe: icmp, nodes: [${names.join(', ')}], allow: ["*<->*"]}`, ''].join('\n'),
+      [
+        'name: arpfull',
+        'networks:',
+        '  big: {subnet: 10.77.0.0/24}',
+        'nodes:',
+        ...names.map((s) => `  ${s}: {networks: [big]}`),
+        'expect:',
+        '  reach:',
+        `    - {probe: icmp, nodes: [${names.join(', ')}], allow: ["*<->*"]}`,
+        '',
+      ].join('\n'),
     );
     try {
       const up = await lab('up', file);

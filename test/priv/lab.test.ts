@@ -117,7 +117,14 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
     // Row n1, column n2 is the only X.
     const rows = text2.stdout.split('\n');
     const header = rows.findIndex((l) => /^ +n1 +n2 +c1$/.test(l));
-    assert.deepEqual(rows.slice(header + 1, header + 4).map((l) => l.trim().split(/\s+/)), [['n1', '-', 'X', '.'], ['n2', '.', '-', '.'], ['c1', '.', '.', '-']]);
+    assert.deepEqual(
+      rows.slice(header + 1, header + 4).map((l) => l.trim().split(/\s+/)),
+      [
+        ['n1', '-', 'X', '.'],
+        ['n2', '.', '-', '.'],
+        ['c1', '.', '.', '-'],
+      ],
+    );
     assert.match(text2.stdout, /^ {2}X n1 -> n2: reached \(192\.168\.0\.10\) but should be denied: n1 and n2 share network mynet/m);
     assert.match(text2.stdout, /reach icmp: 5 correct, 1 wrong/);
     const json = JSON.parse(readFileSync(join(dir, 'broken.json'), 'utf8')) as { summary: { fail: number; exitCode: number } };
@@ -146,10 +153,19 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
 
   test('dns and port mismatches are explained: the dns explain reason, a port not published, a port nobody publishes', async () => {
     const file3 = join(dir, 'dns.loom.yaml');
-    writeFileSync(file3, readFileSync(join(EXAMPLES, '03-user-defined.loom.yaml'), 'utf8').replace('{from: c1, name: n2, answer: NXDOMAIN}', '{from: c1, name: n2, answer: [192.168.0.10]}'));
+    writeFileSync(
+      file3,
+      readFileSync(join(EXAMPLES, '03-user-defined.loom.yaml'), 'utf8').replace(
+        '{from: c1, name: n2, answer: NXDOMAIN}',
+        '{from: c1, name: n2, answer: [192.168.0.10]}',
+      ),
+    );
     const r3 = await lab('run', file3);
     assert.equal(r3.exitCode, 1, r3.stdout + r3.stderr);
-    assert.match(r3.stdout, /^ {2}X dns c1: n2 A -> 192\.168\.0\.10: got NXDOMAIN from 10\.22\.0\.1: "n2" exists only on network "usernet-mynet", which usernet-c1 does not share$/m);
+    assert.match(
+      r3.stdout,
+      /^ {2}X dns c1: n2 A -> 192\.168\.0\.10: got NXDOMAIN from 10\.22\.0\.1: "n2" exists only on network "usernet-mynet", which usernet-c1 does not share$/m,
+    );
     assert.match(r3.stdout, /^dns: 3 correct, 1 wrong$/m);
     const file6 = join(dir, 'ports.loom.yaml');
     writeFileSync(file6, readFileSync(join(EXAMPLES, '06-ports.loom.yaml'), 'utf8').replaceAll('open: false}', 'open: true}'));
@@ -216,7 +232,10 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
 
   test('a lab needing a setting this netloomd drops fails up with exit 3 naming it, and down cleans up', async () => {
     const file = join(dir, 'needs.loom.yaml');
-    writeFileSync(file, 'name: needs\nnodes:\n  a: {hostname: a.example}\n  b: {links: [a]}\n  c: {dns: [10.0.9.53]}\nexpect:\n  files:\n    - {node: b, path: /etc/hosts, contains: a}\n');
+    writeFileSync(
+      file,
+      'name: needs\nnodes:\n  a: {hostname: a.example}\n  b: {links: [a]}\n  c: {dns: [10.0.9.53]}\nexpect:\n  files:\n    - {node: b, path: /etc/hosts, contains: a}\n',
+    );
     const r = await lab('run', file);
     if (r.exitCode === 0) {
       // A netloomd that applies them (the seed-flags issue): up says so and the lab checks out.
@@ -225,7 +244,10 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
       return;
     }
     assert.equal(r.exitCode, 3, r.stdout + r.stderr);
-    assert.match(r.stderr, /this netloomd does not apply hostname a\.example \(node a\); links \(a:a on node b\); dns 10\.0\.9\.53 \(node c: not in its resolv\.conf\)/);
+    assert.match(
+      r.stderr,
+      /this netloomd does not apply hostname a\.example \(node a\); links \(a:a on node b\); dns 10\.0\.9\.53 \(node c: not in its resolv\.conf\)/,
+    );
     assert.match(r.stdout, /\[8\/8\] settings +FAILED/);
     assert.equal(await machine(), before0);
   });
@@ -238,7 +260,10 @@ describe('netloom lab', { skip: skipUnlessRoot }, () => {
     assert.equal(r.stderr.trim(), `${bad}:3:18: node a: no network "nosuch" (defined: bridge)`);
     // Valid as a file, refused by netloomd: up fails (exit 3) naming the value; run still takes it down.
     const badIp = join(dir, 'badip.loom.yaml');
-    writeFileSync(badIp, 'name: badip\nnetworks: {n: {subnet: 10.5.0.0/24}}\nnodes:\n  a: {networks: {n: {ip: 10.6.0.5}}}\nexpect:\n  files:\n    - {node: a, path: /etc/hosts, contains: a}\n');
+    writeFileSync(
+      badIp,
+      'name: badip\nnetworks: {n: {subnet: 10.5.0.0/24}}\nnodes:\n  a: {networks: {n: {ip: 10.6.0.5}}}\nexpect:\n  files:\n    - {node: a, path: /etc/hosts, contains: a}\n',
+    );
     const b = await lab('run', badIp);
     assert.equal(b.exitCode, 3, b.stdout + b.stderr);
     assert.match(b.stdout, /\[3\/8\] nodes +FAILED/);

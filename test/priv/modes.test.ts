@@ -42,7 +42,7 @@ describe('sandbox modes (root, fresh namespaces)', { skip: skipUnlessRoot }, () 
     assert.match(cannot.stderr, /host network/);
   });
 
-  it('container:<x> sees x\'s interfaces and addresses and has no endpoint of its own', async () => {
+  it("container:<x> sees x's interfaces and addresses and has no endpoint of its own", async () => {
     await h.ok('network', 'create', '--subnet', '10.41.0.0/24', 'shared');
     const [x, y] = [h.sb('x'), h.sb('y')];
     await h.ok('sandbox', 'create', '--network', 'shared', x);

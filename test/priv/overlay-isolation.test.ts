@@ -16,7 +16,9 @@ describe('overlay isolation from other netloom networks on one host (root, fresh
   /** A TCP connection from `from` to `to`'s address, port 8080: the listener (bounded by timeout,
    *  stopped by its PID) answers "hi" to whoever connects. */
   async function tcp(from: string, to: string): Promise<boolean> {
-    const listener = spawn('ip', ['netns', 'exec', sb(to), 'timeout', '8', 'busybox', 'nc', '-l', '-p', '8080', '-e', 'busybox', 'echo', 'hi'], { stdio: 'ignore' });
+    const listener = spawn('ip', ['netns', 'exec', sb(to), 'timeout', '8', 'busybox', 'nc', '-l', '-p', '8080', '-e', 'busybox', 'echo', 'hi'], {
+      stdio: 'ignore',
+    });
     const gone = new Promise((r) => listener.once('exit', r));
     try {
       for (let i = 0; i < 50; i++) {
@@ -38,7 +40,13 @@ describe('overlay isolation from other netloom networks on one host (root, fresh
     await h.ok('network', 'create', '--driver', 'overlay', '--subnet', '10.71.0.0/24', '--gateway', '10.71.0.1', 'ov');
     await h.ok('network', 'create', '--driver', 'overlay', '--subnet', '10.73.0.0/24', '--gateway', '10.73.0.1', 'ov2');
     await h.ok('network', 'create', '--subnet', '10.72.0.0/24', 'ub');
-    const members: [string, string][] = [['o1', 'ov'], ['o2', 'ov'], ['p', 'ov2'], ['u', 'ub'], ['d', 'bridge']];
+    const members: [string, string][] = [
+      ['o1', 'ov'],
+      ['o2', 'ov'],
+      ['p', 'ov2'],
+      ['u', 'ub'],
+      ['d', 'bridge'],
+    ];
     for (const [n, net] of members) {
       await h.ok('sandbox', 'create', '--network', net, sb(n));
       ip[n] = /inet (\S+)\//.exec((await h.inSandbox(sb(n), 'ip', '-4', '-o', 'addr', 'show', 'eth0')).stdout)?.[1] ?? '';

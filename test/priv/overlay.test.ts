@@ -34,8 +34,24 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
   const names: string[] = [];
 
   const startEtcd = async (): Promise<void> => {
-    etcd = spawn('ip', ['netns', 'exec', underlay, 'etcd', '--data-dir', join(dir, 'etcd'), '--listen-client-urls', `http://${ETCD}:2379`,
-      '--advertise-client-urls', `http://${ETCD}:2379`, '--listen-peer-urls', 'http://127.0.0.1:2380'], { stdio: 'ignore' });
+    etcd = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        underlay,
+        'etcd',
+        '--data-dir',
+        join(dir, 'etcd'),
+        '--listen-client-urls',
+        `http://${ETCD}:2379`,
+        '--advertise-client-urls',
+        `http://${ETCD}:2379`,
+        '--listen-peer-urls',
+        'http://127.0.0.1:2380',
+      ],
+      { stdio: 'ignore' },
+    );
     for (let i = 0; i < 100; i++) {
       const r = await sh('ip', ['netns', 'exec', underlay, 'etcdctl', '--endpoints', `http://${ETCD}:2379`, 'endpoint', 'health']);
       if (r.exitCode === 0) return;
@@ -50,7 +66,16 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
     e.kill('SIGTERM');
     await gone;
   };
-  const clusterArgs = (i: number): string[] => ['--cluster-store', `etcd://${ETCD}:2379`, '--advertise-addr', addr(i), '--node-name', `host${i + 1}`, '--cluster-ttl', String(TTL)];
+  const clusterArgs = (i: number): string[] => [
+    '--cluster-store',
+    `etcd://${ETCD}:2379`,
+    '--advertise-addr',
+    addr(i),
+    '--node-name',
+    `host${i + 1}`,
+    '--cluster-ttl',
+    String(TTL),
+  ];
   const fdb = async (h: TestHost): Promise<string> => (await h.inHost('bridge', 'fdb', 'show')).stdout + (await h.inHost('ip', 'neigh', 'show')).stdout;
   const eventually = async (fn: () => Promise<boolean>, ms: number): Promise<boolean> => {
     for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) if (await fn()) return true;
@@ -99,9 +124,14 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
     assert.equal(mtu, 1450, 'underlay 1500 minus 50');
     const df = await h3.inSandbox(api, 'ping', '-M', 'do', '-s', String(mtu - 28), '-c1', '-W2', webIp);
     assert.equal(df.exitCode, 0, df.stdout + df.stderr);
-    const v = await h1.inspect('ov1') as unknown as { Peers: { Name: string }[]; RemoteEndpoints: Record<string, { Name: string; Host: string }> };
+    const v = (await h1.inspect('ov1')) as unknown as { Peers: { Name: string }[]; RemoteEndpoints: Record<string, { Name: string; Host: string }> };
     assert.deepEqual(v.Peers.map((p) => p.Name).sort(), ['host1', 'host2', 'host3']);
-    assert.deepEqual(Object.values(v.RemoteEndpoints).map((e) => `${e.Name}@${e.Host}`).sort(), [`${api}@host3`, `${db}@host2`].sort());
+    assert.deepEqual(
+      Object.values(v.RemoteEndpoints)
+        .map((e) => `${e.Name}@${e.Host}`)
+        .sort(),
+      [`${api}@host3`, `${db}@host2`].sort(),
+    );
   });
 
   it('the VXLAN device has no multicast group and no all-zero FDB entry; learning off, ARP proxy on', async () => {
@@ -114,7 +144,7 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
     }
   });
 
-  it('kill -9 of host 2\'s daemon: its endpoint leaves the others\' FDB, neighbours and DNS within the lease; back after a restart', async () => {
+  it("kill -9 of host 2's daemon: its endpoint leaves the others' FDB, neighbours and DNS within the lease; back after a restart", async () => {
     const [h1, h2, h3] = hosts;
     const db = names[2];
     const dbIp = await ipOf(h2, db);
@@ -130,13 +160,15 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
 
   it('concurrent connects on three hosts never hand out one address twice', async () => {
     const made: [TestHost, string][] = [];
-    await Promise.all(hosts.map(async (h, i) => {
-      for (let k = 0; k < 4; k++) {
-        const sb = h.sb(`c${i}${k}`);
-        await h.ok('sandbox', 'create', '--network', 'ov1', sb);
-        made.push([h, sb]);
-      }
-    }));
+    await Promise.all(
+      hosts.map(async (h, i) => {
+        for (let k = 0; k < 4; k++) {
+          const sb = h.sb(`c${i}${k}`);
+          await h.ok('sandbox', 'create', '--network', 'ov1', sb);
+          made.push([h, sb]);
+        }
+      }),
+    );
     const ips = await Promise.all(made.map(([h, sb]) => ipOf(h, sb)));
     assert.equal(new Set(ips).size, ips.length, ips.join(' '));
     for (const [h, sb] of made) await h.ok('sandbox', 'rm', sb);
@@ -145,7 +177,17 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
   it('bad input: a clear line naming the value, nothing half-created', async () => {
     const [h1] = hosts;
     const vni = /vxlan id (\d+)/.exec((await h1.inHost('ip', '-d', 'link', 'show', 'type', 'vxlan')).stdout)?.[1];
-    const dup = await h1.cli('network', 'create', '--driver', 'overlay', '--subnet', '10.61.0.0/24', '-o', `com.docker.network.driver.overlay.vxlanid_list=${vni}`, 'ov2');
+    const dup = await h1.cli(
+      'network',
+      'create',
+      '--driver',
+      'overlay',
+      '--subnet',
+      '10.61.0.0/24',
+      '-o',
+      `com.docker.network.driver.overlay.vxlanid_list=${vni}`,
+      'ov2',
+    );
     assert.match(dup.stderr, new RegExp(`VNI ${vni} is already used by overlay network "ov1"`));
     assert.match((await h1.cli('network', 'create', '--driver', 'overlay', '--subnet', '10.60.0.128/25', 'ov3')).stderr, /overlaps (overlay )?network "ov1"/);
     await h1.ok('network', 'create', '--subnet', '10.62.0.0/24', 'local1');
@@ -153,10 +195,33 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
     await h1.ok('network', 'rm', 'local1');
     assert.match((await h1.cli('network', 'create', '--driver', 'overlay', 'ov5')).stderr, /needs --subnet/);
     for (const n of ['ov2', 'ov3', 'ov4', 'ov5']) assert.notEqual((await h1.cli('network', 'inspect', n)).exitCode, 0, n);
-    const daemon = async (args: string[]) => sh('ip', ['netns', 'exec', h1.ns, process.execPath, 'bin/netloomd.mjs', '--socket', join(dir, 'x.sock'), '--data-dir', join(dir, 'x'), '--no-plugin', '--no-dns', ...args]);
-    assert.match((await daemon(['--cluster-store', 'http://10.99.0.1:2379', '--advertise-addr', addr(0)])).stderr, /invalid --cluster-store "http:\/\/10\.99\.0\.1:2379": expected etcd:\/\//);
-    assert.match((await daemon(['--cluster-store', `etcd://${ETCD}:2399`, '--advertise-addr', addr(0)])).stderr, /cluster store etcd:\/\/10\.99\.0\.1:2399 is unreachable/);
-    assert.match((await daemon(['--cluster-store', `etcd://${ETCD}:2379`, '--advertise-addr', '10.99.0.99'])).stderr, /--advertise-addr 10\.99\.0\.99 is not an address of this host/);
+    const daemon = async (args: string[]) =>
+      sh('ip', [
+        'netns',
+        'exec',
+        h1.ns,
+        process.execPath,
+        'bin/netloomd.mjs',
+        '--socket',
+        join(dir, 'x.sock'),
+        '--data-dir',
+        join(dir, 'x'),
+        '--no-plugin',
+        '--no-dns',
+        ...args,
+      ]);
+    assert.match(
+      (await daemon(['--cluster-store', 'http://10.99.0.1:2379', '--advertise-addr', addr(0)])).stderr,
+      /invalid --cluster-store "http:\/\/10\.99\.0\.1:2379": expected etcd:\/\//,
+    );
+    assert.match(
+      (await daemon(['--cluster-store', `etcd://${ETCD}:2399`, '--advertise-addr', addr(0)])).stderr,
+      /cluster store etcd:\/\/10\.99\.0\.1:2399 is unreachable/,
+    );
+    assert.match(
+      (await daemon(['--cluster-store', `etcd://${ETCD}:2379`, '--advertise-addr', '10.99.0.99'])).stderr,
+      /--advertise-addr 10\.99\.0\.99 is not an address of this host/,
+    );
   });
 
   it('etcd down: programmed traffic keeps flowing, new operations fail clearly; back up, every host resyncs', async () => {
@@ -171,11 +236,14 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
     await startEtcd();
     await h2.ok('sandbox', 'create', '--network', 'ov1', h2.sb('after'));
     const ip = await ipOf(h2, h2.sb('after'));
-    assert.ok(await eventually(async () => (await fdb(h1)).includes(`${ip} `) && (await fdb(h3)).includes(`${ip} `), 10_000), 'a new endpoint reaches every host after the outage');
+    assert.ok(
+      await eventually(async () => (await fdb(h1)).includes(`${ip} `) && (await fdb(h3)).includes(`${ip} `), 10_000),
+      'a new endpoint reaches every host after the outage',
+    );
     await h2.ok('sandbox', 'rm', h2.sb('after'));
   });
 
-  it('two hosts sharing a hostname, started without --node-name, are told apart by node ID: ping and names work; a live host\'s ID or address claimed again is refused naming it', async () => {
+  it("two hosts sharing a hostname, started without --node-name, are told apart by node ID: ping and names work; a live host's ID or address claimed again is refused naming it", async () => {
     const [h1, h2] = hosts;
     for (const [i, h] of [h1, h2].entries()) {
       await h.stop();
@@ -194,7 +262,11 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
     const v = (await h1.inspect('ov9')) as unknown as { Peers: { Name: string; IP: string; ID: string }[] };
     const peers = v.Peers.filter((p) => p.IP === addr(0) || p.IP === addr(1));
     assert.equal(peers.length, 2);
-    assert.deepEqual(peers.map((p) => p.Name), [hostname(), hostname()], 'both show the shared hostname');
+    assert.deepEqual(
+      peers.map((p) => p.Name),
+      [hostname(), hostname()],
+      'both show the shared hostname',
+    );
     assert.notEqual(peers[0].ID, peers[1].ID);
     for (const p of peers) assert.match(p.ID, /^[0-9a-f]{16}$/);
 
@@ -206,7 +278,10 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
       const base = ['--cluster-store', `etcd://${ETCD}:2379`, '--cluster-ttl', String(TTL), '--no-plugin'];
       const r = await clone.startRefused([...base, '--advertise-addr', '10.99.0.20']);
       assert.notEqual(r.exitCode, 0);
-      assert.match(r.stderr.trim(), new RegExp(`^netloomd: node id ${peers.find((p) => p.IP === addr(0))?.ID} is already claimed by live host "${hostname()}" \\(${addr(0)}\\)`));
+      assert.match(
+        r.stderr.trim(),
+        new RegExp(`^netloomd: node id ${peers.find((p) => p.IP === addr(0))?.ID} is already claimed by live host "${hostname()}" \\(${addr(0)}\\)`),
+      );
       // Host 1's advertise address on another host (on a veth of its own, ARP kept to that link).
       await thief.inHost('sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1');
       await thief.inHost('ip', 'link', 'add', 'dup0', 'type', 'veth', 'peer', 'name', 'dup1');
@@ -214,7 +289,10 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
       await thief.inHost('ip', 'link', 'set', 'dup0', 'up');
       const t = await thief.startRefused([...base, '--advertise-addr', addr(0)]);
       assert.notEqual(t.exitCode, 0);
-      assert.match(t.stderr.trim(), new RegExp(`^netloomd: advertise address ${addr(0).replace(/\./g, '\\.')} is already claimed by live host "${hostname()}" \\(node id [0-9a-f]{16}\\)`));
+      assert.match(
+        t.stderr.trim(),
+        new RegExp(`^netloomd: advertise address ${addr(0).replace(/\./g, '\\.')} is already claimed by live host "${hostname()}" \\(node id [0-9a-f]{16}\\)`),
+      );
       assert.equal((await h2.inSandbox(y, 'ping', '-c1', '-W2', xIp)).exitCode, 0, 'the real host 1 is unharmed');
     } finally {
       await clone.cleanup();
@@ -235,11 +313,17 @@ describe('overlay across three hosts with etcd (root, fresh namespaces)', { skip
       await h1.ok('sandbox', 'create', '--network', 'ovd', p);
       await h3.ok('sandbox', 'create', '--network', 'ovd', q);
       const pIp = await ipOf(h1, p);
-      assert.ok(await eventually(async () => (await h3.inSandbox(q, 'ping', '-c1', '-W1', pIp)).exitCode === 0, 5000), 'q pings p through two DROP FORWARD chains');
+      assert.ok(
+        await eventually(async () => (await h3.inSandbox(q, 'ping', '-c1', '-W1', pIp)).exitCode === 0, 5000),
+        'q pings p through two DROP FORWARD chains',
+      );
       const br = /-i (nlo-\S+) /.exec((await h3.inHost('iptables', '-w', '-S', 'NETLOOM-OVERLAY')).stdout)?.[1];
-      assert.ok(br, 'h3 accepts its overlay bridge\'s traffic in NETLOOM-OVERLAY');
+      assert.ok(br, "h3 accepts its overlay bridge's traffic in NETLOOM-OVERLAY");
       await h3.inHost('iptables', '-w', '-F', 'NETLOOM-OVERLAY');
-      const healed = await eventually(async () => (await h3.inHost('iptables', '-w', '-S', 'NETLOOM-OVERLAY')).stdout.includes(`-A NETLOOM-OVERLAY -i ${br} -o ${br} -j ACCEPT`), 8000);
+      const healed = await eventually(
+        async () => (await h3.inHost('iptables', '-w', '-S', 'NETLOOM-OVERLAY')).stdout.includes(`-A NETLOOM-OVERLAY -i ${br} -o ${br} -j ACCEPT`),
+        8000,
+      );
       assert.ok(healed, 'the firewall guard restores the flushed rule');
       assert.equal((await h3.inSandbox(q, 'ping', '-c1', '-W2', pIp)).exitCode, 0);
       const d = await h3.cli('doctor');
@@ -280,10 +364,36 @@ describe('overlay with a three-member etcd cluster, one member per host, one mem
     await sh('ip', ['-n', underlay, 'link', 'set', 'ubr', 'up']);
     for (let i = 0; i < 3; i++) {
       const h = await hostOnUnderlay(underlay, i, addr(i));
-      members.push(spawn('ip', ['netns', 'exec', h.ns, 'etcd', '--name', `m${i}`, '--data-dir', join(dir, `m${i}`),
-        '--listen-client-urls', `http://${addr(i)}:2379`, '--advertise-client-urls', `http://${addr(i)}:2379`,
-        '--listen-peer-urls', `http://${addr(i)}:2380`, '--initial-advertise-peer-urls', `http://${addr(i)}:2380`,
-        '--initial-cluster', cluster, '--initial-cluster-state', 'new', '--initial-cluster-token', `nlt-${id}`], { stdio: 'ignore' }));
+      members.push(
+        spawn(
+          'ip',
+          [
+            'netns',
+            'exec',
+            h.ns,
+            'etcd',
+            '--name',
+            `m${i}`,
+            '--data-dir',
+            join(dir, `m${i}`),
+            '--listen-client-urls',
+            `http://${addr(i)}:2379`,
+            '--advertise-client-urls',
+            `http://${addr(i)}:2379`,
+            '--listen-peer-urls',
+            `http://${addr(i)}:2380`,
+            '--initial-advertise-peer-urls',
+            `http://${addr(i)}:2380`,
+            '--initial-cluster',
+            cluster,
+            '--initial-cluster-state',
+            'new',
+            '--initial-cluster-token',
+            `nlt-${id}`,
+          ],
+          { stdio: 'ignore' },
+        ),
+      );
       hosts.push(h);
     }
     const store = `etcd://${[0, 1, 2].map((i) => `${addr(i)}:2379`).join(',')}`;

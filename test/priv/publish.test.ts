@@ -42,7 +42,10 @@ describe('published ports (root, fresh namespaces)', { skip: skipUnlessRoot }, (
     // Another host: its own namespace on a link to the test host (192.0.2.0/24, 2001:db8:1::/64).
     await sh('ip', ['netns', 'add', outside]);
     await sh('ip', ['-n', h.ns, 'link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside]);
-    for (const [ns, dev, v4, v6] of [[h.ns, 'uplink', '192.0.2.1/24', '2001:db8:1::1/64'], [outside, 'eth0', '192.0.2.2/24', '2001:db8:1::2/64']]) {
+    for (const [ns, dev, v4, v6] of [
+      [h.ns, 'uplink', '192.0.2.1/24', '2001:db8:1::1/64'],
+      [outside, 'eth0', '192.0.2.2/24', '2001:db8:1::2/64'],
+    ]) {
       await sh('ip', ['-n', ns, 'addr', 'add', v4, 'dev', dev]);
       await sh('ip', ['-n', ns, '-6', 'addr', 'add', v6, 'dev', dev, 'nodad']);
       await sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
@@ -72,15 +75,24 @@ describe('published ports (root, fresh namespaces)', { skip: skipUnlessRoot }, (
 
   it('netloom port and network inspect show the bindings', async () => {
     assert.deepEqual((await h.ok('port', srv)).trim().split('\n'), [
-      '80/tcp -> 0.0.0.0:8080', '80/tcp -> [::]:8080', '80/udp -> 0.0.0.0:5353', '80/udp -> [::]:5353', '80/tcp -> 127.0.0.1:8081',
-      '9000/tcp -> 0.0.0.0:9000', '9000/tcp -> [::]:9000', '9001/tcp -> 0.0.0.0:9001', '9001/tcp -> [::]:9001', '9002/tcp -> 0.0.0.0:9002', '9002/tcp -> [::]:9002',
+      '80/tcp -> 0.0.0.0:8080',
+      '80/tcp -> [::]:8080',
+      '80/udp -> 0.0.0.0:5353',
+      '80/udp -> [::]:5353',
+      '80/tcp -> 127.0.0.1:8081',
+      '9000/tcp -> 0.0.0.0:9000',
+      '9000/tcp -> [::]:9000',
+      '9001/tcp -> 0.0.0.0:9001',
+      '9001/tcp -> [::]:9001',
+      '9002/tcp -> 0.0.0.0:9002',
+      '9002/tcp -> [::]:9002',
     ]);
     assert.equal((await h.ok('port', srv, '80/udp')).trim(), '0.0.0.0:5353\n[::]:5353'.split('\n').join('\n'));
     const c = Object.values((await h.inspect('web')).Containers).find((x) => x.Name === srv) as { Ports?: string[] };
     assert.deepEqual(c.Ports, ['*:8080->80/tcp', '*:5353->80/udp', '127.0.0.1:8081->80/tcp', '*:9000-9002->9000-9002/tcp']);
   });
 
-  it('from another host: TCP and UDP, IPv4 and IPv6; the server sees the client\'s own address', async () => {
+  it("from another host: TCP and UDP, IPv4 and IPv6; the server sees the client's own address", async () => {
     assert.equal(await ask(outside, 'tcp', '192.0.2.1', 8080), 'srv 192.0.2.2');
     assert.equal(await ask(outside, 'udp', '192.0.2.1', 5353), 'srv 192.0.2.2');
     assert.equal(await ask(outside, 'tcp', '2001:db8:1::1', 8080), 'srv 2001:db8:1::2');
@@ -98,13 +110,13 @@ describe('published ports (root, fresh namespaces)', { skip: skipUnlessRoot }, (
     assert.match(await ask(h.ns, 'tcp', '2001:db8:1::1', 8080), /^srv /);
   });
 
-  it('hairpin: the sandbox itself and its neighbour, through the host\'s address', async () => {
+  it("hairpin: the sandbox itself and its neighbour, through the host's address", async () => {
     assert.match(await ask(srv, 'tcp', '192.0.2.1', 8080), /^srv 10\.80\.0\.1$/, 'masqueraded to the gateway, so the reply comes back through the host');
     assert.match(await ask(srv, 'udp', '192.0.2.1', 5353), /^srv /);
     assert.match(await ask(peer, 'tcp', '192.0.2.1', 8080), /^srv /);
   });
 
-  it('a sandbox cannot reach the host\'s loopback-only services through route_localnet (CVE-2020-8558)', async () => {
+  it("a sandbox cannot reach the host's loopback-only services through route_localnet (CVE-2020-8558)", async () => {
     servers.push(spawn('ip', ['netns', 'exec', h.ns, process.execPath, PORTCHECK, 'serve', '7788', 'hostlo'], { stdio: 'ignore' }));
     assert.ok(await eventually(async () => (await ask(h.ns, 'tcp', '127.0.0.53', 7788)).startsWith('hostlo'), 5000));
     // What an attacker in the sandbox would do: route a loopback address to the gateway.

@@ -14,8 +14,17 @@ const CLI = join(process.cwd(), 'bin', 'netloom.mjs');
 async function hostState(h: TestHost): Promise<Record<string, string>> {
   const clean = (s: string): string => s.replace(/^#.*$/gm, '').replace(/\[\d+:\d+\]/g, '[0:0]');
   return {
-    links: (await h.inHost('ip', '-o', 'link')).stdout.replace(/^\d+: /gm, '').split('\n').map((l) => l.split(' ')[0]).sort().join(' '),
-    netns: (await sh('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]).sort().join(' '),
+    links: (await h.inHost('ip', '-o', 'link')).stdout
+      .replace(/^\d+: /gm, '')
+      .split('\n')
+      .map((l) => l.split(' ')[0])
+      .sort()
+      .join(' '),
+    netns: (await sh('ip', ['netns', 'list'])).stdout
+      .split('\n')
+      .map((l) => l.split(' ')[0])
+      .sort()
+      .join(' '),
     iptables: clean((await h.inHost('iptables-save')).stdout),
     ip6tables: clean((await h.inHost('ip6tables-save')).stdout),
     etcNetns: existsSync('/etc/netns') ? readdirSync('/etc/netns').sort().join(' ') : '',
@@ -53,7 +62,10 @@ describe('system reset (root, fresh namespaces)', { skip: skipUnlessRoot }, () =
     const mid = await hostState(h);
     const r = await reset();
     assert.equal(r.exitCode, 1);
-    assert.match(r.stderr.trim(), /^system reset would remove every network, sandbox, link and iptables chain netloom made on this host, its sockets and .*: add -f to do it/);
+    assert.match(
+      r.stderr.trim(),
+      /^system reset would remove every network, sandbox, link and iptables chain netloom made on this host, its sockets and .*: add -f to do it/,
+    );
     assert.ok(!r.stderr.trim().includes('\n'));
     assert.deepEqual(await hostState(h), mid);
     assert.equal((await h.cli('network', 'ls', '-q')).exitCode, 0, 'the daemon still runs');

@@ -52,7 +52,7 @@ describe('restart and crash safety (root, fresh namespaces)', { skip: skipUnless
     assert.ok(await h.ping(a, '10.70.0.1'));
   });
 
-  it('a restart removes links tagged as its own that no record explains, and nobody else\'s', async () => {
+  it("a restart removes links tagged as its own that no record explains, and nobody else's", async () => {
     const before = await state();
     const tag = await instanceTag(h);
     await h.stop();

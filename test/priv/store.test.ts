@@ -11,7 +11,10 @@ import { TestHost, skipUnlessRoot } from '../helpers/host.js';
 /** Kernel state as sets: a salvage may append kept rules after the rebuilt ones. */
 async function kernelSet(h: TestHost): Promise<{ links: string[]; netns: string[]; rules: string[] }> {
   const k = await h.kernel();
-  const rules = k.iptables.split('\n').filter((l) => l.startsWith('-A ')).sort();
+  const rules = k.iptables
+    .split('\n')
+    .filter((l) => l.startsWith('-A '))
+    .sort();
   return { links: k.links, netns: k.netns, rules };
 }
 
@@ -62,14 +65,25 @@ describe('a damaged store (root, fresh namespaces)', { skip: skipUnlessRoot }, (
     h.daemonArgs = ['--salvage'];
     await h.start();
     h.daemonArgs = [];
-    assert.ok(readdirSync(h.dataDir).some((f) => f.startsWith('wal.log.damaged-')), 'the damaged log is kept aside');
+    assert.ok(
+      readdirSync(h.dataDir).some((f) => f.startsWith('wal.log.damaged-')),
+      'the damaged log is kept aside',
+    );
     const k = await kernelSet(h);
     assert.deepEqual(includesAll(k.links, intact.links), [], 'no link removed');
     assert.deepEqual(includesAll(k.netns, intact.netns), [], 'no namespace removed');
     assert.deepEqual(includesAll(k.rules, intact.rules), [], 'no rule removed');
     const names = JSON.parse(await h.ok('sandbox', 'ls', '--format', 'json')) as { Name: string }[];
-    assert.deepEqual(names.map((s) => s.Name).filter((n) => n.startsWith(`t${h.id}`)).sort(), [a, b]);
-    const ipB = Object.values((await h.inspect('front')).Containers).find((x) => x.Name === b)?.IPv4Address.split('/')[0];
+    assert.deepEqual(
+      names
+        .map((s) => s.Name)
+        .filter((n) => n.startsWith(`t${h.id}`))
+        .sort(),
+      [a, b],
+    );
+    const ipB = Object.values((await h.inspect('front')).Containers)
+      .find((x) => x.Name === b)
+      ?.IPv4Address.split('/')[0];
     assert.ok(ipB && (await h.ping(a, ipB)), 'the survivors still talk');
     const d = await h.cli('doctor');
     assert.equal(d.exitCode, 1, d.stdout);
@@ -86,7 +100,10 @@ describe('a damaged store (root, fresh namespaces)', { skip: skipUnlessRoot }, (
     writeFileSync(snap, good.replace('"front"', '"frunt"'));
     const r = await h.startRefused();
     assert.notEqual(r.exitCode, 0);
-    assert.match(r.stderr.trim(), new RegExp(`^netloomd: ${h.dataDir}/snapshot\\.json is damaged at byte \\d+ \\(revision \\d+\\): checksum mismatch; run "netloom store verify`));
+    assert.match(
+      r.stderr.trim(),
+      new RegExp(`^netloomd: ${h.dataDir}/snapshot\\.json is damaged at byte \\d+ \\(revision \\d+\\): checksum mismatch; run "netloom store verify`),
+    );
     assert.deepEqual(await kernelSet(h), before);
     writeFileSync(snap, good);
   });
@@ -102,7 +119,6 @@ describe('a damaged store (root, fresh namespaces)', { skip: skipUnlessRoot }, (
     assert.ok(!(await kernelSet(h)).netns.includes(c), 'the unexplained sandbox is gone after --fix');
   });
 });
-
 
 describe('the data-dir lock and the API socket (root, fresh namespaces)', { skip: skipUnlessRoot }, () => {
   let h: TestHost;

@@ -92,8 +92,16 @@ describe(`crash storm: ${ROUNDS} round(s), seed ${SEED} (root, fresh namespaces)
     // ...and in the kernel: each sandbox holds exactly the addresses its records say.
     const kernelIps: string[] = [];
     for (const v of vs) {
-      const addrs = Object.entries(await sandboxAddrs(v.Name)).filter(([i]) => i !== 'lo').flatMap(([, a]) => a.filter((x) => x.startsWith('10.11')));
-      assert.deepEqual(addrs.sort(), Object.values(v.Networks).map((e) => e.IPv4Address).sort(), `${where}: ${v.Name}'s addresses`);
+      const addrs = Object.entries(await sandboxAddrs(v.Name))
+        .filter(([i]) => i !== 'lo')
+        .flatMap(([, a]) => a.filter((x) => x.startsWith('10.11')));
+      assert.deepEqual(
+        addrs.sort(),
+        Object.values(v.Networks)
+          .map((e) => e.IPv4Address)
+          .sort(),
+        `${where}: ${v.Name}'s addresses`,
+      );
       kernelIps.push(...addrs);
     }
     assert.equal(new Set(kernelIps).size, kernelIps.length, `${where}: an address held twice in the kernel`);
@@ -108,26 +116,32 @@ describe(`crash storm: ${ROUNDS} round(s), seed ${SEED} (root, fresh namespaces)
   }
 
   // A long hand run (STORM_ROUNDS=1000) outlives the suite's per-test default of 180 s.
-  it('every restart after a kill -9 at a random moment finds no duplicate address, no leak, and doctor clean', { timeout: Math.max(180_000, ROUNDS * 60_000) }, async (t) => {
-    for (let round = 1; round <= ROUNDS; round++) {
-      const existing = new Map((await views()).map((v) => [v.Name, new Set(Object.keys(v.Networks))]));
-      let dead = false;
-      const killAt = 500 + Math.floor(rnd() * 4500);
-      const killer = new Promise<void>((resolve) => {
-        setTimeout(() => {
-          dead = true;
-          void h.stop('SIGKILL').then(() => resolve());
-        }, killAt);
-      });
-      // Three clients at once: the kill lands with several requests queued in the daemon.
-      await Promise.all([0, 1, 2].map(async () => {
-        for (let i = 0; i < 20 && !dead; i++) await randomOp(existing);
-      }));
-      await killer;
-      kills++;
-      await h.start();
-      await check(round);
-    }
-    t.diagnostic(`storm: ${ROUNDS} rounds, ${kills} kill -9 survived, ${opsDone} operations acknowledged, seed ${SEED}`);
-  });
+  it(
+    'every restart after a kill -9 at a random moment finds no duplicate address, no leak, and doctor clean',
+    { timeout: Math.max(180_000, ROUNDS * 60_000) },
+    async (t) => {
+      for (let round = 1; round <= ROUNDS; round++) {
+        const existing = new Map((await views()).map((v) => [v.Name, new Set(Object.keys(v.Networks))]));
+        let dead = false;
+        const killAt = 500 + Math.floor(rnd() * 4500);
+        const killer = new Promise<void>((resolve) => {
+          setTimeout(() => {
+            dead = true;
+            void h.stop('SIGKILL').then(() => resolve());
+          }, killAt);
+        });
+        // Three clients at once: the kill lands with several requests queued in the daemon.
+        await Promise.all(
+          [0, 1, 2].map(async () => {
+            for (let i = 0; i < 20 && !dead; i++) await randomOp(existing);
+          }),
+        );
+        await killer;
+        kills++;
+        await h.start();
+        await check(round);
+      }
+      t.diagnostic(`storm: ${ROUNDS} rounds, ${kills} kill -9 survived, ${opsDone} operations acknowledged, seed ${SEED}`);
+    },
+  );
 });

@@ -15,7 +15,11 @@ const shape = (err: unknown): { errno?: string; step?: string; object?: string }
   return { errno: s?.errno, step: s?.step, object: s?.object };
 };
 
-const failure = (p: Promise<unknown>): Promise<unknown> => p.then(() => assert.fail('expected a failure'), (e: unknown) => e);
+const failure = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => assert.fail('expected a failure'),
+    (e: unknown) => e,
+  );
 
 describe('real and fake system failures carry the same errno, step and object (root, fresh namespaces)', { skip: skipUnlessRoot }, () => {
   let h: TestHost;

@@ -17,7 +17,7 @@ function usage(fn: () => unknown, message: string | RegExp): void {
 }
 
 describe('network create flags', () => {
-  test('a bare name gives Docker\'s defaults', () => {
+  test("a bare name gives Docker's defaults", () => {
     assert.deepEqual(body('front'), {
       Name: 'front',
       Driver: 'bridge',
@@ -32,8 +32,22 @@ describe('network create flags', () => {
 
   test('gateway, ip-range and aux addresses go to the subnet that contains them, whatever the flag order', () => {
     const b = body(
-      'front', '--ipv6', '--gateway', 'fd00:1::1', '--subnet', '10.1.0.0/24', '--subnet', 'fd00:1::/64',
-      '--gateway', '10.1.0.254', '--ip-range', '10.1.0.128/25', '--aux-address', 'router=10.1.0.5', '--aux-address', 'v6=fd00:1::5',
+      'front',
+      '--ipv6',
+      '--gateway',
+      'fd00:1::1',
+      '--subnet',
+      '10.1.0.0/24',
+      '--subnet',
+      'fd00:1::/64',
+      '--gateway',
+      '10.1.0.254',
+      '--ip-range',
+      '10.1.0.128/25',
+      '--aux-address',
+      'router=10.1.0.5',
+      '--aux-address',
+      'v6=fd00:1::5',
     );
     assert.equal(b.EnableIPv6, true);
     assert.deepEqual((b.IPAM as { Config: unknown }).Config, [
@@ -43,8 +57,23 @@ describe('network create flags', () => {
   });
 
   test('driver, flags, options, labels and IPAM options are carried over', () => {
-    const b = body('back', '-d', 'bridge', '--internal', '--attachable', '-o', 'com.docker.network.driver.mtu=1400',
-      '--label', 'team=web', '--label', 'flag', '--ipam-driver', 'netloom', '--ipam-opt', 'k=v=w');
+    const b = body(
+      'back',
+      '-d',
+      'bridge',
+      '--internal',
+      '--attachable',
+      '-o',
+      'com.docker.network.driver.mtu=1400',
+      '--label',
+      'team=web',
+      '--label',
+      'flag',
+      '--ipam-driver',
+      'netloom',
+      '--ipam-opt',
+      'k=v=w',
+    );
     assert.equal(b.Internal, true);
     assert.equal(b.Attachable, true);
     assert.deepEqual(b.Options, { 'com.docker.network.driver.mtu': '1400' });
@@ -114,13 +143,43 @@ describe('sandbox create flags', () => {
   const sb = (...argv: string[]) => sandboxCreateBody(parse(argv, SANDBOX_CREATE_OPTIONS));
 
   test('-h is --hostname (as in docker run), -P is --publish-all; --help stays help', () => {
-    const b = sb('-h', 'web1', '--domainname', 'example.com', '--link', 'db:data', '--link', 'cache', '--add-host', 'gw:host-gateway',
-      '--mac-address', '02:42:ac:11:00:02', '--expose', '80', '--expose', '53/udp', '-P', '--ip6', 'fd00::5', '--dns', '10.0.0.53', 'web');
+    const b = sb(
+      '-h',
+      'web1',
+      '--domainname',
+      'example.com',
+      '--link',
+      'db:data',
+      '--link',
+      'cache',
+      '--add-host',
+      'gw:host-gateway',
+      '--mac-address',
+      '02:42:ac:11:00:02',
+      '--expose',
+      '80',
+      '--expose',
+      '53/udp',
+      '-P',
+      '--ip6',
+      'fd00::5',
+      '--dns',
+      '10.0.0.53',
+      'web',
+    );
     assert.deepEqual(b, {
-      Name: 'web', Network: undefined,
+      Name: 'web',
+      Network: undefined,
       EndpointConfig: { IPAMConfig: { IPv6Address: 'fd00::5' }, Aliases: [], Dns: ['10.0.0.53'] },
-      DnsSearch: [], DnsOptions: [], Hostname: 'web1', Domainname: 'example.com', Links: ['db:data', 'cache'], ExtraHosts: ['gw:host-gateway'],
-      MacAddress: '02:42:ac:11:00:02', Expose: ['80', '53/udp'], PublishAll: true,
+      DnsSearch: [],
+      DnsOptions: [],
+      Hostname: 'web1',
+      Domainname: 'example.com',
+      Links: ['db:data', 'cache'],
+      ExtraHosts: ['gw:host-gateway'],
+      MacAddress: '02:42:ac:11:00:02',
+      Expose: ['80', '53/udp'],
+      PublishAll: true,
     });
     assert.equal(parse(['--help'], SANDBOX_CREATE_OPTIONS).values.help, true);
     assert.equal(parse(['-h'], NETWORK_CREATE_OPTIONS).values.help, true, 'elsewhere -h is still help');

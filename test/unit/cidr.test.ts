@@ -3,8 +3,26 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import IPCIDR from 'ip-cidr';
 import {
-  addressOf, bytesToIp, canonicalCidr, contains, formatIfAddr, formatIPv4, formatIPv6, ifAddrIn, ipFamily, ipToBytes,
-  macFromIPv4, maskToPrefix, nthHost, overlaps, parseCidr, parseIfAddr, parseIPv4, parseIPv6, prefixLength, prefixToMask,
+  addressOf,
+  bytesToIp,
+  canonicalCidr,
+  contains,
+  formatIfAddr,
+  formatIPv4,
+  formatIPv6,
+  ifAddrIn,
+  ipFamily,
+  ipToBytes,
+  macFromIPv4,
+  maskToPrefix,
+  nthHost,
+  overlaps,
+  parseCidr,
+  parseIfAddr,
+  parseIPv4,
+  parseIPv6,
+  prefixLength,
+  prefixToMask,
 } from '../../common/cidr.js';
 import { NetloomError } from '../../common/errors.js';
 
@@ -23,8 +41,24 @@ describe('IPv4 addresses', () => {
   });
 
   test('parseIPv4 rejects garbage, out-of-range octets and ambiguous leading zeros', () => {
-    for (const bad of ['', '10.94.999.0', '1.2.3', '1.2.3.4.5', '01.2.3.4', '1.2.3.04', ' 1.2.3.4', '1.2.3.4 ', '1..2.3',
-      '-1.2.3.4', '1.2.3.a', '1.2.3.', '.1.2.3', '256.0.0.0', '1.2.3.4/32', '0x1.2.3.4']) {
+    for (const bad of [
+      '',
+      '10.94.999.0',
+      '1.2.3',
+      '1.2.3.4.5',
+      '01.2.3.4',
+      '1.2.3.04',
+      ' 1.2.3.4',
+      '1.2.3.4 ',
+      '1..2.3',
+      '-1.2.3.4',
+      '1.2.3.a',
+      '1.2.3.',
+      '.1.2.3',
+      '256.0.0.0',
+      '1.2.3.4/32',
+      '0x1.2.3.4',
+    ]) {
       assert.equal(parseIPv4(bad), undefined, bad);
     }
   });
@@ -53,8 +87,22 @@ describe('IPv6 addresses', () => {
   });
 
   test('parseIPv6 rejects malformed text, zones and brackets', () => {
-    for (const bad of [':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', '12345::', 'g::1', 'fe80::1%eth0', '[::1]',
-      '::1.2.3', ':1:2:3:4:5:6:7', '1:2:3:4:5:6:7:', '1.2.3.4::', '::1.2.3.4:1', '']) {
+    for (const bad of [
+      ':::',
+      '1::2::3',
+      '1:2:3:4:5:6:7:8:9',
+      '1:2:3:4:5:6:7',
+      '12345::',
+      'g::1',
+      'fe80::1%eth0',
+      '[::1]',
+      '::1.2.3',
+      ':1:2:3:4:5:6:7',
+      '1:2:3:4:5:6:7:',
+      '1.2.3.4::',
+      '::1.2.3.4:1',
+      '',
+    ]) {
       assert.equal(parseIPv6(bad), undefined, bad);
     }
   });
@@ -83,8 +131,19 @@ describe('CIDRs', () => {
   });
 
   test('parseCidr rejects garbage, missing or out-of-range prefixes', () => {
-    for (const bad of ['10.94.999.0/24', '10.0.0.0/33', '10.0.0.0', '10.0.0.0/', '10.0.0.0/024', '10.0.0.0/-1',
-      'fd00::/129', '10.0.0.0/24/1', '/24', '10.0.0.0/ 24', 'fd00::%1/64']) {
+    for (const bad of [
+      '10.94.999.0/24',
+      '10.0.0.0/33',
+      '10.0.0.0',
+      '10.0.0.0/',
+      '10.0.0.0/024',
+      '10.0.0.0/-1',
+      'fd00::/129',
+      '10.0.0.0/24/1',
+      '/24',
+      '10.0.0.0/ 24',
+      'fd00::%1/64',
+    ]) {
       assert.equal(parseCidr(bad), undefined, bad);
     }
     throwsCode(() => prefixLength('10.0.0.0/33'), 'NL_IPAM_INVALID_CIDR');
@@ -95,7 +154,7 @@ describe('CIDRs', () => {
       fc.property(v4, fc.integer({ min: 0, max: 32 }), v4, (a, prefix, ip) => {
         const cidr = canonicalCidr(`${formatIPv4(a)}/${prefix}`)!;
         // Bias half the probes into the subnet so "true" is tested as often as "false".
-        const probe = ip % 2 === 0 ? formatIPv4(parseCidr(cidr)!.base as number + (ip % 2 ** (32 - prefix))) : formatIPv4(ip);
+        const probe = ip % 2 === 0 ? formatIPv4((parseCidr(cidr)!.base as number) + (ip % 2 ** (32 - prefix))) : formatIPv4(ip);
         assert.equal(contains(cidr, probe), new IPCIDR(cidr).contains(probe), `${cidr} ${probe}`);
       }),
     );

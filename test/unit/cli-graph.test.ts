@@ -28,14 +28,18 @@ function staticClosure(entry: string): { files: string[]; packages: Set<string> 
   return { files: [...seen], packages };
 }
 
-test('a netloom start loads no package, and none of the lab, daemon, store or controller code', { skip: !existsSync(join(dist, 'netloom.mjs')) && 'dist/ not built' }, () => {
-  const { files, packages } = staticClosure('netloom.mjs');
-  assert.deepEqual([...packages], [], 'no npm package is imported statically');
-  const sources = files.flatMap((f) => [...readFileSync(join(dist, f), 'utf8').matchAll(/^\/\/ ([\w/.-]+\.ts)$/gm)].map((m) => m[1]));
-  assert.ok(sources.includes('cli/main.ts') && sources.includes('cli/client.ts'), `the closure is the CLI's: ${sources.join(' ')}`);
-  const heavy = sources.filter((s) => /^(lab|daemon|controller|store|drivers|dns|plugin|system|ipam)\//.test(s));
-  assert.deepEqual(heavy, [], 'only cli/ and common/ code is evaluated at start');
-  // The lazily imported parts are still there, for the commands that use them.
-  const all = readFileSync(join(dist, 'netloom.mjs'), 'utf8');
-  for (const lazy of ['help', 'store', 'reset', 'process', 'main']) assert.match(all, new RegExp(`import\\("\\./${lazy}-[A-Z0-9]+\\.mjs"\\)`), lazy);
-});
+test(
+  'a netloom start loads no package, and none of the lab, daemon, store or controller code',
+  { skip: !existsSync(join(dist, 'netloom.mjs')) && 'dist/ not built' },
+  () => {
+    const { files, packages } = staticClosure('netloom.mjs');
+    assert.deepEqual([...packages], [], 'no npm package is imported statically');
+    const sources = files.flatMap((f) => [...readFileSync(join(dist, f), 'utf8').matchAll(/^\/\/ ([\w/.-]+\.ts)$/gm)].map((m) => m[1]));
+    assert.ok(sources.includes('cli/main.ts') && sources.includes('cli/client.ts'), `the closure is the CLI's: ${sources.join(' ')}`);
+    const heavy = sources.filter((s) => /^(lab|daemon|controller|store|drivers|dns|plugin|system|ipam)\//.test(s));
+    assert.deepEqual(heavy, [], 'only cli/ and common/ code is evaluated at start');
+    // The lazily imported parts are still there, for the commands that use them.
+    const all = readFileSync(join(dist, 'netloom.mjs'), 'utf8');
+    for (const lazy of ['help', 'store', 'reset', 'process', 'main']) assert.match(all, new RegExp(`import\\("\\./${lazy}-[A-Z0-9]+\\.mjs"\\)`), lazy);
+  },
+);

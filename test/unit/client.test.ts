@@ -44,16 +44,21 @@ describe('parseReply', () => {
   const text = fc.string({ unit: 'binary', maxLength: 300 });
   test('Content-Length, chunked and close-delimited bodies come out whole, however the bytes are split', () => {
     fc.assert(
-      fc.property(text, fc.constantFrom('length', 'chunked', 'close'), fc.array(fc.nat(400), { maxLength: 6 }), fc.array(fc.nat(40), { maxLength: 5 }), (s, framing, cuts, sizes) => {
-        const body = Buffer.from(s, 'utf8');
-        const head =
-          framing === 'length' ? `Content-Length: ${body.length}\r\n` : framing === 'chunked' ? 'Transfer-Encoding: chunked\r\n' : '';
-        const payload = framing === 'chunked' ? chunked(body, sizes) : body;
-        const bytes = Buffer.concat([Buffer.from(`HTTP/1.1 201 Created\r\nX-A: b\r\n${head}\r\n`), payload]);
-        const r = feed(bytes, cuts, framing === 'close');
-        assert.deepEqual(r, { status: 201, body: body.toString('utf8') });
-        if (framing !== 'close') assert.deepEqual(parseReply(bytes.subarray(0, bytes.length - 1), false), undefined);
-      }),
+      fc.property(
+        text,
+        fc.constantFrom('length', 'chunked', 'close'),
+        fc.array(fc.nat(400), { maxLength: 6 }),
+        fc.array(fc.nat(40), { maxLength: 5 }),
+        (s, framing, cuts, sizes) => {
+          const body = Buffer.from(s, 'utf8');
+          const head = framing === 'length' ? `Content-Length: ${body.length}\r\n` : framing === 'chunked' ? 'Transfer-Encoding: chunked\r\n' : '';
+          const payload = framing === 'chunked' ? chunked(body, sizes) : body;
+          const bytes = Buffer.concat([Buffer.from(`HTTP/1.1 201 Created\r\nX-A: b\r\n${head}\r\n`), payload]);
+          const r = feed(bytes, cuts, framing === 'close');
+          assert.deepEqual(r, { status: 201, body: body.toString('utf8') });
+          if (framing !== 'close') assert.deepEqual(parseReply(bytes.subarray(0, bytes.length - 1), false), undefined);
+        },
+      ),
     );
   });
 
@@ -73,7 +78,8 @@ describe('parseReply', () => {
       'SMTP 220 hi\r\n\r\n',
       'HTTP/1.1 200 OK\r\nno colon\r\n\r\n',
       'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
-    ]) assert.throws(() => parseReply(Buffer.from(bad), false), MalformedReply, bad);
+    ])
+      assert.throws(() => parseReply(Buffer.from(bad), false), MalformedReply, bad);
   });
 
   test('204 and 304 have no body whatever the headers say', () => {
@@ -82,7 +88,10 @@ describe('parseReply', () => {
 
   test('requests: JSON bodies carry their byte length', () => {
     const r = encodeRequest('POST', '/networks/create', JSON.stringify({ Name: 'é' })).toString('utf8');
-    assert.equal(r, 'POST /networks/create HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{"Name":"é"}');
+    assert.equal(
+      r,
+      'POST /networks/create HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{"Name":"é"}',
+    );
     assert.equal(encodeRequest('GET', '/_ping').toString(), 'GET /_ping HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
   });
 });
@@ -116,7 +125,10 @@ describe('call over a unix socket', () => {
     try {
       assert.deepEqual(await api(sock, 'POST', '/networks/create?x=%20', { Name: 'n1', Labels: { 'é': 'ü' } }), { Name: 'n1', Labels: { 'é': 'ü' } });
       assert.deepEqual(await api(sock, 'GET', '/chunked'), { a: [1, 2, 3] });
-      await assert.rejects(api(sock, 'GET', '/missing'), (e: unknown) => e instanceof ApiError && e.status === 404 && e.message === 'network x not found' && e.code === 'NL_NOT_FOUND');
+      await assert.rejects(
+        api(sock, 'GET', '/missing'),
+        (e: unknown) => e instanceof ApiError && e.status === 404 && e.message === 'network x not found' && e.code === 'NL_NOT_FOUND',
+      );
       await assert.rejects(api(sock, 'DELETE', '/text'), (e: unknown) => e instanceof ApiError && e.status === 500 && e.message === 'plain failure');
       assert.deepEqual(seen, [
         'POST /networks/create?x=%20 application/json {"Name":"n1","Labels":{"é":"ü"}}',
@@ -153,10 +165,14 @@ describe('naturalCompare (Docker network ls order)', () => {
   });
   test('a total order: antisymmetric and consistent with equality', () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom('a', 'B', '0', '1', '9', '-') }), fc.string({ unit: fc.constantFrom('a', 'B', '0', '1', '9', '-') }), (a, b) => {
-        assert.equal(Math.sign(naturalCompare(a, b)) + Math.sign(naturalCompare(b, a)), 0);
-        if (naturalCompare(a, b) === 0) assert.equal(a, b);
-      }),
+      fc.property(
+        fc.string({ unit: fc.constantFrom('a', 'B', '0', '1', '9', '-') }),
+        fc.string({ unit: fc.constantFrom('a', 'B', '0', '1', '9', '-') }),
+        (a, b) => {
+          assert.equal(Math.sign(naturalCompare(a, b)) + Math.sign(naturalCompare(b, a)), 0);
+          if (naturalCompare(a, b) === 0) assert.equal(a, b);
+        },
+      ),
     );
   });
 });

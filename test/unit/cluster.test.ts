@@ -22,12 +22,16 @@ describe('cluster node identity', () => {
     assert.equal(await nodeIdOf(store), id);
   });
 
-  test('a live host\'s node ID on another address, or its address under another ID, is refused naming it; its own restart is not', async () => {
+  test("a live host's node ID on another address, or its address under another ID, is refused naming it; its own restart is not", async () => {
     const kv = new MemoryClusterStore();
     const a = new Cluster(kv, '10.0.0.1', silentLogger, 'aaaa', 2, 'vm');
     await a.claim();
     const clone = new Cluster(kv, '10.0.0.2', silentLogger, 'aaaa', 1, 'vm');
-    await assert.rejects(clone.claim(), (e: unknown) => e instanceof NetloomError && e.code === 'NL_NODE_CONFLICT' && /node id aaaa is already claimed by live host "vm" \(10\.0\.0\.1\)/.test(e.message));
+    await assert.rejects(
+      clone.claim(),
+      (e: unknown) =>
+        e instanceof NetloomError && e.code === 'NL_NODE_CONFLICT' && /node id aaaa is already claimed by live host "vm" \(10\.0\.0\.1\)/.test(e.message),
+    );
     const thief = new Cluster(kv, '10.0.0.1', silentLogger, 'bbbb', 1, 'other');
     await assert.rejects(thief.claim(), /advertise address 10\.0\.0\.1 is already claimed by live host "vm" \(node id aaaa\)/);
     await new Cluster(kv, '10.0.0.1', silentLogger, 'aaaa', 2, 'vm').claim();
@@ -79,7 +83,16 @@ describe('doctor: FDB and neighbour entries against the cluster mirror', () => {
     const ctl = new Controller({ store: new MemoryStore(), sys, log: silentLogger, overlayHost: { vtep: '10.0.0.1', port: 4789, underlayMtu: 1500, cluster } });
     await ctl.start();
     const n = await ctl.createNetwork({ name: 'ov', driver: 'overlay', ipam: [{ subnet: '10.60.0.0/24' }] });
-    await kv.txn([], [{ op: 'put', key: `ov/ep/${n.id}/ep2`, value: { id: 'ep2', network: n.id, host: 'bbbb', vtep: '10.0.0.2', ip: '10.60.0.7/24', mac: '02:42:0a:3c:00:07', name: 'far', aliases: [] } }]);
+    await kv.txn(
+      [],
+      [
+        {
+          op: 'put',
+          key: `ov/ep/${n.id}/ep2`,
+          value: { id: 'ep2', network: n.id, host: 'bbbb', vtep: '10.0.0.2', ip: '10.60.0.7/24', mac: '02:42:0a:3c:00:07', name: 'far', aliases: [] },
+        },
+      ],
+    );
     const vx = `nlx-${n.id.slice(0, 11)}`;
     await until('the remote endpoint programmed', async () => (await sys.host.neighbours(vx, true)).length > 0, 5000);
     assert.deepEqual((await ctl.doctor()).findings, []);

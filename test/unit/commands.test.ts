@@ -48,7 +48,11 @@ describe('the README against the command table', () => {
         for (const m of line.matchAll(/(?:^|\$ |; |&& )netloom ([a-z]+)(?: ([a-z]+))?((?: +[^;#|]*)?)/g)) {
           const [, word, verb, rest] = m;
           if (word === 'lab') {
-            if (verb) assert.ok(LAB_COMMANDS.some((c) => c.name === verb), `README: netloom lab ${verb}`);
+            if (verb)
+              assert.ok(
+                LAB_COMMANDS.some((c) => c.name === verb),
+                `README: netloom lab ${verb}`,
+              );
             const labFlags = { ...LAB_FLAGS, ...CAPTURE_FLAGS } as Flags;
             for (const f of (rest ?? '').matchAll(/(?:^|[\s[])(--?[a-zA-Z][\w-]*)/g)) {
               const known = Object.entries(labFlags).some(([k, d]) => f[1] === `--${k}` || f[1] === `-${d.short}`);
@@ -64,7 +68,8 @@ describe('the README against the command table', () => {
           for (const f of (rest ?? '').matchAll(/(?:^|\s)(--?[a-zA-Z][\w-]*)/g)) {
             const flag = f[1];
             const known = Object.entries({ ...cmd.flags, socket: {}, 'data-dir': {}, help: { short: 'h' } }).some(
-              ([k, d]) => flag === `--${k}` || flag === `-${(d as { short?: string }).short}`);
+              ([k, d]) => flag === `--${k}` || flag === `-${(d as { short?: string }).short}`,
+            );
             assert.ok(known || cmd.kind === 'raw', `README: "netloom ${name} ... ${flag}": no such flag`);
           }
           seen++;
@@ -74,9 +79,12 @@ describe('the README against the command table', () => {
     assert.ok(seen > 20, `the README's examples were read (${seen})`);
   });
 
-  test('the dockerd-flags table lists exactly dockerd\'s flags, and sandbox create\'s rows are its flags', () => {
+  test("the dockerd-flags table lists exactly dockerd's flags, and sandbox create's rows are its flags", () => {
     const table = readme.slice(readme.indexOf("### Docker's run and dockerd flags"));
-    const rows = table.slice(0, table.indexOf('\n\n', table.indexOf('|---'))).split('\n').filter((l) => l.startsWith('| `'));
+    const rows = table
+      .slice(0, table.indexOf('\n\n', table.indexOf('|---')))
+      .split('\n')
+      .filter((l) => l.startsWith('| `'));
     const flagsIn = (cell: string) => [...cell.matchAll(/(?:^|[\s`/])--([a-z][\w-]*)/g)].map((m) => m[1]);
     const daemonAt = rows.findIndex((r) => r.startsWith('| `netloomd'));
     assert.ok(daemonAt > 0, 'the table has sandbox rows, then netloomd rows');
@@ -87,7 +95,7 @@ describe('the README against the command table', () => {
     for (const f of Object.keys(DOCKERD_FLAGS).filter((k) => k !== 'help')) assert.ok(listed.includes(f), `README's table lacks netloomd --${f}`);
   });
 
-  test('the keys the README gives daemon.json are the table\'s', () => {
+  test("the keys the README gives daemon.json are the table's", () => {
     const row = readme.split('\n').find((l) => l.startsWith('| `--config-file PATH`'))!;
     const keys = [...row.split('|')[3].matchAll(/`([a-z][\w-]*)(?::[^`]*)?`/g)].map((m) => m[1]);
     assert.ok(keys.length > 10, row);
@@ -96,7 +104,12 @@ describe('the README against the command table', () => {
 
   test('every make target the README names is in `make help`', () => {
     const help = execFileSync('make', ['-s', '--no-print-directory', 'help'], { cwd: root, encoding: 'utf8' });
-    const targets = new Set(help.split('\n').map((l) => l.split(/\s/)[0]).filter(Boolean));
+    const targets = new Set(
+      help
+        .split('\n')
+        .map((l) => l.split(/\s/)[0])
+        .filter(Boolean),
+    );
     const named = code.flatMap((c) => [...c.matchAll(/\bmake ([a-z][\w-]*)/g)].map((m) => m[1]));
     assert.ok(named.length >= 3, `the README names make targets: ${named.join(' ')}`);
     for (const t of named) assert.ok(targets.has(t), `README names "make ${t}", which make help does not list`);
@@ -104,13 +117,14 @@ describe('the README against the command table', () => {
 });
 
 describe('help made from the table', () => {
-  test('each command\'s help has its usage and every flag', () => {
+  test("each command's help has its usage and every flag", () => {
     for (const c of COMMANDS) {
       const h = commandHelp(c);
       assert.ok(h.startsWith(`Usage: netloom ${c.name}`), c.name);
       for (const [k, f] of Object.entries(c.flags ?? {})) assert.ok(h.includes(`--${k}`) && (!f.short || h.includes(`-${f.short}`)), `${c.name} --${k}`);
     }
-    for (const g of GROUPS) for (const c of COMMANDS.filter((x) => x.name.startsWith(`${g.name} `))) assert.match(groupHelp(g, COMMANDS), new RegExp(c.name.split(' ')[1]));
+    for (const g of GROUPS)
+      for (const c of COMMANDS.filter((x) => x.name.startsWith(`${g.name} `))) assert.match(groupHelp(g, COMMANDS), new RegExp(c.name.split(' ')[1]));
   });
 
   test('netloomd --help lists every flag, and --config-file every daemon.json key', () => {
@@ -120,22 +134,32 @@ describe('help made from the table', () => {
     for (const k of Object.keys(CONFIG_KEYS)) assert.match(cf, new RegExp(`\\b${k}\\b`), k);
   });
 
-  test('the parser gets each flag\'s type, alias, repeatability and default', () => {
+  test("the parser gets each flag's type, alias, repeatability and default", () => {
     const o = parseOptions({ d: { type: 'string', short: 'x', multiple: true, default: 'y', help: '' }, b: { type: 'boolean', help: '' } });
     assert.deepEqual(o, { d: { type: 'string', short: 'x', multiple: true, default: 'y' }, b: { type: 'boolean' } });
   });
 
-  test('an option\'s help starts at the column, or two spaces after a long label, or below a very long one', () => {
-    fc.assert(fc.property(fc.string({ minLength: 1, maxLength: 60 }).filter((s) => !/\s/.test(s)), fc.integer({ min: 8, max: 30 }), (label, width) => {
-      const [first, second] = optionLines(label, 'help\nmore', { width });
-      if (label.length > 48) return first === `  ${label}` && second === `${' '.repeat(width + 2)}help`;
-      const at = first.indexOf('help');
-      return (label.length < width ? at === width + 2 : at === label.length + 4) && second === `${' '.repeat(width + 2)}more`;
-    }));
+  test("an option's help starts at the column, or two spaces after a long label, or below a very long one", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 60 }).filter((s) => !/\s/.test(s)),
+        fc.integer({ min: 8, max: 30 }),
+        (label, width) => {
+          const [first, second] = optionLines(label, 'help\nmore', { width });
+          if (label.length > 48) return first === `  ${label}` && second === `${' '.repeat(width + 2)}help`;
+          const at = first.indexOf('help');
+          return (label.length < width ? at === width + 2 : at === label.length + 4) && second === `${' '.repeat(width + 2)}more`;
+        },
+      ),
+    );
   });
 
   test('neighbours with the same sameAs share one line', () => {
-    const f: Flags = { ip: { type: 'string', value: 'IP', help: 'a', sameAs: 'x' }, publish: { type: 'string', short: 'p', help: 'b', sameAs: 'x' }, z: { type: 'boolean', help: 'zz' } };
+    const f: Flags = {
+      ip: { type: 'string', value: 'IP', help: 'a', sameAs: 'x' },
+      publish: { type: 'string', short: 'p', help: 'b', sameAs: 'x' },
+      z: { type: 'boolean', help: 'zz' },
+    };
     assert.equal(renderFlags(f, { width: 10 }), '  --ip, -p/--publish  as for x\n  --z       zz');
     assert.equal(flagLabel('icc', { type: 'string', value: '=false', help: '' }), '--icc=false');
     assert.equal(flagLabel('subnet', { type: 'string', value: 'CIDR', help: '' }, true), '    --subnet CIDR');

@@ -51,8 +51,19 @@ const ops: [string, (ctl: Controller) => Promise<unknown>][] = [
   ['connect', (ctl) => ctl.connect('back', 'web', { aliases: ['www'] })],
   ['network create', (ctl) => ctl.createNetwork({ name: 'extra', ipam: [{ subnet: '10.4.0.0/24' }] })],
   ['sandbox create', (ctl) => ctl.createSandbox({ name: 'db', network: 'back' })],
-  ['sandbox create with docker run flags', (ctl) =>
-    ctl.createSandbox({ name: 'db', hostname: 'db1', domainname: 'example.com', extraHosts: ['gw:host-gateway'], macAddress: '02:42:0a:00:00:99', expose: ['80', '53/udp'], publishAll: true })],
+  [
+    'sandbox create with docker run flags',
+    (ctl) =>
+      ctl.createSandbox({
+        name: 'db',
+        hostname: 'db1',
+        domainname: 'example.com',
+        extraHosts: ['gw:host-gateway'],
+        macAddress: '02:42:0a:00:00:99',
+        expose: ['80', '53/udp'],
+        publishAll: true,
+      }),
+  ],
 ];
 
 /** Late failures the after-sweep leaves out: iptables-restore is one transaction (iptables-nft),
@@ -166,8 +177,16 @@ describe('controller: a crash between store writes is resolved by the next start
     const back = w.ctl.inspectNetwork('back').Id;
     const id = 'e'.repeat(64);
     const ep: EndpointRecord = {
-      id, network: back, sandbox: w.ctl.sandboxView('web').Id, ifname: 'eth1', mac: '02:42:0a:02:00:02', ipv4: { ip: '10.2.0.2', prefix: 24 }, aliases: [],
-      defaultRoute: false, created: new Date().toISOString(), state: 'creating',
+      id,
+      network: back,
+      sandbox: w.ctl.sandboxView('web').Id,
+      ifname: 'eth1',
+      mac: '02:42:0a:02:00:02',
+      ipv4: { ip: '10.2.0.2', prefix: 24 },
+      aliases: [],
+      defaultRoute: false,
+      created: new Date().toISOString(),
+      state: 'creating',
     };
     await w.store.txn([], [put(key.ep(id), ep), put(ipamKey.alloc(`${back}:4`, '10.2.0.2'), { pool: `${back}:4`, ip: '10.2.0.2', owner: id })]);
     const tag = (kind: string, x: string) => `netloom:${inst}:${kind}:${x.slice(0, 12)}`;
@@ -181,7 +200,7 @@ describe('controller: a crash between store writes is resolved by the next start
     assert.deepEqual(await everything(after), before);
   });
 
-  test('links without this instance\'s tag are never touched by reconcile', async () => {
+  test("links without this instance's tag are never touched by reconcile", async () => {
     const w = await fixture();
     await w.sys.netns.add('ext');
     const peerNs = { kind: 'named', name: 'ext' } as const;
@@ -210,7 +229,7 @@ describe('controller: restart', () => {
     assert.deepEqual(await everything(after), before);
   });
 
-  test('a sandbox namespace deleted behind netloom\'s back is recreated with its interfaces and addresses', async () => {
+  test("a sandbox namespace deleted behind netloom's back is recreated with its interfaces and addresses", async () => {
     const w = await fixture();
     const addrs = w.sys.snapshot().namespaces.web.addrs;
     await w.sys.netns.del('web');
@@ -245,7 +264,12 @@ describe('controller: IPAM under churn', () => {
           }
           for (const sb of w.ctl.listSandboxes()) {
             const kernel = snap.namespaces[sb.Name].addrs.filter((a) => a.link !== 'lo').map((a) => `${a.link} ${a.cidr}`);
-            assert.deepEqual(kernel.sort(), Object.values(sb.Networks).map((e) => `${e.Interface} ${e.IPv4Address}`).sort());
+            assert.deepEqual(
+              kernel.sort(),
+              Object.values(sb.Networks)
+                .map((e) => `${e.Interface} ${e.IPv4Address}`)
+                .sort(),
+            );
           }
         }
       }),

@@ -54,11 +54,24 @@ async function rejectsUnchanged(w: World, run: () => Promise<unknown>, code: str
 }
 
 describe('controller: start and the happy path', () => {
-  test('start creates the predefined bridge, host and none networks and netloom\'s chains with their jumps', async () => {
+  test("start creates the predefined bridge, host and none networks and netloom's chains with their jumps", async () => {
     const { ctl, sys } = await start();
-    assert.deepEqual(ctl.listNetworks().map((n) => [n.Name, n.Driver]).sort(), [['bridge', 'bridge'], ['host', 'host'], ['none', 'null']]);
+    assert.deepEqual(
+      ctl
+        .listNetworks()
+        .map((n) => [n.Name, n.Driver])
+        .sort(),
+      [
+        ['bridge', 'bridge'],
+        ['host', 'host'],
+        ['none', 'null'],
+      ],
+    );
     const s = sys.snapshot();
-    assert.deepEqual(s.namespaces.self.addrs.find((a) => a.link === 'netloom0'), { link: 'netloom0', cidr: '172.17.0.1/16' });
+    assert.deepEqual(
+      s.namespaces.self.addrs.find((a) => a.link === 'netloom0'),
+      { link: 'netloom0', cidr: '172.17.0.1/16' },
+    );
     assert.deepEqual(s.firewall.ipv4.filter.FORWARD.rules, ['-j NETLOOM-USER', '-j NETLOOM-OVERLAY', '-j NETLOOM-FORWARD']);
     assert.deepEqual(s.firewall.ipv4.nat.POSTROUTING.rules, ['-j NETLOOM-POSTROUTING']);
     for (const c of ['NETLOOM-FORWARD', 'NETLOOM-ISOLATION-1', 'NETLOOM-ISOLATION-2']) assert.ok(s.firewall.ipv4.filter[c], c);
@@ -78,14 +91,25 @@ describe('controller: start and the happy path', () => {
     assert.deepEqual([nets.front.Interface, nets.front.IPv4Address, nets.front.MacAddress], ['eth1', '10.1.0.2/24', '02:42:0a:01:00:02']);
     assert.equal(ctl.sandboxView('db').Networks.front.IPv4Address, '10.1.0.3/24');
     const web = sys.snapshot().namespaces.web;
-    assert.deepEqual(web.routes.filter((r) => r.dst === 'default'), [{ dst: 'default', gateway: '10.1.0.1', link: 'eth1', family: 4 }]);
-    assert.deepEqual(web.links.map((l) => [l.name, l.mac, l.up]), [
-      ['eth0', '02:42:0a:03:00:02', true],
-      ['eth1', '02:42:0a:01:00:02', true],
-      ['lo', '00:00:00:00:00:00', true],
-    ]);
+    assert.deepEqual(
+      web.routes.filter((r) => r.dst === 'default'),
+      [{ dst: 'default', gateway: '10.1.0.1', link: 'eth1', family: 4 }],
+    );
+    assert.deepEqual(
+      web.links.map((l) => [l.name, l.mac, l.up]),
+      [
+        ['eth0', '02:42:0a:03:00:02', true],
+        ['eth1', '02:42:0a:01:00:02', true],
+        ['lo', '00:00:00:00:00:00', true],
+      ],
+    );
     const front = ctl.inspectNetwork('front');
-    assert.deepEqual(Object.values(front.Containers).map((c) => c.Name).sort(), ['db', 'web']);
+    assert.deepEqual(
+      Object.values(front.Containers)
+        .map((c) => c.Name)
+        .sort(),
+      ['db', 'web'],
+    );
   });
 
   test('disconnect and rm undo exactly what connect and create did', async () => {
@@ -105,7 +129,10 @@ describe('controller: start and the happy path', () => {
 
 describe('controller: bad input is rejected, names the bad value and changes nothing', () => {
   type Op = (w: World) => Promise<unknown>;
-  const create = (over: object, name = 'x'): Op => (w) => w.ctl.createNetwork({ name, ...over });
+  const create =
+    (over: object, name = 'x'): Op =>
+    (w) =>
+      w.ctl.createNetwork({ name, ...over });
   const opt = (key: string, value: string): Op => create({ options: { [key]: value } });
   const pool = (p: object): Op => create({ ipam: [p] });
   const cases: [string, Op, string, ...string[]][] = [

@@ -15,21 +15,47 @@ function rejects(fn: () => unknown, message: RegExp): void {
 const F = '/etc/netloom/daemon.json';
 
 describe('daemon settings', () => {
-  test('defaults are Docker\'s: ICC, masquerading, forwarding and iptables on, no pools of its own', () => {
+  test("defaults are Docker's: ICC, masquerading, forwarding and iptables on, no pools of its own", () => {
     assert.deepEqual(daemonSettings({}), {
-      defaultBridge: { icc: true, ipMasq: true }, ipForward: true, iptables: true, dns: [], dnsSearch: [], dnsOptions: [], defaultPools: [],
+      defaultBridge: { icc: true, ipMasq: true },
+      ipForward: true,
+      iptables: true,
+      dns: [],
+      dnsSearch: [],
+      dnsOptions: [],
+      defaultPools: [],
     });
   });
 
   test('flags in their text form become typed settings', () => {
     const s = daemonSettings({
-      bip: '10.99.0.1/24', bridge: 'br0', 'fixed-cidr': '10.99.0.130/25', 'default-gateway': '10.99.0.254', mtu: '1400',
-      icc: 'false', 'ip-masq': 'FALSE', 'ip-forward': '0', iptables: 'true', dns: ['10.0.0.53'], 'dns-search': ['corp.example'],
+      bip: '10.99.0.1/24',
+      bridge: 'br0',
+      'fixed-cidr': '10.99.0.130/25',
+      'default-gateway': '10.99.0.254',
+      mtu: '1400',
+      icc: 'false',
+      'ip-masq': 'FALSE',
+      'ip-forward': '0',
+      iptables: 'true',
+      dns: ['10.0.0.53'],
+      'dns-search': ['corp.example'],
       'default-address-pools': ['base=10.10.0.0/16,size=24', 'size=64,base=fd00:10::/48'],
     });
-    assert.deepEqual(s.defaultBridge, { bip: '10.99.0.1/24', bridge: 'br0', fixedCidr: '10.99.0.128/25', defaultGateway: '10.99.0.254', mtu: 1400, icc: false, ipMasq: false });
+    assert.deepEqual(s.defaultBridge, {
+      bip: '10.99.0.1/24',
+      bridge: 'br0',
+      fixedCidr: '10.99.0.128/25',
+      defaultGateway: '10.99.0.254',
+      mtu: 1400,
+      icc: false,
+      ipMasq: false,
+    });
     assert.equal(s.ipForward, false);
-    assert.deepEqual(s.defaultPools, [{ base: '10.10.0.0/16', size: 24 }, { base: 'fd00:10::/48', size: 64 }]);
+    assert.deepEqual(s.defaultPools, [
+      { base: '10.10.0.0/16', size: 24 },
+      { base: 'fd00:10::/48', size: 64 },
+    ]);
   });
 
   test('bad values are named with what would be valid', () => {
@@ -38,7 +64,10 @@ describe('daemon settings', () => {
     rejects(() => daemonSettings({ bip: '10.0.0.1/31' }), /up to \/30/);
     rejects(() => daemonSettings({ bip: 'fd00::1/64' }), /IPv4/);
     rejects(() => daemonSettings({ bridge: 'a-very-long-bridge-name' }), /--bridge "a-very-long-bridge-name"/);
-    rejects(() => daemonSettings({ bip: '10.1.0.1/24', 'fixed-cidr': '10.2.0.0/25' }), /--fixed-cidr "10\.2\.0\.0\/25": it is not inside the --bip subnet 10\.1\.0\.0\/24/);
+    rejects(
+      () => daemonSettings({ bip: '10.1.0.1/24', 'fixed-cidr': '10.2.0.0/25' }),
+      /--fixed-cidr "10\.2\.0\.0\/25": it is not inside the --bip subnet 10\.1\.0\.0\/24/,
+    );
     rejects(() => daemonSettings({ bip: '10.1.0.1/24', 'default-gateway': '10.2.0.1' }), /--default-gateway "10\.2\.0\.1"/);
     rejects(() => daemonSettings({ mtu: '9' }), /--mtu "9": expected an integer from 68 to 65535/);
     rejects(() => daemonSettings({ icc: 'maybe' }), /--icc "maybe": expected true or false/);
@@ -48,10 +77,16 @@ describe('daemon settings', () => {
     rejects(() => daemonSettings({ 'dns-opts': ['Bad Option'] }), /--dns-opt "Bad Option"/);
   });
 
-  test('daemon.json: keys are the flag names; values come out in the flags\' text form', () => {
-    const v = parseConfigFile(JSON.stringify({ bip: '10.99.0.1/24', mtu: 1400, icc: false, dns: ['10.0.0.53'], 'default-address-pools': [{ base: '10.10.0.0/16', size: 24 }] }), F);
+  test("daemon.json: keys are the flag names; values come out in the flags' text form", () => {
+    const v = parseConfigFile(
+      JSON.stringify({ bip: '10.99.0.1/24', mtu: 1400, icc: false, dns: ['10.0.0.53'], 'default-address-pools': [{ base: '10.10.0.0/16', size: 24 }] }),
+      F,
+    );
     assert.deepEqual(v, { bip: '10.99.0.1/24', mtu: '1400', icc: 'false', dns: ['10.0.0.53'], 'default-address-pools': ['base=10.10.0.0/16,size=24'] });
-    assert.deepEqual(daemonSettings(v), daemonSettings({ bip: '10.99.0.1/24', mtu: '1400', icc: 'false', dns: ['10.0.0.53'], 'default-address-pools': ['base=10.10.0.0/16,size=24'] }));
+    assert.deepEqual(
+      daemonSettings(v),
+      daemonSettings({ bip: '10.99.0.1/24', mtu: '1400', icc: 'false', dns: ['10.0.0.53'], 'default-address-pools': ['base=10.10.0.0/16,size=24'] }),
+    );
   });
 
   test('daemon.json: an unknown key, a wrong type or no JSON is named', () => {
@@ -67,6 +102,9 @@ describe('daemon settings', () => {
     assert.deepEqual(mergeConfig({ mtu: '1400', bip: '10.1.0.1/24' }, file, F), { mtu: '1400', icc: 'false', bip: '10.1.0.1/24' });
     rejects(() => mergeConfig({ 'dns-opts': ['ndots:1'] }, parseConfigFile('{"dns-opts": ["ndots:2"]}', F), F), /--dns-opt ndots:1 disagrees with "dns-opts"/);
     rejects(() => mergeConfig({ mtu: '1500' }, file, F), /--mtu 1500 disagrees with "mtu": "1400" in config file \/etc\/netloom\/daemon\.json/);
-    rejects(() => mergeConfig({ 'default-address-pools': ['base=10.1.0.0/16,size=24'] }, parseConfigFile('{"default-address-pools": []}', F), F), /--default-address-pool base=10\.1\.0\.0\/16,size=24 disagrees/);
+    rejects(
+      () => mergeConfig({ 'default-address-pools': ['base=10.1.0.0/16,size=24'] }, parseConfigFile('{"default-address-pools": []}', F), F),
+      /--default-address-pool base=10\.1\.0\.0\/16,size=24 disagrees/,
+    );
   });
 });

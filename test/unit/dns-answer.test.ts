@@ -11,26 +11,45 @@ import { QTYPE, RCODE, type Decision, type DnsEndpoint } from '../../dns/types.j
 import { decodeQuery, encodeQuery, ptrName, rcodeOf, readId } from '../../dns/wire.js';
 
 const NETS: Record<string, { id: string; internal?: boolean; dns?: string[] }> = {
-  front: { id: 'n-front' }, back: { id: 'n-back' }, vault: { id: 'n-vault' }, lab: { id: 'n-lab', internal: true, dns: ['10.0.0.53'] },
+  front: { id: 'n-front' },
+  back: { id: 'n-back' },
+  vault: { id: 'n-vault' },
+  lab: { id: 'n-lab', internal: true, dns: ['10.0.0.53'] },
   ops: { id: 'n-ops', dns: ['10.0.0.53'] },
 };
 
 function ep(sandbox: string, network: string, ipv4?: string, more: Partial<DnsEndpoint> = {}): DnsEndpoint {
   const n = NETS[network]!;
-  return { endpointId: `${sandbox}@${network}`, sandbox, networkId: n.id, network, internal: n.internal ?? false, ipv4,
-    aliases: [], ...(n.dns ? { networkDns: n.dns } : {}), ...more };
+  return {
+    endpointId: `${sandbox}@${network}`,
+    sandbox,
+    networkId: n.id,
+    network,
+    internal: n.internal ?? false,
+    ipv4,
+    aliases: [],
+    ...(n.dns ? { networkDns: n.dns } : {}),
+    ...more,
+  };
 }
 
 function world(): Records {
   const r = new Records();
   for (const e of [
-    ep('api', 'front', '10.1.0.2', { ipv6: 'fd00:1::2' }), ep('api', 'back', '10.2.0.2', { aliases: ['gw'] }),
-    ep('web', 'front', '10.1.0.3', { aliases: ['www'] }), ep('six', 'front', undefined, { ipv6: 'FD00:1:0::6' }),
-    ep('both', 'front', '10.1.0.7'), ep('both', 'back', '10.2.0.7'),
-    ep('pg', 'back', '10.2.0.4', { aliases: ['db'] }), ep('pg2', 'back', '10.2.0.5', { aliases: ['DB'], ipv6: 'fd00:2::5' }),
-    ep('secret', 'vault', '10.9.0.2'), ep('worker', 'lab', '10.5.0.2'),
-    ep('tool', 'ops', '10.6.0.2', { dns: ['10.0.0.99'] }), ep('other', 'ops', '10.6.0.3'),
-  ]) r.add(e);
+    ep('api', 'front', '10.1.0.2', { ipv6: 'fd00:1::2' }),
+    ep('api', 'back', '10.2.0.2', { aliases: ['gw'] }),
+    ep('web', 'front', '10.1.0.3', { aliases: ['www'] }),
+    ep('six', 'front', undefined, { ipv6: 'FD00:1:0::6' }),
+    ep('both', 'front', '10.1.0.7'),
+    ep('both', 'back', '10.2.0.7'),
+    ep('pg', 'back', '10.2.0.4', { aliases: ['db'] }),
+    ep('pg2', 'back', '10.2.0.5', { aliases: ['DB'], ipv6: 'fd00:2::5' }),
+    ep('secret', 'vault', '10.9.0.2'),
+    ep('worker', 'lab', '10.5.0.2'),
+    ep('tool', 'ops', '10.6.0.2', { dns: ['10.0.0.99'] }),
+    ep('other', 'ops', '10.6.0.3'),
+  ])
+    r.add(e);
   return r;
 }
 
@@ -136,14 +155,22 @@ describe('decide: records and empty answers', () => {
     const d = ask(r, API, ptrName('10.9.0.2')!, QTYPE.PTR);
     assert.equal(rcode(d), RCODE.NXDOMAIN);
     assert.equal(d.why, '10.9.0.2 belongs to sandbox "secret" on network "vault", which api does not share');
-    assert.deepEqual(ask(r, API, ptrName('10.1.0.200')!, QTYPE.PTR), { kind: 'forward', upstreams: ['192.0.2.53'],
-      why: '10.1.0.200 is no netloom endpoint\'s address: forwarded to 192.0.2.53 (the host\'s resolv.conf)' });
+    assert.deepEqual(ask(r, API, ptrName('10.1.0.200')!, QTYPE.PTR), {
+      kind: 'forward',
+      upstreams: ['192.0.2.53'],
+      why: "10.1.0.200 is no netloom endpoint's address: forwarded to 192.0.2.53 (the host's resolv.conf)",
+    });
   });
 
   test('several endpoints sharing an alias all answer, starting one further along each time', () => {
     const r = world();
     const firsts = [0, 1, 2, 3].map(() => addrs(ask(r, API, 'db')));
-    assert.deepEqual(firsts, [['10.2.0.4', '10.2.0.5'], ['10.2.0.5', '10.2.0.4'], ['10.2.0.4', '10.2.0.5'], ['10.2.0.5', '10.2.0.4']]);
+    assert.deepEqual(firsts, [
+      ['10.2.0.4', '10.2.0.5'],
+      ['10.2.0.5', '10.2.0.4'],
+      ['10.2.0.4', '10.2.0.5'],
+      ['10.2.0.5', '10.2.0.4'],
+    ]);
     assert.equal(ask(r, API, 'db').why, '"db" is an alias of sandboxes "pg", "pg2" on network "back", in rotating order');
     ask(r, API, 'db', QTYPE.AAAA); // an AAAA between two A queries does not skip a place
     assert.deepEqual(addrs(ask(r, API, 'db')), ['10.2.0.5', '10.2.0.4']);
@@ -157,14 +184,23 @@ describe('decide: records and empty answers', () => {
 });
 
 describe('decide: upstreams', () => {
-  test('the endpoint\'s --dns comes first, then the network\'s, then the host\'s resolv.conf', () => {
+  test("the endpoint's --dns comes first, then the network's, then the host's resolv.conf", () => {
     const r = world();
-    assert.deepEqual(ask(r, from('10.6.0.2', 'ops'), 'example.com'), { kind: 'forward', upstreams: ['10.0.0.99'],
-      why: 'example.com is not a netloom name: forwarded to 10.0.0.99 (--dns of tool\'s endpoint on network "ops")' });
-    assert.deepEqual(ask(r, from('10.6.0.3', 'ops'), 'example.com'), { kind: 'forward', upstreams: ['10.0.0.53'],
-      why: 'example.com is not a netloom name: forwarded to 10.0.0.53 (--dns of network "ops")' });
-    assert.deepEqual(ask(r, API, 'example.com'), { kind: 'forward', upstreams: ['192.0.2.53'],
-      why: 'example.com is not a netloom name: forwarded to 192.0.2.53 (the host\'s resolv.conf)' });
+    assert.deepEqual(ask(r, from('10.6.0.2', 'ops'), 'example.com'), {
+      kind: 'forward',
+      upstreams: ['10.0.0.99'],
+      why: 'example.com is not a netloom name: forwarded to 10.0.0.99 (--dns of tool\'s endpoint on network "ops")',
+    });
+    assert.deepEqual(ask(r, from('10.6.0.3', 'ops'), 'example.com'), {
+      kind: 'forward',
+      upstreams: ['10.0.0.53'],
+      why: 'example.com is not a netloom name: forwarded to 10.0.0.53 (--dns of network "ops")',
+    });
+    assert.deepEqual(ask(r, API, 'example.com'), {
+      kind: 'forward',
+      upstreams: ['192.0.2.53'],
+      why: "example.com is not a netloom name: forwarded to 192.0.2.53 (the host's resolv.conf)",
+    });
   });
 
   test('no upstream at all is SERVFAIL', () => {
@@ -182,7 +218,7 @@ describe('decide: upstreams', () => {
     assert.deepEqual(addrs(ask(r, from('10.5.0.2', 'lab'), 'peer')), ['10.5.0.3']);
   });
 
-  test('a multi-label name of an unshared network is not the client\'s netloom name, so it goes upstream', () => {
+  test("a multi-label name of an unshared network is not the client's netloom name, so it goes upstream", () => {
     const d = ask(world(), API, 'secret.vault');
     assert.equal(d.kind, 'forward');
     assert.match(d.why, /exists only on network "vault"/);
@@ -210,8 +246,13 @@ describe('records', () => {
 
   test('an endpoint with a bad address is rejected and the older version stays', () => {
     const r = world();
-    assert.throws(() => r.add(ep('web', 'front', 'fd00::9')), (e: unknown) => e instanceof NetloomError && e.code === 'NL_DNS_INVALID_ENDPOINT'
-      && e.message === 'invalid IPv4 address "fd00::9" for sandbox "web" on network "front": expected an address such as 10.1.0.2');
+    assert.throws(
+      () => r.add(ep('web', 'front', 'fd00::9')),
+      (e: unknown) =>
+        e instanceof NetloomError &&
+        e.code === 'NL_DNS_INVALID_ENDPOINT' &&
+        e.message === 'invalid IPv4 address "fd00::9" for sandbox "web" on network "front": expected an address such as 10.1.0.2',
+    );
     assert.deepEqual(addrs(ask(r, API, 'web')), ['10.1.0.3']);
   });
 
@@ -222,22 +263,37 @@ describe('records', () => {
 
   test('lookups agree with a plain list after any sequence of adds and removes', () => {
     const names = ['a', 'b', 'c'];
-    const op = fc.record({ add: fc.boolean(), id: fc.integer({ min: 0, max: 5 }), sb: fc.constantFrom(...names),
-      net: fc.constantFrom('front', 'back'), alias: fc.constantFrom(...names, 'x') });
-    fc.assert(fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
-      const r = new Records();
-      const model = new Map<string, DnsEndpoint>();
-      for (const o of ops) {
-        const e = { ...ep(o.sb, o.net, `10.0.0.${o.id + 1}`, { aliases: [o.alias] }), endpointId: `e${o.id}` };
-        if (o.add) [r.add(e), model.set(e.endpointId, e)];
-        else [r.remove(e.endpointId), model.delete(e.endpointId)];
-      }
-      assert.equal(r.size, model.size);
-      for (const n of [...names, 'x', 'a.front', 'x.back']) {
-        const want = [...model.values()].filter((e) => [e.sandbox, ...e.aliases].flatMap((s) => [s, `${s}.${e.network}`]).includes(n));
-        assert.deepEqual(r.lookup(n).map((e) => e.endpointId).sort(), want.map((e) => e.endpointId).sort(), n);
-      }
-    }), { numRuns: 300 });
+    const op = fc.record({
+      add: fc.boolean(),
+      id: fc.integer({ min: 0, max: 5 }),
+      sb: fc.constantFrom(...names),
+      net: fc.constantFrom('front', 'back'),
+      alias: fc.constantFrom(...names, 'x'),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+        const r = new Records();
+        const model = new Map<string, DnsEndpoint>();
+        for (const o of ops) {
+          const e = { ...ep(o.sb, o.net, `10.0.0.${o.id + 1}`, { aliases: [o.alias] }), endpointId: `e${o.id}` };
+          if (o.add) [r.add(e), model.set(e.endpointId, e)];
+          else [r.remove(e.endpointId), model.delete(e.endpointId)];
+        }
+        assert.equal(r.size, model.size);
+        for (const n of [...names, 'x', 'a.front', 'x.back']) {
+          const want = [...model.values()].filter((e) => [e.sandbox, ...e.aliases].flatMap((s) => [s, `${s}.${e.network}`]).includes(n));
+          assert.deepEqual(
+            r
+              .lookup(n)
+              .map((e) => e.endpointId)
+              .sort(),
+            want.map((e) => e.endpointId).sort(),
+            n,
+          );
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -13,14 +13,33 @@ const front = { networkId: 'n-front', network: 'front', internal: false, aliases
 const records = new Records();
 const eps: DnsEndpoint[] = [
   { ...front, endpointId: 'e1', sandbox: 'api', ipv4: '10.1.0.2', ipv6: 'fd00::2' },
-  ...Array.from({ length: 40 }, (_, i): DnsEndpoint => ({ ...front, endpointId: `w${i}`, sandbox: `web${i}`, ipv4: `10.1.1.${i}`,
-    ipv6: `fd00::1:${i}`, aliases: ['many'] })), // 40 A + 40 AAAA answers: too big for 512 bytes, so TC paths run
+  ...Array.from({ length: 40 }, (_, i): DnsEndpoint => ({
+    ...front,
+    endpointId: `w${i}`,
+    sandbox: `web${i}`,
+    ipv4: `10.1.1.${i}`,
+    ipv6: `fd00::1:${i}`,
+    aliases: ['many'],
+  })), // 40 A + 40 AAAA answers: too big for 512 bytes, so TC paths run
   { endpointId: 'e2', sandbox: 'secret', networkId: 'n-vault', network: 'vault', internal: false, aliases: [], ipv4: '10.9.0.2' },
 ];
 for (const e of eps) records.add(e);
 const CLIENT = { ip: '10.1.0.2', via: 'n-front' };
-const NAMES = ['api', 'API.front', 'many', 'secret', 'nosuch', 'nosuch.front', 'example.com', '', ptrName('10.1.0.2')!,
-  ptrName('fd00::2')!, ptrName('10.9.0.2')!, ptrName('192.0.2.1')!, '1.10.in-addr.arpa'];
+const NAMES = [
+  'api',
+  'API.front',
+  'many',
+  'secret',
+  'nosuch',
+  'nosuch.front',
+  'example.com',
+  '',
+  ptrName('10.1.0.2')!,
+  ptrName('fd00::2')!,
+  ptrName('10.9.0.2')!,
+  ptrName('192.0.2.1')!,
+  '1.10.in-addr.arpa',
+];
 const TYPES = [QTYPE.A, QTYPE.AAAA, QTYPE.ANY, QTYPE.PTR, QTYPE.MX, QTYPE.TXT, QTYPE.OPT, 0, 252, 65535];
 
 /** Walks a name in a reply; a pointer is allowed only where we write one: to the question at 12. */
@@ -95,7 +114,8 @@ function check(buf: Buffer, tcp = false): void {
 }
 
 const question = fc.record({ name: fc.constantFrom(...NAMES), type: fc.constantFrom(...TYPES), qclass: fc.constantFrom(1, 3, 255, 254) });
-const query = fc.tuple(fc.integer({ min: 0, max: 0xffff }), question, fc.boolean(), fc.option(fc.integer({ min: 0, max: 0xffff })))
+const query = fc
+  .tuple(fc.integer({ min: 0, max: 0xffff }), question, fc.boolean(), fc.option(fc.integer({ min: 0, max: 0xffff })))
   .map(([id, q, rd, size]) => encodeQuery(id, q, { rd, ...(size === null ? {} : { edns: { udpSize: size } }) }));
 const mutation = fc.tuple(fc.constantFrom('flip', 'set', 'cut', 'insert', 'delete'), fc.nat(), fc.integer({ min: 0, max: 255 }));
 
@@ -114,21 +134,31 @@ function mutate(buf: Buffer, muts: [string, number, number][]): Buffer {
 
 describe('respond fuzzing', () => {
   test('random bytes never throw and get a well-formed reply or nothing', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), fc.boolean(), (b, tcp) => check(Buffer.from(b), tcp)), { numRuns: 10_000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), fc.boolean(), (b, tcp) => check(Buffer.from(b), tcp)),
+      { numRuns: 10_000 },
+    );
   });
 
   test('random queries, with and without EDNS, over UDP and TCP', () => {
-    fc.assert(fc.property(query, fc.boolean(), (b, tcp) => check(b, tcp)), { numRuns: 10_000 });
+    fc.assert(
+      fc.property(query, fc.boolean(), (b, tcp) => check(b, tcp)),
+      { numRuns: 10_000 },
+    );
   });
 
   test('mutated queries: flipped bits, overwritten, cut, inserted and deleted bytes', () => {
-    fc.assert(fc.property(query, fc.array(mutation, { minLength: 1, maxLength: 4 }), (b, muts) => check(mutate(b, muts))),
-      { numRuns: 10_000 });
+    fc.assert(
+      fc.property(query, fc.array(mutation, { minLength: 1, maxLength: 4 }), (b, muts) => check(mutate(b, muts))),
+      { numRuns: 10_000 },
+    );
   });
 
   test('every single-byte value at every position of a few template queries', () => {
-    const templates = [encodeQuery(7, { name: 'many', type: QTYPE.A, qclass: 1 }, { edns: { udpSize: 1232 } }),
-      encodeQuery(8, { name: ptrName('10.1.0.2')!, type: QTYPE.PTR, qclass: 1 })];
+    const templates = [
+      encodeQuery(7, { name: 'many', type: QTYPE.A, qclass: 1 }, { edns: { udpSize: 1232 } }),
+      encodeQuery(8, { name: ptrName('10.1.0.2')!, type: QTYPE.PTR, qclass: 1 }),
+    ];
     let runs = 0;
     for (const t of templates) {
       for (let at = 0; at < t.length; at++) {
@@ -141,6 +171,9 @@ describe('respond fuzzing', () => {
 
   test('the inputs above reached every kind of outcome', () => {
     const want = ['drop', 'forward', 'truncated', 'rcode 0 with answers', 'rcode 0', 'rcode 1', 'rcode 3', 'rcode 4', 'rcode 5'];
-    assert.deepEqual(want.filter((w) => !seen.has(w)), []);
+    assert.deepEqual(
+      want.filter((w) => !seen.has(w)),
+      [],
+    );
   });
 });

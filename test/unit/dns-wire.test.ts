@@ -6,8 +6,18 @@ import dns2 from 'dns2';
 import fc from 'fast-check';
 import { QTYPE, RCODE, type Answer, type Question } from '../../dns/types.js';
 import {
-  decodeQuery, encodeAnswer, encodeError, encodeQuery, ipFromPtrName, isTruncated, MAX_MESSAGE, ptrName, rcodeOf, readId,
-  withId, type DecodedQuery,
+  decodeQuery,
+  encodeAnswer,
+  encodeError,
+  encodeQuery,
+  ipFromPtrName,
+  isTruncated,
+  MAX_MESSAGE,
+  ptrName,
+  rcodeOf,
+  readId,
+  withId,
+  type DecodedQuery,
 } from '../../dns/wire.js';
 
 const A = (name: string, address: string): Answer => ({ name, ttl: 60, data: { type: QTYPE.A, address } });
@@ -54,17 +64,24 @@ describe('decodeQuery: well-formed queries', () => {
 
   test('encodeQuery and decodeQuery round-trip any name, type, class and EDNS size', () => {
     const label = fc.uint8Array({ minLength: 1, maxLength: 20 }).map((b) => Buffer.from(b));
-    fc.assert(fc.property(fc.array(label, { maxLength: 8 }), fc.integer({ min: 0, max: 0xffff }), fc.option(fc.integer({ min: 512, max: 0xffff })),
-      (labels, type, size) => {
-        const wire = Buffer.concat([...labels.flatMap((l) => [Buffer.of(l.length), l]), Buffer.of(0)]);
-        const raw = Buffer.concat([hex('0007 0100 0001 0000 0000 0000'), wire, hex('0000 0001')]);
-        raw.writeUInt16BE(type === QTYPE.OPT ? 1 : type, raw.length - 4);
-        const q = decoded(raw).question;
-        const again = encodeQuery(7, q, size === null ? {} : { edns: { udpSize: size } });
-        assert.deepEqual(decoded(again).question, q);
-        assert.deepEqual(decoded(again).edns, size === null ? undefined : { udpSize: size });
-        assert.ok(again.subarray(12, raw.length).equals(raw.subarray(12)), 'the same question bytes come back');
-      }), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.array(label, { maxLength: 8 }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.option(fc.integer({ min: 512, max: 0xffff })),
+        (labels, type, size) => {
+          const wire = Buffer.concat([...labels.flatMap((l) => [Buffer.of(l.length), l]), Buffer.of(0)]);
+          const raw = Buffer.concat([hex('0007 0100 0001 0000 0000 0000'), wire, hex('0000 0001')]);
+          raw.writeUInt16BE(type === QTYPE.OPT ? 1 : type, raw.length - 4);
+          const q = decoded(raw).question;
+          const again = encodeQuery(7, q, size === null ? {} : { edns: { udpSize: size } });
+          assert.deepEqual(decoded(again).question, q);
+          assert.deepEqual(decoded(again).edns, size === null ? undefined : { udpSize: size });
+          assert.ok(again.subarray(12, raw.length).equals(raw.subarray(12)), 'the same question bytes come back');
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 
@@ -114,16 +131,24 @@ describe('decodeQuery: faults', () => {
   }
 
   test('a label of exactly 63 bytes and a name of exactly 255 octets are accepted', () => {
-    const name = Buffer.concat([...Array.from({ length: 3 }, () => Buffer.concat([Buffer.of(63), Buffer.alloc(63, 0x61)])), Buffer.of(61), Buffer.alloc(61, 0x62), Buffer.of(0)]);
+    const name = Buffer.concat([
+      ...Array.from({ length: 3 }, () => Buffer.concat([Buffer.of(63), Buffer.alloc(63, 0x61)])),
+      Buffer.of(61),
+      Buffer.alloc(61, 0x62),
+      Buffer.of(0),
+    ]);
     assert.equal(name.length, 255);
     assert.equal(decoded(Buffer.concat([hex('abcd 0100 0001 0000 0000 0000'), name, hex('0001 0001')])).question.name.length, 253);
   });
 
   test('never throws, whatever the bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
-      const d = decodeQuery(Buffer.from(b));
-      assert.ok(d.ok || ['drop', 'formerr', 'notimp'].includes(d.action));
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
+        const d = decodeQuery(Buffer.from(b));
+        assert.ok(d.ok || ['drop', 'formerr', 'notimp'].includes(d.action));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
@@ -147,11 +172,20 @@ describe('encodeAnswer', () => {
   });
 
   test('A, AAAA and PTR records read back the same through dns2', () => {
-    const answers: Answer[] = [A('web.front', '10.1.0.2'), { name: 'web.front', ttl: 5, data: { type: QTYPE.AAAA, address: 'fd00:1::2' } },
-      { name: '2.0.1.10.in-addr.arpa', ttl: 5, data: { type: QTYPE.PTR, target: 'web.front' } }];
+    const answers: Answer[] = [
+      A('web.front', '10.1.0.2'),
+      { name: 'web.front', ttl: 5, data: { type: QTYPE.AAAA, address: 'fd00:1::2' } },
+      { name: '2.0.1.10.in-addr.arpa', ttl: 5, data: { type: QTYPE.PTR, target: 'web.front' } },
+    ];
     const p = dns2.Packet.parse(reply(answers));
-    assert.deepEqual(p.answers.map((a) => [a.name, a.type, a.address ?? a.domain]), [
-      ['web.front', 1, '10.1.0.2'], ['web.front', 28, 'fd00:1::2'], ['2.0.1.10.in-addr.arpa', 12, 'web.front']]);
+    assert.deepEqual(
+      p.answers.map((a) => [a.name, a.type, a.address ?? a.domain]),
+      [
+        ['web.front', 1, '10.1.0.2'],
+        ['web.front', 28, 'fd00:1::2'],
+        ['2.0.1.10.in-addr.arpa', 12, 'web.front'],
+      ],
+    );
   });
 
   test('without EDNS, 30 A records fit in 512 bytes and 31 set TC with no answers', () => {
@@ -220,19 +254,35 @@ describe('reverse names', () => {
   });
 
   test('partial or malformed reverse names are not addresses', () => {
-    for (const bad of ['1.10.in-addr.arpa', '02.0.1.10.in-addr.arpa', '256.0.1.10.in-addr.arpa', '1.2.0.1.10.in-addr.arpa',
-      'x.0.1.10.in-addr.arpa', 'in-addr.arpa', `${'0.'.repeat(31)}ip6.arpa`, `g.${'0.'.repeat(31)}ip6.arpa`,
-      `00.${'0.'.repeat(31)}ip6.arpa`, `${'0.'.repeat(32)}ip6.arpa.com`, 'web.front']) {
+    for (const bad of [
+      '1.10.in-addr.arpa',
+      '02.0.1.10.in-addr.arpa',
+      '256.0.1.10.in-addr.arpa',
+      '1.2.0.1.10.in-addr.arpa',
+      'x.0.1.10.in-addr.arpa',
+      'in-addr.arpa',
+      `${'0.'.repeat(31)}ip6.arpa`,
+      `g.${'0.'.repeat(31)}ip6.arpa`,
+      `00.${'0.'.repeat(31)}ip6.arpa`,
+      `${'0.'.repeat(32)}ip6.arpa.com`,
+      'web.front',
+    ]) {
       assert.equal(ipFromPtrName(bad), undefined, bad);
     }
   });
 
   test('ptrName and ipFromPtrName round-trip every address', () => {
-    fc.assert(fc.property(fc.ipV4(), (ip) => ipFromPtrName(ptrName(ip)!) === ip), { numRuns: 500 });
-    fc.assert(fc.property(fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }), (v) => {
-      const hexs = v.toString(16).padStart(32, '0').match(/.{4}/g)!.join(':');
-      const ip = ipFromPtrName(ptrName(hexs)!);
-      return ip !== undefined && ptrName(ip) === ptrName(hexs);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.ipV4(), (ip) => ipFromPtrName(ptrName(ip)!) === ip),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }), (v) => {
+        const hexs = v.toString(16).padStart(32, '0').match(/.{4}/g)!.join(':');
+        const ip = ipFromPtrName(ptrName(hexs)!);
+        return ip !== undefined && ptrName(ip) === ptrName(hexs);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -58,14 +58,14 @@ async function world(extra: [string, LoadedDriver][]) {
 describe('loadDriver', () => {
   const meta = { id: '0123456789abcdef', name: 'n', internal: false };
 
-  test('a network\'s options can take a capability away (bridge inhibit_ipv4: no DNS)', () => {
+  test("a network's options can take a capability away (bridge inhibit_ipv4: no DNS)", () => {
     const bridge = loadDriver(createBridgeDriver());
     assert.equal(bridge.open({}, meta).caps.dns, true);
     assert.equal(bridge.open({ 'com.docker.network.bridge.inhibit_ipv4': 'true' }, meta).caps.dns, false);
-    assert.equal(bridge.caps.dns, true, 'the driver\'s own capabilities are unchanged');
+    assert.equal(bridge.caps.dns, true, "the driver's own capabilities are unchanged");
   });
 
-  test('the firewaller gets the typed configs of its handles, and refuses another driver\'s', async () => {
+  test("the firewaller gets the typed configs of its handles, and refuses another driver's", async () => {
     const { driver, seen } = toyDriver('toy');
     const toy = loadDriver(driver);
     const other = loadDriver(toyDriver('other').driver);
@@ -78,7 +78,10 @@ describe('loadDriver', () => {
 
   test('a bad option is refused when the network is opened, naming it', () => {
     const bridge = loadDriver(createBridgeDriver());
-    assert.throws(() => bridge.open({ 'com.docker.network.driver.mtu': 'big' }, meta), (e: unknown) => e instanceof NetloomError && /invalid MTU "big"/.test(e.message));
+    assert.throws(
+      () => bridge.open({ 'com.docker.network.driver.mtu': 'big' }, meta),
+      (e: unknown) => e instanceof NetloomError && /invalid MTU "big"/.test(e.message),
+    );
   });
 });
 
@@ -95,7 +98,10 @@ describe('the controller asks capabilities, not names', () => {
     const { driver } = toyDriver('toy');
     const { ctl } = await world([['toy', loadDriver(driver)]]);
     await ctl.createNetwork({ name: 't', driver: 'toy' });
-    await assert.rejects(ctl.createSandbox({ name: 'a', network: 't', publish: ['80'] }), (e: unknown) => e instanceof NetloomError && e.code === 'NL_PUBLISH_UNSUPPORTED');
+    await assert.rejects(
+      ctl.createSandbox({ name: 'a', network: 't', publish: ['80'] }),
+      (e: unknown) => e instanceof NetloomError && e.code === 'NL_PUBLISH_UNSUPPORTED',
+    );
     assert.throws(() => ctl.sandboxView('a'));
   });
 

@@ -70,7 +70,10 @@ describe('rollback keeps every failure', () => {
         throw gone;
       },
       async () => void ran.push(4),
-    ]).then(() => undefined, (e: unknown) => e);
+    ]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.deepEqual(ran, [1, 2, 3, 4]);
     assert.ok(err instanceof ErrorList && err instanceof AggregateError);
     assert.deepEqual(err.errors, [busy, gone]);
@@ -105,11 +108,19 @@ describe('the fake and the real system fail with the same typed errors', () => {
     await sys.netns.add('web');
     const sb = await sys.open({ kind: 'named', name: 'web' });
     sys.failNext('addAddr');
-    const err = await sb.addAddr('lo', '10.9.0.2/24').then(() => undefined, (e: unknown) => e);
+    const err = await sb.addAddr('lo', '10.9.0.2/24').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.deepEqual(shape(err), { isSystemError: true, errno: 'EIO', step: 'add address', object: '10.9.0.2/24 on lo in netns web' });
     assert.match(String(err), /addAddr web lo 10\.9\.0\.2\/24: injected failure: EIO/);
     sys.failNext('restore');
-    assert.deepEqual(shape(await sys.firewall.restore(6, '').catch((e: unknown) => e)), { isSystemError: true, errno: 'EIO', step: 'apply rules', object: 'ip6tables' });
+    assert.deepEqual(shape(await sys.firewall.restore(6, '').catch((e: unknown) => e)), {
+      isSystemError: true,
+      errno: 'EIO',
+      step: 'apply rules',
+      object: 'ip6tables',
+    });
   });
 
   test('a fake refusal names its step and object: EEXIST on a veth peer, ENODEV on a missing link, iptables text', async () => {
@@ -118,10 +129,23 @@ describe('the fake and the real system fail with the same typed errors', () => {
     const sb = await sys.open({ kind: 'named', name: 'sb1' });
     const peer = { peerName: 'lo', peerNs: { kind: 'self' } as const, alias: 'a' };
     assert.deepEqual(shape(await sb.addVeth({ hostName: 'v1', ...peer }).catch((e: unknown) => e)), {
-      isSystemError: true, errno: 'EEXIST', step: 'create veth', object: 'v1 in netns sb1',
+      isSystemError: true,
+      errno: 'EEXIST',
+      step: 'create veth',
+      object: 'v1 in netns sb1',
     });
-    assert.deepEqual(shape(await sb.setMtu('nope', 1400).catch((e: unknown) => e)), { isSystemError: true, errno: 'ENODEV', step: 'set mtu of link', object: 'nope in netns sb1' });
-    assert.deepEqual(shape(await sys.netns.add('sb1').catch((e: unknown) => e)), { isSystemError: true, errno: 'EEXIST', step: 'create netns', object: 'netns sb1' });
+    assert.deepEqual(shape(await sb.setMtu('nope', 1400).catch((e: unknown) => e)), {
+      isSystemError: true,
+      errno: 'ENODEV',
+      step: 'set mtu of link',
+      object: 'nope in netns sb1',
+    });
+    assert.deepEqual(shape(await sys.netns.add('sb1').catch((e: unknown) => e)), {
+      isSystemError: true,
+      errno: 'EEXIST',
+      step: 'create netns',
+      object: 'netns sb1',
+    });
     const restore = await sys.firewall.restore(4, '*filter\n-A NOPE -j ACCEPT\nCOMMIT\n').catch((e: unknown) => e);
     assert.deepEqual(shape(restore), { isSystemError: true, errno: 'ENOENT', step: 'apply rules', object: 'iptables' });
     assert.match(String((restore as Error).message), /^iptables-restore -w --noflush: iptables-restore: line 2 failed: chain NOPE does not exist/);
@@ -130,7 +154,9 @@ describe('the fake and the real system fail with the same typed errors', () => {
 
   test('a sysctl of a link that is not there: the same error from the fake and from /proc/sys', async () => {
     const key = 'net/ipv4/conf/nlnosuch9z8/route_localnet';
-    const fake = await createFakeSystem().sysctl(key, '1').catch((e: unknown) => e);
+    const fake = await createFakeSystem()
+      .sysctl(key, '1')
+      .catch((e: unknown) => e);
     const real = await setSysctl(key, '1').catch((e: unknown) => e);
     const want = { isSystemError: true, errno: 'ENOENT', step: 'write sysctl', object: `${key}=1` };
     assert.deepEqual(shape(fake), want);
@@ -148,7 +174,9 @@ describe('the fake and the real system fail with the same typed errors', () => {
     try {
       // Refused before any change: the link does not exist (nothing on any host is called this).
       const real = await host.addAddr('nlnosuch9z8', '10.255.255.9/32').catch((e: unknown) => e);
-      const fake = await createFakeSystem().host.addAddr('nlnosuch9z8', '10.255.255.9/32').catch((e: unknown) => e);
+      const fake = await createFakeSystem()
+        .host.addAddr('nlnosuch9z8', '10.255.255.9/32')
+        .catch((e: unknown) => e);
       const want = { isSystemError: true, errno: 'ENODEV', step: 'add address', object: '10.255.255.9/32 on nlnosuch9z8' };
       assert.deepEqual(shape(real), want);
       assert.deepEqual(shape(fake), want);
@@ -162,8 +190,10 @@ describe('the fake and the real system fail with the same typed errors', () => {
     assert.ok(missing instanceof SystemError);
     assert.deepEqual([missing.errno, missing.step, missing.object, missing.exitCode], ['ENOENT', 'run', 'nl-no-such-program x', -1]);
     assert.equal((missing.cause as NodeJS.ErrnoException).code, 'ENOENT', 'the spawn error is the cause');
-    const exists = await run('sh', ['-c', 'echo "Cannot create namespace file \\"/run/netns/x\\": File exists" >&2; exit 1'], { step: 'create netns', object: 'netns x' })
-      .catch((e: unknown) => e);
+    const exists = await run('sh', ['-c', 'echo "Cannot create namespace file \\"/run/netns/x\\": File exists" >&2; exit 1'], {
+      step: 'create netns',
+      object: 'netns x',
+    }).catch((e: unknown) => e);
     assert.deepEqual(shape(exists), { isSystemError: true, errno: 'EEXIST', step: 'create netns', object: 'netns x' });
     assert.equal((exists as SystemError).exitCode, 1);
   });

@@ -15,7 +15,7 @@ describe('run', () => {
   });
 
   test('a non-zero exit rejects with the command and the first line of its stderr, else its stdout', async () => {
-    await assert.rejects(run('sh', ['-c', 'echo first >&2; echo second >&2; exit 1']), { message: "sh -c echo first >&2; echo second >&2; exit 1: first" });
+    await assert.rejects(run('sh', ['-c', 'echo first >&2; echo second >&2; exit 1']), { message: 'sh -c echo first >&2; echo second >&2; exit 1: first' });
     await assert.rejects(run('sh', ['-c', 'echo out; exit 2']), { message: 'sh -c echo out; exit 2: out' });
     await assert.rejects(run('false', []), { message: 'false : exit code 1' });
   });

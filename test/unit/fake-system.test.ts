@@ -54,10 +54,16 @@ describe('fake system: ensure semantics', () => {
     await sb.addRoute({ dst: 'default', gateway: '10.5.0.1', link: 'eth0', family: 4 });
     assert.deepEqual(
       (await sb.routes()).sort((a, b) => a.dst.localeCompare(b.dst)),
-      [{ dst: '10.5.0.0/24', link: 'eth0', family: 4 }, { dst: 'default', gateway: '10.5.0.1', link: 'eth0', family: 4 }],
+      [
+        { dst: '10.5.0.0/24', link: 'eth0', family: 4 },
+        { dst: 'default', gateway: '10.5.0.1', link: 'eth0', family: 4 },
+      ],
     );
     await sb.delAddr('eth0', '10.5.0.2/24');
-    assert.deepEqual((await sb.routes()).map((r) => r.dst), ['default']);
+    assert.deepEqual(
+      (await sb.routes()).map((r) => r.dst),
+      ['default'],
+    );
     sb.close();
   });
 });
@@ -99,7 +105,7 @@ describe('fake system: namespaces and veth pairs', () => {
     await assert.rejects(sys.open({ kind: 'named', name: 'sb1' }), /\/run\/netns\/sb1 is not there/);
   });
 
-  test('self is reachable as self, by pid and by path; other processes\' namespaces are not there', async () => {
+  test("self is reachable as self, by pid and by path; other processes' namespaces are not there", async () => {
     const sys = createFakeSystem();
     for (const ref of [{ kind: 'pid', pid: process.pid } as const, { kind: 'path', path: '/proc/self/ns/net' } as const]) {
       const h = await sys.open(ref);
@@ -181,7 +187,10 @@ describe('fake system: fault injection', () => {
     sys.failNext('restore');
     await assert.rejects(sys.firewall.restore(4, base), /restore/);
     assert.deepEqual(sys.snapshot().firewall, before.firewall);
-    assert.deepEqual(sys.calls.slice(0, 2).map((c) => c.method), ['addBridge', 'netns.add']);
+    assert.deepEqual(
+      sys.calls.slice(0, 2).map((c) => c.method),
+      ['addBridge', 'netns.add'],
+    );
   });
 
   test('failAfter lets the call do its work, then throws', async () => {

@@ -40,7 +40,7 @@ const NETS = [
 const ls = (filters: unknown): string[] => filterNetworks(NETS, parseFilters(JSON.stringify(filters))).map((n) => n.name);
 
 describe('filters: parsing as Docker decodes them', () => {
-  test('invalid JSON is a 500 with Go\'s decoder message', () => {
+  test("invalid JSON is a 500 with Go's decoder message", () => {
     fails(() => parseFilters('notjson'), 500, "invalid character 'o' in literal null (expecting 'u')");
     fails(() => parseFilters('{"a":'), 500, 'unexpected end of JSON input');
     fails(() => parseFilters('{"a" 1}'), 500, "invalid character '1' after object key");
@@ -48,7 +48,7 @@ describe('filters: parsing as Docker decodes them', () => {
     fails(() => parseFilters('x'), 500, "invalid character 'x' looking for beginning of value");
   });
 
-  test('wrong types name Go\'s types; the legacy list form is accepted', () => {
+  test("wrong types name Go's types; the legacy list form is accepted", () => {
     fails(() => parseFilters('{"label":"x"}'), 500, 'json: cannot unmarshal string into Go value of type map[string]bool');
     fails(() => parseFilters('[]'), 500, 'json: cannot unmarshal array into Go value of type map[string]map[string]bool');
     fails(() => parseFilters('"x"'), 500, 'json: cannot unmarshal string into Go value of type map[string]map[string]bool');
@@ -106,7 +106,7 @@ describe('filters: network ls', () => {
     assert.deepEqual(ls({ label: { 'keep=3': true } }), []);
   });
 
-  test('type=custom|builtin and dangling=true|false, with Docker\'s errors', () => {
+  test("type=custom|builtin and dangling=true|false, with Docker's errors", () => {
     assert.deepEqual(ls({ type: { builtin: true } }), ['bridge', 'host', 'none']);
     assert.deepEqual(ls({ type: { custom: true } }), ['n1', 'n2', 'web', 'test 01']);
     assert.equal(ls({ type: { custom: true, builtin: true } }).length, NETS.length);
@@ -146,14 +146,22 @@ describe('filters: prune', () => {
   test('until as RFC 3339, date, and unix timestamp', () => {
     const old = at(48 * 3600e3);
     const recent = at(3600e3);
-    for (const v of ['2026-11-30T12:00:00Z', '2026-11-30T12:00:00', '2026-11-30T14:00:00+02:00', '2026-11-30T12:00', '2026-11-30', String((NOW - 86400e3) / 1000), `${(NOW - 86400e3) / 1000}.5`]) {
+    for (const v of [
+      '2026-11-30T12:00:00Z',
+      '2026-11-30T12:00:00',
+      '2026-11-30T14:00:00+02:00',
+      '2026-11-30T12:00',
+      '2026-11-30',
+      String((NOW - 86400e3) / 1000),
+      `${(NOW - 86400e3) / 1000}.5`,
+    ]) {
       const s = sel({ until: { [v]: true } });
       assert.equal(s(old), true, v);
       assert.equal(s(recent), false, v);
     }
   });
 
-  test('label needs every label; label! keeps what carries every label! (Docker\'s rule)', () => {
+  test("label needs every label; label! keeps what carries every label! (Docker's rule)", () => {
     assert.equal(sel({ label: { keep: true } })(at(0, { keep: '1' })), true);
     assert.equal(sel({ label: { keep: true } })(at(0)), false);
     assert.equal(sel({ 'label!': { keep: true } })(at(0, { keep: '1' })), false);
@@ -187,22 +195,29 @@ describe('filters: fuzz', () => {
   test('any filters text gives a result or a NetloomError, never another exception; prune never selects a network without a label= it names', () => {
     const clock = { nowMs: Date.UTC(2026, 11, 1), zoneOffsetMin: 0 };
     fc.assert(
-      fc.property(filters, fc.integer({ min: 0, max: 1e9 }), fc.dictionary(fc.constantFrom('keep', 'x'), fc.constantFrom('', '1'), { maxKeys: 2 }), (raw, agoMs, labels) => {
-        try {
-          const f = parseFilters(raw);
-          filterNetworks(NETS, f);
-        } catch (err) {
-          assert.ok(err instanceof NetloomError, String(err));
-        }
-        try {
-          const f = parseFilters(raw);
-          const s = pruneSelector(f, clock);
-          const n = { created: new Date(clock.nowMs - agoMs).toISOString(), labels };
-          if (s(n)) for (const want of f.get('label')?.keys() ?? []) assert.ok(Object.hasOwn(labels, want.split('=')[0]), `${raw} selected ${JSON.stringify(labels)}`);
-        } catch (err) {
-          assert.ok(err instanceof NetloomError, String(err));
-        }
-      }),
+      fc.property(
+        filters,
+        fc.integer({ min: 0, max: 1e9 }),
+        fc.dictionary(fc.constantFrom('keep', 'x'), fc.constantFrom('', '1'), { maxKeys: 2 }),
+        (raw, agoMs, labels) => {
+          try {
+            const f = parseFilters(raw);
+            filterNetworks(NETS, f);
+          } catch (err) {
+            assert.ok(err instanceof NetloomError, String(err));
+          }
+          try {
+            const f = parseFilters(raw);
+            const s = pruneSelector(f, clock);
+            const n = { created: new Date(clock.nowMs - agoMs).toISOString(), labels };
+            if (s(n))
+              for (const want of f.get('label')?.keys() ?? [])
+                assert.ok(Object.hasOwn(labels, want.split('=')[0]), `${raw} selected ${JSON.stringify(labels)}`);
+          } catch (err) {
+            assert.ok(err instanceof NetloomError, String(err));
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -217,7 +232,7 @@ describe('gotime', () => {
     for (const bad of ['', '1', '1d', 'h', '1hx', '.h', '1h-']) assert.equal(parseGoDuration(bad), undefined, bad);
   });
 
-  test('a date without a zone is in the daemon\'s zone', () => {
+  test("a date without a zone is in the daemon's zone", () => {
     assert.equal(dockerTimestamp('2026-11-30', 0, 60), Date.UTC(2026, 10, 29, 23, 0));
     assert.equal(dockerTimestamp('2026-11-30Z', 0, 60), Date.UTC(2026, 10, 30));
   });

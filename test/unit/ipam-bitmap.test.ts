@@ -27,7 +27,10 @@ function setup(s: { family: 4 | 6; hostBits: number; reserved: number[] }): { ra
   const range = toCidr(s.family === 4 ? `10.1.0.0/${32 - s.hostBits}` : `fd00:1::/${128 - s.hostBits}`);
   const size = 2 ** s.hostBits;
   const reserved = new Set(s.reserved.filter((o) => o < size));
-  const book = addressBook(range, [...reserved].map((o) => at(range, o).value));
+  const book = addressBook(
+    range,
+    [...reserved].map((o) => at(range, o).value),
+  );
   return { range, size, reserved, book };
 }
 

@@ -20,8 +20,16 @@ function rejects(fn: () => unknown, code: string, message: string): void {
 describe('pool requests', () => {
   test('a user subnet is canonicalised; the gateway defaults to its first host; user flags are kept', () => {
     assert.deepEqual(plan({ subnet: '10.1.2.3/24', ipRange: '10.1.2.128/25', auxAddresses: { r: '10.1.2.9' } }), {
-      id: 'n1:4', owner: 'n1', ownerName: 'front', family: 4, subnet: '10.1.2.0/24', ipRange: '10.1.2.128/25',
-      gateway: '10.1.2.1', userGateway: false, aux: { r: '10.1.2.9' }, userSubnet: true,
+      id: 'n1:4',
+      owner: 'n1',
+      ownerName: 'front',
+      family: 4,
+      subnet: '10.1.2.0/24',
+      ipRange: '10.1.2.128/25',
+      gateway: '10.1.2.1',
+      userGateway: false,
+      aux: { r: '10.1.2.9' },
+      userSubnet: true,
     });
     assert.equal(plan({ subnet: '10.1.2.0/24', gateway: '10.1.2.254' }).userGateway, true);
   });
@@ -34,22 +42,44 @@ describe('pool requests', () => {
 
   test('bad requests are refused naming the value and what would be valid', () => {
     rejects(() => plan({ subnet: '10.1.0.0/24', ipRange: '10.2.0.0/25' }), 'NL_IPAM_RANGE_OUTSIDE', 'ip-range 10.2.0.0/25 is outside subnet 10.1.0.0/24');
-    rejects(() => plan({ subnet: '10.1.0.0/24', gateway: '10.1.0.255' }), 'NL_IPAM_INVALID_ADDRESS',
-      'gateway 10.1.0.255 is the broadcast address of 10.1.0.0/24: expected a host address such as 10.1.0.1');
-    rejects(() => plan({ subnet: '10.1.0.0/24', auxAddresses: { a: '10.1.0.1' } }), 'NL_IPAM_AUX_CONFLICT',
-      'aux address "a"=10.1.0.1 is already the gateway of subnet 10.1.0.0/24: pick another address');
+    rejects(
+      () => plan({ subnet: '10.1.0.0/24', gateway: '10.1.0.255' }),
+      'NL_IPAM_INVALID_ADDRESS',
+      'gateway 10.1.0.255 is the broadcast address of 10.1.0.0/24: expected a host address such as 10.1.0.1',
+    );
+    rejects(
+      () => plan({ subnet: '10.1.0.0/24', auxAddresses: { a: '10.1.0.1' } }),
+      'NL_IPAM_AUX_CONFLICT',
+      'aux address "a"=10.1.0.1 is already the gateway of subnet 10.1.0.0/24: pick another address',
+    );
     rejects(() => plan({ subnet: 'fd00::/64' }), 'NL_IPAM_FAMILY_MISMATCH', 'subnet fd00::/64 is IPv6 but network "front" asks for an IPv4 pool');
-    rejects(() => plan({ subnet: '10.1.0.0/31' }), 'NL_IPAM_PREFIX_TOO_LONG', 'subnet 10.1.0.0/31 is too small for network "front": expected an IPv4 prefix of /30 or shorter');
-    rejects(() => plan({ gateway: '10.1.0.1' }), 'NL_IPAM_GATEWAY_OUTSIDE',
-      'gateway 10.1.0.1 needs --subnet: a default subnet is only picked when no gateway, ip-range or aux address is given');
+    rejects(
+      () => plan({ subnet: '10.1.0.0/31' }),
+      'NL_IPAM_PREFIX_TOO_LONG',
+      'subnet 10.1.0.0/31 is too small for network "front": expected an IPv4 prefix of /30 or shorter',
+    );
+    rejects(
+      () => plan({ gateway: '10.1.0.1' }),
+      'NL_IPAM_GATEWAY_OUTSIDE',
+      'gateway 10.1.0.1 needs --subnet: a default subnet is only picked when no gateway, ip-range or aux address is given',
+    );
     const front = plan({ subnet: '10.1.0.0/16' });
-    rejects(() => plan({ id: 'n2:4', ownerName: 'back', subnet: '10.1.4.0/24' }, inUse(front)), 'NL_IPAM_POOL_OVERLAP',
-      'subnet 10.1.4.0/24 overlaps network "front" (10.1.0.0/16)');
+    rejects(
+      () => plan({ id: 'n2:4', ownerName: 'back', subnet: '10.1.4.0/24' }, inUse(front)),
+      'NL_IPAM_POOL_OVERLAP',
+      'subnet 10.1.4.0/24 overlaps network "front" (10.1.0.0/16)',
+    );
     rejects(() => plan({}, inUse(front)), 'NL_IPAM_POOL_EXISTS', 'pool "n1:4" of network "front" already exists');
   });
 
   test('edges names the addresses no host may have', () => {
-    assert.deepEqual([...edges(toCidr('10.1.0.0/24'))], [['10.1.0.0', 'network address'], ['10.1.0.255', 'broadcast address']]);
+    assert.deepEqual(
+      [...edges(toCidr('10.1.0.0/24'))],
+      [
+        ['10.1.0.0', 'network address'],
+        ['10.1.0.255', 'broadcast address'],
+      ],
+    );
     assert.deepEqual([...edges(toCidr('fd00::/64'))], [['fd00::', 'subnet-router anycast address']]);
   });
 

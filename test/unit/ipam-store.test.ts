@@ -12,12 +12,18 @@ const dump = async (store: MemoryStore): Promise<[string, unknown][]> => (await 
 const MAIN_STATE: [string, unknown][] = [
   ['alloc/n1:4/10.1.0.2', { pool: 'n1:4', ip: '10.1.0.2', owner: 'ep1' }],
   ['cursor/n1:4', '10.1.0.2'],
-  ['pool/n1:4', { id: 'n1:4', owner: 'n1', ownerName: 'front', family: 4, subnet: '10.1.0.0/24', gateway: '10.1.0.1', userGateway: false, aux: {}, userSubnet: true }],
+  [
+    'pool/n1:4',
+    { id: 'n1:4', owner: 'n1', ownerName: 'front', family: 4, subnet: '10.1.0.0/24', gateway: '10.1.0.1', userGateway: false, aux: {}, userSubnet: true },
+  ],
 ];
 
 async function restoredMain(): Promise<[MemoryStore, Ipam]> {
   const store = new MemoryStore();
-  await store.txn([], MAIN_STATE.map(([key, value]) => ({ op: 'put', key, value })));
+  await store.txn(
+    [],
+    MAIN_STATE.map(([key, value]) => ({ op: 'put', key, value })),
+  );
   const ipam = new Ipam();
   await ipam.restore(store);
   return [store, ipam];
@@ -62,7 +68,10 @@ describe('ipam persistence', () => {
   test('release and removePool ops delete what was written, leaving nothing behind', async () => {
     const [store, ipam] = await restoredMain();
     assert.equal(await commit(store, ipam.releaseOps('n1:4', '10.1.0.2')), true);
-    assert.deepEqual((await dump(store)).map(([k]) => k), ['cursor/n1:4', 'pool/n1:4']);
+    assert.deepEqual(
+      (await dump(store)).map(([k]) => k),
+      ['cursor/n1:4', 'pool/n1:4'],
+    );
     assert.equal(await commit(store, ipam.removePoolOps('n1:4')), true);
     assert.deepEqual(await dump(store), []);
   });

@@ -6,8 +6,12 @@ import { type ErrorKind, NetloomError } from '../../common/errors.js';
 import { IPAM_ERROR_CODES, Ipam, type PoolRecord, type PoolRequest } from '../../ipam/index.js';
 
 const KIND: Readonly<Record<string, ErrorKind>> = {
-  NL_IPAM_POOL_EXISTS: 'conflict', NL_IPAM_POOL_OVERLAP: 'forbidden', NL_IPAM_ADDR_IN_USE: 'conflict',
-  NL_IPAM_ADDR_RESERVED: 'conflict', NL_IPAM_NO_DEFAULT_POOL: 'unavailable', NL_IPAM_EXHAUSTED: 'unavailable',
+  NL_IPAM_POOL_EXISTS: 'conflict',
+  NL_IPAM_POOL_OVERLAP: 'forbidden',
+  NL_IPAM_ADDR_IN_USE: 'conflict',
+  NL_IPAM_ADDR_RESERVED: 'conflict',
+  NL_IPAM_NO_DEFAULT_POOL: 'unavailable',
+  NL_IPAM_EXHAUSTED: 'unavailable',
   NL_IPAM_POOL_NOT_FOUND: 'notFound',
 };
 
@@ -42,7 +46,12 @@ function take(ipam: Ipam, owner: string, ip?: string, pool = 'n1:4'): string {
 }
 
 function cursors(ipam: Ipam): Record<string, string> {
-  return Object.fromEntries(ipam.pools().flatMap((p) => { const c = ipam.cursor(p.id); return c === undefined ? [] : [[p.id, c]]; }));
+  return Object.fromEntries(
+    ipam.pools().flatMap((p) => {
+      const c = ipam.cursor(p.id);
+      return c === undefined ? [] : [[p.id, c]];
+    }),
+  );
 }
 
 const snapshot = (ipam: Ipam): string => JSON.stringify({ pools: ipam.pools(), allocations: ipam.allocations(), cursors: cursors(ipam) });
@@ -52,8 +61,15 @@ describe('planPool', () => {
     const ipam = new Ipam();
     const first = ipam.planPool(req());
     assert.deepEqual(first, {
-      id: 'n1:4', owner: 'n1', ownerName: 'front', family: 4,
-      subnet: '172.17.0.0/16', gateway: '172.17.0.1', userGateway: false, aux: {}, userSubnet: false,
+      id: 'n1:4',
+      owner: 'n1',
+      ownerName: 'front',
+      family: 4,
+      subnet: '172.17.0.0/16',
+      gateway: '172.17.0.1',
+      userGateway: false,
+      aux: {},
+      userSubnet: false,
     });
     ipam.addPool(first);
     const avoid = ['172.18.3.7/24', '0.0.0.0/0', 'fd00::/8', '172.19.0.1'];
@@ -62,8 +78,11 @@ describe('planPool', () => {
   });
 
   test('the constructor rejects default pools that cannot be cut as configured', () => {
-    rejects(() => new Ipam({ defaults4: [{ base: '10.0.0.0/8', size: 4 }] }), 'NL_IPAM_PREFIX_TOO_LONG',
-      'default pool 10.0.0.0/8 has size 4: expected a prefix from 8 to 30');
+    rejects(
+      () => new Ipam({ defaults4: [{ base: '10.0.0.0/8', size: 4 }] }),
+      'NL_IPAM_PREFIX_TOO_LONG',
+      'default pool 10.0.0.0/8 has size 4: expected a prefix from 8 to 30',
+    );
     rejects(() => new Ipam({ defaults6: [{ base: '10.0.0.0/8', size: 16 }] }), 'NL_IPAM_FAMILY_MISMATCH');
     rejects(() => new Ipam({ defaults4: [{ base: '10.0.0/8', size: 16 }] }), 'NL_IPAM_INVALID_CIDR');
   });
@@ -76,9 +95,11 @@ describe('planPool', () => {
     const tiny = new Ipam({ defaults4: [{ base: '10.9.0.0/24', size: 25 }] });
     tiny.addPool(tiny.planPool(req({ id: 'a' })));
     tiny.addPool(tiny.planPool(req({ id: 'b' })));
-    rejects(() => tiny.planPool(req({ id: 'c' })), 'NL_IPAM_NO_DEFAULT_POOL',
-      'no default IPv4 pool left for network "front": tried 10.9.0.0/24 as /25; ' +
-        'each subnet overlaps an existing network or a host route, pass --subnet');
+    rejects(
+      () => tiny.planPool(req({ id: 'c' })),
+      'NL_IPAM_NO_DEFAULT_POOL',
+      'no default IPv4 pool left for network "front": tried 10.9.0.0/24 as /25; ' + 'each subnet overlaps an existing network or a host route, pass --subnet',
+    );
   });
 
   test('planPool picks IPv6 /64s from fd6e:6c6f:6f6d::/48', () => {
@@ -91,12 +112,18 @@ describe('planPool', () => {
   });
 
   test('planPool canonicalises a user subnet with host bits set and keeps the user gateway', () => {
-    const rec = new Ipam().planPool(
-      req({ subnet: '10.1.0.5/24', ipRange: '10.1.0.130/25', gateway: '10.1.0.254', auxAddresses: { r: '10.1.0.3' } }),
-    );
+    const rec = new Ipam().planPool(req({ subnet: '10.1.0.5/24', ipRange: '10.1.0.130/25', gateway: '10.1.0.254', auxAddresses: { r: '10.1.0.3' } }));
     assert.deepEqual(rec, {
-      id: 'n1:4', owner: 'n1', ownerName: 'front', family: 4, subnet: '10.1.0.0/24', ipRange: '10.1.0.128/25',
-      gateway: '10.1.0.254', userGateway: true, aux: { r: '10.1.0.3' }, userSubnet: true,
+      id: 'n1:4',
+      owner: 'n1',
+      ownerName: 'front',
+      family: 4,
+      subnet: '10.1.0.0/24',
+      ipRange: '10.1.0.128/25',
+      gateway: '10.1.0.254',
+      userGateway: true,
+      aux: { r: '10.1.0.3' },
+      userSubnet: true,
     });
   });
 
@@ -104,17 +131,14 @@ describe('planPool', () => {
     const ipam = withPool({ subnet: '10.1.0.0/24' });
     const bad = (over: Partial<PoolRequest>, code: string, message?: string): void =>
       rejects(() => ipam.planPool(req({ id: 'n2:4', ownerName: 'back', ...over })), code, message);
-    bad({ subnet: '10.94.999.0/24' }, 'NL_IPAM_INVALID_CIDR',
-      'invalid subnet "10.94.999.0/24": expected an IPv4 or IPv6 CIDR such as 10.1.0.0/24');
+    bad({ subnet: '10.94.999.0/24' }, 'NL_IPAM_INVALID_CIDR', 'invalid subnet "10.94.999.0/24": expected an IPv4 or IPv6 CIDR such as 10.1.0.0/24');
     bad({ subnet: '10.2.0.0' }, 'NL_IPAM_INVALID_CIDR');
     bad({ subnet: '10.2.0.0/33' }, 'NL_IPAM_INVALID_CIDR');
-    bad({ subnet: '10.1.0.0/16' }, 'NL_IPAM_POOL_OVERLAP',
-      'subnet 10.1.0.0/16 overlaps network "front" (10.1.0.0/24)');
+    bad({ subnet: '10.1.0.0/16' }, 'NL_IPAM_POOL_OVERLAP', 'subnet 10.1.0.0/16 overlaps network "front" (10.1.0.0/24)');
     bad({ subnet: '10.2.0.0/31' }, 'NL_IPAM_PREFIX_TOO_LONG');
     bad({ family: 6, subnet: 'fd00::/127' }, 'NL_IPAM_PREFIX_TOO_LONG');
     bad({ subnet: 'fd00::/64' }, 'NL_IPAM_FAMILY_MISMATCH');
-    bad({ subnet: '10.2.0.0/24', gateway: '10.3.0.1' }, 'NL_IPAM_GATEWAY_OUTSIDE',
-      'gateway 10.3.0.1 is outside subnet 10.2.0.0/24');
+    bad({ subnet: '10.2.0.0/24', gateway: '10.3.0.1' }, 'NL_IPAM_GATEWAY_OUTSIDE', 'gateway 10.3.0.1 is outside subnet 10.2.0.0/24');
     bad({ subnet: '10.2.0.0/24', gateway: '10.2.0.255' }, 'NL_IPAM_INVALID_ADDRESS');
     bad({ subnet: '10.2.0.0/24', gateway: '10.2.0.1/24' }, 'NL_IPAM_INVALID_ADDRESS');
     bad({ subnet: '10.2.0.0/24', ipRange: '10.2.1.0/25' }, 'NL_IPAM_RANGE_OUTSIDE');
@@ -157,7 +181,11 @@ describe('addresses', () => {
     bad('10.9.0.5', 'NL_IPAM_ADDR_OUTSIDE', 'address 10.9.0.5 is outside subnet 10.1.0.0/24 of network "front"');
     bad('10.1.0.5', 'NL_IPAM_ADDR_IN_USE', 'address 10.1.0.5 is already in use by ep1 in network "front"');
     for (const ip of ['10.1.0.0', '10.1.0.1', '10.1.0.9', '10.1.0.255']) bad(ip, 'NL_IPAM_ADDR_RESERVED');
-    bad('10.1.0.9', 'NL_IPAM_ADDR_RESERVED', 'address 10.1.0.9 is reserved as the aux address "router" of network "front": pick another address in 10.1.0.0/24');
+    bad(
+      '10.1.0.9',
+      'NL_IPAM_ADDR_RESERVED',
+      'address 10.1.0.9 is reserved as the aux address "router" of network "front": pick another address in 10.1.0.0/24',
+    );
     bad('10.1.0.256', 'NL_IPAM_INVALID_ADDRESS', 'invalid address "10.1.0.256" for network "front": expected an IPv4 address in 10.1.0.0/24');
     bad('fd00::1', 'NL_IPAM_FAMILY_MISMATCH');
     rejects(() => ipam.planAddress('nope', 'x'), 'NL_IPAM_POOL_NOT_FOUND');
@@ -174,7 +202,10 @@ describe('addresses', () => {
 
   test('release is idempotent and rotation does not hand a just-released address straight back', () => {
     const ipam = withPool({ subnet: '10.1.0.0/29' }); // hosts .2-.6 after the gateway
-    assert.deepEqual(['a', 'b', 'c'].map((o) => take(ipam, o)), ['10.1.0.2', '10.1.0.3', '10.1.0.4']);
+    assert.deepEqual(
+      ['a', 'b', 'c'].map((o) => take(ipam, o)),
+      ['10.1.0.2', '10.1.0.3', '10.1.0.4'],
+    );
     ipam.release('n1:4', '10.1.0.4');
     ipam.release('n1:4', '10.1.0.4');
     ipam.release('missing', '10.1.0.4');
@@ -220,14 +251,20 @@ describe('addresses', () => {
     const before = snapshot(restored);
     rejects(() => restored.load(saved.pools, [...saved.allocations, { pool: 'n1:4', ip: '10.1.0.2', owner: 'z' }]), 'NL_IPAM_ADDR_IN_USE');
     assert.equal(snapshot(restored), before);
-    assert.throws(() => { (restored.pools()[0] as { subnet: string }).subnet = '0.0.0.0/0'; }, TypeError);
+    assert.throws(() => {
+      (restored.pools()[0] as { subnet: string }).subnet = '0.0.0.0/0';
+    }, TypeError);
   });
 });
 
 describe('properties', () => {
   type Op = { kind: 'dyn' } | { kind: 'static'; offset: number } | { kind: 'release'; pick: number };
   type Outcome = { got?: string; released?: string; err?: string };
-  interface Setup { readonly req: PoolRequest; readonly size: number; readonly at: (offset: number) => string }
+  interface Setup {
+    readonly req: PoolRequest;
+    readonly size: number;
+    readonly at: (offset: number) => string;
+  }
 
   const opArb: fc.Arbitrary<Op> = fc.oneof(
     { weight: 3, arbitrary: fc.constant<Op>({ kind: 'dyn' }) },
@@ -255,7 +292,9 @@ describe('properties', () => {
       const rangeStart = range === null ? 0 : (range[1] % 2 ** (hostBits - rangeBits)) * 2 ** rangeBits;
       const bits = family === 4 ? 32 : 128;
       const request = req({
-        id: 'p', family, subnet: `${at(0)}/${bits - hostBits}`,
+        id: 'p',
+        family,
+        subnet: `${at(0)}/${bits - hostBits}`,
         ...(range === null ? {} : { ipRange: `${at(rangeStart)}/${bits - rangeBits}` }),
         ...(gw === null ? {} : { gateway: at(gateway) }),
         auxAddresses: Object.fromEntries(auxOffsets.map((o, i) => [`aux${i}`, at(o)])),
@@ -294,71 +333,81 @@ describe('properties', () => {
   }
 
   const allowed: Readonly<Record<Op['kind'], readonly string[]>> = {
-    dyn: ['NL_IPAM_EXHAUSTED'], static: ['NL_IPAM_ADDR_IN_USE', 'NL_IPAM_ADDR_RESERVED', 'NL_IPAM_ADDR_OUTSIDE'], release: [],
+    dyn: ['NL_IPAM_EXHAUSTED'],
+    static: ['NL_IPAM_ADDR_IN_USE', 'NL_IPAM_ADDR_RESERVED', 'NL_IPAM_ADDR_OUTSIDE'],
+    release: [],
   };
 
   test('random allocate/release/static sequences never yield a duplicate, an outside or a reserved address', () => {
-    fc.assert(fc.property(setupArb, opsArb, (setup, ops) => {
-      const [ipam, rec, reserved] = start(setup);
-      const model = new Map<string, string>();
-      ops.forEach((op, n) => {
-        const out = apply(ipam, setup, op, n);
-        if (out.got !== undefined) {
-          assert.ok(!model.has(out.got), `duplicate ${out.got}`);
-          model.set(out.got, `ep${n}`);
-          if (op.kind === 'dyn') assert.ok(contains(rec.ipRange ?? rec.subnet, out.got));
-        }
-        if (out.released !== undefined) model.delete(out.released);
-        if (out.err !== undefined) assert.ok(allowed[op.kind].includes(out.err), out.err);
-        if (out.err === 'NL_IPAM_EXHAUSTED') assert.deepEqual(freeInRange(ipam, setup, rec, reserved), []);
-        const all = ipam.allocations();
-        assert.deepEqual(new Map(all.map((a) => [a.ip, a.owner])), model);
-        for (const a of all) assert.ok(contains(rec.subnet, a.ip) && !reserved.has(a.ip), a.ip);
-      });
-    }));
+    fc.assert(
+      fc.property(setupArb, opsArb, (setup, ops) => {
+        const [ipam, rec, reserved] = start(setup);
+        const model = new Map<string, string>();
+        ops.forEach((op, n) => {
+          const out = apply(ipam, setup, op, n);
+          if (out.got !== undefined) {
+            assert.ok(!model.has(out.got), `duplicate ${out.got}`);
+            model.set(out.got, `ep${n}`);
+            if (op.kind === 'dyn') assert.ok(contains(rec.ipRange ?? rec.subnet, out.got));
+          }
+          if (out.released !== undefined) model.delete(out.released);
+          if (out.err !== undefined) assert.ok(allowed[op.kind].includes(out.err), out.err);
+          if (out.err === 'NL_IPAM_EXHAUSTED') assert.deepEqual(freeInRange(ipam, setup, rec, reserved), []);
+          const all = ipam.allocations();
+          assert.deepEqual(new Map(all.map((a) => [a.ip, a.owner])), model);
+          for (const a of all) assert.ok(contains(rec.subnet, a.ip) && !reserved.has(a.ip), a.ip);
+        });
+      }),
+    );
   });
 
   test('load of the persisted state, round-tripped through JSON, behaves identically afterwards', () => {
-    fc.assert(fc.property(setupArb, opsArb, opsArb, (setup, before, after) => {
-      const [ipam] = start(setup);
-      before.forEach((op, n) => apply(ipam, setup, op, n));
-      const saved = JSON.parse(snapshot(ipam)) as { pools: PoolRecord[]; allocations: []; cursors: Record<string, string> };
-      const restarted = new Ipam();
-      restarted.load(saved.pools, saved.allocations, saved.cursors);
-      assert.equal(snapshot(restarted), snapshot(ipam));
-      after.forEach((op, i) => assert.deepEqual(apply(restarted, setup, op, 100 + i), apply(ipam, setup, op, 100 + i)));
-      assert.equal(snapshot(restarted), snapshot(ipam));
-    }));
+    fc.assert(
+      fc.property(setupArb, opsArb, opsArb, (setup, before, after) => {
+        const [ipam] = start(setup);
+        before.forEach((op, n) => apply(ipam, setup, op, n));
+        const saved = JSON.parse(snapshot(ipam)) as { pools: PoolRecord[]; allocations: []; cursors: Record<string, string> };
+        const restarted = new Ipam();
+        restarted.load(saved.pools, saved.allocations, saved.cursors);
+        assert.equal(snapshot(restarted), snapshot(ipam));
+        after.forEach((op, i) => assert.deepEqual(apply(restarted, setup, op, 100 + i), apply(ipam, setup, op, 100 + i)));
+        assert.equal(snapshot(restarted), snapshot(ipam));
+      }),
+    );
   });
 
   test('a just-released address is not the next one returned unless it is the only free one', () => {
-    fc.assert(fc.property(setupArb, opsArb, fc.nat(), (setup, ops, pick) => {
-      const [ipam, rec, reserved] = start(setup);
-      ops.forEach((op, n) => apply(ipam, setup, op, n));
-      const all = ipam.allocations();
-      if (all.length === 0) return;
-      const released = all[pick % all.length]!.ip;
-      ipam.release('p', released);
-      const next = apply(ipam, setup, { kind: 'dyn' }, 999).got;
-      if (freeInRange(ipam, setup, rec, reserved).length + (next === undefined ? 0 : 1) > 1) assert.notEqual(next, released);
-    }));
+    fc.assert(
+      fc.property(setupArb, opsArb, fc.nat(), (setup, ops, pick) => {
+        const [ipam, rec, reserved] = start(setup);
+        ops.forEach((op, n) => apply(ipam, setup, op, n));
+        const all = ipam.allocations();
+        if (all.length === 0) return;
+        const released = all[pick % all.length]!.ip;
+        ipam.release('p', released);
+        const next = apply(ipam, setup, { kind: 'dyn' }, 999).got;
+        if (freeInRange(ipam, setup, rec, reserved).length + (next === undefined ? 0 : 1) > 1) assert.notEqual(next, released);
+      }),
+    );
   });
 
   test('planPool overlap detection agrees with a brute-force check on small random subnets', () => {
     const small = fc.tuple(fc.nat({ max: 255 }), fc.integer({ min: 24, max: 30 }));
-    fc.assert(fc.property(small, small, ([a, pa], [b, pb]) => {
-      const ipam = withPool({ subnet: `10.0.0.${a}/${pa}` });
-      const first = ipam.pools()[0]!.subnet;
-      const second = `10.0.0.${b - (b % 2 ** (32 - pb))}/${pb}`;
-      const brute = Array.from({ length: 256 }, (_, i) => `10.0.0.${i}`).some((ip) => contains(first, ip) && contains(second, ip));
-      let code: string | undefined;
-      try {
-        ipam.planPool(req({ id: 'q', subnet: second }));
-      } catch (e) {
-        code = (e as NetloomError).code;
-      }
-      assert.equal(code, brute ? 'NL_IPAM_POOL_OVERLAP' : undefined, `${first} ${second}`);
-    }));
+    fc.assert(
+      fc.property(small, small, ([a, pa], [b, pb]) => {
+        const ipam = withPool({ subnet: `10.0.0.${a}/${pa}` });
+        const first = ipam.pools()[0]!.subnet;
+        const second = `10.0.0.${b - (b % 2 ** (32 - pb))}/${pb}`;
+        const brute = Array.from({ length: 256 }, (_, i) => `10.0.0.${i}`).some((ip) => contains(first, ip) && contains(second, ip));
+        let code: string | undefined;
+        try {
+          ipam.planPool(req({ id: 'q', subnet: second }));
+        } catch (e) {
+          code = (e as NetloomError).code;
+        }
+        assert.equal(code, brute ? 'NL_IPAM_POOL_OVERLAP' : undefined, `${first} ${second}`);
+      }),
+    );
   });
 
   test('planPool and planAddress never change state, whether they succeed or throw', () => {
@@ -371,22 +420,23 @@ describe('properties', () => {
           family: fc.constantFrom<4 | 6>(4, 6),
         })
         .map((r) => (ipam: Ipam) => ipam.planPool(req(r), ['172.17.0.0/16'])),
-      fc.option(fc.nat({ max: 80 })).map((o) => (ipam: Ipam, setup: Setup) =>
-        ipam.planAddress('p', 'x', o === null ? undefined : setup.at(o))),
+      fc.option(fc.nat({ max: 80 })).map((o) => (ipam: Ipam, setup: Setup) => ipam.planAddress('p', 'x', o === null ? undefined : setup.at(o))),
       fc.constantFrom('10.1.0.999', 'nope', '::').map((ip) => (ipam: Ipam) => ipam.planAddress('p', 'x', ip)),
     );
-    fc.assert(fc.property(setupArb, opsArb, fc.array(probe, { maxLength: 10 }), (setup, ops, probes) => {
-      const [ipam] = start(setup);
-      ops.forEach((op, n) => apply(ipam, setup, op, n));
-      for (const p of probes) {
-        const before = snapshot(ipam);
-        try {
-          p(ipam, setup);
-        } catch (e) {
-          assert.ok(e instanceof NetloomError);
+    fc.assert(
+      fc.property(setupArb, opsArb, fc.array(probe, { maxLength: 10 }), (setup, ops, probes) => {
+        const [ipam] = start(setup);
+        ops.forEach((op, n) => apply(ipam, setup, op, n));
+        for (const p of probes) {
+          const before = snapshot(ipam);
+          try {
+            p(ipam, setup);
+          } catch (e) {
+            assert.ok(e instanceof NetloomError);
+          }
+          assert.equal(snapshot(ipam), before);
         }
-        assert.equal(snapshot(ipam), before);
-      }
-    }));
+      }),
+    );
   });
 });

@@ -20,7 +20,19 @@ const ATT = { aToB: { ns: 'lab-n1', dev: 'eth0' }, bToA: { dev: 'veth1a2b' } };
 describe('netem into tc', () => {
   test('every parameter in tc order; a delay with jitter is one clause', () => {
     assert.deepEqual(netemArgs({ delay: '20ms', jitter: '2ms', loss: '1%', rate: '10mbit', corrupt: '0.1%', duplicate: '0.2%', reorder: '1%' }), [
-      'delay', '20ms', '2ms', 'loss', '1%', 'duplicate', '0.2%', 'corrupt', '0.1%', 'reorder', '1%', 'rate', '10mbit',
+      'delay',
+      '20ms',
+      '2ms',
+      'loss',
+      '1%',
+      'duplicate',
+      '0.2%',
+      'corrupt',
+      '0.1%',
+      'reorder',
+      '1%',
+      'rate',
+      '10mbit',
     ]);
   });
 
@@ -36,12 +48,15 @@ describe('netem into tc', () => {
     );
   });
 
-  test('direction: both impairs each side, a-to-b only a\'s egress, b-to-a only b\'s; batched per namespace', () => {
+  test("direction: both impairs each side, a-to-b only a's egress, b-to-a only b's; batched per namespace", () => {
     const both = tcBatches([{ sides: SIDES, netem: { delay: '20ms', direction: 'both' } }]);
-    assert.deepEqual([...both], [
-      ['lab-n1', ['qdisc replace dev p0 root netem delay 20ms']],
-      ['lab-n2', ['qdisc replace dev p0 root netem delay 20ms']],
-    ]);
+    assert.deepEqual(
+      [...both],
+      [
+        ['lab-n1', ['qdisc replace dev p0 root netem delay 20ms']],
+        ['lab-n2', ['qdisc replace dev p0 root netem delay 20ms']],
+      ],
+    );
     assert.deepEqual([...tcBatches([{ sides: SIDES, netem: { loss: '5%', direction: 'a-to-b' } }])], [['lab-n1', ['qdisc replace dev p0 root netem loss 5%']]]);
     assert.deepEqual([...tcBatches([{ sides: SIDES, netem: { loss: '5%', direction: 'b-to-a' } }])], [['lab-n2', ['qdisc replace dev p0 root netem loss 5%']]]);
     // An attachment: a-to-b (node -> network) on the node's eth0, b-to-a on the host-side veth in the lab host ('').
@@ -50,17 +65,23 @@ describe('netem into tc', () => {
       { sides: SIDES, netem: { delay: '3ms', direction: 'a-to-b' } },
       { sides: { aToB: { ns: 'lab-n1', dev: 'eth1' }, bToA: { dev: 'vethx' } }, netem: { rate: '1mbit', direction: 'a-to-b' } },
     ]);
-    assert.deepEqual([...att], [
-      ['', ['qdisc replace dev veth1a2b root netem delay 1ms']],
-      ['lab-n1', ['qdisc replace dev p0 root netem delay 3ms', 'qdisc replace dev eth1 root netem rate 1mbit']],
-    ]);
+    assert.deepEqual(
+      [...att],
+      [
+        ['', ['qdisc replace dev veth1a2b root netem delay 1ms']],
+        ['lab-n1', ['qdisc replace dev p0 root netem delay 3ms', 'qdisc replace dev eth1 root netem rate 1mbit']],
+      ],
+    );
   });
 
   test('clearing deletes the root qdisc on the directions named', () => {
-    assert.deepEqual([...tcBatches([{ sides: SIDES, direction: 'both' }])], [
-      ['lab-n1', ['qdisc del dev p0 root']],
-      ['lab-n2', ['qdisc del dev p0 root']],
-    ]);
+    assert.deepEqual(
+      [...tcBatches([{ sides: SIDES, direction: 'both' }])],
+      [
+        ['lab-n1', ['qdisc del dev p0 root']],
+        ['lab-n2', ['qdisc del dev p0 root']],
+      ],
+    );
   });
 
   test('a change keeps the parameters it does not name; clear removes them all', () => {
@@ -99,7 +120,10 @@ ${expect}`;
 
 describe('the file: netem, rtt and loss', () => {
   test('netem on an attachment and a link, direction both by default', () => {
-    const lab = parseLab(LAB('{delay: 20ms, jitter: 2ms}', '  rtt: [{from: n1, to: n2, p50: 40ms}]\n  loss: [{from: n2, to: 10.1.1.1, max: 2%}]\n'), 'x.loom.yaml');
+    const lab = parseLab(
+      LAB('{delay: 20ms, jitter: 2ms}', '  rtt: [{from: n1, to: n2, p50: 40ms}]\n  loss: [{from: n2, to: 10.1.1.1, max: 2%}]\n'),
+      'x.loom.yaml',
+    );
     const n1 = lab.nodes[0];
     assert.ok(n1.mode.kind === 'networks');
     assert.deepEqual(n1.mode.attach[0].netem, { delay: '20ms', jitter: '2ms', direction: 'both' });
@@ -109,7 +133,11 @@ describe('the file: netem, rtt and loss', () => {
   });
 
   test('errors at FILE:LINE:COL: a bad value, an unknown parameter, jitter without delay, an unknown node', () => {
-    const bad = (text: string, re: RegExp) => assert.throws(() => parseLab(text, 'x.loom.yaml'), (e: unknown) => e instanceof LabFileError && re.test(e.message));
+    const bad = (text: string, re: RegExp) =>
+      assert.throws(
+        () => parseLab(text, 'x.loom.yaml'),
+        (e: unknown) => e instanceof LabFileError && re.test(e.message),
+      );
     bad(LAB('{delay: 20}'), /^x\.loom\.yaml:5:\d+: nodes\.n1\.networks\.front\.netem\.delay /);
     bad(LAB('{latency: 20ms}'), /^x\.loom\.yaml:5:\d+: unknown key "latency" in nodes\.n1\.networks\.front\.netem/);
     bad(LAB('{jitter: 2ms}'), /^x\.loom\.yaml:5:\d+: netem: jitter needs a delay/);
@@ -221,10 +249,17 @@ describe('the file: steps', () => {
   });
 
   test('bad steps are errors at FILE:LINE:COL', () => {
-    const bad = (text: string, re: RegExp) => assert.throws(() => parseLab(text, 's.loom.yaml'), (e: unknown) => e instanceof LabFileError && re.test(e.message));
+    const bad = (text: string, re: RegExp) =>
+      assert.throws(
+        () => parseLab(text, 's.loom.yaml'),
+        (e: unknown) => e instanceof LabFileError && re.test(e.message),
+      );
     const base = STEPS.slice(0, STEPS.indexOf('steps:'));
     bad(`${base}steps:\n  - name: x\n    do: [{link: "zz:p0", state: down}]\n`, /^s\.loom\.yaml:13:\d+: step "x": no node "zz" \(nodes: a, b\)/);
-    bad(`${base}steps:\n  - name: x\n    do: [{netem: {target: "a:p9", delay: 1ms}}]\n`, /netem target a:p9: p9 is neither a point-to-point interface of a nor a network/);
+    bad(
+      `${base}steps:\n  - name: x\n    do: [{netem: {target: "a:p9", delay: 1ms}}]\n`,
+      /netem target a:p9: p9 is neither a point-to-point interface of a nor a network/,
+    );
     bad(`${base}steps:\n  - name: x\n    do: [{netem: {target: "a:p0"}}]\n`, /netem a:p0: give parameters to change, or clear: true/);
     bad(`${base}steps:\n  - name: x\n    do: [{connect: b, network: nowhere}]\n`, /step "x": no network "nowhere"/);
     bad(`${base}steps:\n  - name: x\n    do: [{daemon: pause}]\n`, /^s\.loom\.yaml:13:\d+: /);
@@ -240,7 +275,9 @@ describe('step reports', () => {
     name: 'step 1: nat flushed',
     cases: [
       { name: 'do iptables flush nat', status: 'pass' },
-      healedMs === undefined ? { name: 'ports: host -> web:80 open', status: 'fail', message: 'closed' } : { name: 'ports: host -> web:80 open', status: 'pass' },
+      healedMs === undefined
+        ? { name: 'ports: host -> web:80 open', status: 'fail', message: 'closed' }
+        : { name: 'ports: host -> web:80 open', status: 'pass' },
     ],
     step: { index: 0, name: 'nat flushed', run: 1, runs: 1, withinMs: 5000, polls: 3, ...(healedMs !== undefined ? { healedMs } : {}) },
   });
@@ -267,20 +304,41 @@ describe('step reports', () => {
 });
 
 describe('check --retry: flaky, never a plain pass', () => {
-  const cell = (to: string, actual: boolean, expected = true) => ({ from: 'a', to, expected, actual, answered: actual ? [`10.0.0.${to.length}`] : [], tried: ['10.0.0.9'] });
+  const cell = (to: string, actual: boolean, expected = true) => ({
+    from: 'a',
+    to,
+    expected,
+    actual,
+    answered: actual ? [`10.0.0.${to.length}`] : [],
+    tried: ['10.0.0.9'],
+  });
   const first: CheckReport = {
     lab: 'x',
     file: 'x.loom.yaml',
     suites: [
       reachSuite({ probe: 'icmp', nodes: ['a', 'b', 'cc'], cells: [cell('b', false), cell('cc', false)] }),
-      { kind: 'commands', name: 'commands', cases: [{ name: 'a: true', status: 'fail', message: 'exited 1, expected 0' }, { name: 'a: ok', status: 'pass' }] },
+      {
+        kind: 'commands',
+        name: 'commands',
+        cases: [
+          { name: 'a: true', status: 'fail', message: 'exited 1, expected 0' },
+          { name: 'a: ok', status: 'pass' },
+        ],
+      },
     ],
   };
   const again: CheckReport = {
     ...first,
     suites: [
       reachSuite({ probe: 'icmp', nodes: ['a', 'b', 'cc'], cells: [cell('b', true), cell('cc', false)] }),
-      { kind: 'commands', name: 'commands', cases: [{ name: 'a: true', status: 'pass' }, { name: 'a: ok', status: 'fail', message: 'now broken' }] },
+      {
+        kind: 'commands',
+        name: 'commands',
+        cases: [
+          { name: 'a: true', status: 'pass' },
+          { name: 'a: ok', status: 'fail', message: 'now broken' },
+        ],
+      },
     ],
   };
 
@@ -288,13 +346,34 @@ describe('check --retry: flaky, never a plain pass', () => {
     assert.equal(needsRetry(first), true);
     const m = mergeRetry(first, again, 2);
     const [reach, cmds] = m.suites;
-    assert.deepEqual(reach.reach!.cells.map((c) => [c.to, verdict(c), c.flaky?.attempt]), [['b', 'correct', 2], ['cc', 'wrong', undefined]]);
+    assert.deepEqual(
+      reach.reach!.cells.map((c) => [c.to, verdict(c), c.flaky?.attempt]),
+      [
+        ['b', 'correct', 2],
+        ['cc', 'wrong', undefined],
+      ],
+    );
     assert.deepEqual(reach.reach!.cells[0].flaky, { attempt: 2, first: 'denied' });
-    assert.deepEqual(cmds.cases.map((k) => [k.status, k.flaky?.attempt]), [['pass', 2], ['pass', undefined]]);
+    assert.deepEqual(
+      cmds.cases.map((k) => [k.status, k.flaky?.attempt]),
+      [
+        ['pass', 2],
+        ['pass', undefined],
+      ],
+    );
     assert.equal(cmds.cases[0].flaky!.first, 'fail: exited 1, expected 0');
     assert.equal(counts(m).flaky, 2);
     assert.equal(needsRetry(m), true);
-    assert.equal(needsRetry(mergeRetry(m, { ...again, suites: [reachSuite({ probe: 'icmp', nodes: ['a', 'b', 'cc'], cells: [cell('b', true), cell('cc', true)] }), again.suites[1]] }, 3)), false);
+    assert.equal(
+      needsRetry(
+        mergeRetry(
+          m,
+          { ...again, suites: [reachSuite({ probe: 'icmp', nodes: ['a', 'b', 'cc'], cells: [cell('b', true), cell('cc', true)] }), again.suites[1]] },
+          3,
+        ),
+      ),
+      false,
+    );
   });
 
   test('the table marks ~, the summary counts flaky, JUnit has <flakyFailure>, TAP and JSON say so', () => {
@@ -333,15 +412,35 @@ describe('the file: multi-host labs', () => {
     const lab = parseLab(MULTI, 'm.loom.yaml');
     assert.deepEqual(lab.hosts, ['a', 'b']);
     assert.deepEqual(lab.cluster, { etcdMembers: 3, underlay: '10.250.0.0/24' });
-    assert.deepEqual(lab.nodes.map((n) => [n.key, n.host]), [['web', 'a'], ['api', 'b'], ['dflt', 'a']]);
+    assert.deepEqual(
+      lab.nodes.map((n) => [n.key, n.host]),
+      [
+        ['web', 'a'],
+        ['api', 'b'],
+        ['dflt', 'a'],
+      ],
+    );
     assert.deepEqual(lab.steps[0].actions.map(describeAction), ['partition b', 'heal', 'etcd stop member 2', 'etcd start', 'daemon kill on b', 'daemon start']);
     assert.deepEqual(underlayAddress('10.250.0.0/24', 'etcd', 1), { ip: '10.250.0.1', prefix: 24 });
     assert.deepEqual(underlayAddress('10.250.0.0/24', 'host', 2), { ip: '10.250.0.13', prefix: 24 });
-    assert.equal(parseLab(MULTI.replace('hosts: {a: {}, b: {}}\ncluster: {etcd_members: 3}\n', '').replace('driver: overlay', 'driver: bridge').replace(/host: [ab], /g, '').replace(/  - name: faults\n.*\n/, '  - name: x\n    do: [{wait: 1s}]\n'), 'm.loom.yaml').hosts.length, 0);
+    assert.equal(
+      parseLab(
+        MULTI.replace('hosts: {a: {}, b: {}}\ncluster: {etcd_members: 3}\n', '')
+          .replace('driver: overlay', 'driver: bridge')
+          .replace(/host: [ab], /g, '')
+          .replace(/  - name: faults\n.*\n/, '  - name: x\n    do: [{wait: 1s}]\n'),
+        'm.loom.yaml',
+      ).hosts.length,
+      0,
+    );
   });
 
   test('bad multi-host files are errors at FILE:LINE:COL', () => {
-    const bad = (text: string, re: RegExp) => assert.throws(() => parseLab(text, 'm.loom.yaml'), (e: unknown) => e instanceof LabFileError && re.test(e.message));
+    const bad = (text: string, re: RegExp) =>
+      assert.throws(
+        () => parseLab(text, 'm.loom.yaml'),
+        (e: unknown) => e instanceof LabFileError && re.test(e.message),
+      );
     bad(MULTI.replace('host: b,', 'host: z,'), /^m\.loom\.yaml:8:\d+: node api: no host "z" \(hosts: a, b\)/);
     bad(MULTI.replace('driver: overlay', 'driver: bridge'), /network multi: a multi-host lab's networks are overlay networks/);
     bad(MULTI.replace('hosts: {a: {}, b: {}}\n', '').replace('cluster: {etcd_members: 3}\n', ''), /network multi: an overlay network needs hosts:/);

@@ -13,7 +13,9 @@ function star(n: number, nets: number): WaveSource[] {
     key: `s${i}`,
     ns: `lab-s${i}`,
     ifaces: [{ address: `${addr(i)}/24`, gateway: `10.${i % nets}.0.1` }],
-    targets: Array.from({ length: n }, (_, j) => j).filter((j) => j !== i).map((j) => ({ address: addr(j), ns: `lab-s${j}` })),
+    targets: Array.from({ length: n }, (_, j) => j)
+      .filter((j) => j !== i)
+      .map((j) => ({ address: addr(j), ns: `lab-s${j}` })),
   }));
 }
 
@@ -40,7 +42,12 @@ test('waves: every source once, in order, each wave of two or more within the bu
         rest = rest.slice(take);
       }
       assert.deepEqual(seen, order);
-      assert.deepEqual([...seen].sort(), star(n, nets).map((s) => s.key).sort());
+      assert.deepEqual(
+        [...seen].sort(),
+        star(n, nets)
+          .map((s) => s.key)
+          .sort(),
+      );
     }),
   );
 });

@@ -56,8 +56,14 @@ function fails(text: string): LabFileError {
 describe('topology file', () => {
   test('the full example of the issue parses into sandboxes <lab>-<node> and networks <lab>-<net>', () => {
     const lab = parseLab(FULL, 'lab.loom.yaml');
-    assert.deepEqual(lab.nodes.map((n) => n.sandbox), ['usernet-n01', 'usernet-n02', 'usernet-t01', 'usernet-t02']);
-    assert.deepEqual(lab.networks.map((n) => n.name), ['bridge', 'usernet-mynet']);
+    assert.deepEqual(
+      lab.nodes.map((n) => n.sandbox),
+      ['usernet-n01', 'usernet-n02', 'usernet-t01', 'usernet-t02'],
+    );
+    assert.deepEqual(
+      lab.networks.map((n) => n.name),
+      ['bridge', 'usernet-mynet'],
+    );
     const n01 = lab.nodes[0];
     assert.equal(n01.mode.kind, 'networks');
     // The node's name is an alias on every user-defined network; none on the default bridge.
@@ -80,8 +86,16 @@ describe('topology file', () => {
     ['a container circle', 'name: x\nnodes:\n  a: {network_mode: "container:b"}\n  b: {network_mode: "container:a"}\n', /goes round in a circle/],
     ['networks and network_mode both', 'name: x\nnodes:\n  a: {networks: [bridge], network_mode: none}\n', /takes networks or network_mode, not both/],
     ['an expectation naming no node', 'name: x\nnodes: {a: {}}\nexpect:\n  reach:\n    - {probe: icmp, nodes: [a, b]}\n', /:5:32: no node "b" \(nodes: a\)$/],
-    ['an allow pattern outside the block', 'name: x\nnodes: {a: {}, b: {}, c: {}}\nexpect:\n  reach:\n    - {probe: icmp, nodes: [a, b], allow: ["a->c"]}\n', /allow "a->c": c is not in this block's nodes/],
-    ['a bad probe', 'name: x\nnodes: {a: {}, b: {}}\nexpect:\n  reach:\n    - {probe: http, nodes: [a, b]}\n', /:5:15: expect\.reach\.0\.probe must be icmp, tcp\/PORT or udp\/PORT$/],
+    [
+      'an allow pattern outside the block',
+      'name: x\nnodes: {a: {}, b: {}, c: {}}\nexpect:\n  reach:\n    - {probe: icmp, nodes: [a, b], allow: ["a->c"]}\n',
+      /allow "a->c": c is not in this block's nodes/,
+    ],
+    [
+      'a bad probe',
+      'name: x\nnodes: {a: {}, b: {}}\nexpect:\n  reach:\n    - {probe: http, nodes: [a, b]}\n',
+      /:5:15: expect\.reach\.0\.probe must be icmp, tcp\/PORT or udp\/PORT$/,
+    ],
     ['a bad address', 'name: x\nnodes:\n  a: {networks: {bridge: {ip: 1.2.3}}}\n', /:3:31: nodes\.a\.networks\.bridge\.ip must be an IPv4 address/],
     ['aliases on the default bridge', 'name: x\nnodes:\n  a: {networks: {bridge: {aliases: [w]}}}\n', /the default bridge has no DNS/],
     ['a link to itself', 'name: x\nnodes: {a: {}}\nlinks:\n  - {a: "a:p0", b: "a:p1"}\n', /both ends are on node a/],
@@ -121,17 +135,21 @@ describe('truth table', () => {
   test('every ordered pair but the diagonal is expected, denied unless allowed (property)', () => {
     const name = fc.constantFrom('a', 'b', 'c', 'd', 'e');
     fc.assert(
-      fc.property(fc.uniqueArray(name, { minLength: 2 }), fc.array(fc.tuple(fc.constantFrom('*', 'a', 'b', 'c'), fc.constantFrom('->', '<->'), fc.constantFrom('*', 'b', 'c', 'd'))), (nodes, pats) => {
-        const allow = pats.map(([l, arrow, r]) => `${l}${arrow}${r}`);
-        const pairs = expectedPairs({ nodes, allow });
-        assert.equal(pairs.length, nodes.length * (nodes.length - 1));
-        for (const p of pairs) {
-          assert.notEqual(p.from, p.to);
-          const direct = pats.some(([l, , r]) => (l === '*' || l === p.from) && (r === '*' || r === p.to));
-          const back = pats.some(([l, arrow, r]) => arrow === '<->' && (l === '*' || l === p.to) && (r === '*' || r === p.from));
-          assert.equal(p.expected, direct || back);
-        }
-      }),
+      fc.property(
+        fc.uniqueArray(name, { minLength: 2 }),
+        fc.array(fc.tuple(fc.constantFrom('*', 'a', 'b', 'c'), fc.constantFrom('->', '<->'), fc.constantFrom('*', 'b', 'c', 'd'))),
+        (nodes, pats) => {
+          const allow = pats.map(([l, arrow, r]) => `${l}${arrow}${r}`);
+          const pairs = expectedPairs({ nodes, allow });
+          assert.equal(pairs.length, nodes.length * (nodes.length - 1));
+          for (const p of pairs) {
+            assert.notEqual(p.from, p.to);
+            const direct = pats.some(([l, , r]) => (l === '*' || l === p.from) && (r === '*' || r === p.to));
+            const back = pats.some(([l, arrow, r]) => arrow === '<->' && (l === '*' || l === p.to) && (r === '*' || r === p.from));
+            assert.equal(p.expected, direct || back);
+          }
+        },
+      ),
     );
   });
 
@@ -151,7 +169,13 @@ describe('truth table', () => {
   test('renders . as expected, X not, ? unprobed, - on the diagonal, and a summary line', () => {
     assert.equal(
       renderTable(result),
-      ['reach icmp (rows from, columns to; . as expected, X not as expected)', '       a   b   c', 'a      -   .   .', 'b      .   -   X', 'c      X   ?   -'].join('\n'),
+      [
+        'reach icmp (rows from, columns to; . as expected, X not as expected)',
+        '       a   b   c',
+        'a      -   .   .',
+        'b      .   -   X',
+        'c      X   ?   -',
+      ].join('\n'),
     );
     assert.equal(summaryLine(result), 'reach icmp: 3 correct, 2 wrong, 1 not probed');
   });
@@ -175,7 +199,15 @@ describe('reports and exit codes', () => {
   const rep = (statuses: ('pass' | 'fail' | 'error')[]): CheckReport => ({
     lab: 'x',
     file: 'x.loom.yaml',
-    suites: statuses.length ? [{ kind: 'files', name: 'files', cases: statuses.map((status, i) => ({ name: `case <${i}> & "q"`, status, ...(status === 'pass' ? {} : { message: `bad ${i} <here>` }) })) }] : [],
+    suites: statuses.length
+      ? [
+          {
+            kind: 'files',
+            name: 'files',
+            cases: statuses.map((status, i) => ({ name: `case <${i}> & "q"`, status, ...(status === 'pass' ? {} : { message: `bad ${i} <here>` }) })),
+          },
+        ]
+      : [],
   });
 
   test('exit 0 all as expected, 1 a mismatch, 3 a check that could not run, 4 nothing checked', () => {
@@ -194,14 +226,19 @@ describe('reports and exit codes', () => {
     assert.match(x, /<error message="bad 2 &lt;here&gt;">/);
     assert.equal((x.match(/<testcase /g) ?? []).length, 3);
     // Well-formed enough: every opened element is closed.
-    for (const tag of ['testsuites', 'testsuite']) assert.equal((x.match(new RegExp(`<${tag}[ >]`, 'g')) ?? []).length, (x.match(new RegExp(`</${tag}>`, 'g')) ?? []).length);
+    for (const tag of ['testsuites', 'testsuite'])
+      assert.equal((x.match(new RegExp(`<${tag}[ >]`, 'g')) ?? []).length, (x.match(new RegExp(`</${tag}>`, 'g')) ?? []).length);
   });
 
   test('JUnit of a reach block has a testcase per cell, the wrong ones failed with the reason', () => {
-    const r: ReachResult = { probe: 'tcp/80', nodes: ['a', 'b'], cells: [
-      { from: 'a', to: 'b', expected: true, actual: false, answered: [], tried: ['10.0.0.3'], why: 'nothing serves tcp/80 in b' },
-      { from: 'b', to: 'a', expected: false, actual: false, answered: [], tried: ['10.0.0.2'] },
-    ] };
+    const r: ReachResult = {
+      probe: 'tcp/80',
+      nodes: ['a', 'b'],
+      cells: [
+        { from: 'a', to: 'b', expected: true, actual: false, answered: [], tried: ['10.0.0.3'], why: 'nothing serves tcp/80 in b' },
+        { from: 'b', to: 'a', expected: false, actual: false, answered: [], tried: ['10.0.0.2'] },
+      ],
+    };
     const x = renderJUnit({ lab: 'l', file: 'f', suites: [reachSuite(r)] });
     assert.match(x, /<testsuite name="reach tcp\/80" tests="2" failures="1" errors="0">/);
     assert.match(x, /name="a -&gt; b \(expected reached\)">\n {6}<failure message="denied \(tried 10\.0\.0\.3\): nothing serves tcp\/80 in b">/);
@@ -221,28 +258,48 @@ describe('plan, explanations and picture', () => {
 
   test('requests: the lab network by its prefixed name, a sandbox per node with its first network, connects for the rest', () => {
     assert.deepEqual(networkBody(lab.networks[1]), {
-      Name: 'usernet-mynet', Driver: 'bridge', Internal: false,
+      Name: 'usernet-mynet',
+      Driver: 'bridge',
+      Internal: false,
       IPAM: { Driver: 'default', Config: [{ Subnet: '192.168.0.0/16', Gateway: '192.168.0.1' }] },
-      Options: { 'com.docker.network.bridge.enable_icc': 'true' }, Labels: { 'netloom.lab': 'usernet' },
+      Options: { 'com.docker.network.bridge.enable_icc': 'true' },
+      Labels: { 'netloom.lab': 'usernet' },
     });
     const n01 = sandboxBody(lab, lab.nodes[0]);
     assert.equal(n01.Network, 'usernet-mynet');
     assert.deepEqual(n01.EndpointConfig, { IPAMConfig: { IPv4Address: '192.168.0.10' }, Aliases: ['n01', 'www'], Publish: ['8080:80', '127.0.0.1::6000/udp'] });
-    assert.deepEqual(connectBodies(lab, lab.nodes[1]), [{ network: 'bridge', body: { Container: 'usernet-n02', EndpointConfig: { IPAMConfig: {}, Aliases: [] } } }]);
+    assert.deepEqual(connectBodies(lab, lab.nodes[1]), [
+      { network: 'bridge', body: { Container: 'usernet-n02', EndpointConfig: { IPAMConfig: {}, Aliases: [] } } },
+    ]);
     assert.equal(sandboxBody(lab, lab.nodes[2]).Network, 'container:usernet-n01');
     const t02 = sandboxBody(lab, lab.nodes[3]);
-    assert.deepEqual([t02.Network, t02.Hostname, t02.Links, t02.ExtraHosts, t02.Dns], ['none', 't02.example', ['usernet-n01:n01'], ['db:10.0.0.9'], ['10.0.0.53']]);
+    assert.deepEqual(
+      [t02.Network, t02.Hostname, t02.Links, t02.ExtraHosts, t02.Dns],
+      ['none', 't02.example', ['usernet-n01:n01'], ['db:10.0.0.9'], ['10.0.0.53']],
+    );
   });
 
   test('a container-mode node is created after the node it shares', () => {
     const l = parseLab('name: x\nnodes:\n  a: {network_mode: "container:b"}\n  b: {}\n', 'f');
-    assert.deepEqual(creationOrder(l).map((n) => n.key), ['b', 'a']);
+    assert.deepEqual(
+      creationOrder(l).map((n) => n.key),
+      ['b', 'a'],
+    );
   });
 
   test('creation levels: nodes with their own namespace first (made at once), then each container-mode level after its target', () => {
     const l = parseLab('name: x\nnodes:\n  a: {network_mode: "container:b"}\n  b: {}\n  c: {network_mode: "container:a"}\n  d: {}\n', 'f');
-    assert.deepEqual(creationLevels(l).map((level) => level.map((n) => n.key)), [['b', 'd'], ['a'], ['c']]);
-    assert.deepEqual(creationLevels(l).flat().map((n) => n.key).sort(), ['a', 'b', 'c', 'd']);
+    assert.deepEqual(
+      creationLevels(l).map((level) => level.map((n) => n.key)),
+      [['b', 'd'], ['a'], ['c']],
+    );
+    assert.deepEqual(
+      creationLevels(l)
+        .flat()
+        .map((n) => n.key)
+        .sort(),
+      ['a', 'b', 'c', 'd'],
+    );
   });
 
   const facts: Facts = {
@@ -263,13 +320,27 @@ describe('plan, explanations and picture', () => {
     assert.equal(explainReach(iso, facts, { kind: 'icmp' }, 'a', 'b', false, ['10.1.0.2']), 'no shared network: a is on front, b on back (back internal)');
     assert.equal(explainReach(iso, facts, { kind: 'icmp' }, 'c', 'd', false, ['10.2.0.3']), 'network quiet has ICC off: only linked pairs pass');
     assert.equal(explainReach(iso, facts, { kind: 'icmp' }, 'e', 'a', false, ['10.0.0.2']), 'e has network_mode none: only lo');
-    assert.equal(explainReach(iso, facts, { kind: 'tcp', port: 80 }, 'c', 'd', false, ['10.2.0.3']), 'nothing serves tcp/80 in d (add it to the node\'s serve:)');
+    assert.equal(
+      explainReach(iso, facts, { kind: 'tcp', port: 80 }, 'c', 'd', false, ['10.2.0.3']),
+      "nothing serves tcp/80 in d (add it to the node's serve:)",
+    );
   });
 
   test('the SVG has a box per node, a bus per network, labelled attachments, coloured by the report', () => {
-    const report: CheckReport = { lab: 'usernet', file: 'f', suites: [{ kind: 'files', name: 'files', cases: [
-      { name: 'x', status: 'pass', nodes: ['n01'] }, { name: 'y', status: 'fail', nodes: ['n02'] },
-    ] }] };
+    const report: CheckReport = {
+      lab: 'usernet',
+      file: 'f',
+      suites: [
+        {
+          kind: 'files',
+          name: 'files',
+          cases: [
+            { name: 'x', status: 'pass', nodes: ['n01'] },
+            { name: 'y', status: 'fail', nodes: ['n02'] },
+          ],
+        },
+      ],
+    };
     assert.deepEqual(nodeColours(lab, report), { n01: 'ok', n02: 'bad', t01: 'unchecked', t02: 'unchecked' });
     const svg = renderSvg(lab, undefined, report);
     assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg" width="\d+" height="\d+"/);

@@ -11,8 +11,17 @@ import { createFakeSystem, type FakeSystem } from '../../system/fake/index.js';
 
 const web: SandboxRecord = { id: 'a'.repeat(64), name: 'web', mode: { kind: 'own' }, created: '2026-01-01T00:00:00.000Z', state: 'ready' };
 const v1: EndpointRecordV1 = {
-  id: 'e'.repeat(64), network: 'n'.repeat(64), sandbox: 'web', ifname: 'eth0', mac: '02:42:0a:01:00:02',
-  ipv4: '10.1.0.2/24', ipv6: 'fd00:1::2/64', aliases: ['www'], defaultRoute: true, created: '2026-01-01T00:00:00.000Z', state: 'ready',
+  id: 'e'.repeat(64),
+  network: 'n'.repeat(64),
+  sandbox: 'web',
+  ifname: 'eth0',
+  mac: '02:42:0a:01:00:02',
+  ipv4: '10.1.0.2/24',
+  ipv6: 'fd00:1::2/64',
+  aliases: ['www'],
+  defaultRoute: true,
+  created: '2026-01-01T00:00:00.000Z',
+  state: 'ready',
 };
 
 /** Every network and sandbox as the API shows them, in id order (a restart lists in store order). */
@@ -28,8 +37,11 @@ describe('record migration', () => {
     assert.deepEqual(v2, { ...v1, sandbox: web.id, ipv4: { ip: '10.1.0.2', prefix: 24 }, ipv6: { ip: 'fd00:1::2', prefix: 64 } });
     assert.deepEqual(migrateEndpoint(v2, byName), v2, 'migrating twice changes nothing');
     const { ipv4: _4, ipv6: _6, ...bare } = v1;
-    assert.deepEqual(migrateEndpoint({ ...bare, sandbox: 'docker-0123456789ab' }, byName), { ...bare, sandbox: 'docker-0123456789ab' },
-      'a Docker endpoint (no sandbox record, no address) keeps its docker-<id> name');
+    assert.deepEqual(
+      migrateEndpoint({ ...bare, sandbox: 'docker-0123456789ab' }, byName),
+      { ...bare, sandbox: 'docker-0123456789ab' },
+      'a Docker endpoint (no sandbox record, no address) keeps its docker-<id> name',
+    );
   });
 
   /** A store as main writes it: made by today's controller, then its endpoints turned back into format 1. */
@@ -49,7 +61,12 @@ describe('record migration', () => {
     const text = (a?: { ip: string; prefix: number }) => (a ? { v: `${a.ip}/${a.prefix}` } : undefined);
     const eps = (await store.list<EndpointRecord>('ep/')).map((e) => {
       const { ipv4, ipv6, ...rest } = e.value;
-      const old: EndpointRecordV1 = { ...rest, sandbox: names.get(rest.sandbox)!, ...(ipv4 ? { ipv4: text(ipv4)!.v } : {}), ...(ipv6 ? { ipv6: text(ipv6)!.v } : {}) };
+      const old: EndpointRecordV1 = {
+        ...rest,
+        sandbox: names.get(rest.sandbox)!,
+        ...(ipv4 ? { ipv4: text(ipv4)!.v } : {}),
+        ...(ipv6 ? { ipv6: text(ipv6)!.v } : {}),
+      };
       return { op: 'put' as const, key: key.ep(old.id), value: old };
     });
     await store.txn([], [...eps, { op: 'del', key: key.recordFormat }]);

@@ -21,7 +21,17 @@ import { createFakeSystem } from '../../system/fake/index.js';
 
 const SUBNET = '10.60.0.0/24';
 const GW = '10.60.0.1';
-const pool = (subnet: string, gateway: string): PoolRecord => ({ id: 'p', owner: 'n', ownerName: 'n', family: 4, subnet, gateway, userGateway: false, aux: {}, userSubnet: true });
+const pool = (subnet: string, gateway: string): PoolRecord => ({
+  id: 'p',
+  owner: 'n',
+  ownerName: 'n',
+  family: 4,
+  subnet,
+  gateway,
+  userGateway: false,
+  aux: {},
+  userSubnet: true,
+});
 const code = (c: string) => (e: unknown) => e instanceof NetloomError && e.code === c;
 const until = async (what: string, cond: () => boolean | Promise<boolean>, ms: number): Promise<void> => {
   for (const end = Date.now() + ms; !(await cond()); await new Promise((r) => setTimeout(r, 50))) if (Date.now() > end) assert.fail(`${what} did not happen`);
@@ -92,11 +102,16 @@ describe('overlay cluster: concurrent claims', () => {
 });
 
 describe('overlay cluster: lease expiry', () => {
-  test('a dead host\'s lease running out takes its endpoints from every other host\'s peers and DNS', async () => {
+  test("a dead host's lease running out takes its endpoints from every other host's peers and DNS", async () => {
     const kv = new MemoryClusterStore();
     const sys = createFakeSystem();
     const a = new Cluster(kv, '10.0.0.1', silentLogger, 'aaaa', 30, 'a');
-    const ctl = new Controller({ store: new MemoryStore(), sys, log: silentLogger, overlayHost: { vtep: '10.0.0.1', port: 4789, underlayMtu: 1500, cluster: a } });
+    const ctl = new Controller({
+      store: new MemoryStore(),
+      sys,
+      log: silentLogger,
+      overlayHost: { vtep: '10.0.0.1', port: 4789, underlayMtu: 1500, cluster: a },
+    });
     await ctl.start();
     const n = await ctl.createNetwork({ name: 'ov', driver: 'overlay', ipam: [{ subnet: SUBNET }] });
     const b = new Cluster(kv, '10.0.0.2', silentLogger, 'bbbb', 30, 'b');
@@ -107,9 +122,19 @@ describe('overlay cluster: lease expiry', () => {
     assert.deepEqual(Object.keys(ctl.inspectNetwork('ov').RemoteEndpoints ?? {}), ['ebbbbbbbbbbbbbbb']);
     await b.close(); // dead: nothing renews its lease any more
     await kv.expire(kv.leaseOf('ov/host/bbbb')!);
-    await until('the dead host\'s endpoint unprogrammed', async () => (await sys.host.neighbours(vx, true)).length === 0 && (await sys.host.neighbours(vx, false)).length === 0, 5000);
-    assert.deepEqual(a.endpoints(n.id).map((e) => e.host), []);
-    assert.deepEqual(a.hosts().map((h) => h.id), ['aaaa']);
+    await until(
+      "the dead host's endpoint unprogrammed",
+      async () => (await sys.host.neighbours(vx, true)).length === 0 && (await sys.host.neighbours(vx, false)).length === 0,
+      5000,
+    );
+    assert.deepEqual(
+      a.endpoints(n.id).map((e) => e.host),
+      [],
+    );
+    assert.deepEqual(
+      a.hosts().map((h) => h.id),
+      ['aaaa'],
+    );
     assert.deepEqual(ctl.inspectNetwork('ov').RemoteEndpoints, {});
     assert.equal((await kv.listAt(`ov/alloc/${n.id}/`)).entries.length, 0, 'its address is free again');
     await ctl.close();
@@ -128,12 +153,22 @@ describe('overlay cluster: watch resync', () => {
     await b.withdraw(gone);
     await endpointOn(b, 'n1', 'e2', 'two');
     await endpointOn(b, 'n1', 'e3', 'three');
-    assert.deepEqual(a.endpoints('n1').map((e) => e.id), ['e1'], 'nothing of the window arrived');
+    assert.deepEqual(
+      a.endpoints('n1').map((e) => e.id),
+      ['e1'],
+      'nothing of the window arrived',
+    );
     const before = changes;
     kv.silent = false;
     kv.breakWatches();
     await until('the resync', () => a.endpoints('n1').length === 2, 5000);
-    assert.deepEqual(a.endpoints('n1').map((e) => e.id).sort(), ['e2', 'e3']);
+    assert.deepEqual(
+      a
+        .endpoints('n1')
+        .map((e) => e.id)
+        .sort(),
+      ['e2', 'e3'],
+    );
     assert.ok(changes > before, 'the controller was told');
     assert.equal(kv.watching, 1, 'watching again');
     await endpointOn(b, 'n1', 'e4', 'four');
@@ -143,7 +178,7 @@ describe('overlay cluster: watch resync', () => {
 });
 
 describe('overlay cluster: address re-registration after lease loss', () => {
-  test('this host\'s lease lost: its endpoint and address are put back under a new lease by the keepalive', async () => {
+  test("this host's lease lost: its endpoint and address are put back under a new lease by the keepalive", async () => {
     const kv = new MemoryClusterStore();
     const a = new Cluster(kv, '10.0.0.1', silentLogger, 'aaaa', 2, 'a');
     await a.start(noop);
@@ -181,7 +216,16 @@ describe('overlay cluster: address re-registration after lease loss', () => {
 describe('overlay picks (pure)', () => {
   test('VNI: the wanted one when free (else refused naming the holder), the first free from 4096 otherwise', () => {
     assert.equal(pickVni(new Map(), undefined), FIRST_VNI);
-    assert.equal(pickVni(new Map([[4096, 'a'], [4097, undefined]]), undefined), 4098);
+    assert.equal(
+      pickVni(
+        new Map([
+          [4096, 'a'],
+          [4097, undefined],
+        ]),
+        undefined,
+      ),
+      4098,
+    );
     assert.equal(pickVni(new Map([[4096, 'a']]), 7), 7);
     assert.throws(() => pickVni(new Map([[7, 'red']]), 7), /VNI 7 is already used by overlay network "red"/);
     assert.throws(() => pickVni(new Map([[7, undefined]]), 7), /VNI 7 is already used by another overlay network/);
@@ -209,7 +253,16 @@ describe('controller: any driver with a cluster member, not just the overlay', (
     const peers: unknown[] = [];
     let events: ClusterEvents | undefined;
     const defs: ClusterNetwork[] = [{ id: 'f'.repeat(64), name: 'shared', subnet: '10.70.0.0/24', gateway: '10.70.0.1', options: { 'mesh.id': '7' } }];
-    const remote: ClusterEndpoint = { id: 'r1', name: 'far', ip: '10.70.0.9/24', mac: '02:42:0a:46:00:09', aliases: [], hostId: 'h2', hostName: 'two', vtep: '192.0.2.2' };
+    const remote: ClusterEndpoint = {
+      id: 'r1',
+      name: 'far',
+      ip: '10.70.0.9/24',
+      mac: '02:42:0a:46:00:09',
+      aliases: [],
+      hostId: 'h2',
+      hostName: 'two',
+      vtep: '192.0.2.2',
+    };
     const member: ClusterMember = {
       hostId: 'h1',
       // As the overlay's Cluster does: a first read, then the controller is told.
@@ -224,12 +277,18 @@ describe('controller: any driver with a cluster member, not just the overlay', (
       withdraw: async (ep) => void calls.push(`withdraw ${ep.sandbox}`),
       undefine: async (net, force) => {
         calls.push(`undefine ${net.name}${force ? ' force' : ''}`);
-        defs.splice(defs.findIndex((d) => d.id === net.id), 1);
+        defs.splice(
+          defs.findIndex((d) => d.id === net.id),
+          1,
+        );
       },
       syncLocal: async (eps) => void calls.push(`sync ${eps.map((e) => e.sandbox).join(',')}`),
       networks: () => defs,
       endpoints: (id) => (id === 'f'.repeat(64) ? [remote] : []),
-      hosts: () => [{ id: 'h1', name: 'one', address: '192.0.2.1' }, { id: 'h2', name: 'two', address: '192.0.2.2' }],
+      hosts: () => [
+        { id: 'h1', name: 'one', address: '192.0.2.1' },
+        { id: 'h2', name: 'two', address: '192.0.2.2' },
+      ],
     };
     const cluster: ClusterDriver = {
       defineNetwork: async (net, pools, options, others) => {
@@ -249,8 +308,8 @@ describe('controller: any driver with a cluster member, not just the overlay', (
     const drivers = new Map([...defaultDrivers(), ['mesh', loadDriver(mesh)]]);
     const ctl = new Controller({ store: new MemoryStore(), sys: createFakeSystem(), log: silentLogger, drivers });
     await ctl.start();
-    assert.ok(events, 'the member was started with the controller\'s events');
-    assert.equal(ctl.inspectNetwork('shared').Driver, 'mesh', 'the cluster\'s network is mirrored');
+    assert.ok(events, "the member was started with the controller's events");
+    assert.equal(ctl.inspectNetwork('shared').Driver, 'mesh', "the cluster's network is mirrored");
     assert.deepEqual(peers, [['shared', { ip: '10.70.0.9', mac: remote.mac, vtep: '192.0.2.2' }]]);
     const own = await ctl.createNetwork({ name: 'mine', driver: 'mesh', ipam: [{ subnet: '10.71.0.0/24' }] });
     assert.equal(own.options['mesh.id'], '101', 'defineNetwork fixed the option, seeing the other mesh network');

@@ -36,8 +36,14 @@ async function engineNetwork(ctl: Controller, subnet = '10.96.0.0/24') {
   const pool = await ctl.external.reservePool({ family: 4, subnet });
   const id = hex();
   const n = await ctl.external.createNetwork({
-    id, name: `docker-${id.slice(0, 12)}`, driver: 'bridge', internal: false, enableIPv6: false, options: {},
-    ipv4: [{ subnet: pool.subnet, gateway: pool.gateway, auxAddresses: {} }], ipv6: [],
+    id,
+    name: `docker-${id.slice(0, 12)}`,
+    driver: 'bridge',
+    internal: false,
+    enableIPv6: false,
+    options: {},
+    ipv4: [{ subnet: pool.subnet, gateway: pool.gateway, auxAddresses: {} }],
+    ipv6: [],
   });
   return { id: n.id, poolId: pool.id };
 }
@@ -45,7 +51,15 @@ async function engineNetwork(ctl: Controller, subnet = '10.96.0.0/24') {
 async function engineEndpoint(ctl: Controller, net: { id: string; poolId: string }, publish: string[] = []) {
   const ipv4 = await ctl.external.reserveAddress(net.poolId);
   const id = hex();
-  const { endpoint } = await ctl.external.createEndpoint({ networkId: net.id, endpointId: id, label: `docker-${id.slice(0, 12)}`, ipv4, ipv6: '', mac: '', publish });
+  const { endpoint } = await ctl.external.createEndpoint({
+    networkId: net.id,
+    endpointId: id,
+    label: `docker-${id.slice(0, 12)}`,
+    ipv4,
+    ipv6: '',
+    mac: '',
+    publish,
+  });
   return endpoint;
 }
 
@@ -67,8 +81,15 @@ describe('controller: engine-managed pools, networks and endpoints', () => {
     assert.deepEqual(a, { ifname: ep.ifname, gateway4: '10.96.0.1', gateway6: undefined, internal: false });
     const links = w.sys.snapshot().namespaces.self.links;
     assert.ok(veth(w, ep.id), 'the host end is on the bridge');
-    assert.ok(links.some((l) => l.name === ep.ifname), 'the container end stays in the host namespace for the engine to move');
-    assert.deepEqual(w.ctl.state.endpoints.get(ep.id)?.attachment, { kind: 'engine', publish: ['127.0.0.1:18081:80/tcp'], sandboxKey: '/var/run/docker/netns/c1' });
+    assert.ok(
+      links.some((l) => l.name === ep.ifname),
+      'the container end stays in the host namespace for the engine to move',
+    );
+    assert.deepEqual(w.ctl.state.endpoints.get(ep.id)?.attachment, {
+      kind: 'engine',
+      publish: ['127.0.0.1:18081:80/tcp'],
+      sandboxKey: '/var/run/docker/netns/c1',
+    });
 
     const dnat = () => w.sys.snapshot().firewall.ipv4.nat.NETLOOM.rules.filter((r) => r.includes('DNAT'));
     await w.ctl.external.publish(ep.id);
@@ -88,7 +109,7 @@ describe('controller: engine-managed pools, networks and endpoints', () => {
     assert.deepEqual([w.sys.snapshot(), await dump(w.store)], before);
   });
 
-  test('a reserved pool\'s gateway moves with its addresses kept; once a network binds the pool it is fixed', async () => {
+  test("a reserved pool's gateway moves with its addresses kept; once a network binds the pool it is fixed", async () => {
     const w = await start();
     const pool = await w.ctl.external.reservePool({ family: 4, subnet: '10.95.0.0/24' });
     const held = await w.ctl.external.reserveAddress(pool.id, '10.95.0.7');
@@ -98,29 +119,46 @@ describe('controller: engine-managed pools, networks and endpoints', () => {
     await assert.rejects(w.ctl.external.reserveAddress(pool.id, '10.95.0.7'), /10\.95\.0\.7/, 'the address taken before the move is still held');
     await assert.rejects(w.ctl.external.setPoolGateway(pool.id, '10.95.0.7'), /10\.95\.0\.7/, 'a held address cannot become the gateway');
     const id = hex();
-    await w.ctl.external.createNetwork({ id, name: `docker-${id.slice(0, 12)}`, driver: 'bridge', internal: false, enableIPv6: false, options: {}, ipv4: [{ subnet: '10.95.0.0/24', gateway: '10.95.0.254', auxAddresses: {} }], ipv6: [] });
+    await w.ctl.external.createNetwork({
+      id,
+      name: `docker-${id.slice(0, 12)}`,
+      driver: 'bridge',
+      internal: false,
+      enableIPv6: false,
+      options: {},
+      ipv4: [{ subnet: '10.95.0.0/24', gateway: '10.95.0.254', auxAddresses: {} }],
+      ipv6: [],
+    });
     await assert.rejects(w.ctl.external.setPoolGateway(pool.id, '10.95.0.9'), /its network exists, it cannot move to 10\.95\.0\.9/);
     assert.equal(held, '10.95.0.7/24');
     await assert.rejects(w.ctl.external.setPoolGateway('dk-nosuch', '10.0.0.1'), /pool dk-nosuch not found/);
   });
 
-  test('netloom\'s own networks and endpoints are not the engine\'s to change', async () => {
+  test("netloom's own networks and endpoints are not the engine's to change", async () => {
     const w = await start();
     const mine = await w.ctl.createNetwork({ name: 'mine', ipam: [{ subnet: '10.94.0.0/24' }] });
     await w.ctl.createSandbox({ name: 'web', network: 'mine' });
     const cli = [...w.ctl.state.endpoints.values()][0];
     await assert.rejects(w.ctl.external.deleteNetwork(mine.id), /was made with netloom, not through Docker/);
-    await assert.rejects(w.ctl.external.createEndpoint({ networkId: mine.id, endpointId: hex(), label: 'x', ipv4: '10.94.0.9/24', ipv6: '', mac: '', publish: [] }), /was made with netloom/);
+    await assert.rejects(
+      w.ctl.external.createEndpoint({ networkId: mine.id, endpointId: hex(), label: 'x', ipv4: '10.94.0.9/24', ipv6: '', mac: '', publish: [] }),
+      /was made with netloom/,
+    );
     assert.throws(() => w.ctl.external.endpoint(cli.id), /not found/);
     await w.ctl.external.detach(cli.id);
     await w.ctl.external.deleteEndpoint(cli.id);
-    assert.ok(veth(w, cli.id), 'a sandbox\'s endpoint is untouched by the engine\'s removals');
+    assert.ok(veth(w, cli.id), "a sandbox's endpoint is untouched by the engine's removals");
   });
 });
 
 /** A world with an engine network and one created, unattached endpoint; then `op` on a controller
  *  whose store dies at transaction k, and a restart. */
-async function crashAt(op: (ctl: Controller, ep: EndpointRecord, net: { id: string }) => Promise<unknown>, k: number, mode: 'before' | 'after', attached: boolean) {
+async function crashAt(
+  op: (ctl: Controller, ep: EndpointRecord, net: { id: string }) => Promise<unknown>,
+  k: number,
+  mode: 'before' | 'after',
+  attached: boolean,
+) {
   const w = await start();
   const net = await engineNetwork(w.ctl);
   const ep = await engineEndpoint(w.ctl, net);

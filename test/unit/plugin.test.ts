@@ -44,18 +44,35 @@ const hex = (): string => randomBytes(32).toString('hex');
 const noPorts = { 'com.docker.network.endpoint.exposedports': [], 'com.docker.network.portmap': [] };
 
 /** docker network create -d netloom --ipam-driver netloom [--subnet ...] [-o ...], in the engine's order. */
-async function dockerNetworkCreate(w: World, o: { subnet?: string; gateway?: string; ipRange?: string; aux?: Record<string, string>; opts?: Record<string, string>; internal?: boolean } = {}) {
+async function dockerNetworkCreate(
+  w: World,
+  o: { subnet?: string; gateway?: string; ipRange?: string; aux?: Record<string, string>; opts?: Record<string, string>; internal?: boolean } = {},
+) {
   await okCall(w, 'Plugin.Activate');
-  const pool = await okCall(w, 'IpamDriver.RequestPool', { AddressSpace: 'netloom-local', Pool: o.subnet ?? '', SubPool: o.ipRange ?? '', Options: {}, V6: false });
+  const pool = await okCall(w, 'IpamDriver.RequestPool', {
+    AddressSpace: 'netloom-local',
+    Pool: o.subnet ?? '',
+    SubPool: o.ipRange ?? '',
+    Options: {},
+    V6: false,
+  });
   const prefix = String(pool.Pool).split('/')[1];
   let gw = String((pool.Data as J)['com.docker.network.gateway']);
-  if (o.gateway) gw = String((await okCall(w, 'IpamDriver.RequestAddress', { PoolID: pool.PoolID, Address: o.gateway, Options: { RequestAddressType: 'com.docker.network.gateway' } })).Address);
+  if (o.gateway)
+    gw = String(
+      (await okCall(w, 'IpamDriver.RequestAddress', { PoolID: pool.PoolID, Address: o.gateway, Options: { RequestAddressType: 'com.docker.network.gateway' } }))
+        .Address,
+    );
   for (const ip of Object.values(o.aux ?? {})) await okCall(w, 'IpamDriver.RequestAddress', { PoolID: pool.PoolID, Address: ip, Options: null });
   const id = hex();
   const aux = o.aux ? { AuxAddresses: Object.fromEntries(Object.entries(o.aux).map(([k, v]) => [k, `${v}/${prefix}`])) } : {};
   const r = await call(w, 'NetworkDriver.CreateNetwork', {
     NetworkID: id,
-    Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': o.opts ?? {}, ...(o.internal ? { 'com.docker.network.internal': true } : {}) },
+    Options: {
+      'com.docker.network.enable_ipv6': false,
+      'com.docker.network.generic': o.opts ?? {},
+      ...(o.internal ? { 'com.docker.network.internal': true } : {}),
+    },
     IPv4Data: [{ AddressSpace: 'netloom-local', ...aux, Gateway: gw, Pool: pool.Pool }],
     IPv6Data: [],
   });
@@ -66,7 +83,12 @@ async function dockerNetworkCreate(w: World, o: { subnet?: string; gateway?: str
 async function dockerRun(w: World, net: { id: string; poolId: string }, address = '') {
   const a = String((await okCall(w, 'IpamDriver.RequestAddress', { PoolID: net.poolId, Address: address, Options: null })).Address);
   const ep = hex();
-  const created = await okCall(w, 'NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: ep, Interface: { Address: a, AddressIPv6: '', MacAddress: '' }, Options: noPorts });
+  const created = await okCall(w, 'NetworkDriver.CreateEndpoint', {
+    NetworkID: net.id,
+    EndpointID: ep,
+    Interface: { Address: a, AddressIPv6: '', MacAddress: '' },
+    Options: noPorts,
+  });
   const join = await okCall(w, 'NetworkDriver.Join', { NetworkID: net.id, EndpointID: ep, SandboxKey: '/var/run/docker/netns/abc', Options: noPorts });
   await okCall(w, 'NetworkDriver.ProgramExternalConnectivity', { NetworkID: net.id, EndpointID: ep, Options: noPorts });
   for (let i = 0; i < 2; i++) assert.deepEqual(await okCall(w, 'NetworkDriver.EndpointOperInfo', { NetworkID: net.id, EndpointID: ep }), { Value: {} });
@@ -75,7 +97,8 @@ async function dockerRun(w: World, net: { id: string; poolId: string }, address 
 
 /** docker rm -f: Revoke, Leave, DeleteEndpoint, ReleaseAddress. */
 async function dockerRm(w: World, net: { id: string; poolId: string }, c: { ep: string; address: string }) {
-  for (const m of ['NetworkDriver.RevokeExternalConnectivity', 'NetworkDriver.Leave', 'NetworkDriver.DeleteEndpoint']) await okCall(w, m, { NetworkID: net.id, EndpointID: c.ep });
+  for (const m of ['NetworkDriver.RevokeExternalConnectivity', 'NetworkDriver.Leave', 'NetworkDriver.DeleteEndpoint'])
+    await okCall(w, m, { NetworkID: net.id, EndpointID: c.ep });
   await okCall(w, 'IpamDriver.ReleaseAddress', { PoolID: net.poolId, Address: c.address.split('/')[0] });
 }
 
@@ -89,13 +112,16 @@ async function dockerNetworkRm(w: World, net: { id: string; poolId: string; gw: 
 const dockerKeys = async (store: MemoryStore): Promise<string[]> =>
   (await store.list('')).map((e) => e.key).filter((k) => k.includes('dk-') || /^(net|ep)\/[0-9a-f]{64}$/.test(k) || k.startsWith('netname/docker-'));
 
-describe('plugin: the engine\'s sequences', () => {
+describe("plugin: the engine's sequences", () => {
   test('create (subnet, gateway, ip-range, aux, mtu), run, rm -f, network rm leave nothing behind', async () => {
     const w = await start();
     const before = w.sys.snapshot();
     const storeBefore = await dockerKeys(w.store);
     const net = await dockerNetworkCreate(w, {
-      subnet: '10.98.0.0/16', gateway: '10.98.0.254', ipRange: '10.98.5.0/24', aux: { a1: '10.98.0.10' },
+      subnet: '10.98.0.0/16',
+      gateway: '10.98.0.254',
+      ipRange: '10.98.5.0/24',
+      aux: { a1: '10.98.0.10' },
       opts: { 'com.docker.network.driver.mtu': '1400' },
     });
     assert.equal(net.reply.status, 200);
@@ -108,7 +134,9 @@ describe('plugin: the engine\'s sequences', () => {
 
     const c1 = await dockerRun(w, net);
     assert.match(c1.address, /^10\.98\.5\.\d+\/16$/, 'dynamic addresses come from the ip-range');
-    assert.deepEqual(c1.created, { Interface: { MacAddress: '02:42:0a:62:05:' + Number(c1.address.split('.')[3].split('/')[0]).toString(16).padStart(2, '0') } });
+    assert.deepEqual(c1.created, {
+      Interface: { MacAddress: '02:42:0a:62:05:' + Number(c1.address.split('.')[3].split('/')[0]).toString(16).padStart(2, '0') },
+    });
     const src = (c1.join.InterfaceName as J).SrcName as string;
     assert.deepEqual(c1.join, { InterfaceName: { SrcName: src, DstPrefix: 'eth' }, Gateway: '10.98.0.254' });
     const links = w.sys.snapshot().namespaces.self.links;
@@ -136,12 +164,14 @@ describe('plugin: the engine\'s sequences', () => {
     assert.equal(w.ctl.inspectNetwork(net.id).Internal, true);
   });
 
-  test('a network on Docker\'s own IPAM still reserves its subnet against netloom\'s networks', async () => {
+  test("a network on Docker's own IPAM still reserves its subnet against netloom's networks", async () => {
     const w = await start();
     const id = hex();
     await okCall(w, 'NetworkDriver.CreateNetwork', {
-      NetworkID: id, Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': {} },
-      IPv4Data: [{ AddressSpace: 'LocalDefault', Gateway: '10.77.0.1/24', Pool: '10.77.0.0/24' }], IPv6Data: [],
+      NetworkID: id,
+      Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': {} },
+      IPv4Data: [{ AddressSpace: 'LocalDefault', Gateway: '10.77.0.1/24', Pool: '10.77.0.0/24' }],
+      IPv6Data: [],
     });
     await assert.rejects(w.ctl.createNetwork({ name: 'clash', ipam: [{ subnet: '10.77.0.0/25' }] }), /overlaps/);
   });
@@ -177,7 +207,7 @@ describe('plugin: one IPAM for both faces', () => {
     assert.notEqual(w.ctl.inspectNetwork(cli.id).IPAM.Config[0].Subnet, '172.19.0.0/16', 'and the CLI never gets the pool Docker holds');
   });
 
-  test('netloom refuses to change a Docker network behind the engine\'s back', async () => {
+  test("netloom refuses to change a Docker network behind the engine's back", async () => {
     const w = await start();
     const net = await dockerNetworkCreate(w);
     const name = `docker-${net.id.slice(0, 12)}`;
@@ -195,7 +225,12 @@ describe('plugin: errors the engine reads', () => {
     const a = await call(w, 'IpamDriver.RequestAddress', { PoolID: 'dk-nosuch', Address: '', Options: null });
     assert.deepEqual([a.status, Object.keys(a.json)], [200, ['Error']]);
     assert.match(String(a.json.Error), /pool dk-nosuch not found/);
-    const e = await call(w, 'NetworkDriver.CreateEndpoint', { NetworkID: nid, EndpointID: hex(), Interface: { Address: '', AddressIPv6: '', MacAddress: '' }, Options: {} });
+    const e = await call(w, 'NetworkDriver.CreateEndpoint', {
+      NetworkID: nid,
+      EndpointID: hex(),
+      Interface: { Address: '', AddressIPv6: '', MacAddress: '' },
+      Options: {},
+    });
     assert.deepEqual([e.status, Object.keys(e.json)], [200, ['Err']]);
     assert.match(String(e.json.Err), new RegExp(`network ${nid} not found`));
     const j = await call(w, 'NetworkDriver.Join', { NetworkID: nid, EndpointID: 'e1', SandboxKey: '/x', Options: {} });
@@ -219,13 +254,25 @@ describe('plugin: errors the engine reads', () => {
     const good = await dockerNetworkCreate(w);
     const a = String((await okCall(w, 'IpamDriver.RequestAddress', { PoolID: good.poolId, Address: '', Options: null })).Address);
     const pm = await call(w, 'NetworkDriver.CreateEndpoint', {
-      NetworkID: good.id, EndpointID: hex(), Interface: { Address: a, AddressIPv6: '', MacAddress: '' },
+      NetworkID: good.id,
+      EndpointID: hex(),
+      Interface: { Address: a, AddressIPv6: '', MacAddress: '' },
       Options: { dk: 'dv' },
     });
     assert.match(String(pm.json.Err), /unsupported endpoint option dk/);
-    const mac = await call(w, 'NetworkDriver.CreateEndpoint', { NetworkID: good.id, EndpointID: hex(), Interface: { Address: a, AddressIPv6: '', MacAddress: 'zz:11' }, Options: {} });
+    const mac = await call(w, 'NetworkDriver.CreateEndpoint', {
+      NetworkID: good.id,
+      EndpointID: hex(),
+      Interface: { Address: a, AddressIPv6: '', MacAddress: 'zz:11' },
+      Options: {},
+    });
     assert.match(String(mac.json.Err), /Interface\.MacAddress.*"zz:11"/);
-    const outside = await call(w, 'NetworkDriver.CreateEndpoint', { NetworkID: good.id, EndpointID: hex(), Interface: { Address: '192.0.2.9/24', AddressIPv6: '', MacAddress: '' }, Options: {} });
+    const outside = await call(w, 'NetworkDriver.CreateEndpoint', {
+      NetworkID: good.id,
+      EndpointID: hex(),
+      Interface: { Address: '192.0.2.9/24', AddressIPv6: '', MacAddress: '' },
+      Options: {},
+    });
     assert.match(String(outside.json.Err), /192\.0\.2\.9\/24 is outside/);
   });
 
@@ -234,9 +281,17 @@ describe('plugin: errors the engine reads', () => {
     const net = await dockerNetworkCreate(w);
     const a = String((await okCall(w, 'IpamDriver.RequestAddress', { PoolID: net.poolId, Address: '', Options: null })).Address);
     const ep = hex();
-    const r = await okCall(w, 'NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: ep, Interface: { Address: a, AddressIPv6: '', MacAddress: '' }, Options: { 'com.docker.network.endpoint.macaddress': 'AkKqu8zd' } });
+    const r = await okCall(w, 'NetworkDriver.CreateEndpoint', {
+      NetworkID: net.id,
+      EndpointID: ep,
+      Interface: { Address: a, AddressIPv6: '', MacAddress: '' },
+      Options: { 'com.docker.network.endpoint.macaddress': 'AkKqu8zd' },
+    });
     assert.deepEqual(r, {});
-    assert.equal(w.ctl.inspectNetwork(net.id).Containers[`docker-${ep.slice(0, 12)}`]?.MacAddress ?? Object.values(w.ctl.inspectNetwork(net.id).Containers)[0].MacAddress, '02:42:aa:bb:cc:dd');
+    assert.equal(
+      w.ctl.inspectNetwork(net.id).Containers[`docker-${ep.slice(0, 12)}`]?.MacAddress ?? Object.values(w.ctl.inspectNetwork(net.id).Containers)[0].MacAddress,
+      '02:42:aa:bb:cc:dd',
+    );
   });
 });
 
@@ -244,34 +299,55 @@ describe('plugin: docker run -p', () => {
   test('the port map is published at ProgramExternalConnectivity and removed at Revoke; a taken port fails the program', async () => {
     const w = await start();
     const net = await dockerNetworkCreate(w, { subnet: '10.97.0.0/24' });
-    const portmap = [{ Proto: 6, IP: '', Port: 80, HostIP: '127.0.0.1', HostPort: 18080, HostPortEnd: 18080 }, { Proto: 17, IP: '', Port: 53, HostIP: '', HostPort: 0, HostPortEnd: 0 }];
+    const portmap = [
+      { Proto: 6, IP: '', Port: 80, HostIP: '127.0.0.1', HostPort: 18080, HostPortEnd: 18080 },
+      { Proto: 17, IP: '', Port: 53, HostIP: '', HostPort: 0, HostPortEnd: 0 },
+    ];
     const opts = { 'com.docker.network.endpoint.exposedports': [{ Proto: 6, Port: 80 }], 'com.docker.network.portmap': portmap };
     const a = String((await okCall(w, 'IpamDriver.RequestAddress', { PoolID: net.poolId, Address: '', Options: null })).Address);
     const ep = hex();
-    await okCall(w, 'NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: ep, Interface: { Address: a, AddressIPv6: '', MacAddress: '' }, Options: opts });
+    await okCall(w, 'NetworkDriver.CreateEndpoint', {
+      NetworkID: net.id,
+      EndpointID: ep,
+      Interface: { Address: a, AddressIPv6: '', MacAddress: '' },
+      Options: opts,
+    });
     await okCall(w, 'NetworkDriver.Join', { NetworkID: net.id, EndpointID: ep, SandboxKey: '/var/run/docker/netns/x', Options: opts });
     const dnat = () => w.sys.snapshot().firewall.ipv4.nat.NETLOOM.rules.filter((r) => r.includes('DNAT'));
     assert.deepEqual(dnat(), [], 'nothing is published before ProgramExternalConnectivity');
     await okCall(w, 'NetworkDriver.ProgramExternalConnectivity', { NetworkID: net.id, EndpointID: ep, Options: opts });
     await okCall(w, 'NetworkDriver.ProgramExternalConnectivity', { NetworkID: net.id, EndpointID: ep, Options: opts });
-    assert.deepEqual(dnat(), [`-d 127.0.0.1/32 -p tcp -m tcp --dport 18080 -j DNAT --to-destination ${a.split('/')[0]}:80`, `-p udp -m udp --dport 32768 -j DNAT --to-destination ${a.split('/')[0]}:53`]);
+    assert.deepEqual(dnat(), [
+      `-d 127.0.0.1/32 -p tcp -m tcp --dport 18080 -j DNAT --to-destination ${a.split('/')[0]}:80`,
+      `-p udp -m udp --dport 32768 -j DNAT --to-destination ${a.split('/')[0]}:53`,
+    ]);
     assert.deepEqual(Object.values(w.ctl.inspectNetwork(net.id).Containers)[0].Ports, ['127.0.0.1:18080->80/tcp', '0.0.0.0:32768->53/udp']);
     // A second container asking for the same host port: refused at Program, naming the holder.
     const b = String((await okCall(w, 'IpamDriver.RequestAddress', { PoolID: net.poolId, Address: '', Options: null })).Address);
     const ep2 = hex();
-    await okCall(w, 'NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: ep2, Interface: { Address: b, AddressIPv6: '', MacAddress: '' }, Options: opts });
+    await okCall(w, 'NetworkDriver.CreateEndpoint', {
+      NetworkID: net.id,
+      EndpointID: ep2,
+      Interface: { Address: b, AddressIPv6: '', MacAddress: '' },
+      Options: opts,
+    });
     await okCall(w, 'NetworkDriver.Join', { NetworkID: net.id, EndpointID: ep2, SandboxKey: '/var/run/docker/netns/y', Options: opts });
     const clash = await call(w, 'NetworkDriver.ProgramExternalConnectivity', { NetworkID: net.id, EndpointID: ep2, Options: opts });
     assert.match(String(clash.json.Err), /host port 127\.0\.0\.1:18080\/tcp is already in use: sandbox docker-/);
     await okCall(w, 'NetworkDriver.RevokeExternalConnectivity', { NetworkID: net.id, EndpointID: ep });
     assert.deepEqual(dnat(), []);
-    const bad = await call(w, 'NetworkDriver.CreateEndpoint', { NetworkID: net.id, EndpointID: hex(), Interface: { Address: b, AddressIPv6: '', MacAddress: '' }, Options: { 'com.docker.network.portmap': [{ Proto: 132, Port: 80 }] } });
+    const bad = await call(w, 'NetworkDriver.CreateEndpoint', {
+      NetworkID: net.id,
+      EndpointID: hex(),
+      Interface: { Address: b, AddressIPv6: '', MacAddress: '' },
+      Options: { 'com.docker.network.portmap': [{ Proto: 132, Port: 80 }] },
+    });
     assert.match(String(bad.json.Err), /Proto: expected 6 \(tcp\) or 17 \(udp\), got 132/);
   });
 });
 
 describe('plugin: restart', () => {
-  test('a restarted daemon keeps Docker\'s networks, endpoints and addresses (no replay needed)', async () => {
+  test("a restarted daemon keeps Docker's networks, endpoints and addresses (no replay needed)", async () => {
     const store = new MemoryStore();
     const sys = createFakeSystem();
     const w = await start(store, sys);
@@ -290,26 +366,57 @@ describe('plugin: restart', () => {
 
 describe('plugin: fuzzed bodies', () => {
   const methods = [
-    'NetworkDriver.CreateNetwork', 'NetworkDriver.DeleteNetwork', 'NetworkDriver.CreateEndpoint', 'NetworkDriver.DeleteEndpoint',
-    'NetworkDriver.Join', 'NetworkDriver.Leave', 'NetworkDriver.EndpointOperInfo', 'NetworkDriver.ProgramExternalConnectivity',
-    'IpamDriver.RequestPool', 'IpamDriver.ReleasePool', 'IpamDriver.RequestAddress', 'IpamDriver.ReleaseAddress',
+    'NetworkDriver.CreateNetwork',
+    'NetworkDriver.DeleteNetwork',
+    'NetworkDriver.CreateEndpoint',
+    'NetworkDriver.DeleteEndpoint',
+    'NetworkDriver.Join',
+    'NetworkDriver.Leave',
+    'NetworkDriver.EndpointOperInfo',
+    'NetworkDriver.ProgramExternalConnectivity',
+    'IpamDriver.RequestPool',
+    'IpamDriver.ReleasePool',
+    'IpamDriver.RequestAddress',
+    'IpamDriver.ReleaseAddress',
   ];
-  const fields = ['NetworkID', 'EndpointID', 'PoolID', 'Pool', 'SubPool', 'Address', 'V6', 'Options', 'Interface', 'SandboxKey', 'IPv4Data', 'IPv6Data', 'AddressSpace'];
+  const fields = [
+    'NetworkID',
+    'EndpointID',
+    'PoolID',
+    'Pool',
+    'SubPool',
+    'Address',
+    'V6',
+    'Options',
+    'Interface',
+    'SandboxKey',
+    'IPv4Data',
+    'IPv6Data',
+    'AddressSpace',
+  ];
 
   test('3,000 arbitrary bodies: always a JSON object the engine can read, never a 5xx', async () => {
     const w = await start();
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...methods), fc.oneof(fc.json(), fc.string(), fc.jsonValue().map((v) => JSON.stringify({ NetworkID: v }))), async (m, raw) => {
-        const r = await call(w, m, undefined, raw);
-        assert.ok(r.status === 200 || r.status === 400, `${m} ${raw}: ${r.status}`);
-        assert.equal(typeof r.json, 'object');
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...methods),
+        fc.oneof(
+          fc.json(),
+          fc.string(),
+          fc.jsonValue().map((v) => JSON.stringify({ NetworkID: v })),
+        ),
+        async (m, raw) => {
+          const r = await call(w, m, undefined, raw);
+          assert.ok(r.status === 200 || r.status === 400, `${m} ${raw}: ${r.status}`);
+          assert.equal(typeof r.json, 'object');
+        },
+      ),
       { numRuns: 3000 },
     );
     assert.equal((await call(w, 'Plugin.Activate')).status, 200);
   });
 
-  test('2,000 mistyped bodies: refused with the interface\'s error key, state unchanged', async () => {
+  test("2,000 mistyped bodies: refused with the interface's error key, state unchanged", async () => {
     const w = await start();
     const net = await dockerNetworkCreate(w);
     await dockerRun(w, net);

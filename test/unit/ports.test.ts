@@ -38,14 +38,17 @@ describe('parsePublish', () => {
   ];
   for (const [spec, re] of bad) {
     test(`"${spec}" is refused in one line naming it`, () => {
-      assert.throws(() => parsePublish(spec), (e: unknown) => {
-        assert.ok(e instanceof NetloomError);
-        assert.equal(e.code, 'NL_BAD_PUBLISH');
-        assert.ok(e.message.includes(`"${spec}"`), e.message);
-        assert.match(e.message, re);
-        assert.doesNotMatch(e.message, /\n/);
-        return true;
-      });
+      assert.throws(
+        () => parsePublish(spec),
+        (e: unknown) => {
+          assert.ok(e instanceof NetloomError);
+          assert.equal(e.code, 'NL_BAD_PUBLISH');
+          assert.ok(e.message.includes(`"${spec}"`), e.message);
+          assert.match(e.message, re);
+          assert.doesNotMatch(e.message, /\n/);
+          return true;
+        },
+      );
     });
   }
 
@@ -117,13 +120,26 @@ describe('controller: publishing', () => {
     const before = [sys.snapshot(), await store.list('')];
     await ctl.createSandbox({ name: 'b' });
     const b4 = [sys.snapshot(), await store.list('')];
-    await assert.rejects(ctl.connect('web', 'b', { publish: ['9000:90', '127.0.0.1:8080:80'] }), /host port 127\.0\.0\.1:8080\/tcp is already in use: sandbox a \(network web\) publishes 0\.0\.0\.0:8080\/tcp/);
-    await assert.rejects(ctl.connect('web', 'b', { publish: ['9443:443'] }), /host port 0\.0\.0\.0:9443\/tcp is already in use: process fake-server \(pid 4242\) listens on 0\.0\.0\.0:9443/);
-    await assert.rejects(ctl.connect('web', 'b', { publish: ['9000-9001:80-81', '9001:82'] }), /9001\/tcp is already in use: --publish "9000-9001:80-81" of this same request/);
+    await assert.rejects(
+      ctl.connect('web', 'b', { publish: ['9000:90', '127.0.0.1:8080:80'] }),
+      /host port 127\.0\.0\.1:8080\/tcp is already in use: sandbox a \(network web\) publishes 0\.0\.0\.0:8080\/tcp/,
+    );
+    await assert.rejects(
+      ctl.connect('web', 'b', { publish: ['9443:443'] }),
+      /host port 0\.0\.0\.0:9443\/tcp is already in use: process fake-server \(pid 4242\) listens on 0\.0\.0\.0:9443/,
+    );
+    await assert.rejects(
+      ctl.connect('web', 'b', { publish: ['9000-9001:80-81', '9001:82'] }),
+      /9001\/tcp is already in use: --publish "9000-9001:80-81" of this same request/,
+    );
     await assert.rejects(ctl.connect('web', 'b', { publish: ['8080:80/sctp'] }), /unknown protocol "sctp"/);
     assert.deepEqual([sys.snapshot(), await store.list('')], b4);
     assert.ok(before);
-    await assert.rejects(ctl.connect('web', 'b', { publish: ['127.0.0.2:8080:80'] }), /sandbox a \(network web\) publishes 0\.0\.0\.0:8080/, '0.0.0.0 covers every IPv4 address');
+    await assert.rejects(
+      ctl.connect('web', 'b', { publish: ['127.0.0.2:8080:80'] }),
+      /sandbox a \(network web\) publishes 0\.0\.0\.0:8080/,
+      '0.0.0.0 covers every IPv4 address',
+    );
     await ctl.connect('web', 'b', { publish: ['8080:80/udp', '8081:80'] });
   });
 

@@ -5,7 +5,19 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { JUMPS, expectedLines, linkRules, networkRules, ownLines, publishRules, renderAdd, renderAll, renderDel, type BridgeRuleInput, type Rule } from '../../drivers/bridge/rules.js';
+import {
+  JUMPS,
+  expectedLines,
+  linkRules,
+  networkRules,
+  ownLines,
+  publishRules,
+  renderAdd,
+  renderAll,
+  renderDel,
+  type BridgeRuleInput,
+  type Rule,
+} from '../../drivers/bridge/rules.js';
 import type { PortBinding } from '../../common/ports.js';
 import { createFakeSystem } from '../../system/fake/index.js';
 
@@ -41,10 +53,21 @@ const combos: Record<string, Rule[]> = {
   'publish-icc-off-masquerade-off': [...networkRules(net({ icc: false, masquerade: false })), ...published([b()])],
   'link-icc-off': [
     ...networkRules(net({ icc: false })),
-    ...linkRules({ bridge: 'nlb-0123456789a', from: '10.31.0.3', to: '10.31.0.2', ports: [{ proto: 'tcp', port: 80, end: 80 }, { proto: 'udp', port: 7000, end: 7010 }] }),
+    ...linkRules({
+      bridge: 'nlb-0123456789a',
+      from: '10.31.0.3',
+      to: '10.31.0.2',
+      ports: [
+        { proto: 'tcp', port: 80, end: 80 },
+        { proto: 'udp', port: 7000, end: 7010 },
+      ],
+    }),
     ...linkRules({ bridge: 'nlb-0123456789a', from: '10.31.0.4', to: '10.31.0.2', ports: [] }),
   ],
-  'publish-ipv6': [...networkRules(net({ family: 6, subnet: 'fd00:31::/64' })), ...published([b(), b({ hostIP: '2001:db8::1', hostPort: 8443, containerPort: 443 })], 6)],
+  'publish-ipv6': [
+    ...networkRules(net({ family: 6, subnet: 'fd00:31::/64' })),
+    ...published([b(), b({ hostIP: '2001:db8::1', hostPort: 8443, containerPort: 443 })], 6),
+  ],
 };
 
 describe('bridge rules: golden files', () => {
@@ -81,18 +104,21 @@ describe('bridge rules: semantics', () => {
     assert.equal(fwd.at(-1), 'filter NETLOOM-FORWARD ! -i nlb-0123456789a -o nlb-0123456789a -j DROP');
   });
 
-  test('jumps lead from the built-in chains into netloom\'s', () => {
-    assert.deepEqual(JUMPS.map((j) => `${j.table} ${j.chain} -> ${j.target}`), [
-      'filter INPUT -> NETLOOM-INPUT',
-      'filter FORWARD -> NETLOOM-USER',
-      'filter FORWARD -> NETLOOM-FORWARD',
-      'nat PREROUTING -> NETLOOM',
-      'nat OUTPUT -> NETLOOM',
-      'nat POSTROUTING -> NETLOOM-POSTROUTING',
-    ]);
+  test("jumps lead from the built-in chains into netloom's", () => {
+    assert.deepEqual(
+      JUMPS.map((j) => `${j.table} ${j.chain} -> ${j.target}`),
+      [
+        'filter INPUT -> NETLOOM-INPUT',
+        'filter FORWARD -> NETLOOM-USER',
+        'filter FORWARD -> NETLOOM-FORWARD',
+        'nat PREROUTING -> NETLOOM',
+        'nat OUTPUT -> NETLOOM',
+        'nat POSTROUTING -> NETLOOM-POSTROUTING',
+      ],
+    );
   });
 
-  test('a published port is a DNAT for local destinations and an accept ahead of the network\'s drop', () => {
+  test("a published port is a DNAT for local destinations and an accept ahead of the network's drop", () => {
     const rules = published([b({ hostIP: '127.0.0.1' })]).map((r) => `${r.table} ${r.chain} ${r.spec.join(' ')}`);
     assert.deepEqual(rules, [
       'nat NETLOOM -d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.31.0.2:80',
@@ -100,7 +126,11 @@ describe('bridge rules: semantics', () => {
     ]);
     const all = renderAll(networkRules(net())).split('\n');
     assert.ok(all.indexOf('-A NETLOOM-FORWARD -j NETLOOM') < all.indexOf('-A NETLOOM-FORWARD ! -i nlb-0123456789a -o nlb-0123456789a -j DROP'));
-    assert.equal(all.find((l) => l.startsWith('-A NETLOOM ')), '-A NETLOOM -m addrtype ! --dst-type LOCAL -j RETURN', 'non-local destinations leave NETLOOM at once');
+    assert.equal(
+      all.find((l) => l.startsWith('-A NETLOOM ')),
+      '-A NETLOOM -m addrtype ! --dst-type LOCAL -j RETURN',
+      'non-local destinations leave NETLOOM at once',
+    );
   });
 
   test('a link under ICC off: per exposed port one rule to the port and one for the replies, all ports when none is exposed, ahead of the ICC drop', () => {
@@ -110,7 +140,10 @@ describe('bridge rules: semantics', () => {
       'NETLOOM -s 10.31.0.3/32 -d 10.31.0.2/32 -i br0 -o br0 -p tcp -m tcp --dport 80 -j ACCEPT',
       'NETLOOM -s 10.31.0.2/32 -d 10.31.0.3/32 -i br0 -o br0 -p tcp -m tcp --sport 80 -j ACCEPT',
     ]);
-    assert.deepEqual(l([]), ['NETLOOM -s 10.31.0.3/32 -d 10.31.0.2/32 -i br0 -o br0 -j ACCEPT', 'NETLOOM -s 10.31.0.2/32 -d 10.31.0.3/32 -i br0 -o br0 -j ACCEPT']);
+    assert.deepEqual(l([]), [
+      'NETLOOM -s 10.31.0.3/32 -d 10.31.0.2/32 -i br0 -o br0 -j ACCEPT',
+      'NETLOOM -s 10.31.0.2/32 -d 10.31.0.3/32 -i br0 -o br0 -j ACCEPT',
+    ]);
     assert.match(l([{ proto: 'udp', port: 7000, end: 7010 }])[0], /-p udp -m udp --dport 7000:7010 -j ACCEPT$/);
   });
 
@@ -129,9 +162,18 @@ describe('bridge rules: semantics', () => {
     assert.ok(!specs(net({ internal: true })).some((r) => r.startsWith('nat ')));
   });
 
-  test('ownLines picks netloom\'s jumps and chains out of a full iptables-save, NETLOOM-USER excluded', () => {
-    const save = ['*filter', ':FORWARD ACCEPT [0:0]', ':NETLOOM-USER - [0:0]', '-A FORWARD -j NETLOOM-USER', '-A FORWARD -i docker0 -j ACCEPT',
-      '-A FORWARD -j NETLOOM-FORWARD', '-A NETLOOM-USER -s 10.0.0.0/8 -j DROP', '-A NETLOOM-FORWARD -j NETLOOM-ISOLATION-1', 'COMMIT'].join('\n');
+  test("ownLines picks netloom's jumps and chains out of a full iptables-save, NETLOOM-USER excluded", () => {
+    const save = [
+      '*filter',
+      ':FORWARD ACCEPT [0:0]',
+      ':NETLOOM-USER - [0:0]',
+      '-A FORWARD -j NETLOOM-USER',
+      '-A FORWARD -i docker0 -j ACCEPT',
+      '-A FORWARD -j NETLOOM-FORWARD',
+      '-A NETLOOM-USER -s 10.0.0.0/8 -j DROP',
+      '-A NETLOOM-FORWARD -j NETLOOM-ISOLATION-1',
+      'COMMIT',
+    ].join('\n');
     assert.deepEqual(ownLines(save, 'filter'), ['-A FORWARD -j NETLOOM-USER', '-A FORWARD -j NETLOOM-FORWARD', '-A NETLOOM-FORWARD -j NETLOOM-ISOLATION-1']);
     assert.deepEqual(expectedLines([]).filter.slice(0, 3), ['-A INPUT -j NETLOOM-INPUT', '-A FORWARD -j NETLOOM-USER', '-A FORWARD -j NETLOOM-FORWARD']);
   });
@@ -154,7 +196,7 @@ describe('bridge rules: through iptables-restore (system/fake)', () => {
     });
   }
 
-  test('renderAll replaces netloom\'s chains and nothing else', async () => {
+  test("renderAll replaces netloom's chains and nothing else", async () => {
     const sys = createFakeSystem();
     await sys.firewall.restore(4, '*filter\n-A FORWARD -i docker0 -j ACCEPT\nCOMMIT\n');
     await sys.firewall.restore(4, renderAll(networkRules(net())));

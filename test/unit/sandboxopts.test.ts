@@ -62,10 +62,12 @@ describe('sandbox flags', () => {
   });
 
   test('property: every valid --expose round-trips through its spec', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 0, max: 100 }), fc.constantFrom('tcp', 'udp'), (p, n, proto) => {
-      const end = Math.min(65535, p + n);
-      const spec = `${p}${end === p ? '' : `-${end}`}/${proto}`;
-      assert.deepEqual(parseExpose(spec), { proto, port: p, end });
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 0, max: 100 }), fc.constantFrom('tcp', 'udp'), (p, n, proto) => {
+        const end = Math.min(65535, p + n);
+        const spec = `${p}${end === p ? '' : `-${end}`}/${proto}`;
+        assert.deepEqual(parseExpose(spec), { proto, port: p, end });
+      }),
+    );
   });
 });

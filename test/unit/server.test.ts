@@ -38,7 +38,13 @@ describe('server: Docker Engine API routes', () => {
     assert.equal(v141.statusCode, 200);
     assert.deepEqual(v141.json(), plain.json());
     assert.deepEqual((await app.inject({ method: 'GET', url: '/v1.24/networks' })).json(), plain.json());
-    assert.deepEqual(v141.json<{ Name: string }[]>().map((n) => n.Name).sort(), ['bridge', 'host', 'none']);
+    assert.deepEqual(
+      v141
+        .json<{ Name: string }[]>()
+        .map((n) => n.Name)
+        .sort(),
+      ['bridge', 'host', 'none'],
+    );
   });
 
   test('HEAD /_ping answers 200 with Api-Version 1.41 and no body; GET answers OK', async () => {
@@ -64,7 +70,7 @@ describe('server: Docker Engine API routes', () => {
     assert.equal((await app.inject({ method: 'DELETE', url: '/networks/front' })).statusCode, 204);
   });
 
-  test('an unknown network is 404 with Docker\'s message', async () => {
+  test("an unknown network is 404 with Docker's message", async () => {
     const r = await app.inject({ method: 'GET', url: '/v1.41/networks/nosuch' });
     assert.equal(r.statusCode, 404);
     assert.equal(r.json().message, 'network nosuch not found');
@@ -75,7 +81,10 @@ describe('server: Docker Engine API routes', () => {
     const c = await post('/networks/mid/connect', { Container: 'web', EndpointConfig: { IPAMConfig: { IPv4Address: '10.3.0.7' } } });
     assert.equal(c.statusCode, 200, c.body);
     const inspect = await app.inject({ method: 'GET', url: '/networks/mid' });
-    assert.deepEqual(Object.values(inspect.json<{ Containers: object }>().Containers).map((x) => x.IPv4Address), ['10.3.0.7/24']);
+    assert.deepEqual(
+      Object.values(inspect.json<{ Containers: object }>().Containers).map((x) => x.IPv4Address),
+      ['10.3.0.7/24'],
+    );
     assert.equal((await app.inject({ method: 'DELETE', url: '/networks/mid' })).statusCode, 403);
     assert.equal((await post('/networks/mid/disconnect', { Container: 'web' })).statusCode, 200);
     assert.equal((await app.inject({ method: 'DELETE', url: '/networks/mid' })).statusCode, 204);
@@ -105,12 +114,15 @@ describe('server: Docker Engine API routes', () => {
     const names = (await app.inject({ method: 'GET', url: '/networks' })).json<{ Name: string }[]>().map((n) => n.Name);
     assert.ok(names.includes('fresh'));
     const ls = await app.inject({ method: 'GET', url: `/networks?filters=${encodeURIComponent('{"type":{"custom":true},"dangling":{"true":true}}')}` });
-    assert.deepEqual(ls.json<{ Name: string }[]>().map((n) => n.Name), ['fresh']);
+    assert.deepEqual(
+      ls.json<{ Name: string }[]>().map((n) => n.Name),
+      ['fresh'],
+    );
     assert.equal((await app.inject({ method: 'GET', url: `/networks?filters=${encodeURIComponent('{"lable":{"a":true}}')}` })).statusCode, 400);
     assert.equal((await app.inject({ method: 'DELETE', url: '/networks/fresh' })).statusCode, 204);
   });
 
-  test('statuses are Docker\'s: 403 for overlap, predefined, in use, connected twice; 404 unknown container; 500 bad subnet, not connected', async () => {
+  test("statuses are Docker's: 403 for overlap, predefined, in use, connected twice; 404 unknown container; 500 bad subnet, not connected", async () => {
     const status = async (method: 'POST' | 'DELETE', url: string, payload?: object) => {
       const r = await app.inject({ method, url, payload });
       return `${r.statusCode} ${r.json<{ code: string }>().code}`;
@@ -155,7 +167,10 @@ describe('server: Docker Engine API routes', () => {
     assert.equal(r.json().Warning, 'driver bridge does not know option "foo": kept in the network\'s Options, but it changes nothing');
     assert.deepEqual((await app.inject({ method: 'GET', url: '/networks/opts' })).json().Options, Options);
     assert.ok(await fake.host.link('nltinhibit'));
-    assert.deepEqual((await fake.host.addrs('nltinhibit')).filter((a) => a.cidr.includes('.')), []);
+    assert.deepEqual(
+      (await fake.host.addrs('nltinhibit')).filter((a) => a.cidr.includes('.')),
+      [],
+    );
     assert.equal((await post('/networks/opts/connect', { Container: 'web' })).statusCode, 200);
     const sb = (await app.inject({ method: 'GET', url: '/sandboxes/web' })).json<{ Networks: Record<string, { Interface: string }> }>();
     assert.equal(sb.Networks.opts.Interface, 'nl0');
@@ -170,7 +185,14 @@ describe('server: Docker Engine API routes', () => {
   });
 
   test('IPAM view as Docker 20.10: Options null unless sent; Gateway shown for a chosen subnet or a given gateway only', async () => {
-    type V = { IPAM: { Options: unknown; Config: object[] }; ConfigOnly: boolean; ConfigFrom: { Network: string }; Driver: string; Options: object; Labels: object };
+    type V = {
+      IPAM: { Options: unknown; Config: object[] };
+      ConfigOnly: boolean;
+      ConfigFrom: { Network: string };
+      Driver: string;
+      Options: object;
+      Labels: object;
+    };
     const view = async (n: string) => (await app.inject({ method: 'GET', url: `/networks/${encodeURIComponent(n)}` })).json<V>();
     await post('/networks/create', { Name: 'v1' });
     await post('/networks/create', { Name: 'v2', IPAM: { Options: {}, Config: [{ Subnet: '10.46.0.0/24' }] } });
@@ -183,7 +205,7 @@ describe('server: Docker Engine API routes', () => {
     for (const n of ['v1', 'v2', 'v3']) assert.equal((await app.inject({ method: 'DELETE', url: `/networks/${n}` })).statusCode, 204);
   });
 
-  test('--config-only records a configuration, --config-from uses it, --scope swarm is refused; Docker\'s statuses', async () => {
+  test("--config-only records a configuration, --config-from uses it, --scope swarm is refused; Docker's statuses", async () => {
     type V = { IPAM: { Config: object[] }; ConfigOnly: boolean; ConfigFrom: { Network: string }; Driver: string; Options: object; Labels: object };
     const view = async (n: string) => (await app.inject({ method: 'GET', url: `/networks/${n}` })).json<V>();
     const status = async (payload: object) => {
@@ -192,7 +214,10 @@ describe('server: Docker Engine API routes', () => {
     };
     const opts = { 'com.docker.network.bridge.enable_icc': 'false' };
     const before = await fake.snapshot();
-    assert.equal(await status({ Name: 'cfg', ConfigOnly: true, IPAM: { Config: [{ Subnet: '10.48.0.0/24', Gateway: '10.48.0.1' }] }, Options: opts, Labels: { l: '1' } }), '201');
+    assert.equal(
+      await status({ Name: 'cfg', ConfigOnly: true, IPAM: { Config: [{ Subnet: '10.48.0.0/24', Gateway: '10.48.0.1' }] }, Options: opts, Labels: { l: '1' } }),
+      '201',
+    );
     assert.deepEqual(await fake.snapshot(), before, 'a config-only network touches no kernel object');
     const cfg = await view('cfg');
     assert.deepEqual([cfg.ConfigOnly, cfg.Driver, cfg.IPAM.Config, cfg.Options], [true, 'null', [{ Subnet: '10.48.0.0/24', Gateway: '10.48.0.1' }], opts]);
@@ -201,9 +226,22 @@ describe('server: Docker Engine API routes', () => {
     assert.equal(await status({ Name: 'f0', ConfigFrom: { Network: 'cfg' }, Labels: { a: 'b' } }), '403 NL_CONFIG_FROM');
     assert.equal(await status({ Name: 'f0', ConfigFrom: { Network: 'cfg' }, Options: { a: 'b' } }), '403 NL_CONFIG_FROM');
     assert.equal(await status({ Name: 'f0', ConfigFrom: { Network: 'cfg' }, ConfigOnly: true }), '403 NL_CONFIG_FROM');
-    assert.equal(await status({ Name: 'from', Driver: 'bridge', ConfigFrom: { Network: 'cfg' }, Options: {}, Labels: {}, IPAM: { Driver: 'default', Options: {}, Config: [] } }), '201');
+    assert.equal(
+      await status({
+        Name: 'from',
+        Driver: 'bridge',
+        ConfigFrom: { Network: 'cfg' },
+        Options: {},
+        Labels: {},
+        IPAM: { Driver: 'default', Options: {}, Config: [] },
+      }),
+      '201',
+    );
     const from = await view('from');
-    assert.deepEqual([from.ConfigOnly, from.ConfigFrom, from.Driver, from.IPAM.Config, from.Options, from.Labels], [false, { Network: 'cfg' }, 'bridge', [{ Subnet: '10.48.0.0/24', Gateway: '10.48.0.1' }], opts, { l: '1' }]);
+    assert.deepEqual(
+      [from.ConfigOnly, from.ConfigFrom, from.Driver, from.IPAM.Config, from.Options, from.Labels],
+      [false, { Network: 'cfg' }, 'bridge', [{ Subnet: '10.48.0.0/24', Gateway: '10.48.0.1' }], opts, { l: '1' }],
+    );
     assert.equal(await status({ Name: 'from2', ConfigFrom: { Network: 'from' } }), '404 NL_CONFIG_NOT_FOUND');
     assert.equal((await post('/networks/cfg/connect', { Container: 'web' })).statusCode, 404);
     const rm = await app.inject({ method: 'DELETE', url: '/networks/cfg' });
@@ -220,7 +258,11 @@ describe('server: Docker Engine API routes', () => {
     const ping = await app.inject({ method: 'GET', url: '/_ping' });
     assert.equal(ping.headers.ostype, 'linux');
     assert.equal(ping.headers['docker-experimental'], 'false');
-    const info = (await app.inject({ method: 'GET', url: '/v1.41/info' })).json<{ Plugins: { Network: string[] }; Swarm: { LocalNodeState: string }; ServerVersion: string }>();
+    const info = (await app.inject({ method: 'GET', url: '/v1.41/info' })).json<{
+      Plugins: { Network: string[] };
+      Swarm: { LocalNodeState: string };
+      ServerVersion: string;
+    }>();
     assert.deepEqual(info.Plugins.Network, ['bridge', 'host', 'null', 'overlay']);
     assert.equal(info.Swarm.LocalNodeState, 'inactive');
     assert.equal(info.ServerVersion, '0.1.0');
@@ -233,32 +275,51 @@ describe('server: Docker Engine API routes', () => {
       assert.equal(r.statusCode, 503, url);
       assert.match(r.json().message, /^This node is not a swarm manager/);
     }
-    for (const [method, url] of [['GET', '/v1.41/containers/json'], ['POST', '/v1.41/images/create'], ['GET', '/volumes']] as const) {
+    for (const [method, url] of [
+      ['GET', '/v1.41/containers/json'],
+      ['POST', '/v1.41/images/create'],
+      ['GET', '/volumes'],
+    ] as const) {
       const r = await app.inject({ method, url });
       assert.equal(r.statusCode, 404);
       assert.match(r.json().message, /^netloom serves Docker's network API only/);
     }
   });
 
-  test('/events: create, connect, disconnect, destroy in Docker\'s format, filtered by type and event; a bad filter is refused', async () => {
+  test("/events: create, connect, disconnect, destroy in Docker's format, filtered by type and event; a bad filter is refused", async () => {
     const since = Date.now() / 1000 - 1;
     await post('/networks/create', { Name: 'ev' });
     await post('/networks/ev/connect', { Container: 'web' });
     await post('/networks/ev/disconnect', { Container: 'web' });
     await app.inject({ method: 'DELETE', url: '/networks/ev' });
     const get = (filters: object) =>
-      app.inject({ method: 'GET', url: `/v1.41/events?since=${since}&until=${Date.now() / 1000 + 0.001}&filters=${encodeURIComponent(JSON.stringify(filters))}` });
+      app.inject({
+        method: 'GET',
+        url: `/v1.41/events?since=${since}&until=${Date.now() / 1000 + 0.001}&filters=${encodeURIComponent(JSON.stringify(filters))}`,
+      });
     const r = await get({ type: { network: true }, network: { ev: true } });
     assert.equal(r.statusCode, 200);
     type Ev = { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; scope: string; time: number; timeNano: number };
-    const evs = r.body.trim().split('\n').map((l) => JSON.parse(l) as Ev);
-    assert.deepEqual(evs.map((e) => e.Action), ['create', 'connect', 'disconnect', 'destroy']);
+    const evs = r.body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Ev);
+    assert.deepEqual(
+      evs.map((e) => e.Action),
+      ['create', 'connect', 'disconnect', 'destroy'],
+    );
     const web = (await app.inject({ method: 'GET', url: '/sandboxes/web' })).json<{ Id: string }>().Id;
     assert.deepEqual(evs[1].Actor.Attributes, { container: web, name: 'ev', type: 'bridge' });
     assert.deepEqual(Object.keys(evs[0]), ['Type', 'Action', 'Actor', 'scope', 'time', 'timeNano']);
     assert.equal(evs[0].Type, 'network');
     assert.equal(evs[0].time, Math.floor(evs[0].timeNano / 1e9));
-    assert.deepEqual((await get({ type: { network: true }, event: { destroy: true }, network: { ev: true } })).body.trim().split('\n').map((l) => JSON.parse(l).Action), ['destroy']);
+    assert.deepEqual(
+      (await get({ type: { network: true }, event: { destroy: true }, network: { ev: true } })).body
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).Action),
+      ['destroy'],
+    );
     assert.equal((await get({ type: { container: true } })).body, '');
     const bad = await get({ typo: { x: true } });
     assert.deepEqual([bad.statusCode, bad.json().message], [400, "Invalid filter 'typo'"]);
@@ -302,7 +363,10 @@ describe('server: Docker Engine API routes', () => {
     const second = new Controller({ store, sys, log: silentLogger });
     await second.start();
     const [cfg, from] = views();
-    assert.deepEqual([cfg.ConfigOnly, cfg.IPAM.Config, from.ConfigFrom.Network, from.Options], [true, [{ Subnet: '10.49.0.0/24' }], 'cfg', { 'com.docker.network.driver.mtu': '1400' }]);
+    assert.deepEqual(
+      [cfg.ConfigOnly, cfg.IPAM.Config, from.ConfigFrom.Network, from.Options],
+      [true, [{ Subnet: '10.49.0.0/24' }], 'cfg', { 'com.docker.network.driver.mtu': '1400' }],
+    );
     assert.deepEqual((await second.doctor()).findings, []);
     await second.close();
   });
@@ -323,18 +387,14 @@ describe('server: Docker Engine API routes', () => {
 
 // Request generators: mostly well-typed, so requests get past wire.ts into the controller.
 const str = (max: number) => fc.string({ maxLength: max });
-const junk = fc.oneof(
-  str(6), fc.integer(), fc.boolean(), fc.constant(null),
-  fc.array(str(3), { maxLength: 2 }), fc.dictionary(str(3), str(3), { maxKeys: 2 }),
-);
+const junk = fc.oneof(str(6), fc.integer(), fc.boolean(), fc.constant(null), fc.array(str(3), { maxLength: 2 }), fc.dictionary(str(3), str(3), { maxKeys: 2 }));
 const maybe = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<unknown> =>
   fc.oneof({ arbitrary: a, weight: 12 }, { arbitrary: junk, weight: 1 }, { arbitrary: fc.constant(undefined), weight: 3 });
 /** For parts that are wrong most of the time when present: leave them out more often than not. */
 const sometimes = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<unknown> =>
   fc.oneof({ arbitrary: fc.constant(undefined), weight: 2 }, { arbitrary: maybe(a), weight: 1 });
 const record = <T extends Record<string, fc.Arbitrary<unknown>>>(r: T) => fc.record(r, { requiredKeys: [] });
-const weighted = <T>(often: fc.Arbitrary<T>, rarely: fc.Arbitrary<T>) =>
-  fc.oneof({ arbitrary: often, weight: 4 }, { arbitrary: rarely, weight: 1 });
+const weighted = <T>(often: fc.Arbitrary<T>, rarely: fc.Arbitrary<T>) => fc.oneof({ arbitrary: often, weight: 4 }, { arbitrary: rarely, weight: 1 });
 
 const anyName = fc.stringMatching(/^[a-z0-9][a-z0-9_.-]{0,6}$/);
 const name = weighted(fc.constantFrom('front', 'back', 'web', 'db', 'bridge', 'host', 'none', 'a.b_c'), anyName);
@@ -401,7 +461,10 @@ describe('server: fuzz', () => {
   test('random and mutated bodies to create, connect and disconnect never give a 500 Docker would not give, nor break the server', async () => {
     const { app, sys } = await serve();
     const create = (payload: object) => app.inject({ method: 'POST', url: '/networks/create', payload });
-    for (const [Name, Subnet] of [['front', '10.1.0.0/24'], ['back', '10.2.0.0/24']]) {
+    for (const [Name, Subnet] of [
+      ['front', '10.1.0.0/24'],
+      ['back', '10.2.0.0/24'],
+    ]) {
       assert.equal((await create({ Name, Labels: { keep: '' }, IPAM: { Config: [{ Subnet }] } })).statusCode, 201);
     }
     for (const Name of ['web', 'db']) {
@@ -439,7 +502,10 @@ describe('GET /info with netloomd --iptables=false', () => {
     await ctl.start();
     const off = buildServer(ctl);
     const info = (await off.inject({ method: 'GET', url: '/info' })).json<{ Warnings: string[] }>();
-    assert.ok(info.Warnings.some((w) => w.includes('--iptables=false')), JSON.stringify(info.Warnings));
+    assert.ok(
+      info.Warnings.some((w) => w.includes('--iptables=false')),
+      JSON.stringify(info.Warnings),
+    );
     const on = (await app.inject({ method: 'GET', url: '/info' })).json<{ Warnings: string[] }>();
     assert.ok(!on.Warnings.some((w) => w.includes('--iptables')));
     await off.close();

@@ -73,7 +73,10 @@ describe('FileStore', () => {
     assert.deepEqual(await all(s), [['a', 1, 1]]);
     await s.txn([], [put('c', 3)]);
     s = await reopen(s, dir);
-    assert.deepEqual(await all(s), [['a', 1, 1], ['c', 3, 1]]);
+    assert.deepEqual(await all(s), [
+      ['a', 1, 1],
+      ['c', 3, 1],
+    ]);
     await s.close();
   });
 
@@ -133,7 +136,10 @@ describe('FileStore', () => {
           else await s.txn([], [del(`k${k}`)]).then(() => model.delete(`k${k}`));
         }
         s = await reopen(s, dir);
-        assert.deepEqual((await s.list<number>('')).map((e) => [e.key, e.value]), [...model].sort(([a], [b]) => (a < b ? -1 : 1)));
+        assert.deepEqual(
+          (await s.list<number>('')).map((e) => [e.key, e.value]),
+          [...model].sort(([a], [b]) => (a < b ? -1 : 1)),
+        );
         await s.close();
       }),
       { numRuns: 20 },
@@ -145,7 +151,8 @@ describe('FileStore lock', () => {
   test('a second open of a dir another live process holds is refused naming that pid', async () => {
     const dir = tempDir();
     const file = fileURLToPath(new URL('../../store/file.js', import.meta.url));
-    const code = `const { FileStore } = await import(${JSON.stringify(file)}); FileStore.open(${JSON.stringify(dir)}); ` +
+    const code =
+      `const { FileStore } = await import(${JSON.stringify(file)}); FileStore.open(${JSON.stringify(dir)}); ` +
       `console.log('ready'); process.stdin.resume(); process.stdin.on('end', () => process.exit(0));`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['pipe', 'pipe', 'inherit'] });
     try {
@@ -155,8 +162,7 @@ describe('FileStore lock', () => {
       });
       assert.throws(
         () => FileStore.open(dir),
-        (e: unknown) =>
-          e instanceof NetloomError && e.code === 'NL_STORE_LOCKED' && e.message.includes(`pid ${child.pid}`) && e.message.includes(dir),
+        (e: unknown) => e instanceof NetloomError && e.code === 'NL_STORE_LOCKED' && e.message.includes(`pid ${child.pid}`) && e.message.includes(dir),
       );
     } finally {
       child.stdin.end();
@@ -180,7 +186,10 @@ describe('FileStore lock', () => {
   test('close() releases the lock: a second open in the same process succeeds only after it', async () => {
     const dir = tempDir();
     const s = FileStore.open(dir);
-    assert.throws(() => FileStore.open(dir), (e: unknown) => e instanceof NetloomError && e.code === 'NL_STORE_LOCKED' && e.message.includes(`pid ${process.pid}`));
+    assert.throws(
+      () => FileStore.open(dir),
+      (e: unknown) => e instanceof NetloomError && e.code === 'NL_STORE_LOCKED' && e.message.includes(`pid ${process.pid}`),
+    );
     await s.close();
     const again = FileStore.open(dir);
     await again.close();
@@ -206,8 +215,12 @@ function refused(dir: string, what: RegExp): void {
   assert.throws(
     () => FileStore.open(dir),
     (e: unknown) =>
-      e instanceof NetloomError && e.code === 'NL_STORE_DAMAGED' && what.test(e.message) && !e.message.includes('\n') &&
-      e.message.includes('netloom store verify') && e.message.includes('--salvage'),
+      e instanceof NetloomError &&
+      e.code === 'NL_STORE_DAMAGED' &&
+      what.test(e.message) &&
+      !e.message.includes('\n') &&
+      e.message.includes('netloom store verify') &&
+      e.message.includes('--salvage'),
   );
 }
 
@@ -292,13 +305,21 @@ describe('FileStore integrity', () => {
     writeFileSync(wal(dir), `${JSON.stringify({ rev: 3, ops: [put('b', 2)] })}\n${JSON.stringify({ rev: 4, ops: [put('a', 3)] })}\n`);
     assert.equal(checkStore(dir).oldFormat, true);
     let s = FileStore.open(dir, { compactEvery: 4 });
-    assert.deepEqual(await all(s), [['a', 3, 3], ['b', 2, 1]]);
+    assert.deepEqual(await all(s), [
+      ['a', 3, 3],
+      ['b', 2, 1],
+    ]);
     await s.txn([], [put('c', 3)]);
     assert.match(readFileSync(wal(dir), 'utf8').split('\n')[2], /^2 [0-9a-f]{64} \{"rev":5,/);
     await s.txn([], [put('d', 4)]); // fourth record: compacts
     s = await reopen(s, dir);
     assert.equal(checkStore(dir).oldFormat, false);
-    assert.deepEqual(await all(s), [['a', 3, 3], ['b', 2, 1], ['c', 3, 1], ['d', 4, 1]]);
+    assert.deepEqual(await all(s), [
+      ['a', 3, 3],
+      ['b', 2, 1],
+      ['c', 3, 1],
+      ['d', 4, 1],
+    ]);
     await s.close();
   });
 
@@ -316,7 +337,10 @@ describe('FileStore integrity', () => {
     assert.match(s.salvaged.damage[0], /wal\.log is damaged at byte/);
     await s.txn([], [put('k6', 6)]);
     s = await reopen(s, dir);
-    assert.deepEqual((await s.list('k')).map((e) => e.key), ['k1', 'k3', 'k4', 'k5', 'k6']);
+    assert.deepEqual(
+      (await s.list('k')).map((e) => e.key),
+      ['k1', 'k3', 'k4', 'k5', 'k6'],
+    );
     assert.ok((await s.get(SALVAGED_KEY))?.value, 'the salvage is remembered across restarts');
     assert.equal(checkStore(dir).damage.length, 0);
     await s.close();
@@ -330,7 +354,10 @@ describe('FileStore integrity', () => {
     writeFileSync(join(dir, 'snapshot.json'), 'garbage');
     assert.equal(checkStore(dir).damage.length, 1, 'the log after a damaged snapshot is not itself damage');
     s = FileStore.open(dir, { salvage: true });
-    assert.deepEqual((await s.list('k')).map((e) => e.key), ['k3', 'k4']);
+    assert.deepEqual(
+      (await s.list('k')).map((e) => e.key),
+      ['k3', 'k4'],
+    );
     assert.ok(s.salvaged?.movedAside[0].includes('snapshot.json.damaged-'));
     await s.close();
   });

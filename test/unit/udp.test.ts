@@ -49,7 +49,12 @@ const silence = (c: Socket, ms: number): Promise<number> => {
   return new Promise((resolve) => setTimeout(() => (c.off('message', on), resolve(n)), ms));
 };
 
-async function bind(native: boolean, handler: (b: Datagrams, sock: () => BatchUdpSocket) => void, address = '127.0.0.1', errors: Error[] = []): Promise<BatchUdpSocket> {
+async function bind(
+  native: boolean,
+  handler: (b: Datagrams, sock: () => BatchUdpSocket) => void,
+  address = '127.0.0.1',
+  errors: Error[] = [],
+): Promise<BatchUdpSocket> {
   let sock: BatchUdpSocket | undefined;
   sock = await BatchUdpSocket.bind({ address, port: 0, native, onError: (e) => errors.push(e) }, (b) => handler(b, () => sock!));
   open.push(sock);
@@ -86,7 +91,10 @@ for (const native of kinds) {
       }
       assert.deepEqual(r1.map((r) => r.msg.toString()).sort(), Array.from({ length: N }, (_, i) => `re:one ${i}`).sort());
       assert.deepEqual(r2.map((r) => r.msg.toString()).sort(), Array.from({ length: N }, (_, i) => `re:two ${i}`).sort());
-      assert.ok(r1.every((r) => r.port === s.port), 'replies come from the bound port');
+      assert.ok(
+        r1.every((r) => r.port === s.port),
+        'replies come from the bound port',
+      );
       assert.deepEqual(new Set(seen.map((x) => `${x.address}:${x.port}`)), new Set([`127.0.0.1:${c1.address().port}`, `127.0.0.1:${c2.address().port}`]));
       if (native) {
         const n = s.counters();
@@ -132,7 +140,10 @@ for (const native of kinds) {
       await new Promise((r) => setTimeout(r, 100));
       for (const f of later) f();
       const r = await got;
-      assert.deepEqual(r.map((x) => x.msg.length).sort((a, b) => a - b), [6, 6000]);
+      assert.deepEqual(
+        r.map((x) => x.msg.length).sort((a, b) => a - b),
+        [6, 6000],
+      );
       assert.ok(r.every((x) => x.port === s.port));
       assert.ok(r.some((x) => x.msg.equals(Buffer.alloc(6000, 7))));
     });
@@ -150,9 +161,13 @@ for (const native of kinds) {
     test('IPv6: source address in canonical text, reply delivered', async (t) => {
       let s: BatchUdpSocket;
       try {
-        s = await bind(native, (b) => {
-          for (let i = 0; i < b.count; i++) b.reply(i, Buffer.from(b.address(i)));
-        }, '::1');
+        s = await bind(
+          native,
+          (b) => {
+            for (let i = 0; i < b.count; i++) b.reply(i, Buffer.from(b.address(i)));
+          },
+          '::1',
+        );
       } catch (err) {
         return t.skip(`no IPv6 loopback here: ${(err as Error).message}`);
       }
@@ -177,8 +192,11 @@ for (const native of kinds) {
       assert.equal((errors[0] as NodeJS.ErrnoException).code, native ? 'EBADF' : 'ERR_SOCKET_DGRAM_NOT_RUNNING');
     });
 
-    test('binding an address this host does not have fails as dgram\'s bind does', async () => {
-      await assert.rejects(BatchUdpSocket.bind({ address: '192.0.2.1', port: 0, native }, () => undefined), /bind EADDRNOTAVAIL 192\.0\.2\.1/);
+    test("binding an address this host does not have fails as dgram's bind does", async () => {
+      await assert.rejects(
+        BatchUdpSocket.bind({ address: '192.0.2.1', port: 0, native }, () => undefined),
+        /bind EADDRNOTAVAIL 192\.0\.2\.1/,
+      );
     });
   });
 }
@@ -212,8 +230,14 @@ describe('BatchUdpSocket (native only)', { skip: !nativeAvailable() && 'native/u
   });
 
   test('wrong arguments are a TypeError, not a crash', async () => {
-    await assert.rejects(BatchUdpSocket.bind({ address: 'not an address', port: 0 }, () => undefined), TypeError);
-    await assert.rejects(BatchUdpSocket.bind({ address: '127.0.0.1', port: 70000 }, () => undefined), TypeError);
+    await assert.rejects(
+      BatchUdpSocket.bind({ address: 'not an address', port: 0 }, () => undefined),
+      TypeError,
+    );
+    await assert.rejects(
+      BatchUdpSocket.bind({ address: '127.0.0.1', port: 70000 }, () => undefined),
+      TypeError,
+    );
   });
 });
 
@@ -257,11 +281,14 @@ describe('DnsServer over BatchUdpSocket', () => {
       if (k + R >= N) c.send(encodeQuery(5000, { name: 'example.test', type: QTYPE.A, qclass: 1 }), port, '127.0.0.1');
       replies.push(...(await got));
     }
-    assert.ok(replies.every((r) => r.port === port), 'every reply, the forwarded one too, comes from port 53\'s socket');
+    assert.ok(
+      replies.every((r) => r.port === port),
+      "every reply, the forwarded one too, comes from port 53's socket",
+    );
     const byId = new Map(replies.map((r) => [r.msg.readUInt16BE(0), r.msg]));
     assert.equal(byId.size, N + 1);
     assert.equal(byId.get(7)!.subarray(-4).toString('hex'), '0a010005', 'web is 10.1.0.5');
-    assert.equal(byId.get(5000)!.subarray(-4).toString('hex'), 'c000020a', 'the upstream\'s answer, with the client\'s id');
+    assert.equal(byId.get(5000)!.subarray(-4).toString('hex'), 'c000020a', "the upstream's answer, with the client's id");
     assert.deepEqual({ ...server.counters }, { answered: N, forwarded: 1, dropped: 0 });
 
     const stranger = await client('udp4', '127.0.0.2');
@@ -280,7 +307,7 @@ describe('DnsServer over BatchUdpSocket', () => {
     c.on('message', () => undefined);
     const base = encodeQuery(1, { name: 'web', type: QTYPE.A, qclass: 1 });
     let seed = 1;
-    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const rnd = (n: number): number => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
     for (let i = 0; i < 3000; i++) {
       const b = i % 2 ? Buffer.alloc(rnd(700), rnd(256)) : Buffer.from(base);
       if (i % 2 === 0) for (let k = 0; k < 3; k++) b[rnd(b.length)] = rnd(256);

@@ -18,18 +18,34 @@ function rejects(fn: () => unknown, message: string, code = 'NL_BAD_REQUEST'): v
 describe('wire: network create', () => {
   test('a full Docker body becomes a CreateNetworkRequest', () => {
     const r = parseCreateNetwork({
-      Name: 'front', Driver: 'bridge', Internal: true, Attachable: false, EnableIPv6: true, EnableIPv4: true,
+      Name: 'front',
+      Driver: 'bridge',
+      Internal: true,
+      Attachable: false,
+      EnableIPv6: true,
+      EnableIPv4: true,
       IPAM: {
         Driver: 'default',
         Options: { a: 'b' },
         Config: [{ Subnet: '10.1.0.0/24', IPRange: '10.1.0.0/25', Gateway: '10.1.0.1', AuxiliaryAddresses: { r: '10.1.0.5' } }],
       },
-      Options: { 'com.docker.network.driver.mtu': '1400' }, Labels: { team: 'web' }, CheckDuplicate: true, Scope: 'local',
+      Options: { 'com.docker.network.driver.mtu': '1400' },
+      Labels: { team: 'web' },
+      CheckDuplicate: true,
+      Scope: 'local',
     });
     assert.deepEqual(r, {
-      name: 'front', driver: 'bridge', internal: true, attachable: false, enableIPv6: true, ipamDriver: 'default', ipamOptions: { a: 'b' },
+      name: 'front',
+      driver: 'bridge',
+      internal: true,
+      attachable: false,
+      enableIPv6: true,
+      ipamDriver: 'default',
+      ipamOptions: { a: 'b' },
       ipam: [{ subnet: '10.1.0.0/24', ipRange: '10.1.0.0/25', gateway: '10.1.0.1', auxAddresses: { r: '10.1.0.5' } }],
-      options: { 'com.docker.network.driver.mtu': '1400' }, labels: { team: 'web' }, scope: 'local',
+      options: { 'com.docker.network.driver.mtu': '1400' },
+      labels: { team: 'web' },
+      scope: 'local',
     });
     const cfg = parseCreateNetwork({ Name: 'c', ConfigOnly: true, ConfigFrom: null });
     assert.equal(cfg.configOnly, true);
@@ -40,8 +56,16 @@ describe('wire: network create', () => {
   test('null, missing and empty-string fields mean "not given"', () => {
     const r = parseCreateNetwork({ Name: 'n', Driver: '', Internal: null, IPAM: null, Options: null, Labels: undefined });
     assert.deepEqual(r, {
-      name: 'n', driver: undefined, internal: undefined, attachable: undefined, enableIPv6: undefined, ipamDriver: undefined,
-      ipamOptions: undefined, ipam: [], options: undefined, labels: undefined,
+      name: 'n',
+      driver: undefined,
+      internal: undefined,
+      attachable: undefined,
+      enableIPv6: undefined,
+      ipamDriver: undefined,
+      ipamOptions: undefined,
+      ipam: [],
+      options: undefined,
+      labels: undefined,
     });
   });
 
@@ -73,10 +97,10 @@ describe('wire: network create', () => {
 
 describe('wire: connect, disconnect, sandbox create', () => {
   test('connect reads the container and its endpoint config', () => {
-    assert.deepEqual(
-      parseConnect({ Container: 'web', EndpointConfig: { IPAMConfig: { IPv4Address: '10.1.0.9', IPv6Address: '' }, Aliases: ['www'] } }),
-      { container: 'web', req: { ipv4Address: '10.1.0.9', ipv6Address: undefined, aliases: ['www'] } },
-    );
+    assert.deepEqual(parseConnect({ Container: 'web', EndpointConfig: { IPAMConfig: { IPv4Address: '10.1.0.9', IPv6Address: '' }, Aliases: ['www'] } }), {
+      container: 'web',
+      req: { ipv4Address: '10.1.0.9', ipv6Address: undefined, aliases: ['www'] },
+    });
     assert.deepEqual(parseDisconnect({ Container: 'web', Force: true }), { container: 'web', force: true });
     assert.deepEqual(parseDisconnect({ Container: 'web' }), { container: 'web', force: false });
   });
@@ -96,22 +120,47 @@ describe('wire: connect, disconnect, sandbox create', () => {
 
   test('sandbox create takes a name, a network and an endpoint config', () => {
     assert.deepEqual(parseCreateSandbox({ Name: 'db', Network: 'front', EndpointConfig: { Aliases: ['d'] } }), {
-      name: 'db', network: 'front', ipv4Address: undefined, ipv6Address: undefined, aliases: ['d'],
+      name: 'db',
+      network: 'front',
+      ipv4Address: undefined,
+      ipv6Address: undefined,
+      aliases: ['d'],
     });
     rejects(() => parseCreateSandbox({ Network: 'front' }), 'invalid name: a sandbox needs a name', 'NL_BAD_NAME');
     rejects(() => parseCreateSandbox({ Name: 'db', Network: 3 }), 'field Network must be a string');
   });
 
-  test('sandbox create takes the docker run fields at the top level; a top-level Dns adds to the endpoint\'s', () => {
+  test("sandbox create takes the docker run fields at the top level; a top-level Dns adds to the endpoint's", () => {
     const r = parseCreateSandbox({
-      Name: 'web', Hostname: 'web1', Domainname: 'example.com', Links: ['db:data'], ExtraHosts: ['gw:host-gateway'], Dns: ['10.0.0.53'],
-      DnsSearch: ['corp'], DnsOptions: ['ndots:2'], MacAddress: '02:42:ac:11:00:02', Expose: ['80', '53/udp'], PublishAll: true,
+      Name: 'web',
+      Hostname: 'web1',
+      Domainname: 'example.com',
+      Links: ['db:data'],
+      ExtraHosts: ['gw:host-gateway'],
+      Dns: ['10.0.0.53'],
+      DnsSearch: ['corp'],
+      DnsOptions: ['ndots:2'],
+      MacAddress: '02:42:ac:11:00:02',
+      Expose: ['80', '53/udp'],
+      PublishAll: true,
       EndpointConfig: { Dns: ['10.0.0.54'], IPAMConfig: { IPv6Address: 'fd00::5' } },
     });
     assert.deepEqual(r, {
-      name: 'web', network: undefined, ipv4Address: undefined, ipv6Address: 'fd00::5', aliases: undefined, dns: ['10.0.0.54', '10.0.0.53'],
-      dnsSearch: ['corp'], dnsOptions: ['ndots:2'], hostname: 'web1', domainname: 'example.com', links: ['db:data'], extraHosts: ['gw:host-gateway'],
-      macAddress: '02:42:ac:11:00:02', expose: ['80', '53/udp'], publishAll: true,
+      name: 'web',
+      network: undefined,
+      ipv4Address: undefined,
+      ipv6Address: 'fd00::5',
+      aliases: undefined,
+      dns: ['10.0.0.54', '10.0.0.53'],
+      dnsSearch: ['corp'],
+      dnsOptions: ['ndots:2'],
+      hostname: 'web1',
+      domainname: 'example.com',
+      links: ['db:data'],
+      extraHosts: ['gw:host-gateway'],
+      macAddress: '02:42:ac:11:00:02',
+      expose: ['80', '53/udp'],
+      publishAll: true,
     });
     rejects(() => parseCreateSandbox({ Name: 'w', Links: 'db' }), 'field Links must be a list of strings');
     rejects(() => parseCreateSandbox({ Name: 'w', PublishAll: 'yes' }), 'field PublishAll must be true or false');
