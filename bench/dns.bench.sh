@@ -8,6 +8,9 @@
 #            network, the engine in nl-dockerd (scripts/docker-env.sh); dnsperf in that container's
 #            network namespace
 #   dnsmasq  dnsmasq with no upstream and one hosts file, alone in namespace nl-bench-dnsmasq
+#   dnsmasq-bridge  the same dnsmasq on the gateway of a bridge (10.152.0.1, namespace
+#            nl-bench-dnsmasqbr), dnsperf behind a veth in namespace nl-bench-dnsmasqbr-c: the
+#            path netloom's replies take (bridge, veth, another namespace), which loopback skips
 #
 # The only name ever queried is nlbench-web (type A), which each server owns: Docker's resolver
 # forwards names it does not know to the host's resolver, so no other name may be sent.
@@ -38,13 +41,14 @@ QPS_THREADS=${QPS_THREADS:-1}
 QPS_OUTSTANDING=${QPS_OUTSTANDING:-100}
 LAT_CLIENTS=10
 TIMEOUT_S=1 # dnsperf -t: a query unanswered after this long is lost
-SERVERS=${SERVERS:-netloom docker dnsmasq}
+SERVERS=${SERVERS:-netloom docker dnsmasq dnsmasq-bridge}
 OUT=${OUT:-bench/results}
 
 readonly QNAME=nlbench-web CLIENT=nlbench-client NET=nlbench-dns
 readonly NL_NS=nl-bench-dnshost NL_SUBNET=10.150.0.0/24 NL_GW=10.150.0.1
 readonly DK_SUBNET=10.151.0.0/24 DK_RESOLVER=127.0.0.11
 readonly DM_NS=nl-bench-dnsmasq DM_ADDR=127.0.0.1
+readonly DB_NS=nl-bench-dnsmasqbr DB_CLIENT=nl-bench-dnsmasqbr-c DB_ADDR=10.152.0.1 DB_CLIENT_ADDR=10.152.0.2
 readonly DOCKER_BIN=/usr/bin/docker DOCKERD_PIDFILE=/run/netloom-bench-docker/dockerd.pid
 
 log() { printf 'dns-bench: %s\n' "$*" >&2; }
@@ -57,7 +61,7 @@ int_in() { # NAME MIN MAX: the variable NAME holds an integer in [MIN, MAX]
 }
 int_in DURATION 1 60; int_in LAT_DURATION 1 60; int_in WARMUP 1 10; int_in ROUNDS 1 10
 int_in QPS_THREADS 1 8; int_in QPS_OUTSTANDING 1 1000
-for s in $SERVERS; do [[ $s =~ ^(netloom|docker|dnsmasq)$ ]] || die "invalid server \"$s\" in SERVERS: expected netloom, docker or dnsmasq"; done
+for s in $SERVERS; do [[ $s =~ ^(netloom|docker|dnsmasq|dnsmasq-bridge)$ ]] || die "invalid server \"$s\" in SERVERS: expected netloom, docker, dnsmasq or dnsmasq-bridge"; done
 [[ $(id -u) -eq 0 ]] || die "must run as root (creates network namespaces, starts netloomd, dnsmasq and dockerd)"
 for f in build/bench/dns-report.js build/bench/dns-latency.js; do
   [[ -f $f ]] || die "$f is missing: run make build (or npx tsc -p .)"
@@ -79,7 +83,7 @@ ensure_packages
 
 DIR=$(mktemp -d /tmp/netloom-dns-bench.XXXXXX)
 NL_SOCK=$DIR/netloomd.sock
-nl_pid='' dm_pid='' docker_host='' docker_started=0 made_nl_ns=0 made_dm_ns=0 made_docker_objects=0
+nl_pid='' dm_pid='' db_pid='' docker_host='' docker_started=0 made_nl_ns=0 made_dm_ns=0 made_db_ns=0 made_docker_objects=0
 # Per server: the network namespace dnsperf runs in, the address it queries, the server's PID.
 declare -A NSPATH=() ADDR=() SPID=()
 
@@ -116,6 +120,9 @@ cleanup() {
   ((made_nl_ns)) && ip netns del "$NL_NS" 2>/dev/null
   stop_pid "$dm_pid"
   ((made_dm_ns)) && ip netns del "$DM_NS" 2>/dev/null
+  stop_pid "$db_pid"
+  ((made_db_ns)) && ip netns del "$DB_CLIENT" 2>/dev/null
+  ((made_db_ns)) && ip netns del "$DB_NS" 2>/dev/null
   if ((made_docker_objects)); then
     dk rm -f "$QNAME" "$CLIENT" >/dev/null 2>&1
     dk network rm "$NET" >/dev/null 2>&1
@@ -138,7 +145,7 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 # Refuse to run beside another run (or over its leftovers): every name below is this script's.
-for ns in "$NL_NS" "$DM_NS" "$QNAME" "$CLIENT"; do
+for ns in "$NL_NS" "$DM_NS" "$DB_NS" "$DB_CLIENT" "$QNAME" "$CLIENT"; do
   [[ ! -e /run/netns/$ns ]] || die "network namespace $ns already exists: another dns bench running, or a leftover (ip netns del $ns)"
 done
 
@@ -186,17 +193,44 @@ setup_docker() {
   NSPATH[docker]=/proc/$cpid/ns/net ADDR[docker]=$DK_RESOLVER SPID[docker]=$(<"$DOCKERD_PIDFILE")
 }
 
-setup_dnsmasq() {
+# start_dnsmasq NS ADDR TAG: dnsmasq in NS on ADDR:53; its PID in $started.
+start_dnsmasq() {
   printf '10.150.0.2 %s\n' "$QNAME" >"$DIR/hosts"
+  # --user=root: the hosts file is in our 0700 temp dir; no upstream at all (--no-resolv, no --server).
+  nsenter --net="/run/netns/$1" dnsmasq --no-daemon --no-resolv --no-hosts --addn-hosts="$DIR/hosts" \
+    --listen-address="$2" --port=53 --bind-interfaces --cache-size=1000 --user=root \
+    --pid-file="$DIR/$3.pid" 2>"$DIR/$3.log" &
+  started=$!
+}
+
+setup_dnsmasq() {
   ip netns add "$DM_NS"
   made_dm_ns=1
   ip -n "$DM_NS" link set lo up
-  # --user=root: the hosts file is in our 0700 temp dir; no upstream at all (--no-resolv, no --server).
-  nsenter --net="/run/netns/$DM_NS" dnsmasq --no-daemon --no-resolv --no-hosts --addn-hosts="$DIR/hosts" \
-    --listen-address="$DM_ADDR" --port=53 --bind-interfaces --cache-size=1000 --user=root \
-    --pid-file="$DIR/dnsmasq.pid" 2>"$DIR/dnsmasq.log" &
-  dm_pid=$!
+  start_dnsmasq "$DM_NS" "$DM_ADDR" dnsmasq
+  dm_pid=$started
   NSPATH[dnsmasq]=/run/netns/$DM_NS ADDR[dnsmasq]=$DM_ADDR SPID[dnsmasq]=$dm_pid
+}
+
+# netloom's path without netloom: a bridge with the server on its gateway address, the client
+# behind a veth in a namespace of its own. No netfilter rules in either (netloomd's namespace has
+# its NAT and filter rules, so its replies also pass conntrack).
+setup_dnsmasq-bridge() {
+  ip netns add "$DB_NS"
+  made_db_ns=1
+  ip netns add "$DB_CLIENT"
+  ip -n "$DB_NS" link set lo up
+  ip -n "$DB_CLIENT" link set lo up
+  ip -n "$DB_NS" link add nlbr0 type bridge
+  ip -n "$DB_NS" addr add "$DB_ADDR/24" dev nlbr0
+  ip -n "$DB_NS" link set nlbr0 up
+  ip -n "$DB_NS" link add nlv0 type veth peer name eth0 netns "$DB_CLIENT"
+  ip -n "$DB_NS" link set nlv0 master nlbr0 up
+  ip -n "$DB_CLIENT" addr add "$DB_CLIENT_ADDR/24" dev eth0
+  ip -n "$DB_CLIENT" link set eth0 up
+  start_dnsmasq "$DB_NS" "$DB_ADDR" dnsmasq-bridge
+  db_pid=$started
+  NSPATH[dnsmasq-bridge]=/run/netns/$DB_CLIENT ADDR[dnsmasq-bridge]=$DB_ADDR SPID[dnsmasq-bridge]=$db_pid
 }
 
 # ---- measuring --------------------------------------------------------------------------------

@@ -66,6 +66,18 @@ export class Records {
   private readonly bySandbox: Index = new Map();
   private readonly views = new Map<string, ClientView>(); // rebuilt for a sandbox when its endpoints change
   private readonly counters = new Map<string, number>();
+  private changes = 0;
+  private rotated = 0;
+
+  /** Bumped by every add and every remove that found the endpoint: answers cached before are stale. */
+  get generation(): number {
+    return this.changes;
+  }
+
+  /** Bumped whenever rotate() reorders a list of two or more: an answer that rotated must not be cached. */
+  get rotations(): number {
+    return this.rotated;
+  }
 
   /** The controller, when an endpoint joins a DNS-enabled network (and on restore). Replaces an older version. */
   add(endpoint: DnsEndpoint): void {
@@ -76,6 +88,7 @@ export class Records {
       aliases: Object.freeze([...endpoint.aliases]),
     });
     this.remove(ep.endpointId); // after validation: a rejected add leaves the old version in place
+    this.changes++;
     const names = namesOf(ep);
     this.byId.set(ep.endpointId, { ep, names });
     for (const n of names) file(this.byName, n, ep);
@@ -89,6 +102,7 @@ export class Records {
     const entry = this.byId.get(endpointId);
     if (!entry) return;
     const { ep, names } = entry;
+    this.changes++;
     this.byId.delete(endpointId);
     for (const n of names) unfile(this.byName, n, endpointId);
     for (const ip of [ep.ipv4, ep.ipv6]) if (ip !== undefined) unfile(this.byIp, ip, endpointId);
@@ -143,6 +157,7 @@ export class Records {
   /** For decide: the list rotated one place further each time the key is asked, so load spreads. */
   rotate<T>(key: string, list: readonly T[]): readonly T[] {
     if (list.length < 2) return list;
+    this.rotated++;
     if (this.counters.size > this.byName.size + SPARE_COUNTERS) this.counters.clear();
     const n = this.counters.get(key) ?? 0;
     this.counters.set(key, (n + 1) % list.length);

@@ -6,6 +6,7 @@
 // outside the sandboxes' networks.
 import { createServer, type Server } from 'node:net';
 import type { Logger } from '../common/log.js';
+import { AnswerCache } from './cache.js';
 import { Forwarder } from './forward.js';
 import type { Records } from './records.js';
 import { respond } from './respond.js';
@@ -36,12 +37,22 @@ export class DnsServer {
   readonly forwarder = new Forwarder();
   private stats = { answered: 0, forwarded: 0, dropped: 0 };
   private readonly local = new Set<string>();
+  private readonly cache: AnswerCache;
 
-  constructor(private readonly opts: DnsServerOptions) {}
+  constructor(private readonly opts: DnsServerOptions) {
+    this.cache = new AnswerCache(opts.records);
+  }
 
   /** Handles one query: a local answer (or silence) synchronously, a forward as a promise. The
    *  hot path allocates no promise and never waits. */
   handle(msg: Buffer, clientIp: string, via: string, tcp = false): Buffer | undefined | Promise<Buffer | undefined> {
+    const key = this.cache.key(msg, clientIp, via, tcp);
+    const hit = key === undefined ? undefined : this.cache.get(key, msg);
+    if (hit) {
+      this.stats.answered++;
+      return hit;
+    }
+    const before = this.cache.stamp();
     let r: ReturnType<typeof respond>;
     try {
       r = respond(this.opts.records, { ip: clientIp, via }, msg, {
@@ -59,6 +70,7 @@ export class DnsServer {
     }
     if ('reply' in r) {
       this.stats.answered++;
+      if (key !== undefined) this.cache.put(key, r.reply, before);
       return r.reply;
     }
     return this.forward(r.forward);
