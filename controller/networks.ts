@@ -98,6 +98,42 @@ function checkUnique(ctx: Ctx, req: CreateNetworkRequest, driverName: string, un
   }
 }
 
+/** What createNetwork decided, for the record it writes in state "creating". */
+interface NetworkChoices {
+  readonly id: string;
+  readonly driver: string;
+  readonly created: string;
+  readonly ipamDriver: string;
+  readonly options: Readonly<Record<string, string>>;
+  readonly pools: readonly PoolRecord[];
+  readonly predefined: boolean;
+  readonly preset?: NetworkPreset;
+}
+
+function creatingRecord(req: CreateNetworkRequest, c: NetworkChoices): NetworkRecord {
+  const { id, created, ipamDriver, options, pools, predefined, preset } = c;
+  return {
+    id,
+    name: req.name,
+    driver: c.driver,
+    created,
+    internal: req.internal ?? false,
+    attachable: req.attachable ?? false,
+    enableIPv6: req.enableIPv6 ?? false,
+    ipamDriver,
+    // Docker shows IPAM.Options as given: null when the request had none, {} when it sent {}.
+    ipamOptions: predefined ? null : (req.ipamOptions ?? null),
+    options,
+    labels: req.labels ?? {},
+    pools: pools.map((p) => p.id),
+    predefined,
+    ...(req.dns?.length ? { dns: [...req.dns] } : {}),
+    ...(req.configFrom ? { configFrom: req.configFrom } : {}),
+    ...(preset ? { origin: preset.origin } : {}),
+    state: 'creating',
+  };
+}
+
 export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, predefined = false, preset?: NetworkPreset): Promise<NetworkRecord> {
   checkNetworkName(request.name);
   if (!predefined && (PREDEFINED as readonly string[]).includes(request.name)) {
@@ -135,26 +171,7 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
     options = await define({ id, name: req.name, created }, pools, options, others);
     handle = driver.open(options, { id, name: req.name, internal: req.internal ?? false });
   }
-  const rec: NetworkRecord = {
-    id,
-    name: req.name,
-    driver: driver.name,
-    created,
-    internal: req.internal ?? false,
-    attachable: req.attachable ?? false,
-    enableIPv6: req.enableIPv6 ?? false,
-    ipamDriver,
-    // Docker shows IPAM.Options as given: null when the request had none, {} when it sent {}.
-    ipamOptions: predefined ? null : (req.ipamOptions ?? null),
-    options,
-    labels: req.labels ?? {},
-    pools: pools.map((p) => p.id),
-    predefined,
-    ...(req.dns?.length ? { dns: [...req.dns] } : {}),
-    ...(req.configFrom ? { configFrom: req.configFrom } : {}),
-    ...(preset ? { origin: preset.origin } : {}),
-    state: 'creating',
-  };
+  const rec = creatingRecord(req, { id, driver: driver.name, created, ipamDriver, options, pools, predefined, preset });
   const log = opLog(ctx, { op: 'network create', network: req.name });
   const poolWrites = joinOps(pools.map((p) => ctx.ipam.addPoolOps(p)));
   try {

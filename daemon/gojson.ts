@@ -12,137 +12,151 @@ function quoteChar(c: string): string {
 
 class SyntaxFail extends Error {}
 
-export function goJsonSyntaxError(text: string): string | undefined {
-  let i = 0;
-  const end = (): never => {
+/** Go's scanner over one text: each method reads one kind of token from `i` on, or throws a
+ *  SyntaxFail carrying Go's message. */
+class GoScanner {
+  i = 0;
+  constructor(readonly text: string) {}
+
+  end(): never {
     throw new SyntaxFail('unexpected end of JSON input');
-  };
-  const bad = (context: string): never => {
-    throw new SyntaxFail(`invalid character ${quoteChar(text[i])} ${context}`);
-  };
-  const ws = (): void => {
-    while (i < text.length && ' \t\r\n'.includes(text[i])) i++;
-  };
-  const literal = (word: string): void => {
+  }
+  bad(context: string): never {
+    throw new SyntaxFail(`invalid character ${quoteChar(this.text[this.i])} ${context}`);
+  }
+  /** Past the end: Go's "unexpected end of JSON input". */
+  more(): void {
+    if (this.i >= this.text.length) this.end();
+  }
+  ws(): void {
+    while (this.i < this.text.length && ' \t\r\n'.includes(this.text[this.i])) this.i++;
+  }
+  literal(word: string): void {
     for (let k = 1; k < word.length; k++) {
-      i++;
-      if (i >= text.length) end();
-      if (text[i] !== word[k]) bad(`in literal ${word} (expecting ${quoteChar(word[k])})`);
+      this.i++;
+      this.more();
+      if (this.text[this.i] !== word[k]) this.bad(`in literal ${word} (expecting ${quoteChar(word[k])})`);
     }
-    i++;
-  };
-  const digits = (): void => {
-    while (i < text.length && /[0-9]/.test(text[i])) i++;
-  };
-  const number = (): void => {
-    if (text[i] === '-') {
-      i++;
-      if (i >= text.length) end();
-      if (!/[0-9]/.test(text[i])) bad('in numeric literal');
+    this.i++;
+  }
+  digits(): void {
+    while (this.i < this.text.length && /[0-9]/.test(this.text[this.i])) this.i++;
+  }
+  /** One digit required (after "-", "." or the exponent), then the rest. */
+  digitsAfter(context: string): void {
+    this.more();
+    if (!/[0-9]/.test(this.text[this.i])) this.bad(context);
+    this.digits();
+  }
+  number(): void {
+    const t = this.text;
+    if (t[this.i] === '-') {
+      this.i++;
+      this.more();
+      if (!/[0-9]/.test(t[this.i])) this.bad('in numeric literal');
     }
-    if (text[i] === '0') i++;
-    else digits();
-    if (text[i] === '.') {
-      i++;
-      if (i >= text.length) end();
-      if (!/[0-9]/.test(text[i])) bad('after decimal point in numeric literal');
-      digits();
+    if (t[this.i] === '0') this.i++;
+    else this.digits();
+    if (t[this.i] === '.') {
+      this.i++;
+      this.digitsAfter('after decimal point in numeric literal');
     }
-    if (text[i] === 'e' || text[i] === 'E') {
-      i++;
-      if (text[i] === '+' || text[i] === '-') i++;
-      if (i >= text.length) end();
-      if (!/[0-9]/.test(text[i])) bad('in exponent of numeric literal');
-      digits();
+    if (t[this.i] === 'e' || t[this.i] === 'E') {
+      this.i++;
+      if (t[this.i] === '+' || t[this.i] === '-') this.i++;
+      this.digitsAfter('in exponent of numeric literal');
     }
-  };
-  const string = (): void => {
-    i++;
+  }
+  string(): void {
+    this.i++;
     for (;;) {
-      if (i >= text.length) end();
-      const c = text[i];
+      this.more();
+      const c = this.text[this.i];
       if (c === '"') {
-        i++;
+        this.i++;
         return;
       }
-      if (c < ' ') bad('in string literal');
-      if (c === '\\') {
-        i++;
-        if (i >= text.length) end();
-        if (text[i] === 'u') {
-          for (let k = 0; k < 4; k++) {
-            i++;
-            if (i >= text.length) end();
-            if (!/[0-9a-fA-F]/.test(text[i])) bad('in \\u hexadecimal character escape');
-          }
-        } else if (!'"\\/bfnrt'.includes(text[i])) bad('in string escape code');
-      }
-      i++;
+      if (c < ' ') this.bad('in string literal');
+      if (c === '\\') this.escape();
+      this.i++;
     }
-  };
-  const value = (): void => {
-    ws();
-    if (i >= text.length) end();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      ws();
-      if (i >= text.length) end();
-      if (text[i] === '}') {
-        i++;
-        return;
+  }
+  /** After a backslash in a string: the escape code (\uXXXX or one of "\/bfnrt). */
+  escape(): void {
+    this.i++;
+    this.more();
+    if (this.text[this.i] === 'u') {
+      for (let k = 0; k < 4; k++) {
+        this.i++;
+        this.more();
+        if (!/[0-9a-fA-F]/.test(this.text[this.i])) this.bad('in \\u hexadecimal character escape');
       }
-      for (;;) {
-        ws();
-        if (i >= text.length) end();
-        if (text[i] !== '"') bad('looking for beginning of object key string');
-        string();
-        ws();
-        if (i >= text.length) end();
-        if (text[i] !== ':') bad('after object key');
-        i++;
-        value();
-        ws();
-        if (i >= text.length) end();
-        if (text[i] === '}') {
-          i++;
-          return;
-        }
-        if (text[i] !== ',') bad('after object key:value pair');
-        i++;
-      }
+    } else if (!'"\\/bfnrt'.includes(this.text[this.i])) this.bad('in string escape code');
+  }
+  /** At "{" or "[": true (and past it) when the next non-space is `close`. */
+  emptyComposite(close: string): boolean {
+    this.i++;
+    this.ws();
+    this.more();
+    if (this.text[this.i] !== close) return false;
+    this.i++;
+    return true;
+  }
+  /** After an element: true (and past it) at `close`; past the "," otherwise. */
+  closes(close: string, context: string): boolean {
+    this.ws();
+    this.more();
+    if (this.text[this.i] === close) {
+      this.i++;
+      return true;
     }
-    if (c === '[') {
-      i++;
-      ws();
-      if (i >= text.length) end();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (i >= text.length) end();
-        if (text[i] === ']') {
-          i++;
-          return;
-        }
-        if (text[i] !== ',') bad('after array element');
-        i++;
-      }
+    if (this.text[this.i] !== ',') this.bad(context);
+    this.i++;
+    return false;
+  }
+  object(): void {
+    if (this.emptyComposite('}')) return;
+    for (;;) {
+      this.ws();
+      this.more();
+      if (this.text[this.i] !== '"') this.bad('looking for beginning of object key string');
+      this.string();
+      this.ws();
+      this.more();
+      if (this.text[this.i] !== ':') this.bad('after object key');
+      this.i++;
+      this.value();
+      if (this.closes('}', 'after object key:value pair')) return;
     }
-    if (c === '"') return string();
-    if (c === '-' || /[0-9]/.test(c)) return number();
-    if (c === 't') return literal('true');
-    if (c === 'f') return literal('false');
-    if (c === 'n') return literal('null');
-    bad('looking for beginning of value');
-  };
+  }
+  array(): void {
+    if (this.emptyComposite(']')) return;
+    for (;;) {
+      this.value();
+      if (this.closes(']', 'after array element')) return;
+    }
+  }
+  value(): void {
+    this.ws();
+    this.more();
+    const c = this.text[this.i];
+    if (c === '{') return this.object();
+    if (c === '[') return this.array();
+    if (c === '"') return this.string();
+    if (c === '-' || /[0-9]/.test(c)) return this.number();
+    if (c === 't') return this.literal('true');
+    if (c === 'f') return this.literal('false');
+    if (c === 'n') return this.literal('null');
+    this.bad('looking for beginning of value');
+  }
+}
+
+export function goJsonSyntaxError(text: string): string | undefined {
+  const s = new GoScanner(text);
   try {
-    value();
-    ws();
-    if (i < text.length) bad('after top-level value');
+    s.value();
+    s.ws();
+    if (s.i < text.length) s.bad('after top-level value');
     return undefined;
   } catch (err) {
     if (err instanceof SyntaxFail) return err.message;

@@ -16,6 +16,16 @@ export { API_VERSION } from './engine.js';
  *  errors; docs/engine-api.md §5.1): its clients and the SDK's exception classes follow the status. */
 const DOCKER_STATUS: Readonly<Record<string, number>> = { NL_IPAM_INVALID_CIDR: 500, NL_NOT_CONNECTED: 500 };
 
+type Fail = (reply: FastifyReply, status: number, message: string, code: string) => FastifyReply;
+
+// Docker's client decodes an error body only when Content-Type is exactly application/json.
+const fail: Fail = (reply, status, message, code) =>
+  // (A Buffer body, or fastify would append "; charset=utf-8".)
+  reply
+    .status(status)
+    .type('application/json')
+    .send(Buffer.from(JSON.stringify({ message, code })));
+
 export function buildServer(ctl: Controller, logger: boolean | object = false): FastifyInstance {
   const app = Fastify({
     logger: logger as boolean,
@@ -32,14 +42,6 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
   app.addHook('onSend', async (_req, reply) => {
     reply.headers(ENGINE_HEADERS);
   });
-
-  // Docker's client decodes an error body only when Content-Type is exactly application/json.
-  const fail = (reply: FastifyReply, status: number, message: string, code: string): FastifyReply =>
-    // (A Buffer body, or fastify would append "; charset=utf-8".)
-    reply
-      .status(status)
-      .type('application/json')
-      .send(Buffer.from(JSON.stringify({ message, code })));
   app.setErrorHandler((err, _req, reply: FastifyReply) => {
     if (isNetloomError(err)) return fail(reply, DOCKER_STATUS[err.code] ?? err.status, err.message, err.code);
     const e = err as { statusCode?: number; message?: string };
@@ -48,11 +50,32 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
   });
   const hub = new EventHub();
   engineRoutes(app, ctl, hub, fail);
-  // Docker's Actor of a network event, read before the network changes (or goes): after an
-  // operation, another one may already have removed it.
-  const actorOf = (v: NetworkView) => ({ id: v.Id, name: v.Name, driver: v.Driver, scope: v.Scope });
+  const actors = eventActors(ctl);
+  networkRoutes(app, ctl, hub, actors);
+  sandboxRoutes(app, ctl, hub, actors);
+
+  // netloom's own: intent against kernel (GET looks, POST repairs and looks again).
+  app.get('/doctor', async () => ctl.doctor());
+  app.post('/doctor/fix', async () => ctl.doctorFix());
+  return app;
+}
+
+// Docker's Actor of a network event, read before the network changes (or goes): after an
+// operation, another one may already have removed it.
+const actorOf = (v: NetworkView) => ({ id: v.Id, name: v.Name, driver: v.Driver, scope: v.Scope });
+
+type Actor = ReturnType<typeof actorOf>;
+
+interface Actors {
+  readonly actor: (ref: string) => Actor;
+  /** After an operation: the network's actor if it still exists (nothing if it is gone again). */
+  readonly networkIf: (id: string) => Actor[];
+  /** After an operation: the actors of the sandbox's networks (nothing if it is gone again). */
+  readonly sandboxNets: (name: string) => Actor[];
+}
+
+function eventActors(ctl: Controller): Actors {
   const actor = (ref: string) => actorOf(ctl.inspectNetwork(ref));
-  /** After an operation: the actors of what still exists (nothing if it is gone again). */
   const still = <T>(read: () => T[]): T[] => {
     try {
       return read();
@@ -60,9 +83,15 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
       return [];
     }
   };
-  const networkIf = (id: string) => still(() => [actor(id)]);
-  const sandboxNets = (name: string) => still(() => Object.keys(ctl.sandboxView(name).Networks).map(actor));
+  return {
+    actor,
+    networkIf: (id) => still(() => [actor(id)]),
+    sandboxNets: (name) => still(() => Object.keys(ctl.sandboxView(name).Networks).map(actor)),
+  };
+}
 
+/** Docker's /networks routes; each change publishes its event. */
+function networkRoutes(app: FastifyInstance, ctl: Controller, hub: EventHub, { actor, networkIf }: Actors): void {
   app.get('/networks', async (req) => {
     const f = parseFilters(queryParam(req.query, 'filters'));
     const views = ctl.listNetworks().map((v) => ({
@@ -118,7 +147,10 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
     }
     return { NetworksDeleted: deleted.length ? deleted : null };
   });
+}
 
+/** netloom's /sandboxes routes; creating or removing one publishes connect or disconnect events. */
+function sandboxRoutes(app: FastifyInstance, ctl: Controller, hub: EventHub, { sandboxNets }: Actors): void {
   app.get('/sandboxes', async () => ctl.listSandboxes());
   app.get<{ Params: { name: string } }>('/sandboxes/:name', async (req) => ctl.sandboxView(req.params.name));
   app.post('/sandboxes/create', async (req, reply) => {
@@ -138,9 +170,4 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
     for (const net of nets) hub.publish('disconnect', net, sb.Id);
     return reply.status(204).send();
   });
-
-  // netloom's own: intent against kernel (GET looks, POST repairs and looks again).
-  app.get('/doctor', async () => ctl.doctor());
-  app.post('/doctor/fix', async () => ctl.doctorFix());
-  return app;
 }

@@ -99,35 +99,11 @@ export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say
     return `${items.length} impairment(s), ${lines} tc qdisc(s)`;
   });
   await phase(say, 6, T, 'services', async () => {
-    const serve = { ...state.serve };
-    let started = 0;
-    for (const node of lab.nodes.filter((n) => n.serve.length)) {
-      if (alive(serve[node.key])) continue;
-      const specs = node.serve.map((s) => `${s.proto}/${s.port}`);
-      serve[node.key] = spawnDetachedProgram(
-        'ip',
-        ['netns', 'exec', node.sandbox, process.execPath, progs.cliScript, 'lab', '_serve', node.key, ...specs],
-        join(runDir(lab.name), `serve-${node.key}.log`),
-      );
-      started++;
-    }
-    state = { ...state, serve };
-    writeState(state);
-    // A probe right after up must find the responders listening.
-    if (started) await waitListening(lab, serve);
-    return `${started} responder(s) started`;
+    const r = await startServices(lab, progs, state);
+    state = r.state;
+    return `${r.started} responder(s) started`;
   });
-  await phase(say, 7, T, 'commands', async () => {
-    let ran = 0;
-    for (const node of lab.nodes.filter((n) => fresh.has(n.key))) {
-      for (const cmd of node.exec) {
-        const r = await inNode(node.sandbox, ['sh', '-c', cmd]);
-        if (r.exitCode !== 0) throw new LabFailure(`node ${node.key}: exec "${cmd}" exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n')[0]}`);
-        ran++;
-      }
-    }
-    return `${ran} ran`;
-  });
+  await phase(say, 7, T, 'commands', async () => `${await runCommands(lab, fresh)} ran`);
   await phase(say, 8, T, 'settings', async () => {
     const missing = await unappliedSettings(lab, state);
     if (missing.length) {
@@ -139,6 +115,40 @@ export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say
     return used.length ? `${used.join(', ')} applied` : 'nothing special to verify';
   });
   return state;
+}
+
+/** Phase 6: a responder per node that serves ports, unless one is alive already; the state records their pids. */
+async function startServices(lab: Lab, progs: Programs, state: LabState): Promise<{ state: LabState; started: number }> {
+  const serve = { ...state.serve };
+  let started = 0;
+  for (const node of lab.nodes.filter((n) => n.serve.length)) {
+    if (alive(serve[node.key])) continue;
+    const specs = node.serve.map((s) => `${s.proto}/${s.port}`);
+    serve[node.key] = spawnDetachedProgram(
+      'ip',
+      ['netns', 'exec', node.sandbox, process.execPath, progs.cliScript, 'lab', '_serve', node.key, ...specs],
+      join(runDir(lab.name), `serve-${node.key}.log`),
+    );
+    started++;
+  }
+  const next = { ...state, serve };
+  writeState(next);
+  // A probe right after up must find the responders listening.
+  if (started) await waitListening(lab, serve);
+  return { state: next, started };
+}
+
+/** Phase 7: each fresh node's exec commands, in order; the first that fails stops the lab. */
+async function runCommands(lab: Lab, fresh: ReadonlySet<string>): Promise<number> {
+  let ran = 0;
+  for (const node of lab.nodes.filter((n) => fresh.has(n.key))) {
+    for (const cmd of node.exec) {
+      const r = await inNode(node.sandbox, ['sh', '-c', cmd]);
+      if (r.exitCode !== 0) throw new LabFailure(`node ${node.key}: exec "${cmd}" exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n')[0]}`);
+      ran++;
+    }
+  }
+  return ran;
 }
 
 async function waitListening(lab: Lab, serve: Record<string, number>): Promise<void> {

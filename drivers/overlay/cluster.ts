@@ -1,17 +1,6 @@
 // Multi-host state for overlay networks, in a ClusterStore (etcd: store/etcd.ts; in memory for
-// unit tests: store/memorycluster.ts). Keys under the cluster prefix (read back by peers.ts):
-//   ov/seq                 bumped by every network definition (serialises subnet/VNI checks)
-//   ov/net/<id>            {id, name, subnet, gateway, vni, mtu?, created}
-//   ov/netname/<name>      id (name URI-encoded: Docker allows any name)
-//   ov/vni/<vni>           id
-//   ov/alloc/<id>/<ip>     {host, ep}  under this host's lease
-//   ov/ep/<id>/<ep>        {host, vtep, ip, mac, name, aliases}  under this host's lease
-//   ov/host/<node id>      {vtep, name}  under this host's lease
-//   ov/vtep/<address>      node id       under this host's lease
-//   ov/beat/<node id>      a counter     under this host's lease, bumped with every keepalive
-// A host is known by its node ID (random, made once and kept in its data dir: nodeIdOf); the
-// name (--node-name, default the hostname) is only for display, so cloned VMs or namespaces that
-// share a hostname never take each other for themselves. Records' `host` is the node ID.
+// unit tests: store/memorycluster.ts): this host as a live member of the cluster. The ov/ keys
+// and what each transaction writes are spelled in records.ts (read back by peers.ts).
 // Every reservation is a transaction comparing versions, never read-then-write. A host's lease
 // expiring (kill -9, power loss) deletes its endpoints, allocations and host key everywhere.
 // Each host mirrors ov/ from one read plus a watch from the revision of that read; when the
@@ -19,29 +8,19 @@
 // go silent without breaking (a proxy holding the stream, a half-open connection): each host
 // watches its own heartbeat come back, and when etcd takes its writes but the watch has shown
 // none of them for a TTL, it resyncs (so a stall is caught within 2x the TTL).
-import { randomBytes } from 'node:crypto';
 import { conflict, forbidden, isLeaseLost, unavailable } from '../../common/errors.js';
-import { addressOf, overlaps } from '../../common/cidr.js';
+import { addressOf } from '../../common/cidr.js';
 import type { Logger } from '../../common/log.js';
 import type { PoolRecord } from '../../ipam/types.js';
 import type { ClusterStore, WatchEvent } from '../../store/cluster.js';
-import type { Store, TxnOp } from '../../store/types.js';
+import type { TxnOp } from '../../store/types.js';
 import type { ClusterEvents, LocalEndpoint } from '../driver.js';
 import { mirroredEndpoints, mirroredHosts, mirroredNetworks, type OvEndpoint, type OvHost, type OvNet } from './peers.js';
 import { pickAddress, pickVni } from './pick.js';
+import { BEAT_PREFIX, OV_PREFIX, checkDefinable, definitionTxn, endpointRecord, localAllocKey, ovKey, registrationOps, undefineOps } from './records.js';
 
 export type { OvEndpoint, OvNet } from './peers.js';
-
-const NODE_ID_KEY = 'meta/node-id';
-
-/** This host's node ID: made once, kept in the local store (the data dir). */
-export async function nodeIdOf(store: Store): Promise<string> {
-  const have = (await store.get<string>(NODE_ID_KEY))?.value;
-  if (have) return have;
-  const id = randomBytes(8).toString('hex');
-  await store.txn([{ key: NODE_ID_KEY, version: 0 }], [{ op: 'put', key: NODE_ID_KEY, value: id }]);
-  return (await store.get<string>(NODE_ID_KEY))?.value ?? id;
-}
+export { nodeIdOf } from './records.js';
 
 const MAX_TRIES = 20;
 
@@ -78,10 +57,7 @@ export class Cluster {
   }
 
   private registration(): TxnOp[] {
-    return [
-      { op: 'put', key: `ov/host/${this.host}`, value: { vtep: this.vtep, name: this.name } },
-      { op: 'put', key: `ov/vtep/${this.vtep}`, value: this.host },
-    ];
+    return registrationOps(this.host, this.vtep, this.name);
   }
 
   /** Registers this host, refusing when a live host already claims its node ID (a copied data
@@ -92,8 +68,8 @@ export class Cluster {
     if (this.lease) return;
     const deadline = Date.now() + (this.ttl + 2) * 1000;
     for (;;) {
-      const byId = await this.kv.get<{ vtep?: string; name?: string }>(`ov/host/${this.host}`);
-      const byVtep = await this.kv.get<string>(`ov/vtep/${this.vtep}`);
+      const byId = await this.kv.get<{ vtep?: string; name?: string }>(ovKey.host(this.host));
+      const byVtep = await this.kv.get<string>(ovKey.vtep(this.vtep));
       const other =
         byId && byId.value.vtep !== this.vtep
           ? `node id ${this.host} is already claimed by live host "${byId.value.name ?? '?'}" (${byId.value.vtep ?? '?'}) in ${this.where}: is this data dir a copy of that host's? give each host its own --data-dir (the node id is kept there)`
@@ -104,8 +80,8 @@ export class Cluster {
         const lease = await this.kv.grantLease(this.ttl);
         const ok = await this.kv.txn(
           [
-            { key: `ov/host/${this.host}`, version: byId?.version ?? 0 },
-            { key: `ov/vtep/${this.vtep}`, version: byVtep?.version ?? 0 },
+            { key: ovKey.host(this.host), version: byId?.version ?? 0 },
+            { key: ovKey.vtep(this.vtep), version: byVtep?.version ?? 0 },
           ],
           this.registration(),
           lease,
@@ -125,7 +101,7 @@ export class Cluster {
   }
 
   private async describe(id: string): Promise<string> {
-    const h = await this.kv.get<{ vtep?: string; name?: string }>(`ov/host/${id}`);
+    const h = await this.kv.get<{ vtep?: string; name?: string }>(ovKey.host(id));
     return `"${h?.value.name ?? '?'}" (node id ${id})`;
   }
 
@@ -143,7 +119,7 @@ export class Cluster {
     this.renewing = true;
     try {
       if (await this.kv.keepAlive(this.lease)) {
-        await this.kv.txn([], [{ op: 'put', key: `ov/beat/${this.host}`, value: ++this.beats }], this.lease);
+        await this.kv.txn([], [{ op: 'put', key: ovKey.beat(this.host), value: ++this.beats }], this.lease);
         this.beatWritten = Date.now();
         return;
       }
@@ -208,13 +184,13 @@ export class Cluster {
   }
 
   private async resyncOnce(): Promise<void> {
-    const { entries, revision } = await this.kv.listAt('ov/');
+    const { entries, revision } = await this.kv.listAt(OV_PREFIX);
     this.mirror.clear();
     for (const e of entries) this.mirror.set(e.key, e.value);
     // Watch first: an apply that fails must not leave this host deaf to later changes.
     this.stopWatch?.();
     this.stopWatch = this.kv.watch(
-      'ov/',
+      OV_PREFIX,
       revision + 1,
       (evs) => void this.onEvents(evs),
       (err) => this.onWatchEnd(err),
@@ -227,10 +203,10 @@ export class Cluster {
   private applyQueued = false;
 
   private async onEvents(evs: readonly WatchEvent[]): Promise<void> {
-    const own = `ov/beat/${this.host}`;
+    const own = ovKey.beat(this.host);
     if (evs.some((e) => e.key === own)) this.beatSeen = Date.now();
     // Heartbeats change nothing to apply.
-    const changes = evs.filter((e) => !e.key.startsWith('ov/beat/'));
+    const changes = evs.filter((e) => !e.key.startsWith(BEAT_PREFIX));
     if (!changes.length) return;
     for (const e of changes) {
       if (e.type === 'put') this.mirror.set(e.key, e.value);
@@ -287,26 +263,16 @@ export class Cluster {
     mtu: string | undefined,
   ): Promise<OvNet> {
     for (let i = 0; i < MAX_TRIES; i++) {
-      const { entries } = await this.kv.listAt<unknown>('ov/');
-      const seq = entries.find((e) => e.key === 'ov/seq');
+      const { entries } = await this.kv.listAt<unknown>(OV_PREFIX);
+      const seq = entries.find((e) => e.key === ovKey.seq);
       const nets = entries.filter((e) => e.key.startsWith('ov/net/')).map((e) => e.value as OvNet);
-      const byName = nets.find((x) => x.name === n.name);
-      if (byName) throw conflict('NL_NETWORK_EXISTS', `network with name ${n.name} already exists in the cluster (${this.where})`);
-      const clash = nets.find((x) => overlaps(x.subnet, pool.subnet));
-      if (clash) throw forbidden('NL_IPAM_POOL_OVERLAP', `subnet ${pool.subnet} overlaps overlay network "${clash.name}" (${clash.subnet}) in the cluster`);
+      checkDefinable(nets, n.name, pool, this.where);
       const vni = pickVni(new Map(nets.map((x) => [x.vni, x.name])), wantVni);
       const def: OvNet = { id: n.id, name: n.name, subnet: pool.subnet, gateway: pool.gateway, vni, ...(mtu ? { mtu } : {}), created: n.created };
-      const ok = await this.kv.txn(
-        [{ key: 'ov/seq', version: seq?.version ?? 0 }],
-        [
-          { op: 'put', key: 'ov/seq', value: (Number(seq?.value ?? 0) || 0) + 1 },
-          { op: 'put', key: `ov/net/${n.id}`, value: def },
-          { op: 'put', key: `ov/netname/${encodeURIComponent(n.name)}`, value: n.id },
-          { op: 'put', key: `ov/vni/${vni}`, value: n.id },
-        ],
-      );
+      const { compares, ops } = definitionTxn(def, seq);
+      const ok = await this.kv.txn(compares, ops);
       if (ok) {
-        this.mirror.set(`ov/net/${n.id}`, def);
+        this.mirror.set(ovKey.net(n.id), def);
         return def;
       }
     }
@@ -315,27 +281,22 @@ export class Cluster {
 
   /** Removes a definition; refused while any host has an endpoint on it (named). */
   async undefine(net: { id: string; name: string }, force = false): Promise<void> {
-    const { entries } = await this.kv.listAt<OvEndpoint>(`ov/ep/${net.id}/`);
+    const { entries } = await this.kv.listAt<OvEndpoint>(ovKey.eps(net.id));
     if (entries.length && !force) {
       const where = [...new Set(entries.map((e) => `${e.value.name}@${this.hostName(e.value.host)}`))].join(', ');
       throw forbidden('NL_NETWORK_IN_USE', `network ${net.name} has active endpoints (${where}): disconnect them first`);
     }
-    const def = this.mirror.get(`ov/net/${net.id}`) as OvNet | undefined;
-    const ops = [
-      { op: 'del' as const, key: `ov/net/${net.id}` },
-      { op: 'del' as const, key: `ov/netname/${encodeURIComponent(net.name)}` },
-      ...(def ? [{ op: 'del' as const, key: `ov/vni/${def.vni}` }] : []),
-    ];
-    await this.kv.txn([], ops);
-    this.mirror.delete(`ov/net/${net.id}`);
+    const def = this.mirror.get(ovKey.net(net.id)) as OvNet | undefined;
+    await this.kv.txn([], undefineOps(net, def));
+    this.mirror.delete(ovKey.net(net.id));
   }
 
   /** An address of the network's subnet no host holds, taken in one transaction. */
   async allocate(networkId: string, subnet: string, gateway: string, epId: string, wanted?: string): Promise<string> {
     for (let i = 0; i < MAX_TRIES; i++) {
-      const taken = new Set((await this.kv.listAt(`ov/alloc/${networkId}/`)).entries.map((e) => e.key.split('/').pop() ?? ''));
+      const taken = new Set((await this.kv.listAt(ovKey.allocs(networkId))).entries.map((e) => e.key.split('/').pop() ?? ''));
       const ip = pickAddress(subnet, gateway, taken, wanted);
-      const key = `ov/alloc/${networkId}/${ip}`;
+      const key = ovKey.alloc(networkId, ip);
       if (await this.leased(() => this.kv.txn([{ key, version: 0 }], [{ op: 'put', key, value: { host: this.host, ep: epId } }], this.lease))) return ip;
       if (wanted !== undefined) throw conflict('NL_IPAM_ADDR_IN_USE', `address ${ip} was just taken by another host`);
     }
@@ -343,32 +304,23 @@ export class Cluster {
   }
 
   async release(networkId: string, ip: string): Promise<void> {
-    await this.kv.txn([], [{ op: 'del', key: `ov/alloc/${networkId}/${ip}` }]);
+    await this.kv.txn([], [{ op: 'del', key: ovKey.alloc(networkId, ip) }]);
   }
 
   /** Announces a local endpoint to every host (under this host's lease). */
   async publish(ep: LocalEndpoint): Promise<void> {
-    const rec: OvEndpoint = {
-      id: ep.id,
-      network: ep.network,
-      host: this.host,
-      vtep: this.vtep,
-      ip: ep.ipv4 ?? '',
-      mac: ep.mac,
-      name: ep.sandbox,
-      aliases: ep.aliases,
-    };
-    const alloc = `ov/alloc/${ep.network}/${ep.ipv4 ? addressOf(ep.ipv4) : ''}`;
+    const rec = endpointRecord(ep, this.host, this.vtep);
+    const alloc = localAllocKey(ep);
     this.mine.set(ep.id, { ep: rec, alloc });
     await this.register(rec);
-    this.mirror.set(`ov/ep/${ep.network}/${ep.id}`, rec);
+    this.mirror.set(ovKey.ep(ep.network, ep.id), rec);
   }
 
   /** (Re)writes an endpoint and its address under the current lease, but never over an address
    *  another endpoint took while this host was away (its lease had expired): that is refused
    *  and logged, not overwritten, so two hosts never share an address. */
   private async register(rec: OvEndpoint): Promise<void> {
-    const alloc = `ov/alloc/${rec.network}/${addressOf(rec.ip)}`;
+    const alloc = ovKey.alloc(rec.network, addressOf(rec.ip));
     for (let i = 0; i < MAX_TRIES; i++) {
       const cur = await this.kv.get<{ host?: string; ep?: string }>(alloc);
       if (cur && cur.value?.ep !== rec.id) {
@@ -383,7 +335,7 @@ export class Cluster {
           [{ key: alloc, version: cur?.version ?? 0 }],
           [
             { op: 'put', key: alloc, value: { host: this.host, ep: rec.id } },
-            { op: 'put', key: `ov/ep/${rec.network}/${rec.id}`, value: rec },
+            { op: 'put', key: ovKey.ep(rec.network, rec.id), value: rec },
           ],
           this.lease,
         ),
@@ -395,11 +347,11 @@ export class Cluster {
 
   /** Drops a record of this host that no local endpoint explains. */
   async forget(e: OvEndpoint): Promise<void> {
-    const alloc = `ov/alloc/${e.network}/${addressOf(e.ip)}`;
+    const alloc = ovKey.alloc(e.network, addressOf(e.ip));
     const cur = await this.kv.get<{ ep?: string }>(alloc);
-    const ops = [{ op: 'del' as const, key: `ov/ep/${e.network}/${e.id}` }, ...(cur?.value?.ep === e.id ? [{ op: 'del' as const, key: alloc }] : [])];
+    const ops = [{ op: 'del' as const, key: ovKey.ep(e.network, e.id) }, ...(cur?.value?.ep === e.id ? [{ op: 'del' as const, key: alloc }] : [])];
     await this.kv.txn(cur ? [{ key: alloc, version: cur.version }] : [], ops);
-    this.mirror.delete(`ov/ep/${e.network}/${e.id}`);
+    this.mirror.delete(ovKey.ep(e.network, e.id));
   }
 
   async withdraw(ep: LocalEndpoint): Promise<void> {
@@ -407,11 +359,11 @@ export class Cluster {
     await this.kv.txn(
       [],
       [
-        { op: 'del', key: `ov/ep/${ep.network}/${ep.id}` },
-        { op: 'del', key: `ov/alloc/${ep.network}/${ep.ipv4 ? addressOf(ep.ipv4) : ''}` },
+        { op: 'del', key: ovKey.ep(ep.network, ep.id) },
+        { op: 'del', key: localAllocKey(ep) },
       ],
     );
-    this.mirror.delete(`ov/ep/${ep.network}/${ep.id}`);
+    this.mirror.delete(ovKey.ep(ep.network, ep.id));
   }
 
   /** Local endpoints are announced (again after a restart or an expired lease), and records of
@@ -419,7 +371,7 @@ export class Cluster {
    *  logged and retried at the next change or resync. */
   async syncLocal(local: readonly LocalEndpoint[]): Promise<void> {
     for (const ep of local) {
-      const m = this.mirror.get(`ov/ep/${ep.network}/${ep.id}`) as { vtep?: string } | undefined;
+      const m = this.mirror.get(ovKey.ep(ep.network, ep.id)) as { vtep?: string } | undefined;
       if (!m || m.vtep !== this.vtep) await this.attempt(`announce ${ep.sandbox}`, () => this.publish(ep));
     }
     const ids = new Set(local.map((e) => e.id));
