@@ -9,7 +9,7 @@ import type { LoadedDriver } from '../drivers/handle.js';
 import { absent, put } from '../store/types.js';
 import { opLog, type Ctx } from './context.js';
 import { newId, nowIso } from './ids.js';
-import type { CreateNetworkRequest } from './networks.js';
+import type { CreateNetworkRequest } from './requests.js';
 import { key, type NetworkRecord } from './records.js';
 
 /** --scope: local (or global for a driver that is) is accepted; swarm is refused, naming it. */

@@ -11,7 +11,7 @@ import type { NsRef } from '../system/types.js';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './records.js';
 import { formatIfAddr } from '../common/cidr.js';
 import type { State } from './state.js';
-import type { DefaultBridgeSettings } from './defaultbridge.js';
+import type { DefaultBridgeSettings } from './requests.js';
 
 export interface Ctx {
   readonly state: State;

@@ -6,22 +6,8 @@ import { addressOf, canonicalCidr, formatIfAddr, ifAddrIn, prefixLength } from '
 import { invalid } from '../common/errors.js';
 import type { LoadedDriver } from '../drivers/handle.js';
 import { poolsOf, type Ctx } from './context.js';
-import type { CreateNetworkRequest } from './networks.js';
+import type { CreateNetworkRequest, DefaultBridgeSettings } from './requests.js';
 import type { NetworkRecord } from './records.js';
-
-export interface DefaultBridgeSettings {
-  /** --bip: the bridge's address with its subnet's prefix (10.99.0.1/24). */
-  readonly bip?: string;
-  /** -b/--bridge: an existing Linux bridge to use; 'none' = no default bridge. */
-  readonly bridge?: string;
-  /** --fixed-cidr: sandboxes' addresses come from here (inside the --bip subnet). */
-  readonly fixedCidr?: string;
-  /** --default-gateway: the sandboxes' default route goes there instead of the bridge. */
-  readonly defaultGateway?: string;
-  readonly mtu?: number;
-  readonly icc: boolean;
-  readonly ipMasq: boolean;
-}
 
 /** Docker's IPAM key for a default gateway other than the bridge's own address. */
 export const DEFAULT_GATEWAY_AUX = 'DefaultGatewayIPv4';

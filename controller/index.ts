@@ -14,7 +14,8 @@ import type { System } from '../system/types.js';
 import { driverOf, endpointOwner, poolsOf, type Ctx } from './context.js';
 import { connect, disconnect, type ConnectRequest } from './endpoints.js';
 import { networkView, sandboxView, type NetworkView, type SandboxView } from './inspect.js';
-import { createNetwork, ensurePredefined, optionWarning, pruneNetworks, removeNetwork, type CreateNetworkRequest } from './networks.js';
+import { createNetwork, ensurePredefined, optionWarning, pruneNetworks, removeNetwork } from './networks.js';
+import type { CreateNetworkRequest, DefaultBridgeSettings } from './requests.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import { key, type NetworkRecord } from './records.js';
 import { createSandbox, removeSandbox, type CreateSandboxRequest } from './sandboxes.js';
@@ -28,7 +29,7 @@ import { clusterView, closeClusters, startClusters, syncClusters } from './clust
 import type { OverlayHost } from '../drivers/registry.js';
 import type { Finding } from '../drivers/driver.js';
 import { QTYPE } from '../dns/types.js';
-import { checkBridgeExists, type DefaultBridgeSettings } from './defaultbridge.js';
+import { checkBridgeExists } from './defaultbridge.js';
 import type { DefaultPool } from '../ipam/types.js';
 
 export type { Attached, ExternalEndpointRequest, ExternalNetworkRequest, ExternalPool } from './external.js';

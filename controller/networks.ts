@@ -8,33 +8,11 @@ import { failpoint } from '../common/failpoint.js';
 import { absent, del, put, type TxnOp } from '../store/types.js';
 import { dropHandle, driverOf, handleOf, netInfo, netVerbs, opLog, type Ctx } from './context.js';
 import { checkNetworkName, newId, nowIso } from './ids.js';
-import { key, type IpamConfigSpec, type NetworkRecord } from './records.js';
+import { key, type NetworkRecord } from './records.js';
+import type { CreateNetworkRequest, IpamConfigRequest } from './requests.js';
 import { checkScope, createConfigOnly, refuseConfigInUse, resolveConfigFrom } from './configs.js';
 import { checkDnsServers, networkDown, networkUp } from './names.js';
 import { DEFAULT_SETTINGS, bridgeChanges, checkBridgeExists, defaultBridgeRequest } from './defaultbridge.js';
-
-export type IpamConfigRequest = IpamConfigSpec;
-
-export interface CreateNetworkRequest {
-  readonly name: string;
-  readonly driver?: string;
-  readonly internal?: boolean;
-  readonly attachable?: boolean;
-  readonly enableIPv6?: boolean;
-  readonly ipamDriver?: string;
-  readonly ipamOptions?: Readonly<Record<string, string>>;
-  readonly ipam?: readonly IpamConfigRequest[];
-  readonly options?: Readonly<Record<string, string>>;
-  readonly labels?: Readonly<Record<string, string>>;
-  /** Upstream DNS servers for names netloom does not own. */
-  readonly dns?: readonly string[];
-  /** Docker's --scope: "", local, or global for a global driver. */
-  readonly scope?: string;
-  /** --config-only: record the configuration, create nothing (controller/configs.ts). */
-  readonly configOnly?: boolean;
-  /** --config-from: the configuration network to take IPAM, options and labels from. */
-  readonly configFrom?: string;
-}
 
 /** What the Docker plugin fixes itself instead of letting create choose (controller/external.ts). */
 export interface NetworkPreset {

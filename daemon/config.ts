@@ -9,7 +9,7 @@ import { canonicalCidr, contains, formatIfAddr, ipFamily, parseCidr, parseIfAddr
 import { invalid } from '../common/errors.js';
 import { parseUpstream } from '../common/upstream.js';
 import type { DefaultPool } from '../ipam/types.js';
-import type { DefaultBridgeSettings } from '../controller/defaultbridge.js';
+import type { DefaultBridgeSettings } from '../controller/requests.js';
 import { CONFIG_FLAGS, type ConfigKind } from './flags.js';
 
 type Kind = ConfigKind;

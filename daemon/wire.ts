@@ -3,7 +3,7 @@
 // a 400 naming the field, never a crash deeper down.
 import { invalid } from '../common/errors.js';
 import type { ConnectRequest } from '../controller/endpoints.js';
-import type { CreateNetworkRequest, IpamConfigRequest } from '../controller/networks.js';
+import type { CreateNetworkRequest, IpamConfigRequest } from '../controller/requests.js';
 import type { CreateSandboxRequest } from '../controller/sandboxes.js';
 
 type Json = Record<string, unknown>;
