@@ -28,6 +28,8 @@ export interface Ctx {
   readonly defaultBridge?: DefaultBridgeSettings;
   /** false with netloomd --iptables=false: no rules, so no published ports. */
   readonly iptables?: boolean;
+  /** Links retired and waiting for the reaper (controller/reaper.ts): not unexplained. */
+  readonly reaping?: ReadonlySet<string>;
 }
 
 export const driverOf = (ctx: Ctx, n: NetworkRecord): LoadedDriver => lookupDriver(ctx.drivers, n.driver);

@@ -31,6 +31,7 @@ import type { Finding } from '../drivers/driver.js';
 import { QTYPE } from '../dns/types.js';
 import { checkBridgeExists } from './defaultbridge.js';
 import type { DefaultPool } from '../ipam/types.js';
+import { Reaper, type ReaperOptions } from './reaper.js';
 
 export type { Attached, ExternalEndpointRequest, ExternalNetworkRequest, ExternalPool } from './external.js';
 export type { PoolReservation } from './reserved.js';
@@ -64,6 +65,9 @@ export interface ControllerOptions {
   readonly ipForward?: boolean;
   /** --default-address-pool: where networks without --subnet get theirs (default: Docker's). */
   readonly defaultPools?: readonly DefaultPool[];
+  /** Disconnect and network rm retire their links and a reaper deletes them when the daemon is
+   *  idle (controller/reaper.ts); unset: they are deleted inside the call. */
+  readonly reaper?: ReaperOptions;
 }
 
 export interface DoctorReport {
@@ -84,16 +88,40 @@ export class Controller {
   private guardTimer?: NodeJS.Timeout;
   readonly guard: GuardStats = { checks: 0, heals: 0 };
   readonly state: State;
+  private readonly reaper?: Reaper;
 
   constructor(private readonly opts: ControllerOptions) {
     this.state = new State(opts.store);
+    if (opts.reaper)
+      this.reaper = new Reaper(opts.reaper, { enqueue: (fn) => this.serial(fn, true), del: (name) => this.ctx.env.sys.host.delLink(name), log: opts.log });
   }
 
-  /** Serialises every operation: one runs at a time, in arrival order. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
+  /** Serialises every operation: one runs at a time, in arrival order. The reaper sees each
+   *  enter and leave the queue (`reap`: a slot of its own). */
+  private serial<T>(fn: () => Promise<T>, reap = false): Promise<T> {
+    const reaper = this.reaper;
+    if (!reaper) {
+      const next = this.queue.then(fn, fn);
+      this.queue = next.catch(() => undefined);
+      return next;
+    }
+    reaper.begin(reap);
+    const run = async (): Promise<T> => {
+      try {
+        return await fn();
+      } finally {
+        reaper.end(reap);
+      }
+    };
+    const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  /** Waits for every link the reaper still holds to be deleted (tests, shutdown); returns their
+   *  names. */
+  settle(): Promise<string[]> {
+    return this.serial(async () => (this.reaper ? this.reaper.settle() : []), true);
   }
 
   /** Loads the store, reconciles the kernel with it and makes the predefined networks. */
@@ -115,7 +143,13 @@ export class Controller {
       }
       const tagPrefix = `netloom:${this.instance}:`;
       this.tagPrefix = tagPrefix;
-      const env: DriverEnv = { sys, log, tag: (kind, id) => `${tagPrefix}${kind}:${id.slice(0, 12)}` };
+      const reaper = this.reaper;
+      const env: DriverEnv = {
+        sys,
+        log,
+        tag: (kind, id) => `${tagPrefix}${kind}:${id.slice(0, 12)}`,
+        ...(reaper && { reap: (name: string) => reaper.add(name) }),
+      };
       const pools = this.opts.defaultPools ?? [];
       const fam = (f: 4 | 6) => pools.filter((p) => (p.base.includes(':') ? 6 : 4) === f);
       const ipam = new Ipam({ ...(fam(4).length ? { defaults4: fam(4) } : {}), ...(fam(6).length ? { defaults6: fam(6) } : {}) });
@@ -133,12 +167,14 @@ export class Controller {
         defaultBridge: this.opts.defaultBridge,
         iptables,
         keepUnexplained: (await store.get(SALVAGED_KEY)) !== undefined,
+        reaping: this.reaper?.pending,
       };
       if (this.ctx.keepUnexplained)
         log.warn('the store was salvaged: kernel objects no record explains are kept; `netloom doctor` lists them, `netloom doctor --fix` removes them');
       await checkBridgeExists(this.ctx);
       for (const d of this.ctx.drivers.values()) await d.init?.(env);
       const report = await reconcile(this.ctx, tagPrefix);
+      await this.reaper?.settle(); // what reconcile retired goes before start returns
       await ensurePredefined(this.ctx);
       await restoreNames(this.ctx);
       log.info({ instance: this.instance, ...report }, 'controller started');
@@ -340,9 +376,12 @@ export class Controller {
     return [...this.state.sandboxes.values()].filter((s) => s.state === 'ready').map((s) => this.sandboxView(s.name));
   }
 
+  /** Stops the timers and the clusters, then deletes what the reaper still holds (a shutdown
+   *  leaves the host as a disconnect without a reaper would). */
   async close(): Promise<void> {
     if (this.guardTimer) clearInterval(this.guardTimer);
+    this.reaper?.close();
     await closeClusters(this.ctx);
-    await this.queue;
+    await this.settle();
   }
 }

@@ -103,10 +103,12 @@ export function expectedLinks(ctx: Ctx, nets: readonly NetworkRecord[]): Set<str
   return expected;
 }
 
-/** Links tagged as this instance's that no record explains. */
+/** Links tagged as this instance's that no record explains (a retired link the reaper is about
+ *  to delete is explained by it; after a restart none is, and the sweep deletes it). */
 export async function orphanLinks(ctx: Ctx, tagPrefix: string, nets: readonly NetworkRecord[]): Promise<string[]> {
   const expected = expectedLinks(ctx, nets);
-  return (await ctx.env.sys.host.links()).filter((l) => l.alias?.startsWith(tagPrefix) && !expected.has(l.name)).map((l) => l.name);
+  const pending = ctx.reaping ?? new Set();
+  return (await ctx.env.sys.host.links()).filter((l) => l.alias?.startsWith(tagPrefix) && !expected.has(l.name) && !pending.has(l.name)).map((l) => l.name);
 }
 
 async function removeOrphans(ctx: Ctx, tagPrefix: string, nets: readonly NetworkRecord[], report: ReconcileReport): Promise<void> {

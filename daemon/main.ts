@@ -86,6 +86,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
     iptables: settings.iptables,
     ipForward: settings.ipForward,
     defaultPools: settings.defaultPools,
+    // Disconnect and rm retire links; they are deleted after 100 ms with nothing queued
+    // (NETLOOM_REAP_QUIET_MS: tests hold reaps back to look at the state before one).
+    reaper: { quietMs: Number(process.env.NETLOOM_REAP_QUIET_MS ?? 100) || 100 },
   });
   if (!settings.iptables) log.warn('--iptables=false: netloom writes no iptables rules (no isolation between networks, no NAT, no published ports)');
   await ctl.start();

@@ -57,6 +57,8 @@ export function buildServer(ctl: Controller, logger: boolean | object = false): 
   // netloom's own: intent against kernel (GET looks, POST repairs and looks again).
   app.get('/doctor', async () => ctl.doctor());
   app.post('/doctor/fix', async () => ctl.doctorFix());
+  // Waits until the links disconnect and rm retired are deleted (tests; the reaper does it when idle).
+  app.post('/settle', async () => ({ reaped: await ctl.settle() }));
   return app;
 }
 

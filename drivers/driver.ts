@@ -14,6 +14,10 @@ export interface DriverEnv {
   readonly log: Logger;
   /** Tag written into IFLA_IFALIAS of every link netloom creates, so reconcile can tell ours apart. */
   tag(kind: 'net' | 'ep', id: string): string;
+  /** Set when the controller runs a reaper (controller/reaper.ts): a host link the driver has
+   *  retired (NetHandle.retire: it carries nothing and its name is free) is handed over and
+   *  deleted later, when the daemon is idle. Unset: drivers delete links at once. */
+  reap?(name: string): void;
 }
 
 export interface NetworkInfo {
@@ -183,6 +187,9 @@ export interface Driver<C = unknown> {
 
 /** Host-side veth name of an endpoint: deterministic, so a crash never loses track of it. */
 export const hostVethName = (endpointId: string): string => `nlv${endpointId.slice(0, 10)}`;
+
+/** What a retired link of an endpoint or network is renamed to until the reaper deletes it. */
+export const retiredName = (id: string): string => `nlr${id.slice(0, 10)}`;
 
 /** Runs every undo even when some fail, then reports all failures together: an ErrorList (each
  *  failure kept with its cause; the message is theirs joined with '; '). */

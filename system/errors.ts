@@ -16,6 +16,7 @@ export const STEP: Readonly<Record<string, string>> = {
   addNeighbour: 'add',
   delNeighbour: 'delete',
   delLink: 'delete link',
+  retire: 'retire link',
   setUp: 'set up link',
   setMtu: 'set mtu of link',
   setHairpin: 'set hairpin on link',

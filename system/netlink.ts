@@ -251,6 +251,17 @@ export class NetlinkHandle implements NetHandle {
     });
   }
 
+  retire(name: string, newName: string): Promise<void> {
+    return this.op('retire', obj.link(name, this.ns), async () => {
+      const index = await this.index(name);
+      if (index === undefined) return;
+      // Two requests: the kernel refuses to rename a device that is up (EBUSY), and it renames
+      // before it applies the flags. IFLA_MASTER 0 releases a bridge port (none: a no-op).
+      await this.sock.setLink({ index, change: { up: true }, flags: {} }, { master: 0 });
+      await this.sock.setLink({ index }, { ifname: newName });
+    });
+  }
+
   setUp(name: string): Promise<void> {
     return this.op('setUp', obj.link(name, this.ns), async () => {
       const index = await this.mustIndex(name);

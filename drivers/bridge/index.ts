@@ -6,6 +6,7 @@ import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
 import {
   hostVethName,
+  retiredName,
   undoAll,
   type Driver,
   type DriverEnv,
@@ -35,7 +36,7 @@ import {
 import { hostFamily } from '../../common/ports.js';
 import type { Table } from '../../system/types.js';
 import { keptRules as keptLines } from '../shared/iptables.js';
-import { addBridgeDevice, addGatewayAddrs, checkBridge, gatewayCidr, joinBridge, leaveBridge, type BridgePort } from '../shared/linuxbridge.js';
+import { addBridgeDevice, addGatewayAddrs, checkBridge, gatewayCidr, joinBridge, leaveBridge, retireLink, type BridgePort } from '../shared/linuxbridge.js';
 
 const families = [4, 6] as const;
 
@@ -225,7 +226,7 @@ function bridgeLifecycle(applied: Set<string>, fw: boolean): Lifecycle<BridgeCon
         const l = await host.link(c.bridgeName);
         // (A crash between creating the bridge and tagging it leaves a generated name untagged.)
         const ours = l?.alias === env.tag('net', net.id) || (!l?.alias && c.bridgeName === generatedBridgeName(net.id));
-        if (ours) await host.delLink(c.bridgeName);
+        if (ours) await retireLink(env, c.bridgeName, retiredName(net.id));
         else if (l) for (const p of bridgeAddressed(net, c)) await host.delAddr(c.bridgeName, gatewayCidr(p));
       });
       await undoAll(steps);

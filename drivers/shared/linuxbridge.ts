@@ -6,7 +6,7 @@ import { logFailures } from '../../common/errors.js';
 import { macFromIPv4 } from '../../common/cidr.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
-import { hostVethName, type DriverEnv, type DriverNetwork, type EndpointInfo, type Finding, type NetworkInfo } from '../driver.js';
+import { hostVethName, retiredName, type DriverEnv, type DriverNetwork, type EndpointInfo, type Finding, type NetworkInfo } from '../driver.js';
 
 export const DEFAULT_MTU = 1500;
 
@@ -64,8 +64,38 @@ export async function joinBridge(env: DriverEnv, net: NetworkInfo, port: BridgeP
   }
 }
 
-/** Deleting the host end deletes the sandbox end (and its addresses and routes) with it. */
-export const leaveBridge = (env: DriverEnv, ep: EndpointInfo): Promise<void> => env.sys.host.delLink(hostVethName(ep.id));
+/** Deleting the host end deletes the sandbox end (and its addresses and routes) with it. With a
+ *  reaper the pair is retired instead, both ends (down, out of the bridge, renamed: no traffic,
+ *  the address and the sandbox's ethN free at once), and the reaper deletes it later. An
+ *  engine's endpoint (external) is deleted at once: its sandbox end is the engine's. */
+export async function leaveBridge(env: DriverEnv, ep: EndpointInfo): Promise<void> {
+  const veth = hostVethName(ep.id);
+  if (ep.external) return env.sys.host.delLink(veth);
+  await retireLink(env, veth, retiredName(ep.id), async (retired) => {
+    const sb = await env.sys.open(ep.sandboxNs);
+    try {
+      await sb.retire(ep.ifname, retired);
+    } finally {
+      sb.close();
+    }
+  });
+}
+
+/** Deletes a host link, or with a reaper retires it (and `more`, e.g. the sandbox end) and hands
+ *  it to the reaper. If retiring fails the link is deleted at once, as without a reaper. */
+export async function retireLink(env: DriverEnv, name: string, retired: string, more?: (retired: string) => Promise<void>): Promise<void> {
+  if (!env.reap) return env.sys.host.delLink(name);
+  try {
+    await env.sys.host.retire(name, retired);
+    await more?.(retired);
+  } catch (err) {
+    logFailures(env.log, err, `retiring ${name} failed: deleting it at once`);
+    await env.sys.host.delLink(name);
+    await env.sys.host.delLink(retired);
+    return;
+  }
+  env.reap(retired);
+}
 
 async function configureSandboxSide(env: DriverEnv, net: NetworkInfo, port: BridgePort, ep: EndpointInfo): Promise<void> {
   const sb = await env.sys.open(ep.sandboxNs);

@@ -221,6 +221,22 @@ export class FakeHandle implements NetHandle {
     });
   }
 
+  retire(name: string, newName: string): Promise<void> {
+    return this.run('retire', `${name} ${newName}`, obj.link(name, this.ns), (ns) => {
+      const l = ns.links.get(name);
+      if (!l) return;
+      if (ns.links.has(newName)) throw new Fault('EEXIST', 'EEXIST (name taken)');
+      l.up = false;
+      l.master = undefined;
+      ns.routes = ns.routes.filter((r) => r.link !== name);
+      ns.links.delete(name);
+      l.name = newName;
+      ns.links.set(newName, l);
+      ns.addrs = ns.addrs.map((a) => (a.link === name ? { ...a, link: newName } : a));
+      ns.neigh = ns.neigh.filter((e) => e.link !== name); // a down link's entries go
+    });
+  }
+
   setUp(name: string): Promise<void> {
     return this.run('setUp', name, obj.link(name, this.ns), (ns) => {
       const l = this.must(ns, name);

@@ -3,6 +3,7 @@
 // Everything it made is removed in cleanup(), and the suite runs inside a private mount and
 // network namespace on top of that (test/helpers/run-priv.sh).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,9 +161,28 @@ export class TestHost {
     return (await this.inSandbox(from, 'ping', '-c3', '-i0.2', '-W1', to)).exitCode === 0;
   }
 
+  /** Waits until the running daemon's reaper has deleted the links that disconnect and rm
+   *  retired (POST /settle); the names it deleted. No daemon: nothing to wait for. */
+  async settle(): Promise<string[]> {
+    const d = this.daemon;
+    if (!d || d.exitCode !== null || d.signalCode !== null) return [];
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request({ socketPath: this.socket, path: '/settle', method: 'POST' }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`POST /settle: ${res.statusCode} ${text}`))));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    return (JSON.parse(body) as { reaped: string[] }).reaped;
+  }
+
   /** What the kernel of this host holds that netloom could have touched: links, addresses,
    *  routes and both iptables tables, plus this test's sandboxes. */
   async kernel(): Promise<{ links: string[]; addrs: string[]; routes: string; iptables: string; netns: string[] }> {
+    await this.settle();
     const links = JSON.parse((await sh('ip', ['-n', this.ns, '-j', 'link'])).stdout) as { ifname: string }[];
     const addrs = JSON.parse((await sh('ip', ['-n', this.ns, '-j', 'addr'])).stdout) as { ifname: string; addr_info: { local: string; prefixlen: number }[] }[];
     const routes = (await sh('ip', ['-n', this.ns, 'route'])).stdout;
