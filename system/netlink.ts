@@ -258,6 +258,7 @@ export class NetlinkHandle implements NetHandle {
       // Two requests: the kernel refuses to rename a device that is up (EBUSY), and it renames
       // before it applies the flags. IFLA_MASTER 0 releases a bridge port (none: a no-op).
       await this.sock.setLink({ index, change: { up: true }, flags: {} }, { master: 0 });
+      for (const a of await this.addrs(name)) await this.delAddr(name, a.cidr);
       await this.sock.setLink({ index }, { ifname: newName });
     });
   }

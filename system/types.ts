@@ -80,8 +80,8 @@ export interface NetHandle {
   delNeighbour(e: NeighEntry): Promise<void>;
   delLink(name: string): Promise<void>;
   /** Takes a link out of service without deleting it (a delete holds the kernel's RTNL lock for
-   *  tens of ms): down, out of its bridge, then renamed to `newName` so its name is free again.
-   *  Its addresses and routes stop working with the down; it keeps its alias. Gone: succeeds. */
+   *  tens of ms): down, out of its bridge, its addresses removed (its routes go with the down),
+   *  then renamed to `newName` so its name is free again. It keeps its alias. Gone: succeeds. */
   retire(name: string, newName: string): Promise<void>;
   setUp(name: string): Promise<void>;
   setMtu(name: string, mtu: number): Promise<void>;

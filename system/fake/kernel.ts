@@ -232,7 +232,7 @@ export class FakeHandle implements NetHandle {
       ns.links.delete(name);
       l.name = newName;
       ns.links.set(newName, l);
-      ns.addrs = ns.addrs.map((a) => (a.link === name ? { ...a, link: newName } : a));
+      ns.addrs = ns.addrs.filter((a) => a.link !== name);
       ns.neigh = ns.neigh.filter((e) => e.link !== name); // a down link's entries go
     });
   }

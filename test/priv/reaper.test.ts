@@ -44,6 +44,7 @@ describe('reaper (root, fresh namespaces)', { skip: skipUnlessRoot }, () => {
     assert.equal(await h.ping(a, ip), false, 'the old address is unreachable');
     assert.equal(await dig(a, b), 'NXDOMAIN', 'the name is gone');
     assert.equal((await h.inSandbox(b, 'ip', 'link', 'show', 'eth0')).exitCode, 1, 'eth0 is free in the sandbox');
+    assert.doesNotMatch((await h.inSandbox(b, 'ip', '-4', 'addr')).stdout, /10\.73\./, 'the sandbox holds no address of front');
     assert.equal((await h.cli('doctor')).exitCode, 0, 'a pending reap is not a problem');
 
     // The address is free at once (IPAM's cursor would hand out the next one: ask for it).

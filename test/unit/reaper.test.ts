@@ -57,6 +57,7 @@ describe('reaper', () => {
     assert.equal(await sb.link('eth0'), undefined, 'eth0 is free');
     assert.equal((await sb.link(name))?.up, false);
     assert.deepEqual(await sb.routes(), [], 'no route through the retired end');
+    assert.deepEqual(await sb.addrs(name), [], 'no address on it');
     sb.close();
     assert.deepEqual((await w.ctl.doctor()).findings, [], 'doctor: a pending reap is no problem');
     // The address and the name are free: the same ones come back.
