@@ -6,7 +6,7 @@
 import { clusterMemberOf, type ClusterEndpoint, type ClusterMember, type ClusterNetwork, type Finding, type LocalEndpoint } from '../drivers/driver.js';
 import { handleOf, netInfo, type Ctx } from './context.js';
 import { addressOf, formatIfAddr } from '../common/cidr.js';
-import type { LoadedDriver as Driver } from '../drivers/handle.js';
+import type { LoadedDriver } from '../drivers/handle.js';
 import type { EndpointRecord, NetworkRecord } from './records.js';
 import { createNetwork, deleteNetworkNow } from './networks.js';
 
@@ -18,8 +18,8 @@ export function memberOf(ctx: Ctx, n: NetworkRecord | undefined): ClusterMember 
 }
 
 /** Every driver with a cluster member, with it. */
-export const clusterDrivers = (ctx: Ctx): [Driver, ClusterMember][] =>
-  [...ctx.drivers.values()].flatMap((d): [Driver, ClusterMember][] => {
+export const clusterDrivers = (ctx: Ctx): [LoadedDriver, ClusterMember][] =>
+  [...ctx.drivers.values()].flatMap((d): [LoadedDriver, ClusterMember][] => {
     const m = clusterMemberOf(d);
     return m ? [[d, m]] : [];
   });
@@ -57,13 +57,13 @@ export async function withdraw(ctx: Ctx, ep: EndpointRecord): Promise<void> {
 }
 
 const remoteDns = new WeakMap<object, Map<string, Set<string>>>();
-const readyOf = (ctx: Ctx, d: Driver): NetworkRecord[] => [...ctx.state.networks.values()].filter((n) => n.driver === d.name && n.state === 'ready');
+const readyOf = (ctx: Ctx, d: LoadedDriver): NetworkRecord[] => [...ctx.state.networks.values()].filter((n) => n.driver === d.name && n.state === 'ready');
 /** Endpoints of a network on other hosts. */
 const remoteEndpoints = (m: ClusterMember, networkId: string): ClusterEndpoint[] => m.endpoints(networkId).filter((e) => e.hostId !== m.hostId && e.ip);
 const asPeers = (eps: readonly ClusterEndpoint[]) => eps.map((e) => ({ ip: addressOf(e.ip), mac: e.mac, vtep: e.vtep }));
 
 /** Makes local records, peers and DNS match what the driver's cluster holds. Runs in the serial queue. */
-export async function syncCluster(ctx: Ctx, d: Driver, m: ClusterMember): Promise<void> {
+export async function syncCluster(ctx: Ctx, d: LoadedDriver, m: ClusterMember): Promise<void> {
   const defs = m.networks();
   for (const def of defs) if (!ctx.state.networks.has(def.id)) await mirrorNetwork(ctx, d, def);
   for (const n of readyOf(ctx, d)) {
@@ -146,7 +146,7 @@ async function attempt(ctx: Ctx, what: string, fn: () => Promise<unknown>): Prom
   }
 }
 
-async function mirrorNetwork(ctx: Ctx, d: Driver, def: ClusterNetwork): Promise<void> {
+async function mirrorNetwork(ctx: Ctx, d: LoadedDriver, def: ClusterNetwork): Promise<void> {
   try {
     const pool = ctx.ipam.planPool({ id: `${def.id}:4`, owner: def.id, ownerName: def.name, family: 4, subnet: def.subnet, gateway: def.gateway });
     await createNetwork(ctx, { name: def.name, driver: d.name, ipam: [{ subnet: def.subnet, gateway: def.gateway }], options: def.options }, false, {

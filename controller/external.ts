@@ -20,7 +20,7 @@ import { nowIso, randomMac } from './ids.js';
 import { createNetwork, deleteNetworkNow } from './networks.js';
 import { resolvePorts } from './ports.js';
 import { RESERVED } from './reserved.js';
-import { key, type EndpointRecord, type NetworkRecord } from './records.js';
+import { key, sameAddr, type EndpointRecord, type NetworkRecord } from './records.js';
 
 /** One subnet of an engine's network: a reserved pool (bound now) or the engine's own plan. */
 export interface ExternalPool {
@@ -66,9 +66,6 @@ export interface Attached {
   readonly internal: boolean;
 }
 
-const plain = (cidr: string): string => addressOf(cidr);
-const sameAddr = (a: IfAddr | undefined, b: IfAddr | undefined): boolean => a?.ip === b?.ip && a?.prefix === b?.prefix;
-
 function externalNetwork(ctx: Ctx, id: string): NetworkRecord {
   const n = ctx.state.networks.get(id);
   if (!n || n.state === 'deleting') throw notFound('NL_NETWORK_NOT_FOUND', `network ${id} not found`);
@@ -88,7 +85,7 @@ export function externalEndpoint(ctx: Ctx, id: string): EndpointRecord {
 function poolFor(ctx: Ctx, req: ExternalNetworkRequest, family: 4 | 6, data: ExternalPool): PoolRecord {
   const subnet = canonicalCidr(data.subnet);
   if (!subnet) throw invalid('NL_IPAM_INVALID_CIDR', `invalid pool "${data.subnet}": expected a CIDR`);
-  const gateway = data.gateway ? plain(data.gateway) : undefined;
+  const gateway = data.gateway ? addressOf(data.gateway) : undefined;
   const ours = ctx.ipam.pools().find((p) => p.owner === RESERVED && p.subnet === subnet);
   if (ours) {
     if (gateway && gateway !== ours.gateway) {
@@ -96,7 +93,7 @@ function poolFor(ctx: Ctx, req: ExternalNetworkRequest, family: 4 | 6, data: Ext
     }
     return { ...ours, owner: req.id, ownerName: req.name };
   }
-  const aux = Object.fromEntries(Object.entries(data.auxAddresses).map(([k, v]) => [k, plain(v)]));
+  const aux = Object.fromEntries(Object.entries(data.auxAddresses).map(([k, v]) => [k, addressOf(v)]));
   const rec = ctx.ipam.planPool({ id: `${req.id}:${family}`, owner: req.id, ownerName: req.name, family, subnet, gateway, auxAddresses: aux });
   return { ...rec, userGateway: Boolean(gateway) };
 }
@@ -151,11 +148,11 @@ function checkInPool(n: NetworkRecord, pools: readonly PoolRecord[], family: 4 |
     if (p) throw invalid('NL_IPAM_NO_ADDRESS', `no IPv${family} address given for network ${n.name}: its IPAM must supply one`);
     return undefined;
   }
-  const ip = parseIp(plain(cidr));
+  const ip = parseIp(addressOf(cidr));
   if (!ip || ip.family !== family) throw invalid('NL_IPAM_INVALID_ADDRESS', `invalid IPv${family} address "${cidr}": expected address/prefix`);
   if (!p || !contains(p.subnet, ip))
     throw invalid('NL_IPAM_ADDR_OUTSIDE', `address ${cidr} is outside network ${n.name} (${p?.subnet ?? `no IPv${family} subnet`})`);
-  return ifAddrIn(plain(cidr), p.subnet);
+  return ifAddrIn(addressOf(cidr), p.subnet);
 }
 
 /** Records an engine's endpoint (no kernel work: the veth comes at attach). A repeat with the same

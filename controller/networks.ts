@@ -1,7 +1,7 @@
 // Network create / remove / prune, and the predefined networks (bridge, host, none).
 import { conflict, forbidden, invalid, rollback, wrap } from '../common/errors.js';
 import { lookupDriver } from '../drivers/registry.js';
-import { clusterDriverOf, clusterMemberOf } from '../drivers/driver.js';
+import { clusterMemberOf } from '../drivers/driver.js';
 import type { PoolRecord } from '../ipam/types.js';
 import { joinOps } from '../ipam/index.js';
 import { failpoint } from '../common/failpoint.js';
@@ -142,7 +142,7 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
 
   const created = nowIso();
   // What the driver fixes itself (an overlay's VNI), cluster-wide in one transaction with a cluster.
-  const define = clusterDriverOf(driver).defineNetwork;
+  const define = driver.cluster?.defineNetwork;
   const defined = define !== undefined && !preset;
   if (defined) {
     const others = [...ctx.state.networks.values()].filter((x) => x.driver === driver.name).map((x) => x.options);

@@ -280,5 +280,4 @@ export interface ClusterDriver {
   clusterMember?(): ClusterMember | undefined;
 }
 
-export const clusterDriverOf = (d: { readonly cluster?: ClusterDriver }): ClusterDriver => d.cluster ?? {};
 export const clusterMemberOf = (d: { readonly cluster?: ClusterDriver }): ClusterMember | undefined => d.cluster?.clusterMember?.();
