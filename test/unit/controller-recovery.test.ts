@@ -6,7 +6,6 @@ import fc from 'fast-check';
 import { NetloomError } from '../../common/errors.js';
 import { silentLogger } from '../../common/log.js';
 import { Controller } from '../../controller/index.js';
-import type { ReconcileReport } from '../../controller/reconcile.js';
 import { key, type EndpointRecord } from '../../controller/records.js';
 import { generatedBridgeName } from '../../drivers/bridge/options.js';
 import { hostVethName } from '../../drivers/driver.js';
@@ -14,20 +13,8 @@ import { ipamKey } from '../../ipam/store.js';
 import { MemoryStore } from '../../store/memory.js';
 import { put } from '../../store/types.js';
 import { CrashStore } from '../helpers/crashstore.js';
-import { createFakeSystem, type FakeSnapshot, type FakeSystem } from '../../system/fake/index.js';
-
-interface World {
-  store: MemoryStore;
-  sys: FakeSystem;
-  ctl: Controller;
-  report: ReconcileReport;
-}
-
-async function start(store = new MemoryStore(), sys = createFakeSystem()): Promise<World> {
-  const ctl = new Controller({ store, sys, log: silentLogger });
-  const report = await ctl.start();
-  return { store, sys, ctl, report };
-}
+import { start, type World } from '../helpers/world.js';
+import type { FakeSnapshot } from '../../system/fake/index.js';
 
 /** Networks front (10.1.0.0/24) and back (10.2.0.0/24), sandbox web on front; then a restart.
  *  Restart rebuilds the chains sorted by creation time, which has millisecond resolution: networks

@@ -7,27 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { silentLogger } from '../../common/log.js';
 import { Controller } from '../../controller/index.js';
-import type { ReconcileReport } from '../../controller/reconcile.js';
 import { key, type EndpointRecord } from '../../controller/records.js';
 import { hostVethName } from '../../drivers/driver.js';
 import { MemoryStore } from '../../store/memory.js';
 import { del, put } from '../../store/types.js';
 import { formatIfAddr } from '../../common/cidr.js';
-import { createFakeSystem, type FakeSystem } from '../../system/fake/index.js';
 import { CrashStore } from '../helpers/crashstore.js';
-
-interface World {
-  store: MemoryStore;
-  sys: FakeSystem;
-  ctl: Controller;
-  report: ReconcileReport;
-}
-
-async function start(store = new MemoryStore(), sys = createFakeSystem()): Promise<World> {
-  const ctl = new Controller({ store, sys, log: silentLogger });
-  const report = await ctl.start();
-  return { store, sys, ctl, report };
-}
+import { start, type World } from '../helpers/world.js';
 
 const hex = (): string => randomBytes(32).toString('hex');
 
