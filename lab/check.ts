@@ -13,6 +13,8 @@ import { expectedPairs, type Cell } from './truth.js';
 import { DEFAULT_GC_THRESH3, entriesOf, nextWave, waveBudget, waveOrder, type WaveSource } from './waves.js';
 import { arpTableUse, flushLearntNeighbours } from '../system/neigh-table.js';
 import { pool } from './pool.js';
+import { inHost } from './cluster.js';
+import { bindingTargets, type Vantage } from './ports.js';
 
 /** Checks run at once (dig, file reads, commands, port probes). */
 const PARALLEL = 12;
@@ -279,24 +281,31 @@ async function dns(lab: Lab, state: LabState, facts: Facts, d: DnsSpec): Promise
   };
 }
 
-/** "ADDR:PORT[/proto]" or "NODE:PORT[/proto]" (each host binding of the node's published port). */
+/** "ADDR:PORT[/proto]" or "NODE:PORT[/proto]" (each host binding of the node's published port).
+ *  In a multi-host lab `from: host` probes in one host's namespace (`host:`, else the target
+ *  node's host, else the first), and a probe from another host or from a node reaches a node's
+ *  port at its host's underlay address (lab/ports.ts). */
 async function port(lab: Lab, state: LabState, facts: Facts, progs: Programs, p: PortSpec): Promise<CaseResult> {
-  const name = `${p.from} -> ${p.to} ${p.open ? 'open' : 'closed'}`;
   const m = /^(.+):(\d+)(?:\/(tcp|udp))?$/.exec(p.to);
+  const node = m ? lab.nodes.find((n) => n.key === m[1]) : undefined;
+  const probeHost = lab.hosts.length && p.from === 'host' ? (p.host ?? node?.host ?? lab.hosts[0]) : undefined;
+  const name = `${p.from}${probeHost ? ` ${probeHost}` : ''} -> ${p.to} ${p.open ? 'open' : 'closed'}`;
   if (!m) return { name, status: 'error', message: `invalid to "${p.to}": expected ADDRESS:PORT[/tcp|udp] or NODE:PORT[/tcp|udp]` };
   const [, host, portText, protoText] = m;
   const proto = protoText ?? 'tcp';
-  const node = lab.nodes.find((n) => n.key === host);
-  let targets: string[];
-  let published = true;
-  if (node) {
-    const b = (facts.nodes[node.key]?.ports ?? []).filter(
-      (x) => x.proto === proto && Number(portText) >= x.containerPort && Number(portText) < x.containerPort + x.count,
-    );
-    published = b.length > 0;
-    targets = b.map((x) => `${x.hostIP === '' || x.hostIP === '0.0.0.0' ? '127.0.0.1' : x.hostIP}:${x.hostPort + Number(portText) - x.containerPort}`);
-  } else targets = [`${host}:${portText}`];
-  const runner: Runner = p.from === 'host' ? (argv) => inLabHost(state, argv, 5000) : (argv) => inNode(nsOwner(lab, p.from).sandbox, argv, 5000);
+  const vantage: Vantage =
+    !lab.hosts.length || !node || probeHost === node.host
+      ? { kind: 'local' }
+      : { kind: 'remote', host: node.host!, hostAddress: state.hosts?.[node.host!]?.address ?? '' };
+  const { published, targets, unreachable } = node
+    ? bindingTargets(facts.nodes[node.key]?.ports ?? [], Number(portText), proto, vantage)
+    : { published: true, targets: [`${host}:${portText}`], unreachable: [] };
+  const runner: Runner =
+    p.from !== 'host'
+      ? (argv) => inNode(nsOwner(lab, p.from).sandbox, argv, 5000)
+      : probeHost
+        ? (argv) => inHost(state, probeHost, argv, 5000)
+        : (argv) => inLabHost(state, argv, 5000);
   const answered: string[] = [];
   try {
     for (const t of targets) {
@@ -311,10 +320,15 @@ async function port(lab: Lab, state: LabState, facts: Facts, progs: Programs, p:
   const involved = [...(p.from === 'host' ? [] : [p.from]), ...(node ? [node.key] : [])];
   if (open === p.open) return { name, status: 'pass', ...nodes(involved) };
   const tried = targets.length ? ` (tried ${targets.join(', ')})` : '';
+  // A loopback binding probed from another host: that, not the port, is why nothing answered.
+  const why =
+    !open && !targets.length && unreachable.length && vantage.kind === 'remote'
+      ? `${unreachable.join(', ')} is loopback on host ${vantage.host}, out of reach from ${probeHost ? `host ${probeHost}` : p.from}`
+      : explainPort(lab, facts, node?.key, Number(portText), proto, open, published);
   return {
     name,
     status: 'fail',
-    message: `${open ? `open at ${answered.join(', ')}` : `closed${tried}`}: ${explainPort(lab, facts, node?.key, Number(portText), proto, open, published)}`,
+    message: `${open ? `open at ${answered.join(', ')}` : `closed${tried}`}: ${why}`,
     ...nodes(involved),
   };
 }

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatIfAddr, formatIPv4, type IfAddr, parseCidr } from '../common/cidr.js';
-import { run } from '../system/exec.js';
+import { run, type RunResult } from '../system/exec.js';
 import { spawnDetachedProgram } from '../system/process.js';
 import type { Lab } from './model.js';
 import { alive, daemonAnswers, hostNsName, LabFailure, readState, runDir, writeState, type HostState, type LabState, type Programs } from './runtime.js';
@@ -112,6 +112,14 @@ export async function startHostDaemon(lab: Lab, progs: Programs, h: string, host
     '--node-name',
     h,
   ];
+  const settings = lab.hostDaemon[h] ?? {};
+  if (Object.keys(settings).length) {
+    // The lab's daemon: settings with the host's own over them, as a daemon.json (netloomd
+    // --config-file); the cluster keys above are the lab's alone (lab/topology.ts refuses them).
+    const cfg = join(dir, 'daemon.json');
+    writeFileSync(cfg, `${JSON.stringify(settings, null, 2)}\n`);
+    args.push('--config-file', cfg);
+  }
   const spawn = (): number =>
     spawnDetachedProgram('nsenter', [`--net=/run/netns/${host.ns}`, process.execPath, progs.daemonScript, ...args], join(dir, 'netloomd.out'));
   // netloomd refuses to start while etcd is unreachable (one line in its log), as it may be for a
@@ -183,6 +191,13 @@ export async function startCluster(lab: Lab, progs: Programs): Promise<{ state: 
   state = { ...state, hosts, socket: first.socket, ...(first.daemonPid ? { daemonPid: first.daemonPid } : {}) };
   writeState(state);
   return { state, reused };
+}
+
+/** A command in one host's namespace of a running multi-host lab. */
+export function inHost(state: LabState, h: string, argv: readonly string[], timeoutMs = 10_000): Promise<RunResult> {
+  const ns = state.hosts?.[h]?.ns;
+  if (!ns) throw new LabFailure(`host ${h} is not up (lab ${state.name})`);
+  return run('ip', ['netns', 'exec', ns, ...argv], { allowFail: true, timeoutMs });
 }
 
 /** Stops a process by PID: SIGTERM, then SIGKILL after 5 s. */

@@ -88,6 +88,9 @@ export interface DnsSpec {
 
 export interface PortSpec {
   readonly from: string; // 'host' or a node key
+  /** With from: host in a multi-host lab, the host whose namespace probes (default: the target
+   *  node's host, else the first). */
+  readonly host?: string;
   readonly to: string;
   readonly open: boolean;
 }
@@ -146,7 +149,7 @@ export type Action =
   | { readonly kind: 'etcd'; readonly op: 'stop' | 'start'; readonly member?: number }
   | { readonly kind: 'partition'; readonly hosts: readonly string[] }
   | { readonly kind: 'heal' }
-  | { readonly kind: 'iptables'; readonly table: string; readonly chain?: string }
+  | { readonly kind: 'iptables'; readonly table: string; readonly chain?: string; readonly host?: string }
   | { readonly kind: 'exec'; readonly node: string; readonly run: string }
   | { readonly kind: 'wait'; readonly ms: number; readonly text: string };
 
@@ -168,7 +171,10 @@ export interface Lab {
   readonly name: string;
   readonly file: string;
   readonly description?: string;
+  /** netloomd settings (daemon.json keys); in a multi-host lab, those every host has. */
   readonly daemon: Readonly<Record<string, unknown>>;
+  /** A multi-host lab's settings per host, in full: the lab's, with `hosts.H.daemon` over them. */
+  readonly hostDaemon: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   readonly requires: readonly Requirement[];
   readonly networks: readonly NetSpec[];
   readonly nodes: readonly NodeSpec[];
@@ -206,7 +212,7 @@ export function attachmentsOf(lab: Lab, key: string): readonly Attachment[] {
 /** Which of the settings an older netloomd drops this lab uses. */
 export function requirementsOf(lab: Lab): Requirement[] {
   const r = new Set<Requirement>(lab.requires);
-  if (Object.keys(lab.daemon).length) r.add('daemon');
+  if ([lab.daemon, ...Object.values(lab.hostDaemon)].some((d) => Object.keys(d).length)) r.add('daemon');
   if (lab.links.some((l) => l.netem) || lab.nodes.some((n) => n.mode.kind === 'networks' && n.mode.attach.some((a) => a.netem))) r.add('netem');
   for (const n of lab.nodes) {
     if (n.hostname) r.add('hostname');
@@ -244,7 +250,7 @@ export function describeAction(a: Action): string {
     case 'heal':
       return 'heal';
     case 'iptables':
-      return `iptables flush ${a.table}${a.chain ? ` ${a.chain}` : ''}`;
+      return `iptables flush ${a.table}${a.chain ? ` ${a.chain}` : ''}${a.host ? ` on ${a.host}` : ''}`;
     case 'exec':
       return `exec ${a.node}: ${a.run}`;
     case 'wait':

@@ -13,7 +13,7 @@ import { attachBody } from './plan.js';
 import type { CaseResult, Suite } from './report.js';
 import { alive, inLabHost, inNode, LabFailure, readState, socketFor, startIsolated, stopDaemon, writeState, type LabState, type Programs } from './runtime.js';
 import { labUp } from './up.js';
-import { startEtcdMember, startHostDaemon, stopPid } from './cluster.js';
+import { inHost, startEtcdMember, startHostDaemon, stopPid } from './cluster.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const enc = encodeURIComponent;
@@ -110,13 +110,8 @@ class Runner {
         }
         return undefined;
       }
-      case 'iptables': {
-        this.needOwnDaemon('iptables flush');
-        if (lab.hosts.length) throw new LabFailure("iptables flush in a multi-host lab is not supported yet (the lab's namespace is the underlay, not a host)");
-        const r = await inLabHost(this.state, ['iptables', '-w', '-t', a.table, '-F', ...(a.chain ? [a.chain] : [])]);
-        if (r.exitCode !== 0) throw new LabFailure(r.stderr.trim() || `exit ${r.exitCode}`);
-        return undefined;
-      }
+      case 'iptables':
+        return this.flush(a);
       case 'exec': {
         const r = await inNode(nodeByKey(lab, a.node)!.sandbox, ['sh', '-c', a.run], 30_000);
         if (r.exitCode !== 0) throw new LabFailure(`exited ${r.exitCode}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n')[0]}` : ''}`);
@@ -126,6 +121,20 @@ class Runner {
         await sleep(a.ms);
         return undefined;
     }
+  }
+
+  /** iptables -F in the lab's host namespace; in a multi-host lab in each named host's (every
+   *  host's by default), never the lab's own, which holds only the underlay and etcd. */
+  private async flush(a: Extract<Action, { kind: 'iptables' }>): Promise<string | undefined> {
+    this.needOwnDaemon('iptables flush');
+    const lab = this.lab;
+    const argv = ['iptables', '-w', '-t', a.table, '-F', ...(a.chain ? [a.chain] : [])];
+    const hosts = lab.hosts.length ? (a.host ? [a.host] : lab.hosts) : [undefined];
+    for (const h of hosts) {
+      const r = h ? await inHost(this.state, h, argv) : await inLabHost(this.state, argv);
+      if (r.exitCode !== 0) throw new LabFailure(`${h ? `host ${h}: ` : ''}${r.stderr.trim() || `exit ${r.exitCode}`}`);
+    }
+    return lab.hosts.length && !a.host ? `on ${hosts.join(', ')}` : undefined;
   }
 
   /** The node's sandbox removed (its responders stopped by PID), as a stopped container's. */

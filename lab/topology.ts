@@ -5,6 +5,7 @@ import type { Action, Attachment, DnsAnswer, Expectations, Lab, StepSpec, LinkSp
 import { checkCount } from './model.js';
 import { durationMs, netemProblem, percent, type Netem } from './netem.js';
 import { LabFileError, readLabYaml, type Located, type Path } from './labschema.js';
+import { daemonSettings } from './hostsettings.js';
 
 export { LabFileError };
 
@@ -45,14 +46,14 @@ interface RawLab {
   nodes: Record<string, RawNode>;
   links?: RawLink[];
   steps?: RawStep[];
-  hosts?: Record<string, Record<string, never>>;
+  hosts?: Record<string, { daemon?: Record<string, unknown> }>;
   cluster?: { etcd_members?: 1 | 3; underlay?: string };
   expect?: {
     rtt?: { from: string; to: string; p50: string; tolerance?: string }[];
     loss?: { from: string; to: string; max: string }[];
     reach?: { probe: string; nodes: string[]; allow?: string[] }[] | 'same';
     dns?: { from: string; name: string; type?: 'A' | 'AAAA' | 'PTR'; answer: DnsAnswer }[];
-    ports?: { from: string; to: string; open: boolean }[];
+    ports?: { from: string; host?: string; to: string; open: boolean }[];
     files?: { node: string; path: string; contains?: string; lacks?: string }[];
     commands?: { node: string; run: string; exit?: number; stdout?: string; contains?: string }[];
   };
@@ -87,9 +88,9 @@ const ICC_OPTION = 'com.docker.network.bridge.enable_icc';
 
 function build(raw: RawLab, file: string, loc: Located): Lab {
   const name = raw.name;
-  const networks: NetSpec[] = [
-    { key: 'bridge', name: 'bridge', builtin: true, driver: 'bridge', internal: false, icc: raw.daemon?.icc !== false, options: {} },
-  ];
+  const hosts = Object.keys(raw.hosts ?? {});
+  const { daemon, hostDaemon } = daemonSettings(raw.daemon ?? {}, raw.hosts ?? {}, loc);
+  const networks: NetSpec[] = [{ key: 'bridge', name: 'bridge', builtin: true, driver: 'bridge', internal: false, icc: daemon.icc !== false, options: {} }];
   for (const [key, n] of Object.entries(raw.networks ?? {})) {
     const icc = n.icc ?? (n.options?.[ICC_OPTION] ?? 'true') !== 'false';
     networks.push({
@@ -109,7 +110,6 @@ function build(raw: RawLab, file: string, loc: Located): Lab {
   const nodeKeys = Object.keys(raw.nodes);
   const nodes = nodeKeys.map((key) => buildNode(name, key, raw.nodes[key], networks, nodeKeys, loc));
   checkContainerCycles(nodes, loc);
-  const hosts = Object.keys(raw.hosts ?? {});
   checkHosts(raw, hosts, networks, nodes, loc);
   const placed = hosts.length ? nodes.map((n) => ({ ...n, host: raw.nodes[n.key].host ?? hosts[0] })) : nodes;
   const links = (raw.links ?? []).map((l, i) => buildLink(l, i, placed, loc));
@@ -119,12 +119,13 @@ function build(raw: RawLab, file: string, loc: Located): Lab {
     name,
     file,
     ...(raw.description ? { description: raw.description } : {}),
-    daemon: raw.daemon ?? {},
+    daemon,
+    hostDaemon,
     requires: raw.requires ?? [],
     networks,
     nodes: placed,
     links,
-    expect: buildExpect(raw.expect ?? {}, nodeKeys, loc, ['expect']),
+    expect: buildExpect(raw.expect ?? {}, nodeKeys, hosts, loc, ['expect']),
     steps: [],
   };
   if (raw.expect?.reach === 'same') throw loc.error(['expect', 'reach'], 'reach: same is for a step (the top-level reach blocks still hold)');
@@ -195,7 +196,8 @@ function buildStep(st: RawStep, i: number, lab: Lab, loc: Located): StepSpec {
       if ('partition' in a) return { kind: 'partition', hosts: (a.partition as string[]).map((h, k) => host([...p('partition'), k], h)) };
       return { kind: 'heal' };
     }
-    if ('iptables' in a) return { kind: 'iptables', table: a.table ?? 'filter', ...(a.chain ? { chain: a.chain } : {}) };
+    if ('iptables' in a)
+      return { kind: 'iptables', table: a.table ?? 'filter', ...(a.chain ? { chain: a.chain } : {}), ...(a.host ? { host: host(p('host'), a.host) } : {}) };
     if ('exec' in a) {
       const e = a.exec as { node: string; run: string };
       return { kind: 'exec', node: node([...p('exec'), 'node'], e.node), run: e.run };
@@ -204,7 +206,7 @@ function buildStep(st: RawStep, i: number, lab: Lab, loc: Located): StepSpec {
   });
   const e = st.expect ?? {};
   const same = e.reach === 'same';
-  const built = buildExpect(e, keys, loc, at('expect'));
+  const built = buildExpect(e, keys, lab.hosts, loc, at('expect'));
   const expect = same ? { ...built, reach: lab.expect.reach } : built;
   if (!actions.length && !checkCount(expect)) throw loc.error(at(), `step "${st.name}" neither does nor expects anything`);
   if (st.every && !st.repeat) throw loc.error(at('every'), `step "${st.name}": every needs repeat`);
@@ -226,6 +228,14 @@ function checkHosts(raw: RawLab, hosts: readonly string[], networks: readonly Ne
       throw loc.error(['networks', n.key, 'driver'], `network ${n.key}: an overlay network needs hosts: (a multi-host lab)`);
   }
   for (const n of nodes) {
+    const firstKey = n.mode.kind === 'networks' ? n.mode.attach[0]?.network : undefined;
+    const first = networks.find((x) => x.key === firstKey);
+    if (n.ports.length && first?.driver === 'overlay')
+      throw loc.error(
+        ['nodes', n.key, 'ports'],
+        `node ${n.key}: published ports go with its first network, ${first.key}, an overlay network, which publishes nothing (Docker's need the swarm ingress mesh): list bridge first`,
+        true,
+      );
     const h = raw.nodes[n.key].host;
     if (h === undefined) continue;
     if (!hosts.length) throw loc.error(['nodes', n.key, 'host'], `node ${n.key}: host needs hosts: (a multi-host lab)`);
@@ -236,7 +246,6 @@ function checkHosts(raw: RawLab, hosts: readonly string[], networks: readonly Ne
     }
   }
   if (!hosts.length && raw.cluster) throw loc.error(['cluster'], 'cluster needs hosts: (a multi-host lab)', true);
-  if (hosts.length && raw.daemon && Object.keys(raw.daemon).length) throw loc.error(['daemon'], 'a multi-host lab takes no daemon settings yet', true);
 }
 
 function buildNode(lab: string, key: string, n: RawNode, networks: readonly NetSpec[], nodeKeys: readonly string[], loc: Located): NodeSpec {
@@ -330,7 +339,7 @@ function buildLink(l: RawLink, i: number, nodes: readonly NodeSpec[], loc: Locat
 }
 
 /** An expect block; `reach: same` (a step's) is left to the caller, as no reach block here. */
-function buildExpect(e: RawExpect, nodeKeys: readonly string[], loc: Located, at: Path): Expectations {
+function buildExpect(e: RawExpect, nodeKeys: readonly string[], hosts: readonly string[], loc: Located, at: Path): Expectations {
   const need = (path: (string | number)[], node: string, allowHost = false): void => {
     if (allowHost && node === 'host') return;
     if (!nodeKeys.includes(node)) throw loc.error(path, `no node "${node}" (nodes: ${nodeKeys.join(', ')}${allowHost ? ', or host' : ''})`);
@@ -348,7 +357,14 @@ function buildExpect(e: RawExpect, nodeKeys: readonly string[], loc: Located, at
     return { probe, probeText: r.probe, nodes: [...new Set(r.nodes)], allow: r.allow ?? [] };
   });
   (e.dns ?? []).forEach((d, i) => need([...at, 'dns', i, 'from'], d.from));
-  (e.ports ?? []).forEach((p, i) => need([...at, 'ports', i, 'from'], p.from, true));
+  (e.ports ?? []).forEach((p, i) => {
+    need([...at, 'ports', i, 'from'], p.from, true);
+    if (p.host === undefined) return;
+    if (p.from !== 'host')
+      throw loc.error([...at, 'ports', i, 'host'], `host "${p.host}" is for from: host (a node's probe runs in that node, on its own host)`, true);
+    if (!hosts.includes(p.host))
+      throw loc.error([...at, 'ports', i, 'host'], `no host "${p.host}" (${hosts.length ? `hosts: ${hosts.join(', ')}` : 'a single-host lab: drop host'})`);
+  });
   (e.files ?? []).forEach((f, i) => need([...at, 'files', i, 'node'], f.node));
   (e.commands ?? []).forEach((c, i) => need([...at, 'commands', i, 'node'], c.node));
   const pair = (kind: 'rtt' | 'loss', x: { from: string; to: string }, i: number): void => {
