@@ -39,11 +39,15 @@ steps:
   - name: nat flushed on a, its guard on
     do: [{iptables: flush, table: nat, host: a}]
     within: 10s
-    expect: {ports: [{from: host, host: b, to: "web:80", open: true}]}
+    expect: {ports: [{from: host, host: b, to: "web:80", open: true}, {from: host, host: a, to: "api:80", open: true}]}
   - name: nat flushed on b, its guard off
-    do: [{iptables: flush, table: nat, host: b}]
-    within: 2s
+    do: [{iptables: flush, table: nat, host: b}, {wait: 3s}]
+    within: 1s
     expect: {ports: [{from: host, host: a, to: "api:80", open: true}, {from: host, host: b, to: "web:80", open: true}]}
+  - name: nat flushed everywhere
+    do: [{iptables: flush, table: nat}]
+    within: 10s
+    expect: {ports: [{from: host, host: b, to: "web:80", open: true}, {from: host, host: a, to: "api:80", open: false}]}
 `;
 
 describe('netloom lab: a multi-host lab with daemon settings, iptables steps and published ports', { skip: skipUnlessRoot }, () => {
@@ -80,16 +84,25 @@ describe('netloom lab: a multi-host lab with daemon settings, iptables steps and
         'host b -> web:90 closed pass',
       ],
     );
-    // Step 1: a's nat flushed, a's guard (its own setting, 1 s) restores it.
+    // Step 1: a's nat flushed, a's guard (its own setting, 1 s) restores it; b's rules untouched
+    // (b's guard is off: had they been flushed too, api would stay closed).
     assert.match(out, /^step 1 nat flushed on a, its guard on: held after [\d.]+ s \(within 10s\)$/m);
-    // Step 2: b's nat flushed; a's rules untouched (web still open from b), b's never come back.
-    assert.match(out, /^step 2 nat flushed on b, its guard off: did not hold within 2s$/m);
+    // Step 2: b's nat flushed; 3 s later (beyond the default guard's 2 s) still gone: b runs with
+    // the lab-wide firewall-check 0.
+    assert.match(out, /^step 2 nat flushed on b, its guard off: did not hold within 1s$/m);
     const step2 = json.suites.filter((s) => s.step)[1];
     const byName = Object.fromEntries(step2.cases.map((c) => [c.name, c]));
     assert.equal(byName['do iptables flush nat on b'].status, 'pass');
     assert.equal(byName['ports: host a -> api:80 open'].status, 'fail');
     assert.match(byName['ports: host a -> api:80 open'].message ?? '', /^closed \(tried 10\.250\.0\.12:8081\)/);
     assert.equal(byName['ports: host b -> web:80 open'].status, 'pass');
+    // Step 3: without host:, every host's nat; a's heals again.
+    assert.match(out, /^step 3 nat flushed everywhere: held after [\d.]+ s \(within 10s\)$/m);
+    const step3 = json.suites.filter((s) => s.step)[2];
+    assert.ok(
+      step3.cases.some((c) => c.name === 'do iptables flush nat (on a, b)' && c.status === 'pass'),
+      JSON.stringify(step3.cases),
+    );
     assert.match(out, /: down, nothing of it left/);
     assert.equal(await machine(), before0);
   });
@@ -138,5 +151,14 @@ describe('netloom lab: a multi-host lab with daemon settings, iptables steps and
       }
       assert.equal(await machine(), before0);
     }
+  });
+
+  test('--host stays refused for a multi-host lab (exit 3), nothing made', async () => {
+    const f = join(dir, 'mh.loom.yaml');
+    writeFileSync(f, LAB);
+    const r = await lab('up', f, '--host');
+    assert.equal(r.exitCode, 3, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /a multi-host lab makes its own hosts: drop --host/);
+    assert.equal(await machine(), before0);
   });
 });
