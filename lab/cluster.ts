@@ -2,7 +2,7 @@
 // lab's namespace (nllab-NAME) holds the underlay bridge and a real etcd (1 or 3 members); each
 // host is a namespace of its own (nllab-NAME-HOST) with a veth on that bridge and its own netloomd
 // (--cluster-store etcd://..., --advertise-addr, --node-name HOST). Overlay networks span them.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatIfAddr, formatIPv4, type IfAddr, parseCidr } from '../common/cidr.js';
 import { run, type RunResult } from '../system/exec.js';
@@ -129,9 +129,25 @@ export async function startHostDaemon(lab: Lab, progs: Programs, h: string, host
   for (let i = 0; i < 300; i++) {
     if (await daemonAnswers(host.socket)) return { ...host, daemonPid: pid };
     await sleep(50);
-    if (!alive(pid) && i < 280) pid = spawn();
+    if (alive(pid)) continue;
+    // A setting netloomd refuses (a daemon: key or value) will not change: say it at once.
+    const refused = settingRefused(join(dir, 'netloomd.out'));
+    if (refused) throw new LabFailure(`host ${h}: its netloomd refused its settings: ${refused}`);
+    if (i < 280) pid = spawn();
   }
   throw new LabFailure(`host ${h}: its netloomd did not answer on ${host.socket} (see ${dir}/netloomd.log)`);
+}
+
+/** The last line of a netloomd's output if it refuses a setting (daemon.json key or value). */
+function settingRefused(out: string): string | undefined {
+  let text = '';
+  try {
+    text = readFileSync(out, 'utf8').slice(-2000);
+  } catch {
+    return undefined;
+  }
+  const last = text.trim().split('\n').pop() ?? '';
+  return /config file|invalid --|conflict/.test(last) ? last : undefined;
 }
 
 /** The lab's underlay, etcd and hosts; what already runs is kept (up is idempotent). */
@@ -174,6 +190,11 @@ export async function startCluster(lab: Lab, progs: Programs): Promise<{ state: 
     const ns = clusterHostNs(lab, h);
     const a = underlayAddress(lab.cluster.underlay, 'host', i);
     const uplink = `u-${h}`;
+    const before = hosts[h] ?? { ns, socket: join(dir, h, 'netloomd.sock'), address: a.ip, uplink };
+    // Known to the state before anything of it is made: down removes it even if its netloomd never starts.
+    hosts[h] = before;
+    state = { ...state, hosts };
+    writeState(state);
     await ensureNs(ns);
     if ((await run('ip', ['-n', labNs, 'link', 'show', uplink], { allowFail: true })).exitCode !== 0) {
       await run('ip', ['-n', labNs, 'link', 'add', uplink, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
@@ -181,7 +202,6 @@ export async function startCluster(lab: Lab, progs: Programs): Promise<{ state: 
       await run('ip', ['-n', ns, 'addr', 'add', formatIfAddr(a), 'dev', 'eth0']);
       await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
     }
-    const before = hosts[h] ?? { ns, socket: join(dir, h, 'netloomd.sock'), address: a.ip, uplink };
     hosts[h] = await startHostDaemon(lab, progs, h, before);
     if (hosts[h].daemonPid !== before.daemonPid) reused = false;
     state = { ...state, hosts };

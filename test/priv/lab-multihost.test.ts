@@ -153,6 +153,16 @@ describe('netloom lab: a multi-host lab with daemon settings, iptables steps and
     }
   });
 
+  test("a setting a host's netloomd refuses fails up at once (exit 3) naming the host and the value; down leaves nothing", async () => {
+    const f = join(dir, 'refused.loom.yaml');
+    writeFileSync(f, LAB.replace('name: mhports', 'name: mhrefused').replace('  b: {}\n', '  b: {daemon: {mtu: "abc"}}\n'));
+    const r = await lab('run', f);
+    assert.equal(r.exitCode, 3, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /host b: its netloomd refused its settings: netloomd: invalid --mtu "abc": expected an integer from 68 to 65535/);
+    assert.match(r.stdout, /: down, nothing of it left/);
+    assert.equal(await machine(), before0);
+  });
+
   test('--host stays refused for a multi-host lab (exit 3), nothing made', async () => {
     const f = join(dir, 'mh.loom.yaml');
     writeFileSync(f, LAB);
