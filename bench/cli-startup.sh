@@ -4,7 +4,10 @@
 # bench/cli-startup.ts does the timing (whole processes, interleaved with node -e 0 and with the
 # same operations through the API, p50s of ROUNDS rounds).
 #
-#   make build && sudo bash bench/cli-startup.sh          ROUNDS (15), CLI ("bin/netloom.mjs"), CALLGRIND (1)
+#   make build && sudo bash bench/cli-startup.sh [--docker unix:///DOCKERD.sock]   ROUNDS (15), CLI ("bin/netloom.mjs"), CALLGRIND (1)
+#
+# With --docker, `docker network connect/disconnect` against that dockerd run in the same rounds
+# (bench/cli-docker.ts; scripts/docker-env.sh up starts one).
 #
 # The namespace, the daemon (stopped by PID), its sandboxes' namespaces and /etc/netns entries and
 # its temporary directory are removed on exit, failure or signal.

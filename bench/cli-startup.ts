@@ -18,6 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { closeConnections, request, stats, subnet24, type Stats } from './engine-api.js';
+import { dockerBeside, type DockerBeside } from './cli-docker.js';
 
 const GOAL_MS = 20;
 const { values } = parseArgs({
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     cli: { type: 'string', default: 'bin/netloom.mjs' },
     out: { type: 'string', default: 'bench/results' },
     callgrind: { type: 'boolean', default: false },
+    docker: { type: 'string' },
   },
 });
 const socket = values.socket;
@@ -91,8 +93,10 @@ const s = {
 };
 const sb = `${id}-sb`;
 const made: string[] = [];
+let dk: DockerBeside | undefined;
 try {
   await api('POST', '/sandboxes/create', { Name: sb });
+  if (values.docker) dk = await dockerBeside(values.docker, id, proc);
   for (let i = 0; i < rounds + 1; i++) {
     const keep = i > 0; // round 0 warms the page cache and the daemon
     const add = (k: 'cli' | 'api', op: Op, ms: number): void => void (keep && s[k][op].push(ms));
@@ -139,11 +143,13 @@ try {
       () => api('DELETE', `/networks/${an}`),
     );
     made.splice(made.indexOf(cn), 2);
+    await dk?.round(keep);
   }
   if (values.callgrind) await countInstructions();
 } finally {
   for (const n of made) await request(socket, 'DELETE', `/networks/${n}`).catch(() => undefined);
   await request(socket, 'DELETE', `/sandboxes/${sb}`).catch(() => undefined);
+  await dk?.cleanup();
   closeConnections();
 }
 
@@ -169,6 +175,21 @@ for (const op of OPS) {
   const goal = op === 'create' ? '—' : `≤ ${GOAL_MS} ms: ${added <= GOAL_MS ? 'met' : 'missed'}`;
   console.log(`| ${op === 'ls' ? 'network ls -q' : `network ${op}`} | ${f(c.p50)} | ${f(a.p50)} | ${f(added)} | ${goal} |`);
 }
+const dks = dk?.stats();
+if (dks) {
+  console.log(`\nBeside Docker's CLI (${values.docker}), the same rounds; the engine's share is the calls each CLI makes, the client's the rest\n`);
+  console.log('| | netloom p50 ms | Docker p50 ms | netloom/Docker | goal |');
+  console.log('|---|---:|---:|---:|---|');
+  const line = (what: string, n: number, d: number, goal?: number): void =>
+    console.log(`| ${what} | ${f(n)} | ${f(d)} | ${(n / d).toFixed(2)}× | ${goal ? `≤ ${goal.toFixed(1)}×: ${n / d <= goal ? 'met' : 'missed'}` : '—'} |`);
+  line('a start, no request (node -e 0 / docker --version)', node.p50, dks['docker --version'].p50);
+  for (const op of ['connect', 'disconnect'] as const) {
+    const engine = dks['HEAD /_ping'].p50 + dks[`POST ${op}`].p50;
+    line(`network ${op}, whole process`, rows[op].cli.p50, dks[`docker network ${op}`].p50, 1);
+    line(`  engine's share (API call${op === 'connect' ? '; Docker: HEAD /_ping + POST' : ''})`, rows[op].api.p50, engine);
+    line("  client's share (process − engine)", rows[op].cli.p50 - rows[op].api.p50, dks[`docker network ${op}`].p50 - engine);
+  }
+}
 if (values.callgrind) {
   const base = counts['node -e 0'];
   console.log(`\nInstructions (valgrind --tool=callgrind, one run each; the load does not change them): node -e 0 ${(base / 1e6).toFixed(0)} M`);
@@ -189,6 +210,6 @@ mkdirSync(values.out, { recursive: true });
 const file = `${values.out}/cli-startup-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
 writeFileSync(
   file,
-  `${JSON.stringify({ rounds, loadavg: loadavg(), cli: values.cli, node, nodeWithExtraCa: plain, ops: rows, instructions: counts }, null, 2)}\n`,
+  `${JSON.stringify({ rounds, loadavg: loadavg(), cli: values.cli, node, nodeWithExtraCa: plain, ops: rows, docker: dks, instructions: counts }, null, 2)}\n`,
 );
 console.log(`\n${file}`);
