@@ -4,7 +4,10 @@
 # bench/cli-startup.ts does the timing (whole processes, interleaved with node -e 0 and with the
 # same operations through the API, p50s of ROUNDS rounds).
 #
-#   make build && sudo bash bench/cli-startup.sh          ROUNDS (15), CLI ("node bin/netloom.mjs"), CALLGRIND (1)
+#   make build && sudo bash bench/cli-startup.sh [--docker unix:///DOCKERD.sock]   ROUNDS (15), CLI ("bin/netloom.mjs"), CALLGRIND (1)
+#
+# With --docker, `docker network connect/disconnect` against that dockerd run in the same rounds
+# (bench/cli-docker.ts; scripts/docker-env.sh up starts one).
 #
 # The namespace, the daemon (stopped by PID), its sandboxes' namespaces and /etc/netns entries and
 # its temporary directory are removed on exit, failure or signal.
@@ -30,4 +33,4 @@ for _ in $(seq 100); do NETLOOM_NO_AUTOSTART=1 node bin/netloom.mjs --socket "$D
 # With valgrind installed, each command also runs once under callgrind: instruction counts do not
 # depend on the load (CALLGRIND=0 skips it).
 cg=(); [ "${CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null && cg=(--callgrind)
-node build/bench/cli-startup.js --socket "$DIR/d.sock" --rounds "${ROUNDS:-15}" --cli "${CLI:-node bin/netloom.mjs}" "${cg[@]}" "$@"
+node build/bench/cli-startup.js --socket "$DIR/d.sock" --rounds "${ROUNDS:-15}" --cli "${CLI:-bin/netloom.mjs}" "${cg[@]}" "$@"

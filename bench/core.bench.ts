@@ -1,7 +1,7 @@
 // Core network operations on every engine given, side by side:
 //
 //   node build/bench/core.bench.js --docker unix:///run/netloom-bench-docker/docker.sock \
-//     --netloom /run/netloom/netloomd.sock --netloom-cli "node bin/netloom.mjs --socket /run/..." --rounds 30
+//     --netloom /run/netloom/netloomd.sock --netloom-cli "bin/netloom.mjs --socket /run/..." --rounds 30
 //
 // Prints a Markdown table (p50/p95 per operation, and netloom/Docker as a ratio of p50s) and writes
 // everything measured to bench/results/core-<date>.json. See bench/README.md.
@@ -40,7 +40,7 @@ interface TargetResult {
 }
 
 const USAGE = `usage: node build/bench/core.bench.js [--docker unix:///path] [--docker-cli "docker -H unix:///path"]
-       [--netloom /path/netloomd.sock] [--netloom-cli "node bin/netloom.mjs --socket /path"]
+       [--netloom /path/netloomd.sock] [--netloom-cli "bin/netloom.mjs --socket /path"]
        [--rounds 30] [--flat-total 60] [--flat-sample 10] [--no-flat] [--no-cli] [--out DIR]`;
 
 function parse() {

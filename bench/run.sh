@@ -32,7 +32,7 @@ if want netns; then echo "## namespace mechanism"; node build/bench/netns-mechan
 if want core; then
   echo "## core operations, netloom beside Docker"
   NETLOOM_NO_AUTOSTART=1 node build/bench/core.bench.js --docker "$docker_host" --netloom "$SOCK" \
-    --netloom-cli "node bin/netloom.mjs --socket $SOCK" --rounds "$ROUNDS" "$@"
+    --netloom-cli "bin/netloom.mjs --socket $SOCK" --rounds "$ROUNDS" "$@"
 fi
 if want cli; then echo "## what the CLI adds to node -e 0 (goal: at most 20 ms)"; ROUNDS=${CLI_ROUNDS:-15} bash bench/cli-startup.sh; fi
 if want rss; then echo "## netloomd's memory: idle, 1000 endpoints, under dnsperf (goals: 72 and 96 MiB)"; bash bench/daemon-rss.sh; fi

@@ -2,6 +2,9 @@
 import { main } from './main.js';
 import { UsageError } from '../common/errors.js';
 import { ApiError } from './client.js';
+import { restoreExtraCaCerts } from './launch.js';
+
+restoreExtraCaCerts(process.env);
 
 main(process.argv.slice(2)).then(
   (code) => {
