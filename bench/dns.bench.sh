@@ -11,6 +11,9 @@
 #   dnsmasq-bridge  the same dnsmasq on the gateway of a bridge (10.152.0.1, namespace
 #            nl-bench-dnsmasqbr), dnsperf behind a veth in namespace nl-bench-dnsmasqbr-c: the
 #            path netloom's replies take (bridge, veth, another namespace), which loopback skips
+#   netloom-lo  netloom's DNS server code alone (bench/dns-loopback.ts: DnsServer, the answer cache,
+#            the batched UDP socket) on 127.0.0.11 in namespace nl-bench-nllo, dnsperf beside it on
+#            loopback as for dnsmasq: what answering inside each sandbox would give; not netloomd
 #
 # The only name ever queried is nlbench-web (type A), which each server owns: Docker's resolver
 # forwards names it does not know to the host's resolver, so no other name may be sent.
@@ -41,13 +44,14 @@ QPS_THREADS=${QPS_THREADS:-1}
 QPS_OUTSTANDING=${QPS_OUTSTANDING:-100}
 LAT_CLIENTS=10
 TIMEOUT_S=1 # dnsperf -t: a query unanswered after this long is lost
-SERVERS=${SERVERS:-netloom docker dnsmasq dnsmasq-bridge}
+SERVERS=${SERVERS:-netloom docker dnsmasq dnsmasq-bridge netloom-lo}
 OUT=${OUT:-bench/results}
 
 readonly QNAME=nlbench-web CLIENT=nlbench-client NET=nlbench-dns
 readonly NL_NS=nl-bench-dnshost NL_SUBNET=10.150.0.0/24 NL_GW=10.150.0.1
 readonly DK_SUBNET=10.151.0.0/24 DK_RESOLVER=127.0.0.11
 readonly DM_NS=nl-bench-dnsmasq DM_ADDR=127.0.0.1
+readonly LO_NS=nl-bench-nllo LO_ADDR=127.0.0.11
 readonly DB_NS=nl-bench-dnsmasqbr DB_CLIENT=nl-bench-dnsmasqbr-c DB_ADDR=10.152.0.1 DB_CLIENT_ADDR=10.152.0.2
 readonly DOCKER_BIN=/usr/bin/docker DOCKERD_PIDFILE=/run/netloom-bench-docker/dockerd.pid
 
@@ -61,9 +65,9 @@ int_in() { # NAME MIN MAX: the variable NAME holds an integer in [MIN, MAX]
 }
 int_in DURATION 1 60; int_in LAT_DURATION 1 60; int_in WARMUP 1 10; int_in ROUNDS 1 10
 int_in QPS_THREADS 1 8; int_in QPS_OUTSTANDING 1 1000
-for s in $SERVERS; do [[ $s =~ ^(netloom|docker|dnsmasq|dnsmasq-bridge)$ ]] || die "invalid server \"$s\" in SERVERS: expected netloom, docker, dnsmasq or dnsmasq-bridge"; done
+for s in $SERVERS; do [[ $s =~ ^(netloom|docker|dnsmasq|dnsmasq-bridge|netloom-lo)$ ]] || die "invalid server \"$s\" in SERVERS: expected netloom, docker, dnsmasq, dnsmasq-bridge or netloom-lo"; done
 [[ $(id -u) -eq 0 ]] || die "must run as root (creates network namespaces, starts netloomd, dnsmasq and dockerd)"
-for f in build/bench/dns-report.js build/bench/dns-latency.js; do
+for f in build/bench/dns-report.js build/bench/dns-latency.js build/bench/dns-loopback.js; do
   [[ -f $f ]] || die "$f is missing: run make build (or npx tsc -p .)"
 done
 [[ -f dist/netloomd.mjs ]] || die "dist/netloomd.mjs is missing: run make build"
@@ -83,7 +87,7 @@ ensure_packages
 
 DIR=$(mktemp -d /tmp/netloom-dns-bench.XXXXXX)
 NL_SOCK=$DIR/netloomd.sock
-nl_pid='' dm_pid='' db_pid='' docker_host='' docker_started=0 made_nl_ns=0 made_dm_ns=0 made_db_ns=0 made_docker_objects=0
+nl_pid='' dm_pid='' db_pid='' lo_pid='' made_lo_ns=0 docker_host='' docker_started=0 made_nl_ns=0 made_dm_ns=0 made_db_ns=0 made_docker_objects=0
 # Per server: the network namespace dnsperf runs in, the address it queries, the server's PID.
 declare -A NSPATH=() ADDR=() SPID=()
 
@@ -120,6 +124,8 @@ cleanup() {
   ((made_nl_ns)) && ip netns del "$NL_NS" 2>/dev/null
   stop_pid "$dm_pid"
   ((made_dm_ns)) && ip netns del "$DM_NS" 2>/dev/null
+  stop_pid "$lo_pid"
+  ((made_lo_ns)) && ip netns del "$LO_NS" 2>/dev/null
   stop_pid "$db_pid"
   ((made_db_ns)) && ip netns del "$DB_CLIENT" 2>/dev/null
   ((made_db_ns)) && ip netns del "$DB_NS" 2>/dev/null
@@ -145,7 +151,7 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 # Refuse to run beside another run (or over its leftovers): every name below is this script's.
-for ns in "$NL_NS" "$DM_NS" "$DB_NS" "$DB_CLIENT" "$QNAME" "$CLIENT"; do
+for ns in "$NL_NS" "$DM_NS" "$LO_NS" "$DB_NS" "$DB_CLIENT" "$QNAME" "$CLIENT"; do
   [[ ! -e /run/netns/$ns ]] || die "network namespace $ns already exists: another dns bench running, or a leftover (ip netns del $ns)"
 done
 
@@ -231,6 +237,17 @@ setup_dnsmasq-bridge() {
   start_dnsmasq "$DB_NS" "$DB_ADDR" dnsmasq-bridge
   db_pid=$started
   NSPATH[dnsmasq-bridge]=/run/netns/$DB_CLIENT ADDR[dnsmasq-bridge]=$DB_ADDR SPID[dnsmasq-bridge]=$db_pid
+}
+
+# netloom's answer path without netloomd's gateway: the DNS server code on loopback (see the top).
+setup_netloom-lo() {
+  ip netns add "$LO_NS"
+  made_lo_ns=1
+  ip -n "$LO_NS" link set lo up
+  nsenter --net="/run/netns/$LO_NS" node build/bench/dns-loopback.js --address "$LO_ADDR" --client 127.0.0.1 \
+    --name "$QNAME" 2>"$DIR/netloom-lo.log" &
+  lo_pid=$!
+  NSPATH[netloom-lo]=/run/netns/$LO_NS ADDR[netloom-lo]=$LO_ADDR SPID[netloom-lo]=$lo_pid
 }
 
 # ---- measuring --------------------------------------------------------------------------------

@@ -6,6 +6,11 @@
 // Any add or remove in the records empties the cache (Records.generation), so a name that
 // appears, disappears or changes address is never answered from before the change. `netloom dns
 // explain` calls decide() directly and never reads this cache.
+//
+// The lookup builds no string: entries sit per source address (the UDP socket hands out the same
+// string for an address every time, so its hash is computed once), then under an FNV-1a hash of
+// the query's bytes, and a hit compares network, transport and bytes. A string key per query
+// (the earlier form) cost an allocation, a flatten and a hash of ~80 characters each time.
 import type { Records } from './records.js';
 import { RCODE } from './types.js';
 
@@ -13,34 +18,57 @@ import { RCODE } from './types.js';
 const MAX_ENTRIES = 4096;
 const HEADER = 12;
 
+interface Entry {
+  readonly via: string;
+  readonly tcp: boolean;
+  /** The query's bytes after its id. */
+  readonly query: Buffer;
+  readonly reply: Buffer;
+  /** Another entry of the same source address and hash. */
+  readonly next: Entry | undefined;
+}
+
+/** FNV-1a over the query's bytes after the id (the id differs on every query). */
+function hashQuery(msg: Buffer): number {
+  let h = 0x811c9dc5;
+  for (let i = 2; i < msg.length; i++) h = Math.imul(h ^ msg[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+function sameQuery(msg: Buffer, query: Buffer): boolean {
+  if (msg.length - 2 !== query.length) return false;
+  for (let i = 0; i < query.length; i++) if (msg[i + 2] !== query[i]) return false;
+  return true;
+}
+
 export class AnswerCache {
-  private readonly replies = new Map<string, Buffer>();
+  private readonly bySource = new Map<string, Map<number, Entry>>();
+  private entries = 0;
   private generation: number;
 
   constructor(
     private readonly records: Records,
     private readonly max = MAX_ENTRIES,
+    /** Tests pass a constant to put every entry in one chain. */
+    private readonly hash: (msg: Buffer) => number = hashQuery,
   ) {
     this.generation = records.generation;
   }
 
-  /** The key of a query, or undefined for one too short to have a header (never cached). */
-  key(msg: Buffer, clientIp: string, via: string, tcp: boolean): string | undefined {
-    if (msg.length < HEADER) return undefined;
-    return `${tcp ? 't' : 'u'}${via}\0${clientIp}\0${msg.toString('latin1', 2)}`;
-  }
-
-  /** A fresh copy of the cached reply carrying the query's id, or undefined. */
-  get(key: string, msg: Buffer): Buffer | undefined {
+  /** A fresh copy of the reply cached for this query, carrying the query's id, or undefined
+   *  (also for a message too short to have a header, which is never cached). */
+  get(msg: Buffer, clientIp: string, via: string, tcp: boolean): Buffer | undefined {
     if (this.generation !== this.records.generation) {
-      this.replies.clear();
+      this.clear();
       this.generation = this.records.generation;
       return undefined;
     }
-    const t = this.replies.get(key);
-    if (t === undefined) return undefined;
-    const out = Buffer.allocUnsafe(t.length);
-    t.copy(out);
+    if (msg.length < HEADER) return undefined;
+    let e = this.bySource.get(clientIp)?.get(this.hash(msg));
+    while (e !== undefined && !(e.via === via && e.tcp === tcp && sameQuery(msg, e.query))) e = e.next;
+    if (e === undefined) return undefined;
+    const out = Buffer.allocUnsafe(e.reply.length);
+    e.reply.copy(out);
     out[0] = msg[0]!;
     out[1] = msg[1]!;
     return out;
@@ -51,17 +79,32 @@ export class AnswerCache {
     return { generation: this.records.generation, rotations: this.records.rotations };
   }
 
-  /** Keeps a reply respond() built, unless the records changed or a rotation happened meanwhile. */
-  put(key: string, reply: Buffer, before: { readonly generation: number; readonly rotations: number }): void {
+  /** Keeps the reply respond() built for msg, unless the records changed or a rotation happened
+   *  meanwhile (or msg has no header). */
+  put(msg: Buffer, clientIp: string, via: string, tcp: boolean, reply: Buffer, before: { readonly generation: number; readonly rotations: number }): void {
     const r = this.records;
+    if (msg.length < HEADER) return;
     if (before.generation !== r.generation || before.generation !== this.generation || before.rotations !== r.rotations) return;
     const rcode = reply.length >= HEADER ? reply[3]! & 0x0f : -1;
     if (rcode !== RCODE.NOERROR && rcode !== RCODE.NXDOMAIN) return;
-    if (this.replies.size >= this.max) this.replies.clear();
-    this.replies.set(key, Buffer.from(reply));
+    if (this.entries >= this.max) this.clear();
+    let byHash = this.bySource.get(clientIp);
+    if (byHash === undefined) this.bySource.set(clientIp, (byHash = new Map()));
+    const h = this.hash(msg);
+    // A query must not be kept twice (the later reply would hide behind the earlier).
+    const next = byHash.get(h);
+    for (let e = next; e !== undefined; e = e.next) if (e.via === via && e.tcp === tcp && sameQuery(msg, e.query)) return;
+    // Copies: msg is a view into the socket's batch memory, reply may be reused by the caller.
+    byHash.set(h, { via, tcp, query: Buffer.from(msg.subarray(2)), reply: Buffer.from(reply), next });
+    this.entries++;
+  }
+
+  private clear(): void {
+    this.bySource.clear();
+    this.entries = 0;
   }
 
   get size(): number {
-    return this.replies.size;
+    return this.entries;
   }
 }

@@ -46,8 +46,7 @@ export class DnsServer {
   /** Handles one query: a local answer (or silence) synchronously, a forward as a promise. The
    *  hot path allocates no promise and never waits. */
   handle(msg: Buffer, clientIp: string, via: string, tcp = false): Buffer | undefined | Promise<Buffer | undefined> {
-    const key = this.cache.key(msg, clientIp, via, tcp);
-    const hit = key === undefined ? undefined : this.cache.get(key, msg);
+    const hit = this.cache.get(msg, clientIp, via, tcp);
     if (hit) {
       this.stats.answered++;
       return hit;
@@ -70,7 +69,7 @@ export class DnsServer {
     }
     if ('reply' in r) {
       this.stats.answered++;
-      if (key !== undefined) this.cache.put(key, r.reply, before);
+      this.cache.put(msg, clientIp, via, tcp, r.reply, before);
       return r.reply;
     }
     return this.forward(r.forward);

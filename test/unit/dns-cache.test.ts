@@ -105,7 +105,7 @@ describe('the answer cache', () => {
       const before = c.stamp();
       const out = respond(r, { ip: '10.1.0.2', via: 'n-front' }, msg, { defaultUpstreams: [], ttl: 0 });
       assert.ok('reply' in out);
-      c.put(c.key(msg, '10.1.0.2', 'n-front', false)!, out.reply, before);
+      c.put(msg, '10.1.0.2', 'n-front', false, out.reply, before);
     };
     put('api');
     put('nothere');
@@ -114,14 +114,51 @@ describe('the answer cache', () => {
     put('a');
     put('b');
     assert.ok(c.size <= 3);
-    assert.equal(c.key(Buffer.alloc(11), '10.1.0.2', 'n-front', false), undefined, 'no header, no key');
-    const key = c.key(q('api'), '10.1.0.2', 'n-front', false)!;
+    const size = c.size;
+    c.put(Buffer.alloc(11), '10.1.0.2', 'n-front', false, Buffer.alloc(12), c.stamp());
+    assert.equal(c.size, size, 'no header: never kept');
+    assert.equal(c.get(Buffer.alloc(11), '10.1.0.2', 'n-front', false), undefined, 'no header: never found');
     put('api');
-    assert.ok(c.get(key, q('api')));
-    assert.notEqual(key, c.key(q('api'), '10.1.0.2', 'n-front', true), 'TCP has its own entries (a larger size limit)');
+    assert.ok(c.get(q('api'), '10.1.0.2', 'n-front', false));
+    assert.equal(c.get(q('api'), '10.1.0.2', 'n-front', true), undefined, 'TCP has its own entries (a larger size limit)');
+    assert.equal(c.get(q('api'), '10.1.0.2', 'n-back', false), undefined, 'so has each receiving network');
+    assert.equal(c.get(q('api'), '10.1.0.3', 'n-front', false), undefined, 'and each source address');
+    const kept = c.size;
+    put('api');
+    assert.equal(c.size, kept, 'the same query is kept once');
     r.add(ep('x', 'back', '10.2.0.9'));
-    assert.equal(c.get(key, q('api')), undefined);
+    assert.equal(c.get(q('api'), '10.1.0.2', 'n-front', false), undefined);
     assert.equal(c.size, 0);
+  });
+
+  test('entries whose hashes collide are told apart by network, transport and bytes', () => {
+    const r = new Records();
+    r.add(ep('api', 'front', '10.1.0.2'));
+    r.add(ep('api', 'back', '10.2.0.2'));
+    r.add(ep('web', 'front', '10.1.0.3'));
+    r.add(ep('db', 'back', '10.2.0.4'));
+    const c = new AnswerCache(r, 100, () => 7); // every query in one chain
+    const cases = [
+      ['web', 'n-front', false],
+      ['web', 'n-back', false],
+      ['db', 'n-back', false],
+      ['db', 'n-back', true],
+      ['nope', 'n-front', false],
+    ] as const;
+    const want = cases.map(([name, via, tcp]) => {
+      const msg = encodeQuery(1, { name, type: QTYPE.A, qclass: 1 });
+      const before = c.stamp();
+      const out = respond(r, { ip: via === 'n-front' ? '10.1.0.2' : '10.2.0.2', via }, msg, { defaultUpstreams: [], ttl: 0, tcp });
+      assert.ok('reply' in out);
+      c.put(msg, '10.1.0.2', via, tcp, out.reply, before);
+      return out.reply;
+    });
+    assert.equal(c.size, cases.length);
+    cases.forEach(([name, via, tcp], i) => {
+      const got = c.get(encodeQuery(1, { name, type: QTYPE.A, qclass: 1 }), '10.1.0.2', via, tcp);
+      assert.deepEqual(got, want[i], `${name} via ${via}${tcp ? ' over TCP' : ''}`);
+    });
+    assert.equal(c.get(encodeQuery(1, { name: 'other', type: QTYPE.A, qclass: 1 }), '10.1.0.2', 'n-front', false), undefined);
   });
 
   test('property: after any sequence of adds, removes and queries, each reply is what respond() says without a cache', () => {
