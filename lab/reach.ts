@@ -92,11 +92,17 @@ async function echoWave(
     if (!inWave.has(p.from)) return;
     for (const address of targetAddresses(lab, facts, p.to)) targets.get(p.from)!.push({ address, group: p.expected ? i + 1 : 0 });
   });
-  const res = await echoFrom(
-    wave.map((s) => ({ ns: { kind: 'named', name: nsOwner(lab, s).sandbox }, targets: targets.get(s)! })),
-    { timeoutMs: TIMEOUT_MS, ...(quietMs !== undefined ? { graceMs: quietMs } : {}) },
-  );
-  return new Map(wave.map((s, i): [string, Outcome] => [s, 'rtt' in res[i] ? { answered: new Set(res[i].rtt.keys()) } : { error: res[i].error }]));
+  try {
+    const res = await echoFrom(
+      wave.map((s) => ({ ns: { kind: 'named', name: nsOwner(lab, s).sandbox }, targets: targets.get(s)! })),
+      { timeoutMs: TIMEOUT_MS, ...(quietMs !== undefined ? { graceMs: quietMs } : {}) },
+    );
+    return new Map(wave.map((s, i): [string, Outcome] => [s, 'rtt' in res[i] ? { answered: new Set(res[i].rtt.keys()) } : { error: res[i].error }]));
+  } catch (err) {
+    // The whole wave failed (the prober itself): each of its cells says why, as an fping failure would.
+    const error = `icmp probe failed: ${err instanceof Error ? err.message : String(err)}`;
+    return new Map(wave.map((s): [string, Outcome] => [s, { error }]));
+  }
 }
 
 /** Runs `probeWave` for every source in waves whose neighbour entries fit what the machine's table
