@@ -110,6 +110,6 @@ printf '%-34s %9.2fs %9.2fs %7.2fx\n' "check: lab check / exec per source" "$nl_
 printf '%-34s %9.2fs %9.2fs %7.2fx\n' "down" "$nl_down" "$d_down" "$(echo "$nl_down / $d_down" | bc -l)"
 same=0; for i in $(seq 1 $N); do for j in $(seq 1 $N); do [ "$i" != "$j" ] && [ $(( (i - 1) % NETS )) = $(( (j - 1) % NETS )) ] && same=$((same + 1)); done; done
 echo "docker pings answered: loop $ok, per source $((ok2 - N)) (self included there) of $(wc -l < "$DIR/pairs"), expected $same (same-network pairs)"
-echo "netloom: lab check probes 48 sources at once in waves that fit the neighbour table, each one fping to all its targets (-r0 -t1000);"
+echo "netloom: lab check seeds the neighbour entries (exempt from gc_thresh3), then one echo per target from every source at once (in-process raw ICMP sockets, 1 s timeout, 250 ms after the last expected answer);"
 echo "docker: exec loop = one docker exec ping per pair, 24 at a time; per source = 12 docker execs at a time, all targets at once"
 echo "netloom objects left after down: $left"

@@ -1,27 +1,22 @@
 // `netloom lab check`: runs every expectation against the running lab, probes in parallel with
-// bounded timeouts, and returns a report. ICMP with `ping -c1 -W1`, TCP/UDP and DNS from inside the
-// asking node (`ip netns exec`), DNS only ever against the node's own nameserver inside the lab.
-import { existsSync } from 'node:fs';
+// bounded timeouts, and returns a report. Reach tables in lab/reach.ts; TCP/UDP and DNS from inside
+// the asking node (`ip netns exec`), DNS only ever against the node's own nameserver inside the lab.
 import { api } from '../cli/client.js';
-import { explainPort, explainReach } from './explain.js';
-import { labFacts, targetAddresses, type Facts } from './facts.js';
+import { explainPort } from './explain.js';
+import { labFacts, type Facts } from './facts.js';
+import { declared } from './impair.js';
 import { lossProbes, lossVerdict, parsePing, pickAddress, RTT_PROBES, rttVerdict } from './measure.js';
 import { nsOwner, type LossSpec, type RttSpec, type DnsSpec, type Lab, type PortSpec, type ReachSpec } from './model.js';
 import { reachSuite, type CaseResult, type CheckReport, type Suite } from './report.js';
 import { inLabHost, inNode, socketFor, type LabState, type Programs } from './runtime.js';
-import { expectedPairs, type Cell } from './truth.js';
-import { DEFAULT_GC_THRESH3, entriesOf, nextWave, waveBudget, waveOrder, type WaveSource } from './waves.js';
-import { arpTableUse, flushLearntNeighbours } from '../system/neigh-table.js';
+import { ask, reach, type Runner } from './reach.js';
+import { quietAfter } from './waves.js';
 import { pool } from './pool.js';
 import { inHost } from './cluster.js';
 import { bindingTargets, type Vantage } from './ports.js';
 
 /** Checks run at once (dig, file reads, commands, port probes). */
 const PARALLEL = 12;
-/** Reach probe runs at once: one per source node, each a single fping (or a ping per target).
- *  Each waits about a second for the denied targets, so a wave (lab/waves.ts: about 40 sources
- *  at 1024 neighbour entries) should take one round, not two. */
-const SOURCES_AT_ONCE = 48;
 
 const enc = encodeURIComponent;
 
@@ -31,7 +26,9 @@ export async function labCheck(lab: Lab, state: LabState, progs: Programs, known
   const suites: Suite[] = [];
   // Where the gateways' neighbour entries are: the lab's own host namespaces (never the machine's).
   const labNs = state.isolated ? (state.hosts ? Object.values(state.hosts).map((h) => h.ns) : state.hostNs ? [state.hostNs] : []) : [];
-  for (const r of lab.expect.reach) suites.push(reachSuite(await reach(lab, facts, labNs, progs, r)));
+  // How long a wave listens once every expected echo answered: bounded by the impairments in force.
+  const quietMs = quietAfter([...declared(lab).map((d) => d.netem), ...Object.values(state.netem ?? {})]);
+  for (const r of lab.expect.reach) suites.push(reachSuite(await reach(lab, facts, { progs, labNs, ...(quietMs !== undefined ? { quietMs } : {}) }, r)));
   const block = (kind: Suite['kind'], cases: CaseResult[]): void => void (cases.length && suites.push({ kind, name: kind, cases }));
   block('dns', await pool(lab.expect.dns, PARALLEL, (d) => dns(lab, state, facts, d)));
   block('ports', await pool(lab.expect.ports, PARALLEL, (p) => port(lab, state, facts, progs, p)));
@@ -102,138 +99,6 @@ async function measure(lab: Lab, facts: Facts, x: RttSpec | LossSpec, kind: 'rtt
 }
 
 const nodes = (n: string[]): { nodes: string[] } => ({ nodes: n });
-
-async function reach(
-  lab: Lab,
-  facts: Facts,
-  labNs: readonly string[],
-  progs: Programs,
-  r: ReachSpec,
-): Promise<{ probe: string; nodes: readonly string[]; cells: Cell[] }> {
-  const pairs = expectedPairs(r);
-  // One probe run per source node, to every address of every target at once: a denied pair costs
-  // its timeout once per source, not once per pair.
-  const sources = [...new Set(pairs.map((p) => p.from))];
-  const addrsOf = new Map<string, string[]>(sources.map((s) => [s, []]));
-  for (const p of pairs) addrsOf.get(p.from)!.push(...targetAddresses(lab, facts, p.to));
-  for (const [s, a] of addrsOf) addrsOf.set(s, [...new Set(a)]);
-  const before = await arpTableUse();
-  const runs = await inWaves(
-    lab,
-    facts,
-    labNs,
-    sources,
-    addrsOf,
-    async (from) => {
-      try {
-        return { answered: new Set(await probe(progs, nsOwner(lab, from).sandbox, r, addrsOf.get(from) ?? [])) };
-      } catch (err) {
-        return { error: err instanceof Error ? err.message : String(err) };
-      }
-    },
-    r.probe.kind === 'icmp' && !hasFping() ? 8 : SOURCES_AT_ONCE,
-  );
-  const after = await arpTableUse();
-  // Packets the kernel dropped for want of a neighbour entry: said beside every pair that should
-  // have answered and did not (it is the machine's table, so other namespaces may have filled it).
-  const overflows = before && after ? after.overflows - before.overflows : 0;
-  const full =
-    overflows > 0
-      ? `; the kernel's neighbour table (one for every namespace, limit ${after!.limit}, net.ipv4.neigh.default.gc_thresh3) overflowed ${overflows} time(s) during the probe`
-      : '';
-  const cells = pairs.map((p): Cell => {
-    const tried = targetAddresses(lab, facts, p.to);
-    const got = runs.get(p.from);
-    if (!got?.answered) return { ...p, answered: [], tried, error: got?.error ?? 'not probed' };
-    const answered = tried.filter((a) => got.answered.has(a));
-    const actual = answered.length > 0;
-    const why = actual === p.expected ? undefined : explainReach(lab, facts, r.probe, p.from, p.to, actual, tried) + (p.expected ? full : '');
-    return { ...p, actual, answered, tried, ...(why ? { why } : {}) };
-  });
-  return { probe: r.probeText, nodes: r.nodes, cells };
-}
-
-/** Runs `fn` for every source, `limit` at once, in waves whose neighbour entries fit what the
- *  machine's table has free (lab/waves.ts), flushing the learnt neighbours of the wave's
- *  namespaces and of `labNs` after each wave. One wave (no flush) when everything fits. */
-async function inWaves<R>(
-  lab: Lab,
-  facts: Facts,
-  labNs: readonly string[],
-  sources: readonly string[],
-  addrsOf: ReadonlyMap<string, readonly string[]>,
-  fn: (from: string) => Promise<R>,
-  limit: number,
-): Promise<Map<string, R>> {
-  const nsOf = new Map<string, string>();
-  for (const n of lab.nodes) for (const i of facts.nodes[n.key]?.ifaces ?? []) nsOf.set(i.address.split('/')[0], nsOwner(lab, n.key).sandbox);
-  let remaining = waveOrder(
-    sources.map((key): WaveSource => ({
-      key,
-      ns: nsOwner(lab, key).sandbox,
-      ifaces: (facts.nodes[key]?.ifaces ?? []).map((i) => ({ address: i.address, gateway: facts.networks[i.network]?.gateway })),
-      targets: (addrsOf.get(key) ?? []).map((address) => ({ address, ns: nsOf.get(address) })),
-    })),
-  );
-  const out = new Map<string, R>();
-  let first = true;
-  while (remaining.length) {
-    // Inside a namespace other than the machine's, /proc does not show the table: the kernel's
-    // default limit is assumed, with nothing else in it.
-    const use = (await arpTableUse()) ?? { limit: DEFAULT_GC_THRESH3, entries: 0 };
-    const take = nextWave(remaining, waveBudget(use.limit, use.entries));
-    const wave = remaining.slice(0, take);
-    const single = first && take === remaining.length;
-    first = false;
-    remaining = remaining.slice(take);
-    const res = await pool(wave, limit, (s) => fn(s.key));
-    wave.forEach((s, i) => out.set(s.key, res[i]));
-    if (single) break;
-    // Free the wave's entries for the next wave (and, after the last, for the rest of the machine).
-    const touched = [...new Set(wave.flatMap((s) => entriesOf(s).map((e) => e.split('|')[0])))].filter((ns) => !ns.startsWith('@'));
-    await pool([...touched, ...labNs], PARALLEL, (ns) => flushLearntNeighbours({ kind: 'named', name: ns }));
-  }
-  return out;
-}
-
-/** NETLOOM_LAB_NO_FPING=1 forces the plain-ping path (the tests run both). */
-const hasFping = (): boolean => !process.env.NETLOOM_LAB_NO_FPING && existsSync('/usr/bin/fping');
-
-/** The addresses that answered, probed in parallel from inside one node (fping or ping -c1 -W1, or
- *  the lab's own TCP/UDP prober with a 1 s timeout). */
-async function probe(progs: Programs, from: string, r: ReachSpec, addrs: readonly string[]): Promise<string[]> {
-  if (!addrs.length) return [];
-  if (r.probe.kind === 'icmp') {
-    // fping sends one echo to every address from one process (-r0: no retry, -t1000: 1 s); without
-    // it, one ping -c1 -W1 per address, all at once.
-    const fping = hasFping();
-    const argv = fping
-      ? ['fping', '-a', '-q', '-r0', '-t1000', '-i1', ...addrs]
-      : ['sh', '-c', 'for a in "$@"; do (ping -n -q -c1 -W1 "$a" >/dev/null 2>&1 && echo "$a") & done; wait', 'ping-all', ...addrs];
-    const res = await inNode(from, argv, 10_000);
-    // fping exits 1 when some address did not answer: an outcome, not a failure.
-    if (res.exitCode !== 0 && !(fping && res.exitCode === 1)) {
-      throw new Error(`${argv[0]} from ${from} failed: ${(res.stderr || `exit ${res.exitCode}`).trim().split('\n')[0]}`);
-    }
-    const ok = new Set(
-      res.stdout
-        .split('\n')
-        .map((l) => l.trim())
-        .filter(Boolean),
-    );
-    return addrs.filter((a) => ok.has(a));
-  }
-  const answers = await ask(progs, (argv) => inNode(from, argv, 5000), r.probe.kind, r.probe.port, addrs);
-  return addrs.filter((a) => answers[a]);
-}
-
-type Runner = (argv: readonly string[]) => ReturnType<typeof inNode>;
-
-async function ask(progs: Programs, where: Runner, proto: string, port: number, addrs: readonly string[]): Promise<Record<string, string | null>> {
-  const r = await where([process.execPath, progs.cliScript, 'lab', '_ask', proto, String(port), ...addrs]);
-  if (r.exitCode !== 0) throw new Error(`probe ${proto}/${port} failed: ${(r.stderr || r.stdout).trim().split('\n')[0]}`);
-  return JSON.parse(r.stdout) as Record<string, string | null>;
-}
 
 /** The nameserver a node's resolver asks, if it is one the lab owns (a network gateway) or loopback. */
 function labNameserver(resolv: string, facts: Facts): { server?: string; refused?: string } {

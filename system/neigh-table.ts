@@ -2,8 +2,14 @@
 // it: /proc/net/stat/arp_cache gives its entry count and per-CPU overflow counts (table_fulls),
 // net.ipv4.neigh.default.gc_thresh3 its hard limit. netloom never changes the limit (it is the
 // machine's, for every namespace at once); a lab frees what it used (flushLearntNeighbours).
+// The limit counts only entries the kernel may collect: since Linux 4.19 an entry made over
+// netlink as permanent or flagged NTF_EXT_LEARNED is exempt (neigh_alloc's gc_entries), which is
+// what seedNeighbours uses to let a big lab's probe make every entry it needs at once.
+import { closeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { rtnetlinkIn } from './netns.js';
+import { parseIPv4 } from '../common/cidr.js';
+import { loadNative } from './native.js';
+import { openNsFd, rtnetlinkIn } from './netns.js';
 import { readSysctl } from './sysctl.js';
 import type { NsRef } from './types.js';
 
@@ -50,7 +56,8 @@ export async function flushLearntNeighbours(ns: NsRef): Promise<number> {
     let n = 0;
     for (const m of await sock.getNeighbors({ family: AF_INET })) {
       const st = m.data.state;
-      if (!m.attrs.dst || st?.permanent || st?.noarp) continue;
+      // Entries a control plane put there (seedNeighbours' own among them) are not learnt ones.
+      if (!m.attrs.dst || st?.permanent || st?.noarp || m.data.flags?.extLearned) continue;
       // One that went meanwhile (ENOENT) is as good as deleted.
       await sock.delNeighbor({ family: AF_INET, ifindex: m.data.ifindex }, { dst: m.attrs.dst }).then(
         () => n++,
@@ -60,5 +67,66 @@ export async function flushLearntNeighbours(ns: NsRef): Promise<number> {
     return n;
   } finally {
     sock.socket.close();
+  }
+}
+
+/** An entry seedNeighbours made, which unseedNeighbours removes. */
+export interface SeededNeighbour {
+  readonly ifindex: number;
+  readonly address: string;
+}
+
+interface SeedAddon {
+  neighSeed(nsFd: number, addrs: Uint32Array): Int32Array;
+  neighUnseed(nsFd: number, ifindexes: Int32Array, addrs: Uint32Array): void;
+}
+
+let seedAddon: SeedAddon | undefined | null;
+const seeder = (): SeedAddon | undefined => (seedAddon === undefined ? (seedAddon = loadNative<SeedAddon>('icmpprobe') ?? null) : seedAddon) ?? undefined;
+
+/** Runs `fn` with a descriptor of `ns` (closed after). */
+function withNs<T>(ns: NsRef, fn: (fd: number) => T): T {
+  const fd = openNsFd(ns);
+  try {
+    return fn(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Makes in `ns`, for each address on the subnet of one of its IPv4 interfaces, a neighbour entry
+ *  with no link-layer address (NUD_NONE) flagged NTF_EXT_LEARNED: the kernel resolves it with ARP
+ *  on first use like any entry (request, reply, then reachable), but it is exempt from gc_thresh3,
+ *  so any number of them fit. An address that already has an entry (EEXIST: it takes no new room)
+ *  or is on no interface's subnet is left alone. Returns the entries made, and only those: none
+ *  without native/icmpprobe.node (which sends them, a namespace's in one sendmsg). */
+export function seedNeighbours(ns: NsRef, addresses: readonly string[]): SeededNeighbour[] {
+  const a = seeder();
+  const wanted = [...new Set(addresses)].filter((x) => parseIPv4(x) !== undefined);
+  if (!a || !wanted.length) return [];
+  const made = withNs(ns, (fd) =>
+    a.neighSeed(
+      fd,
+      Uint32Array.from(wanted, (x) => parseIPv4(x)!),
+    ),
+  );
+  return wanted.flatMap((address, i) => (made[i] > 0 ? [{ ifindex: made[i], address }] : []));
+}
+
+/** Removes what seedNeighbours made in `ns` (whatever state ARP left them in). A namespace that is
+ *  gone took its entries with it; one already deleted is as good as removed. */
+export function unseedNeighbours(ns: NsRef, seeded: readonly SeededNeighbour[]): void {
+  const a = seeder();
+  if (!a || !seeded.length) return;
+  try {
+    withNs(ns, (fd) =>
+      a.neighUnseed(
+        fd,
+        Int32Array.from(seeded, (e) => e.ifindex),
+        Uint32Array.from(seeded, (e) => parseIPv4(e.address)!),
+      ),
+    );
+  } catch {
+    // Gone with its namespace.
   }
 }

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { entriesOf, nextWave, waveBudget, waveOrder, type WaveSource } from '../../lab/waves.js';
+import { entriesOf, nextWave, QUIET_MS, quietAfter, seedable, waveBudget, waveOrder, type WaveSource } from '../../lab/waves.js';
 
 /** `n` nodes on `nets` /24 networks (node i on network i % nets), each probing all the others. */
 function star(n: number, nets: number): WaveSource[] {
@@ -61,4 +61,49 @@ test('the 100-node bench shape (5 networks of 20) needs more entries than the de
   assert.ok(first.slice(0, 20).every((s) => s.ifaces[0].address.startsWith('10.0.0.')));
   assert.equal(waveBudget(1024, 0), 1024 - 128);
   assert.equal(waveBudget(1024, 1000), 64);
+});
+
+test('seeded entries take no room: with every entry inside the nodes seeded, the 100-node bench shape is one wave', () => {
+  const all = waveOrder(star(100, 5));
+  const seeded = new Set(seedable(all.flatMap(entriesOf)));
+  // Only the gateway side (in the lab's host namespace) is left to count: one entry per source.
+  assert.ok([...seeded].every((e) => !e.startsWith('@')));
+  assert.equal(nextWave(all, waveBudget(1024, 0), seeded), 100);
+  assert.equal(new Set(all.flatMap(entriesOf).filter((e) => !seeded.has(e))).size, 100);
+});
+
+test('waves with seeds: a wave of two or more never needs more unseeded entries than the budget', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 30 }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 1, max: 200 }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      (n, nets, budget, share) => {
+        const all = waveOrder(star(n, nets));
+        const seeds = seedable([...new Set(all.flatMap(entriesOf))]);
+        const seeded = new Set(seeds.slice(0, Math.floor(seeds.length * share)));
+        let rest = all;
+        while (rest.length) {
+          const take = nextWave(rest, budget, seeded);
+          const need = new Set(
+            rest
+              .slice(0, take)
+              .flatMap(entriesOf)
+              .filter((e) => !seeded.has(e)),
+          );
+          if (take > 1) assert.ok(need.size <= budget);
+          rest = rest.slice(take);
+        }
+      },
+    ),
+  );
+});
+
+test('a wave stops listening QUIET_MS after the expected answers, plus four times the worst declared delay and jitter; never early with a rate limit', () => {
+  assert.equal(quietAfter([]), QUIET_MS);
+  assert.equal(quietAfter([{ loss: '1%', direction: 'both' }]), QUIET_MS);
+  assert.equal(quietAfter([{ delay: '20ms', jitter: '2ms', direction: 'both' }, { delay: '5ms' }]), QUIET_MS + 88);
+  assert.equal(quietAfter([{ delay: '1s' }]), QUIET_MS + 4000);
+  assert.equal(quietAfter([{ delay: '5ms' }, { rate: '10mbit', direction: 'a-to-b' }]), undefined);
 });
