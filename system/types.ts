@@ -123,7 +123,7 @@ export interface Firewall {
 }
 
 export interface Namespaces {
-  /** Create a named namespace (`ip netns add`), lo up. Fails if the name exists. */
+  /** Create a named namespace as `ip netns add` does (lo down); fails if the name exists or is no valid name. */
   add(name: string): Promise<void>;
   /** Make `name` another name for an existing namespace (container:<x> and host modes). */
   alias(name: string, target: NsRef): Promise<void>;

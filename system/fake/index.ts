@@ -7,7 +7,7 @@ import type { AddrInfo, Listener, Namespaces, NetHandle, NsRef, RouteInfo, Syste
 import { FakeFirewall, type FirewallSnapshot } from './firewall.js';
 import { FakeHandle, Ns, addConnected, nsPath, removeLink, type HandleOwner } from './kernel.js';
 import { SystemError } from '../../common/errors.js';
-import { aliasTaken, keepMessage, notThere, obj, stepOf, systemError } from '../errors.js';
+import { aliasTaken, invalidNetnsName, keepMessage, netnsTaken, notThere, obj, stepOf, systemError } from '../errors.js';
 
 export interface FakeCall {
   readonly method: string;
@@ -198,14 +198,9 @@ export class FakeSystem implements System, HandleOwner {
           'netns.add',
           name,
           () => {
-            if (this.find(name))
-              throw new SystemError({
-                step: stepOf('netns.add'),
-                object: obj.netns(name),
-                errno: 'EEXIST',
-                exitCode: 1,
-                message: `ip netns add ${name}: Cannot create namespace file "/run/netns/${name}": File exists`,
-              });
+            const bad = invalidNetnsName(name, 'netns.add');
+            if (bad) throw bad;
+            if (this.find(name)) throw netnsTaken(name, '/run/netns');
             const ns = new Ns(false);
             ns.names.add(name);
             this.spaces.add(ns);
@@ -217,6 +212,8 @@ export class FakeSystem implements System, HandleOwner {
           'netns.alias',
           `${name} -> ${JSON.stringify(target)}`,
           () => {
+            const bad = invalidNetnsName(name, 'netns.alias');
+            if (bad) throw bad;
             if (this.find(name)) throw aliasTaken(name);
             this.resolve(target).names.add(name);
           },
