@@ -20,8 +20,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdbool.h>
+#include <net/if.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
@@ -128,11 +132,34 @@ static int makeShared(const char *dir) {
   return mount("", dir, "none", MS_SHARED | MS_REC, NULL);
 }
 
-/* netnsAdd(dir, name): `ip netns add name` with dir for /run/netns. The name is checked by the
- * caller (system/netns.ts). On failure nothing is left: no file, no mount. */
+/* Sets lo up in the calling thread's network namespace (what `ip link set lo up` does). */
+static int loUp(void) {
+  struct ifreq ifr;
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  int rc = ioctl(s, SIOCGIFFLAGS, &ifr);
+  if (rc == 0) {
+    ifr.ifr_flags |= IFF_UP;
+    rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  int err = errno;
+  close(s);
+  errno = err;
+  return rc;
+}
+
+/* netnsAdd(dir, name, loUp): `ip netns add name` with dir for /run/netns, then lo set up inside
+ * when loUp is true. The name is checked by the caller (system/netns.ts). On failure nothing is
+ * left: no file, no mount. */
 static napi_value NetnsAdd(napi_env env, napi_callback_info info) {
   char a[2][ARG], path[2 * ARG], what[WHAT];
-  if (!getStrings(env, info, 2, a, "netnsAdd(dir, name)")) return NULL;
+  if (!getStrings(env, info, 2, a, "netnsAdd(dir, name, loUp)")) return NULL;
+  bool up = false;
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc > 2) napi_get_value_bool(env, argv[2], &up);
   snprintf(path, sizeof path, "%s/%s", a[0], a[1]);
   if (mkdir(a[0], 0755) != 0 && errno != EEXIST) {
     snprintf(what, sizeof what, "mkdir %s", a[0]);
@@ -161,11 +188,19 @@ static napi_value NetnsAdd(napi_env env, napi_callback_info info) {
     snprintf(what, sizeof what, "cannot create a network namespace \"%s\"", a[1]);
     close(back);
   } else {
+    int mounted = 0;
     if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL) != 0) {
       err = errno;
       snprintf(what, sizeof what, "bind /proc/thread-self/ns/net -> %s", path);
+    } else {
+      mounted = 1;
+      if (up && loUp() != 0) {
+        err = errno;
+        snprintf(what, sizeof what, "set lo up in \"%s\"", a[1]);
+      }
     }
     setnsBack(back, CLONE_NEWNET);
+    if (err && mounted) umount2(path, MNT_DETACH);
   }
   if (err) {
     unlink(path);

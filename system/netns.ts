@@ -16,7 +16,7 @@ export const NETNS_DIR = '/run/netns';
 /** native/nsaddon.c; each throws an Error whose code is the errno's name. */
 export interface NsAddon {
   setns(fd: number): void;
-  netnsAdd(dir: string, name: string): void;
+  netnsAdd(dir: string, name: string, loUp: boolean): void;
   unmountAndUnlink(path: string): void;
   utsAdd(path: string, hostname: string, domainname: string): void;
   bindMount(source: string, target: string): void;
@@ -85,12 +85,12 @@ function failed(method: string, name: string, err: unknown): SystemError {
 /** Named namespaces made and removed in the daemon (native/nsaddon.c), as `ip netns` does it:
  *  the same files and bind mounts, so `ip netns list/exec` see no difference. */
 export class IpNetns implements Namespaces {
-  async add(name: string): Promise<void> {
+  async add(name: string, opts: { readonly loUp?: boolean } = {}): Promise<void> {
     const bad = invalidNetnsName(name, 'netns.add');
     if (bad) throw bad;
     const { netnsAdd } = loadAddon();
     try {
-      netnsAdd(NETNS_DIR, name);
+      netnsAdd(NETNS_DIR, name, opts.loUp === true);
     } catch (err) {
       throw errnoOf(err) === 'EEXIST' ? netnsTaken(name, NETNS_DIR) : failed('netns.add', name, err);
     }

@@ -5,7 +5,7 @@
 // (failNext) so tests can prove rollback, and snapshot() gives the whole state as plain data.
 import type { AddrInfo, Listener, Namespaces, NetHandle, NsRef, RouteInfo, System, UtsNamespaces } from '../types.js';
 import { FakeFirewall, type FirewallSnapshot } from './firewall.js';
-import { FakeHandle, Ns, addConnected, nsPath, removeLink, type HandleOwner } from './kernel.js';
+import { FakeHandle, Ns, addConnected, linkUp, nsPath, removeLink, type HandleOwner } from './kernel.js';
 import { SystemError } from '../../common/errors.js';
 import { aliasTaken, invalidNetnsName, keepMessage, netnsTaken, notThere, obj, stepOf, systemError } from '../errors.js';
 
@@ -193,7 +193,7 @@ export class FakeSystem implements System, HandleOwner {
 
   private namespaces(): Namespaces {
     return {
-      add: async (name) =>
+      add: async (name, opts) =>
         this.call(
           'netns.add',
           name,
@@ -202,6 +202,7 @@ export class FakeSystem implements System, HandleOwner {
             if (bad) throw bad;
             if (this.find(name)) throw netnsTaken(name, '/run/netns');
             const ns = new Ns(false);
+            if (opts?.loUp) linkUp(ns, ns.links.get('lo')!);
             ns.names.add(name);
             this.spaces.add(ns);
           },

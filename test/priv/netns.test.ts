@@ -65,6 +65,25 @@ describe('network and UTS namespaces made in-process, as ip netns and unshare ma
     await netns.del(ips);
   });
 
+  it('add with loUp: lo is up with 127.0.0.1/8, as after ip link set lo up, and nothing else differs', async () => {
+    const mine = h.sb('lo');
+    const ips = h.sb('iplo');
+    await netns.add(mine, { loUp: true });
+    await sh('ip', ['netns', 'add', ips]);
+    await sh('ip', ['-n', ips, 'link', 'set', 'lo', 'up']);
+    const view = async (ns: string) => ({
+      links: (await sh('ip', ['-n', ns, '-o', 'link'])).stdout.replace(/^\d+: /gm, ''),
+      addrs: (await sh('ip', ['-n', ns, '-o', 'addr'])).stdout,
+      routes: (await sh('ip', ['-n', ns, 'route', 'show', 'table', 'all'])).stdout,
+    });
+    const got = await view(mine);
+    assert.match(got.links, /^lo: <LOOPBACK,UP,LOWER_UP>/);
+    assert.match(got.addrs, /inet 127\.0\.0\.1\/8/);
+    assert.deepEqual(got, await view(ips));
+    await netns.del(mine);
+    await netns.del(ips);
+  });
+
   it('ip netns exec enters it, with /etc/netns/NAME bound over /etc as for any named namespace', async () => {
     const name = h.sb('etc');
     await netns.add(name);

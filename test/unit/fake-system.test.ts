@@ -143,6 +143,18 @@ describe('fake system: namespaces and veth pairs', () => {
     assert.deepEqual(await sys.netns.list(), ['x'.repeat(255)]);
   });
 
+  test('add with loUp gives the namespace what setUp of lo gives it', async () => {
+    const sys = createFakeSystem();
+    await sys.netns.add('a', { loUp: true });
+    await sys.netns.add('b');
+    const b = await sys.open({ kind: 'named', name: 'b' });
+    await b.setUp('lo');
+    b.close();
+    const { namespaces } = sys.snapshot();
+    assert.equal(namespaces.a.links[0].up, true);
+    assert.deepEqual({ ...namespaces.a, names: [] }, { ...namespaces.b, names: [] });
+  });
+
   test('open() handles are counted until closed, and a closed handle refuses work', async () => {
     const { sys, sb } = await withSandbox();
     assert.equal(sys.openHandles, 1);
