@@ -14,6 +14,7 @@ deps: ## install Debian packages and npm dependencies (root, Debian)
 	bash scripts/setup.sh
 
 build: addon ## compile TypeScript to build/ and bundle the CLI and daemon into dist/
+	$(NODE) scripts/lab-validator.mjs
 	$(NPX) tsc -p .
 	$(NODE) scripts/bundle.mjs
 
@@ -24,6 +25,7 @@ $(UDP_ADDON): native/udpbatch.c
 	cc -O2 -Wall -Wextra -shared -fPIC -I/usr/include/node -o $@ $<
 
 typecheck: ## type-check without emitting
+	$(NODE) scripts/lab-validator.mjs
 	$(NPX) tsc -p . --noEmit
 
 lint: ## ESLint (layers, no cycles, sizes: eslint.config.js) and the Prettier check
