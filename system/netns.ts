@@ -6,7 +6,8 @@
 import { loadNative } from './native.js';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
+import { createRequire } from 'node:module';
+import type { RtNetlinkSocket } from 'netlink';
 import { SystemError, errnoOf } from '../common/errors.js';
 import { aliasTaken, invalidNetnsName, keepMessage, netnsTaken, notThere, obj, stepOf } from './errors.js';
 import type { Namespaces, NsRef } from './types.js';
@@ -49,6 +50,11 @@ export function nsPath(ns: NsRef): string {
 export function openNsFd(ns: NsRef): number {
   return openSync(nsPath(ns), 'r');
 }
+
+// The netlink package is loaded on first use: evaluating it (every family it knows, nl80211
+// included) costs a `netloom lab` command that never opens a socket 50-150 ms of CPU.
+let netlink: typeof import('netlink') | undefined;
+const createRtNetlink = (): RtNetlinkSocket => (netlink ??= createRequire(import.meta.url)('netlink') as typeof import('netlink')).createRtNetlink();
 
 /** A netlink socket created inside `ns`. */
 export function rtnetlinkIn(ns: NsRef): RtNetlinkSocket {
