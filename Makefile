@@ -13,12 +13,12 @@ help: ## list the targets
 deps: ## install Debian packages and npm dependencies (root, Debian)
 	bash scripts/setup.sh
 
-build: addon ## compile TypeScript to build/ and bundle the CLI and daemon into dist/
+build: addon ## generate the lab schema validator, compile TypeScript to build/ and bundle the CLI and daemon into dist/
 	$(NODE) scripts/lab-validator.mjs
 	$(NPX) tsc -p .
 	$(NODE) scripts/bundle.mjs
 
-addon: $(ADDON) $(UDP_ADDON) ## build the native addons: setns, and batched UDP for the DNS server (N-API, C)
+addon: $(ADDON) $(UDP_ADDON) ## build the native addons: setns and namespace creation, and batched UDP for the DNS server (N-API, C)
 $(ADDON): native/nsaddon.c
 	cc -O2 -Wall -Wextra -shared -fPIC -I/usr/include/node -o $@ $<
 $(UDP_ADDON): native/udpbatch.c
