@@ -136,10 +136,11 @@ export async function startIsolated(lab: Lab, progs: Programs): Promise<{ state:
     serve: old?.serve ?? {},
   };
   writeState(state);
-  for (let i = 0; i < 200; i++) {
+  // Every 20 ms for up to 10 s: a missing socket is refused at once, and up waits on this.
+  for (let i = 0; i < 500; i++) {
     if (await daemonAnswers(socket)) return { state, reused: false };
     if (!alive(pid)) break;
-    await sleep(50);
+    await sleep(20);
   }
   const out = [readTail(join(dir, 'netloomd.out')), readTail(log)].join('\n');
   if (/config-file/.test(out) && /unknown|Unknown/.test(out)) {
