@@ -14,11 +14,12 @@ help: ## list the targets
 deps: ## install Debian packages and npm dependencies (root, Debian)
 	bash scripts/setup.sh
 
-build: addon ## compile TypeScript to build/ and bundle the CLI and daemon into dist/
+build: addon ## generate the lab schema validator, compile TypeScript to build/ and bundle the CLI and daemon into dist/
+	$(NODE) scripts/lab-validator.mjs
 	$(NPX) tsc -p .
 	$(NODE) scripts/bundle.mjs
 
-addon: $(ADDON) $(UDP_ADDON) $(ICMP_ADDON) ## build the native addons: setns, batched UDP for the DNS server, ICMP echo for lab check (N-API, C)
+addon: $(ADDON) $(UDP_ADDON) $(ICMP_ADDON) ## build the native addons: setns and namespace creation, batched UDP for the DNS server, ICMP echo for lab check (N-API, C)
 $(ADDON): native/nsaddon.c
 	cc -O2 -Wall -Wextra -shared -fPIC -I/usr/include/node -o $@ $<
 $(UDP_ADDON): native/udpbatch.c
@@ -27,6 +28,7 @@ $(ICMP_ADDON): native/icmpprobe.c
 	cc -O2 -Wall -Wextra -shared -fPIC -I/usr/include/node -o $@ $<
 
 typecheck: ## type-check without emitting
+	$(NODE) scripts/lab-validator.mjs
 	$(NPX) tsc -p . --noEmit
 
 lint: ## ESLint (layers, no cycles, sizes: eslint.config.js) and the Prettier check

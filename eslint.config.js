@@ -141,7 +141,7 @@ export function netloomConfig(root) {
   return defineConfig(
     {
       name: 'netloom/ignores',
-      ignores: ['node_modules/**', 'build/**', 'dist/**', 'lab-out/**', 'test/golden/**'],
+      ignores: ['node_modules/**', 'build/**', 'dist/**', 'lab-out/**', 'test/golden/**', 'lab/labschema.validate.ts'],
     },
     {
       name: 'netloom/base',

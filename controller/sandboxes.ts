@@ -148,7 +148,8 @@ export async function makeNamespace(ctx: Ctx, sb: SandboxRecord): Promise<void> 
         }
       }
       try {
-        await netns.add(sb.name);
+        // lo is set up inside while the namespace is made (no netlink socket opened there for it).
+        await netns.add(sb.name, { loUp: true });
       } catch (err) {
         // EEXIST: someone else's namespace appeared meanwhile; anything else may have left ours
         // half-made.
@@ -156,18 +157,6 @@ export async function makeNamespace(ctx: Ctx, sb: SandboxRecord): Promise<void> 
           async () => (errnoOf(err) === 'EEXIST' ? undefined : netns.del(sb.name)),
           async () => (sb.hostname ? ctx.env.sys.uts.del(sb.name) : undefined),
         ]);
-        throw err;
-      }
-      try {
-        const h = await ctx.env.sys.open({ kind: 'named', name: sb.name });
-        try {
-          await h.setUp('lo');
-        } finally {
-          h.close();
-        }
-      } catch (err) {
-        // only what this call created
-        await rollback(ctx.log, undoing, [() => netns.del(sb.name), async () => (sb.hostname ? ctx.env.sys.uts.del(sb.name) : undefined)]);
         throw err;
       }
       return;

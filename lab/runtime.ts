@@ -10,6 +10,7 @@ import { resolvePaths } from '../common/config.js';
 import { run, type RunResult } from '../system/exec.js';
 import { spawnDetachedProgram } from '../system/process.js';
 import { utsPath } from '../system/uts.js';
+import { IpNetns } from '../system/netns.js';
 import type { Lab } from './model.js';
 import type { Netem } from './netem.js';
 
@@ -107,10 +108,8 @@ export async function startIsolated(lab: Lab, progs: Programs): Promise<{ state:
   const dir = runDir(lab.name);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ns = hostNsName(lab.name);
-  if (!existsSync(`/run/netns/${ns}`)) {
-    await run('ip', ['netns', 'add', ns]);
-    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  }
+  // As `ip netns add` and `ip link set lo up` inside, without the two programs.
+  if (!existsSync(`/run/netns/${ns}`)) await new IpNetns().add(ns, { loUp: true });
   // Names netloom does not own are forwarded to a loopback address nobody serves: a lab never
   // sends a query off the machine.
   const resolv = join(dir, 'resolv.conf');
@@ -137,10 +136,11 @@ export async function startIsolated(lab: Lab, progs: Programs): Promise<{ state:
     serve: old?.serve ?? {},
   };
   writeState(state);
-  for (let i = 0; i < 200; i++) {
+  // Every 20 ms for up to 10 s: a missing socket is refused at once, and up waits on this.
+  for (let i = 0; i < 500; i++) {
     if (await daemonAnswers(socket)) return { state, reused: false };
     if (!alive(pid)) break;
-    await sleep(50);
+    await sleep(20);
   }
   const out = [readTail(join(dir, 'netloomd.out')), readTail(log)].join('\n');
   if (/config-file/.test(out) && /unknown|Unknown/.test(out)) {

@@ -2,7 +2,6 @@
 // settings check). Anything already there is kept; what is missing is made.
 import { addressOf, canonicalCidr } from '../common/cidr.js';
 import { api, ApiError } from '../cli/client.js';
-import { openHandle } from '../system/index.js';
 import { spawnDetachedProgram } from '../system/process.js';
 import { attachmentsOf, nsOwner, requirementsOf, type Lab, type LinkEnd } from './model.js';
 import { connectBodies, creationLevels, networkBody, sandboxBody } from './plan.js';
@@ -12,20 +11,11 @@ import { join } from 'node:path';
 import { labFacts } from './facts.js';
 import { clusterHostNs, startCluster } from './cluster.js';
 import { applyNetem, declared } from './impair.js';
+import type { NetHandle, NsRef } from '../system/types.js';
 
 export type Say = (line: string) => void;
 
 const enc = encodeURIComponent;
-
-async function exists(socket: string, path: string): Promise<boolean> {
-  try {
-    await api(socket, 'GET', path);
-    return true;
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return false;
-    throw err;
-  }
-}
 
 interface SandboxView {
   Name: string;
@@ -61,6 +51,10 @@ export interface UpOptions {
 export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say): Promise<LabState> {
   const T = 8;
   let state!: LabState;
+  // The system layer (and the netlink package, 50-150 ms of CPU to load) is only needed by the
+  // links phase: loaded while the lab's netloomd starts, when this process has nothing to do.
+  const system = import('../system/index.js');
+  system.catch(() => undefined); // awaited (and its failure reported) by the links phase
   await phase(say, 1, T, 'host', async () => {
     if (opts.host && lab.hosts.length) throw new LabFailure('a multi-host lab makes its own hosts: drop --host');
     if (opts.host) {
@@ -75,9 +69,12 @@ export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say
   });
   const socket = state.socket;
   await phase(say, 2, T, 'networks', async () => {
+    // One list, then the missing ones in the file's order (a network without a subnet gets the
+    // next free one: the order keeps that the same from run to run).
+    const there = new Set((await api<{ Name: string }[]>(socket, 'GET', '/networks')).map((n) => n.Name));
     let made = 0;
     for (const n of lab.networks.filter((x) => !x.builtin)) {
-      if (await exists(socket, `/networks/${enc(n.name)}`)) continue;
+      if (there.has(n.name)) continue;
       await api(socket, 'POST', '/networks/create', networkBody(n));
       made++;
     }
@@ -89,7 +86,8 @@ export async function labUp(lab: Lab, progs: Programs, opts: UpOptions, say: Say
     return `${fresh.size} made, ${lab.nodes.length - fresh.size} already there`;
   });
   await phase(say, 4, T, 'links', async () => {
-    const made = (await pool(lab.links, AT_ONCE, (l) => ensureLink(lab, l.a, l.b))).filter(Boolean).length;
+    const { openHandle } = await system;
+    const made = (await pool(lab.links, AT_ONCE, (l) => ensureLink(openHandle, lab, l.a, l.b))).filter(Boolean).length;
     return `${made} veth pair(s) made, ${lab.links.length - made} already there`;
   });
   await phase(say, 5, T, 'netem', async () => {
@@ -204,7 +202,7 @@ async function makeNodes(lab: Lab, state: LabState, fresh: Set<string>): Promise
 
 /** A point-to-point veth pair between two nodes' namespaces, outside any network, made over
  *  rtnetlink from this process (no `ip` per step). A pair whose first end is there is kept as is. */
-async function ensureLink(lab: Lab, a: LinkEnd, b: LinkEnd): Promise<boolean> {
+async function ensureLink(openHandle: (ns: NsRef) => NetHandle, lab: Lab, a: LinkEnd, b: LinkEnd): Promise<boolean> {
   const ha = openHandle({ kind: 'named', name: nsOwner(lab, a.node).sandbox });
   const hb = openHandle({ kind: 'named', name: nsOwner(lab, b.node).sandbox });
   try {

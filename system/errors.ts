@@ -152,6 +152,27 @@ export const notThere = (path: string, cause?: unknown): SystemError =>
     cause,
   });
 
+/** iproute2's rule for a namespace name (a file in /run/netns): `ip netns add` refuses any other
+ *  with "Invalid netns name". The real system and the fake refuse it alike, before any change. */
+export function invalidNetnsName(name: string, method: 'netns.add' | 'netns.alias'): SystemError | undefined {
+  if (name && name !== '.' && name !== '..' && !/[/\0]/.test(name) && Buffer.byteLength(name) <= 255) return undefined;
+  return new SystemError({
+    step: stepOf(method),
+    object: obj.netns(name),
+    errno: 'EINVAL',
+    message: `invalid network namespace name "${name}": expected 1 to 255 bytes without "/" or NUL, other than "." and ".."`,
+  });
+}
+
+/** netns.add onto a name in use (the real system's own EEXIST reads the same). */
+export const netnsTaken = (name: string, dir: string): SystemError =>
+  new SystemError({
+    step: stepOf('netns.add'),
+    object: obj.netns(name),
+    errno: 'EEXIST',
+    message: `create netns ${name}: cannot create namespace file "${dir}/${name}": File exists`,
+  });
+
 /** netns.alias onto a name in use. */
 export const aliasTaken = (name: string): SystemError =>
   new SystemError({ step: stepOf('netns.alias'), object: obj.netns(name), errno: 'EEXIST', message: `network namespace "${name}" already exists` });

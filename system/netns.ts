@@ -1,24 +1,34 @@
 // Named network namespaces (/run/netns, as `ip netns` sees them) and the trick that gives code
 // in the daemon a netlink socket inside one: setns(2) on the main thread, create the socket,
 // setns back — all synchronous, so no other JavaScript runs in between (see native/nsaddon.c).
+// The namespaces themselves are made and removed the same way, in the daemon, as `ip netns
+// add/del` would (no program per sandbox: a spawn cost the daemon's thread ~3 ms each).
 import { loadNative } from './native.js';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
-import { run } from './exec.js';
-import { aliasTaken, keepMessage, notThere, obj, stepOf } from './errors.js';
+import { createRequire } from 'node:module';
+import type { RtNetlinkSocket } from 'netlink';
+import { SystemError, errnoOf } from '../common/errors.js';
+import { aliasTaken, invalidNetnsName, keepMessage, netnsTaken, notThere, obj, stepOf } from './errors.js';
 import type { Namespaces, NsRef } from './types.js';
 
 export const NETNS_DIR = '/run/netns';
 
-interface Addon {
+/** native/nsaddon.c; each throws an Error whose code is the errno's name. */
+export interface NsAddon {
   setns(fd: number): void;
+  netnsAdd(dir: string, name: string, loUp: boolean): void;
+  unmountAndUnlink(path: string): void;
+  utsAdd(path: string, hostname: string, domainname: string): void;
+  bindMount(source: string, target: string): void;
+  /** false when the path is no mount point or not there */
+  unmount(path: string): boolean;
 }
 
-let addon: Addon | undefined;
+let addon: NsAddon | undefined;
 
-function loadAddon(): Addon {
-  addon ??= loadNative<Addon>('nsaddon');
+export function loadAddon(): NsAddon {
+  addon ??= loadNative<NsAddon>('nsaddon');
   if (!addon) throw new Error('native/nsaddon.node is missing or does not load: run "make build" first');
   return addon;
 }
@@ -40,6 +50,11 @@ export function nsPath(ns: NsRef): string {
 export function openNsFd(ns: NsRef): number {
   return openSync(nsPath(ns), 'r');
 }
+
+// The netlink package is loaded on first use: evaluating it (every family it knows, nl80211
+// included) costs a `netloom lab` command that never opens a socket 50-150 ms of CPU.
+let netlink: typeof import('netlink') | undefined;
+const createRtNetlink = (): RtNetlinkSocket => (netlink ??= createRequire(import.meta.url)('netlink') as typeof import('netlink')).createRtNetlink();
 
 /** A netlink socket created inside `ns`. */
 export function rtnetlinkIn(ns: NsRef): RtNetlinkSocket {
@@ -66,12 +81,30 @@ export function rtnetlinkIn(ns: NsRef): RtNetlinkSocket {
   }
 }
 
+/** A failure of one addon call as a SystemError of `method` on `name`. */
+function failed(method: string, name: string, err: unknown): SystemError {
+  if (err instanceof SystemError) return err;
+  const why = err instanceof Error ? err.message : String(err);
+  return new SystemError({ step: stepOf(method), object: obj.netns(name), errno: errnoOf(err), message: `${stepOf(method)} ${name}: ${why}`, cause: err });
+}
+
+/** Named namespaces made and removed in the daemon (native/nsaddon.c), as `ip netns` does it:
+ *  the same files and bind mounts, so `ip netns list/exec` see no difference. */
 export class IpNetns implements Namespaces {
-  async add(name: string): Promise<void> {
-    await run('ip', ['netns', 'add', name], { step: stepOf('netns.add'), object: obj.netns(name) });
+  async add(name: string, opts: { readonly loUp?: boolean } = {}): Promise<void> {
+    const bad = invalidNetnsName(name, 'netns.add');
+    if (bad) throw bad;
+    const { netnsAdd } = loadAddon();
+    try {
+      netnsAdd(NETNS_DIR, name, opts.loUp === true);
+    } catch (err) {
+      throw errnoOf(err) === 'EEXIST' ? netnsTaken(name, NETNS_DIR) : failed('netns.add', name, err);
+    }
   }
 
   async alias(name: string, target: NsRef): Promise<void> {
+    const bad = invalidNetnsName(name, 'netns.alias');
+    if (bad) throw bad;
     const file = join(NETNS_DIR, name);
     if (existsSync(file)) throw aliasTaken(name);
     try {
@@ -81,16 +114,21 @@ export class IpNetns implements Namespaces {
       throw keepMessage(stepOf('netns.alias'), obj.netns(name), err);
     }
     try {
-      await run('mount', ['--bind', nsPath(target), file], { step: stepOf('netns.alias'), object: obj.netns(name) });
+      loadAddon().bindMount(nsPath(target), file);
     } catch (err) {
-      await run('rm', ['-f', file], { allowFail: true });
-      throw err;
+      rmSync(file, { force: true });
+      throw failed('netns.alias', name, err);
     }
   }
 
   async del(name: string): Promise<void> {
-    if (!existsSync(join(NETNS_DIR, name))) return;
-    await run('ip', ['netns', 'del', name], { step: stepOf('netns.del'), object: obj.netns(name) });
+    const file = join(NETNS_DIR, name);
+    if (!existsSync(file)) return;
+    try {
+      loadAddon().unmountAndUnlink(file);
+    } catch (err) {
+      if (errnoOf(err) !== 'ENOENT') throw failed('netns.del', name, err);
+    }
   }
 
   async exists(name: string): Promise<boolean> {

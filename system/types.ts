@@ -123,8 +123,9 @@ export interface Firewall {
 }
 
 export interface Namespaces {
-  /** Create a named namespace (`ip netns add`), lo up. Fails if the name exists. */
-  add(name: string): Promise<void>;
+  /** Create a named namespace as `ip netns add` does (lo down, unless `loUp`: then as `ip link set
+   *  lo up` inside had followed); fails, leaving nothing, if the name exists or is no valid name. */
+  add(name: string, opts?: { readonly loUp?: boolean }): Promise<void>;
   /** Make `name` another name for an existing namespace (container:<x> and host modes). */
   alias(name: string, target: NsRef): Promise<void>;
   del(name: string): Promise<void>;

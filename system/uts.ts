@@ -1,12 +1,12 @@
 // UTS namespaces (hostname, domainname) of sandboxes that have their own, kept like network
 // namespaces: a bind mount of the namespace on a file under /run/netloom/uts, so it outlives the
-// process that made it and `netloom sandbox exec` can enter it. util-linux `unshare --uts=FILE`
-// makes the namespace and the bind mount in one step; the names are written through /proc/sys,
-// which shows the calling process's own UTS namespace.
+// thread that made it and `netloom sandbox exec` can enter it. Made in the daemon the way
+// util-linux `unshare --uts=FILE` and a write of the names to /proc/sys/kernel would make it
+// (native/nsaddon.c utsAdd: unshare, sethostname, setdomainname, bind mount, setns back).
 import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from './exec.js';
 import { keepMessage, stepOf } from './errors.js';
+import { loadAddon } from './netns.js';
 import type { UtsNamespaces } from './types.js';
 
 export const UTS_DIR = '/run/netloom/uts';
@@ -25,32 +25,20 @@ export class UnshareUts implements UtsNamespaces {
       throw keepMessage(step, `sandbox ${sandbox}`, err);
     }
     try {
-      await run(
-        'unshare',
-        [
-          `--uts=${file}`,
-          'sh',
-          '-c',
-          'printf %s "$1" > /proc/sys/kernel/hostname && printf %s "$2" > /proc/sys/kernel/domainname',
-          'sh',
-          hostname,
-          domainname || '(none)',
-        ],
-        { step, object: `sandbox ${sandbox}` },
-      );
+      // "(none)" is the kernel's own word for no domain name, what a fresh machine shows.
+      loadAddon().utsAdd(file, hostname, domainname || '(none)');
     } catch (err) {
-      await run('umount', [file], { allowFail: true });
       rmSync(file, { force: true });
-      throw err;
+      throw keepMessage(step, `sandbox ${sandbox}`, err);
     }
   }
 
   async del(sandbox: string): Promise<void> {
     const file = utsPath(sandbox);
     if (!existsSync(file)) return;
-    // Not mounted (a crash between the file and the mount) is fine: the file goes either way.
-    await run('umount', [file], { allowFail: true });
     try {
+      // Not mounted (a crash between the file and the mount) is fine: the file goes either way.
+      loadAddon().unmount(file);
       rmSync(file, { force: true });
     } catch (err) {
       throw keepMessage(stepOf('uts.del'), `sandbox ${sandbox}`, err);

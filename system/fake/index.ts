@@ -5,9 +5,9 @@
 // (failNext) so tests can prove rollback, and snapshot() gives the whole state as plain data.
 import type { AddrInfo, Listener, Namespaces, NetHandle, NsRef, RouteInfo, System, UtsNamespaces } from '../types.js';
 import { FakeFirewall, type FirewallSnapshot } from './firewall.js';
-import { FakeHandle, Ns, addConnected, nsPath, removeLink, type HandleOwner } from './kernel.js';
+import { FakeHandle, Ns, addConnected, linkUp, nsPath, removeLink, type HandleOwner } from './kernel.js';
 import { SystemError } from '../../common/errors.js';
-import { aliasTaken, keepMessage, notThere, obj, stepOf, systemError } from '../errors.js';
+import { aliasTaken, invalidNetnsName, keepMessage, netnsTaken, notThere, obj, stepOf, systemError } from '../errors.js';
 
 export interface FakeCall {
   readonly method: string;
@@ -193,20 +193,16 @@ export class FakeSystem implements System, HandleOwner {
 
   private namespaces(): Namespaces {
     return {
-      add: async (name) =>
+      add: async (name, opts) =>
         this.call(
           'netns.add',
           name,
           () => {
-            if (this.find(name))
-              throw new SystemError({
-                step: stepOf('netns.add'),
-                object: obj.netns(name),
-                errno: 'EEXIST',
-                exitCode: 1,
-                message: `ip netns add ${name}: Cannot create namespace file "/run/netns/${name}": File exists`,
-              });
+            const bad = invalidNetnsName(name, 'netns.add');
+            if (bad) throw bad;
+            if (this.find(name)) throw netnsTaken(name, '/run/netns');
             const ns = new Ns(false);
+            if (opts?.loUp) linkUp(ns, ns.links.get('lo')!);
             ns.names.add(name);
             this.spaces.add(ns);
           },
@@ -217,6 +213,8 @@ export class FakeSystem implements System, HandleOwner {
           'netns.alias',
           `${name} -> ${JSON.stringify(target)}`,
           () => {
+            const bad = invalidNetnsName(name, 'netns.alias');
+            if (bad) throw bad;
             if (this.find(name)) throw aliasTaken(name);
             this.resolve(target).names.add(name);
           },

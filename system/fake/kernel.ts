@@ -40,6 +40,13 @@ export class Ns {
   }
 }
 
+/** A link set up: lo gets 127.0.0.1/8 as the kernel gives it, any link its connected routes. */
+export function linkUp(ns: Ns, l: Link): void {
+  l.up = true;
+  if (l.name === 'lo' && !ns.addrs.some((a) => a.link === 'lo')) ns.addrs.push({ link: 'lo', cidr: '127.0.0.1/8' });
+  addConnected(ns, l);
+}
+
 /** What a handle needs from the system that made it. */
 export interface HandleOwner {
   /** Records the call and throws an armed failure before or after `effect`; failures name `object`. */
@@ -239,10 +246,7 @@ export class FakeHandle implements NetHandle {
 
   setUp(name: string): Promise<void> {
     return this.run('setUp', name, obj.link(name, this.ns), (ns) => {
-      const l = this.must(ns, name);
-      l.up = true;
-      if (name === 'lo' && !ns.addrs.some((a) => a.link === 'lo')) ns.addrs.push({ link: 'lo', cidr: '127.0.0.1/8' });
-      addConnected(ns, l);
+      linkUp(ns, this.must(ns, name));
     });
   }
 

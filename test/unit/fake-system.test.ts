@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createFakeSystem } from '../../system/fake/index.js';
 import type { NetHandle } from '../../system/types.js';
+import type { SystemError } from '../../common/errors.js';
 
 const alias = 'netloom:test:ep:0';
 const base = '*filter\n:NL-A - [0:0]\n:NL-B - [0:0]\n-A NL-A -j NL-B\nCOMMIT\n*nat\n:NL-P - [0:0]\nCOMMIT\n';
@@ -122,6 +123,36 @@ describe('fake system: namespaces and veth pairs', () => {
     await sys.netns.alias('h', { kind: 'self' });
     await sys.netns.del('h');
     assert.ok(await sys.host.link('eth0'));
+  });
+
+  test('a name ip netns would refuse is refused with EINVAL, naming it, and nothing is made (as by system/netns.ts)', async () => {
+    const sys = createFakeSystem();
+    const before = sys.snapshot();
+    for (const bad of ['', '.', '..', 'a/b', 'nul\0', 'é'.repeat(128)]) {
+      for (const attempt of [sys.netns.add(bad), sys.netns.alias(bad, { kind: 'self' })]) {
+        const err = await attempt.then(
+          () => assert.fail(`expected ${JSON.stringify(bad)} to be refused`),
+          (e: unknown) => e as SystemError,
+        );
+        assert.equal(err.errno, 'EINVAL');
+        assert.ok(err.message.startsWith(`invalid network namespace name "${bad}": `), err.message);
+      }
+    }
+    assert.deepEqual(sys.snapshot(), before);
+    await sys.netns.add('x'.repeat(255));
+    assert.deepEqual(await sys.netns.list(), ['x'.repeat(255)]);
+  });
+
+  test('add with loUp gives the namespace what setUp of lo gives it', async () => {
+    const sys = createFakeSystem();
+    await sys.netns.add('a', { loUp: true });
+    await sys.netns.add('b');
+    const b = await sys.open({ kind: 'named', name: 'b' });
+    await b.setUp('lo');
+    b.close();
+    const { namespaces } = sys.snapshot();
+    assert.equal(namespaces.a.links[0].up, true);
+    assert.deepEqual({ ...namespaces.a, names: [] }, { ...namespaces.b, names: [] });
   });
 
   test('open() handles are counted until closed, and a closed handle refuses work', async () => {
