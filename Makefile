@@ -4,6 +4,7 @@ NODE  ?= node
 NPX   ?= npx
 ADDON := native/nsaddon.node
 UDP_ADDON := native/udpbatch.node
+SPAWN_ADDON := native/spawner.node
 
 .PHONY: help deps build addon typecheck bundle test test-unit test-priv demo bench clean lab lint format
 
@@ -17,10 +18,12 @@ build: addon ## compile TypeScript to build/ and bundle the CLI and daemon into 
 	$(NPX) tsc -p .
 	$(NODE) scripts/bundle.mjs
 
-addon: $(ADDON) $(UDP_ADDON) ## build the native addons: setns, and batched UDP for the DNS server (N-API, C)
+addon: $(ADDON) $(UDP_ADDON) $(SPAWN_ADDON) ## build the native addons: setns, batched UDP for the DNS server, programs run without a fork (N-API, C)
 $(ADDON): native/nsaddon.c
 	cc -O2 -Wall -Wextra -shared -fPIC -I/usr/include/node -o $@ $<
 $(UDP_ADDON): native/udpbatch.c
+	cc -O2 -Wall -Wextra -shared -fPIC -I/usr/include/node -o $@ $<
+$(SPAWN_ADDON): native/spawner.c
 	cc -O2 -Wall -Wextra -shared -fPIC -I/usr/include/node -o $@ $<
 
 typecheck: ## type-check without emitting
