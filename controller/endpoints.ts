@@ -146,7 +146,9 @@ async function connectWith(ctx: Ctx, n: NetworkRecord, sb: SandboxRecord, id: st
     compares.push(...w.compares);
     reserved.push([p.id, ip]);
   }
-  await ctx.state.commit(ops, compares);
+  // Not flushed: "ready" below is, and takes this with it (a power cut that loses this mark loses
+  // the veth it is about as well).
+  await ctx.state.commit(ops, compares, { sync: false });
   for (const [pool, ip] of reserved) ctx.ipam.allocate(pool, ip, id);
   failpoint('connect:recorded');
 
