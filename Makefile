@@ -5,6 +5,7 @@ NPX   ?= npx
 ADDON := native/nsaddon.node
 UDP_ADDON := native/udpbatch.node
 ICMP_ADDON := native/icmpprobe.node
+SPAWN_ADDON := native/spawner.node
 
 .PHONY: help deps build addon typecheck bundle test test-unit test-priv demo bench clean lab lint format
 
@@ -19,12 +20,14 @@ build: addon ## generate the lab schema validator, compile TypeScript to build/ 
 	$(NPX) tsc -p .
 	$(NODE) scripts/bundle.mjs
 
-addon: $(ADDON) $(UDP_ADDON) $(ICMP_ADDON) ## build the native addons: setns and namespace creation, batched UDP for the DNS server, ICMP echo for lab check (N-API, C)
+addon: $(ADDON) $(UDP_ADDON) $(ICMP_ADDON) $(SPAWN_ADDON) ## build the native addons: setns and namespace creation, batched UDP for the DNS server, ICMP echo for lab check, programs run without a fork (N-API, C)
 $(ADDON): native/nsaddon.c
 	cc -O2 -Wall -Wextra -shared -fPIC -I/usr/include/node -o $@ $<
 $(UDP_ADDON): native/udpbatch.c
 	cc -O2 -Wall -Wextra -shared -fPIC -I/usr/include/node -o $@ $<
 $(ICMP_ADDON): native/icmpprobe.c
+	cc -O2 -Wall -Wextra -shared -fPIC -I/usr/include/node -o $@ $<
+$(SPAWN_ADDON): native/spawner.c
 	cc -O2 -Wall -Wextra -shared -fPIC -I/usr/include/node -o $@ $<
 
 typecheck: ## type-check without emitting

@@ -128,6 +128,14 @@ export async function attemptAll(steps: readonly (() => Promise<unknown>)[]): Pr
   return errors.length ? new ErrorList(errors) : undefined;
 }
 
+/** Waits for every one of steps already under way (none is left running behind a failure); then
+ *  throws the first failure, in the order given. */
+export async function allDone(steps: readonly Promise<unknown>[]): Promise<void> {
+  const settled = await Promise.allSettled(steps);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /** One failure as plain log fields: its message, errno, step and object (of the SystemError
  *  underneath), and the messages of its causes. */
 export function errorFields(err: unknown): { err: string; errno?: string; step?: string; object?: string; causes?: string[] } {

@@ -153,7 +153,12 @@ export async function createNetwork(ctx: Ctx, request: CreateNetworkRequest, pre
   const log = opLog(ctx, { op: 'network create', network: req.name });
   const poolWrites = joinOps(pools.map((p) => ctx.ipam.addPoolOps(p)));
   try {
-    await ctx.state.commit([put(key.net(id), rec), put(key.netName(rec.name), id), ...poolWrites.ops], [absent(key.netName(rec.name)), ...poolWrites.compares]);
+    // Not flushed: "ready" below is, and takes this with it (store/types.ts TxnOptions).
+    await ctx.state.commit(
+      [put(key.net(id), rec), put(key.netName(rec.name), id), ...poolWrites.ops],
+      [absent(key.netName(rec.name)), ...poolWrites.compares],
+      { sync: false },
+    );
   } catch (err) {
     if (defined) await rollback(log, 'network create: rollback step failed', [async () => clusterMemberOf(driver)?.undefine(rec, true)]);
     throw err;

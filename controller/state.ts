@@ -1,7 +1,7 @@
 // The controller's records in memory, kept equal to the store: every change is written to the
 // store first (one transaction) and only then applied to these maps.
 import { conflict, notFound } from '../common/errors.js';
-import { put, type Compare, type Store, type TxnOp } from '../store/types.js';
+import { put, type Compare, type Store, type TxnOp, type TxnOptions } from '../store/types.js';
 import { RECORD_FORMAT, migrateEndpoint, type EndpointRecordV1 } from './migrate.js';
 import { key, type EndpointRecord, type NetworkRecord, type SandboxRecord } from './records.js';
 
@@ -44,9 +44,10 @@ export class State {
     this.sandboxesById.set(sb.id, sb);
   }
 
-  /** Writes ops atomically (if compares hold), then mirrors net/ ep/ sb/ keys in memory. */
-  async commit(ops: readonly TxnOp[], compares: readonly Compare[] = []): Promise<void> {
-    const ok = await this.store.txn(compares, ops);
+  /** Writes ops atomically (if compares hold), then mirrors net/ ep/ sb/ keys in memory.
+   *  `opts.sync: false` for a "creating" mark only (store/types.ts TxnOptions). */
+  async commit(ops: readonly TxnOp[], compares: readonly Compare[] = [], opts?: TxnOptions): Promise<void> {
+    const ok = await this.store.txn(compares, ops, opts);
     if (!ok) throw conflict('NL_STORE_CONFLICT', `a concurrent change won the race for ${compares.map((c) => c.key).join(', ')}`);
     for (const o of ops) {
       const [kind, ...rest] = o.key.split('/');

@@ -118,6 +118,13 @@ export class Ipam {
     return allocOps({ pool: poolId, ip, owner });
   }
 
+  /** The cursor write allocate(poolId, ip) will make, if it moves the cursor: for the same
+   *  transaction as allocateOps, instead of a cursorOps write after the allocate. */
+  allocateCursorOps(poolId: string, ip: string): IpamOps {
+    const addr = toIp(ip, 'address to allocate');
+    return cursorOps(this.mustPool(poolId).book.isNext(addr) ? [[poolId, formatIp(addr)]] : []);
+  }
+
   /** Called when an endpoint is deleted; idempotent (an unknown pool or a free address is fine), but unparsable text throws. */
   release(poolId: string, ip: string): void {
     const pool = this.byId.get(poolId);

@@ -6,7 +6,7 @@
 import { request, type IncomingMessage } from 'node:http';
 import { isLeaseLost, unavailable, invalid } from '../common/errors.js';
 import type { ClusterStore, WatchEvent } from './cluster.js';
-import type { Compare, KvEntry, Store, TxnOp } from './types.js';
+import type { Compare, KvEntry, Store, TxnOp, TxnOptions } from './types.js';
 
 export type { WatchEvent } from './cluster.js';
 
@@ -152,7 +152,9 @@ export class EtcdClient implements Store {
     return { entries: (r.kvs ?? []).map((kv) => this.entry<T>(kv)), revision: Number(r.header?.revision ?? 0) };
   }
 
-  async txn(compares: readonly Compare[], ops: readonly TxnOp[], lease?: string): Promise<boolean> {
+  /** `lease` as ClusterStore.txn has it; Store.txn's options (a local cache to flush) mean nothing here. */
+  async txn(compares: readonly Compare[], ops: readonly TxnOp[], leaseOrOpts?: string | TxnOptions): Promise<boolean> {
+    const lease = typeof leaseOrOpts === 'string' ? leaseOrOpts : undefined;
     const r = await this.call<{ succeeded?: boolean }>('/v3/kv/txn', {
       compare: compares.map((c) => ({ key: b64(this.prefix + c.key), target: 'VERSION', result: 'EQUAL', version: String(c.version) })),
       success: ops.map((o) =>

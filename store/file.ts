@@ -1,6 +1,7 @@
 // The embedded single-host store: an in-memory map made durable by a write-ahead log.
 // Every transaction is one checksummed record (store/format.ts), appended and fdatasync'ed before
-// txn() resolves, so a kill -9 at any point loses nothing that was acknowledged; a torn last
+// txn() resolves (with `sync: false`, appended only: the next synced record's fdatasync flushes
+// it too), so a kill -9 at any point loses nothing that was acknowledged; a torn last
 // record (the kill landed mid-write) was never acknowledged and is dropped on open. Any other bad
 // record, or a bad snapshot, stops the open with the place named: replaying past it would lose
 // acknowledged transactions silently. The log is folded into a snapshot (write temp, fsync,
@@ -12,7 +13,7 @@ import { unavailable } from '../common/errors.js';
 import { tryLock, type FileLock } from '../system/lock.js';
 import { describeDamage, encodeRecord, encodeSnapshot, parseSnapshot, scanWal, type Damage, type SnapshotBody, type WalScan } from './format.js';
 import { MemoryStore } from './memory.js';
-import type { Compare, TxnOp } from './types.js';
+import type { Compare, TxnOp, TxnOptions } from './types.js';
 
 export const COMPACT_EVERY = 2000;
 export const WAL_FILE = 'wal.log';
@@ -170,18 +171,18 @@ export class FileStore extends MemoryStore {
     this.apply(ops);
   }
 
-  override async txn(compares: readonly Compare[], ops: readonly TxnOp[]): Promise<boolean> {
-    return this.txnSync(compares, ops);
+  override async txn(compares: readonly Compare[], ops: readonly TxnOp[], opts: TxnOptions = {}): Promise<boolean> {
+    return this.txnSync(compares, ops, opts.sync ?? true);
   }
 
-  txnSync(compares: readonly Compare[], ops: readonly TxnOp[]): boolean {
+  txnSync(compares: readonly Compare[], ops: readonly TxnOp[], sync = true): boolean {
     if (!this.check(compares)) return false;
     if (ops.length === 0) return true;
     const rev = this.rev + 1;
     const size = fstatSync(this.walFd).size;
     try {
       writeSync(this.walFd, encodeRecord({ rev, ops: [...ops] }));
-      fdatasyncSync(this.walFd);
+      if (sync) fdatasyncSync(this.walFd);
     } catch (err) {
       // A half-written line would swallow every later record on the next open: cut it off.
       try {
@@ -215,7 +216,10 @@ export class FileStore extends MemoryStore {
   }
 
   override async close(): Promise<void> {
-    if (this.walFd >= 0) closeSync(this.walFd);
+    if (this.walFd >= 0) {
+      fdatasyncSync(this.walFd); // an unsynced last record
+      closeSync(this.walFd);
+    }
     this.walFd = -1;
     this.lockHandle?.release();
   }

@@ -1,5 +1,5 @@
 // The in-memory map both the file store and unit tests use.
-import type { Compare, KvEntry, Store, TxnOp } from './types.js';
+import type { Compare, KvEntry, Store, TxnOp, TxnOptions } from './types.js';
 
 export class MemoryStore implements Store {
   protected readonly data = new Map<string, KvEntry>();
@@ -29,7 +29,8 @@ export class MemoryStore implements Store {
     }
   }
 
-  async txn(compares: readonly Compare[], ops: readonly TxnOp[]): Promise<boolean> {
+  /** Nothing to flush: `opts` changes nothing here. */
+  async txn(compares: readonly Compare[], ops: readonly TxnOp[], _opts?: TxnOptions): Promise<boolean> {
     if (!this.check(compares)) return false;
     this.apply(ops);
     return true;

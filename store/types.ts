@@ -17,11 +17,21 @@ export interface Compare {
   readonly version: number;
 }
 
+/** `sync: false`: written (a kill -9 after it resolves loses nothing: the page cache keeps it),
+ *  but not flushed to the disk before it resolves; the next synced transaction flushes it with
+ *  its own. For a "creating" or "deleting" mark only: one that a power cut may lose, as the
+ *  power cut loses the kernel objects it is about (links, rules, namespaces do not survive a
+ *  reboot). Stores without a cache to flush ignore it. */
+export interface TxnOptions {
+  readonly sync?: boolean;
+}
+
 export interface Store {
   get<T = unknown>(key: string): Promise<KvEntry<T> | undefined>;
   list<T = unknown>(prefix: string): Promise<KvEntry<T>[]>;
-  /** Atomic and durable when it resolves true; false when a compare failed (nothing written). */
-  txn(compares: readonly Compare[], ops: readonly TxnOp[]): Promise<boolean>;
+  /** Atomic and durable when it resolves true (written only, with `sync: false`); false when a
+   *  compare failed (nothing written). */
+  txn(compares: readonly Compare[], ops: readonly TxnOp[], opts?: TxnOptions): Promise<boolean>;
   close(): Promise<void>;
 }
 

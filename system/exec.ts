@@ -3,6 +3,7 @@
 // this function needs (bench/daemon-rss.sh).
 import { spawn } from 'node:child_process';
 import { runError, type ProgramOutcome } from './errors.js';
+import { loadNative } from './native.js';
 
 export type RunResult = ProgramOutcome;
 
@@ -12,11 +13,45 @@ export type RunResult = ProgramOutcome;
 export async function run(
   file: string,
   args: readonly string[],
-  opts: { input?: string; allowFail?: boolean; timeoutMs?: number; step?: string; object?: string } = {},
+  opts: { input?: string; allowFail?: boolean; timeoutMs?: number; step?: string; object?: string; noFork?: boolean } = {},
 ): Promise<RunResult> {
-  const res = await spawnCollect(file, args, opts.input, opts.timeoutMs ?? 30_000);
+  const spawner = opts.noFork ? nativeSpawner() : undefined;
+  const res = await (spawner ? spawnNative : spawnCollect)(file, args, opts.input, opts.timeoutMs ?? 30_000);
   if (res.exitCode !== 0 && !opts.allowFail) throw runError(file, args, res, opts.step, opts.object);
   return res;
+}
+
+/** native/spawner.c: posix_spawn, without the fork of node:child_process (2-4 ms of the main
+ *  thread at netloomd's size); the program's input and output go through a libuv threadpool
+ *  thread, which it holds until the program exits: for short programs (iptables) only. */
+interface Spawner {
+  run(file: string, args: readonly string[], input: string, timeoutMs: number, done: (r: NativeOutcome) => void): void;
+}
+interface NativeOutcome {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The errno name of a failed start ("ENOENT"), else "". */
+  readonly spawnErrno: string;
+}
+
+let spawner: Spawner | null | undefined = null;
+/** The addon, or undefined when it is not built (then node:child_process runs everything). */
+export const nativeSpawner = (): Spawner | undefined => (spawner === null ? (spawner = loadNative<Spawner>('spawner')) : spawner);
+
+/** spawnCollect's contract through the addon; a failed start reads as node's ("spawn x ENOENT"). */
+export function spawnNative(file: string, args: readonly string[], input: string | undefined, timeoutMs: number): Promise<RunResult> {
+  return new Promise((resolve) => {
+    nativeSpawner()!.run(file, args, input ?? '', timeoutMs, (r) => {
+      if (!r.spawnErrno) return resolve({ stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode });
+      const spawnError: NodeJS.ErrnoException = Object.assign(new Error(`spawn ${file} ${r.spawnErrno}`), {
+        code: r.spawnErrno,
+        syscall: `spawn ${file}`,
+        path: file,
+      });
+      resolve({ stdout: '', stderr: spawnError.message, exitCode: -1, spawnError });
+    });
+  });
 }
 
 /** Runs `file` with `input` on its stdin (closed at once without one); exit code -1 when it could

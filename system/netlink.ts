@@ -1,94 +1,56 @@
 // Links, addresses and routes over rtnetlink (the `netlink` package): no `ip` process per
 // operation. A handle is bound to one namespace by the socket it owns (see netns.ts).
-import { AttrStream, createRtNetlink, ifla, rt, type RtNetlinkSocket, type StreamData } from 'netlink';
+import { createRtNetlink, ifla, rt, type RtNetlinkSocket } from 'netlink';
 import { bytesToIp, ipToBytes } from '../common/cidr.js';
 import type { AddrInfo, LinkInfo, NeighEntry, NetHandle, NsRef, RouteInfo, VethSpec, VxlanSpec } from './types.js';
 import { notABridge, obj, stepOf, systemError, systemFailure } from './errors.js';
-
-const CREATE_EXCL = 0x400 | 0x200; // NLM_F_CREATE | NLM_F_EXCL
-const CREATE_REPLACE = 0x400 | 0x100; // NLM_F_CREATE | NLM_F_REPLACE
-const AF_BRIDGE = 7;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const RT_TABLE_MAIN = 254;
-
-function encode(data: StreamData): Buffer {
-  const s = new AttrStream();
-  s.emit(data);
-  return Buffer.concat(s.bufs);
-}
-
-function macToBuf(mac: string): Buffer {
-  return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
-}
-
-function bufToMac(b?: Buffer): string {
-  return b ? [...b].map((x) => x.toString(16).padStart(2, '0')).join(':') : '';
-}
-
-/** The errno of a rejected request. The netlink package reports it only in its message text
- *  ("Request rejected: EEXIST"), so this is the one place that reads it from there: every failure
- *  leaves this file as a SystemError with the errno as a field. */
-function netlinkErrno(err: unknown): string {
-  const m = /^Request rejected: (\w+)$/.exec(err instanceof Error ? err.message : '');
-  return m?.[1] ?? '';
-}
-
-/** Runs a netlink request, treating the listed errnos as success (the "ensure" semantics). */
-async function tolerate<T>(p: Promise<T>, ...ok: string[]): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (err) {
-    if (ok.includes(netlinkErrno(err))) return undefined;
-    throw err;
-  }
-}
-
-function splitCidr(cidr: string): { ip: string; prefix: number; family: 4 | 6 } {
-  const [ip, p] = cidr.split('/');
-  const family = ip.includes(':') ? 6 : 4;
-  return { ip, prefix: p === undefined ? (family === 4 ? 32 : 128) : Number(p), family };
-}
-
-/** The netlink package reassembles one multipart (dump) reply per socket at a time, so two
- *  dumps in flight on one socket corrupt each other: every request on a handle is queued. */
-function serialized(sock: RtNetlinkSocket): RtNetlinkSocket {
-  let chain: Promise<unknown> = Promise.resolve();
-  return new Proxy(sock, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof v !== 'function' || !/^(get|new|del|set)[A-Z]/.test(String(prop))) return v;
-      return (...args: unknown[]) => {
-        const run = chain.then(() => (v as (...a: unknown[]) => Promise<unknown>).apply(target, args));
-        chain = run.catch(() => undefined);
-        return run;
-      };
-    },
-  });
-}
-
-function toLinkInfo(m: rt.LinkMessage): LinkInfo {
-  return {
-    index: m.data.index ?? 0,
-    name: m.attrs.ifname ?? '',
-    kind: m.attrs.linkinfo ? ifla.parseInfo(m.attrs.linkinfo).kind : undefined,
-    master: m.attrs.master,
-    mtu: m.attrs.mtu ?? 0,
-    mac: bufToMac(m.attrs.address),
-    up: Boolean(m.data.flags?.up),
-    alias: m.attrs.ifalias,
-  };
-}
+import {
+  AF_BRIDGE,
+  AF_INET,
+  AF_INET6,
+  CREATE_EXCL,
+  CREATE_REPLACE,
+  ECHO,
+  RT_TABLE_MAIN,
+  RequestQueue,
+  UP,
+  addrMessage,
+  bufToMac,
+  encode,
+  macToBuf,
+  netlinkErrno,
+  routeMessage,
+  serialized,
+  splitCidr,
+  together,
+  tolerate,
+  toLinkInfo,
+  type Req,
+} from './nlwire.js';
 
 export class NetlinkHandle implements NetHandle {
   private readonly sock: RtNetlinkSocket;
+  private readonly queue = new RequestQueue();
   constructor(
     readonly ns: NsRef,
-    sock: RtNetlinkSocket,
+    private readonly raw: RtNetlinkSocket,
     private readonly openPeerNs: (ns: NsRef) => number,
     private readonly closeFd: (fd: number) => void,
   ) {
-    this.sock = serialized(sock);
+    this.sock = serialized(raw, this.queue);
+  }
+
+  /** Holds the socket for `fn`, which sends on the raw socket (no dumps: see RequestQueue). */
+  private batch<T>(fn: (raw: RtNetlinkSocket) => Promise<T>): Promise<T> {
+    return this.queue.run(() => fn(this.raw));
+  }
+
+  /** Creates a link (CREATE_EXCL, so an existing one is EEXIST) and returns its index. */
+  private async create(raw: RtNetlinkSocket, data: rt.Link, attrs: ifla.LinkAttrs): Promise<number> {
+    const echo = await raw.newLink(data, attrs, { flags: CREATE_EXCL | ECHO });
+    const index = echo[0]?.data.index ?? (await raw.getLink({}, { ifname: attrs.ifname }))[0]?.data.index;
+    if (index === undefined) throw systemError(stepOf('link'), obj.link(attrs.ifname ?? '', this.ns), 'ENODEV');
+    return index;
   }
 
   /** Runs one System call: any failure leaves as a SystemError naming the step and the object. */
@@ -124,35 +86,38 @@ export class NetlinkHandle implements NetHandle {
     return idx;
   }
 
+  /** A new bridge is made up, with its MTU and MAC, in one request, then tagged: two waits. */
   addBridge(name: string, opts: { mtu?: number; alias: string; mac?: string }): Promise<void> {
     return this.op('addBridge', obj.link(name, this.ns), async () => {
+      const made = await this.batch((raw) =>
+        tolerate(
+          this.create(raw, UP, {
+            ifname: name,
+            mtu: opts.mtu,
+            address: opts.mac ? macToBuf(opts.mac) : undefined,
+            linkinfo: encode(ifla.formatInfo({ kind: 'bridge' })),
+          }),
+          'EEXIST',
+        ),
+      );
+      if (made !== undefined) return this.sock.setLink({ index: made }, { ifalias: opts.alias }).then(() => undefined);
+      // There already (adopted, or made before a crash): checked and set up, never re-tagged.
       const existing = await this.link(name);
-      if (existing) {
-        if (existing.kind !== 'bridge') throw notABridge(name, this.ns, existing.kind);
-      } else {
-        await this.sock.newLink(
-          {},
-          { ifname: name, mtu: opts.mtu, address: opts.mac ? macToBuf(opts.mac) : undefined, linkinfo: encode(ifla.formatInfo({ kind: 'bridge' })) },
-          { flags: CREATE_EXCL },
-        );
-      }
-      if (opts.mtu && existing && existing.mtu !== opts.mtu) await this.setMtu(name, opts.mtu);
-      if (!existing) await this.setAlias(name, opts.alias);
+      if (!existing) throw systemError(stepOf('addBridge'), obj.link(name, this.ns), 'EEXIST');
+      if (existing.kind !== 'bridge') throw notABridge(name, this.ns, existing.kind);
+      if (opts.mtu && existing.mtu !== opts.mtu) await this.setMtu(name, opts.mtu);
       await this.setUp(name);
     });
   }
 
+  /** A new pair is made with its host end up and in its bridge, in one request, then tagged:
+   *  three waits (the bridge's index, the create, the tag). The sandbox end is set up by whoever
+   *  configures it (a peer created up fails with ENOTCONN). */
   addVeth(spec: VethSpec): Promise<void> {
     return this.op('addVeth', obj.link(spec.hostName, this.ns), async () => {
       const master = spec.master ? await this.mustIndex(spec.master) : undefined;
-      const existing = await this.link(spec.hostName);
-      if (existing) {
-        // Ensure, not skip: a bridge recreated after a crash must get its ports back.
-        if (master !== undefined && existing.master !== master) await this.sock.setLink({ index: existing.index }, { master });
-        await this.setUp(spec.hostName);
-        return;
-      }
       const fd = this.openPeerNs(spec.peerNs);
+      let made: unknown;
       try {
         // The peer is created directly inside the sandbox namespace under its final name (eth0,
         // eth1 ...): no temporary name in the host, no move, no rename.
@@ -168,11 +133,17 @@ export class NetlinkHandle implements NetHandle {
           ),
         ]);
         const info = encode(ifla.formatInfo({ kind: 'veth', data: encode(ifla.formatVethInfo({ peer })) }));
-        await this.sock.newLink({}, { ifname: spec.hostName, mtu: spec.mtu, master, linkinfo: info }, { flags: CREATE_EXCL });
+        made = await tolerate(this.sock.newLink(UP, { ifname: spec.hostName, mtu: spec.mtu, master, linkinfo: info }, { flags: CREATE_EXCL }), 'EEXIST');
       } finally {
         this.closeFd(fd);
       }
-      await this.setAlias(spec.hostName, spec.alias);
+      // Tagged by name: index 0 and IFLA_IFNAME select the link, they rename nothing.
+      if (made !== undefined) return this.sock.setLink({}, { ifname: spec.hostName, ifalias: spec.alias }).then(() => undefined);
+      // EEXIST: the host end is there (ensure, not skip: a bridge recreated after a crash must get
+      // its ports back), or else the peer's name is taken in the sandbox.
+      const existing = await this.link(spec.hostName);
+      if (!existing) throw systemError(stepOf('addVeth'), obj.link(spec.hostName, this.ns), 'EEXIST');
+      if (master !== undefined && existing.master !== master) await this.sock.setLink({ index: existing.index }, { master });
       await this.setUp(spec.hostName);
     });
   }
@@ -309,19 +280,8 @@ export class NetlinkHandle implements NetHandle {
 
   addAddr(link: string, cidr: string): Promise<void> {
     return this.op('addAddr', obj.addr(link, cidr, this.ns), async () => {
-      const index = await this.mustIndex(link);
-      const { ip, prefix, family } = splitCidr(cidr);
-      const bytes = ipToBytes(ip);
-      // IPv6: no duplicate address detection, so the address is usable the moment connect returns.
-      const flags = family === 6 ? { nodad: true as const } : undefined;
-      await tolerate(
-        this.sock.newAddress(
-          { family: family === 4 ? AF_INET : AF_INET6, prefixlen: prefix, index, flags },
-          { local: bytes, address: bytes, flags },
-          { flags: CREATE_EXCL },
-        ),
-        'EEXIST',
-      );
+      const [data, attrs] = addrMessage(await this.mustIndex(link), cidr);
+      await tolerate(this.sock.newAddress(data, attrs, { flags: CREATE_EXCL }), 'EEXIST');
     });
   }
 
@@ -359,20 +319,7 @@ export class NetlinkHandle implements NetHandle {
   }
 
   private async routeMessage(r: RouteInfo): Promise<[rt.Route, rt.RouteAttrs]> {
-    const isDefault = r.dst === 'default';
-    const dst = isDefault ? undefined : splitCidr(r.dst);
-    const oif = r.link ? await this.mustIndex(r.link) : undefined;
-    return [
-      {
-        family: r.family === 4 ? AF_INET : AF_INET6,
-        dstLen: dst?.prefix ?? 0,
-        table: RT_TABLE_MAIN,
-        protocol: 'BOOT',
-        scope: r.gateway ? 'UNIVERSE' : 'LINK',
-        type: 'UNICAST',
-      },
-      { dst: dst ? ipToBytes(dst.ip) : undefined, gateway: r.gateway ? ipToBytes(r.gateway) : undefined, oif },
-    ];
+    return routeMessage(r, r.link ? await this.mustIndex(r.link) : undefined);
   }
 
   addRoute(r: RouteInfo): Promise<void> {
@@ -387,6 +334,29 @@ export class NetlinkHandle implements NetHandle {
       const [data, attrs] = await this.routeMessage(r).catch(() => [undefined, undefined] as const);
       if (!data) return;
       await tolerate(this.sock.delRoute({ ...data, scope: 'NOWHERE' }, attrs), 'ESRCH', 'ENODEV');
+    });
+  }
+
+  /** One wait for the index, one for the batch: addresses, up, routes (see `together`). */
+  configure(link: string, want: { readonly addrs: readonly string[]; readonly routes: readonly RouteInfo[] }): Promise<void> {
+    return this.batch(async (raw) => {
+      const [m] =
+        (await tolerate(raw.getLink({}, { ifname: link }), 'ENODEV').catch((err: unknown) => {
+          throw systemFailure(stepOf('link'), obj.link(link, this.ns), err, netlinkErrno(err) || undefined);
+        })) ?? [];
+      const index = m?.data.index;
+      const first = want.addrs[0] ? obj.addr(link, want.addrs[0], this.ns) : obj.link(link, this.ns);
+      if (index === undefined) throw systemError(stepOf(want.addrs.length ? 'addAddr' : 'setUp'), first, 'ENODEV');
+      const reqs: Req[] = want.addrs.map((cidr) => {
+        const [data, attrs] = addrMessage(index, cidr);
+        return { method: 'addAddr', object: obj.addr(link, cidr, this.ns), send: () => raw.newAddress(data, attrs, { flags: CREATE_EXCL }), ok: ['EEXIST'] };
+      });
+      reqs.push({ method: 'setUp', object: obj.link(link, this.ns), send: () => raw.setLink({ index, ...UP }) });
+      for (const r of want.routes) {
+        const [data, attrs] = routeMessage(r, index);
+        reqs.push({ method: 'addRoute', object: obj.route(r, this.ns), send: () => raw.newRoute(data, attrs, { flags: CREATE_EXCL }), ok: ['EEXIST'] });
+      }
+      await together(reqs);
     });
   }
 

@@ -94,6 +94,9 @@ export interface NetHandle {
   routes(): Promise<RouteInfo[]>;
   addRoute(route: RouteInfo): Promise<void>;
   delRoute(route: RouteInfo): Promise<void>;
+  /** A link as connect leaves its sandbox end: its addresses, up, then its routes (all on this
+   *  link) — what addAddr, setUp and addRoute in turn would do, fails as they would, in one batch. */
+  configure(link: string, want: { readonly addrs: readonly string[]; readonly routes: readonly RouteInfo[] }): Promise<void>;
   close(): void;
 }
 

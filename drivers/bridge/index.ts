@@ -1,6 +1,6 @@
 // The bridge driver: one Linux bridge per network, a veth pair per endpoint, the gateway address
 // on the bridge, NAT and isolation in netloom's own iptables chains.
-import { conflict, logFailures } from '../../common/errors.js';
+import { allDone, conflict, logFailures } from '../../common/errors.js';
 import { addressOf, formatIfAddr, ifAddrIn, macFromIPv4 } from '../../common/cidr.js';
 import { failpoint } from '../../common/failpoint.js';
 import type { PoolRecord } from '../../ipam/types.js';
@@ -179,37 +179,43 @@ function bridgeFirewaller(applied: Set<string>): Firewaller<BridgeConfig> {
   };
 }
 
+/** The bridge device of a network, addressed, with its sysctls; `undo` gets its delete. */
+async function makeBridge(env: DriverEnv, net: NetworkInfo, c: BridgeConfig, undo: (() => Promise<void>)[]): Promise<void> {
+  const host = env.sys.host;
+  const existed = await host.link(c.bridgeName);
+  if (existed && existed.kind !== 'bridge') {
+    throw conflict('NL_OPTION_IN_USE', `bridge name "${c.bridgeName}" is taken by a ${existed.kind ?? 'network'} device: choose another --opt ${OPT.name}`);
+  }
+  // Registered before addBridge: it creates, tags and sets up, and may fail after creating.
+  if (!existed) undo.push(() => host.delLink(c.bridgeName));
+  await addBridgeDevice(env, net, c.bridgeName, existed && !c.mtuExplicit ? undefined : c.mtu);
+  failpoint('create:bridge');
+  const sysctls = async (): Promise<void> => {
+    if (net.pools.some((p) => p.family === 6)) await env.sys.sysctl('net.ipv6.conf.all.forwarding', '1');
+    // Published ports reached on 127.0.0.1 are DNATed out of this bridge: allow loopback sources on it.
+    if (!c.internal) await env.sys.sysctl(`net/ipv4/conf/${c.bridgeName}/route_localnet`, '1');
+  };
+  await allDone([addGatewayAddrs(env, portOf(net, c)), sysctls()]);
+}
+
 /** With --iptables=false (`fw` false) the restore never runs and no rule is written. */
 function bridgeLifecycle(applied: Set<string>, fw: boolean): Lifecycle<BridgeConfig> {
   return {
+    // The rules only name the bridge: they are applied (iptables-restore, a process) while the
+    // bridge is made, addressed and configured (netlink, sysctls), and each side undoes what it
+    // did if either fails.
     async createNetwork(env, net, c) {
-      const host = env.sys.host;
       const undo: (() => Promise<void>)[] = [];
+      const rules = fw && !applied.has(net.id) ? families.map((f) => [f, rulesFor(net, c, f)] as const).filter(([, r]) => r.length) : [];
+      const firewall = async (): Promise<void> => {
+        for (const [family, r] of rules) {
+          await env.sys.firewall.restore(family, renderAdd(r));
+          undo.push(() => deleteRules(env, family, r));
+        }
+      };
       try {
-        const existed = await host.link(c.bridgeName);
-        if (existed && existed.kind !== 'bridge') {
-          throw conflict(
-            'NL_OPTION_IN_USE',
-            `bridge name "${c.bridgeName}" is taken by a ${existed.kind ?? 'network'} device: choose another --opt ${OPT.name}`,
-          );
-        }
-        // Registered before addBridge: it creates, tags and sets up, and may fail after creating.
-        if (!existed) undo.unshift(() => host.delLink(c.bridgeName));
-        await addBridgeDevice(env, net, c.bridgeName, existed && !c.mtuExplicit ? undefined : c.mtu);
-        failpoint('create:bridge');
-        await addGatewayAddrs(env, portOf(net, c));
-        if (net.pools.some((p) => p.family === 6)) await env.sys.sysctl('net.ipv6.conf.all.forwarding', '1');
-        // Published ports reached on 127.0.0.1 are DNATed out of this bridge: allow loopback sources on it.
-        if (!c.internal) await env.sys.sysctl(`net/ipv4/conf/${c.bridgeName}/route_localnet`, '1');
-        if (fw && !applied.has(net.id)) {
-          for (const family of families) {
-            const rules = rulesFor(net, c, family);
-            if (!rules.length) continue;
-            await env.sys.firewall.restore(family, renderAdd(rules));
-            undo.unshift(() => deleteRules(env, family, rules));
-          }
-          applied.add(net.id);
-        }
+        await allDone([makeBridge(env, net, c, undo), firewall()]);
+        if (fw) applied.add(net.id);
       } catch (err) {
         applied.delete(net.id);
         await undoAll(undo).catch((e: unknown) => logFailures(env.log, e, 'bridge network create: rollback step failed'));

@@ -97,16 +97,14 @@ export async function retireLink(env: DriverEnv, name: string, retired: string, 
   env.reap(retired);
 }
 
+/** Addresses, up and (unless internal, or not the endpoint's default) the default routes, in one
+ *  batch of requests. */
 async function configureSandboxSide(env: DriverEnv, net: NetworkInfo, port: BridgePort, ep: EndpointInfo): Promise<void> {
   const sb = await env.sys.open(ep.sandboxNs);
   try {
-    if (ep.ipv4) await sb.addAddr(ep.ifname, ep.ipv4);
-    if (ep.ipv6) await sb.addAddr(ep.ifname, ep.ipv6);
-    await sb.setUp(ep.ifname);
-    if (!ep.defaultRoute || !port.routes) return; // internal: no route out
-    for (const p of net.pools) {
-      await sb.addRoute({ dst: 'default', gateway: routeVia(p), link: ep.ifname, family: p.family });
-    }
+    const addrs = [ep.ipv4, ep.ipv6].filter((a): a is string => !!a);
+    const routes = ep.defaultRoute && port.routes ? net.pools.map((p) => ({ dst: 'default', gateway: routeVia(p), link: ep.ifname, family: p.family })) : [];
+    await sb.configure(ep.ifname, { addrs, routes });
   } finally {
     sb.close();
   }

@@ -324,6 +324,13 @@ export class FakeHandle implements NetHandle {
     });
   }
 
+  /** As the real handle's batch: the same calls, in the same order, each failing on its own. */
+  async configure(link: string, want: { readonly addrs: readonly string[]; readonly routes: readonly RouteInfo[] }): Promise<void> {
+    for (const a of want.addrs) await this.addAddr(link, a);
+    await this.setUp(link);
+    for (const r of want.routes) await this.addRoute(r);
+  }
+
   close(): void {
     this.closed = true;
     this.onClose?.();

@@ -1,6 +1,6 @@
 // A store that dies at its k-th transaction, before or after writing it: every later call hangs,
 // like netloomd killed with SIGKILL at that point. Wraps any Store (MemoryStore in unit tests).
-import type { Compare, Store, TxnOp } from '../../store/types.js';
+import type { Compare, Store, TxnOp, TxnOptions } from '../../store/types.js';
 
 export class CrashStore implements Store {
   private n = 0;
@@ -21,10 +21,10 @@ export class CrashStore implements Store {
   list<T>(p: string) {
     return this.dead ? this.hang<never[]>() : this.inner.list<T>(p);
   }
-  async txn(c: readonly Compare[], o: readonly TxnOp[]): Promise<boolean> {
+  async txn(c: readonly Compare[], o: readonly TxnOp[], opts?: TxnOptions): Promise<boolean> {
     if (this.dead) return this.hang();
-    if (++this.n !== this.at) return this.inner.txn(c, o);
-    if (this.mode === 'after') await this.inner.txn(c, o);
+    if (++this.n !== this.at) return this.inner.txn(c, o, opts);
+    if (this.mode === 'after') await this.inner.txn(c, o, opts);
     this.dead = true;
     this.signal();
     return this.hang();

@@ -11,7 +11,7 @@ import { generatedBridgeName } from '../../drivers/bridge/options.js';
 import { hostVethName } from '../../drivers/driver.js';
 import { ipamKey } from '../../ipam/store.js';
 import { MemoryStore } from '../../store/memory.js';
-import { put } from '../../store/types.js';
+import { put, type Compare, type TxnOp, type TxnOptions } from '../../store/types.js';
 import { CrashStore } from '../helpers/crashstore.js';
 import { start, type World } from '../helpers/world.js';
 import type { FakeSnapshot } from '../../system/fake/index.js';
@@ -134,6 +134,38 @@ async function crashAt(op: (ctl: Controller) => Promise<unknown>, k: number, mod
   if (outcome === 'done') return undefined;
   return { before, after: await start(w.store, w.sys) };
 }
+
+/** Every transaction a store is asked for: its keys (sorted) and whether it is flushed. */
+class RecordingStore extends MemoryStore {
+  readonly txns: { keys: string[]; sync: boolean }[] = [];
+  override async txn(c: readonly Compare[], o: readonly TxnOp[], opts?: TxnOptions): Promise<boolean> {
+    this.txns.push({ keys: o.map((x) => x.key.split('/')[0]).sort(), sync: opts?.sync ?? true });
+    return super.txn(c, o, opts);
+  }
+}
+
+describe('controller: one flushed write per create and connect', () => {
+  test('the "creating" mark (with the pool, or the address and the rotation cursor it moves) unflushed, "ready" flushed', async () => {
+    const store = new RecordingStore();
+    const w = await start(store);
+    await w.ctl.createSandbox({ name: 'web', network: 'none' });
+    store.txns.length = 0;
+    await w.ctl.createNetwork({ name: 'front', ipam: [{ subnet: '10.1.0.0/24' }] });
+    assert.deepEqual(store.txns, [
+      { keys: ['net', 'netname', 'pool'], sync: false },
+      { keys: ['net'], sync: true },
+    ]);
+    store.txns.length = 0;
+    await w.ctl.createSandbox({ name: 'db', network: 'front' });
+    await w.ctl.disconnect('front', 'db');
+    store.txns.length = 0;
+    await w.ctl.connect('front', 'db');
+    assert.deepEqual(store.txns, [
+      { keys: ['alloc', 'cursor', 'ep'], sync: false },
+      { keys: ['ep'], sync: true },
+    ]);
+  });
+});
 
 describe('controller: a crash between store writes is resolved by the next start', () => {
   for (const [name, op] of ops) {

@@ -43,6 +43,19 @@ describe('ipam persistence', () => {
     assert.deepEqual(await dump(store), MAIN_STATE);
   });
 
+  test('allocateCursorOps: the cursor write the allocate will make, for the same transaction (none when it does not move it)', async () => {
+    const ipam = new Ipam();
+    const rec = ipam.planPool({ id: 'n1:4', owner: 'n1', ownerName: 'front', family: 4, subnet: '10.1.0.0/24' });
+    ipam.addPool(rec);
+    const ip = ipam.planAddress('n1:4', 'ep1');
+    const staticIp = '10.1.0.77';
+    assert.deepEqual(ipam.allocateCursorOps('n1:4', staticIp).ops, [], 'a static address off the rotation moves nothing');
+    const w = ipam.allocateCursorOps('n1:4', ip);
+    ipam.allocate('n1:4', ip, 'ep1');
+    assert.deepEqual(w.ops, ipam.cursorOps(['n1:4']).ops, 'the same write a cursorOps after the allocate makes');
+    assert.equal(ipam.cursor('n1:4'), ip);
+  });
+
   test('state written by main restores unchanged and goes on where it stopped', async () => {
     const [store, ipam] = await restoredMain();
     assert.deepEqual(ipam.allocations(), [{ pool: 'n1:4', ip: '10.1.0.2', owner: 'ep1' }]);

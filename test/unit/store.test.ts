@@ -147,6 +147,38 @@ describe('FileStore', () => {
   });
 });
 
+describe('FileStore: a transaction written with sync false', () => {
+  test('survives a kill -9 right after it resolved (the page cache keeps it), with the synced ones around it', async () => {
+    const dir = tempDir();
+    const file = fileURLToPath(new URL('../../store/file.js', import.meta.url));
+    const code =
+      `const { FileStore } = await import(${JSON.stringify(file)}); const s = FileStore.open(${JSON.stringify(dir)}); ` +
+      `await s.txn([], [{ op: 'put', key: 'a', value: 1 }]); ` +
+      `await s.txn([], [{ op: 'put', key: 'b', value: 'creating' }], { sync: false }); ` +
+      `console.log('written'); process.stdin.resume();`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('written') && resolve());
+      child.once('exit', (c) => reject(new Error(`child exited with ${c}`)));
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    const s = FileStore.open(dir);
+    assert.deepEqual(await all(s), [
+      ['a', 1, 1],
+      ['b', 'creating', 1],
+    ]);
+    assert.equal(await s.txn([], [put('b', 'ready')]), true);
+    const again = await reopen(s, dir);
+    assert.deepEqual(await all(again), [
+      ['a', 1, 1],
+      ['b', 'ready', 2],
+    ]);
+    await again.close();
+  });
+});
+
 describe('FileStore lock', () => {
   test('a second open of a dir another live process holds is refused naming that pid', async () => {
     const dir = tempDir();
