@@ -7,11 +7,18 @@ import { key, type EndpointRecord, type NetworkRecord, type SandboxRecord } from
 
 export class State {
   readonly networks = new Map<string, NetworkRecord>();
-  readonly endpoints = new Map<string, EndpointRecord>();
+  private readonly epMap = new Map<string, EndpointRecord>();
+  /** Read-only outside: setEndpoint/deleteEndpoint keep the indexes below with it. */
+  readonly endpoints: ReadonlyMap<string, EndpointRecord> = this.epMap;
   /** by name, as they are stored */
   readonly sandboxes = new Map<string, SandboxRecord>();
   /** the same records by id, as endpoints refer to them */
   readonly sandboxesById = new Map<string, SandboxRecord>();
+  /** Endpoint ids by network id and by sandbox id, so endpointsOf costs what it returns, not
+   *  every endpoint of the host (a connect asks several times: flat cost from the 1st endpoint
+   *  to the 1000th). Kept by setEndpoint/deleteEndpoint, the only writers of `endpoints`. */
+  private readonly epsByNetwork = new Map<string, Set<string>>();
+  private readonly epsBySandbox = new Map<string, Set<string>>();
 
   constructor(readonly store: Store) {}
 
@@ -22,7 +29,7 @@ export class State {
     const stored = await this.store.list<EndpointRecordV1 | EndpointRecord>('ep/');
     const format = (await this.store.get<number>(key.recordFormat))?.value ?? 1;
     if (format >= RECORD_FORMAT) {
-      for (const e of stored) this.endpoints.set(e.value.id, e.value as EndpointRecord);
+      for (const e of stored) this.setEndpoint(e.value as EndpointRecord);
       return;
     }
     const eps = stored.map((e) => migrateEndpoint(e.value, this.sandboxes));
@@ -37,6 +44,21 @@ export class State {
   /** What messages and DNS call an endpoint's sandbox: its name (a Docker endpoint's docker-<id>). */
   sandboxName(ep: EndpointRecord): string {
     return this.sandboxOf(ep)?.name ?? ep.sandbox;
+  }
+
+  private setEndpoint(ep: EndpointRecord): void {
+    this.deleteEndpoint(ep.id);
+    this.epMap.set(ep.id, ep);
+    addTo(this.epsByNetwork, ep.network, ep.id);
+    addTo(this.epsBySandbox, ep.sandbox, ep.id);
+  }
+
+  private deleteEndpoint(id: string): void {
+    const old = this.endpoints.get(id);
+    if (!old) return;
+    this.epMap.delete(id);
+    removeFrom(this.epsByNetwork, old.network, id);
+    removeFrom(this.epsBySandbox, old.sandbox, id);
   }
 
   private setSandbox(sb: SandboxRecord): void {
@@ -59,10 +81,13 @@ export class State {
         else this.setSandbox(structuredClone(o.value) as SandboxRecord);
         continue;
       }
-      const map = kind === 'net' ? this.networks : kind === 'ep' ? this.endpoints : undefined;
-      if (!map) continue;
-      if (o.op === 'del') map.delete(id);
-      else (map as Map<string, unknown>).set(id, structuredClone(o.value));
+      if (kind === 'ep') {
+        if (o.op === 'del') this.deleteEndpoint(id);
+        else this.setEndpoint(structuredClone(o.value) as EndpointRecord);
+      } else if (kind === 'net') {
+        if (o.op === 'del') this.networks.delete(id);
+        else this.networks.set(id, structuredClone(o.value) as NetworkRecord);
+      }
     }
   }
 
@@ -96,8 +121,30 @@ export class State {
 
   /** Endpoints of a network id and/or a sandbox id, in interface order. */
   endpointsOf(filter: { network?: string; sandbox?: string }): EndpointRecord[] {
-    return [...this.endpoints.values()]
+    const byNet = filter.network === undefined ? undefined : (this.epsByNetwork.get(filter.network) ?? NONE);
+    const bySb = filter.sandbox === undefined ? undefined : (this.epsBySandbox.get(filter.sandbox) ?? NONE);
+    const ids = byNet && bySb ? (byNet.size <= bySb.size ? byNet : bySb) : (byNet ?? bySb);
+    const eps = ids ? [...ids].map((id) => this.endpoints.get(id)!) : [...this.endpoints.values()];
+    return eps
       .filter((e) => (filter.network === undefined || e.network === filter.network) && (filter.sandbox === undefined || e.sandbox === filter.sandbox))
-      .sort((a, b) => a.ifname.localeCompare(b.ifname, 'en', { numeric: true }));
+      .sort((a, b) => IFNAME_ORDER.compare(a.ifname, b.ifname));
   }
+}
+
+const NONE: ReadonlySet<string> = new Set();
+/** Interface order (eth2 before eth10): the collator `localeCompare(b, 'en', {numeric: true})`
+ *  would build on every comparison, made once. */
+const IFNAME_ORDER = new Intl.Collator('en', { numeric: true });
+
+function addTo(index: Map<string, Set<string>>, k: string, id: string): void {
+  const set = index.get(k);
+  if (set) set.add(id);
+  else index.set(k, new Set([id]));
+}
+
+function removeFrom(index: Map<string, Set<string>>, k: string, id: string): void {
+  const set = index.get(k);
+  if (!set) return;
+  set.delete(id);
+  if (!set.size) index.delete(k);
 }
