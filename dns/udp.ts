@@ -63,14 +63,9 @@ const M_PORT = 1;
 const M_ADDR4 = 2;
 const M_REPLY = 3;
 
-let addon: Addon | null | undefined;
-
 /** The addon, or null when it is not built (or fails to load): the caller falls back to node:dgram. */
 function loadAddon(): Addon | null {
-  if (addon === undefined) {
-    addon = loadNative<Addon>('udpbatch') ?? null;
-  }
-  return addon;
+  return loadNative<Addon>('udpbatch') ?? null;
 }
 
 /** Whether BatchUdpSocket.bind will use the addon. */

@@ -35,9 +35,8 @@ interface NativeOutcome {
   readonly spawnErrno: string;
 }
 
-let spawner: Spawner | null | undefined = null;
 /** The addon, or undefined when it is not built (then node:child_process runs everything). */
-export const nativeSpawner = (): Spawner | undefined => (spawner === null ? (spawner = loadNative<Spawner>('spawner')) : spawner);
+export const nativeSpawner = (): Spawner | undefined => loadNative<Spawner>('spawner');
 
 /** spawnCollect's contract through the addon; a failed start reads as node's ("spawn x ENOENT"). */
 export function spawnNative(file: string, args: readonly string[], input: string | undefined, timeoutMs: number): Promise<RunResult> {

@@ -7,23 +7,22 @@
 import { closeSync } from 'node:fs';
 import { parseIPv4 } from '../common/cidr.js';
 import { loadNative } from './native.js';
-import { openNsFd } from './netns.js';
+import { withNsFd } from './netns.js';
 import type { NsRef } from './types.js';
 
-interface Addon {
+/** native/icmpprobe.node: the echoes here, the neighbour seeds of system/neigh-table.ts. */
+export interface IcmpAddon {
   openIcmp(nsFd: number): number;
   echoAll(fds: Int32Array, addrs: Uint32Array, groups: Uint32Array, timeoutMs: number, graceMs: number, burst: number): Promise<Float64Array>;
+  neighSeed(nsFd: number, addrs: Uint32Array): Int32Array;
+  neighUnseed(nsFd: number, ifindexes: Int32Array, addrs: Uint32Array): void;
 }
 
-let addon: Addon | undefined | null;
-
-function load(): Addon | undefined {
-  if (addon === undefined) addon = loadNative<Addon>('icmpprobe') ?? null;
-  return addon ?? undefined;
-}
+/** The addon; undefined when it is not built or does not load. */
+export const icmpAddon = (): IcmpAddon | undefined => loadNative<IcmpAddon>('icmpprobe');
 
 /** Whether the in-process prober is built (`make addon`); callers keep a fallback without it. */
-export const icmpProberAvailable = (): boolean => !!load();
+export const icmpProberAvailable = (): boolean => !!icmpAddon();
 
 export interface EchoTarget {
   readonly address: string;
@@ -57,16 +56,11 @@ const u32 = (a: string): number => {
 /** One echo from each source to each of its targets, all at once. A source whose namespace cannot
  *  be entered gets an error; the others are probed. Throws when the addon is not built. */
 export async function echoFrom(sources: readonly EchoSource[], opts: EchoOptions): Promise<EchoResult[]> {
-  const a = load();
+  const a = icmpAddon();
   if (!a) throw new Error('native/icmpprobe.node is missing or does not load: run "make build" first');
   const fds: (number | { error: string })[] = sources.map((s) => {
     try {
-      const nsFd = s.ns.kind === 'self' ? -1 : openNsFd(s.ns);
-      try {
-        return a.openIcmp(nsFd);
-      } finally {
-        if (nsFd >= 0) closeSync(nsFd);
-      }
+      return s.ns.kind === 'self' ? a.openIcmp(-1) : withNsFd(s.ns, (fd) => a.openIcmp(fd));
     } catch (err) {
       return { error: err instanceof Error ? err.message : String(err) };
     }

@@ -18,12 +18,20 @@ export function nativeAddonPath(name: string): string | undefined {
   return undefined;
 }
 
-/** The addon, or undefined when it is not built or does not load. */
+const loaded = new Map<string, unknown>();
+
+/** The addon, or undefined when it is not built or does not load; found and loaded once per
+ *  process (a miss is remembered too), so callers need no cache of their own. */
 export function loadNative<T>(name: string): T | undefined {
+  if (!loaded.has(name)) loaded.set(name, load(name));
+  return loaded.get(name) as T | undefined;
+}
+
+function load(name: string): unknown {
   const path = nativeAddonPath(name);
   if (!path) return undefined;
   try {
-    return createRequire(import.meta.url)(path) as T;
+    return createRequire(import.meta.url)(path);
   } catch {
     return undefined;
   }

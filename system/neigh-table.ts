@@ -5,11 +5,10 @@
 // The limit counts only entries the kernel may collect: since Linux 4.19 an entry made over
 // netlink as permanent or flagged NTF_EXT_LEARNED is exempt (neigh_alloc's gc_entries), which is
 // what seedNeighbours uses to let a big lab's probe make every entry it needs at once.
-import { closeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseIPv4 } from '../common/cidr.js';
-import { loadNative } from './native.js';
-import { openNsFd, rtnetlinkIn } from './netns.js';
+import { icmpAddon } from './icmp-probe.js';
+import { rtnetlinkIn, withNsFd } from './netns.js';
 import { readSysctl } from './sysctl.js';
 import type { NsRef } from './types.js';
 
@@ -76,24 +75,6 @@ export interface SeededNeighbour {
   readonly address: string;
 }
 
-interface SeedAddon {
-  neighSeed(nsFd: number, addrs: Uint32Array): Int32Array;
-  neighUnseed(nsFd: number, ifindexes: Int32Array, addrs: Uint32Array): void;
-}
-
-let seedAddon: SeedAddon | undefined | null;
-const seeder = (): SeedAddon | undefined => (seedAddon === undefined ? (seedAddon = loadNative<SeedAddon>('icmpprobe') ?? null) : seedAddon) ?? undefined;
-
-/** Runs `fn` with a descriptor of `ns` (closed after). */
-function withNs<T>(ns: NsRef, fn: (fd: number) => T): T {
-  const fd = openNsFd(ns);
-  try {
-    return fn(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Makes in `ns`, for each address on the subnet of one of its IPv4 interfaces, a neighbour entry
  *  with no link-layer address (NUD_NONE) flagged NTF_EXT_LEARNED: the kernel resolves it with ARP
  *  on first use like any entry (request, reply, then reachable), but it is exempt from gc_thresh3,
@@ -101,10 +82,10 @@ function withNs<T>(ns: NsRef, fn: (fd: number) => T): T {
  *  or is on no interface's subnet is left alone. Returns the entries made, and only those: none
  *  without native/icmpprobe.node (which sends them, a namespace's in one sendmsg). */
 export function seedNeighbours(ns: NsRef, addresses: readonly string[]): SeededNeighbour[] {
-  const a = seeder();
+  const a = icmpAddon();
   const wanted = [...new Set(addresses)].filter((x) => parseIPv4(x) !== undefined);
   if (!a || !wanted.length) return [];
-  const made = withNs(ns, (fd) =>
+  const made = withNsFd(ns, (fd) =>
     a.neighSeed(
       fd,
       Uint32Array.from(wanted, (x) => parseIPv4(x)!),
@@ -116,10 +97,10 @@ export function seedNeighbours(ns: NsRef, addresses: readonly string[]): SeededN
 /** Removes what seedNeighbours made in `ns` (whatever state ARP left them in). A namespace that is
  *  gone took its entries with it; one already deleted is as good as removed. */
 export function unseedNeighbours(ns: NsRef, seeded: readonly SeededNeighbour[]): void {
-  const a = seeder();
+  const a = icmpAddon();
   if (!a || !seeded.length) return;
   try {
-    withNs(ns, (fd) =>
+    withNsFd(ns, (fd) =>
       a.neighUnseed(
         fd,
         Int32Array.from(seeded, (e) => e.ifindex),

@@ -25,10 +25,8 @@ export interface NsAddon {
   unmount(path: string): boolean;
 }
 
-let addon: NsAddon | undefined;
-
 export function loadAddon(): NsAddon {
-  addon ??= loadNative<NsAddon>('nsaddon');
+  const addon = loadNative<NsAddon>('nsaddon');
   if (!addon) throw new Error('native/nsaddon.node is missing or does not load: run "make build" first');
   return addon;
 }
@@ -49,6 +47,16 @@ export function nsPath(ns: NsRef): string {
 /** Opens a file descriptor on a namespace (for IFLA_NET_NS_FD); the caller closes it. */
 export function openNsFd(ns: NsRef): number {
   return openSync(nsPath(ns), 'r');
+}
+
+/** Runs `fn` with a descriptor of `ns`, closed after. */
+export function withNsFd<T>(ns: NsRef, fn: (fd: number) => T): T {
+  const fd = openNsFd(ns);
+  try {
+    return fn(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 // The netlink package is loaded on first use: evaluating it (every family it knows, nl80211
