@@ -8,7 +8,19 @@ import { formatIfAddr, formatIPv4, type IfAddr, parseCidr } from '../common/cidr
 import { run, type RunResult } from '../system/exec.js';
 import { spawnDetachedProgram } from '../system/process.js';
 import type { Lab } from './model.js';
-import { alive, daemonAnswers, hostNsName, LabFailure, readState, runDir, writeState, type HostState, type LabState, type Programs } from './runtime.js';
+import {
+  alive,
+  daemonAnswers,
+  hostNsName,
+  inNamespace,
+  LabFailure,
+  readState,
+  runDir,
+  writeState,
+  type HostState,
+  type LabState,
+  type Programs,
+} from './runtime.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const UNDERLAY_BRIDGE = 'ubr';
@@ -217,7 +229,7 @@ export async function startCluster(lab: Lab, progs: Programs): Promise<{ state: 
 export function inHost(state: LabState, h: string, argv: readonly string[], timeoutMs = 10_000): Promise<RunResult> {
   const ns = state.hosts?.[h]?.ns;
   if (!ns) throw new LabFailure(`host ${h} is not up (lab ${state.name})`);
-  return run('ip', ['netns', 'exec', ns, ...argv], { allowFail: true, timeoutMs });
+  return inNamespace(ns, argv, timeoutMs);
 }
 
 /** Stops a process by PID: SIGTERM, then SIGKILL after 5 s. */

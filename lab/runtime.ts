@@ -189,9 +189,12 @@ export function inNode(sandbox: string, argv: readonly string[], timeoutMs = 10_
   return run(file, args, { allowFail: true, timeoutMs });
 }
 
+/** A command in a named namespace (`ip netns exec`), or in the machine's without one. */
+export function inNamespace(ns: string | undefined, argv: readonly string[], timeoutMs = 10_000): Promise<RunResult> {
+  return ns ? run('ip', ['netns', 'exec', ns, ...argv], { allowFail: true, timeoutMs }) : run(argv[0], argv.slice(1), { allowFail: true, timeoutMs });
+}
+
 /** A command in the lab's host namespace (or the machine's, with --host). */
 export function inLabHost(s: LabState, argv: readonly string[], timeoutMs = 10_000): Promise<RunResult> {
-  return s.hostNs
-    ? run('ip', ['netns', 'exec', s.hostNs, ...argv], { allowFail: true, timeoutMs })
-    : run(argv[0], argv.slice(1), { allowFail: true, timeoutMs });
+  return inNamespace(s.hostNs, argv, timeoutMs);
 }
