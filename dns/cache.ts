@@ -41,6 +41,13 @@ function sameQuery(msg: Buffer, query: Buffer): boolean {
   return true;
 }
 
+/** The entry of this chain kept for msg received on `via` over UDP or TCP. */
+function findEntry(chain: Entry | undefined, msg: Buffer, via: string, tcp: boolean): Entry | undefined {
+  let e = chain;
+  while (e !== undefined && !(e.via === via && e.tcp === tcp && sameQuery(msg, e.query))) e = e.next;
+  return e;
+}
+
 export class AnswerCache {
   private readonly bySource = new Map<string, Map<number, Entry>>();
   private entries = 0;
@@ -64,8 +71,7 @@ export class AnswerCache {
       return undefined;
     }
     if (msg.length < HEADER) return undefined;
-    let e = this.bySource.get(clientIp)?.get(this.hash(msg));
-    while (e !== undefined && !(e.via === via && e.tcp === tcp && sameQuery(msg, e.query))) e = e.next;
+    const e = findEntry(this.bySource.get(clientIp)?.get(this.hash(msg)), msg, via, tcp);
     if (e === undefined) return undefined;
     const out = Buffer.allocUnsafe(e.reply.length);
     e.reply.copy(out);
@@ -93,7 +99,7 @@ export class AnswerCache {
     const h = this.hash(msg);
     // A query must not be kept twice (the later reply would hide behind the earlier).
     const next = byHash.get(h);
-    for (let e = next; e !== undefined; e = e.next) if (e.via === via && e.tcp === tcp && sameQuery(msg, e.query)) return;
+    if (findEntry(next, msg, via, tcp)) return;
     // Copies: msg is a view into the socket's batch memory, reply may be reused by the caller.
     byHash.set(h, { via, tcp, query: Buffer.from(msg.subarray(2)), reply: Buffer.from(reply), next });
     this.entries++;
